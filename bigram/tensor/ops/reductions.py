@@ -1,0 +1,233 @@
+"""Reductions: sum, mean, max/min (with indices), argmax/argmin, var, cumsum, topk.
+
+A keepdim reduction's backward is the tinygrad rule: reshape the gradient to
+the kept shape, then broadcast it back over the reduced axes.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import Function, unbroadcast
+from ..tensor import Tensor, _normalize_dim
+
+
+def reduced_axes(dim, ndim):
+    """`dim` (None, an int, or a sequence) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(sorted({_normalize_dim(int(d), ndim) for d in dim}))
+        return axes if axes else tuple(range(ndim))
+    return (_normalize_dim(int(dim), ndim),)
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _spread(g, shape, axes, keepdim):
+    """The gradient of a reduction, broadcast back over the reduced axes."""
+    if not keepdim:
+        g = g.reshape(_kept_shape(shape, axes))
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    name = "SumBackward1"
+
+    def forward(self, a, axes, keepdim, dtype):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        return np.asarray(np.sum(a, axis=axes, keepdims=keepdim, dtype=dtype))
+
+    def backward(self, g):
+        return _spread(g, self.shape, self.axes, self.keepdim)
+
+
+class SumAll(Sum):
+    name = "SumBackward0"
+
+
+class Mean(Function):
+    name = "MeanBackward1"
+
+    def forward(self, a, axes, keepdim, dtype):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        self.count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+        return np.asarray(np.mean(a, axis=axes, keepdims=keepdim, dtype=dtype))
+
+    def backward(self, g):
+        return _spread(g / g.dtype.type(self.count), self.shape, self.axes, self.keepdim)
+
+
+class MeanAll(Mean):
+    name = "MeanBackward0"
+
+
+def _sum_dtype(a, dtype):
+    if dtype is not None:
+        return dtypes.as_dtype(dtype)
+    # torch sums integers and bools into int64 so counts never overflow.
+    return a.dtype if a.dtype.is_floating_point else dtypes.int64
+
+
+def sum(a, dim=None, keepdim=False, dtype=None):  # noqa: A001 - torch's name
+    """Sum over all elements, or over `dim` (int or tuple), optionally keeping it."""
+    axes = reduced_axes(dim, a.ndim)
+    fn = SumAll if dim is None else Sum
+    return fn.apply(a, axes=axes, keepdim=keepdim, dtype=_sum_dtype(a, dtype).numpy)
+
+
+def mean(a, dim=None, keepdim=False, dtype=None):
+    """Mean over all elements, or over `dim`; floating-point tensors only, as torch."""
+    out = dtypes.as_dtype(dtype) if dtype is not None else a.dtype
+    if not out.is_floating_point:
+        word = {"int32": "Int", "int64": "Long", "bool": "Bool"}[out.name]
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                           f"a floating point or complex dtype. Got: {word}")
+    axes = reduced_axes(dim, a.ndim)
+    fn = MeanAll if dim is None else Mean
+    return fn.apply(a, axes=axes, keepdim=keepdim, dtype=out.numpy)
+
+
+def var(a, dim=None, keepdim=False, correction=1):
+    """Variance with torch's Bessel correction, built from differentiable primitives."""
+    axes = reduced_axes(dim, a.ndim)
+    count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+    centered = a - mean(a, dim=axes, keepdim=True)
+    return sum(centered * centered, dim=axes, keepdim=keepdim) / max(count - correction, 0)
+
+
+# ---------------------------------------------------------------------- max / min
+
+_max_type = namedtuple("max", ["values", "indices"])
+_min_type = namedtuple("min", ["values", "indices"])
+_topk_type = namedtuple("topk", ["values", "indices"])
+
+
+def _return_type_repr(self):
+    return (f"torch.return_types.{type(self).__name__}(\nvalues={self.values!r},\n"
+            f"indices={self.indices!r})")
+
+
+for _type in (_max_type, _min_type, _topk_type):
+    _type.__repr__ = _return_type_repr
+    _type.__module__ = "torch.return_types"
+
+
+class MaxMinAll(Function):
+    """max()/min() of every element; ties share the gradient evenly, as in torch."""
+
+    saves_inputs = (0,)
+    saves_output = True
+
+    def forward(self, a, kind):
+        self.name = "MaxBackward1" if kind == "max" else "MinBackward1"
+        if a.size == 0:
+            raise RuntimeError(f"{kind}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the "
+                               "'dim' argument.")
+        self.a = a
+        self.out = np.asarray(a.max() if kind == "max" else a.min())
+        return self.out
+
+    def backward(self, g):
+        hits = self.a == self.out
+        return np.where(hits, g / hits.sum(dtype=g.dtype), 0).astype(g.dtype)
+
+
+class MaxMinDim(Function):
+    """max(dim)/min(dim): values and indices; the gradient goes to each index."""
+
+    def forward(self, a, axis, keepdim, kind):
+        self.name = "MaxBackward0" if kind == "max" else "MinBackward0"
+        if a.shape[axis] == 0:
+            raise IndexError(f"{kind}(): Expected reduction dim {axis} to have non-zero size.")
+        self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
+        find = np.argmax if kind == "max" else np.argmin
+        self.indices = np.expand_dims(find(a, axis=axis), axis)
+        values = np.take_along_axis(a, self.indices, axis=axis)
+        if keepdim:
+            return values, self.indices.astype(np.int64)
+        return np.squeeze(values, axis), np.squeeze(self.indices, axis).astype(np.int64)
+
+    def backward(self, g, _indices_grad):
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        kept = g if self.keepdim else np.expand_dims(g, self.axis)
+        np.put_along_axis(grad, self.indices, kept, axis=self.axis)
+        return grad
+
+
+class Maximum(Function):
+    """Elementwise max/min of two tensors; ties split the gradient in half, as torch."""
+
+    saves_inputs = (0, 1)
+
+    def forward(self, a, b, kind, dtype):
+        self.name = "MaximumBackward0" if kind == "max" else "MinimumBackward0"
+        a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+        self.a, self.b = a, b
+        return np.maximum(a, b) if kind == "max" else np.minimum(a, b)
+
+    def backward(self, g):
+        a_wins = (self.a > self.b) if self.name == "MaximumBackward0" else (self.a < self.b)
+        tie = self.a == self.b
+        share = np.where(tie, 0.5, a_wins.astype(g.dtype)).astype(g.dtype)
+        return (unbroadcast(g * share, self.a.shape),
+                unbroadcast(g * (np.where(tie, 0.5, 1 - share)).astype(g.dtype), self.b.shape))
+
+
+def max_min(a, dim, keepdim, kind):
+    """Tensor.max / Tensor.min in all three of torch's forms."""
+    if isinstance(dim, Tensor):
+        from .elementwise import binary_operands
+
+        a, b, out = binary_operands(a, dim)
+        return Maximum.apply(a, b, kind=kind, dtype=out.numpy)
+    if dim is None:
+        return MaxMinAll.apply(a, kind=kind)
+    axis = _normalize_dim(int(dim), a.ndim)
+    if a.ndim == 0:
+        values, indices = a.clone(), Tensor._wrap(np.asarray(0, dtype=np.int64))
+    else:
+        values, indices = MaxMinDim.apply(a, axis=axis, keepdim=keepdim, kind=kind)
+    return (_max_type if kind == "max" else _min_type)(values, indices)
+
+
+def arg_max_min(a, dim, keepdim, kind):
+    """argmax/argmin: int64 indices, first occurrence on ties (as torch on the CPU)."""
+    find = np.argmax if kind == "max" else np.argmin
+    if a.numel() == 0:
+        raise RuntimeError(f"arg{kind}(): Expected reduction dim to be specified for "
+                           "input.numel() == 0.")
+    if dim is None:
+        index = find(a._data.reshape(-1))
+        shape = (1,) * a.ndim if keepdim else ()
+        return Tensor._wrap(np.asarray(index, dtype=np.int64).reshape(shape))
+    axis = _normalize_dim(int(dim), a.ndim)
+    if a.ndim == 0:
+        return Tensor._wrap(np.asarray(0, dtype=np.int64))
+    return Tensor._wrap(np.asarray(find(a._data, axis=axis, keepdims=keepdim), dtype=np.int64))
+
+
+def cumsum(a, dim):
+    """Running sum along `dim` (integers accumulate in int64, as torch)."""
+    axis = _normalize_dim(int(dim), a.ndim)
+    dtype = a.dtype if a.dtype.is_floating_point else dtypes.int64
+    if a.ndim == 0:
+        return Tensor._wrap(a._data.astype(dtype.numpy))
+    return Tensor._wrap(np.cumsum(a._data, axis=axis, dtype=dtype.numpy))
+
+
+def topk(a, k, dim=-1, largest=True):
+    """The k largest (or smallest) values along `dim`, sorted, with their indices."""
+    axis = _normalize_dim(int(dim), a.ndim)
+    if not 0 <= k <= (a.shape[axis] if a.ndim else 1):
+        raise RuntimeError("selected index k out of range")
+    keys = -a._data if largest else a._data
+    order = np.argsort(keys, axis=axis, kind="stable")
+    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
+    from .indexing import gather
+
+    return _topk_type(gather(a, axis, Tensor._wrap(indices)), Tensor._wrap(indices))

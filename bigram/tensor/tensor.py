@@ -1,0 +1,758 @@
+"""The Tensor: a numpy array, the node that produced it, and torch's Python API over both.
+
+Storage is a numpy array. Views (`view`, basic indexing, `.T`) are numpy views of
+the same memory, so a write through one shows in the other, as in torch. Each
+storage carries a version counter shared by its views; autograd nodes record it
+so that changing a saved value in place before `backward()` is caught.
+The operations themselves live in the `ops_*` modules; this class only routes
+Python's operators and torch's method names to them.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .autograd import is_grad_enabled, run_backward
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as `torch.Size([27, 27])`."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        """Number of elements a tensor of this shape holds."""
+        return int(np.prod(self, dtype=np.int64))
+
+
+def _is_scalar(x):
+    return isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, complex)
+
+
+class Tensor:
+    """An n-dimensional array with PyTorch's semantics and reverse-mode autograd.
+
+    `Tensor([1.0, 2.0])` makes a float32 tensor from data, as `torch.Tensor` does;
+    `Tensor(2, 3)` makes a zero-filled 2x3 float32 tensor.
+    """
+
+    __slots__ = ("_data", "_requires_grad", "grad", "_ctx", "_output_nr", "_version",
+                 "_retains_grad", "_is_view_of_tracked", "__weakref__")
+    # Make numpy hand mixed expressions (`np.float32(2) * t`) to our reflected operators.
+    __array_priority__ = 1000
+
+    def __init__(self, *args):
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            data = args[0]._data if isinstance(args[0], Tensor) else args[0]
+            array = np.array(data, dtype=np.float32)
+        else:
+            shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+            array = np.zeros(tuple(int(n) for n in shape), dtype=np.float32)
+        self._init(array)
+
+    def _init(self, array, version=None):
+        self._data = array
+        self._requires_grad = False
+        self.grad = None
+        self._ctx = None
+        self._output_nr = 0
+        self._version = [0] if version is None else version
+        self._retains_grad = False
+        self._is_view_of_tracked = False
+
+    @classmethod
+    def _wrap(cls, array, version=None):
+        """A tensor around `array` without copying it (the engine's own constructor)."""
+        array = np.asarray(array)
+        if array.dtype not in _STORED_NUMPY_TYPES:
+            array = array.astype(dtypes.from_numpy(array.dtype).numpy)
+        t = object.__new__(cls)
+        t._init(array, version)
+        return t
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def dtype(self):
+        """Element type (`torch.float32`, ...)."""
+        return dtypes.from_numpy(self._data.dtype)
+
+    @property
+    def shape(self):
+        """The size of each dimension, as a tuple subclass."""
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape, or the size of one dimension."""
+        if dim is None:
+            return self.shape
+        return self._data.shape[_normalize_dim(dim, self.ndim)]
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        return self._data.ndim
+
+    def dim(self):
+        """Number of dimensions."""
+        return self._data.ndim
+
+    def numel(self):
+        """Number of elements."""
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded operation."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor, or None for a leaf."""
+        return self._ctx
+
+    @property
+    def requires_grad(self):
+        """Whether gradients flow to (or through) this tensor."""
+        return self._requires_grad or self._ctx is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self._ctx is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                               "If you want to use a computed variable in a subgraph that "
+                               "doesn't require differentiation use var_no_grad = var.detach().")
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if self._ctx is None:
+            self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        """Set `requires_grad` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def data(self):
+        """The same storage, detached from the graph, with its own version counter.
+
+        This is what makes the lecture's update `W.data += -50 * W.grad` legal.
+        """
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def is_cuda(self):
+        """Always False: this engine runs on the CPU."""
+        return False
+
+    @property
+    def device(self):
+        """Always 'cpu'."""
+        return "cpu"
+
+    def retain_grad(self):
+        """Keep `.grad` on this non-leaf tensor after backward."""
+        if self._ctx is None:
+            return
+        import weakref
+
+        self._retains_grad = True
+        self._ctx._retained[self._output_nr] = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        """True after `retain_grad()` on a non-leaf tensor."""
+        return self._retains_grad
+
+    def detach(self):
+        """The same storage and version counter, cut from the graph."""
+        return Tensor._wrap(self._data, self._version)
+
+    def detach_(self):
+        """Cut this tensor from the graph in place."""
+        self._ctx = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grad = np.ones(self._data.shape, dtype=self._data.dtype)
+        else:
+            grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if grad.shape != self._data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{Size(grad.shape)} and output[0] has a shape of {self.shape}.")
+            grad = grad.astype(self._data.dtype, copy=False)
+        run_backward(self, grad, bool(retain_graph))
+
+    # ------------------------------------------------------------------ conversion
+
+    def item(self):
+        """The single value as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        """Nested Python lists (a number for a 0-dim tensor)."""
+        return self._data.tolist()
+
+    def numpy(self):
+        """The storage as a numpy array (shared, not copied)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted "
+                            "to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self):
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+    __hash__ = object.__hash__
+
+    def to(self, dtype=None, *args, **kwargs):
+        """Convert to `dtype` (a device argument of 'cpu' is accepted and ignored)."""
+        target = kwargs.get("dtype", dtype)
+        if isinstance(target, str) or target is None:
+            target = next((a for a in args if isinstance(a, dtypes.dtype)), None)
+            if target is None:
+                return self
+        return _ops().to_dtype(self, dtypes.as_dtype(target))
+
+    def type(self, dtype=None):
+        """Convert to `dtype`, or name the tensor type when called without one."""
+        if dtype is None:
+            return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
+                    "int32": "torch.IntTensor", "int64": "torch.LongTensor",
+                    "bool": "torch.BoolTensor"}[self.dtype.name]
+        return self.to(dtype)
+
+    def float(self):
+        """Convert to float32 (returns self if already float32)."""
+        return self.to(dtypes.float32)
+
+    def double(self):
+        """Convert to float64."""
+        return self.to(dtypes.float64)
+
+    def long(self):
+        """Convert to int64."""
+        return self.to(dtypes.int64)
+
+    def int(self):
+        """Convert to int32."""
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        """Convert to bool."""
+        return self.to(dtypes.bool_)
+
+    def cpu(self):
+        """Self: there is only the CPU."""
+        return self
+
+    def is_floating_point(self):
+        """True for float32 and float64 tensors."""
+        return self.dtype.is_floating_point
+
+    def element_size(self):
+        """Bytes per element."""
+        return self._data.itemsize
+
+    def is_contiguous(self):
+        """True when the elements lie in row-major order without gaps."""
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self):
+        """Self if contiguous, else a contiguous copy."""
+        return self if self.is_contiguous() else self.clone()
+
+    def stride(self, dim=None):
+        """Steps in elements between neighbours along each dimension."""
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_normalize_dim(dim, self.ndim)]
+
+    def storage_offset(self):
+        """Always reported as 0: numpy views hide their offset into the base buffer."""
+        return 0
+
+    def data_ptr(self):
+        """Address of the first element (equal for views that start at the same place)."""
+        return self._data.__array_interface__["data"][0]
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().remainder(self, other)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __iadd__(self, other):
+        return _ops().inplace(self, "add", other)
+
+    def __isub__(self, other):
+        return _ops().inplace(self, "sub", other)
+
+    def __imul__(self, other):
+        return _ops().inplace(self, "mul", other)
+
+    def __itruediv__(self, other):
+        return _ops().inplace(self, "div", other)
+
+    def __ipow__(self, other):
+        return _ops().inplace(self, "pow", other)
+
+    def add_(self, other, alpha=1):
+        """In-place `self += alpha * other`."""
+        return _ops().inplace(self, "add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        """In-place `self -= alpha * other`."""
+        return _ops().inplace(self, "sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        """In-place multiply."""
+        return _ops().inplace(self, "mul", other)
+
+    def div_(self, other):
+        """In-place divide."""
+        return _ops().inplace(self, "div", other)
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return _ops().fill_(self, 0)
+
+    def fill_(self, value):
+        """Fill with `value` in place."""
+        return _ops().fill_(self, value)
+
+    def add(self, other, alpha=1):
+        """`self + alpha * other`."""
+        return _ops().add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        """`self - alpha * other`."""
+        return _ops().sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        """Elementwise product."""
+        return _ops().mul(self, other)
+
+    def div(self, other):
+        """Elementwise true division."""
+        return _ops().div(self, other)
+
+    def pow(self, exponent):
+        """Elementwise power."""
+        return _ops().pow(self, exponent)
+
+    def matmul(self, other):
+        """Matrix product."""
+        return _ops().matmul(self, other)
+
+    def __eq__(self, other):
+        return _ops().compare(self, other, "eq")
+
+    def __ne__(self, other):
+        return _ops().compare(self, other, "ne")
+
+    def __lt__(self, other):
+        return _ops().compare(self, other, "lt")
+
+    def __le__(self, other):
+        return _ops().compare(self, other, "le")
+
+    def __gt__(self, other):
+        return _ops().compare(self, other, "gt")
+
+    def __ge__(self, other):
+        return _ops().compare(self, other, "ge")
+
+    def eq(self, other):
+        """Elementwise ==, as a bool tensor."""
+        return _ops().compare(self, other, "eq")
+
+    def ne(self, other):
+        """Elementwise !=, as a bool tensor."""
+        return _ops().compare(self, other, "ne")
+
+    def lt(self, other):
+        """Elementwise <, as a bool tensor."""
+        return _ops().compare(self, other, "lt")
+
+    def le(self, other):
+        """Elementwise <=, as a bool tensor."""
+        return _ops().compare(self, other, "le")
+
+    def gt(self, other):
+        """Elementwise >, as a bool tensor."""
+        return _ops().compare(self, other, "gt")
+
+    def ge(self, other):
+        """Elementwise >=, as a bool tensor."""
+        return _ops().compare(self, other, "ge")
+
+    def __and__(self, other):
+        return _ops().logical(self, other, "and")
+
+    def __or__(self, other):
+        return _ops().logical(self, other, "or")
+
+    def __xor__(self, other):
+        return _ops().logical(self, other, "xor")
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+    __rand__ = __and__
+    __ror__ = __or__
+    __rxor__ = __xor__
+
+    # ------------------------------------------------------------------ unary math
+
+    def exp(self):
+        """Elementwise e**x."""
+        return _ops().exp(self)
+
+    def log(self):
+        """Elementwise natural logarithm."""
+        return _ops().log(self)
+
+    def tanh(self):
+        """Elementwise hyperbolic tangent."""
+        return _ops().tanh(self)
+
+    def sigmoid(self):
+        """Elementwise logistic function."""
+        return _ops().sigmoid(self)
+
+    def relu(self):
+        """Elementwise max(x, 0)."""
+        return _ops().relu(self)
+
+    def sqrt(self):
+        """Elementwise square root."""
+        return _ops().sqrt(self)
+
+    def abs(self):
+        """Elementwise absolute value."""
+        return _ops().abs(self)
+
+    def neg(self):
+        """Elementwise negation."""
+        return _ops().neg(self)
+
+    def clamp(self, min=None, max=None):  # noqa: A002 - torch's argument names
+        """Limit values to [min, max]."""
+        return _ops().clamp(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, dim):
+        """Softmax along `dim`."""
+        from . import functional
+
+        return functional.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        """Log-softmax along `dim`."""
+        from . import functional
+
+        return functional.log_softmax(self, dim)
+
+    # ------------------------------------------------------------------ reductions
+
+    def sum(self, dim=None, keepdim=False, dtype=None, **kwargs):
+        """Sum over all elements or over `dim` (`keepdims=` accepted as in torch)."""
+        return _ops().sum(self, dim, _keepdim(keepdim, kwargs), dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None, **kwargs):
+        """Mean over all elements or over `dim`."""
+        return _ops().mean(self, dim, _keepdim(keepdim, kwargs), dtype)
+
+    def max(self, dim=None, keepdim=False, **kwargs):
+        """The maximum, or `(values, indices)` along `dim`; `max(other)` is elementwise."""
+        return _ops().max_min(self, dim, _keepdim(keepdim, kwargs), "max")
+
+    def min(self, dim=None, keepdim=False, **kwargs):
+        """The minimum, or `(values, indices)` along `dim`; `min(other)` is elementwise."""
+        return _ops().max_min(self, dim, _keepdim(keepdim, kwargs), "min")
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the maximum (of the flattened tensor when `dim` is None)."""
+        return _ops().arg_max_min(self, dim, keepdim, "max")
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the minimum (of the flattened tensor when `dim` is None)."""
+        return _ops().arg_max_min(self, dim, keepdim, "min")
+
+    def std(self, dim=None, keepdim=False, unbiased=True, **kwargs):
+        """Standard deviation (Bessel-corrected by default, as torch)."""
+        correction = kwargs.pop("correction", 1 if unbiased else 0)
+        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction).sqrt()
+
+    def var(self, dim=None, keepdim=False, unbiased=True, **kwargs):
+        """Variance (Bessel-corrected by default, as torch)."""
+        correction = kwargs.pop("correction", 1 if unbiased else 0)
+        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction)
+
+    def all(self):
+        """True if every element is nonzero."""
+        return Tensor._wrap(np.asarray(bool(self._data.all())))
+
+    def any(self):
+        """True if some element is nonzero."""
+        return Tensor._wrap(np.asarray(bool(self._data.any())))
+
+    def cumsum(self, dim):
+        """Cumulative sum along `dim` (no gradient)."""
+        return _ops().cumsum(self, dim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - torch's names
+        """The k largest (or smallest) values along `dim` and their indices."""
+        return _ops().topk(self, k, dim, largest)
+
+    # ------------------------------------------------------------------ shape
+
+    def view(self, *shape):
+        """The same storage seen with another shape; never copies."""
+        if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
+            raise RuntimeError("view(dtype) is not supported; use .to(dtype)")
+        return _ops().view(self, _shape_args(shape))
+
+    def view_as(self, other):
+        """`view` to another tensor's shape."""
+        return self.view(other.shape)
+
+    def reshape(self, *shape):
+        """Another shape: a view when the layout allows it, else a copy."""
+        return _ops().reshape(self, _shape_args(shape))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dimensions start_dim..end_dim into one."""
+        return _ops().flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        """Drop dimensions of size 1."""
+        return _ops().squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        """Insert a dimension of size 1 at `dim`."""
+        return _ops().unsqueeze(self, dim)
+
+    def expand(self, *shape):
+        """Broadcast to a larger shape without copying (-1 keeps a size)."""
+        return _ops().expand(self, _shape_args(shape))
+
+    def permute(self, *dims):
+        """Reorder the dimensions."""
+        return _ops().permute(self, _shape_args(dims))
+
+    def transpose(self, dim0, dim1):
+        """Swap two dimensions."""
+        return _ops().transpose(self, dim0, dim1)
+
+    def t(self):
+        """Transpose of a tensor with at most 2 dimensions."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return _ops().transpose(self, 0, -1, name="TBackward0") if self.ndim == 2 else self
+
+    @property
+    def T(self):  # noqa: N802 - torch's name
+        """All dimensions reversed."""
+        return _ops().permute(self, tuple(reversed(range(self.ndim))))
+
+    def clone(self):
+        """A copy with its own storage; gradients flow back through it."""
+        return _ops().clone(self)
+
+    def unbind(self, dim=0):
+        """The slices along `dim`, as a tuple of tensors."""
+        return _ops().unbind(self, dim)
+
+    def split(self, size, dim=0):
+        """Chunks of `size` along `dim`."""
+        return _ops().split(self, size, dim)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    def __setitem__(self, index, value):
+        _ops().setitem(self, index, value)
+
+    def index_select(self, dim, index):
+        """Rows (or slices along `dim`) chosen by an index tensor."""
+        return _ops().getitem(self, (slice(None),) * _normalize_dim(dim, self.ndim) + (index,))
+
+    def gather(self, dim, index):
+        """Values picked along `dim` by an index tensor of the output's shape."""
+        return _ops().gather(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        """A copy with `value` where `mask` is True."""
+        return _ops().masked_fill(self, mask, value)
+
+    def nonzero(self):
+        """Indices of the nonzero elements, one row each."""
+        return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
+    # ------------------------------------------------------------------ random, in place
+
+    def uniform_(self, from_=0.0, to=1.0, generator=None):
+        """Fill with U(from_, to) draws from the torch-compatible generator."""
+        from . import random
+
+        return random.uniform_(self, from_, to, generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        """Fill with N(mean, std) draws from the torch-compatible generator."""
+        from . import random
+
+        return random.normal_(self, mean, std, generator)
+
+    def exponential_(self, lambd=1.0, generator=None):
+        """Fill with Exp(lambd) draws from the torch-compatible generator."""
+        from . import random
+
+        return random.exponential_(self, lambd, generator)
+
+
+_STORED_NUMPY_TYPES = frozenset(d.numpy for d in dtypes.ALL)
+
+
+def _keepdim(keepdim, kwargs):
+    """Torch accepts numpy's spelling `keepdims=` as an alias of `keepdim=`."""
+    if "keepdims" in kwargs:
+        keepdim = kwargs.pop("keepdims")
+    if kwargs:
+        raise TypeError(f"unexpected keyword argument {next(iter(kwargs))!r}")
+    return bool(keepdim)
+
+
+def _shape_args(args):
+    """Accept both `view(2, 5)` and `view((2, 5))`."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        args = tuple(args[0])
+    return tuple(int(a) for a in args)
+
+
+def _normalize_dim(dim, ndim):
+    """A dimension index in [0, ndim), accepting negative ones; torch's IndexError otherwise."""
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return dim % size
+
+
+def _ops():
+    from . import ops
+
+    return ops
