@@ -594,7 +594,7 @@ class Tensor:
     def std(self, dim=None, keepdim=False, unbiased=True, **kwargs):
         """Standard deviation (Bessel-corrected by default, as torch)."""
         correction = kwargs.pop("correction", 1 if unbiased else 0)
-        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction).sqrt()
+        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction, root=True)
 
     def var(self, dim=None, keepdim=False, unbiased=True, **kwargs):
         """Variance (Bessel-corrected by default, as torch)."""

@@ -31,11 +31,8 @@ class MatMul(Function):
         # Treat vectors as a row (on the left) or a column (on the right), as matmul does.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         grad_a = np.matmul(g2, np.swapaxes(b2, -1, -2))
         grad_b = np.matmul(np.swapaxes(a2, -1, -2), g2)
         grad_a = unbroadcast(grad_a, a2.shape).reshape(a.shape)

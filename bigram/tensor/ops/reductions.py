@@ -91,12 +91,37 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     return fn.apply(a, axes=axes, keepdim=keepdim, dtype=out.numpy)
 
 
-def var(a, dim=None, keepdim=False, correction=1):
-    """Variance with torch's Bessel correction, built from differentiable primitives."""
-    axes = reduced_axes(dim, a.ndim)
-    count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
-    centered = a - mean(a, dim=axes, keepdim=True)
-    return sum(centered * centered, dim=axes, keepdim=keepdim) / max(count - correction, 0)
+class Var(Function):
+    """Variance with torch's correction (Bessel's n - 1 by default)."""
+
+    name = "VarBackward0"
+    saves_inputs = (0,)
+
+    def forward(self, a, axes, keepdim, correction, root):
+        count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+        self.centered = a - a.mean(axis=axes, keepdims=True)
+        self.divisor = a.dtype.type(max(count - correction, 0))
+        self.shape, self.axes, self.keepdim, self.root = a.shape, axes, keepdim, root
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (self.centered ** 2).sum(axis=axes, keepdims=keepdim) / self.divisor
+            if root:
+                self.name = "StdBackward0"
+                out = np.sqrt(out)
+        self.out = np.asarray(out)
+        return self.out
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = g * 2 / self.divisor if not self.root else g / (self.divisor * self.out)
+        return _spread(scale, self.shape, self.axes, self.keepdim) * self.centered
+
+
+def var(a, dim=None, keepdim=False, correction=1, root=False):
+    """Variance (or, with root=True, standard deviation) over `dim`."""
+    if not a.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    return Var.apply(a, axes=reduced_axes(dim, a.ndim), keepdim=keepdim,
+                     correction=correction, root=root)
 
 
 # ---------------------------------------------------------------------- max / min
