@@ -168,9 +168,9 @@ class Function:
                 shape = list(tensor.shape)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: [{tensor.dtype} {shape}] is at version "
-                    f"{tensor._version[0]}; expected version {version} instead, "
-                    f"used by {self.name}.")
+                    f"by an inplace operation: [{tensor.dtype} {shape}], needed by "
+                    f"{self.name}, is at version {tensor._version[0]}; expected version "
+                    f"{version} instead.")
 
     def next_functions(self):
         """The nodes feeding this one, as torch's `grad_fn.next_functions` lists them."""

@@ -40,6 +40,12 @@ def _legacy_softmax_dim(ndim, name):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _axis(dim, ndim):
+    """numpy's axis for `dim`; None for a 0-dim tensor, which torch treats as one entry."""
+    axis = _normalize_dim(dim, ndim)
+    return None if ndim == 0 else axis
+
+
 def _stable_log_softmax(x, axis):
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -84,7 +90,7 @@ def softmax(input, dim=None, dtype=None):  # noqa: A002 - torch's argument name
     if dtype is not None:
         input = input.to(dtype)
     dim = _legacy_softmax_dim(input.ndim, "softmax") if dim is None else dim
-    return Softmax.apply(_float_input(input, "softmax"), axis=_normalize_dim(dim, input.ndim))
+    return Softmax.apply(_float_input(input, "softmax"), axis=_axis(dim, input.ndim))
 
 
 def log_softmax(input, dim=None, dtype=None):  # noqa: A002
@@ -92,8 +98,7 @@ def log_softmax(input, dim=None, dtype=None):  # noqa: A002
     if dtype is not None:
         input = input.to(dtype)
     dim = _legacy_softmax_dim(input.ndim, "log_softmax") if dim is None else dim
-    return LogSoftmax.apply(_float_input(input, "log_softmax"),
-                            axis=_normalize_dim(dim, input.ndim))
+    return LogSoftmax.apply(_float_input(input, "log_softmax"), axis=_axis(dim, input.ndim))
 
 
 class CrossEntropy(Function):

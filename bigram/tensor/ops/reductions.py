@@ -15,6 +15,9 @@ from ..tensor import Tensor, _normalize_dim
 
 def reduced_axes(dim, ndim):
     """`dim` (None, an int, or a sequence) as a sorted tuple of non-negative axes."""
+    if ndim == 0:
+        _normalize_dim(0 if dim is None or isinstance(dim, (tuple, list)) else int(dim), 0)
+        return ()  # torch lets a 0-dim tensor be reduced over dim 0 or -1: a no-op
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
