@@ -403,33 +403,41 @@ def fisher_yates(words, n):
     """The permutation ATen's Fisher-Yates loop makes from its n-1 random words.
 
     The loop swaps position i with t_i = i + words[i] % (n - i), for i = 0..n-2.
-    Position j is final after step j and holds what position t_j held just
-    before it; tracing a value backwards, the last earlier step that wrote
-    position p is the latest step i < bound with t_i == p, which moved the
-    value in from position i. Every position follows that chain at once, each
-    round one vectorised search among the steps sorted by (target, step); the
-    chains are short (about log n), so no Python loop runs per element.
+    Position j is final after step j and then holds what position t_j held
+    just before. Tracing that value back in time, the step that last wrote
+    position p before step b is the latest step i < b with t_i == p, and it
+    brought the value from position i, where the question repeats with b = i.
+    So the value is found by following, from the latest earlier step aimed at
+    t_j, the links "latest step before i aimed at i" until none is left; all
+    positions follow their links at once by pointer doubling. One sort and a
+    handful of gathers replace the n sequential swaps.
     """
     if n <= 1:
         return np.arange(n, dtype=np.int64)
     steps = np.arange(n - 1, dtype=np.int64)
     targets = steps + (words[: n - 1] % (n - steps).astype(np.uint64)).astype(np.int64)
-    keys = np.sort(targets * n + steps)
-    position = np.append(targets, n - 1)  # where each final slot's value came from ...
-    bound = np.append(steps, n - 1)       # ... just before this step
-    result = np.empty(n, dtype=np.int64)
-    active = np.arange(n, dtype=np.int64)
-    while active.size:
-        query = position[active] * n + bound[active]
-        k = np.searchsorted(keys, query, side="left") - 1
-        found = k >= 0
-        found[found] = keys[k[found]] // n == position[active[found]]
-        done = active[~found]
-        result[done] = position[done]
-        active, earlier = active[found], keys[k[found]] % n
-        position[active] = earlier
-        bound[active] = earlier
-    return result
+    order = np.argsort(targets, kind="stable")      # grouped by target, steps ascending
+    sorted_targets = targets[order]
+    same_group = sorted_targets[1:] == sorted_targets[:-1]
+    # The latest step before step j aimed at the same target as step j.
+    earlier_same_target = np.full(n - 1, -1, dtype=np.int64)
+    earlier_same_target[order[1:][same_group]] = order[:-1][same_group]
+    # For each position p, the latest step i < p aimed at p (ignoring a self-swap i == p).
+    aimed_from_before = np.flatnonzero(order < sorted_targets)
+    group = sorted_targets[aimed_from_before]
+    last = np.append(group[1:] != group[:-1], True)[: len(group)]
+    link = np.full(n, -1, dtype=np.int64)
+    link[group[last]] = order[aimed_from_before[last]]
+    # Follow the links to their ends by pointer doubling.
+    root = np.where(link >= 0, link, np.arange(n))
+    while True:
+        further = root[root]
+        if np.array_equal(further, root):
+            break
+        root = further
+    first = np.append(earlier_same_target, link[n - 1])
+    source = np.append(targets, n - 1)
+    return np.where(first >= 0, root[np.maximum(first, 0)], source)
 
 
 def randperm(n, generator=None, dtype=None, requires_grad=False):
