@@ -5,25 +5,52 @@ a learner's PyTorch notes unchanged, and seeded randomness reproduces PyTorch's
 CPU generator bit for bit (see `random.py`).
 """
 
-from . import functional, nn
+import importlib
+
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, empty, empty_like, equal, eye, from_numpy, full,
                        full_like, is_tensor, linspace, numel, ones, ones_like, tensor, zeros,
                        zeros_like)
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
 from .dtypes import dtype, float32, float64, int32, int64, promote_types, result_type
-from .ops import (abs, cat, clamp, exp, log, matmul, mean, relu, sigmoid, sqrt, stack, sum,
-                  tanh, unbind)
-from .random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
-                     multinomial, normal_values, rand, randint, randn, randperm, seed,
-                     set_rng_state)
 from .tensor import Size, Tensor
+
+# Everything else loads on first use (PEP 562), so a command that only needs the
+# generator does not pay for importing every operation.
+_LAZY = {
+    "functional": None, "nn": None, "random": None, "ops": None, "printing": None,
+    **dict.fromkeys(["abs", "cat", "clamp", "exp", "log", "matmul", "mean", "relu",
+                     "sigmoid", "sqrt", "stack", "sum", "tanh", "unbind"], "ops"),
+    **dict.fromkeys(["Generator", "default_generator", "get_rng_state", "initial_seed",
+                     "manual_seed", "multinomial", "normal_values", "rand", "randint",
+                     "randn", "randperm", "seed", "set_rng_state"], "random"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'bigram.tensor' has no attribute {name!r}")
+    module = _LAZY[name]
+    value = importlib.import_module(f".{module or name}", __name__)
+    if module is not None:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 float = float32  # noqa: A001 - torch.float
 double = float64
 long = int64
 int = int32  # noqa: A001 - torch.int
-clip = clamp
+
+
+def clip(input, min=None, max=None):  # noqa: A001,A002 - torch's names
+    """Limit values to [min, max] (torch.clip, an alias of clamp)."""
+    return input.clamp(min, max)
 
 
 def max(input, dim=None, keepdim=False):  # noqa: A001,A002 - torch's names
@@ -58,12 +85,12 @@ def argmin(input, dim=None, keepdim=False):  # noqa: A002
 
 def softmax(input, dim, dtype=None):  # noqa: A002
     """Softmax along `dim`."""
-    return functional.softmax(input, dim, dtype)
+    return input.softmax(dim) if dtype is None else input.to(dtype).softmax(dim)
 
 
 def log_softmax(input, dim, dtype=None):  # noqa: A002
     """Log-softmax along `dim`."""
-    return functional.log_softmax(input, dim, dtype)
+    return input.log_softmax(dim) if dtype is None else input.to(dtype).log_softmax(dim)
 
 
 def mm(a, b):

@@ -1,0 +1,387 @@
+"""The `bigram` command: train, sample, eval, score and inspect bigram language models.
+
+Each command parses its options, calls one library function and renders the
+result; results go to stdout, status and progress to stderr. Errors raised
+anywhere become one line, `error: ...`, in `main()`, the only handler;
+`--debug` or BIGRAM_DEBUG=1 shows the traceback instead.
+Heavy modules (numpy, the engine, matplotlib) are imported inside the
+commands that need them, so `bigram --help` starts fast.
+"""
+
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import BigramError, OptionError
+
+DEFAULT_MODEL = "bigram.npz"
+
+app = typer.Typer(
+    name="bigram",
+    help="Character-level bigram language models: train on names (or any lines of text), "
+         "sample new ones, and report losses.",
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Kind(str, enum.Enum):
+    counts = "counts"
+    neural = "neural"
+
+
+class EncodingErrors(str, enum.Enum):
+    strict = "strict"
+    replace = "replace"
+    ignore = "ignore"
+
+
+class OovPolicy(str, enum.Enum):
+    skip = "skip"
+    error = "error"
+
+
+def default_model_path():
+    """$BIGRAM_MODEL, or bigram.npz in the current folder."""
+    return Path(os.environ.get("BIGRAM_MODEL") or DEFAULT_MODEL)
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+ModelOption = Annotated[
+    Optional[Path],
+    typer.Option("--model-file", "-m", help="Model file to read [default: $BIGRAM_MODEL or "
+                 "./bigram.npz].", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+EncodingOption = Annotated[
+    EncodingErrors,
+    typer.Option("--encoding-errors", help="What to do with bytes that are not UTF-8: stop "
+                 "with an error naming the line, replace them with U+FFFD, or ignore them.")]
+
+
+def _show_version(value):
+    if value:
+        typer.echo(f"bigram {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.",
+                                          callback=_show_version, is_eager=True)] = False,
+):
+    if debug:
+        os.environ["BIGRAM_DEBUG"] = "1"
+
+
+def _load(path):
+    from .modelfile import load
+
+    return load(path or default_model_path())
+
+
+# ---------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files with one item (name, word, line) per line; globs and '-' (stdin) "
+             "work. Default: the bundled names.txt.", show_default=False)] = None,
+    kind: Annotated[Kind, typer.Option("--model", help="counts: smoothed bigram counts; "
+                                       "neural: one linear layer trained by gradient descent.")]
+    = Kind.counts,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the model [default: $BIGRAM_MODEL or "
+        "./bigram.npz].", show_default=False)] = None,
+    smoothing: Annotated[float, typer.Option(help="counts: add-k smoothing k (0 = none).")]
+    = 1.0,
+    steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
+    lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
+    reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="neural: seed of the weights' initialisation.")]
+    = 2147483647,
+    test_size: Annotated[Optional[int], typer.Option(
+        help="Items held out for testing [default: min(1000, 10%)]; 0 trains on everything.",
+        show_default=False)] = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the train/test permutation.")] = 3407,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+):
+    """Train a bigram model and write it to a model file, with a summary of its losses."""
+    from .training import train_model
+
+    out = output or default_model_path()
+    _check_output_path(out)
+    result = train_model(
+        files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
+        test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
+        progress=_training_progress(steps) if kind is Kind.neural else None)
+    from .modelfile import save
+
+    replaced = save(out, result.saved)
+    from .render import training_summary
+
+    _stdout().print(training_summary(result, out))
+    note = f"replaced {out}" if replaced else f"wrote {out}"
+    _stderr().print(note)
+
+
+def _check_output_path(path):
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OptionError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OptionError(f"cannot write {path}: the folder {folder} is not writable")
+    if path.is_dir():
+        raise OptionError(f"cannot write {path}: it is a directory")
+
+
+def _training_progress(steps):
+    """A rich progress bar with the live loss, as a callback for the training loop."""
+    console = _stderr()
+    if not console.is_terminal:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("training"), BarColumn(), TextColumn("step {task.completed}"
+                        "/{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    task = progress.add_task("train", total=steps, loss=float("nan"))
+
+    def on_step(step, loss):
+        if step == 0:
+            progress.start()
+        progress.update(task, completed=step, loss=loss)
+        if step == steps:
+            progress.stop()
+
+    return on_step
+
+
+# ---------------------------------------------------------------------- sample
+
+
+@app.command()
+def sample(
+    model_file: ModelOption = None,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many names.")] = 10,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Generator seed; without it one is chosen and printed to stderr.",
+        show_default=False)] = None,
+    temperature: Annotated[float, typer.Option(
+        help="Below 1 sharpens the distribution, above 1 flattens it.")] = 1.0,
+    prefix: Annotated[str, typer.Option(help="Start every name with this text.")] = "",
+    max_len: Annotated[int, typer.Option(help="Cut names at this many characters.")] = 100,
+    novel: Annotated[bool, typer.Option("--novel", help="Only names absent from the "
+                                        "training data.")] = False,
+    as_json: JsonOption = False,
+):
+    """Sample names, one per line on stdout (reproducible with --seed, as PyTorch's multinomial)."""
+    if count < 0:
+        raise OptionError(f"--count must be 0 or more, not {count}")
+    if not temperature > 0 or temperature == float("inf"):
+        raise OptionError(f"--temperature must be a positive number, not {temperature}")
+    if max_len < 1:
+        raise OptionError(f"--max-len must be at least 1, not {max_len}")
+    saved = _load(model_file)
+    _check_prefix(saved.vocabulary, prefix, max_len)
+    exclude = None
+    if novel:
+        exclude = saved.training_items()
+        if exclude is None:
+            raise BigramError("this model file does not keep its training items (there were "
+                              "too many), so --novel cannot check names against them")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        print(f"seed: {seed}", file=sys.stderr)
+    from .sampling import sample_names
+    from .tensor.random import Generator
+
+    generator = Generator().manual_seed(seed)
+    result = sample_names(saved.model, count, generator, temperature, prefix, max_len, exclude)
+    if as_json:
+        sys.stdout.write(json.dumps(result.names, ensure_ascii=False) + "\n")
+    elif result.names:
+        sys.stdout.write("\n".join(result.names) + "\n")
+    if result.cut:
+        print(f"warning: {result.cut} name(s) reached --max-len {max_len} and were cut short",
+              file=sys.stderr)
+
+
+def _check_prefix(vocabulary, prefix, max_len):
+    if not prefix:
+        return
+    try:
+        vocabulary.encode_text(prefix)
+    except KeyError as error:
+        missing = " ".join(repr(c) for c in error.args[0])
+        raise OptionError(f"--prefix {prefix!r} has characters the model has never seen: "
+                          f"{missing}") from None
+    if len(prefix) >= max_len:
+        raise OptionError(f"--prefix is {len(prefix)} characters, not shorter than --max-len "
+                          f"{max_len}")
+
+
+# ---------------------------------------------------------------------- eval and score
+
+
+@app.command("eval")
+def evaluate(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files to evaluate (globs and '-' work); default: the splits the model "
+             "was trained and tested on.", show_default=False)] = None,
+    model_file: ModelOption = None,
+    as_json: JsonOption = False,
+    oov: Annotated[OovPolicy, typer.Option(
+        help="Characters the model never saw: skip the bigrams touching them (and report "
+             "them), or stop with an error.")] = OovPolicy.skip,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+):
+    """Report the loss (NLL in nats, bits per character, perplexity) per split or per file."""
+    from .evaluation import evaluate_splits, evaluate_text_sources
+
+    saved = _load(model_file)
+    if files:
+        reports = [evaluate_text_sources(saved.model, f, oov.value, encoding_errors.value)
+                   for f in files]
+    else:
+        reports = evaluate_splits(saved)
+    if as_json:
+        payload = {r.name: r.as_dict() for r in reports}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    from .render import loss_table
+
+    _stdout().print(loss_table(reports))
+    for report in reports:
+        if report.oov:
+            _stderr().print(f"note: {report.name}: {report.oov} character(s) outside the "
+                            f"vocabulary were skipped: {report.oov_chars!r}")
+
+
+@app.command()
+def score(
+    names: Annotated[list[str], typer.Argument(help="Names (or any items) to score.")],
+    model_file: ModelOption = None,
+    as_json: JsonOption = False,
+    oov: Annotated[OovPolicy, typer.Option(help="Unknown characters: skip or error.")]
+    = OovPolicy.skip,
+):
+    """Show each bigram of each name with its probability, and the name's log-likelihood."""
+    from .evaluation import score_item
+
+    saved = _load(model_file)
+    scores = [score_item(saved.model, name, oov.value) for name in names]
+    if as_json:
+        from .render import score_json
+
+        sys.stdout.write(json.dumps(score_json(scores), ensure_ascii=False) + "\n")
+        return
+    from .render import score_table
+
+    console = _stdout()
+    for item_score in scores:
+        console.print(score_table(item_score))
+
+
+@app.command()
+def info(model_file: ModelOption = None, as_json: JsonOption = False):
+    """Describe a model file: kind, vocabulary, settings, training data and splits."""
+    path = model_file or default_model_path()
+    saved = _load(path)
+    if as_json:
+        sys.stdout.write(json.dumps(saved.meta, ensure_ascii=False) + "\n")
+        return
+    from .render import info_table
+
+    _stdout().print(info_table(saved, path))
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _exception_classes(name):
+    """`name` from click and from the copy of click that newer typer versions carry."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions", "typer"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def main(argv=None):
+    """Run the CLI; every failure ends as one `error: ...` line and a non-zero exit."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in arguments or os.environ.get("BIGRAM_DEBUG") == "1"
+    try:
+        code = app(args=arguments, prog_name="bigram", standalone_mode=False)
+    except BigramError as error:
+        if debug:
+            raise
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader of our output went away (`bigram sample | head`): not an error.
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as error:
+        if debug:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot access{where}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        sys.exit(1)
+    except Exception as error:
+        if isinstance(error, _exception_classes("UsageError")):
+            message = _one_line(error.format_message())
+            if message:  # (no message: typer already printed the help for a bare `bigram`)
+                print(f"error: {message} (see bigram --help)", file=sys.stderr)
+            sys.exit(2)
+        if isinstance(error, _exception_classes("Abort")):
+            print("error: interrupted", file=sys.stderr)
+            sys.exit(130)
+        if isinstance(error, _exception_classes("Exit")):
+            sys.exit(getattr(error, "exit_code", 0))
+        if debug:
+            raise
+        # A bug: still one line, with the way to see more.
+        print(f"error: internal error ({type(error).__name__}: {_one_line(error)}); run with "
+              "--debug for the traceback", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

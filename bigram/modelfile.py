@@ -1,0 +1,234 @@
+"""Model files: one .npz of plain arrays plus a JSON metadata entry, never a pickle.
+
+Writing goes to a temporary file in the target's folder, is flushed to disk,
+and is renamed over the target, so a crash or Ctrl-C leaves either the old
+file or the new one, never half of one. Reading uses `allow_pickle=False` and
+checks every array's shape, dtype and values before anything uses them.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelFileError
+from .models import MODEL_KINDS, CountModel, NeuralModel
+from .vocabulary import Vocabulary
+
+FORMAT = "bigram-model"
+FORMAT_VERSION = 1
+SPLITS = ("train", "test")
+
+
+@dataclass
+class SavedModel:
+    """A model with what it was trained on: counts per split, metadata, training items."""
+
+    model: object
+    data_counts: dict                      # split -> (V, V) int64 bigram counts of that split
+    meta: dict = field(default_factory=dict)
+    train_items: str | None = None          # training items joined by newlines, if kept
+
+    @property
+    def vocabulary(self):
+        """The model's vocabulary."""
+        return self.model.vocabulary
+
+    def training_items(self):
+        """The set of training items, or None if the file does not keep them."""
+        if self.train_items is None:
+            return None
+        return set(self.train_items.split("\n")) if self.train_items else set()
+
+
+def _text_array(text):
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _array_text(array):
+    return bytes(np.asarray(array, dtype=np.uint8)).decode("utf-8")
+
+
+def build_meta(model, data, extra=None):
+    """Metadata for a freshly trained model."""
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "order": model.order,
+        "vocabulary": "".join(model.vocabulary.chars),
+        "hyperparameters": model.hyperparameters(),
+        "data": {
+            "sources": data.sources,
+            "sha256": data.sha256,
+            "bytes": data.bytes_read,
+            "items": {s: int(n) for s, n in data.items.items()},
+            "bigrams": {s: data.bigrams(s) for s in data.counts},
+        },
+        "split": data.split,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "bigram_version": __version__,
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def save(path, saved):
+    """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ModelFileError(f"cannot write {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"cannot write {path}: it is a directory")
+    arrays = {f"model_{name}": array for name, array in saved.model.arrays().items()}
+    for split, counts in saved.data_counts.items():
+        arrays[f"data_counts_{split}"] = np.asarray(counts, dtype=np.int64)
+    if saved.train_items is not None:
+        arrays["train_items"] = _text_array(saved.train_items)
+    arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise ModelFileError(f"cannot write {path}: {error.strerror.lower()}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        replaced = path.exists()
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return replaced
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def _open_npz(path):
+    if not path.exists():
+        raise ModelFileError(f"no model at {path}; run `bigram train` first")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a directory, not a model file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except PermissionError:
+        raise ModelFileError(f"cannot read {path}: permission denied") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        if zipfile.is_zipfile(path) or "pickle" in str(error):
+            raise ModelFileError(f"{path} is not a bigram model file (it is damaged, or holds "
+                                 "pickled data, which bigram never loads)") from None
+        raise ModelFileError(f"{path} is not a bigram model file") from None
+
+
+def _read(npz, name, path):
+    try:
+        return npz[name]
+    except KeyError:
+        raise ModelFileError(f"{path} is damaged: the array {name!r} is missing") from None
+    except ValueError as error:
+        if "pickle" in str(error).lower() or "object" in str(error).lower():
+            raise ModelFileError(f"{path} holds a pickled Python object ({name!r}); bigram "
+                                 "never unpickles files, so it cannot be loaded") from None
+        raise ModelFileError(f"{path} is damaged: {name!r} cannot be read") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise ModelFileError(f"{path} is damaged (truncated or corrupt)") from None
+
+
+def _expect(array, shape, dtype, name, path):
+    if array.shape != shape or array.dtype != np.dtype(dtype):
+        raise ModelFileError(f"{path} is damaged: {name} has shape {list(array.shape)} and dtype "
+                             f"{array.dtype}, expected {list(shape)} and {np.dtype(dtype)}")
+    return array
+
+
+def _read_meta(npz, path):
+    if "meta" not in npz.files:
+        raise ModelFileError(f"{path} is not a bigram model file (no bigram metadata in it)")
+    raw = _read(npz, "meta", path)
+    try:
+        meta = json.loads(_array_text(raw))
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError):
+        raise ModelFileError(f"{path} is damaged: its metadata is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a bigram model file")
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path} is damaged: it has no format version")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} was written by a newer bigram (model format {version}); "
+                             f"this bigram {__version__} reads format {FORMAT_VERSION} — upgrade "
+                             "bigram to use it")
+    return meta
+
+
+def _vocabulary(meta, path):
+    chars = meta.get("vocabulary")
+    if not isinstance(chars, str) or len(set(chars)) != len(chars) or list(chars) != sorted(chars):
+        raise ModelFileError(f"{path} is damaged: its vocabulary is not a sorted list of "
+                             "distinct characters")
+    return Vocabulary(chars)
+
+
+def _check_probabilities(probabilities, path):
+    if not np.isfinite(probabilities).all() or (probabilities < 0).any():
+        raise ModelFileError(f"{path} is damaged: its probabilities include negative, NaN or "
+                             "infinite values")
+    sums = probabilities.astype(np.float64).sum(1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        row = int(np.argmax(np.abs(sums - 1)))
+        raise ModelFileError(f"{path} is damaged: row {row} of its probabilities sums to "
+                             f"{sums[row]:.6g}, not 1")
+
+
+def load(path):
+    """Read and validate a model file; every problem is a one-line ModelFileError."""
+    path = Path(path)
+    npz = _open_npz(path)
+    with npz:
+        meta = _read_meta(npz, path)
+        kind = meta.get("kind")
+        if kind not in MODEL_KINDS:
+            raise ModelFileError(f"{path} holds a model of unknown kind {kind!r}")
+        vocabulary = _vocabulary(meta, path)
+        V = len(vocabulary)
+        square = (V, V)
+        hyper = meta.get("hyperparameters") or {}
+        probabilities = _expect(_read(npz, "model_probabilities", path), square, np.float32,
+                                "the probability matrix", path)
+        _check_probabilities(probabilities, path)
+        try:
+            if kind == CountModel.kind:
+                counts = _expect(_read(npz, "model_counts", path), square, np.int64,
+                                 "the count matrix", path)
+                model = CountModel(vocabulary, counts, float(hyper.get("smoothing", 1.0)),
+                                   probabilities=probabilities)
+            else:
+                weights = _expect(_read(npz, "model_weights", path), square, np.float32,
+                                  "the weight matrix", path)
+                losses = _read(npz, "model_losses", path)
+                model = NeuralModel(vocabulary, weights, hyper.get("steps", 0),
+                                    hyper.get("lr", 0.0), hyper.get("reg", 0.0),
+                                    hyper.get("seed", 0), losses.tolist(), probabilities)
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"{path} is damaged: {error}") from None
+        counts = {}
+        for split in SPLITS:
+            name = f"data_counts_{split}"
+            if name in npz.files:
+                counts[split] = _expect(_read(npz, name, path), square, np.int64,
+                                        f"the {split} counts", path)
+                if (counts[split] < 0).any():
+                    raise ModelFileError(f"{path} is damaged: negative {split} counts")
+        items = _array_text(_read(npz, "train_items", path)) if "train_items" in npz.files \
+            else None
+    return SavedModel(model, counts, meta, items)

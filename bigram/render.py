@@ -1,0 +1,109 @@
+"""Rich renderings of the toolkit's results: summary, loss, score and info tables."""
+
+import math
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+
+def _number(x, digits=5):
+    if isinstance(x, float) and not math.isfinite(x):
+        return "inf" if x > 0 else ("nan" if x != x else "-inf")
+    return f"{x:.{digits}f}" if isinstance(x, float) else f"{x:,}"
+
+
+def training_summary(result, path):
+    """Vocabulary, items and bigrams per split, and the loss on each split."""
+    saved, data = result.saved, result.data
+    model = saved.model
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("")
+    splits = data.splits
+    for split in splits:
+        table.add_column(split, justify="right")
+    table.add_row("items", *[_number(data.items[s]) for s in splits])
+    table.add_row("bigrams", *[_number(data.bigrams(s)) for s in splits])
+    by_split = {r.name: r for r in result.reports}
+    table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
+    table.add_row("bits/char", *[_number(by_split[s].bits_per_char, 4) for s in splits])
+    table.add_row("perplexity", *[_number(by_split[s].perplexity, 3) for s in splits])
+    settings = f"vocabulary: {len(model.vocabulary)} tokens   " + _settings(model)
+    title = Text(f"{model.kind} bigram model → {path}", style="bold")
+    return Group(title, table, Text(settings, overflow="fold"))
+
+
+def _settings(model):
+    hyper = model.hyperparameters()
+    text = "   ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}"
+                      for k, v in hyper.items())
+    losses = getattr(model, "losses", None)
+    if losses:
+        text += f"   training loss: {losses[0]:.4f} → {losses[-1]:.4f}"
+    return text
+
+
+def loss_table(reports):
+    """One row per split or file: items, tokens, NLL, bits per char, perplexity, OOV."""
+    table = Table(box=box.SIMPLE_HEAD)
+    for name, justify in [("data", "left"), ("items", "right"), ("tokens", "right"),
+                          ("nll", "right"), ("bits/char", "right"), ("perplexity", "right"),
+                          ("oov", "right")]:
+        table.add_column(name, justify=justify)
+    for r in reports:
+        table.add_row(r.name, _number(r.items), _number(r.tokens), _number(r.nll),
+                      _number(r.bits_per_char, 4), _number(r.perplexity, 3), _number(r.oov))
+    return table
+
+
+def score_table(item_score):
+    """The lecture's walk-through: each bigram, its probability and log-probability."""
+    table = Table(title=repr(item_score.item), box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("bigram")
+    table.add_column("prob", justify="right")
+    table.add_column("log prob", justify="right")
+    for left, right, prob, logprob in item_score.bigrams:
+        table.add_row(f"{left}{right}", f"{prob:.4f}", _number(logprob, 4))
+    totals = (f"log-likelihood {_number(item_score.log_likelihood, 4)}   "
+              f"nll {_number(item_score.nll, 4)} over {item_score.tokens} bigrams")
+    if item_score.oov_chars:
+        totals += f"   skipped unknown: {item_score.oov_chars!r}"
+    return Group(table, Text(totals), Text(""))
+
+
+def score_json(scores):
+    """Scores as JSON-ready dictionaries."""
+    from .evaluation import _json_number
+
+    return [{"item": s.item, "log_likelihood": _json_number(s.log_likelihood),
+             "nll": _json_number(s.nll), "tokens": s.tokens, "oov_chars": s.oov_chars,
+             "bigrams": [{"bigram": a + b, "prob": p, "log_prob": _json_number(lp)}
+                         for a, b, p, lp in s.bigrams]} for s in scores]
+
+
+def info_table(saved, path):
+    """What a model file holds."""
+    meta = saved.meta
+    vocabulary = saved.vocabulary
+    table = Table(title=str(path), box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("kind", f"{meta['kind']} (order {meta.get('order', 2)})")
+    table.add_row("vocabulary", f"{len(vocabulary)} tokens: " + " ".join(vocabulary.labels()))
+    for key, value in (meta.get("hyperparameters") or {}).items():
+        table.add_row(key, str(value))
+    data = meta.get("data", {})
+    table.add_row("trained on", ", ".join(data.get("sources", [])))
+    table.add_row("sha256", str(data.get("sha256", "")))
+    table.add_row("bytes", _number(int(data.get("bytes", 0))))
+    for split, items in (data.get("items") or {}).items():
+        bigrams = (data.get("bigrams") or {}).get(split, 0)
+        table.add_row(split, f"{items:,} items, {bigrams:,} bigrams")
+    split = meta.get("split") or {}
+    if split:
+        table.add_row("split", f"{split.get('method')} (seed {split.get('seed')}, "
+                               f"test size {split.get('test_size')})")
+    table.add_row("created", f"{meta.get('created', '')} by bigram {meta.get('bigram_version', '')}")
+    table.add_row("novel check", "available" if saved.train_items is not None else "not kept")
+    return table

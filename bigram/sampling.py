@@ -1,0 +1,315 @@
+"""Sampling names: exact inverse-CDF draws, reproducing PyTorch's multinomial, vectorised.
+
+Each next token is one draw of ATen's multinomial-with-replacement rule: the
+row's float32 probabilities are summed cumulatively in float32 and
+normalised, one 53-bit uniform u is drawn from the torch-compatible
+generator, and the token is the first whose cumulative probability is >= u.
+
+Drawing names one after another is a single Markov chain over the stream of
+uniforms (every name starts where the previous one drew the boundary), which
+looks inherently sequential. It is vectorised in three moves:
+
+1. Every position t of the uniform stream that could start a name (t = 0, or
+   the previous uniform is small enough to draw the boundary from some
+   state) starts a speculative chain; all chains advance together, one numpy
+   step per character, and record how many uniforms they consume.
+2. The real names are the orbit of position 0 under t -> t + consumed(t),
+   found for n names at once by pointer doubling.
+3. Only those n chains are replayed to record their characters.
+
+`SequentialSampler`-style one-at-a-time drawing is what the tests compare
+against; the output is identical.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BigramError
+from .vocabulary import BOUNDARY
+
+MANTISSA = 53
+SCALE = float(1 << MANTISSA)
+MASK53 = np.uint64((1 << MANTISSA) - 1)
+BUCKET_BITS = 12
+
+
+def normalised_cdf(probabilities):
+    """ATen's cumulative distribution: float32 running sums divided by the row total, last = 1."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    cumulative = np.cumsum(probabilities, axis=-1, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cumulative /= cumulative[..., -1:]
+    cumulative[..., -1] = 1
+    return cumulative
+
+
+def uniform_integers(generator, n):
+    """n 53-bit integers k; the uniform ATen draws is k * 2**-53."""
+    return (generator.words64(n) & MASK53).astype(np.int64)
+
+
+class InverseCdf:
+    """Exact inverse-CDF lookups for rows of float32 probabilities (one row per state).
+
+    The comparison `cdf_j < k * 2**-53` is done in integers as
+    `floor(cdf_j * 2**53) < k`, which is exact. A table indexed by the top bits
+    of k answers most draws with one gather; draws whose bucket holds a
+    threshold fall back to an exact search.
+    """
+
+    def __init__(self, probabilities, table=True):
+        cdf = normalised_cdf(probabilities)
+        if not np.isfinite(cdf).all():
+            raise ValueError("a probability row sums to zero or holds NaN")
+        self.states, self.size = cdf.shape
+        self.thresholds = np.floor(cdf.astype(np.float64) * SCALE).astype(np.int64)
+        self.boundary_limit = int(self.thresholds[:, BOUNDARY].max())
+        self._flat = None
+        if self.states < (1 << 9):
+            # Rows side by side in one sorted array: state s occupies [s * 2**54, (s+1) * 2**54).
+            self._flat = (np.arange(self.states, dtype=np.int64)[:, None] << 54) + self.thresholds
+            self._flat = self._flat.ravel()
+        self.table = None
+        if table and self.states <= 4096:
+            self._build_table()
+
+    def _build_table(self):
+        width = 1 << (MANTISSA - BUCKET_BITS)
+        first = np.arange(1 << BUCKET_BITS, dtype=np.int64) * width
+        states = np.repeat(np.arange(self.states), len(first))
+        low = self.count_below(states, np.tile(first, self.states))
+        high = self.count_below(states, np.tile(first + width - 1, self.states))
+        self.table = low.reshape(self.states, -1).astype(np.int32)
+        self.ambiguous = (low != high).reshape(self.states, -1)
+
+    def count_below(self, states, k):
+        """Number of thresholds of each state's row below k: the drawn token."""
+        if self._flat is not None:
+            return np.searchsorted(self._flat, (states.astype(np.int64) << 54) + k) - \
+                states.astype(np.int64) * self.size
+        low = np.zeros(len(k), dtype=np.int64)
+        high = np.full(len(k), self.size, dtype=np.int64)
+        flat = self.thresholds.ravel()
+        base = states.astype(np.int64) * self.size
+        while (high > low).any():
+            mid = (low + high) // 2
+            below = flat[base + np.minimum(mid, self.size - 1)] < k
+            active = high > low
+            low = np.where(active & below, mid + 1, low)
+            high = np.where(active & ~below, mid, high)
+        return low
+
+    def draw(self, states, k):
+        """The tokens drawn in `states` with uniform integers `k`."""
+        if self.table is None:
+            return self.count_below(states, k)
+        bucket = k >> (MANTISSA - BUCKET_BITS)
+        tokens = self.table[states, bucket]
+        unsure = self.ambiguous[states, bucket]
+        if unsure.any():
+            tokens[unsure] = self.count_below(states[unsure], k[unsure])
+        return tokens
+
+
+@dataclass
+class Chains:
+    """What a set of speculative chains did: uniforms consumed, and whether cut at max length."""
+
+    consumed: np.ndarray   # -1 where the chain ran past the drawn uniforms
+    cut: np.ndarray
+
+
+def run_chains(cdf, k, starts, start_state, max_steps, record=False):
+    """Advance one chain per start position until it draws the boundary or reaches max_steps."""
+    n = len(starts)
+    consumed = np.full(n, -1, dtype=np.int64)
+    cut = np.zeros(n, dtype=bool)
+    state = np.full(n, start_state, dtype=np.int64)
+    alive = np.arange(n)
+    trace = []
+    for step in range(max_steps):
+        if not len(alive):
+            break
+        position = starts[alive] + step
+        inside = position < len(k)
+        alive, position = alive[inside], position[inside]
+        tokens = cdf.draw(state[alive], k[position])
+        if record:
+            trace.append((alive, tokens))
+        ended = tokens == BOUNDARY
+        consumed[alive[ended]] = step + 1
+        alive, tokens = alive[~ended], tokens[~ended]
+        state[alive] = tokens
+    consumed[alive] = max_steps
+    cut[alive] = True
+    return Chains(consumed, cut), trace
+
+
+def orbit(next_index, n):
+    """[0, f(0), f(f(0)), ...] (n entries) for f given as an array, by pointer doubling."""
+    path = np.zeros(n, dtype=np.int64)
+    jump = next_index
+    filled = 1
+    while filled < n:
+        take = min(filled, n - filled)
+        path[filled:filled + take] = jump[path[:take]]
+        filled += take
+        jump = jump[jump]
+    return path
+
+
+@dataclass
+class Samples:
+    """Sampled items: their tokens (without boundary), and how many were cut at max length."""
+
+    tokens: np.ndarray     # all items' tokens, concatenated
+    offsets: np.ndarray    # item i is tokens[offsets[i]:offsets[i+1]]
+    cut: int
+    draws: int             # uniforms consumed from the generator
+
+
+def _attempt(cdf, k, n, start_state, max_steps):
+    """Sample n items from the uniforms k, or return None if k is too short."""
+    length = len(k)
+    starts = np.concatenate([[0], np.flatnonzero(k[:-1] <= cdf.boundary_limit) + 1])
+    chains, _ = run_chains(cdf, k, starts, start_state, max_steps)
+    # A chain cut at max_steps restarts where no boundary was drawn: chain from there too.
+    is_start = np.zeros(length + 1, dtype=bool)
+    is_start[starts] = True
+    while True:
+        ends = starts[chains.consumed >= 0] + chains.consumed[chains.consumed >= 0]
+        ends = ends[ends < length]
+        missing = np.unique(ends[~is_start[ends]])
+        if not len(missing):
+            break
+        is_start[missing] = True
+        extra, _ = run_chains(cdf, k, missing, start_state, max_steps)
+        starts = np.concatenate([starts, missing])
+        order = np.argsort(starts, kind="stable")
+        starts = starts[order]
+        chains = Chains(np.concatenate([chains.consumed, extra.consumed])[order],
+                        np.concatenate([chains.cut, extra.cut])[order])
+    sentinel = len(starts)
+    index_of = np.full(length + 1, sentinel, dtype=np.int64)
+    index_of[starts] = np.arange(len(starts))
+    nxt = np.full(len(starts) + 1, sentinel, dtype=np.int64)
+    known = chains.consumed >= 0
+    nxt[:-1][known] = index_of[np.minimum(starts[known] + chains.consumed[known], length)]
+    path = orbit(nxt, n)
+    if (path == sentinel).any() or chains.consumed[path[-1]] < 0:
+        return None
+    real_starts = starts[path]
+    _, trace = run_chains(cdf, k, real_starts, start_state, max_steps, record=True)
+    lengths = chains.consumed[path] - ~chains.cut[path]
+    chain_ids = np.concatenate([a for a, t in trace]) if trace else np.zeros(0, np.int64)
+    tokens = np.concatenate([t for a, t in trace]) if trace else np.zeros(0, np.int64)
+    keep = tokens != BOUNDARY
+    order = np.argsort(chain_ids[keep], kind="stable")
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    draws = int(real_starts[-1] + chains.consumed[path[-1]])
+    return Samples(tokens[keep][order], offsets, int(chains.cut[path].sum()), draws)
+
+
+def sample(probabilities, n, generator, start_state=BOUNDARY, max_steps=100):
+    """Sample n items from a bigram chain, consuming the generator as one-at-a-time draws would."""
+    if n == 0:
+        return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
+    budget = max(4096, 16 * n)
+    # The lookup table pays for itself only over many draws.
+    cdf = InverseCdf(probabilities, table=budget > 50_000)
+    snapshot = generator.get_state()
+    while True:
+        generator.set_state(snapshot)
+        result = _attempt(cdf, uniform_integers(generator, budget), n, start_state, max_steps)
+        if result is not None:
+            break
+        budget *= 2
+    generator.set_state(snapshot)
+    generator.words64(result.draws)
+    return result
+
+
+def sample_one_at_a_time(probabilities, n, generator, start_state=BOUNDARY, max_steps=100):
+    """The plain reference: one uniform per character, one name after another."""
+    cdf = normalised_cdf(probabilities).astype(np.float64)
+    names = []
+    for _ in range(n):
+        state, name = start_state, []
+        while len(name) < max_steps:
+            u = generator.uniform64(1)[0]
+            token = int(np.searchsorted(cdf[state], u, side="left"))
+            if token == BOUNDARY:
+                break
+            name.append(token)
+            state = token
+        names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------------- names
+
+
+def tempered(probabilities, temperature):
+    """P ** (1 / T), renormalised per row (T < 1 sharpens, T > 1 flattens); zeros stay zero."""
+    if temperature == 1.0:
+        return probabilities
+    with np.errstate(divide="ignore"):
+        logits = np.log(probabilities.astype(np.float64)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def decode(vocabulary, samples, prefix=""):
+    """The sampled items as strings, each starting with `prefix`, built without a Python loop."""
+    n = len(samples.offsets) - 1
+    lengths = np.diff(samples.offsets)
+    prefix_points = np.frombuffer(prefix.encode("utf-32-le"), dtype=np.uint32)
+    width = len(prefix_points) + lengths + 1
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(width, out=starts[1:])
+    out = np.full(starts[-1], 0x0A, dtype=np.uint32)
+    if len(prefix_points):
+        out[(starts[:-1, None] + np.arange(len(prefix_points))).ravel()] = np.tile(prefix_points, n)
+    owner = np.repeat(np.arange(n), lengths)
+    step = np.arange(len(samples.tokens)) - samples.offsets[owner]
+    out[starts[owner] + len(prefix_points) + step] = vocabulary.codepoints[samples.tokens - 1]
+    text = out[:-1].astype("<u4").tobytes().decode("utf-32-le") if n else ""
+    return text.split("\n") if n else []
+
+
+@dataclass
+class NameSample:
+    """Names drawn for the user, and how many of them reached the length limit."""
+
+    names: list
+    cut: int
+    draws: int
+
+
+def sample_names(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None):
+    """n names from the model; with `exclude`, only names not in that set (e.g. training names)."""
+    probabilities = tempered(model.probabilities, temperature)
+    start = BOUNDARY
+    if prefix:
+        start = int(model.vocabulary.encode_text(prefix)[-1])
+    max_steps = max_len - len(prefix)
+    if exclude is None:
+        result = sample(probabilities, n, generator, start, max_steps)
+        return NameSample(decode(model.vocabulary, result, prefix), result.cut, result.draws)
+    excluded = np.array(sorted(exclude), dtype=str)
+    names, cut, draws = [], 0, 0
+    limit = 1000 * n + 100_000
+    while len(names) < n:
+        batch = max(64, 2 * (n - len(names)))
+        result = sample(probabilities, batch, generator, start, max_steps)
+        drawn = np.array(decode(model.vocabulary, result, prefix), dtype=str)
+        names.extend(drawn[~np.isin(drawn, excluded)][: n - len(names)].tolist())
+        cut += int(result.cut)
+        draws += result.draws
+        if draws > limit and len(names) < n:
+            raise BigramError(f"only {len(names)} novel names after {draws:,} draws: the model "
+                              "almost always reproduces its training data")
+    return NameSample(names, cut, draws)

@@ -1,0 +1,47 @@
+"""Training a model end to end: read and split the data, fit, evaluate every split."""
+
+import math
+from dataclasses import dataclass
+
+from .dataset import DEFAULT_SPLIT_SEED, TrainingData, load_training_data
+from .errors import OptionError
+from .evaluation import evaluate_splits
+from .modelfile import SavedModel, build_meta
+from .models import CountModel, NeuralModel, _check_training_options
+
+
+@dataclass
+class TrainingResult:
+    """A trained model ready to save, with its data and a loss report per split."""
+
+    saved: SavedModel
+    data: TrainingData
+    reports: list
+
+
+def check_options(kind, smoothing=1.0, steps=100, lr=50.0, reg=0.01):
+    """Reject bad settings before any data is read."""
+    if kind == CountModel.kind:
+        if not math.isfinite(smoothing) or smoothing < 0:
+            raise OptionError(f"--smoothing must be a finite number >= 0, not {smoothing}")
+    elif kind == NeuralModel.kind:
+        _check_training_options(steps, lr, reg)
+    else:
+        raise OptionError(f"unknown model kind {kind!r}: choose counts or neural")
+
+
+def train_model(files, kind="counts", smoothing=1.0, steps=100, lr=50.0, reg=0.01,
+                seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
+                encoding_errors="strict", progress=None, block_bytes=None):
+    """Train a `kind` model on the files (names.txt if none) and evaluate it on each split."""
+    check_options(kind, smoothing, steps, lr, reg)
+    if test_size is not None and test_size < 0:
+        raise OptionError(f"--test-size must be 0 or more, not {test_size}")
+    data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes)
+    if kind == CountModel.kind:
+        model = CountModel.fit(data.vocabulary, data.counts["train"], smoothing)
+    else:
+        model = NeuralModel.fit(data.vocabulary, data.counts["train"], steps, lr, reg, seed,
+                                on_step=progress)
+    saved = SavedModel(model, data.counts, build_meta(model, data), data.train_items)
+    return TrainingResult(saved, data, evaluate_splits(saved))
