@@ -26,7 +26,7 @@ def default_test_size(n_items):
     return min(1000, int(n_items * 0.1))
 
 
-def test_indices(n_items, test_size, split_seed):
+def held_out_indices(n_items, test_size, split_seed):
     """Sorted indices of the test items: the last `test_size` of a seeded randperm."""
     if test_size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -66,18 +66,23 @@ def _train_mask(n_items, local_test):
 
 
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                       encoding_errors="strict", block_bytes=None):
-    """Read, split and count the training sources (paths, globs, '-'; names.txt if none)."""
+                       encoding_errors="strict", block_bytes=None, keep_items=KEEP_ITEMS_LIMIT):
+    """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
+
+    Training items are kept (for `sample --novel`) while there are at most
+    `keep_items` of them; beyond that, plain ASCII blocks take the byte-pair
+    fast path, which counts without materialising items.
+    """
     sources = resolve_sources(arguments)
     options = {} if block_bytes is None else {"block_bytes": block_bytes}
     reader = Reader(sources, encoding_errors, **options)
     try:
-        return _load(reader, sources, test_size, split_seed)
+        return _load(reader, sources, test_size, split_seed, keep_items)
     finally:
         reader.close()
 
 
-def _load(reader, sources, test_size, split_seed):
+def _load(reader, sources, test_size, split_seed, keep_items):
     labels = ", ".join(s.label for s in sources)
     test = np.zeros(0, dtype=np.int64)
     n_items = None
@@ -92,7 +97,7 @@ def _load(reader, sources, test_size, split_seed):
         if test_size >= n_items:
             raise OptionError(f"--test-size {test_size} leaves nothing to train on: the data "
                               f"has {n_items} items")
-        test = test_indices(n_items, test_size, split_seed)
+        test = held_out_indices(n_items, test_size, split_seed)
     counter = BigramCounter()
     test_items, kept, keep = [], [], True
     base = 0
@@ -100,7 +105,7 @@ def _load(reader, sources, test_size, split_seed):
         n_block = block.n_items
         lo, hi = np.searchsorted(test, [base, base + n_block])
         local_test = test[lo:hi] - base
-        keep = keep and counter.items.get("train", 0) + n_block <= KEEP_ITEMS_LIMIT
+        keep = keep and counter.items.get("train", 0) + n_block <= keep_items
         if block.plain and not keep:
             counter.add_plain_block(block, "train")
             if len(local_test):

@@ -1,0 +1,61 @@
+"""Shared test helpers: run the CLI in-process, reference computations written plainly."""
+
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bigram.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ROOT / "data" / "names.txt"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """Run `bigram ARGS...` in a fresh folder; returns exit code, stdout and stderr."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BIGRAM_MODEL", raising=False)
+    monkeypatch.delenv("BIGRAM_DEBUG", raising=False)
+
+    def run(*args, stdin=None):
+        if stdin is not None:
+            data = stdin.encode() if isinstance(stdin, str) else stdin
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def lecture_counts(words):
+    """The lecture's loop: N[ix1, ix2] += 1 over every bigram (the independent reference)."""
+    chars = sorted(set("".join(words)))
+    stoi = {s: i + 1 for i, s in enumerate(chars)}
+    stoi["."] = 0
+    N = np.zeros((len(chars) + 1, len(chars) + 1), dtype=np.int64)
+    for w in words:
+        chs = ["."] + list(w) + ["."]
+        for ch1, ch2 in zip(chs, chs[1:]):
+            N[stoi[ch1], stoi[ch2]] += 1
+    return N, chars
+
+
+def names():
+    """names.txt as the lecture reads it."""
+    return NAMES.read_text().splitlines()

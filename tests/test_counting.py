@@ -1,0 +1,77 @@
+"""Reading and counting text: item rules, chunking, the ASCII fast path, the makemore split."""
+
+import numpy as np
+import pytest
+
+from bigram.corpus import items_from_text, read_items
+from bigram.dataset import held_out_indices, load_training_data
+from conftest import NAMES, lecture_counts, names
+
+TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
+          "last line without newline")
+
+
+def python_items(text):
+    """The reference rule: str.splitlines, strip, drop blanks (as makemore reads names)."""
+    text = text.removeprefix("\ufeff")
+    return [w.strip() for w in text.splitlines() if w.strip()]
+
+
+def test_items_follow_splitlines_strip_and_skip_blank():
+    assert items_from_text(TRICKY) == python_items(TRICKY)
+    assert items_from_text("a.b\n.\n") == ["a.b", "."]
+
+
+def test_names_file_reads_as_the_lecture_reads_it():
+    assert read_items([str(NAMES)]) == names()
+
+
+@pytest.mark.parametrize("keep_items", [0, 10 ** 9])
+@pytest.mark.parametrize("block_bytes", [64, 100, 997, 1 << 22])
+def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_items):
+    path = tmp_path / "mixed.txt"
+    words = names()[:3000] + ["zoë", "  padded  ", "mary ann", "", "crlf\r"] * 40
+    path.write_bytes(("\n".join(words) + "\n").encode())
+    data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
+                              keep_items=keep_items)
+    expected, chars = lecture_counts(python_items(path.read_text()))
+    assert data.vocabulary.chars == chars
+    np.testing.assert_array_equal(data.counts["train"], expected)
+    assert data.items["train"] == len(python_items(path.read_text()))
+
+
+@pytest.mark.parametrize("text", [
+    "emma\nolivia\nava\n", "emma\r\nolivia\r\n\r\nava", "a\n\n\nb\n", "\n\nx y\nz\n",
+    "ab\rcd\x0bef\x0cgh\x1cij\n",
+])
+def test_ascii_fast_path_equals_general_path(tmp_path, text):
+    path = tmp_path / "t.txt"
+    path.write_bytes(text.encode())
+    fast = load_training_data([str(path)], test_size=0, keep_items=0)
+    expected, chars = lecture_counts(python_items(text))
+    np.testing.assert_array_equal(fast.counts["train"], expected)
+    assert fast.vocabulary.chars == chars
+
+
+def test_split_is_makemores_permutation():
+    words = names()
+    rp = np.load(NAMES.parent.parent / "tests" / "fixtures" / "rng.npz")["makemore_split|0"]
+    np.testing.assert_array_equal(held_out_indices(len(words), 1000, 3407), np.sort(rp[-1000:]))
+    data = load_training_data([], test_size=None)
+    assert sorted(data.test_items) == sorted(words[i] for i in rp[-1000:])
+    train_counts, _ = lecture_counts([words[i] for i in rp[:-1000]])
+    np.testing.assert_array_equal(data.counts["train"], train_counts)
+
+
+def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
+    # Past the kept-items limit the fast path counts everything, then subtracts test items.
+    words = names()[:5000]
+    path = tmp_path / "n.txt"
+    path.write_text("\n".join(words) + "\n")
+    data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_items=10)
+    test = set(held_out_indices(5000, 500, 3407).tolist())
+    train_counts, _ = lecture_counts([w for i, w in enumerate(words) if i not in test])
+    test_counts, _ = lecture_counts([w for i, w in enumerate(words) if i in test])
+    np.testing.assert_array_equal(data.counts["train"], train_counts)
+    assert data.counts["test"].sum() == test_counts.sum()
+    assert data.train_items is None  # too many items to keep for --novel
