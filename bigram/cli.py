@@ -384,4 +384,6 @@ def main(argv=None):
         print(f"error: internal error ({type(error).__name__}: {_one_line(error)}); run with "
               "--debug for the traceback", file=sys.stderr)
         sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C inside a command into a silent exit code 130
+        print("error: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

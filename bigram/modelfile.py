@@ -114,20 +114,32 @@ def save(path, saved):
 # ---------------------------------------------------------------------- reading
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+NPY_MAGIC = b"\x93NUMPY"
+PICKLE_MAGIC = b"\x80"
+
+
 def _open_npz(path):
     if not path.exists():
         raise ModelFileError(f"no model at {path}; run `bigram train` first")
     if path.is_dir():
         raise ModelFileError(f"{path} is a directory, not a model file")
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            head = handle.read(8)
     except PermissionError:
         raise ModelFileError(f"cannot read {path}: permission denied") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        if zipfile.is_zipfile(path) or "pickle" in str(error):
-            raise ModelFileError(f"{path} is not a bigram model file (it is damaged, or holds "
-                                 "pickled data, which bigram never loads)") from None
-        raise ModelFileError(f"{path} is not a bigram model file") from None
+    if head.startswith(PICKLE_MAGIC):
+        raise ModelFileError(f"{path} holds pickled Python data; bigram never unpickles files, "
+                             "so it cannot be loaded")
+    if head.startswith(NPY_MAGIC):
+        raise ModelFileError(f"{path} is a single numpy array (.npy), not a bigram model file")
+    if not head.startswith(ZIP_MAGIC):
+        raise ModelFileError(f"{path} is not a bigram model file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise ModelFileError(f"{path} is damaged (truncated or corrupt)") from None
 
 
 def _read(npz, name, path):

@@ -1,0 +1,69 @@
+"""Property tests (hypothesis): counting over arbitrary Unicode, and model files round-trip."""
+
+import numpy as np
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from bigram.dataset import load_training_data
+from bigram.modelfile import SavedModel, load, save
+from bigram.models import CountModel
+from bigram.vocabulary import Vocabulary
+
+TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+
+
+def reference_items(text):
+    return [w.strip() for w in text.splitlines() if w.strip()]
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(TEXT_CHARS, max_size=12), min_size=1, max_size=30),
+       st.integers(8, 200), st.booleans())
+def test_counting_any_unicode_in_any_chunking(tmp_path, strings, block_bytes, fast_path):
+    text = "\n".join(strings)
+    items = reference_items(text)
+    path = tmp_path / "data.txt"
+    path.write_bytes(text.encode("utf-8"))
+    if not items:
+        return
+    data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
+                              keep_items=0 if fast_path else 10 ** 9)
+    whole = load_training_data([str(path)], test_size=0)
+    counts = data.counts["train"]
+    np.testing.assert_array_equal(counts, whole.counts["train"])   # chunking changes nothing
+    assert counts.sum() == sum(len(w) + 1 for w in items)           # one bigram per token
+    vocabulary = data.vocabulary
+    assert vocabulary.chars == sorted(set("".join(items)))
+    frequency = {c: 0 for c in vocabulary.chars}
+    for w in items:
+        for c in w:
+            frequency[c] += 1
+    np.testing.assert_array_equal(counts.sum(1)[1:], [frequency[c] for c in vocabulary.chars])
+    assert counts[0].sum() == len(items) == counts[:, 0].sum()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(chars={"😀", "𝔘", "a", ".", " ", "\u00e9"}, seed=1, smoothing=0.0)  # beyond the BMP
+@given(st.sets(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40),
+       st.integers(0, 2 ** 32 - 1), st.floats(0, 3))
+def test_model_file_round_trip_any_vocabulary(tmp_path, chars, seed, smoothing):
+    vocabulary = Vocabulary(chars)
+    size = len(vocabulary)
+    counts = np.random.default_rng(seed).integers(0, 50, (size, size))
+    counts[:, 0] += 1  # every row can end, so smoothing 0 still normalises
+    model = CountModel(vocabulary, counts, smoothing)
+    meta = {"format": "bigram-model", "format_version": 1, "kind": "counts", "order": 2,
+            "vocabulary": "".join(vocabulary.chars),
+            "hyperparameters": model.hyperparameters(), "note": "".join(sorted(chars))}
+    items = "\n".join(sorted(c for c in chars if not c.isspace() and c.isprintable()))
+    path = tmp_path / "m.npz"
+    save(path, SavedModel(model, {"train": counts}, meta, items))
+    loaded = load(path)
+    assert loaded.vocabulary == vocabulary
+    assert loaded.meta == meta
+    assert loaded.train_items == items
+    np.testing.assert_array_equal(loaded.model.probabilities, model.probabilities)
+    np.testing.assert_array_equal(loaded.model.counts, counts)
+    np.testing.assert_array_equal(loaded.data_counts["train"], counts)
