@@ -91,8 +91,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.",
                                           callback=_show_version, is_eager=True)] = False,
 ):
-    if debug:
-        os.environ["BIGRAM_DEBUG"] = "1"
+    """Options before the command; `main()` reads --debug itself."""
 
 
 def _load(path):

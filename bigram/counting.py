@@ -104,7 +104,9 @@ class BigramCounter:
     def add_plain_block(self, block, split="train"):
         """Count every item of a plain ASCII block from its byte pairs (the fast path)."""
         pairs = block.byte_pairs()
-        seen = np.flatnonzero(pairs.sum(0) + pairs.sum(1))
+        present = pairs.sum(0) + pairs.sum(1)
+        present[block.raw[[0, -1]]] += 1  # a one-byte block has no pairs, only its edges
+        seen = np.flatnonzero(present)
         chars = seen[~IS_LINE_BREAK[seen]].astype(np.uint8)
         ids = np.zeros(256, dtype=np.int64)
         ids[chars] = self.index.ids(chars)

@@ -62,6 +62,7 @@ def test_one_huge_line_fails_fast_in_bounded_memory(tmp_path):
               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)\n")
     run = subprocess.run([sys.executable, "-c", script, "huge.txt", "m.npz"],
                          capture_output=True, text=True, cwd=tmp_path)
+    assert run.stdout, run.stderr
     peak_kb, code = run.stdout.split()
     assert code == "1"
     assert run.stderr.startswith("error: huge.txt: line 1 is longer than 1,048,576 bytes")
