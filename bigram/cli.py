@@ -317,6 +317,34 @@ def info(model_file: ModelOption = None, as_json: JsonOption = False):
     _stdout().print(info_table(saved, path))
 
 
+@app.command("merge")
+def merge_models(
+    models: Annotated[list[Path], typer.Argument(help="Count model files trained on shards.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged "
+                                         "model.")],
+    smoothing: Annotated[Optional[float], typer.Option(
+        help="Smoothing of the merged model [default: the shards' common value].",
+        show_default=False)] = None,
+):
+    """Sum count models trained on shards of a corpus into the model of the whole corpus."""
+    from .merging import merge
+    from .modelfile import load, save
+
+    if smoothing is not None:
+        from .training import check_options
+
+        check_options("counts", smoothing)
+    _check_output_path(output)
+    merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
+    replaced = save(output, merged)
+    from .evaluation import evaluate_splits
+    from .render import loss_table
+
+    _stdout().print(loss_table(evaluate_splits(merged)))
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
+                    f"{len(merged.vocabulary)} tokens")
+
+
 # ---------------------------------------------------------------------- entry point
 
 

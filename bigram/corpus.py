@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import InputError
 
-BLOCK_BYTES = 1 << 22          # read size: 4 MiB keeps the working set of a block near 100 MB
+BLOCK_BYTES = 1 << 20          # read size: 1 MiB keeps a block's working set near 50 MB
 MAX_LINE_BYTES = 1 << 20       # an item longer than 1 MiB is not a name, word or line of text
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -182,6 +182,11 @@ class Block:
         text = chars.astype("<u4").tobytes().decode("utf-32-le")
         return [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
+    def text(self):
+        """The block's text as read (line breaks, blank lines and all)."""
+        return bytes(self.raw).decode("ascii") if self.is_ascii else \
+            self.codepoints.astype("<u4").tobytes().decode("utf-32-le")
+
     def joined(self, which=None):
         """The chosen items (all by default) joined by newlines, as one string."""
         chars, offsets = self.item_chars(which)
@@ -332,6 +337,11 @@ class Reader:
                     "--encoding-errors replace to read it anyway") from None
             codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         return Block(raw, codepoints)
+
+
+def items_of_text(text):
+    """The items of a text by the toolkit's rule: lines, stripped, blank ones skipped."""
+    return [line.strip() for line in text.splitlines() if line and not line.isspace()]
 
 
 def count_items(reader):

@@ -18,7 +18,9 @@ from .errors import InputError, OptionError
 from .vocabulary import Vocabulary
 
 DEFAULT_SPLIT_SEED = 3407
-KEEP_ITEMS_LIMIT = 2_000_000   # training items kept in the model file for `sample --novel`
+# Training text kept in the model file for `sample --novel`, up to this many characters
+# (names.txt is 0.23 M); beyond it the file keeps none, and memory stays bounded.
+KEEP_TEXT_LIMIT = 16 << 20
 
 
 def default_test_size(n_items):
@@ -66,23 +68,23 @@ def _train_mask(n_items, local_test):
 
 
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                       encoding_errors="strict", block_bytes=None, keep_items=KEEP_ITEMS_LIMIT):
+                       encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
 
-    Training items are kept (for `sample --novel`) while there are at most
-    `keep_items` of them; beyond that, plain ASCII blocks take the byte-pair
-    fast path, which counts without materialising items.
+    The training items' text is kept (for `sample --novel`) while it is at
+    most `keep_text` characters; plain ASCII blocks are counted from their
+    byte pairs either way, without materialising items.
     """
     sources = resolve_sources(arguments)
     options = {} if block_bytes is None else {"block_bytes": block_bytes}
     reader = Reader(sources, encoding_errors, **options)
     try:
-        return _load(reader, sources, test_size, split_seed, keep_items)
+        return _load(reader, sources, test_size, split_seed, keep_text)
     finally:
         reader.close()
 
 
-def _load(reader, sources, test_size, split_seed, keep_items):
+def _load(reader, sources, test_size, split_seed, keep_text):
     labels = ", ".join(s.label for s in sources)
     test = np.zeros(0, dtype=np.int64)
     n_items = None
@@ -99,25 +101,31 @@ def _load(reader, sources, test_size, split_seed, keep_items):
                               f"has {n_items} items")
         test = held_out_indices(n_items, test_size, split_seed)
     counter = BigramCounter()
-    test_items, kept, keep = [], [], True
+    test_items, kept, kept_size, keep = [], [], 0, True
     base = 0
     for _, block in reader.blocks(hash_bytes=True):
         n_block = block.n_items
         lo, hi = np.searchsorted(test, [base, base + n_block])
         local_test = test[lo:hi] - base
-        keep = keep and counter.items.get("train", 0) + n_block <= keep_items
-        if block.plain and not keep:
+        keep = keep and kept_size + len(block.codepoints) <= keep_text
+        train = _train_mask(n_block, local_test) if len(local_test) else None
+        if block.plain:
+            # Byte pairs count the whole block; held-out items are then taken back out.
             counter.add_plain_block(block, "train")
             if len(local_test):
                 chars, offsets = block.item_chars(local_test)
                 counter.add(chars, offsets, "train", sign=-1)
                 counter.add(chars, offsets, "test")
+            if keep:
+                # Whole lines as read; `SavedModel.training_items` applies the item rule.
+                kept.append(block.joined(train) if train is not None else block.text())
+                kept_size += len(kept[-1])
         else:
-            train = _train_mask(n_block, local_test) if len(local_test) else None
             chars, offsets = block.item_chars(train)
             counter.add(chars, offsets, "train")
             if keep:
                 kept.append(block.joined(train))
+                kept_size += len(kept[-1])
             if len(local_test):
                 chars, offsets = block.item_chars(local_test)
                 counter.add(chars, offsets, "test")

@@ -45,7 +45,9 @@ class SavedModel:
         """The set of training items, or None if the file does not keep them."""
         if self.train_items is None:
             return None
-        return set(self.train_items.split("\n")) if self.train_items else set()
+        from .corpus import items_of_text
+
+        return set(items_of_text(self.train_items))
 
 
 def _text_array(text):
@@ -73,11 +75,25 @@ def build_meta(model, data, extra=None):
             "bigrams": {s: data.bigrams(s) for s in data.counts},
         },
         "split": data.split,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "bigram_version": __version__,
     }
     meta.update(extra or {})
+    return stamp(meta)
+
+
+def stamp(meta):
+    """Record when, and by which bigram, a model file's metadata was made."""
+    meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["bigram_version"] = __version__
     return meta
+
+
+def _write_npz(stream, arrays):
+    """An .npz (a zip of .npy files) deflated at level 1: numpy's default level 6 spends
+    seconds on a large training text for a few percent of size."""
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, array in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def save(path, saved):
@@ -100,7 +116,7 @@ def save(path, saved):
         raise ModelFileError(f"cannot write {path}: {error.strerror.lower()}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
+            _write_npz(stream, arrays)
             stream.flush()
             os.fsync(stream.fileno())
         replaced = path.exists()

@@ -201,3 +201,35 @@ def test_empty_training_data_is_an_error(cli, tmp_path):
 def test_debug_shows_the_traceback(cli):
     with pytest.raises(Exception, match="no model at"):
         cli("--debug", "sample")
+
+
+def test_merge_equals_training_on_the_concatenation(cli, tmp_path):
+    words = names()
+    shards = [words[:10000], words[10000:25000] + ["zoë", "ñandú"], words[25000:]]
+    for k, shard in enumerate(shards):
+        (tmp_path / f"shard{k}.txt").write_text("\n".join(shard) + "\n")
+        assert cli("train", f"shard{k}.txt", "--test-size", "0", "-o", f"s{k}.npz").code == 0
+    (tmp_path / "all.txt").write_text("\n".join(w for s in shards for w in s) + "\n")
+    assert cli("train", "all.txt", "--test-size", "0", "-o", "whole.npz").code == 0
+    result = cli("merge", "s0.npz", "s1.npz", "s2.npz", "-o", "merged.npz")
+    assert result.code == 0 and "wrote merged.npz: 3 models, 30 tokens" in result.err
+    from bigram.modelfile import load
+
+    whole, merged = load(tmp_path / "whole.npz"), load(tmp_path / "merged.npz")
+    assert merged.vocabulary == whole.vocabulary
+    np.testing.assert_array_equal(merged.model.counts, whole.model.counts)
+    np.testing.assert_array_equal(merged.model.probabilities, whole.model.probabilities)
+    assert merged.training_items() == whole.training_items()
+    assert json.loads(cli("eval", "-m", "merged.npz", "--json").out) == \
+        json.loads(cli("eval", "-m", "whole.npz", "--json").out)
+
+
+def test_merge_refuses_neural_models_and_mixed_smoothing(cli):
+    cli("train", "--test-size", "0", "-o", "a.npz")
+    cli("train", "--test-size", "0", "--smoothing", "0.5", "-o", "b.npz")
+    cli("train", "--model", "neural", "--steps", "2", "-o", "n.npz")
+    mixed = cli("merge", "a.npz", "b.npz", "-o", "m.npz")
+    assert mixed.code == 2 and mixed.err.startswith("error: the models use different smoothing")
+    assert cli("merge", "a.npz", "b.npz", "-o", "m.npz", "--smoothing", "1").code == 0
+    neural = cli("merge", "a.npz", "n.npz", "-o", "m.npz")
+    assert neural.code == 1 and "only count models can be merged" in neural.err

@@ -26,14 +26,14 @@ def test_names_file_reads_as_the_lecture_reads_it():
     assert read_items([str(NAMES)]) == names()
 
 
-@pytest.mark.parametrize("keep_items", [0, 10 ** 9])
+@pytest.mark.parametrize("keep_text", [0, 10 ** 9])
 @pytest.mark.parametrize("block_bytes", [64, 100, 997, 1 << 22])
-def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_items):
+def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_text):
     path = tmp_path / "mixed.txt"
     words = names()[:3000] + ["zoë", "  padded  ", "mary ann", "", "crlf\r"] * 40
     path.write_bytes(("\n".join(words) + "\n").encode())
     data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
-                              keep_items=keep_items)
+                              keep_text=keep_text)
     expected, chars = lecture_counts(python_items(path.read_text()))
     assert data.vocabulary.chars == chars
     np.testing.assert_array_equal(data.counts["train"], expected)
@@ -47,7 +47,7 @@ def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_items):
 def test_ascii_fast_path_equals_general_path(tmp_path, text):
     path = tmp_path / "t.txt"
     path.write_bytes(text.encode())
-    fast = load_training_data([str(path)], test_size=0, keep_items=0)
+    fast = load_training_data([str(path)], test_size=0, keep_text=0)
     expected, chars = lecture_counts(python_items(text))
     np.testing.assert_array_equal(fast.counts["train"], expected)
     assert fast.vocabulary.chars == chars
@@ -68,7 +68,7 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
     words = names()[:5000]
     path = tmp_path / "n.txt"
     path.write_text("\n".join(words) + "\n")
-    data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_items=10)
+    data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_text=10)
     test = set(held_out_indices(5000, 500, 3407).tolist())
     train_counts, _ = lecture_counts([w for i, w in enumerate(words) if i not in test])
     test_counts, _ = lecture_counts([w for i, w in enumerate(words) if i in test])

@@ -28,7 +28,7 @@ def test_counting_any_unicode_in_any_chunking(tmp_path, strings, block_bytes, fa
     if not items:
         return
     data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
-                              keep_items=0 if fast_path else 10 ** 9)
+                              keep_text=0 if fast_path else 10 ** 9)
     whole = load_training_data([str(path)], test_size=0)
     counts = data.counts["train"]
     np.testing.assert_array_equal(counts, whole.counts["train"])   # chunking changes nothing

@@ -1,0 +1,68 @@
+"""Merging count models trained on shards of a corpus: counts add up.
+
+Shards may have seen different characters; the merged vocabulary is their
+union and every count matrix is re-indexed into it before summing, so the
+result equals training on the concatenated shards (with the same split
+settings per shard: `--test-size 0` gives exactly the model of the whole).
+"""
+
+import numpy as np
+
+from .errors import BigramError, OptionError
+from .modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp
+from .models import CountModel
+from .vocabulary import Vocabulary
+
+
+def _reindex(counts, vocabulary, union):
+    where = np.zeros(len(vocabulary), dtype=np.int64)
+    where[1:] = np.searchsorted(union.codepoints, vocabulary.codepoints) + 1
+    out = np.zeros((len(union), len(union)), dtype=np.int64)
+    out[np.ix_(where, where)] = counts
+    return out
+
+
+def merge(saved_models, labels, smoothing=None):
+    """One count model from several; `smoothing` defaults to the shards' common value."""
+    if len(saved_models) < 2:
+        raise OptionError("merge needs at least two model files")
+    for saved, label in zip(saved_models, labels):
+        if not isinstance(saved.model, CountModel):
+            raise BigramError(f"{label} is a {saved.model.kind} model; only count models "
+                              "can be merged (their counts add up, weights do not)")
+    if smoothing is None:
+        values = {saved.model.smoothing for saved in saved_models}
+        if len(values) > 1:
+            listed = ", ".join(str(v) for v in sorted(values))
+            raise OptionError(f"the models use different smoothing ({listed}); choose one "
+                              "with --smoothing")
+        smoothing = values.pop()
+    union = Vocabulary(set().union(*(s.vocabulary.chars for s in saved_models)))
+    model_counts = sum(_reindex(s.model.counts, s.vocabulary, union) for s in saved_models)
+    splits = sorted({split for s in saved_models for split in s.data_counts},
+                    key=("train", "test").index)
+    data_counts = {split: sum(_reindex(s.data_counts[split], s.vocabulary, union)
+                              for s in saved_models if split in s.data_counts)
+                   for split in splits}
+    model = CountModel(union, model_counts, smoothing)
+    items = {split: sum(s.meta.get("data", {}).get("items", {}).get(split, 0)
+                        for s in saved_models) for split in splits}
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": model.kind,
+        "order": model.order, "vocabulary": "".join(union.chars),
+        "hyperparameters": model.hyperparameters(),
+        "data": {
+            "sources": [src for s in saved_models for src in s.meta.get("data", {}).get(
+                "sources", [])],
+            "sha256": None,
+            "shards": [{"file": label, "sha256": s.meta.get("data", {}).get("sha256")}
+                       for s, label in zip(saved_models, labels)],
+            "bytes": sum(int(s.meta.get("data", {}).get("bytes", 0)) for s in saved_models),
+            "items": items,
+            "bigrams": {split: int(c.sum()) for split, c in data_counts.items()},
+        },
+        "split": {"method": "merged", "shards": [s.meta.get("split") for s in saved_models]},
+    }
+    kept = [s.train_items for s in saved_models]
+    train_items = None if any(k is None for k in kept) else "\n".join(k for k in kept if k)
+    return SavedModel(model, data_counts, stamp(meta), train_items)
