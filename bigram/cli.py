@@ -39,6 +39,12 @@ class Kind(str, enum.Enum):
     neural = "neural"
 
 
+class SmoothingMethod(str, enum.Enum):
+    add_k = "add-k"
+    witten_bell = "witten-bell"
+    kneser_ney = "kneser-ney"
+
+
 class EncodingErrors(str, enum.Enum):
     strict = "strict"
     replace = "replace"
@@ -114,8 +120,13 @@ def train(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write the model [default: $BIGRAM_MODEL or "
         "./bigram.npz].", show_default=False)] = None,
-    smoothing: Annotated[float, typer.Option(help="counts: add-k smoothing k (0 = none).")]
-    = 1.0,
+    smoothing_method: Annotated[SmoothingMethod, typer.Option(
+        help="counts: add-k, interpolated Witten-Bell or interpolated Kneser-Ney.")]
+    = SmoothingMethod.add_k,
+    smoothing: Annotated[Optional[float], typer.Option(
+        help="counts: the method's strength: k for add-k (default 1, 0 = none), the "
+             "multiplier for witten-bell (default 1), the discount D for kneser-ney "
+             "(default: estimated from the counts).", show_default=False)] = None,
     steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
     lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
     reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
@@ -135,7 +146,8 @@ def train(
     result = train_model(
         files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
-        progress=_training_progress(steps) if kind is Kind.neural else None)
+        progress=_training_progress(steps) if kind is Kind.neural else None,
+        method=smoothing_method.value)
     from .modelfile import save
 
     replaced = save(out, result.saved)
@@ -330,10 +342,6 @@ def merge_models(
     from .merging import merge
     from .modelfile import load, save
 
-    if smoothing is not None:
-        from .training import check_options
-
-        check_options("counts", smoothing)
     _check_output_path(output)
     merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
     replaced = save(output, merged)

@@ -11,6 +11,7 @@ import numpy as np
 from .errors import BigramError, OptionError
 from .modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp
 from .models import CountModel
+from .smoothing import check
 from .vocabulary import Vocabulary
 
 
@@ -30,7 +31,14 @@ def merge(saved_models, labels, smoothing=None):
         if not isinstance(saved.model, CountModel):
             raise BigramError(f"{label} is a {saved.model.kind} model; only count models "
                               "can be merged (their counts add up, weights do not)")
-    if smoothing is None:
+    methods = {saved.model.method for saved in saved_models}
+    if len(methods) > 1:
+        raise OptionError(f"the models use different smoothing methods "
+                          f"({', '.join(sorted(methods))})")
+    method = methods.pop()
+    check(method, smoothing)
+    # Kneser-Ney re-estimates its discount from the merged counts unless one is given.
+    if smoothing is None and method != "kneser-ney":
         values = {saved.model.smoothing for saved in saved_models}
         if len(values) > 1:
             listed = ", ".join(str(v) for v in sorted(values))
@@ -44,7 +52,7 @@ def merge(saved_models, labels, smoothing=None):
     data_counts = {split: sum(_reindex(s.data_counts[split], s.vocabulary, union)
                               for s in saved_models if split in s.data_counts)
                    for split in splits}
-    model = CountModel(union, model_counts, smoothing)
+    model = CountModel(union, model_counts, smoothing, method)
     items = {split: sum(s.meta.get("data", {}).get("items", {}).get(split, 0)
                         for s in saved_models) for split in splits}
     meta = {

@@ -238,8 +238,11 @@ def load(path):
             if kind == CountModel.kind:
                 counts = _expect(_read(npz, "model_counts", path), square, np.int64,
                                  "the count matrix", path)
+                method = hyper.get("smoothing_method", "add-k")
+                if method not in ("add-k", "witten-bell", "kneser-ney"):
+                    raise ModelFileError(f"{path} uses an unknown smoothing method {method!r}")
                 model = CountModel(vocabulary, counts, float(hyper.get("smoothing", 1.0)),
-                                   probabilities=probabilities)
+                                   method, probabilities=probabilities)
             else:
                 weights = _expect(_read(npz, "model_weights", path), square, np.float32,
                                   "the weight matrix", path)

@@ -66,40 +66,39 @@ class LanguageModel:
 
 
 class CountModel(LanguageModel):
-    """Smoothed bigram counts: P = (N + k) / (N + k).sum(1, keepdim=True)."""
+    """Smoothed bigram counts; add-k is P = (N + k) / (N + k).sum(1, keepdim=True).
+
+    `smoothing.py` holds the methods (add-k, Witten-Bell, Kneser-Ney) and their formulas.
+    """
 
     kind = "counts"
 
-    def __init__(self, vocabulary, counts, smoothing=1.0, probabilities=None):
+    def __init__(self, vocabulary, counts, smoothing=None, method="add-k", probabilities=None):
+        from .smoothing import default_parameter, smooth
+
         self.counts = np.asarray(counts, dtype=np.int64)
-        self.smoothing = float(smoothing)
+        self.method = method
         if probabilities is None:
-            probabilities = self.normalise(self.counts, self.smoothing)
+            smoothed = smooth(self.counts, method, smoothing)
+            probabilities, smoothing = smoothed.probabilities, smoothed.parameter
+        elif smoothing is None:
+            smoothing = default_parameter(method)
+        self.smoothing = float(smoothing)
         super().__init__(vocabulary, probabilities)
 
-    @staticmethod
-    def normalise(counts, smoothing):
-        """Rows of counts plus k, normalised through the engine's keepdim broadcasting."""
-        if not math.isfinite(smoothing) or smoothing < 0:
-            raise OptionError(f"--smoothing must be a finite number >= 0, not {smoothing}")
-        from . import tensor as torch
-
-        N = torch.tensor(counts).float()
-        smoothed = N + smoothing
-        totals = smoothed.sum(1, keepdim=True)
-        if (totals == 0).any():
-            empty = int(np.flatnonzero(totals.numpy()[:, 0] == 0)[0])
-            raise OptionError(f"row {empty} of the counts is empty and --smoothing is 0, so its "
-                              "probabilities are undefined; use a smoothing above 0")
-        return (smoothed / totals).numpy()
-
     @classmethod
-    def fit(cls, vocabulary, counts, smoothing=1.0):
+    def fit(cls, vocabulary, counts, smoothing=None, method="add-k"):
         """The count model of training counts."""
-        return cls(vocabulary, counts, smoothing)
+        return cls(vocabulary, counts, smoothing, method)
+
+    def backoff(self):
+        """The back-off form of the smoothed distribution (see smoothing.Smoothed)."""
+        from .smoothing import smooth
+
+        return smooth(self.counts, self.method, self.smoothing)
 
     def hyperparameters(self):
-        return {"smoothing": self.smoothing}
+        return {"smoothing": self.smoothing, "smoothing_method": self.method}
 
     def arrays(self):
         return {"probabilities": self.probabilities, "counts": self.counts}
@@ -160,6 +159,14 @@ class NeuralModel(LanguageModel):
             W.grad = None
             loss.backward()
             W.data += -lr * W.grad
+
+    def backoff(self):
+        """Every bigram listed explicitly: a softmax gives no probability a shared form."""
+        from .smoothing import Smoothed
+
+        size = len(self.vocabulary)
+        return Smoothed(self.probabilities, np.full(size, 1.0 / size), np.ones(size),
+                        np.ones((size, size), dtype=bool), 0.0)
 
     def hyperparameters(self):
         return {"steps": self.steps, "lr": self.lr, "reg": self.reg, "seed": self.seed}

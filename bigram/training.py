@@ -1,6 +1,5 @@
 """Training a model end to end: read and split the data, fit, evaluate every split."""
 
-import math
 from dataclasses import dataclass
 
 from .dataset import DEFAULT_SPLIT_SEED, TrainingData, load_training_data
@@ -19,27 +18,28 @@ class TrainingResult:
     reports: list
 
 
-def check_options(kind, smoothing=1.0, steps=100, lr=50.0, reg=0.01):
+def check_options(kind, smoothing=None, steps=100, lr=50.0, reg=0.01, method="add-k"):
     """Reject bad settings before any data is read."""
     if kind == CountModel.kind:
-        if not math.isfinite(smoothing) or smoothing < 0:
-            raise OptionError(f"--smoothing must be a finite number >= 0, not {smoothing}")
+        from .smoothing import check
+
+        check(method, smoothing)
     elif kind == NeuralModel.kind:
         _check_training_options(steps, lr, reg)
     else:
         raise OptionError(f"unknown model kind {kind!r}: choose counts or neural")
 
 
-def train_model(files, kind="counts", smoothing=1.0, steps=100, lr=50.0, reg=0.01,
+def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01,
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                encoding_errors="strict", progress=None, block_bytes=None):
+                encoding_errors="strict", progress=None, block_bytes=None, method="add-k"):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split."""
-    check_options(kind, smoothing, steps, lr, reg)
+    check_options(kind, smoothing, steps, lr, reg, method)
     if test_size is not None and test_size < 0:
         raise OptionError(f"--test-size must be 0 or more, not {test_size}")
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes)
     if kind == CountModel.kind:
-        model = CountModel.fit(data.vocabulary, data.counts["train"], smoothing)
+        model = CountModel.fit(data.vocabulary, data.counts["train"], smoothing, method)
     else:
         model = NeuralModel.fit(data.vocabulary, data.counts["train"], steps, lr, reg, seed,
                                 on_step=progress)

@@ -159,7 +159,7 @@ def test_info_describes_the_model(trained):
     meta = json.loads(trained("info", "--json").out)
     assert meta["data"]["sha256"] == digest
     assert meta["vocabulary"] == "abcdefghijklmnopqrstuvwxyz"
-    assert meta["hyperparameters"] == {"smoothing": 1.0}
+    assert meta["hyperparameters"] == {"smoothing": 1.0, "smoothing_method": "add-k"}
     assert meta["data"]["items"] == {"train": 32033}
 
 
