@@ -159,13 +159,12 @@ def train(
 
 
 def _check_output_path(path):
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OptionError(f"cannot write {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OptionError(f"cannot write {path}: the folder {folder} is not writable")
-    if path.is_dir():
-        raise OptionError(f"cannot write {path}: it is a directory")
+    from .files import check_writable
+
+    try:
+        check_writable(path)
+    except BigramError as error:
+        raise OptionError(str(error)) from None
 
 
 def _training_progress(steps):
@@ -351,6 +350,20 @@ def merge_models(
     _stdout().print(loss_table(evaluate_splits(merged)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
                     f"{len(merged.vocabulary)} tokens")
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],
+    model_file: ModelOption = None,
+):
+    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
+    from .arpa import write
+
+    saved = _load(model_file)
+    _check_output_path(output)
+    unigrams, bigrams = write(saved.model, output)
+    _stderr().print(f"wrote {output}: {unigrams} unigrams, {bigrams} bigrams")
 
 
 # ---------------------------------------------------------------------- entry point

@@ -7,8 +7,6 @@ checks every array's shape, dtype and values before anything uses them.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -18,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ModelFileError
+from .errors import BigramError, ModelFileError
+from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
 from .vocabulary import Vocabulary
 
@@ -98,12 +97,6 @@ def _write_npz(stream, arrays):
 
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ModelFileError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise ModelFileError(f"cannot write {path}: it is a directory")
     arrays = {f"model_{name}": array for name, array in saved.model.arrays().items()}
     for split, counts in saved.data_counts.items():
         arrays[f"data_counts_{split}"] = np.asarray(counts, dtype=np.int64)
@@ -111,20 +104,9 @@ def save(path, saved):
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise ModelFileError(f"cannot write {path}: {error.strerror.lower()}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            _write_npz(stream, arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        replaced = path.exists()
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return replaced
+        return atomic_write(path, lambda stream: _write_npz(stream, arrays))
+    except BigramError as error:
+        raise ModelFileError(str(error)) from None
 
 
 # ---------------------------------------------------------------------- reading

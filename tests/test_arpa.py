@@ -1,0 +1,115 @@
+"""ARPA export: a reader's back-off rule gives back every bigram's log10 probability.
+
+Checked with a small ARPA reader written here and, where the `kenlm` module is
+importable, with KenLM itself on the whole of names.txt.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bigram.modelfile import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_arpa(path):
+    """A minimal ARPA reader: unigram (log10 p, back-off) and bigram log10 p tables."""
+    unigrams, bigrams, counts, section = {}, {}, {}, None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("\\"):
+            section = line
+            continue
+        if section == "\\data\\":
+            order, count = line.split("=")
+            counts[int(order.split()[1])] = int(count)
+        elif section == "\\1-grams:":
+            fields = line.split("\t")
+            unigrams[fields[1]] = (float(fields[0]), float(fields[2]) if len(fields) > 2 else 0.0)
+        elif section == "\\2-grams:":
+            value, words = line.split("\t")
+            bigrams[tuple(words.split(" "))] = float(value)
+    assert counts == {1: len(unigrams), 2: len(bigrams)}
+    return unigrams, bigrams
+
+
+def backoff_log10(unigrams, bigrams, history, word):
+    """The back-off rule: a listed bigram's value, else bo(history) + log10 p(word)."""
+    if (history, word) in bigrams:
+        return bigrams[(history, word)]
+    return unigrams[history][1] + unigrams[word][0]
+
+
+def arpa_word(char):
+    return {" ": "<space>", "\t": "<tab>"}.get(char, f"<U+{ord(char):04X}>" if char.isspace()
+                                                else char)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("arpa")
+
+
+@pytest.mark.parametrize("train_args", [
+    ["--smoothing-method", "add-k"],
+    ["--smoothing-method", "add-k", "--smoothing", "0"],
+    ["--smoothing-method", "witten-bell"],
+    ["--smoothing-method", "kneser-ney"],
+    ["--smoothing-method", "kneser-ney", "--smoothing", "0.9"],
+    ["--model", "neural", "--steps", "20"],
+])
+def test_reader_recovers_every_bigram(cli, tmp_path, train_args):
+    (tmp_path / "items.txt").write_text("\n".join(
+        (ROOT / "data" / "names.txt").read_text().splitlines()[:3000]
+        + ["mary ann", "jo\tjo", "la\u00a0ola", "zoë"]) + "\n")
+    assert cli("train", "items.txt", "--test-size", "0", *train_args).code == 0
+    result = cli("export", "-o", "model.arpa")
+    assert result.code == 0 and "wrote model.arpa" in result.err
+    model = load(tmp_path / "bigram.npz").model
+    unigrams, bigrams = read_arpa(tmp_path / "model.arpa")
+    assert {"<unk>", "<s>", "</s>", "<space>", "<tab>", "<U+00A0>", "ë"} <= set(unigrams)
+    histories = ["<s>"] + [arpa_word(c) for c in model.vocabulary.chars]
+    predictions = ["</s>"] + [arpa_word(c) for c in model.vocabulary.chars]
+    P = model.probabilities.astype(np.float64)
+    for h, history in enumerate(histories):
+        for w, word in enumerate(predictions):
+            got = backoff_log10(unigrams, bigrams, history, word)
+            if P[h, w] == 0:
+                assert got <= -99
+            else:
+                assert got == pytest.approx(math.log10(P[h, w]), abs=1e-6), (history, word)
+
+
+def test_kenlm_scores_names_as_bigram_does(cli, tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    assert cli("train", "--smoothing-method", "kneser-ney").code == 0
+    assert cli("export", "-o", "names.arpa").code == 0
+    lm = kenlm.Model(str(tmp_path / "names.arpa"))
+    words = (ROOT / "data" / "names.txt").read_text().splitlines()
+    total = sum(lm.score(" ".join(w), bos=True, eos=True) for w in words)
+    tokens = sum(len(w) + 1 for w in words)  # every character and </s>
+    report = json.loads(cli("eval", str(ROOT / "data" / "names.txt"), "--json").out)
+    ours = report[str(ROOT / "data" / "names.txt")]
+    assert ours["tokens"] == tokens
+    assert total == pytest.approx(-ours["nll"] * tokens / math.log(10), rel=1e-7)
+    assert 10 ** (-total / tokens) == pytest.approx(ours["perplexity"], rel=1e-7)
+    # full_scores walks the same bigrams one by one.
+    scores = [s for s, _, _ in lm.full_scores("a n n a", bos=True, eos=True)]
+    model = load(tmp_path / "bigram.npz").model
+    tokens = model.vocabulary.encode_text("anna").tolist()
+    expected = [math.log10(model.probabilities[a, b]) for a, b in zip([0] + tokens, tokens + [0])]
+    np.testing.assert_allclose(scores, expected, atol=1e-6)
+
+
+def test_export_errors(cli):
+    assert cli("export", "-o", "x.arpa").code == 1  # no model yet
+    cli("train")
+    result = cli("export", "-o", "no/such/folder/x.arpa")
+    assert result.code == 2 and result.err.startswith("error: cannot write no/such/folder/x.arpa")
+
+
