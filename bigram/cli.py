@@ -137,12 +137,20 @@ def train(
         show_default=False)] = None,
     split_seed: Annotated[int, typer.Option(help="Seed of the train/test permutation.")] = 3407,
     encoding_errors: EncodingOption = EncodingErrors.strict,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="neural: save the training curve (loss per step) as this PNG.",
+        show_default=False)] = None,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from .training import train_model
 
     out = output or default_model_path()
     _check_output_path(out)
+    if plot is not None:
+        if kind is not Kind.neural:
+            raise OptionError("--plot draws the training curve of --model neural; for the "
+                              "grid of bigrams use `bigram plot`")
+        _check_output_path(plot)
     result = train_model(
         files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
@@ -155,6 +163,12 @@ def train(
 
     _stdout().print(training_summary(result, out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
+    if plot is not None:
+        from .pictures import plot_training_curve
+        from .training import best_bigram_loss
+
+        plot_training_curve(result.saved.model.losses, best_bigram_loss(result.data), plot)
+        note += f", and the training curve to {plot}"
     _stderr().print(note)
 
 
@@ -364,6 +378,46 @@ def export(
     _check_output_path(output)
     unigrams, bigrams = write(saved.model, output)
     _stderr().print(f"wrote {output}: {unigrams} unigrams, {bigrams} bigrams")
+
+
+class What(str, enum.Enum):
+    counts = "counts"
+    probs = "probs"
+    logprobs = "logprobs"
+
+
+@app.command()
+def plot(
+    model_file: ModelOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
+    = Path("bigram.png"),
+    what: Annotated[What, typer.Option(help="What the cells show.")] = What.counts,
+):
+    """Draw the lecture's grid of bigrams (counts, probabilities or log-probabilities) as a PNG."""
+    saved = _load(model_file)
+    _check_output_path(output)
+    from .pictures import plot_grid
+
+    plot_grid(saved, what.value, output)
+    _stderr().print(f"wrote {output}")
+
+
+@app.command()
+def show(
+    model_file: ModelOption = None,
+    what: Annotated[What, typer.Option(help="What the cells show.")] = What.probs,
+):
+    """Show the grid of bigrams in the terminal, in colour."""
+    saved = _load(model_file)
+    from .pictures import terminal_grid
+
+    console = _stdout()
+    separated = not console.is_terminal
+    if separated:  # without colour, cells need a space between them: 3 columns each
+        from rich.console import Console
+
+        console = Console(highlight=False, width=max(80, 3 * len(saved.vocabulary) + 4))
+    console.print(terminal_grid(saved, what.value, separated=separated))
 
 
 # ---------------------------------------------------------------------- entry point

@@ -19,6 +19,12 @@ def check_writable(path):
         raise BigramError(f"cannot write {path}: the folder {folder} is not writable")
 
 
+def _default_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path, fill):
     """Call fill(binary stream) on a temporary file beside `path`, then rename it over `path`.
 
@@ -34,6 +40,9 @@ def atomic_write(path, fill):
         raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
             from None
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would,
+        # or the mode of the file it replaces.
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else _default_mode())
         with os.fdopen(handle, "wb") as stream:
             fill(stream)
             stream.flush()

@@ -40,7 +40,9 @@ def _settings(model):
                       for k, v in hyper.items())
     losses = getattr(model, "losses", None)
     if losses:
-        text += f"   training loss: {losses[0]:.4f} → {losses[-1]:.4f}"
+        from .pictures import sparkline
+
+        text += f"   training loss: {losses[0]:.4f} {sparkline(losses)} {losses[-1]:.4f}"
     return text
 
 

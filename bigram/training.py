@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .dataset import DEFAULT_SPLIT_SEED, TrainingData, load_training_data
 from .errors import OptionError
 from .evaluation import evaluate_splits
@@ -45,3 +47,11 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
                                 on_step=progress)
     saved = SavedModel(model, data.counts, build_meta(model, data), data.train_items)
     return TrainingResult(saved, data, evaluate_splits(saved))
+
+
+def best_bigram_loss(data):
+    """The lowest loss any bigram model reaches on the training data: unsmoothed counts."""
+    counts = data.counts["train"]
+    seen = counts > 0
+    probabilities = counts / counts.sum(1, keepdims=True).clip(min=1)
+    return float(-(counts[seen] * np.log(probabilities[seen])).sum() / counts.sum())
