@@ -100,6 +100,12 @@ class CountModel(LanguageModel):
     def hyperparameters(self):
         return {"smoothing": self.smoothing, "smoothing_method": self.method}
 
+    def describe(self):
+        """The settings in words, for summaries."""
+        name = {"add-k": "add-k, k", "witten-bell": "Witten-Bell, multiplier",
+                "kneser-ney": "Kneser-Ney, discount"}[self.method]
+        return f"smoothing: {name} {self.smoothing:.4g}"
+
     def arrays(self):
         return {"probabilities": self.probabilities, "counts": self.counts}
 
@@ -170,6 +176,10 @@ class NeuralModel(LanguageModel):
 
     def hyperparameters(self):
         return {"steps": self.steps, "lr": self.lr, "reg": self.reg, "seed": self.seed}
+
+    def describe(self):
+        """The settings in words, for summaries."""
+        return f"steps {self.steps}, lr {self.lr:g}, reg {self.reg:g}, seed {self.seed}"
 
     def arrays(self):
         return {"probabilities": self.probabilities, "weights": self.weights,

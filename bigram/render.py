@@ -29,21 +29,16 @@ def training_summary(result, path):
     table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
     table.add_row("bits/char", *[_number(by_split[s].bits_per_char, 4) for s in splits])
     table.add_row("perplexity", *[_number(by_split[s].perplexity, 3) for s in splits])
-    settings = f"vocabulary: {len(model.vocabulary)} tokens   " + _settings(model)
-    title = Text(f"{model.kind} bigram model → {path}", style="bold")
-    return Group(title, table, Text(settings, overflow="fold"))
-
-
-def _settings(model):
-    hyper = model.hyperparameters()
-    text = "   ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}"
-                      for k, v in hyper.items())
+    lines = [Text(f"vocabulary: {len(model.vocabulary)} tokens   {model.describe()}",
+                  overflow="fold")]
     losses = getattr(model, "losses", None)
     if losses:
         from .pictures import sparkline
 
-        text += f"   training loss: {losses[0]:.4f} {sparkline(losses)} {losses[-1]:.4f}"
-    return text
+        lines.append(Text(f"training loss: {losses[0]:.4f} {sparkline(losses)} "
+                          f"{losses[-1]:.4f}"))
+    title = Text(f"{model.kind} bigram model → {path}", style="bold")
+    return Group(title, table, *lines)
 
 
 def loss_table(reports):

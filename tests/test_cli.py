@@ -23,7 +23,7 @@ def test_train_prints_summary_and_writes_model(cli, tmp_path):
     assert result.code == 0
     assert (tmp_path / "bigram.npz").exists()
     for expected in ["31,033", "1,000", "220,980", "7,166", "2.45479", "2.44967",
-                     "vocabulary: 27 tokens", "smoothing: 1"]:
+                     "vocabulary: 27 tokens", "smoothing: add-k, k 1"]:
         assert expected in result.out
     assert "wrote bigram.npz" in result.err
     again = cli("train")
