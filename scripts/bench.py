@@ -27,12 +27,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from bigram.dataset import load_training_data  # noqa: E402
 from bigram.evaluation import evaluate_text_sources  # noqa: E402
 from bigram.models import CountModel, NeuralModel  # noqa: E402
 from bigram.sampling import sample  # noqa: E402
 from bigram.tensor.random import Generator  # noqa: E402
+from lecture import stoi_of, words  # noqa: E402
 
 NAMES = ROOT / "data" / "names.txt"
 
@@ -71,10 +73,6 @@ def timed(fn):
 # ---------------------------------------------------------------------- workloads
 
 
-def words():
-    return NAMES.read_text().splitlines()
-
-
 def ours_count():
     data = load_training_data([str(NAMES)], test_size=0)
     return data.counts["train"]
@@ -83,9 +81,7 @@ def ours_count():
 def torch_count_loop():
     """The lecture: a Python loop with N[ix1, ix2] += 1 on a torch tensor."""
     ws = words()
-    chars = sorted(set("".join(ws)))
-    stoi = {s: i + 1 for i, s in enumerate(chars)}
-    stoi["."] = 0
+    stoi = stoi_of(ws)
     N = torch.zeros((27, 27), dtype=torch.int32)
     for w in ws:
         chs = ["."] + list(w) + ["."]
@@ -111,9 +107,7 @@ def ours_eval(model):
 def torch_eval_loop(P):
     """The lecture: sum log P over every bigram in a Python loop."""
     ws = words()
-    chars = sorted(set("".join(ws)))
-    stoi = {s: i + 1 for i, s in enumerate(chars)}
-    stoi["."] = 0
+    stoi = stoi_of(ws)
     log_likelihood, n = 0.0, 0
     for w in ws:
         chs = ["."] + list(w) + ["."]
@@ -138,33 +132,7 @@ def ours_train(counts, vocabulary, steps):
 
 def torch_train_loop(steps):
     """The lecture's neural bigram: one_hot @ W, softmax, mean NLL, backward, W.data += -50*grad."""
-    import torch.nn.functional as F
-
-    ws = words()
-    chars = sorted(set("".join(ws)))
-    stoi = {s: i + 1 for i, s in enumerate(chars)}
-    stoi["."] = 0
-    xs, ys = [], []
-    for w in ws:
-        chs = ["."] + list(w) + ["."]
-        for ch1, ch2 in zip(chs, chs[1:]):
-            xs.append(stoi[ch1])
-            ys.append(stoi[ch2])
-    xs, ys = torch.tensor(xs), torch.tensor(ys)
-    num = xs.nelement()
-    g = torch.Generator().manual_seed(2147483647)
-    W = torch.randn((27, 27), generator=g, requires_grad=True)
-    for _ in range(steps + 1):
-        xenc = F.one_hot(xs, num_classes=27).float()
-        logits = xenc @ W
-        counts = logits.exp()
-        probs = counts / counts.sum(1, keepdims=True)
-        loss = -probs[torch.arange(num), ys].log().mean() + 0.01 * (W ** 2).mean()
-        W.grad = None
-        loss.backward()
-        last = loss.item()
-        W.data += -50 * W.grad
-    return last
+    return lecture.training_losses(torch, steps=steps)[-1]
 
 
 def ours_sample(P, n):

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import lecture
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(ROOT / "tests"))
@@ -88,33 +90,8 @@ def make_rng_fixtures():
 
 def make_training_fixture():
     """The makemore lecture's neural bigram loop, run by PyTorch on names.txt."""
-    words = (ROOT / "data" / "names.txt").read_text().splitlines()
-    chars = sorted(set("".join(words)))
-    stoi = {s: i + 1 for i, s in enumerate(chars)}
-    stoi["."] = 0
-    xs, ys = [], []
-    for w in words:
-        chs = ["."] + list(w) + ["."]
-        for ch1, ch2 in zip(chs, chs[1:]):
-            xs.append(stoi[ch1])
-            ys.append(stoi[ch2])
-    xs, ys = torch.tensor(xs), torch.tensor(ys)
-    num = xs.nelement()
-    g = torch.Generator().manual_seed(2147483647)
-    W = torch.randn((27, 27), generator=g, requires_grad=True)
-    losses = []
-    for _ in range(101):
-        xenc = F.one_hot(xs, num_classes=27).float()
-        logits = xenc @ W
-        counts = logits.exp()
-        probs = counts / counts.sum(1, keepdims=True)
-        loss = -probs[torch.arange(num), ys].log().mean() + 0.01 * (W ** 2).mean()
-        losses.append(loss.item())
-        W.grad = None
-        loss.backward()
-        W.data += -50 * W.grad
-    record = {"losses": losses, "note": "losses[k] is the loss after k updates",
-              "torch": torch.__version__}
+    record = {"losses": lecture.training_losses(torch),
+              "note": "losses[k] is the loss after k updates", "torch": torch.__version__}
     (FIXTURES / "training.json").write_text(json.dumps(record, indent=1) + "\n")
 
 

@@ -9,7 +9,8 @@ from . import dtypes
 from .tensor import Tensor
 
 
-def _finish(array, dtype, requires_grad):
+def finish(array, dtype, requires_grad):
+    """Wrap `array` (cast to `dtype` if given) as a new leaf tensor."""
     if dtype is not None:
         array = array.astype(dtypes.as_dtype(dtype).numpy, copy=False)
     t = Tensor._wrap(array)
@@ -74,7 +75,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
                     builtins.max(array.max(), -array.min()) >= 2 ** 63):
                 raise RuntimeError("Overflow when unpacking long")
             array = array.astype(_python_data_dtype(array).numpy)
-    return _finish(array, dtype, requires_grad)
+    return finish(array, dtype, requires_grad)
 
 
 def as_tensor(data, dtype=None):
@@ -82,7 +83,7 @@ def as_tensor(data, dtype=None):
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
-        return _finish(data, dtype, False)
+        return finish(data, dtype, False)
     return tensor(data, dtype=dtype)
 
 
@@ -93,7 +94,8 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
-def _shape(size):
+def shape_from_args(size):
+    """A shape from `f(2, 3)` or `f((2, 3))` style arguments; torch's error if negative."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     shape = tuple(int(n) for n in size)
@@ -109,12 +111,12 @@ def _default(dtype):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     """A tensor of zeros (float32 unless `dtype` says otherwise)."""
-    return _finish(np.zeros(_shape(size), dtype=_default(dtype).numpy), None, requires_grad)
+    return finish(np.zeros(shape_from_args(size), dtype=_default(dtype).numpy), None, requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
     """A tensor of ones."""
-    return _finish(np.ones(_shape(size), dtype=_default(dtype).numpy), None, requires_grad)
+    return finish(np.ones(shape_from_args(size), dtype=_default(dtype).numpy), None, requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
@@ -128,9 +130,9 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
         dtype = (dtypes.bool_ if isinstance(fill_value, bool)
                  else dtypes.int64 if isinstance(fill_value, numbers.Integral)
                  else dtypes.default_float())
-    array = np.full(_shape((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
+    array = np.full(shape_from_args((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
                     dtype=dtypes.as_dtype(dtype).numpy)
-    return _finish(array, None, requires_grad)
+    return finish(array, None, requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
@@ -167,7 +169,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     dtype = dtypes.as_dtype(dtype)
     count = int(np.ceil((end - start) / step))
     values = start + step * np.arange(count, dtype=np.int64 if integral else np.float64)
-    return _finish(values.astype(dtype.numpy), None, requires_grad)
+    return finish(values.astype(dtype.numpy), None, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
@@ -182,7 +184,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     dtype = _default(dtype)
     typ = dtype.numpy.type
     if steps == 1:
-        return _finish(np.asarray([start], dtype=dtype.numpy), None, requires_grad)
+        return finish(np.asarray([start], dtype=dtype.numpy), None, requires_grad)
     first, last = typ(start), typ(end)
     step = (last - first) / typ(steps - 1)
     index = np.arange(steps)
@@ -190,12 +192,12 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     values = np.where(index < half,
                       first + step * index.astype(dtype.numpy),
                       last - step * (steps - 1 - index).astype(dtype.numpy))
-    return _finish(values.astype(dtype.numpy), None, requires_grad)
+    return finish(values.astype(dtype.numpy), None, requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
     """The identity matrix (n x m)."""
-    return _finish(np.eye(int(n), None if m is None else int(m), dtype=_default(dtype).numpy),
+    return finish(np.eye(int(n), None if m is None else int(m), dtype=_default(dtype).numpy),
                    None, requires_grad)
 
 

@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from . import dtypes
+from .creation import finish, shape_from_args
 from .tensor import Tensor
 
 _MASK24 = 0xFFFFFF
@@ -183,28 +184,11 @@ def _generator(generator):
     return generator
 
 
-def _size(args):
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    shape = tuple(int(n) for n in args)
-    if any(n < 0 for n in shape):
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: "
-                           f"{list(shape)}")
-    return shape
-
-
 def _float_dtype(dtype):
     dtype = dtypes.as_dtype(dtype) or dtypes.default_float()
     if not dtype.is_floating_point:
         raise RuntimeError(f"expected a floating-point dtype, got {dtype}")
     return dtype
-
-
-def _finish(array, requires_grad):
-    t = Tensor._wrap(array)
-    if requires_grad:
-        t.requires_grad = True
-    return t
 
 
 # ---------------------------------------------------------------------- uniform
@@ -219,12 +203,16 @@ def uniform_values(gen, n, dtype, low=0.0, high=1.0):
     return x * np.float32(np.float32(high) - np.float32(low)) + np.float32(low)
 
 
+def _random_tensor(size, generator, dtype, requires_grad, draw):
+    shape = shape_from_args(size)
+    dtype = _float_dtype(dtype)
+    values = draw(_generator(generator), int(np.prod(shape, dtype=np.int64)), dtype)
+    return finish(values.reshape(shape), None, requires_grad)
+
+
 def rand(*size, generator=None, dtype=None, requires_grad=False):
     """Uniform [0, 1) values, identical to torch.rand for the same generator state."""
-    shape = _size(size)
-    dtype = _float_dtype(dtype)
-    values = uniform_values(_generator(generator), int(np.prod(shape, dtype=np.int64)), dtype)
-    return _finish(values.reshape(shape), requires_grad)
+    return _random_tensor(size, generator, dtype, requires_grad, uniform_values)
 
 
 def uniform_(tensor, low, high, generator):
@@ -332,10 +320,7 @@ def normal_values(gen, n, dtype, mean=0.0, std=1.0):
 
 def randn(*size, generator=None, dtype=None, requires_grad=False):
     """Standard normal values, matching torch.randn for the same generator state."""
-    shape = _size(size)
-    dtype = _float_dtype(dtype)
-    values = normal_values(_generator(generator), int(np.prod(shape, dtype=np.int64)), dtype)
-    return _finish(values.reshape(shape), requires_grad)
+    return _random_tensor(size, generator, dtype, requires_grad, normal_values)
 
 
 def normal_(tensor, mean, std, generator):
@@ -384,7 +369,7 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False):
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
-    shape = _size((shape,) if isinstance(shape, int) else tuple(shape))
+    shape = shape_from_args((shape,) if isinstance(shape, int) else tuple(shape))
     n = int(np.prod(shape, dtype=np.int64))
     span = high - low
     gen = _generator(generator)
@@ -393,7 +378,7 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False):
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     if requires_grad and not dtype.is_floating_point:
         raise RuntimeError("Only Tensors of floating point dtype can require gradients")
-    return _finish(values.astype(dtype.numpy).reshape(shape), requires_grad)
+    return finish(values.astype(dtype.numpy).reshape(shape), None, requires_grad)
 
 
 _RANDPERM_LIMIT = (1 << 32) // 20  # ATen switches to a 64-bit shuffle from here on
@@ -451,7 +436,7 @@ def randperm(n, generator=None, dtype=None, requires_grad=False):
     words = gen.words(max(n - 1, 0))
     perm = fisher_yates(words, n)
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
-    return _finish(perm.astype(dtype.numpy), requires_grad)
+    return finish(perm.astype(dtype.numpy), None, requires_grad)
 
 
 # ---------------------------------------------------------------------- multinomial
