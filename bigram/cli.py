@@ -132,10 +132,15 @@ def train(
     reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
     seed: Annotated[int, typer.Option(help="neural: seed of the weights' initialisation.")]
     = 2147483647,
+    order: Annotated[int, typer.Option(help="Context length + 1: 2 for bigrams, 3 for "
+                                       "trigrams, ...")] = 2,
+    split: Annotated[str, typer.Option(
+        help="makemore: hold out --test-size items; or train/dev/test percentages such as "
+             "80/10/10.")] = "makemore",
     test_size: Annotated[Optional[int], typer.Option(
-        help="Items held out for testing [default: min(1000, 10%)]; 0 trains on everything.",
-        show_default=False)] = None,
-    split_seed: Annotated[int, typer.Option(help="Seed of the train/test permutation.")] = 3407,
+        help="makemore split: items held out for testing [default: min(1000, 10%)]; 0 trains "
+             "on everything.", show_default=False)] = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
     encoding_errors: EncodingOption = EncodingErrors.strict,
     plot: Annotated[Optional[Path], typer.Option(
         help="neural: save the training curve (loss per step) as this PNG.",
@@ -155,7 +160,7 @@ def train(
         files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
-        method=smoothing_method.value)
+        method=smoothing_method.value, order=order, split=split)
     from .modelfile import save
 
     replaced = save(out, result.saved)
@@ -326,7 +331,7 @@ def score(
 
     console = _stdout()
     for item_score in scores:
-        console.print(score_table(item_score))
+        console.print(score_table(item_score, saved.model.order))
 
 
 @app.command()
@@ -376,8 +381,9 @@ def export(
 
     saved = _load(model_file)
     _check_output_path(output)
-    unigrams, bigrams = write(saved.model, output)
-    _stderr().print(f"wrote {output}: {unigrams} unigrams, {bigrams} bigrams")
+    counts = write(saved.model, output)
+    listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
+    _stderr().print(f"wrote {output}: {listed}")
 
 
 class What(str, enum.Enum):

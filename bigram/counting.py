@@ -148,24 +148,24 @@ def byte_pairs_to_tokens(pairs, ids, size, raw):
     return counts
 
 
-def count_with_vocabulary(vocabulary, chars, offsets):
-    """Bigram counts of items under a fixed vocabulary, skipping out-of-vocabulary characters.
+def count_with_vocabulary(vocabulary, chars, offsets, order=2):
+    """N-gram counts of items under a fixed vocabulary, skipping out-of-vocabulary characters.
 
-    A bigram that touches an unknown character is not counted (neither the
-    one into it nor the one out of it). Returns the counts, the number of
-    unknown characters and their distinct code points.
+    An n-gram whose window (its context or its next token) holds an unknown
+    character is not counted. Returns the NgramTable, the number of unknown
+    characters, and their distinct code points.
     """
-    tokens, unknown = vocabulary.encode(chars)
-    sequence = token_sequence(np.where(unknown, 0, tokens), offsets)
-    size = len(vocabulary)
-    if not unknown.any():
-        return pair_counts(sequence, size), 0, np.zeros(0, dtype=np.uint32)
-    bad = np.zeros(len(sequence), dtype=bool)
-    is_char = np.ones(len(sequence), dtype=bool)
-    is_char[offsets + np.arange(len(offsets))] = False
-    bad[np.flatnonzero(is_char)[unknown]] = True
-    keys = sequence[:-1] * size + sequence[1:]
-    keep = ~(bad[:-1] | bad[1:])
-    counts = np.bincount(keys[keep], minlength=size * size).reshape(size, size)
-    return counts, int(unknown.sum()), np.unique(chars[unknown]).astype(np.uint32)
+    from .ngrams import NgramTable, padded_windows, window_keys
 
+    size = len(vocabulary)
+    tokens, unknown = vocabulary.encode(chars)
+    padded, at = padded_windows(np.where(unknown, 0, tokens), offsets, order)
+    if unknown.any():
+        bad, _ = padded_windows(unknown.astype(np.int64), offsets, order)
+        window_bad = np.zeros(len(at), dtype=bool)
+        for back in range(order):
+            window_bad |= bad[at - back] > 0
+        at = at[~window_bad]
+    keys = window_keys(padded, at, order, size)
+    table = NgramTable.from_pairs(order, size, keys, padded[at])
+    return table, int(unknown.sum()), np.unique(chars[unknown]).astype(np.uint32)

@@ -88,15 +88,14 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     if oov not in OOV_POLICIES:
         raise OptionError(f"--oov must be skip or error, not {oov!r}")
     reader = Reader(resolve_sources([argument]), encoding_errors)
-    size = len(model.vocabulary)
-    counts = np.zeros((size, size), dtype=np.int64)
+    counts = None
     items = unknown = 0
     unknown_chars = np.zeros(0, dtype=np.uint32)
     for _, block in reader.blocks():
         chars, offsets = block.item_chars()
-        block_counts, n_unknown, chars_unknown = count_with_vocabulary(model.vocabulary, chars,
-                                                                       offsets)
-        counts += block_counts
+        block_counts, n_unknown, chars_unknown = count_with_vocabulary(
+            model.vocabulary, chars, offsets, model.order)
+        counts = block_counts if counts is None else counts.merged(block_counts)
         items += block.n_items
         unknown += n_unknown
         unknown_chars = np.union1d(unknown_chars, chars_unknown)
@@ -116,22 +115,24 @@ def _quote(chars):
 
 @dataclass
 class ItemScore:
-    """Every bigram of one item with its probability, and the item's totals."""
+    """Every n-gram of one item with its probability, and the item's totals."""
 
     item: str
-    bigrams: list            # (left label, right label, probability, log-probability)
+    ngrams: list             # (n-gram label, probability, log-probability)
     log_likelihood: float
     tokens: int
     oov_chars: str = ""
 
     @property
     def nll(self):
-        """Average negative log-likelihood over the item's scored bigrams."""
+        """Average negative log-likelihood over the item's scored n-grams."""
         return -self.log_likelihood / self.tokens if self.tokens else math.nan
 
 
 def score_item(model, item, oov="skip"):
-    """The lecture's walk-through of one name: each bigram's probability and log-probability."""
+    """The lecture's walk-through of one name: each n-gram's probability and log-probability."""
+    from .ngrams import padded_windows, window_keys
+
     vocabulary = model.vocabulary
     codepoints = np.frombuffer(item.encode("utf-32-le"), dtype=np.uint32)
     tokens, unknown = vocabulary.encode(codepoints)
@@ -139,15 +140,20 @@ def score_item(model, item, oov="skip"):
     if unknown.any() and oov == "error":
         raise InputError(f"{item!r} has characters outside the model's vocabulary "
                          f"({_quote(listed)}); use --oov skip to score the rest")
-    sequence = np.concatenate([[BOUNDARY], tokens, [BOUNDARY]])
-    bad = np.concatenate([[False], unknown, [False]])
-    keep = ~(bad[:-1] | bad[1:])
-    left, right = sequence[:-1][keep], sequence[1:][keep]
-    probs = model.probabilities[left, right]
+    offsets = np.array([0, len(tokens)])
+    padded, at = padded_windows(np.where(unknown, BOUNDARY, tokens), offsets, model.order)
+    bad, _ = padded_windows(unknown.astype(np.int64), offsets, model.order)
+    keep = np.ones(len(at), dtype=bool)
+    for back in range(model.order):
+        keep &= bad[at - back] == 0
+    at = at[keep]
+    keys = window_keys(padded, at, model.order, len(vocabulary))
+    probs = model.next_token_probabilities(keys)[np.arange(len(at)), padded[at]]
     with np.errstate(divide="ignore"):
         logs = np.log(probs.astype(np.float64))
-    labels = vocabulary.labels()
-    bigrams = [(labels[a], labels[b], float(p), float(lp))
-               for a, b, p, lp in zip(left.tolist(), right.tolist(), probs.tolist(),
-                                      logs.tolist())]
-    return ItemScore(item, bigrams, float(logs.sum()), int(keep.sum()), listed)
+    labels = np.array(vocabulary.labels(), dtype=object)
+    windows = padded[at[:, None] + np.arange(-(model.order - 1), 1)]
+    names = ["".join(row) for row in labels[windows]]
+    ngrams = [(name, float(p), float(lp)) for name, p, lp in zip(names, probs.tolist(),
+                                                                logs.tolist())]
+    return ItemScore(item, ngrams, float(logs.sum()), int(keep.sum()), listed)

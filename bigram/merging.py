@@ -11,16 +11,22 @@ import numpy as np
 from .errors import BigramError, OptionError
 from .modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp
 from .models import CountModel
+from .ngrams import reindex
 from .smoothing import check
 from .vocabulary import Vocabulary
 
 
-def _reindex(counts, vocabulary, union):
+def _reindex(table, vocabulary, union):
     where = np.zeros(len(vocabulary), dtype=np.int64)
     where[1:] = np.searchsorted(union.codepoints, vocabulary.codepoints) + 1
-    out = np.zeros((len(union), len(union)), dtype=np.int64)
-    out[np.ix_(where, where)] = counts
-    return out
+    return reindex(table, where, len(union))
+
+
+def _sum(tables):
+    total = tables[0]
+    for table in tables[1:]:
+        total = total.merged(table)
+    return total
 
 
 def merge(saved_models, labels, smoothing=None):
@@ -45,12 +51,15 @@ def merge(saved_models, labels, smoothing=None):
             raise OptionError(f"the models use different smoothing ({listed}); choose one "
                               "with --smoothing")
         smoothing = values.pop()
+    orders = {saved.model.order for saved in saved_models}
+    if len(orders) > 1:
+        raise OptionError(f"the models have different orders ({', '.join(map(str, sorted(orders)))})")
     union = Vocabulary(set().union(*(s.vocabulary.chars for s in saved_models)))
-    model_counts = sum(_reindex(s.model.counts, s.vocabulary, union) for s in saved_models)
+    model_counts = _sum([_reindex(s.model.counts, s.vocabulary, union) for s in saved_models])
     splits = sorted({split for s in saved_models for split in s.data_counts},
-                    key=("train", "test").index)
-    data_counts = {split: sum(_reindex(s.data_counts[split], s.vocabulary, union)
-                              for s in saved_models if split in s.data_counts)
+                    key=("train", "dev", "test").index)
+    data_counts = {split: _sum([_reindex(s.data_counts[split], s.vocabulary, union)
+                                for s in saved_models if split in s.data_counts])
                    for split in splits}
     model = CountModel(union, model_counts, smoothing, method)
     items = {split: sum(s.meta.get("data", {}).get("items", {}).get(split, 0)
@@ -67,7 +76,7 @@ def merge(saved_models, labels, smoothing=None):
                        for s, label in zip(saved_models, labels)],
             "bytes": sum(int(s.meta.get("data", {}).get("bytes", 0)) for s in saved_models),
             "items": items,
-            "bigrams": {split: int(c.sum()) for split, c in data_counts.items()},
+            "tokens": {split: int(t.count.sum()) for split, t in data_counts.items()},
         },
         "split": {"method": "merged", "shards": [s.meta.get("split") for s in saved_models]},
     }

@@ -16,14 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import BigramError, ModelFileError
+from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
+from .ngrams import NgramTable
 from .vocabulary import Vocabulary
 
 FORMAT = "bigram-model"
 FORMAT_VERSION = 1
-SPLITS = ("train", "test")
+SPLITS = ("train", "dev", "test")
+MAX_ORDER = 12
 
 
 @dataclass
@@ -31,7 +33,7 @@ class SavedModel:
     """A model with what it was trained on: counts per split, metadata, training items."""
 
     model: object
-    data_counts: dict                      # split -> (V, V) int64 bigram counts of that split
+    data_counts: dict                      # split -> NgramTable of that split's counts
     meta: dict = field(default_factory=dict)
     train_items: str | None = None          # training items joined by newlines, if kept
 
@@ -71,7 +73,7 @@ def build_meta(model, data, extra=None):
             "sha256": data.sha256,
             "bytes": data.bytes_read,
             "items": {s: int(n) for s, n in data.items.items()},
-            "bigrams": {s: data.bigrams(s) for s in data.counts},
+            "tokens": {s: data.tokens(s) for s in data.counts},
         },
         "split": data.split,
     }
@@ -98,8 +100,8 @@ def _write_npz(stream, arrays):
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
     arrays = {f"model_{name}": array for name, array in saved.model.arrays().items()}
-    for split, counts in saved.data_counts.items():
-        arrays[f"data_counts_{split}"] = np.asarray(counts, dtype=np.int64)
+    for split, table in saved.data_counts.items():
+        arrays.update(table.arrays(f"data_{split}_"))
     if saved.train_items is not None:
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
@@ -200,6 +202,29 @@ def _check_probabilities(probabilities, path):
                              f"{sums[row]:.6g}, not 1")
 
 
+def _read_table(npz, prefix, order, size, path, what):
+    """An NgramTable from the file, every array checked before it is trusted."""
+    parts = {}
+    for field_name in ("contexts", "indptr", "next", "count"):
+        array = _read(npz, f"{prefix}{field_name}", path)
+        if array.ndim != 1 or array.dtype != np.int64:
+            raise ModelFileError(f"{path} is damaged: {what} ({field_name}) has shape "
+                                 f"{list(array.shape)} and dtype {array.dtype}, expected a "
+                                 "vector of int64")
+        parts[field_name] = array
+    contexts, indptr, nxt, count = (parts[k] for k in ("contexts", "indptr", "next", "count"))
+    limit = size ** (order - 1)
+    if (len(indptr) != len(contexts) + 1 or len(nxt) != len(count) or indptr[0] != 0
+            or indptr[-1] != len(nxt) or (np.diff(indptr) < 0).any()
+            or (np.diff(contexts) <= 0).any() or (contexts < 0).any()
+            or (contexts >= limit).any() or (nxt < 0).any() or (nxt >= size).any()):
+        raise ModelFileError(f"{path} is damaged: {what} do not match the vocabulary of "
+                             f"{size} tokens and order {order}")
+    if (count < 0).any():
+        raise ModelFileError(f"{path} is damaged: negative {what}")
+    return NgramTable(order, size, contexts, indptr, nxt, count)
+
+
 def load(path):
     """Read and validate a model file; every problem is a one-line ModelFileError."""
     path = Path(path)
@@ -211,37 +236,39 @@ def load(path):
             raise ModelFileError(f"{path} holds a model of unknown kind {kind!r}")
         vocabulary = _vocabulary(meta, path)
         V = len(vocabulary)
-        square = (V, V)
+        order = meta.get("order", 2)
+        if not isinstance(order, int) or not 2 <= order <= MAX_ORDER:
+            raise ModelFileError(f"{path} is damaged: its order {order!r} is not a whole "
+                                 f"number from 2 to {MAX_ORDER}")
         hyper = meta.get("hyperparameters") or {}
-        probabilities = _expect(_read(npz, "model_probabilities", path), square, np.float32,
-                                "the probability matrix", path)
-        _check_probabilities(probabilities, path)
+        probabilities = None
+        if order == 2:
+            probabilities = _expect(_read(npz, "model_probabilities", path), (V, V),
+                                    np.float32, "the probability matrix", path)
+            _check_probabilities(probabilities, path)
         try:
             if kind == CountModel.kind:
-                counts = _expect(_read(npz, "model_counts", path), square, np.int64,
-                                 "the count matrix", path)
+                counts = _read_table(npz, "model_counts_", order, V, path, "the model's counts")
                 method = hyper.get("smoothing_method", "add-k")
                 if method not in ("add-k", "witten-bell", "kneser-ney"):
                     raise ModelFileError(f"{path} uses an unknown smoothing method {method!r}")
-                model = CountModel(vocabulary, counts, float(hyper.get("smoothing", 1.0)),
-                                   method, probabilities=probabilities)
+                smoothing = hyper.get("smoothing")
+                model = CountModel(vocabulary, counts,
+                                   None if smoothing is None else float(smoothing), method,
+                                   probabilities=probabilities)
             else:
-                weights = _expect(_read(npz, "model_weights", path), square, np.float32,
-                                  "the weight matrix", path)
+                weights = _expect(_read(npz, "model_weights", path), ((order - 1) * V, V),
+                                  np.float32, "the weight matrix", path)
+                if not np.isfinite(weights).all():
+                    raise ModelFileError(f"{path} is damaged: its weights are not all finite")
                 losses = _read(npz, "model_losses", path)
                 model = NeuralModel(vocabulary, weights, hyper.get("steps", 0),
                                     hyper.get("lr", 0.0), hyper.get("reg", 0.0),
-                                    hyper.get("seed", 0), losses.tolist(), probabilities)
-        except (TypeError, ValueError) as error:
+                                    hyper.get("seed", 0), losses.tolist(), probabilities, order)
+        except (TypeError, ValueError, OptionError) as error:
             raise ModelFileError(f"{path} is damaged: {error}") from None
-        counts = {}
-        for split in SPLITS:
-            name = f"data_counts_{split}"
-            if name in npz.files:
-                counts[split] = _expect(_read(npz, name, path), square, np.int64,
-                                        f"the {split} counts", path)
-                if (counts[split] < 0).any():
-                    raise ModelFileError(f"{path} is damaged: negative {split} counts")
+        counts = {split: _read_table(npz, f"data_{split}_", order, V, path, f"the {split} counts")
+                  for split in SPLITS if f"data_{split}_contexts" in npz.files}
         items = _array_text(_read(npz, "train_items", path)) if "train_items" in npz.files \
             else None
     return SavedModel(model, counts, meta, items)

@@ -1,10 +1,11 @@
-"""The two bigram models behind one interface: counting, and a one-layer neural net.
+"""The models behind one interface: smoothed counts, and a one-layer neural net, of any order.
 
-Both end as a row-stochastic float32 matrix `P` over the vocabulary, row i
-being P(next token | previous token i); evaluation, scoring and sampling only
-ever read `P` (through `LanguageModel`), so the CLI never asks which kind it
-holds. Contexts are token sequences of length `order - 1`; for bigrams that is
-one token, and `P`'s row index is the context.
+A model of order N predicts the next token from the previous N-1 (the context,
+one integer key: see ngrams.py). Every model answers `next_token_probabilities`
+for any contexts, as float32 rows over the vocabulary; evaluation, scoring,
+sampling and export only ever ask that (and, for bigrams, read the V x V matrix
+`probabilities`, row i being P(next | previous token i)), so the CLI never asks
+which kind it holds.
 """
 
 import math
@@ -12,118 +13,149 @@ import math
 import numpy as np
 
 from .errors import OptionError, TrainingDiverged
+from .ngrams import NgramTable, split_key
 
 
 class LanguageModel:
-    """What every model offers: next-token probabilities, likelihoods, sampling."""
+    """What every model offers: next-token probabilities, likelihoods, settings, arrays."""
 
     kind = "base"
-    order = 2
 
-    def __init__(self, vocabulary, probabilities):
+    def __init__(self, vocabulary, order):
         self.vocabulary = vocabulary
-        self.probabilities = np.asarray(probabilities, dtype=np.float32)
+        self.order = int(order)
 
-    # -- probabilities
+    @property
+    def size(self):
+        """Vocabulary size V."""
+        return len(self.vocabulary)
 
-    def next_token_probabilities(self, contexts):
-        """P(next | context) rows (float32) for an array of contexts of shape (..., order-1)."""
-        contexts = np.asarray(contexts, dtype=np.int64)
-        return self.probabilities[contexts[..., -1]]
+    def next_token_probabilities(self, keys):
+        """P(next | context) as float32 rows (B, V) for context keys of order-1 tokens."""
+        raise NotImplementedError
+
+    def log_likelihood(self, table):
+        """Total natural log-likelihood of the n-grams in `table` (an NgramTable of this
+        order, or for bigrams a V x V count matrix), and the number of tokens predicted.
+
+        A token the model gives probability zero makes the total -inf: an honest
+        infinite loss, never a crash or a silently finite number.
+        """
+        if isinstance(table, np.ndarray):
+            table = NgramTable.from_dense(table)
+        if not len(table):
+            return 0.0, 0
+        rows = self.next_token_probabilities(table.contexts)
+        owner = np.repeat(np.arange(len(table.contexts)), np.diff(table.indptr))
+        probabilities = rows[owner, table.next].astype(np.float64)
+        with np.errstate(divide="ignore"):
+            total = float((table.count * np.log(probabilities)).sum())
+        return total, int(table.count.sum())
 
     def log_probabilities(self):
-        """Natural log of P, float64, with -inf where a probability is zero."""
+        """Bigrams: natural log of P, float64, with -inf where a probability is zero."""
         with np.errstate(divide="ignore"):
             return np.log(self.probabilities.astype(np.float64))
-
-    def log_likelihood(self, counts):
-        """Total log-likelihood of a batch given as bigram counts, and its token count.
-
-        A bigram the model gives probability zero makes the total -inf: an
-        honest infinite loss, never a crash or a silently finite number.
-        """
-        counts = np.asarray(counts)
-        seen = counts > 0
-        total = float((counts[seen] * self.log_probabilities()[seen]).sum())
-        return total, int(counts.sum())
-
-    def bigram_log_probs(self, tokens):
-        """Probability and natural log-probability of each consecutive pair of `tokens`."""
-        tokens = np.asarray(tokens, dtype=np.int64)
-        probs = self.probabilities[tokens[:-1], tokens[1:]]
-        with np.errstate(divide="ignore"):
-            return probs, np.log(probs.astype(np.float64))
-
-    # -- persistence
 
     def hyperparameters(self):
         """The settings that made this model (stored in the model file)."""
         return {}
 
+    def describe(self):
+        """The settings in words, for summaries."""
+        return ""
+
     def arrays(self):
         """The arrays that define this model (stored in the model file)."""
-        return {"probabilities": self.probabilities}
+        raise NotImplementedError
 
 
 class CountModel(LanguageModel):
-    """Smoothed bigram counts; add-k is P = (N + k) / (N + k).sum(1, keepdim=True).
+    """Smoothed n-gram counts; for bigrams with add-k, P = (N + k) / (N + k).sum(1, keepdim=True).
 
-    `smoothing.py` holds the methods (add-k, Witten-Bell, Kneser-Ney) and their formulas.
+    `counts` is the training NgramTable (a V x V matrix is accepted for bigrams);
+    smoothing.py holds the methods (add-k, Witten-Bell, Kneser-Ney) and formulas.
     """
 
     kind = "counts"
 
     def __init__(self, vocabulary, counts, smoothing=None, method="add-k", probabilities=None):
-        from .smoothing import default_parameter, smooth
+        from .smoothing import add_k_matrix, bigram_matrix, default_parameter, smooth_ngrams
 
-        self.counts = np.asarray(counts, dtype=np.int64)
+        if isinstance(counts, np.ndarray):
+            counts = NgramTable.from_dense(np.asarray(counts, dtype=np.int64))
+        super().__init__(vocabulary, counts.order)
+        self.counts = counts
         self.method = method
-        if probabilities is None:
-            smoothed = smooth(self.counts, method, smoothing)
-            probabilities, smoothing = smoothed.probabilities, smoothed.parameter
-        elif smoothing is None:
+        self.distribution = smooth_ngrams(counts, method, smoothing)
+        if smoothing is None:
             smoothing = default_parameter(method)
-        self.smoothing = float(smoothing)
-        super().__init__(vocabulary, probabilities)
+        self.smoothing = None if smoothing is None else float(smoothing)
+        self.probabilities = None
+        if self.order == 2:
+            if probabilities is None:
+                probabilities = (add_k_matrix(counts.dense(), self.smoothing)
+                                 if method == "add-k" else bigram_matrix(self.distribution))
+            self.probabilities = np.asarray(probabilities, dtype=np.float32)
 
     @classmethod
     def fit(cls, vocabulary, counts, smoothing=None, method="add-k"):
         """The count model of training counts."""
         return cls(vocabulary, counts, smoothing, method)
 
+    def next_token_probabilities(self, keys):
+        keys = np.asarray(keys, dtype=np.int64)
+        if self.probabilities is not None:
+            return self.probabilities[keys]
+        return self.distribution.rows(keys).astype(np.float32)
+
     def backoff(self):
-        """The back-off form of the smoothed distribution (see smoothing.Smoothed)."""
+        """Bigrams: the back-off form of the smoothed distribution (smoothing.Smoothed)."""
         from .smoothing import smooth
 
-        return smooth(self.counts, self.method, self.smoothing)
+        return smooth(self.counts.dense(), self.method, self.smoothing)
 
     def hyperparameters(self):
         return {"smoothing": self.smoothing, "smoothing_method": self.method}
 
     def describe(self):
-        """The settings in words, for summaries."""
         name = {"add-k": "add-k, k", "witten-bell": "Witten-Bell, multiplier",
                 "kneser-ney": "Kneser-Ney, discount"}[self.method]
+        if self.method == "kneser-ney" and self.smoothing is None:
+            used = ", ".join(f"{d:.3g}" for d in self.distribution.discounts.values())
+            return f"smoothing: {name}s {used} (estimated)"
         return f"smoothing: {name} {self.smoothing:.4g}"
 
     def arrays(self):
-        return {"probabilities": self.probabilities, "counts": self.counts}
+        out = self.counts.arrays("counts_")
+        if self.probabilities is not None:
+            out["probabilities"] = self.probabilities
+        return out
 
 
 class NeuralModel(LanguageModel):
-    """One linear layer: logits = one_hot(x) @ W, trained by full-batch gradient descent."""
+    """One linear layer on the one-hot encodings of the context: logits = onehot(x) @ W.
+
+    For order N the input is the N-1 one-hot vectors side by side, so W has
+    (N-1) V rows and the logits are the sum of one row of W per context
+    position: exactly `one_hot(xs) @ W` for bigrams.
+    """
 
     kind = "neural"
 
-    def __init__(self, vocabulary, weights, steps, lr, reg, seed, losses=(), probabilities=None):
+    def __init__(self, vocabulary, weights, steps, lr, reg, seed, losses=(), probabilities=None,
+                 order=2):
+        super().__init__(vocabulary, order)
         self.weights = np.asarray(weights, dtype=np.float32)
         self.steps, self.lr, self.reg, self.seed = int(steps), float(lr), float(reg), int(seed)
         self.losses = [float(x) for x in losses]
-        if probabilities is None:
-            from . import tensor as torch
+        self.probabilities = None
+        if self.order == 2:
+            if probabilities is None:
+                from . import tensor as torch
 
-            probabilities = torch.tensor(self.weights).softmax(1).numpy()
-        super().__init__(vocabulary, probabilities)
+                probabilities = torch.tensor(self.weights).softmax(1).numpy()
+            self.probabilities = np.asarray(probabilities, dtype=np.float32)
 
     @classmethod
     def fit(cls, vocabulary, counts, steps=100, lr=50.0, reg=0.01, seed=2147483647,
@@ -131,66 +163,87 @@ class NeuralModel(LanguageModel):
         """Train W by gradient descent through the engine's autograd.
 
         The loss over the data, mean cross-entropy of next tokens, depends on
-        the data only through the bigram counts N, so each step evaluates
-        -sum(N * log_softmax(W)) / sum(N) on the V x V matrix instead of the
-        228,146 one-hot rows; `per_example_loss` is the lecture's form, and the
-        tests show the two give the same loss and gradient.
+        the data only through the n-gram counts, so each step evaluates the
+        logits of each distinct context once and weights its log-probabilities
+        by the counts, -sum(C * log_softmax(logits)) / sum(C), instead of one
+        one-hot row per example (228,146 of them on names.txt). For bigrams
+        `per_example_loss` is the lecture's form, and the tests show the two
+        give the same loss and gradient.
         """
         _check_training_options(steps, lr, reg)
         from . import tensor as torch
 
+        if isinstance(counts, np.ndarray):
+            counts = NgramTable.from_dense(np.asarray(counts, dtype=np.int64))
+        order, size = counts.order, len(vocabulary)
         generator = torch.Generator().manual_seed(seed)
-        V = len(vocabulary)
-        W = torch.randn((V, V), generator=generator, requires_grad=True)
-        N = torch.tensor(np.asarray(counts)).float()
+        W = torch.randn(((order - 1) * size, size), generator=generator, requires_grad=True)
+        rows = _input_rows(counts.contexts, order, size)
+        dense = np.zeros((len(counts.contexts), size), dtype=np.float32)
+        dense[np.repeat(np.arange(len(counts.contexts)), np.diff(counts.indptr)),
+              counts.next] = counts.count
+        C = torch.tensor(dense)
         losses = []
         with np.errstate(over="ignore", invalid="ignore"):
-            cls._descend(W, N, steps, lr, reg, losses, on_step)
-        return cls(vocabulary, W.detach().numpy().copy(), steps, lr, reg, seed, losses)
+            for step in range(steps + 1):
+                loss = counts_loss(W, rows, C, reg)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"training diverged at step {step} (loss {value}); try a smaller "
+                        f"--lr than {lr:g}")
+                losses.append(value)
+                if on_step is not None:
+                    on_step(step, value)
+                if step == steps:
+                    break
+                W.grad = None
+                loss.backward()
+                W.data += -lr * W.grad
+        return cls(vocabulary, W.detach().numpy().copy(), steps, lr, reg, seed, losses,
+                   order=order)
 
-    @staticmethod
-    def _descend(W, N, steps, lr, reg, losses, on_step):
-        for step in range(steps + 1):
-            loss = counts_loss(W, N, reg)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"training diverged at step {step} (loss {value}); try a smaller --lr "
-                    f"than {lr:g}")
-            losses.append(value)
-            if on_step is not None:
-                on_step(step, value)
-            if step == steps:
-                break
-            W.grad = None
-            loss.backward()
-            W.data += -lr * W.grad
-
-    def backoff(self):
-        """Every bigram listed explicitly: a softmax gives no probability a shared form."""
-        from .smoothing import Smoothed
-
-        size = len(self.vocabulary)
-        return Smoothed(self.probabilities, np.full(size, 1.0 / size), np.ones(size),
-                        np.ones((size, size), dtype=bool), 0.0)
+    def next_token_probabilities(self, keys):
+        keys = np.asarray(keys, dtype=np.int64)
+        if self.probabilities is not None:
+            return self.probabilities[keys]
+        logits = self.weights[_input_rows(keys, self.order, self.size)].sum(axis=1,
+                                                                            dtype=np.float32)
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=1, keepdims=True)
 
     def hyperparameters(self):
         return {"steps": self.steps, "lr": self.lr, "reg": self.reg, "seed": self.seed}
 
     def describe(self):
-        """The settings in words, for summaries."""
         return f"steps {self.steps}, lr {self.lr:g}, reg {self.reg:g}, seed {self.seed}"
 
     def arrays(self):
-        return {"probabilities": self.probabilities, "weights": self.weights,
-                "losses": np.asarray(self.losses, dtype=np.float64)}
+        out = {"weights": self.weights, "losses": np.asarray(self.losses, dtype=np.float64)}
+        if self.probabilities is not None:
+            out["probabilities"] = self.probabilities
+        return out
 
 
-def counts_loss(W, N, reg):
-    """Mean next-token cross-entropy of data with bigram counts N, plus L2 on W."""
+def _input_rows(keys, order, size):
+    """Rows of W each context selects: position p's token t is row p * V + t."""
+    tokens = split_key(np.asarray(keys, dtype=np.int64), order, size)
+    return tokens + size * np.arange(order - 1)
+
+
+def counts_loss(W, rows, C, reg):
+    """Mean next-token cross-entropy of data with context counts C, plus L2 on W.
+
+    `rows` (contexts x positions) are the rows of W each context selects; their
+    sum is the context's logits, which is one_hot(contexts) @ W.
+    """
     from .tensor import functional as F
 
-    return -(N * F.log_softmax(W, dim=1)).sum() / N.sum() + reg * (W ** 2).mean()
+    logits = W[rows[:, 0]]
+    for position in range(1, rows.shape[1]):
+        logits = logits + W[rows[:, position]]
+    return -(C * F.log_softmax(logits, dim=1)).sum() / C.sum() + reg * (W ** 2).mean()
 
 
 def per_example_loss(W, xs, ys, reg):

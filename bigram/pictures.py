@@ -15,7 +15,7 @@ LABELLED_LIMIT = 40   # above this many tokens the PNG drops per-cell labels
 def grid_values(saved, what):
     """The V x V matrix to show: training counts, probabilities or natural-log probabilities."""
     if what == "counts":
-        return saved.data_counts.get("train", getattr(saved.model, "counts", None))
+        return saved.data_counts["train"].dense()
     if what == "probs":
         return saved.model.probabilities
     with np.errstate(divide="ignore"):

@@ -15,7 +15,7 @@ def _number(x, digits=5):
 
 
 def training_summary(result, path):
-    """Vocabulary, items and bigrams per split, and the loss on each split."""
+    """Vocabulary, items and n-grams per split, and the loss on each split."""
     saved, data = result.saved, result.data
     model = saved.model
     table = Table(box=box.SIMPLE_HEAD)
@@ -24,7 +24,7 @@ def training_summary(result, path):
     for split in splits:
         table.add_column(split, justify="right")
     table.add_row("items", *[_number(data.items[s]) for s in splits])
-    table.add_row("bigrams", *[_number(data.bigrams(s)) for s in splits])
+    table.add_row(order_name(model.order) + "s", *[_number(data.tokens(s)) for s in splits])
     by_split = {r.name: r for r in result.reports}
     table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
     table.add_row("bits/char", *[_number(by_split[s].bits_per_char, 4) for s in splits])
@@ -37,7 +37,7 @@ def training_summary(result, path):
 
         lines.append(Text(f"training loss: {losses[0]:.4f} {sparkline(losses)} "
                           f"{losses[-1]:.4f}"))
-    title = Text(f"{model.kind} bigram model → {path}", style="bold")
+    title = Text(f"{model.kind} {order_name(model.order)} model → {path}", style="bold")
     return Group(title, table, *lines)
 
 
@@ -54,16 +54,22 @@ def loss_table(reports):
     return table
 
 
-def score_table(item_score):
-    """The lecture's walk-through: each bigram, its probability and log-probability."""
+def order_name(order):
+    """bigram, trigram, 4-gram, ..."""
+    return {2: "bigram", 3: "trigram"}.get(order, f"{order}-gram")
+
+
+def score_table(item_score, order=2):
+    """The lecture's walk-through: each n-gram, its probability and log-probability."""
     table = Table(title=repr(item_score.item), box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("bigram")
+    table.add_column(order_name(order))
     table.add_column("prob", justify="right")
     table.add_column("log prob", justify="right")
-    for left, right, prob, logprob in item_score.bigrams:
-        table.add_row(f"{left}{right}", f"{prob:.4f}", _number(logprob, 4))
+    for ngram, prob, logprob in item_score.ngrams:
+        table.add_row(ngram, f"{prob:.4f}", _number(logprob, 4))
     totals = (f"log-likelihood {_number(item_score.log_likelihood, 4)}   "
-              f"nll {_number(item_score.nll, 4)} over {item_score.tokens} bigrams")
+              f"nll {_number(item_score.nll, 4)} over {item_score.tokens} "
+              f"{order_name(order)}s")
     if item_score.oov_chars:
         totals += f"   skipped unknown: {item_score.oov_chars!r}"
     return Group(table, Text(totals), Text(""))
@@ -75,8 +81,8 @@ def score_json(scores):
 
     return [{"item": s.item, "log_likelihood": _json_number(s.log_likelihood),
              "nll": _json_number(s.nll), "tokens": s.tokens, "oov_chars": s.oov_chars,
-             "bigrams": [{"bigram": a + b, "prob": p, "log_prob": _json_number(lp)}
-                         for a, b, p, lp in s.bigrams]} for s in scores]
+             "ngrams": [{"ngram": g, "prob": p, "log_prob": _json_number(lp)}
+                        for g, p, lp in s.ngrams]} for s in scores]
 
 
 def info_table(saved, path):
@@ -95,12 +101,17 @@ def info_table(saved, path):
     table.add_row("sha256", str(data.get("sha256", "")))
     table.add_row("bytes", _number(int(data.get("bytes", 0))))
     for split, items in (data.get("items") or {}).items():
-        bigrams = (data.get("bigrams") or {}).get(split, 0)
-        table.add_row(split, f"{items:,} items, {bigrams:,} bigrams")
+        tokens = (data.get("tokens") or data.get("bigrams") or {}).get(split, 0)
+        table.add_row(split, f"{items:,} items, {tokens:,} "
+                             f"{order_name(meta.get('order', 2))}s")
     split = meta.get("split") or {}
-    if split:
-        table.add_row("split", f"{split.get('method')} (seed {split.get('seed')}, "
-                               f"test size {split.get('test_size')})")
+    if split.get("method") == "makemore":
+        table.add_row("split", f"makemore (seed {split.get('seed')}, test size "
+                               f"{split.get('test_size')})")
+    elif split.get("method") == "percent":
+        table.add_row("split", f"train/dev/test {split.get('shares')} (seed {split.get('seed')})")
+    elif split:
+        table.add_row("split", str(split.get("method")))
     table.add_row("created", f"{meta.get('created', '')} by bigram {meta.get('bigram_version', '')}")
     table.add_row("novel check", "available" if saved.train_items is not None else "not kept")
     return table

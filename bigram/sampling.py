@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BigramError
+from .ngrams import advance, history_key
 from .vocabulary import BOUNDARY
 
 MANTISSA = 53
@@ -112,6 +113,92 @@ class InverseCdf:
         return tokens
 
 
+class BigramChain:
+    """States are the previous token; one InverseCdf over the V x V matrix."""
+
+    def __init__(self, probabilities, table=True):
+        self.cdf = InverseCdf(probabilities, table=table)
+        self.boundary_limit = self.cdf.boundary_limit
+
+    def draw(self, states, k):
+        """Tokens drawn in `states` with uniform integers `k`."""
+        return self.cdf.draw(states, k)
+
+    def advance(self, states, tokens):
+        """The next states: the token just drawn."""
+        return tokens
+
+
+class ContextChain:
+    """States are context keys of order-1 tokens (count models of any order).
+
+    Every context seen at any order has a full row, P_n(. | h); a state's row
+    is that of its longest seen suffix, which is exactly the interpolated
+    model's distribution (a context never seen falls through to the order
+    below). One InverseCdf over all those rows serves every draw.
+    """
+
+    def __init__(self, model, temperature=1.0):
+        distribution = model.distribution
+        self.order, self.size = model.order, model.size
+        self.levels = [lv for lv in distribution.levels]
+        rows = [distribution.base[None, :]]
+        self.offsets = []
+        offset = 1
+        for level in self.levels:
+            rows.append(distribution.rows(level.contexts, order=level.order))
+            self.offsets.append(offset)
+            offset += len(level.contexts)
+        table = np.concatenate(rows).astype(np.float32)
+        self.cdf = InverseCdf(tempered(table, temperature), table=len(table) <= 4096)
+        self.boundary_limit = self.cdf.boundary_limit
+
+    def row_of(self, keys):
+        """Row index of each context: its longest seen suffix's (0, P_1, if none)."""
+        rows = np.zeros(len(keys), dtype=np.int64)
+        for level, offset in zip(self.levels, self.offsets):
+            index, seen = level.find(keys % (self.size ** (level.order - 1)))
+            rows[seen] = offset + index[seen]
+        return rows
+
+    def draw(self, states, k):
+        """Tokens drawn in `states` with uniform integers `k`."""
+        return self.cdf.draw(self.row_of(states), k)
+
+    def advance(self, states, tokens):
+        """The next states: the oldest token drops off, the one drawn joins."""
+        return advance(states, tokens, self.order, self.size)
+
+
+class ModelChain:
+    """States are context keys; rows come from the model on demand (neural, any order)."""
+
+    def __init__(self, model, temperature=1.0):
+        self.model, self.temperature = model, temperature
+        self.order, self.size = model.order, model.size
+        self.boundary_limit = 1 << MANTISSA   # no cheap bound: every position may start
+
+    def draw(self, states, k):
+        """Tokens drawn in `states` with uniform integers `k` (one row per distinct state)."""
+        unique, inverse = np.unique(states, return_inverse=True)
+        rows = tempered(self.model.next_token_probabilities(unique), self.temperature)
+        cdf = InverseCdf(rows, table=False)
+        return cdf.draw(inverse.ravel(), k)
+
+    def advance(self, states, tokens):
+        """The next states: the oldest token drops off, the one drawn joins."""
+        return advance(states, tokens, self.order, self.size)
+
+
+def chain_for(model, temperature=1.0, draws=0):
+    """The fastest exact chain for a model."""
+    if model.order == 2:
+        return BigramChain(tempered(model.probabilities, temperature), table=draws > 50_000)
+    if getattr(model, "distribution", None) is not None:
+        return ContextChain(model, temperature)
+    return ModelChain(model, temperature)
+
+
 @dataclass
 class Chains:
     """What a set of speculative chains did: uniforms consumed, and whether cut at max length."""
@@ -120,7 +207,7 @@ class Chains:
     cut: np.ndarray
 
 
-def run_chains(cdf, k, starts, start_state, max_steps, record=False):
+def run_chains(chain, k, starts, start_state, max_steps, record=False):
     """Advance one chain per start position until it draws the boundary or reaches max_steps."""
     n = len(starts)
     consumed = np.full(n, -1, dtype=np.int64)
@@ -134,13 +221,13 @@ def run_chains(cdf, k, starts, start_state, max_steps, record=False):
         position = starts[alive] + step
         inside = position < len(k)
         alive, position = alive[inside], position[inside]
-        tokens = cdf.draw(state[alive], k[position])
+        tokens = chain.draw(state[alive], k[position])
         if record:
             trace.append((alive, tokens))
         ended = tokens == BOUNDARY
         consumed[alive[ended]] = step + 1
         alive, tokens = alive[~ended], tokens[~ended]
-        state[alive] = tokens
+        state[alive] = chain.advance(state[alive], tokens)
     consumed[alive] = max_steps
     cut[alive] = True
     return Chains(consumed, cut), trace
@@ -169,11 +256,11 @@ class Samples:
     draws: int             # uniforms consumed from the generator
 
 
-def _attempt(cdf, k, n, start_state, max_steps):
+def _attempt(chain, k, n, start_state, max_steps):
     """Sample n items from the uniforms k, or return None if k is too short."""
     length = len(k)
-    starts = np.concatenate([[0], np.flatnonzero(k[:-1] <= cdf.boundary_limit) + 1])
-    chains, _ = run_chains(cdf, k, starts, start_state, max_steps)
+    starts = np.concatenate([[0], np.flatnonzero(k[:-1] <= chain.boundary_limit) + 1])
+    chains, _ = run_chains(chain, k, starts, start_state, max_steps)
     # A chain cut at max_steps restarts where no boundary was drawn: chain from there too.
     is_start = np.zeros(length + 1, dtype=bool)
     is_start[starts] = True
@@ -184,7 +271,7 @@ def _attempt(cdf, k, n, start_state, max_steps):
         if not len(missing):
             break
         is_start[missing] = True
-        extra, _ = run_chains(cdf, k, missing, start_state, max_steps)
+        extra, _ = run_chains(chain, k, missing, start_state, max_steps)
         starts = np.concatenate([starts, missing])
         order = np.argsort(starts, kind="stable")
         starts = starts[order]
@@ -200,7 +287,7 @@ def _attempt(cdf, k, n, start_state, max_steps):
     if (path == sentinel).any() or chains.consumed[path[-1]] < 0:
         return None
     real_starts = starts[path]
-    _, trace = run_chains(cdf, k, real_starts, start_state, max_steps, record=True)
+    _, trace = run_chains(chain, k, real_starts, start_state, max_steps, record=True)
     lengths = chains.consumed[path] - ~chains.cut[path]
     chain_ids = np.concatenate([a for a, t in trace]) if trace else np.zeros(0, np.int64)
     tokens = np.concatenate([t for a, t in trace]) if trace else np.zeros(0, np.int64)
@@ -212,17 +299,21 @@ def _attempt(cdf, k, n, start_state, max_steps):
     return Samples(tokens[keep][order], offsets, int(chains.cut[path].sum()), draws)
 
 
-def sample(probabilities, n, generator, start_state=BOUNDARY, max_steps=100):
-    """Sample n items from a bigram chain, consuming the generator as one-at-a-time draws would."""
+def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100):
+    """Sample n items, consuming the generator as one-at-a-time draws would.
+
+    `chain` is a chain (see `chain_for`) or, for bigrams, a V x V matrix.
+    """
     if n == 0:
         return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
     budget = max(4096, 16 * n)
-    # The lookup table pays for itself only over many draws.
-    cdf = InverseCdf(probabilities, table=budget > 50_000)
+    if isinstance(chain, np.ndarray):
+        # The lookup table pays for itself only over many draws.
+        chain = BigramChain(chain, table=budget > 50_000)
     snapshot = generator.get_state()
     while True:
         generator.set_state(snapshot)
-        result = _attempt(cdf, uniform_integers(generator, budget), n, start_state, max_steps)
+        result = _attempt(chain, uniform_integers(generator, budget), n, start_state, max_steps)
         if result is not None:
             break
         budget *= 2
@@ -231,19 +322,30 @@ def sample(probabilities, n, generator, start_state=BOUNDARY, max_steps=100):
     return result
 
 
-def sample_one_at_a_time(probabilities, n, generator, start_state=BOUNDARY, max_steps=100):
-    """The plain reference: one uniform per character, one name after another."""
-    cdf = normalised_cdf(probabilities).astype(np.float64)
+def sample_one_at_a_time(model, n, generator, start_state=BOUNDARY, max_steps=100):
+    """The plain reference: one uniform per character, one name after another.
+
+    `model` is a model, or for bigrams its V x V probability matrix.
+    """
+    if isinstance(model, np.ndarray):
+        def row(state):
+            return model[state]
+        order, size = 2, model.shape[0]
+    else:
+        def row(state):
+            return model.next_token_probabilities(np.array([state]))[0]
+        order, size = model.order, model.size
     names = []
     for _ in range(n):
         state, name = start_state, []
         while len(name) < max_steps:
             u = generator.uniform64(1)[0]
-            token = int(np.searchsorted(cdf[state], u, side="left"))
+            cdf = normalised_cdf(row(state)).astype(np.float64)
+            token = int(np.searchsorted(cdf, u, side="left"))
             if token == BOUNDARY:
                 break
             name.append(token)
-            state = token
+            state = int(advance(np.array([state]), np.array([token]), order, size)[0])
         names.append(name)
     return names
 
@@ -256,7 +358,7 @@ def tempered(probabilities, temperature):
     if temperature == 1.0:
         return probabilities
     with np.errstate(divide="ignore"):
-        logits = np.log(probabilities.astype(np.float64)) / temperature
+        logits = np.log(np.asarray(probabilities, dtype=np.float64)) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -291,20 +393,20 @@ class NameSample:
 
 def sample_names(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None):
     """n names from the model; with `exclude`, only names not in that set (e.g. training names)."""
-    probabilities = tempered(model.probabilities, temperature)
     start = BOUNDARY
     if prefix:
-        start = int(model.vocabulary.encode_text(prefix)[-1])
+        start = history_key(model.vocabulary.encode_text(prefix), model.order, model.size)
     max_steps = max_len - len(prefix)
+    chain = chain_for(model, temperature, draws=16 * n)
     if exclude is None:
-        result = sample(probabilities, n, generator, start, max_steps)
+        result = sample(chain, n, generator, start, max_steps)
         return NameSample(decode(model.vocabulary, result, prefix), result.cut, result.draws)
     excluded = np.array(sorted(exclude), dtype=str)
     names, cut, draws = [], 0, 0
     limit = 1000 * n + 100_000
     while len(names) < n:
         batch = max(64, 2 * (n - len(names)))
-        result = sample(probabilities, batch, generator, start, max_steps)
+        result = sample(chain, batch, generator, start, max_steps)
         drawn = np.array(decode(model.vocabulary, result, prefix), dtype=str)
         names.extend(drawn[~np.isin(drawn, excluded)][: n - len(names)].tolist())
         cut += int(result.cut)

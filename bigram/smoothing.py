@@ -1,45 +1,39 @@
-"""Smoothing bigram counts into probabilities: add-k, interpolated Witten-Bell, interpolated
-Kneser-Ney. Every method is an interpolation of the counts with a lower-order distribution
-`lower(w)`, so each also yields its exact back-off form (what an ARPA file stores).
+"""Smoothing n-gram counts into probabilities: add-k, interpolated Witten-Bell, interpolated
+Kneser-Ney, for any order. Every method has the interpolated form
 
-Notation: N[h, w] bigram counts, c(h) = sum_w N[h, w], T(h) = #{w : N[h, w] > 0},
-V = number of predicted tokens (the characters and the end boundary).
+    P_n(w|h) = explicit_n(h, w) + lambda_n(h) * P_{n-1}(w|h')        (h' = h minus its oldest token)
 
-add-k        P(w|h) = (N[h, w] + k) / (c(h) + k V)
-             lower(w) = 1 / V,  lambda(h) = k V / (c(h) + k V)
-witten-bell  P(w|h) = (N[h, w] + k T(h) p1(w)) / (c(h) + k T(h)),  p1(w) = N[., w] / N[., .]
-             lower = p1,  lambda(h) = k T(h) / (c(h) + k T(h));  k = 1 is Witten-Bell proper
-kneser-ney   P(w|h) = max(N[h, w] - D, 0) / c(h) + D T(h) / c(h) * p_cont(w)
-             p_cont(w) = #{h : N[h, w] > 0} / #{(h, w) : N[h, w] > 0}
-             lower = p_cont,  lambda(h) = D T(h) / c(h)
-             D = n1 / (n1 + 2 n2) from the count-of-counts n_r = #{(h, w) : N[h, w] = r}
-             (Ney, Essen and Kneser 1994); when n1 or n2 is zero, as happens with
-             character data, D falls back to 0.75.
+over the seen contexts h of each order n, with P_1 a distribution over the predicted
+tokens; a context never seen falls through to the order below (lambda = 1, nothing
+explicit). That is also exactly the back-off form an ARPA file stores.
 
-For every method and every history: P(w|h) = lambda(h) lower(w) wherever N[h, w] = 0, and
-rows sum to one. A history never seen (c(h) = 0) gets P(w|h) = lower(w).
+Notation at one order: c(h, w) the counts used there, c(h) = sum_w c(h, w),
+T(h) = #{w : c(h, w) > 0}, V = number of predicted tokens.
+
+add-k        only the top order: explicit = c(h, w) / (c(h) + k V), lambda = k V / (c(h) + k V),
+             below it the uniform 1 / V; so P(w|h) = (c(h, w) + k) / (c(h) + k V).
+witten-bell  every order, with maximum-likelihood counts of that order:
+             explicit = c(h, w) / (c(h) + k T(h)), lambda = k T(h) / (c(h) + k T(h));
+             P_1 = unigram frequencies. k = 1 is Witten-Bell proper (Witten and Bell 1991).
+kneser-ney   explicit = max(c(h, w) - D, 0) / c(h), lambda = D T(h) / c(h), where the top
+             order uses raw counts and every lower order continuation counts
+             c(h', w) = #{v : v h' w was seen} (Kneser and Ney 1995; Chen and Goodman 1998),
+             and P_1(w) = #{v : v w seen} / #{bigram types}. Each order's discount is
+             D = n1 / (n1 + 2 n2) from its count-of-counts n_r = #{(h, w) : c(h, w) = r};
+             when n1 or n2 is zero, as happens with character data, D = 0.75.
+             --smoothing D sets one discount for every order (0 <= D <= 1).
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import OptionError
+from .ngrams import NgramTable
 
 METHODS = ("add-k", "witten-bell", "kneser-ney")
 DEFAULT_DISCOUNT = 0.75
-
-
-@dataclass
-class Smoothed:
-    """Probabilities, and their back-off form: P(w|h) = weights[h] * lower[w] where unlisted."""
-
-    probabilities: np.ndarray   # (V, V) float32, rows are histories
-    lower: np.ndarray           # (V,) float64 lower-order distribution over predicted tokens
-    weights: np.ndarray         # (V,) float64 back-off weight lambda(h) of each history
-    listed: np.ndarray          # (V, V) bool: bigrams whose probability is stated explicitly
-    parameter: float            # k, the Witten-Bell multiplier, or the discount D used
 
 
 def default_parameter(method):
@@ -63,6 +57,7 @@ def check(method, parameter):
 
 def estimated_discount(counts):
     """D = n1 / (n1 + 2 n2), or DEFAULT_DISCOUNT when a count-of-count is zero."""
+    counts = np.asarray(counts)
     n1 = int((counts == 1).sum())
     n2 = int((counts == 2).sum())
     if n1 == 0 or n2 == 0:
@@ -70,59 +65,172 @@ def estimated_discount(counts):
     return n1 / (n1 + 2 * n2)
 
 
-def smooth(counts, method="add-k", parameter=None):
-    """The smoothed bigram distribution of `counts` by `method` with strength `parameter`."""
+@dataclass
+class Level:
+    """One order n > 1: per seen context, explicit probabilities of its next tokens and lambda."""
+
+    order: int
+    contexts: np.ndarray      # (M,) sorted context keys (n - 1 tokens)
+    indptr: np.ndarray        # (M + 1,)
+    next: np.ndarray          # (E,)
+    explicit: np.ndarray      # (E,) float64
+    weight: np.ndarray        # (M,) float64 lambda(h)
+
+    def find(self, keys):
+        """Index of each key among the contexts, and whether it was seen."""
+        table = NgramTable(self.order, 0, self.contexts, self.indptr, self.next, self.explicit)
+        return table.find(keys)
+
+
+@dataclass
+class Interpolated:
+    """An interpolated n-gram distribution: P_1 and the levels above it."""
+
+    order: int
+    size: int
+    method: str
+    parameter: float | None           # k, the multiplier, or the discount override
+    base: np.ndarray                  # (V,) P_1
+    levels: list                      # Level objects, ascending order (add-k: the top only)
+    discounts: dict = field(default_factory=dict)   # Kneser-Ney: the D used at each order
+
+    def rows(self, keys, order=None):
+        """P_order(. | h) for contexts h given as keys of order-1 tokens, float64 (B, V)."""
+        order = self.order if order is None else order
+        keys = np.asarray(keys, dtype=np.int64)
+        probabilities = np.tile(self.base, (len(keys), 1))
+        for level in self.levels:
+            if level.order > order:
+                break
+            suffix = keys % (self.size ** (level.order - 1))
+            index, seen = level.find(suffix)
+            rows = np.flatnonzero(seen)
+            if not len(rows):
+                continue
+            index = index[rows]
+            probabilities[rows] *= level.weight[index][:, None]
+            lengths = level.indptr[index + 1] - level.indptr[index]
+            entries = np.repeat(level.indptr[index] - np.cumsum(lengths) + lengths, lengths) + \
+                np.arange(lengths.sum())
+            probabilities[np.repeat(rows, lengths), level.next[entries]] += \
+                level.explicit[entries]
+        return probabilities
+
+    def level(self, order):
+        """The Level of an order, or None (add-k has no intermediate levels)."""
+        return next((lv for lv in self.levels if lv.order == order), None)
+
+    def arrays(self):
+        """The distribution as named arrays, for a model file."""
+        out = {"base": self.base}
+        for lv in self.levels:
+            prefix = f"level{lv.order}_"
+            out.update({prefix + "contexts": lv.contexts, prefix + "indptr": lv.indptr,
+                        prefix + "next": lv.next, prefix + "explicit": lv.explicit,
+                        prefix + "weight": lv.weight})
+        return out
+
+
+def _interpolate_level(table, explicit, weight):
+    return Level(table.order, table.contexts, table.indptr, table.next, explicit, weight)
+
+
+def raw_tables(top):
+    """Maximum-likelihood tables of every order from the top one, by shortening contexts."""
+    tables = {top.order: top}
+    for order in range(top.order - 1, 1, -1):
+        tables[order] = tables[order + 1].lower()
+    return tables
+
+
+def smooth_ngrams(top, method="add-k", parameter=None):
+    """The interpolated distribution of a top-order count table by `method`."""
     check(method, parameter)
-    if parameter is None:
-        parameter = default_parameter(method)
-    counts = np.asarray(counts, dtype=np.int64)
+    strength = default_parameter(method) if parameter is None else float(parameter)
+    size, order = top.size, top.order
     if method == "add-k":
-        return _add_k(counts, float(parameter))
+        c = top.totals().astype(np.float64)
+        denominator = c + strength * size
+        with np.errstate(divide="ignore", invalid="ignore"):
+            explicit = top.count / np.repeat(denominator, top.types())
+            weight = strength * size / denominator
+        level = _interpolate_level(top, explicit, weight)
+        return Interpolated(order, size, method, strength, np.full(size, 1.0 / size), [level])
+    tables = raw_tables(top)
     if method == "witten-bell":
-        return _witten_bell(counts, float(parameter))
-    discount = estimated_discount(counts) if parameter is None else float(parameter)
-    return _kneser_ney(counts, discount)
+        unigram = tables[2].lower()
+        base = np.bincount(unigram.next, weights=unigram.count, minlength=size)
+        levels = []
+        for n in range(2, order + 1):
+            table = tables[n]
+            c = table.totals().astype(np.float64)
+            mass = strength * table.types()
+            denominator = c + mass
+            explicit = table.count / np.repeat(denominator, table.types())
+            levels.append(_interpolate_level(table, explicit, mass / denominator))
+        return Interpolated(order, size, method, strength, base / base.sum(), levels)
+    # Kneser-Ney: raw counts at the top, continuation counts below.
+    used = {order: top}
+    for n in range(order - 1, 1, -1):
+        used[n] = tables[n + 1].continuation()
+    first = tables[2].continuation()
+    base = np.bincount(first.next, weights=first.count, minlength=size).astype(np.float64)
+    levels, discounts = [], {}
+    for n in range(2, order + 1):
+        table = used[n]
+        discount = estimated_discount(table.count) if parameter is None else strength
+        discounts[n] = discount
+        c = table.totals().astype(np.float64)
+        explicit = np.maximum(table.count - discount, 0) / np.repeat(c, table.types())
+        levels.append(_interpolate_level(table, explicit, discount * table.types() / c))
+    return Interpolated(order, size, method, parameter, base / base.sum(), levels, discounts)
 
 
-def _add_k(counts, k):
-    """Through the engine's keepdim broadcasting, exactly as the lecture normalises."""
+# ---------------------------------------------------------------------- bigrams, dense
+
+
+@dataclass
+class Smoothed:
+    """A bigram distribution as a V x V matrix and its back-off form."""
+
+    probabilities: np.ndarray   # (V, V) float32, rows are histories
+    lower: np.ndarray           # (V,) float64 P_1
+    weights: np.ndarray         # (V,) float64 lambda(h) (1 for histories never seen)
+    listed: np.ndarray          # (V, V) bool: bigrams whose probability is explicit
+    parameter: float            # k, the multiplier, or the discount D used
+
+
+def add_k_matrix(counts, k):
+    """(N + k) / (N + k).sum(1, keepdim=True) through the engine, as the lecture computes it."""
     from . import tensor as torch
 
-    N = torch.tensor(counts).float()
+    N = torch.tensor(np.asarray(counts)).float()
     smoothed = N + k
     totals = smoothed.sum(1, keepdim=True)
     if (totals == 0).any():
         row = int(np.flatnonzero(totals.numpy()[:, 0] == 0)[0])
         raise OptionError(f"row {row} of the counts is empty and --smoothing is 0, so its "
                           "probabilities are undefined; use a smoothing above 0")
-    probabilities = (smoothed / totals).numpy()
-    size = counts.shape[1]
-    c = counts.sum(1).astype(np.float64)
-    lower = np.full(size, 1.0 / size)
-    weights = k * size / (c + k * size)
-    return Smoothed(probabilities, lower, weights, counts > 0, k)
+    return (smoothed / totals).numpy()
 
 
-def _witten_bell(counts, k):
-    c = counts.sum(1).astype(np.float64)
-    types = (counts > 0).sum(1).astype(np.float64)
-    lower = counts.sum(0) / counts.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weights = np.where(c > 0, k * types / (c + k * types), 1.0)
-        # (N + k T p1) / (c + k T) = N / (c + k T) + lambda p1: the explicit part's divisor
-        # is c + k T, not c, so scale the counts accordingly.
-        explicit = np.where(c[:, None] > 0, counts / (c + k * types)[:, None], 0.0)
-    probabilities = explicit + weights[:, None] * lower[None, :]
-    return Smoothed(probabilities.astype(np.float32), lower, weights, counts > 0, k)
+def bigram_matrix(distribution):
+    """The V x V matrix of an order-2 distribution (add-k exactly as the lecture's)."""
+    size = distribution.size
+    return distribution.rows(np.arange(size)).astype(np.float32)
 
 
-def _kneser_ney(counts, discount):
-    c = counts.sum(1).astype(np.float64)
-    types = (counts > 0).sum(1).astype(np.float64)
-    continuation = (counts > 0).sum(0).astype(np.float64)
-    lower = continuation / continuation.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weights = np.where(c > 0, discount * types / c, 1.0)
-        explicit = np.where(c[:, None] > 0, np.maximum(counts - discount, 0) / c[:, None], 0.0)
-    probabilities = explicit + weights[:, None] * lower[None, :]
-    return Smoothed(probabilities.astype(np.float32), lower, weights, counts > 0, discount)
+def smooth(counts, method="add-k", parameter=None):
+    """The smoothed bigram distribution of a V x V count matrix, with its back-off form."""
+    counts = np.asarray(counts, dtype=np.int64)
+    distribution = smooth_ngrams(NgramTable.from_dense(counts), method, parameter)
+    size = counts.shape[0]
+    top = distribution.levels[-1]
+    weights = np.ones(size)
+    weights[top.contexts] = top.weight
+    if method == "add-k":
+        probabilities = add_k_matrix(counts, distribution.parameter)
+    else:
+        probabilities = bigram_matrix(distribution)
+    used = distribution.parameter if method != "kneser-ney" else distribution.discounts[2]
+    return Smoothed(probabilities, distribution.base, weights, counts > 0, used)

@@ -34,12 +34,22 @@ def check_options(kind, smoothing=None, steps=100, lr=50.0, reg=0.01, method="ad
 
 def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01,
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                encoding_errors="strict", progress=None, block_bytes=None, method="add-k"):
+                encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
+                order=2, split=None):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split."""
     check_options(kind, smoothing, steps, lr, reg, method)
+    if order < 2:
+        raise OptionError(f"--order must be 2 or more, not {order}")
     if test_size is not None and test_size < 0:
         raise OptionError(f"--test-size must be 0 or more, not {test_size}")
-    data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes)
+    data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
+                              order=order, split=split)
+    return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress)
+
+
+def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=2147483647,
+        method="add-k", progress=None):
+    """A model of `kind` on loaded training data, evaluated on each of its splits."""
     if kind == CountModel.kind:
         model = CountModel.fit(data.vocabulary, data.counts["train"], smoothing, method)
     else:
@@ -50,8 +60,7 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
 
 
 def best_bigram_loss(data):
-    """The lowest loss any bigram model reaches on the training data: unsmoothed counts."""
-    counts = data.counts["train"]
-    seen = counts > 0
-    probabilities = counts / counts.sum(1, keepdims=True).clip(min=1)
-    return float(-(counts[seen] * np.log(probabilities[seen])).sum() / counts.sum())
+    """The lowest loss any model of the data's order reaches on it: unsmoothed counts."""
+    table = data.counts["train"]
+    totals = np.repeat(table.totals(), table.types())
+    return float(-(table.count * np.log(table.count / totals)).sum() / table.count.sum())

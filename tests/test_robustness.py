@@ -172,8 +172,10 @@ def test_newer_format_version(cli, model_path, tmp_path):
      "bad.npz is damaged: the probability matrix has shape [5, 27]"),
     (lambda a, m: a.update(model_probabilities=a["model_probabilities"].astype(np.float64)),
      "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float64"),
-    (lambda a, m: a.update(data_counts_test=a["data_counts_test"].astype(np.int32)),
-     "bad.npz is damaged: the test counts has shape"),
+    (lambda a, m: a.update(data_test_count=a["data_test_count"].astype(np.int32)),
+     "bad.npz is damaged: the test counts (count) has shape"),
+    (lambda a, m: a.update(data_test_next=a["data_test_next"] + 27),
+     "bad.npz is damaged: the test counts do not match the vocabulary of 27 tokens"),
     (lambda a, m: m.update(vocabulary="abc"),
      "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float32, "
      "expected [4, 4]"),
@@ -185,8 +187,9 @@ def test_newer_format_version(cli, model_path, tmp_path):
     (lambda a, m: a["model_probabilities"].__setitem__((3, 4), 5.0),
      "bad.npz is damaged: row 3 of its probabilities sums to"),
     (lambda a, m: m.update(kind="transformer"), "bad.npz holds a model of unknown kind"),
-    (lambda a, m: a.pop("model_counts"), "bad.npz is damaged: the array 'model_counts' is "
-                                         "missing"),
+    (lambda a, m: a.pop("model_counts_next"), "bad.npz is damaged: the array "
+                                              "'model_counts_next' is missing"),
+    (lambda a, m: m.update(order=1), "bad.npz is damaged: its order 1 is not a whole number"),
 ])
 def test_damaged_arrays_and_metadata(cli, model_path, tmp_path, change, message):
     def altered(arrays, meta):

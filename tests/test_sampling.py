@@ -31,7 +31,7 @@ def test_vectorised_sampling_equals_one_at_a_time(model, n, start, max_steps, se
     fast = sample(model.probabilities, n, g, start, max_steps)
     after_fast = g.words(4)
     g_ref = torch.Generator().manual_seed(seed)
-    reference = sample_one_at_a_time(model.probabilities, n, g_ref, start, max_steps)
+    reference = sample_one_at_a_time(model, n, g_ref, start, max_steps)
     assert as_lists(fast) == reference
     assert fast.cut == sum(len(r) == max_steps for r in reference)
     np.testing.assert_array_equal(after_fast, g_ref.words(4))  # same stream consumed
