@@ -80,23 +80,33 @@ class CountModel(LanguageModel):
     kind = "counts"
 
     def __init__(self, vocabulary, counts, smoothing=None, method="add-k", probabilities=None):
-        from .smoothing import add_k_matrix, bigram_matrix, default_parameter, smooth_ngrams
+        from .smoothing import add_k_matrix, bigram_matrix, check, default_parameter
 
         if isinstance(counts, np.ndarray):
             counts = NgramTable.from_dense(np.asarray(counts, dtype=np.int64))
         super().__init__(vocabulary, counts.order)
         self.counts = counts
         self.method = method
-        self.distribution = smooth_ngrams(counts, method, smoothing)
-        if smoothing is None:
+        self._distribution = None
+        if smoothing is None and method != "kneser-ney":
             smoothing = default_parameter(method)
         self.smoothing = None if smoothing is None else float(smoothing)
+        check(method, self.smoothing)
         self.probabilities = None
         if self.order == 2:
             if probabilities is None:
                 probabilities = (add_k_matrix(counts.dense(), self.smoothing)
                                  if method == "add-k" else bigram_matrix(self.distribution))
             self.probabilities = np.asarray(probabilities, dtype=np.float32)
+
+    @property
+    def distribution(self):
+        """The interpolated distribution (smoothing.Interpolated), computed on first use."""
+        if self._distribution is None:
+            from .smoothing import smooth_ngrams
+
+            self._distribution = smooth_ngrams(self.counts, self.method, self.smoothing)
+        return self._distribution
 
     @classmethod
     def fit(cls, vocabulary, counts, smoothing=None, method="add-k"):

@@ -18,6 +18,7 @@ from .errors import OptionError
 from .vocabulary import BOUNDARY
 
 KEY_LIMIT = 1 << 62
+DENSE_KEYS = 1 << 20
 
 
 def check_order(order, size):
@@ -48,8 +49,14 @@ class NgramTable:
         if counts is None:
             counts = np.ones(len(context_keys), dtype=np.int64)
         joint = context_keys * size + next_tokens
-        unique, inverse = np.unique(joint, return_inverse=True)
-        summed = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
+        if size ** order <= DENSE_KEYS:
+            # Small key spaces (bigrams, short contexts): one bincount instead of a sort.
+            dense = np.bincount(joint, weights=counts, minlength=size ** order)
+            unique = np.flatnonzero(dense)
+            summed = dense[unique]
+        else:
+            unique, inverse = np.unique(joint, return_inverse=True)
+            summed = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
         summed = summed.astype(np.asarray(counts).dtype if np.asarray(counts).dtype.kind == "f"
                                else np.int64)
         keep = summed > 0

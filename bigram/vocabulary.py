@@ -60,12 +60,26 @@ class Vocabulary:
 
     def encode(self, codepoints):
         """Token indices for code points, and a mask of those outside the vocabulary."""
-        codepoints = np.asarray(codepoints, dtype=np.uint32)
+        codepoints = np.asarray(codepoints)
+        if codepoints.dtype == np.uint8:
+            # ASCII text: one gather through a 256-entry table.
+            tokens = self._byte_table()[codepoints]
+            return tokens, tokens < 0
+        codepoints = codepoints.astype(np.uint32, copy=False)
         position = np.searchsorted(self.codepoints, codepoints)
         clipped = np.minimum(position, max(len(self.chars) - 1, 0))
         known = (self.codepoints[clipped] == codepoints) if len(self.chars) else \
             np.zeros(codepoints.shape, bool)
         return np.where(known, clipped + 1, -1).astype(np.int64), ~known
+
+    def _byte_table(self):
+        table = getattr(self, "_bytes", None)
+        if table is None:
+            table = np.full(256, -1, dtype=np.int64)
+            small = self.codepoints < 256
+            table[self.codepoints[small]] = np.flatnonzero(small) + 1
+            self._bytes = table
+        return table
 
     def encode_text(self, text):
         """Token indices of a string; raises KeyError naming characters outside the vocabulary."""
