@@ -422,8 +422,71 @@ def show(
     if separated:  # without colour, cells need a space between them: 3 columns each
         from rich.console import Console
 
-        console = Console(highlight=False, width=max(80, 3 * len(saved.vocabulary) + 4))
+        console = Console(highlight=False, width=max(80, 3 * len(saved.vocabulary) + 12))
     console.print(terminal_grid(saved, what.value, separated=separated))
+
+
+@app.command("tune")
+def tune_command(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files (default: the bundled names.txt).", show_default=False)] = None,
+    kind: Annotated[Kind, typer.Option("--model", help="Tune count models (smoothing) or "
+                                       "the neural model (reg).")] = Kind.counts,
+    order: Annotated[str, typer.Option(help="Orders to try, comma-separated.")] = "2,3,4,5",
+    smoothing_method: Annotated[Optional[str], typer.Option(
+        help="counts: methods to try, comma-separated [default: all three].",
+        show_default=False)] = None,
+    smoothing: Annotated[Optional[str], typer.Option(
+        help="counts: strengths to try, comma-separated; 'auto' is Kneser-Ney's estimated "
+             "discount [default: a grid per method].", show_default=False)] = None,
+    reg: Annotated[Optional[str], typer.Option(
+        help="neural: regularisation strengths to try [default: 0.001,0.01,0.1].",
+        show_default=False)] = None,
+    steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
+    lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
+    split: Annotated[str, typer.Option(help="train/dev/test percentages.")] = "80/10/10",
+    split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the chosen model [default: $BIGRAM_MODEL or "
+        "./bigram.npz].", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save dev loss against the setting as "
+                                                 "this PNG.", show_default=False)] = None,
+    as_json: JsonOption = False,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+):
+    """Train every setting on train, choose the best on dev, report its test loss once."""
+    from .tuning import parse_list, tune
+
+    out = output or default_model_path()
+    _check_output_path(out)
+    if plot is not None:
+        _check_output_path(plot)
+    methods = None if smoothing_method is None else [
+        m.strip() for m in smoothing_method.split(",")]
+    result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
+                  parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
+                  split, split_seed, encoding_errors.value, steps, lr)
+    from .modelfile import save
+
+    replaced = save(out, result.saved)
+    if plot is not None:
+        from .pictures import plot_tuning
+
+        plot_tuning(result.trials, plot)
+    if as_json:
+        chosen = result.chosen
+        payload = {"trials": [{"order": t.order, "model": t.method, "strength": t.strength,
+                               "train": t.train, "dev": t.dev} for t in result.trials],
+                   "chosen": {"order": chosen.order, "model": chosen.method,
+                              "strength": chosen.strength, "dev": chosen.dev,
+                              "test": chosen.test}}
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        from .render import tuning_table
+
+        _stdout().print(tuning_table(result))
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
+                    + (f", and the dev losses to {plot}" if plot else ""))
 
 
 # ---------------------------------------------------------------------- entry point

@@ -12,14 +12,41 @@ WHAT = ("counts", "probs", "logprobs")
 LABELLED_LIMIT = 40   # above this many tokens the PNG drops per-cell labels
 
 
+CONTEXT_ROWS = 27   # contexts shown for orders above 2: the most frequent ones
+
+
 def grid_values(saved, what):
-    """The V x V matrix to show: training counts, probabilities or natural-log probabilities."""
+    """The matrix to show and its row and column labels.
+
+    Bigrams: V x V, previous token by next token. Higher orders: the most
+    frequent contexts of the training data by next token (a per-context view).
+    Values are training counts, probabilities or natural-log probabilities.
+    """
+    model = saved.model
+    labels = saved.vocabulary.labels()
+    table = saved.data_counts["train"]
+    if model.order == 2:
+        keys = np.arange(model.size)
+        row_labels = labels
+    else:
+        totals = table.totals()
+        keys = np.sort(table.contexts[np.argsort(-totals, kind="stable")[:CONTEXT_ROWS]])
+        from .ngrams import split_key
+
+        row_labels = ["".join(labels[t] for t in row) for row in
+                      split_key(keys, model.order, model.size).tolist()]
     if what == "counts":
-        return saved.data_counts["train"].dense()
-    if what == "probs":
-        return saved.model.probabilities
-    with np.errstate(divide="ignore"):
-        return np.log(saved.model.probabilities.astype(np.float64))
+        index, seen = table.find(keys)
+        values = np.zeros((len(keys), model.size))
+        for row in np.flatnonzero(seen):   # one row per shown context
+            start, end = table.indptr[index[row]], table.indptr[index[row] + 1]
+            values[row, table.next[start:end]] = table.count[start:end]
+    else:
+        values = model.next_token_probabilities(keys).astype(np.float64)
+        if what == "logprobs":
+            with np.errstate(divide="ignore"):
+                values = np.log(values)
+    return values, row_labels, labels
 
 
 def cell_text(value, what):
@@ -43,22 +70,22 @@ def _pyplot():
 def plot_grid(saved, what, output, title=None):
     """The lecture's figure: one Blues cell per bigram, labelled with its two tokens and value."""
     plt = _pyplot()
-    values = np.asarray(grid_values(saved, what), dtype=np.float64)
-    labels = saved.vocabulary.labels()
+    values, row_labels, labels = grid_values(saved, what)
     size = len(labels)
     shown = np.where(np.isfinite(values), values, np.nan)
     labelled = size <= LABELLED_LIMIT
-    figure, axes = plt.subplots(figsize=(16, 16) if labelled else (12, 11))
+    figure, axes = plt.subplots(figsize=(16, 16 * len(row_labels) / size) if labelled
+                                else (12, 11))
     image = axes.imshow(shown, cmap="Blues")
     if labelled:
         low, high = np.nanmin(shown), np.nanmax(shown)
         dark = np.nan_to_num((shown - low) / (high - low) if high > low else shown * 0) > 0.6
         # One text pair per cell: matplotlib draws text objects one by one.
-        for i in range(size):
+        for i in range(len(row_labels)):
             for j in range(size):
                 ink = "white" if dark[i, j] else "gray"
-                axes.text(j, i, labels[i] + labels[j], ha="center", va="bottom", color=ink,
-                          fontsize=9)
+                axes.text(j, i, row_labels[i] + labels[j], ha="center", va="bottom",
+                          color=ink, fontsize=9 if len(row_labels[i]) < 3 else 7)
                 axes.text(j, i, cell_text(values[i, j], what), ha="center", va="top",
                           color=ink, fontsize=8)
         axes.axis("off")
@@ -66,11 +93,16 @@ def plot_grid(saved, what, output, title=None):
         step = max(1, size // 40)
         ticks = np.arange(0, size, step)
         axes.set_xticks(ticks, [labels[t] for t in ticks], fontsize=7)
-        axes.set_yticks(ticks, [labels[t] for t in ticks], fontsize=7)
+        rows = np.arange(0, len(row_labels), max(1, len(row_labels) // 40))
+        axes.set_yticks(rows, [row_labels[t] for t in rows], fontsize=7)
         axes.set_xlabel("next token")
-        axes.set_ylabel("previous token")
+        axes.set_ylabel("previous token" if saved.model.order == 2 else "context")
     figure.colorbar(image, ax=axes, shrink=0.75, label=what)
-    axes.set_title(title or f"{what} of {size} x {size} bigrams", fontsize=14)
+    if title is None:
+        title = (f"{what} of {size} x {size} bigrams" if saved.model.order == 2 else
+                 f"{what} after the {len(row_labels)} most frequent contexts "
+                 f"(order {saved.model.order})")
+    axes.set_title(title, fontsize=14)
     figure.tight_layout()
     _save(figure, output)
     plt.close(figure)
@@ -88,6 +120,30 @@ def plot_training_curve(losses, floor, output, title="neural bigram model: train
     axes.set_title(title)
     axes.legend()
     axes.grid(alpha=0.3)
+    figure.tight_layout()
+    _save(figure, output)
+    plt.close(figure)
+
+
+def plot_tuning(trials, output):
+    """Dev loss against the strength, one line per order and method (log scale)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    series = {}
+    for trial in trials:
+        if trial.strength is None:
+            continue
+        series.setdefault((trial.order, trial.method), []).append((trial.strength, trial.dev))
+    for (order, method), points in sorted(series.items()):
+        points.sort()
+        axes.plot([p for p, _ in points], [d for _, d in points], marker="o",
+                  label=f"order {order}, {method}")
+    axes.set_xscale("log")
+    axes.set_xlabel("strength (k, multiplier, discount or reg)")
+    axes.set_ylabel("dev NLL (nats)")
+    axes.set_title("dev loss of each setting")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
     figure.tight_layout()
     _save(figure, output)
     plt.close(figure)
@@ -152,27 +208,28 @@ def terminal_grid(saved, what, separated=False):
     from rich.table import Table
     from rich.text import Text
 
-    values = np.asarray(grid_values(saved, what), dtype=np.float64)
-    labels = saved.vocabulary.labels()
+    values, row_labels, labels = grid_values(saved, what)
     finite = np.where(np.isfinite(values), values, np.nan)
     low, high = np.nanmin(finite), np.nanmax(finite)
     fractions = np.nan_to_num((finite - low) / (high - low) if high > low else finite * 0)
     colours = blues(fractions)
     table = Table(box=None, padding=(0, 1 if separated else 0), pad_edge=False,
                   show_edge=False, collapse_padding=True)
-    table.add_column("", justify="right", width=3, no_wrap=True)
+    width = max(3, max(len(r) for r in row_labels))
+    table.add_column("", justify="right", width=width, no_wrap=True)
     for label in labels:
         table.add_column(label[:2], justify="right", width=2, no_wrap=True)
-    for i, label in enumerate(labels):
+    for i, label in enumerate(row_labels):
         cells = []
         for j in range(len(labels)):
             r, g, b = colours[i, j]
             ink = "white" if fractions[i, j] > 0.55 else "black"
             cells.append(Text(f"{_compact(values[i, j], what):>2}",
                               style=f"{ink} on rgb({r},{g},{b})"))
-        table.add_row(Text(label[:3], style="bold"), *cells)
+        table.add_row(Text(label, style="bold"), *cells)
     legend = {"counts": "counts (.5 = 500, 4k = 4000)",
               "probs": "P(next | previous) in per cent (·· below 0.5%)",
               "logprobs": "ln P(next | previous), rounded"}[what]
-    table.caption = f"rows: previous token, columns: next; {legend}"
+    rows = "previous token" if saved.model.order == 2 else "context (the most frequent)"
+    table.caption = f"rows: {rows}, columns: next; {legend}"
     return table

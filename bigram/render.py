@@ -115,3 +115,29 @@ def info_table(saved, path):
     table.add_row("created", f"{meta.get('created', '')} by bigram {meta.get('bigram_version', '')}")
     table.add_row("novel check", "available" if saved.train_items is not None else "not kept")
     return table
+
+
+def strength_text(method, strength):
+    """A tuned strength as people read it."""
+    if strength is None:
+        return "auto"
+    return f"{strength:g}"
+
+
+def tuning_table(tuning):
+    """Every setting's train and dev loss, the chosen one marked, and its test loss."""
+    table = Table(box=box.SIMPLE_HEAD)
+    for name, justify in [("order", "right"), ("model", "left"), ("strength", "right"),
+                          ("train NLL", "right"), ("dev NLL", "right"), ("", "left")]:
+        table.add_column(name, justify=justify)
+    for trial in tuning.trials:
+        mark = "← chosen" if trial is tuning.chosen else ""
+        style = "bold" if trial is tuning.chosen else None
+        table.add_row(str(trial.order), trial.method, strength_text(trial.method, trial.strength),
+                      _number(trial.train), _number(trial.dev), mark, style=style)
+    chosen = tuning.chosen
+    test = "no test split" if chosen.test is None else f"test NLL {_number(chosen.test)}"
+    summary = Text(f"chosen on dev: order {chosen.order}, {chosen.method} "
+                   f"{strength_text(chosen.method, chosen.strength)}; dev NLL "
+                   f"{_number(chosen.dev)}, {test} (reported once, for this setting only)")
+    return Group(table, summary)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bigram.modelfile import load
+from bigram.ngrams import history_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,3 +114,71 @@ def test_export_errors(cli):
     assert result.code == 2 and result.err.startswith("error: cannot write no/such/folder/x.arpa")
 
 
+
+
+def read_arpa_any_order(path):
+    """n-gram tables of an ARPA file of any order: words tuple -> (log10 p, back-off)."""
+    entries, section = {}, None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("\\"):
+            section = line
+            continue
+        if section in ("\\data\\", "\\end\\"):
+            continue
+        fields = line.split("\t")
+        entries[tuple(fields[1].split(" "))] = (float(fields[0]),
+                                                 float(fields[2]) if len(fields) > 2 else 0.0)
+    return entries
+
+
+def query(entries, history, word):
+    """The back-off rule with the longest history first, as KenLM and SRILM apply it."""
+    if history + (word,) in entries:
+        return entries[history + (word,)][0]
+    if not history:
+        return entries[(word,)][0]
+    backoff = entries.get(history, (0.0, 0.0))[1]
+    return backoff + query(entries, history[1:], word)
+
+
+@pytest.mark.parametrize("order, method", [(3, "kneser-ney"), (3, "add-k"), (4, "witten-bell"),
+                                           (6, "kneser-ney")])
+def test_higher_order_arpa_gives_back_the_model(cli, tmp_path, order, method):
+    assert cli("train", "--order", order, "--smoothing-method", method, "--test-size",
+               "0").code == 0
+    assert cli("export", "-o", "m.arpa").code == 0
+    entries = read_arpa_any_order(tmp_path / "m.arpa")
+    model = load(tmp_path / "bigram.npz").model
+    header = (tmp_path / "m.arpa").read_text().split("\n\n")[0]
+    assert f"ngram {order}=" in header
+    words = ["</s>"] + model.vocabulary.chars
+    for name in ["emma", "zzyzx", "qwerty", "anna", "xavier"]:
+        tokens = model.vocabulary.encode_text(name).tolist() + [0]
+        history = ("<s>",)
+        for i, token in enumerate(tokens):
+            got = query(entries, history[-(order - 1):], words[token])
+            key = history_key(tokens[:i], order, model.size)
+            expected = math.log10(model.next_token_probabilities(np.array([key]))[0, token])
+            assert got == pytest.approx(expected, abs=1e-6), (name, i)
+            history = history + (words[token],)
+
+
+@pytest.mark.parametrize("order", [3, 5])
+def test_kenlm_agrees_at_higher_orders(cli, tmp_path, order):
+    kenlm = pytest.importorskip("kenlm")
+    assert cli("train", "--order", order, "--smoothing-method", "kneser-ney").code == 0
+    assert cli("export", "-o", "m.arpa").code == 0
+    lm = kenlm.Model(str(tmp_path / "m.arpa"))
+    words = (ROOT / "data" / "names.txt").read_text().splitlines()
+    total = sum(lm.score(" ".join(w), bos=True, eos=True) for w in words)
+    report = json.loads(cli("eval", str(ROOT / "data" / "names.txt"), "--json").out)
+    ours = report[str(ROOT / "data" / "names.txt")]
+    assert total == pytest.approx(-ours["nll"] * ours["tokens"] / math.log(10), rel=1e-6)
+
+
+def test_neural_models_of_higher_order_cannot_be_written_as_arpa(cli):
+    cli("train", "--model", "neural", "--order", "3", "--steps", "2")
+    result = cli("export", "-o", "m.arpa")
+    assert result.code == 1 and "has no back-off form" in result.err

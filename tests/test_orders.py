@@ -1,0 +1,276 @@
+"""Longer contexts (--order N): counts, smoothing, evaluation, sampling, ARPA, splits, tuning.
+
+The references here are written plainly with dictionaries and loops: n-gram
+counting as the lecture's exercise would, and the textbook recursions of
+interpolated Witten-Bell and Kneser-Ney.
+"""
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bigram.tensor as torch
+from bigram.dataset import load_training_data
+from bigram.modelfile import load
+from bigram.models import CountModel, _input_rows, counts_loss
+from bigram.ngrams import count_ngrams, history_key
+from bigram.sampling import chain_for, sample, sample_one_at_a_time
+from bigram.smoothing import estimated_discount
+from bigram.tuning import tune
+from conftest import names
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def reference_counts(words, order, stoi):
+    """counts[n][(context, w)] for n = 1..order, contexts padded with order-1 boundaries."""
+    counts = {n: Counter() for n in range(1, order + 1)}
+    for word in words:
+        padded = [0] * (order - 1) + [stoi[c] for c in word] + [0]
+        for i in range(order - 1, len(padded)):
+            for n in range(1, order + 1):
+                counts[n][(tuple(padded[i - n + 1:i]), padded[i])] += 1
+    return counts
+
+
+class Reference:
+    """Interpolated smoothing by the textbook recursion, one probability at a time."""
+
+    def __init__(self, words, order, size, method, strength):
+        self.order, self.size, self.method, self.strength = order, size, method, strength
+        chars = sorted(set("".join(words)))
+        self.stoi = {c: i + 1 for i, c in enumerate(chars)}
+        counts = reference_counts(words, order, self.stoi)
+        self.used = {order: counts[order]}
+        if method == "kneser-ney":
+            for n in range(order - 1, 0, -1):
+                self.used[n] = Counter({(ctx[1:], w): 0 for (ctx, w) in counts[n + 1]})
+                for (ctx, w) in counts[n + 1]:
+                    self.used[n][(ctx[1:], w)] += 1
+        else:
+            for n in range(1, order):
+                self.used[n] = counts[n]
+        self.totals = {n: Counter() for n in self.used}
+        self.types = {n: Counter() for n in self.used}
+        for n, table in self.used.items():
+            for (ctx, w), c in table.items():
+                self.totals[n][ctx] += c
+                self.types[n][ctx] += 1
+        self.discount = {n: estimated_discount(np.array(list(self.used[n].values())))
+                         if strength is None else strength for n in self.used}
+
+    def p(self, context, w, n=None):
+        n = self.order if n is None else n
+        context = tuple(context[len(context) - (n - 1):]) if n > 1 else ()
+        if self.method == "add-k":
+            c = self.used[self.order]
+            total = self.totals[self.order][context]
+            return (c[(context, w)] + self.strength) / (total + self.strength * self.size)
+        if n == 1:
+            total = sum(self.used[1].values())
+            return self.used[1][((), w)] / total
+        c, total, types = self.used[n][(context, w)], self.totals[n][context], \
+            self.types[n][context]
+        lower = self.p(context[1:], w, n - 1)
+        if total == 0:
+            return lower
+        if self.method == "witten-bell":
+            k = self.strength
+            return (c + k * types * lower) / (total + k * types)
+        d = self.discount[n]
+        return max(c - d, 0) / total + d * types / total * lower
+
+
+WORDS = names()[:4000] + ["zoë", "mary ann", "qqq"]
+
+
+def encode(words, stoi):
+    tokens = np.array([stoi[c] for w in words for c in w], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(w) for w in words])])
+    return tokens, offsets
+
+
+@pytest.mark.parametrize("order", [3, 4, 5])
+def test_counts_of_every_order_match_a_direct_count(order):
+    chars = sorted(set("".join(WORDS)))
+    stoi = {c: i + 1 for i, c in enumerate(chars)}
+    size = len(chars) + 1
+    table = count_ngrams(*encode(WORDS, stoi), order, size)
+    expected = reference_counts(WORDS, order, stoi)
+    got = {}
+    for context, start, end in zip(table.contexts, table.indptr[:-1], table.indptr[1:]):
+        tokens = tuple(int(context) // size ** p % size for p in range(order - 2, -1, -1))
+        for w, c in zip(table.next[start:end], table.count[start:end]):
+            got[(tokens, int(w))] = int(c)
+    assert got == dict(expected[order])
+    lower = table.lower()
+    assert lower.count.sum() == sum(expected[order - 1].values())
+
+
+@pytest.mark.parametrize("method, strength", [("add-k", 0.1), ("witten-bell", 1.0),
+                                              ("witten-bell", 3.0), ("kneser-ney", None),
+                                              ("kneser-ney", 0.6)])
+@pytest.mark.parametrize("order", [3, 4])
+def test_interpolated_probabilities_match_the_recursion(tmp_path, order, method, strength):
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(WORDS) + "\n")
+    data = load_training_data([str(path)], test_size=0, order=order)
+    model = CountModel(data.vocabulary, data.counts["train"], strength, method)
+    reference = Reference(WORDS, order, len(data.vocabulary), method, strength)
+    probe = ["emma", "zoë", "xqzy", "mary ann", "aaaaa", "olivia"]  # seen and unseen contexts
+    for word in probe:
+        padded = [0] * (order - 1) + [reference.stoi[c] for c in word] + [0]
+        for i in range(order - 1, len(padded)):
+            context = padded[i - order + 1:i]
+            row = model.next_token_probabilities(
+                np.array([history_key(context, order, model.size)]))[0]
+            expected = [reference.p(context, w) for w in range(model.size)]
+            np.testing.assert_allclose(row, expected, rtol=2e-6, atol=1e-9)
+            assert abs(row.astype(np.float64).sum() - 1) < 1e-5
+
+
+def test_eval_of_a_trigram_model_against_direct_computation(cli, tmp_path):
+    train, held = WORDS[:3500], WORDS[3500:] + ["zzzz"]
+    (tmp_path / "train.txt").write_text("\n".join(train) + "\n")
+    (tmp_path / "held.txt").write_text("\n".join(held) + "\n")
+    assert cli("train", "train.txt", "--order", "3", "--test-size", "0",
+               "--smoothing", "0.1").code == 0
+    report = json.loads(cli("eval", "held.txt", "--json").out)["held.txt"]
+    reference = Reference(train, 3, len(set("".join(train))) + 1, "add-k", 0.1)
+    total, tokens = 0.0, 0
+    for word in held:
+        padded = [0, 0] + [reference.stoi.get(c, -1) for c in word] + [0]
+        for i in range(2, len(padded)):
+            if -1 in padded[i - 2:i + 1]:
+                continue  # a trigram touching an unknown character is skipped
+            total += math.log(reference.p(padded[i - 2:i], padded[i]))
+            tokens += 1
+    assert report["tokens"] == tokens and report["oov"] == sum(c not in reference.stoi
+                                                             for w in held for c in w)
+    assert report["nll"] == pytest.approx(-total / tokens, rel=1e-6)
+
+
+@pytest.mark.parametrize("order, method", [(3, "kneser-ney"), (4, "add-k"), (6, "witten-bell")])
+def test_sampling_higher_orders_equals_one_at_a_time(order, method):
+    data = load_training_data([], test_size=0, order=order)
+    model = CountModel(data.vocabulary, data.counts["train"], None, method)
+    prefix = history_key(data.vocabulary.encode_text("ma"), order, model.size)
+    for start in (history_key([], order, model.size), prefix):
+        g = torch.Generator().manual_seed(order)
+        fast = sample(chain_for(model), 500, g, start, 40)
+        reference = sample_one_at_a_time(model, 500, torch.Generator().manual_seed(order),
+                                         start, 40)
+        assert [fast.tokens[a:b].tolist() for a, b in zip(fast.offsets[:-1],
+                                                          fast.offsets[1:])] == reference
+
+
+def test_neural_trigram_fast_path_equals_concatenated_one_hot_loop():
+    words = WORDS[:600]
+    chars = sorted(set("".join(words)))
+    stoi = {c: i + 1 for i, c in enumerate(chars)}
+    size = len(chars) + 1
+    table = count_ngrams(*encode(words, stoi), 3, size)
+    xs, ys = [], []
+    for word in words:  # the lecture's exercise: two characters predict the third
+        padded = [0, 0] + [stoi[c] for c in word] + [0]
+        for i in range(2, len(padded)):
+            xs.append(padded[i - 2:i])
+            ys.append(padded[i])
+    xs, ys = torch.tensor(xs), torch.tensor(ys)
+    g = torch.Generator().manual_seed(1)
+    W = torch.randn((2 * size, size), generator=g, dtype=torch.float64, requires_grad=True)
+    xenc = torch.cat([torch.nn.functional.one_hot(xs[:, 0], size),
+                      torch.nn.functional.one_hot(xs[:, 1], size)], 1).double()
+    plain = torch.nn.functional.cross_entropy(xenc @ W, ys) + 0.01 * (W ** 2).mean()
+    plain.backward()
+    W2 = W.detach().clone().requires_grad_()
+    dense = np.zeros((len(table.contexts), size))
+    dense[np.repeat(np.arange(len(table.contexts)), np.diff(table.indptr)), table.next] = \
+        table.count
+    fast = counts_loss(W2, _input_rows(table.contexts, 3, size), torch.tensor(dense), 0.01)
+    fast.backward()
+    assert fast.item() == pytest.approx(plain.item(), abs=1e-12)
+    np.testing.assert_allclose(W2.grad.numpy(), W.grad.numpy(), atol=1e-13)
+
+
+def test_neural_trigram_trains_samples_and_scores(cli):
+    result = cli("train", "--model", "neural", "--order", "3", "--steps", "30", "--test-size", "0")
+    assert result.code == 0 and "neural trigram model" in result.out
+    model = load(Path("bigram.npz")).model
+    assert model.order == 3 and model.weights.shape == (54, 27)
+    assert model.losses[-1] < model.losses[0]
+    g = torch.Generator().manual_seed(3)
+    fast = sample(chain_for(model), 300, g, 0, 30)
+    reference = sample_one_at_a_time(model, 300, torch.Generator().manual_seed(3), 0, 30)
+    assert [fast.tokens[a:b].tolist() for a, b in zip(fast.offsets[:-1],
+                                                      fast.offsets[1:])] == reference
+    scored = json.loads(cli("score", "emma", "--json").out)[0]
+    assert [g["ngram"] for g in scored["ngrams"]] == ["..e", ".em", "emm", "mma", "ma."]
+
+
+def test_split_80_10_10_is_the_seeded_permutation(cli):
+    words = names()
+    rp = np.load(FIXTURES / "rng.npz")["makemore_split|0"]  # torch.manual_seed(3407); randperm
+    n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
+    data = load_training_data([], split="80/10/10")
+    assert data.items == {"train": n1, "dev": n2 - n1, "test": len(words) - n2}
+    assert sorted(data.held_out["dev"]) == sorted(words[i] for i in rp[n1:n2])
+    assert sorted(data.held_out["test"]) == sorted(words[i] for i in rp[n2:])
+    assert cli("train", "--split", "80/10/10").code == 0
+    report = json.loads(cli("eval", "--json").out)
+    assert list(report) == ["train", "dev", "test"]
+    assert report["dev"]["items"] == n2 - n1
+    bad = cli("train", "--split", "80/30")
+    assert bad.code == 2 and bad.err.startswith("error: --split must be 'makemore' or "
+                                                "percentages")
+
+
+def test_tune_chooses_on_dev_and_reports_test_once(cli, tmp_path):
+    result = tune([], [2, 3], "counts", ["add-k", "kneser-ney"], [0.1, 0.5])
+    assert len(result.trials) == 2 * 2 * 2
+    assert result.chosen.dev == min(t.dev for t in result.trials)
+    assert [t.test for t in result.trials if t is not result.chosen] == [None] * 7
+    # The chosen model, saved with its splits, gives the same dev and test losses.
+    from bigram.evaluation import evaluate_splits
+
+    reports = {r.name: r.nll for r in evaluate_splits(result.saved)}
+    assert reports["dev"] == pytest.approx(result.chosen.dev)
+    assert reports["test"] == pytest.approx(result.chosen.test)
+    # The order-3 add-k k=0.1 trial, recomputed directly from the split's items.
+    data = load_training_data([], split="80/10/10", order=3)
+    direct = CountModel(data.vocabulary, data.counts["train"], 0.1, "add-k")
+    total, tokens = direct.log_likelihood(data.counts["dev"])
+    trial = next(t for t in result.trials if (t.order, t.method, t.strength) == (3, "add-k", 0.1))
+    assert trial.dev == pytest.approx(-total / tokens)
+    cli_run = cli("tune", "--order", "2,3", "--smoothing-method", "witten-bell",
+                  "--smoothing", "1,3", "--plot", "dev.png", "--json")
+    assert cli_run.code == 0 and (tmp_path / "dev.png").exists()
+    payload = json.loads(cli_run.out)
+    assert len(payload["trials"]) == 4 and payload["chosen"]["test"] is not None
+    assert load(tmp_path / "bigram.npz").model.order == payload["chosen"]["order"]
+
+
+def test_tune_errors(cli):
+    assert cli("tune", "--split", "makemore").err.startswith("error: tuning needs a dev split")
+    assert cli("tune", "--order", "2,x").err.startswith("error: --order takes a "
+                                                        "comma-separated list")
+    assert cli("tune", "--model", "neural", "--smoothing", "1").code == 2
+
+
+def test_neural_tune_over_reg(cli):
+    result = tune([], [2], "neural", regs=[0.001, 0.1], steps=20)
+    assert {t.strength for t in result.trials} == {0.001, 0.1}
+    assert result.chosen.method == "neural" and result.saved.model.reg == result.chosen.strength
+
+
+def test_order_too_long_for_vocabulary(cli):
+    result = cli("train", "--order", "20")
+    assert result.code == 2 and "too long for a vocabulary of 27 tokens" in result.err
+    assert cli("train", "--order", "1").code == 2
+
+
