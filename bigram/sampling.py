@@ -72,7 +72,7 @@ class InverseCdf:
             self._flat = (np.arange(self.states, dtype=np.int64)[:, None] << 54) + self.thresholds
             self._flat = self._flat.ravel()
         self.table = None
-        if table and self.states <= 4096:
+        if table and self._flat is not None:
             self._build_table()
 
     def _build_table(self):
@@ -138,7 +138,7 @@ class ContextChain:
     below). One InverseCdf over all those rows serves every draw.
     """
 
-    def __init__(self, model, temperature=1.0):
+    def __init__(self, model, temperature=1.0, draws=0):
         distribution = model.distribution
         self.order, self.size = model.order, model.size
         self.levels = [lv for lv in distribution.levels]
@@ -150,7 +150,7 @@ class ContextChain:
             self.offsets.append(offset)
             offset += len(level.contexts)
         table = np.concatenate(rows).astype(np.float32)
-        self.cdf = InverseCdf(tempered(table, temperature), table=len(table) <= 4096)
+        self.cdf = InverseCdf(tempered(table, temperature), table=draws > 50_000)
         self.boundary_limit = self.cdf.boundary_limit
 
     def row_of(self, keys):
@@ -163,7 +163,9 @@ class ContextChain:
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k`."""
-        return self.cdf.draw(self.row_of(states), k)
+        # Many chains share a state: look each distinct one up once, in sorted order.
+        unique, inverse = np.unique(states, return_inverse=True)
+        return self.cdf.draw(self.row_of(unique)[inverse.ravel()], k)
 
     def advance(self, states, tokens):
         """The next states: the oldest token drops off, the one drawn joins."""
@@ -195,7 +197,7 @@ def chain_for(model, temperature=1.0, draws=0):
     if model.order == 2:
         return BigramChain(tempered(model.probabilities, temperature), table=draws > 50_000)
     if getattr(model, "distribution", None) is not None:
-        return ContextChain(model, temperature)
+        return ContextChain(model, temperature, draws)
     return ModelChain(model, temperature)
 
 

@@ -231,7 +231,29 @@ def run(quick):
     start = {"bigram sample -n 10": startup(["sample", "-m", "MODEL", "-n", "10", "--seed", "1"],
                                             3 if quick else 15),
              "bigram --help": startup(["--help"], 3 if quick else 15)}
-    return {"machine": machine(), "quick": quick, "workloads": rows, "startup_s": start}
+    return {"machine": machine(), "quick": quick, "workloads": rows, "startup_s": start,
+            "orders": orders(quick)}
+
+
+# ---------------------------------------------------------------------- higher orders
+
+
+def orders(quick):
+    """Train (Kneser-Ney), evaluate on dev and sample 10,000 names at each order."""
+    from bigram.sampling import sample_names
+    from bigram.training import train_model
+
+    rows = []
+    for order in ((2, 3) if quick else (2, 3, 4, 5, 6)):
+        t_train, result = timed(lambda: train_model([str(NAMES)], method="kneser-ney",
+                                                    order=order, split="80/10/10"))
+        model = result.saved.model
+        t_eval, total = timed(lambda: model.log_likelihood(result.data.counts["dev"]))
+        t_sample, _ = timed(lambda: sample_names(model, 10_000, Generator().manual_seed(1)))
+        rows.append({"order": order, "train_s": t_train, "eval_dev_s": t_eval,
+                     "sample_10k_s": t_sample,
+                     "dev_nll": -total[0] / total[1]})
+    return rows
 
 
 # ---------------------------------------------------------------------- scale
@@ -312,6 +334,13 @@ def print_table(result):
                                                              for k, v in row[key].items()))
     for name, t in result["startup_s"].items():
         print(f"start-up, `{name}`: {t:.3f} s (median wall time of a whole process)")
+    print()
+    print("| order | train (read, split, count, smooth) | evaluate dev | sample 10,000 names |"
+          " dev NLL |")
+    print("|---|---|---|---|---|")
+    for row in result["orders"]:
+        print(f"| {row['order']} | {fmt_time(row['train_s'])} | {fmt_time(row['eval_dev_s'])} | "
+              f"{fmt_time(row['sample_10k_s'])} | {row['dev_nll']:.4f} |")
     if result.get("scale"):
         print()
         print("| input | text | time | throughput | peak memory |")
