@@ -34,6 +34,7 @@ from bigram.evaluation import evaluate_text_sources  # noqa: E402
 from bigram.models import CountModel, NeuralModel  # noqa: E402
 from bigram.sampling import sample  # noqa: E402
 from bigram.tensor.random import Generator  # noqa: E402
+import lecture  # noqa: E402
 from lecture import stoi_of, words  # noqa: E402
 
 NAMES = ROOT / "data" / "names.txt"

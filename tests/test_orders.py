@@ -274,3 +274,36 @@ def test_order_too_long_for_vocabulary(cli):
     assert cli("train", "--order", "1").code == 2
 
 
+
+
+def test_higher_order_commands_through_the_cli(cli, tmp_path):
+    assert cli("train", "--order", "4", "--smoothing-method", "witten-bell",
+               "--split", "80/10/10").code == 0
+    info = json.loads(cli("info", "--json").out)
+    assert info["order"] == 4 and set(info["data"]["tokens"]) == {"train", "dev", "test"}
+    assert "counts (order 4)" in cli("info").out
+    names_out = cli("sample", "-n", "20", "--seed", "5", "--prefix", "mar").out.splitlines()
+    assert len(names_out) == 20 and all(n.startswith("mar") for n in names_out)
+    assert cli("plot", "-o", "ctx.png", "--what", "probs").code == 0
+    assert (tmp_path / "ctx.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    grid = cli("show").out.splitlines()
+    assert grid[1].split()[0] == "..." and len(grid) > 27  # most frequent context first
+    assert cli("export", "-o", "m.arpa").code == 0
+    assert "ngram 4=" in (tmp_path / "m.arpa").read_text()
+
+
+def test_merge_of_trigram_shards_equals_training_on_all(cli, tmp_path):
+    words = names()
+    (tmp_path / "a.txt").write_text("\n".join(words[:20000]) + "\n")
+    (tmp_path / "b.txt").write_text("\n".join(words[20000:]) + "\n")
+    (tmp_path / "all.txt").write_text("\n".join(words) + "\n")
+    for name in ("a", "b", "all"):
+        assert cli("train", f"{name}.txt", "--order", "3", "--test-size", "0",
+                   "--smoothing-method", "kneser-ney", "-o", f"{name}.npz").code == 0
+    assert cli("merge", "a.npz", "b.npz", "-o", "merged.npz").code == 0
+    merged, whole = load(tmp_path / "merged.npz"), load(tmp_path / "all.npz")
+    np.testing.assert_array_equal(merged.model.counts.count, whole.model.counts.count)
+    np.testing.assert_array_equal(merged.model.counts.contexts, whole.model.counts.contexts)
+    keys = whole.model.counts.contexts
+    np.testing.assert_allclose(merged.model.next_token_probabilities(keys),
+                               whole.model.next_token_probabilities(keys), rtol=1e-6)
