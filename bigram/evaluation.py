@@ -33,7 +33,7 @@ class Report:
 
     @property
     def nll(self):
-        """Average negative log-likelihood per predicted token, in nats (inf if any is impossible)."""
+        """Mean negative log-likelihood per predicted token, in nats (inf if one is impossible)."""
         if self.tokens == 0:
             return math.nan
         return -self.log_likelihood / self.tokens

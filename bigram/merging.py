@@ -53,7 +53,8 @@ def merge(saved_models, labels, smoothing=None):
         smoothing = values.pop()
     orders = {saved.model.order for saved in saved_models}
     if len(orders) > 1:
-        raise OptionError(f"the models have different orders ({', '.join(map(str, sorted(orders)))})")
+        listed = ", ".join(str(o) for o in sorted(orders))
+        raise OptionError(f"the models have different orders ({listed})")
     union = Vocabulary(set().union(*(s.vocabulary.chars for s in saved_models)))
     model_counts = _sum([_reindex(s.model.counts, s.vocabulary, union) for s in saved_models])
     splits = sorted({split for s in saved_models for split in s.data_counts},

@@ -112,7 +112,8 @@ def info_table(saved, path):
         table.add_row("split", f"train/dev/test {split.get('shares')} (seed {split.get('seed')})")
     elif split:
         table.add_row("split", str(split.get("method")))
-    table.add_row("created", f"{meta.get('created', '')} by bigram {meta.get('bigram_version', '')}")
+    table.add_row("created", f"{meta.get('created', '')} by bigram "
+                             f"{meta.get('bigram_version', '')}")
     table.add_row("novel check", "available" if saved.train_items is not None else "not kept")
     return table
 

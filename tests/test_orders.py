@@ -58,7 +58,7 @@ class Reference:
         self.totals = {n: Counter() for n in self.used}
         self.types = {n: Counter() for n in self.used}
         for n, table in self.used.items():
-            for (ctx, w), c in table.items():
+            for (ctx, _), c in table.items():
                 self.totals[n][ctx] += c
                 self.types[n][ctx] += 1
         self.discount = {n: estimated_discount(np.array(list(self.used[n].values())))

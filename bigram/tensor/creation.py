@@ -130,7 +130,8 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
         dtype = (dtypes.bool_ if isinstance(fill_value, bool)
                  else dtypes.int64 if isinstance(fill_value, numbers.Integral)
                  else dtypes.default_float())
-    array = np.full(shape_from_args((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
+    shape = shape_from_args((size,) if isinstance(size, int) else (tuple(size),))
+    array = np.full(shape, fill_value,
                     dtype=dtypes.as_dtype(dtype).numpy)
     return finish(array, None, requires_grad)
 

@@ -221,7 +221,8 @@ class NllLoss(Function):
         row_weight = (weight[safe] if weight is not None
                       else np.ones(len(targets), log_probs.dtype)) * kept
         losses = -log_probs[rows, safe] * row_weight
-        self.shape, self.rows, self.targets, self.row_weight = log_probs.shape, rows, safe, row_weight
+        self.shape, self.rows = log_probs.shape, rows
+        self.targets, self.row_weight = safe, row_weight
         self.reduction = reduction
         if reduction == "none":
             return losses.astype(log_probs.dtype)

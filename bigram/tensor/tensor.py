@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .autograd import is_grad_enabled, run_backward
+from .autograd import run_backward
 
 
 class Size(tuple):

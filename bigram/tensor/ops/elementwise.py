@@ -479,8 +479,9 @@ def inplace(tensor, op, other):
     if isinstance(other, Tensor):
         check_broadcast(tensor.shape, other.shape)
         if np.broadcast_shapes(tensor.shape, other.shape) != tensor.shape:
+            target = list(np.broadcast_shapes(tensor.shape, other.shape))
             raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the "
-                               f"broadcast shape {list(np.broadcast_shapes(tensor.shape, other.shape))}")
+                               f"broadcast shape {target}")
     tracking = is_grad_enabled() and (tensor.requires_grad
                                       or (isinstance(other, Tensor) and other.requires_grad))
     if not tracking:
