@@ -155,17 +155,11 @@ def count_with_vocabulary(vocabulary, chars, offsets, order=2):
     character is not counted. Returns the NgramTable, the number of unknown
     characters, and their distinct code points.
     """
-    from .ngrams import NgramTable, padded_windows, window_keys
+    from .ngrams import NgramTable, known_windows, window_keys
 
     size = len(vocabulary)
     tokens, unknown = vocabulary.encode(chars)
-    padded, at = padded_windows(np.where(unknown, 0, tokens), offsets, order)
-    if unknown.any():
-        bad, _ = padded_windows(unknown.astype(np.int64), offsets, order)
-        window_bad = np.zeros(len(at), dtype=bool)
-        for back in range(order):
-            window_bad |= bad[at - back] > 0
-        at = at[~window_bad]
+    padded, at = known_windows(tokens, unknown, offsets, order)
     keys = window_keys(padded, at, order, size)
     table = NgramTable.from_pairs(order, size, keys, padded[at])
     return table, int(unknown.sum()), np.unique(chars[unknown]).astype(np.uint32)

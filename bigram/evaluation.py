@@ -15,7 +15,6 @@ import numpy as np
 from .corpus import Reader, resolve_sources
 from .counting import count_with_vocabulary
 from .errors import InputError, OptionError
-from .vocabulary import BOUNDARY
 
 OOV_POLICIES = ("skip", "error")
 
@@ -131,7 +130,7 @@ class ItemScore:
 
 def score_item(model, item, oov="skip"):
     """The lecture's walk-through of one name: each n-gram's probability and log-probability."""
-    from .ngrams import padded_windows, window_keys
+    from .ngrams import known_windows, window_keys
 
     vocabulary = model.vocabulary
     codepoints = np.frombuffer(item.encode("utf-32-le"), dtype=np.uint32)
@@ -140,13 +139,7 @@ def score_item(model, item, oov="skip"):
     if unknown.any() and oov == "error":
         raise InputError(f"{item!r} has characters outside the model's vocabulary "
                          f"({_quote(listed)}); use --oov skip to score the rest")
-    offsets = np.array([0, len(tokens)])
-    padded, at = padded_windows(np.where(unknown, BOUNDARY, tokens), offsets, model.order)
-    bad, _ = padded_windows(unknown.astype(np.int64), offsets, model.order)
-    keep = np.ones(len(at), dtype=bool)
-    for back in range(model.order):
-        keep &= bad[at - back] == 0
-    at = at[keep]
+    padded, at = known_windows(tokens, unknown, np.array([0, len(tokens)]), model.order)
     keys = window_keys(padded, at, model.order, len(vocabulary))
     probs = model.next_token_probabilities(keys)[np.arange(len(at)), padded[at]]
     with np.errstate(divide="ignore"):
@@ -156,4 +149,4 @@ def score_item(model, item, oov="skip"):
     names = ["".join(row) for row in labels[windows]]
     ngrams = [(name, float(p), float(lp)) for name, p, lp in zip(names, probs.tolist(),
                                                                 logs.tolist())]
-    return ItemScore(item, ngrams, float(logs.sum()), int(keep.sum()), listed)
+    return ItemScore(item, ngrams, float(logs.sum()), len(at), listed)

@@ -119,12 +119,6 @@ class CountModel(LanguageModel):
             return self.probabilities[keys]
         return self.distribution.rows(keys).astype(np.float32)
 
-    def backoff(self):
-        """Bigrams: the back-off form of the smoothed distribution (smoothing.Smoothed)."""
-        from .smoothing import smooth
-
-        return smooth(self.counts.dense(), self.method, self.smoothing)
-
     def hyperparameters(self):
         return {"smoothing": self.smoothing, "smoothing_method": self.method}
 

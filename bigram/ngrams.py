@@ -157,6 +157,19 @@ def padded_windows(tokens, offsets, order):
     return padded, starts[item] + width + step
 
 
+def known_windows(tokens, unknown, offsets, order):
+    """Like padded_windows, keeping only predictions whose whole window (the context and the
+    token predicted) avoids the characters flagged `unknown` (out of the vocabulary)."""
+    padded, at = padded_windows(np.where(unknown, BOUNDARY, tokens), offsets, order)
+    if unknown.any():
+        bad, _ = padded_windows(unknown.astype(np.int64), offsets, order)
+        keep = np.ones(len(at), dtype=bool)
+        for back in range(order):
+            keep &= bad[at - back] == 0
+        at = at[keep]
+    return padded, at
+
+
 def window_keys(padded, at, order, size):
     """Context key (the order-1 tokens before) of each prediction index `at`."""
     keys = np.zeros(len(at), dtype=np.int64)

@@ -189,16 +189,6 @@ def smooth_ngrams(top, method="add-k", parameter=None):
 # ---------------------------------------------------------------------- bigrams, dense
 
 
-@dataclass
-class Smoothed:
-    """A bigram distribution as a V x V matrix and its back-off form."""
-
-    probabilities: np.ndarray   # (V, V) float32, rows are histories
-    lower: np.ndarray           # (V,) float64 P_1
-    weights: np.ndarray         # (V,) float64 lambda(h) (1 for histories never seen)
-    listed: np.ndarray          # (V, V) bool: bigrams whose probability is explicit
-    parameter: float            # k, the multiplier, or the discount D used
-
 
 def add_k_matrix(counts, k):
     """(N + k) / (N + k).sum(1, keepdim=True) through the engine, as the lecture computes it."""
@@ -218,19 +208,3 @@ def bigram_matrix(distribution):
     """The V x V matrix of an order-2 distribution (add-k exactly as the lecture's)."""
     size = distribution.size
     return distribution.rows(np.arange(size)).astype(np.float32)
-
-
-def smooth(counts, method="add-k", parameter=None):
-    """The smoothed bigram distribution of a V x V count matrix, with its back-off form."""
-    counts = np.asarray(counts, dtype=np.int64)
-    distribution = smooth_ngrams(NgramTable.from_dense(counts), method, parameter)
-    size = counts.shape[0]
-    top = distribution.levels[-1]
-    weights = np.ones(size)
-    weights[top.contexts] = top.weight
-    if method == "add-k":
-        probabilities = add_k_matrix(counts, distribution.parameter)
-    else:
-        probabilities = bigram_matrix(distribution)
-    used = distribution.parameter if method != "kneser-ney" else distribution.discounts[2]
-    return Smoothed(probabilities, distribution.base, weights, counts > 0, used)

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def read_arpa(path):
-    """A minimal ARPA reader: unigram (log10 p, back-off) and bigram log10 p tables."""
-    unigrams, bigrams, counts, section = {}, {}, {}, None
+    """A minimal ARPA reader for any order: words tuple -> (log10 p, back-off weight)."""
+    entries, counts, section = {}, {}, None
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -29,21 +29,26 @@ def read_arpa(path):
         if section == "\\data\\":
             order, count = line.split("=")
             counts[int(order.split()[1])] = int(count)
-        elif section == "\\1-grams:":
+        elif section != "\\end\\":
             fields = line.split("\t")
-            unigrams[fields[1]] = (float(fields[0]), float(fields[2]) if len(fields) > 2 else 0.0)
-        elif section == "\\2-grams:":
-            value, words = line.split("\t")
-            bigrams[tuple(words.split(" "))] = float(value)
-    assert counts == {1: len(unigrams), 2: len(bigrams)}
-    return unigrams, bigrams
+            entries[tuple(fields[1].split(" "))] = (float(fields[0]),
+                                                     float(fields[2]) if len(fields) > 2 else 0.0)
+    listed = {}
+    for words in entries:
+        listed[len(words)] = listed.get(len(words), 0) + 1
+    assert listed == counts
+    return entries
 
 
-def backoff_log10(unigrams, bigrams, history, word):
-    """The back-off rule: a listed bigram's value, else bo(history) + log10 p(word)."""
-    if (history, word) in bigrams:
-        return bigrams[(history, word)]
-    return unigrams[history][1] + unigrams[word][0]
+def query(entries, history, word):
+    """The back-off rule, longest history first: a listed n-gram's value, else the
+    history's back-off weight plus the value for the history shortened by one word."""
+    if history + (word,) in entries:
+        return entries[history + (word,)][0]
+    if not history:
+        return entries[(word,)][0]
+    backoff = entries.get(history, (0.0, 0.0))[1]
+    return backoff + query(entries, history[1:], word)
 
 
 def arpa_word(char):
@@ -72,14 +77,15 @@ def test_reader_recovers_every_bigram(cli, tmp_path, train_args):
     result = cli("export", "-o", "model.arpa")
     assert result.code == 0 and "wrote model.arpa" in result.err
     model = load(tmp_path / "bigram.npz").model
-    unigrams, bigrams = read_arpa(tmp_path / "model.arpa")
-    assert {"<unk>", "<s>", "</s>", "<space>", "<tab>", "<U+00A0>", "ë"} <= set(unigrams)
+    entries = read_arpa(tmp_path / "model.arpa")
+    assert {("<unk>",), ("<s>",), ("</s>",), ("<space>",), ("<tab>",), ("<U+00A0>",),
+            ("ë",)} <= set(entries)
     histories = ["<s>"] + [arpa_word(c) for c in model.vocabulary.chars]
     predictions = ["</s>"] + [arpa_word(c) for c in model.vocabulary.chars]
     P = model.probabilities.astype(np.float64)
     for h, history in enumerate(histories):
         for w, word in enumerate(predictions):
-            got = backoff_log10(unigrams, bigrams, history, word)
+            got = query(entries, (history,), word)
             if P[h, w] == 0:
                 assert got <= -99
             else:
@@ -116,40 +122,13 @@ def test_export_errors(cli):
 
 
 
-def read_arpa_any_order(path):
-    """n-gram tables of an ARPA file of any order: words tuple -> (log10 p, back-off)."""
-    entries, section = {}, None
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        if line.startswith("\\"):
-            section = line
-            continue
-        if section in ("\\data\\", "\\end\\"):
-            continue
-        fields = line.split("\t")
-        entries[tuple(fields[1].split(" "))] = (float(fields[0]),
-                                                 float(fields[2]) if len(fields) > 2 else 0.0)
-    return entries
-
-
-def query(entries, history, word):
-    """The back-off rule with the longest history first, as KenLM and SRILM apply it."""
-    if history + (word,) in entries:
-        return entries[history + (word,)][0]
-    if not history:
-        return entries[(word,)][0]
-    backoff = entries.get(history, (0.0, 0.0))[1]
-    return backoff + query(entries, history[1:], word)
-
-
 @pytest.mark.parametrize("order, method", [(3, "kneser-ney"), (3, "add-k"), (4, "witten-bell"),
                                            (6, "kneser-ney")])
 def test_higher_order_arpa_gives_back_the_model(cli, tmp_path, order, method):
     assert cli("train", "--order", order, "--smoothing-method", method, "--test-size",
                "0").code == 0
     assert cli("export", "-o", "m.arpa").code == 0
-    entries = read_arpa_any_order(tmp_path / "m.arpa")
+    entries = read_arpa(tmp_path / "m.arpa")
     model = load(tmp_path / "bigram.npz").model
     header = (tmp_path / "m.arpa").read_text().split("\n\n")[0]
     assert f"ngram {order}=" in header

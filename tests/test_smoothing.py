@@ -7,7 +7,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from bigram.errors import OptionError
-from bigram.smoothing import DEFAULT_DISCOUNT, estimated_discount, smooth
+from bigram.ngrams import NgramTable
+from bigram.smoothing import DEFAULT_DISCOUNT, estimated_discount, smooth_ngrams
+
+
+def smooth(counts, method, strength=None):
+    """The bigram distribution of a count matrix: its rows, and its top level's lambdas."""
+    distribution = smooth_ngrams(NgramTable.from_dense(counts), method, strength)
+    size = counts.shape[0]
+    return distribution, distribution.rows(np.arange(size))
 
 count_matrices = st.integers(2, 9).flatmap(
     lambda v: arrays(np.int64, (v, v), elements=st.integers(0, 6)))
@@ -18,17 +26,18 @@ count_matrices = st.integers(2, 9).flatmap(
        st.floats(0.05, 1.0))
 def test_rows_sum_to_one_and_back_off_form_is_exact(counts, method, strength):
     counts[:, 0] += counts.sum(1) == 0  # every history seen at least once
-    result = smooth(counts, method, strength)
-    P = result.probabilities.astype(np.float64)
+    distribution, P = smooth(counts, method, strength)
     np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-6)
     # Zero only where a token is never predicted at all (not so in real data: every
     # character is predicted by the one before it, and every item ends).
     reachable = (counts.sum(0) > 0) | (method == "add-k")
     assert ((P > 0) == (reachable[None, :] | (counts > 0))).all()
     unseen = counts == 0
-    expected = result.weights[:, None] * result.lower[None, :]
+    top = distribution.levels[-1]
+    np.testing.assert_array_equal(top.contexts, np.arange(counts.shape[0]))
+    expected = top.weight[:, None] * distribution.base[None, :]
     np.testing.assert_allclose(P[unseen], expected[unseen], rtol=1e-6)
-    np.testing.assert_allclose(result.lower.sum(), 1.0)
+    np.testing.assert_allclose(distribution.base.sum(), 1.0)
 
 
 def cellwise(counts, method, strength):
@@ -58,15 +67,15 @@ def cellwise(counts, method, strength):
 def test_formulas_cell_by_cell(method, strength):
     counts = np.random.default_rng(4).integers(0, 5, (6, 6))
     counts[:, 0] += 1
-    np.testing.assert_allclose(smooth(counts, method, strength).probabilities,
-                               cellwise(counts, method, strength), rtol=1e-6)
+    np.testing.assert_allclose(smooth(counts, method, strength)[1],
+                               cellwise(counts, method, strength), rtol=1e-9)
 
 
 def test_kneser_ney_discount_from_count_of_counts():
     counts = np.array([[0, 1, 1, 2], [3, 1, 2, 0], [1, 0, 0, 5], [2, 2, 1, 0]])
     n1, n2 = 5, 4
     assert estimated_discount(counts) == pytest.approx(n1 / (n1 + 2 * n2))
-    assert smooth(counts, "kneser-ney").parameter == pytest.approx(n1 / (n1 + 2 * n2))
+    assert smooth(counts, "kneser-ney")[0].discounts[2] == pytest.approx(n1 / (n1 + 2 * n2))
     no_twos = np.array([[1, 3], [3, 1]])
     assert estimated_discount(no_twos) == DEFAULT_DISCOUNT
 
