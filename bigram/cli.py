@@ -64,13 +64,14 @@ def default_model_path():
 def _stderr():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:").
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 def _stdout():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False, emoji=False)
 
 
 ModelOption = Annotated[
@@ -249,10 +250,16 @@ def sample(
 
     generator = Generator().manual_seed(seed)
     result = sample_names(saved.model, count, generator, temperature, prefix, max_len, exclude)
-    if as_json:
-        sys.stdout.write(json.dumps(result.names, ensure_ascii=False) + "\n")
-    elif result.names:
-        sys.stdout.write("\n".join(result.names) + "\n")
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(result.names, ensure_ascii=False) + "\n")
+        elif result.names:
+            sys.stdout.write("\n".join(result.names) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `bigram sample | head`: the reader has what it wanted; not an error.
+        sys.stdout = open(os.devnull, "w")
+        return
     if result.cut:
         print(f"warning: {result.cut} name(s) reached --max-len {max_len} and were cut short",
               file=sys.stderr)
@@ -422,7 +429,8 @@ def show(
     if separated:  # without colour, cells need a space between them: 3 columns each
         from rich.console import Console
 
-        console = Console(highlight=False, width=max(80, 3 * len(saved.vocabulary) + 12))
+        console = Console(highlight=False, markup=False, emoji=False,
+                          width=max(80, 3 * len(saved.vocabulary) + 12))
     console.print(terminal_grid(saved, what.value, separated=separated))
 
 
