@@ -245,7 +245,7 @@ def test_ctrl_c_during_training_keeps_the_old_model(model_path):
         [sys.executable, "-m", "bigram", "train", "--model", "neural", "--steps", "1000000",
          "-o", str(model_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=model_path.parent)
-    time.sleep(1.5)  # well into the training loop
+    time.sleep(3.0)  # well into the training loop (start-up takes about 0.2 s)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
