@@ -68,11 +68,6 @@ def split_assignment(n_items, split_seed, test_size=None, percentages=None):
     return assignment
 
 
-def held_out_indices(n_items, test_size, split_seed):
-    """Sorted indices of makemore's test items: the last `test_size` of a seeded randperm."""
-    return np.flatnonzero(split_assignment(n_items, split_seed, test_size) == 2)
-
-
 @dataclass
 class TrainingData:
     """What a model is trained and evaluated on: n-gram counts per split, and the items."""
@@ -96,11 +91,6 @@ class TrainingData:
     def tokens(self, split):
         """Number of predicted tokens (n-grams) in a split."""
         return int(self.counts[split].count.sum())
-
-    @property
-    def test_items(self):
-        """The test items (makemore's held-out names)."""
-        return self.held_out.get("test", [])
 
 
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,

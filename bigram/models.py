@@ -52,11 +52,6 @@ class LanguageModel:
             total = float((table.count * np.log(probabilities)).sum())
         return total, int(table.count.sum())
 
-    def log_probabilities(self):
-        """Bigrams: natural log of P, float64, with -inf where a probability is zero."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.probabilities.astype(np.float64))
-
     def hyperparameters(self):
         """The settings that made this model (stored in the model file)."""
         return {}

@@ -30,6 +30,15 @@ def check_order(order, size):
                           "(its contexts would not fit in 64-bit keys)")
 
 
+def find_keys(sorted_keys, keys):
+    """Index of each key in a sorted array of unique keys, and whether it is there."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if not len(sorted_keys):
+        return np.zeros(keys.shape, dtype=np.int64), np.zeros(keys.shape, dtype=bool)
+    index = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return index, sorted_keys[index] == keys
+
+
 @dataclass
 class NgramTable:
     """Counts of one order: seen contexts (sorted keys) and, per context, next tokens."""
@@ -91,12 +100,7 @@ class NgramTable:
 
     def find(self, keys):
         """Index of each key among the contexts, and whether it was seen."""
-        keys = np.asarray(keys, dtype=np.int64)
-        index = np.searchsorted(self.contexts, keys)
-        clipped = np.minimum(index, max(len(self.contexts) - 1, 0))
-        seen = (index < len(self.contexts)) & (self.contexts[clipped] == keys) \
-            if len(self.contexts) else np.zeros(keys.shape, dtype=bool)
-        return clipped, seen
+        return find_keys(self.contexts, keys)
 
     def lower(self):
         """The table of order - 1: contexts shortened by their first token, counts summed."""

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 
-WHAT = ("counts", "probs", "logprobs")
 LABELLED_LIMIT = 40   # above this many tokens the PNG drops per-cell labels
 
 

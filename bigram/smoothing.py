@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import OptionError
-from .ngrams import NgramTable
+from .ngrams import find_keys
 
 METHODS = ("add-k", "witten-bell", "kneser-ney")
 DEFAULT_DISCOUNT = 0.75
@@ -78,8 +78,7 @@ class Level:
 
     def find(self, keys):
         """Index of each key among the contexts, and whether it was seen."""
-        table = NgramTable(self.order, 0, self.contexts, self.indptr, self.next, self.explicit)
-        return table.find(keys)
+        return find_keys(self.contexts, keys)
 
 
 @dataclass

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bigram.corpus import items_from_text, read_items
-from bigram.dataset import held_out_indices, load_training_data
+from bigram.dataset import load_training_data, split_assignment
 from conftest import NAMES, lecture_counts, names
 
 TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
@@ -56,9 +56,9 @@ def test_ascii_fast_path_equals_general_path(tmp_path, text):
 def test_split_is_makemores_permutation():
     words = names()
     rp = np.load(NAMES.parent.parent / "tests" / "fixtures" / "rng.npz")["makemore_split|0"]
-    np.testing.assert_array_equal(held_out_indices(len(words), 1000, 3407), np.sort(rp[-1000:]))
+    np.testing.assert_array_equal(np.flatnonzero(split_assignment(len(words), 3407, 1000) == 2), np.sort(rp[-1000:]))
     data = load_training_data([], test_size=None)
-    assert sorted(data.test_items) == sorted(words[i] for i in rp[-1000:])
+    assert sorted(data.held_out["test"]) == sorted(words[i] for i in rp[-1000:])
     train_counts, _ = lecture_counts([words[i] for i in rp[:-1000]])
     np.testing.assert_array_equal(data.counts["train"].dense(), train_counts)
 
@@ -69,7 +69,7 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
     path = tmp_path / "n.txt"
     path.write_text("\n".join(words) + "\n")
     data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_text=10)
-    test = set(held_out_indices(5000, 500, 3407).tolist())
+    test = set(np.flatnonzero(split_assignment(5000, 3407, 500) == 2).tolist())
     train_counts, _ = lecture_counts([w for i, w in enumerate(words) if i not in test])
     test_counts, _ = lecture_counts([w for i, w in enumerate(words) if i in test])
     np.testing.assert_array_equal(data.counts["train"].dense(), train_counts)

@@ -191,7 +191,7 @@ def div(a, b):
 
 def reciprocal(a):
     """1 / a."""
-    a, one, out = binary_operands(a, 1, true_division=True)
+    a, _, out = binary_operands(a, 1, true_division=True)
     return PowScalar.apply(a, exponent=-1, dtype=out.numpy)
 
 
