@@ -173,6 +173,94 @@ OP_CASES += [
           a="f32:9,27"),
 ]
 
+# What makemore parts 2 to 5 add (karpathy/nn-zero-to-hero): loss tracking in log10,
+# batch normalisation's statistics, manual backprop's pieces, in-place updates
+# through views, and the histograms of activations and gradients.
+OP_CASES += [
+    _case("log10", "out = a.log10()", a="pos:3,4"),
+    _case("torch_log10", "out = torch.log10(a)", a="pos:3,4"),
+    _case("loss_log10", "out = F.cross_entropy(a, t).log10()", a="f:6,5", t="i5:6"),
+    _case("std_population", "out = a.std(unbiased=False)", a="f:3,4"),
+    _case("std_bool", "out = a.std(False)", a="f:3,4"),
+    _case("std0_keepdim", "out = a.std(0, keepdim=True)", a="f:6,4"),
+    _case("std_positional", "out = a.std(1, False, True)", a="f:3,4"),
+    _case("torch_std", "out = torch.std(a, dim=1)", a="f:3,4"),
+    _case("var0_keepdim_unbiased", "out = a.var(0, keepdim=True, unbiased=True)", a="f:6,4"),
+    _case("var_correction0", "out = a.var(1, correction=0)", a="f:3,4"),
+    _case("var_dims_keepdim", "out = a.var((0, 1), keepdim=True)", a="f:4,3,5"),
+    _case("torch_var", "out = torch.var(a, 0, keepdim=True)", a="f:3,4"),
+    _case("mean_dims_keepdim", "out = a.mean((0, 1), keepdim=True)", a="f:4,3,5"),
+    _case("batchnorm_std", "out = g * (a - a.mean(0, keepdim=True)) / a.std(0, keepdim=True)"
+          " + b", a="f32:8,5", g="f32:1,5", b="f32:1,5"),
+    _case("batchnorm_var", "xmean = a.mean((0, 1), keepdim=True)\n"
+          "xvar = a.var((0, 1), keepdim=True)\n"
+          "out = g * ((a - xmean) / torch.sqrt(xvar + 1e-5)) + b", a="f:4,2,5", g="f:5", b="f:5"),
+    _case("batchnorm_manual", "n = 6\nmeani = 1/n*a.sum(0, keepdim=True)\ndiff = a - meani\n"
+          "var = 1/(n-1)*(diff**2).sum(0, keepdim=True)\nvar_inv = (var + 1e-5)**-0.5\n"
+          "out = g * (diff * var_inv) + b", a="f:6,4", g="f:1,4", b="f:1,4"),
+    _case("running_mean_no_grad", "r = torch.zeros((1, 4))\nwith torch.no_grad():\n"
+          "    r = 0.999 * r + 0.001 * a.mean(0, keepdim=True)\nout = r", a="f:5,4"),
+    _case("no_grad_decorator", "@torch.no_grad()\ndef f(x):\n    return x * 2\n"
+          "out = f(a) + 1", a="f:3,4"),
+    _case("all", "out = torch.all(a > -5)", a="f:3,4"),
+    _case("all_false", "out = torch.all(a > 0)", a="f:3,4"),
+    _case("any", "out = torch.any(a > 1)", a="f:3,4"),
+    _case("all_method", "out = (a == a.clone()).all()", a="f:3,4"),
+    _case("all_dim", "out = torch.all(a > -0.5, dim=1)", a="f:3,4"),
+    _case("any_dim_keepdim", "out = (a > 0.5).any(0, keepdim=True)", a="f:3,4"),
+    _case("all_int", "out = torch.all(t)", t="i3:5"),
+    _case("allclose_near", "out = torch.tensor(torch.allclose(a, a + 1e-9))", a="f:3,4"),
+    _case("allclose_far", "out = torch.tensor(torch.allclose(a, b))", a="f:3,4", b="f:3,4"),
+    _case("zeros_like", "out = torch.zeros_like(a) + a.sum()", a="f32:3,4"),
+    _case("ones_like", "out = torch.ones_like(a) * a", a="f:3,4"),
+    _case("zeros_like_int", "out = torch.zeros_like(t)", t="i9:4"),
+    _case("histogram", "out = torch.histogram(a.detach(), bins=10)[0]", a="f:200"),
+    _case("histogram_edges", "out = torch.histogram(a.detach(), bins=10)[1]", a="f:200"),
+    _case("histogram_density", "out = torch.histogram(a.detach(), density=True).hist",
+          a="f32:20,50"),
+    _case("histogram_density_edges", "out = torch.histogram(a.detach(), density=True).bin_edges",
+          a="f32:20,50"),
+    _case("histogram_range", "out = torch.histogram(a.detach(), 5, range=(-1.0, 1.0))[0]",
+          a="f32:300"),
+    _case("histogram_tanh", "out = torch.histogram(torch.tanh(a * 3).detach(), bins=50)[0]",
+          a="f32:32,100"),
+    _case("histc", "out = torch.histc(a.detach(), bins=6)", a="f32:500"),
+    _case("histc_range", "out = torch.histc(a.detach(), bins=4, min=-1, max=1)", a="f:100"),
+    _case("histc_method", "out = a.detach().histc(7)", a="f32:64"),
+    _case("squeeze_dim", "out = a.squeeze(1)", a="f:3,1,4"),
+    _case("squeeze_dim_noop", "out = a.squeeze(0)", a="f:3,1,4"),
+    _case("unsqueeze_neg", "out = a.unsqueeze(-1)", a="f:3,4"),
+    _case("torch_squeeze", "out = torch.squeeze(a)", a="f:1,3,1"),
+    _case("flatten_consecutive", "B, T, C = a.shape\nx = a.view(B, T // 2, C * 2)\n"
+          "out = x.squeeze(1)", a="f:4,2,3"),
+    _case("transpose2d", "out = a.transpose(0, 1)", a="f:3,4"),
+    _case("torch_transpose", "out = torch.transpose(a, 1, 2)", a="f:2,3,4"),
+    _case("T_matmul", "out = a.T @ b", a="f:5,3", b="f:5,4"),
+    _case("split_sizes", "out = torch.split(a, [1, 3], 1)[1]", a="f:3,4"),
+    _case("index_range", "out = a[range(4), i]", a="f:4,6", i="i6:4"),
+    _case("index_0d", "out = a[t]", a="f:5,3", t="i5:"),
+    _case("index_list_single", "out = a[[2]]", a="f:5,3"),
+    _case("index_2d_view", "out = a[X].view(X.shape[0], -1)", a="f:27,4", X="i27:5,3"),
+    _case("max_indices_one_hot", "out = F.one_hot(a.max(1).indices, num_classes=a.shape[1]) * b",
+          a="f:5,4", b="f:5,1"),
+    _case("max_keepdim_values", "out = a - a.max(1, keepdim=True).values", a="f:5,4"),
+    _case("manual_softmax_grad", "with torch.no_grad():\n    c = F.softmax(a, 1)\n"
+          "    c[range(5), t] -= 1\n    c /= 5\nout = c", a="f:5,4", t="i4:5"),
+    _case("softmax_positional", "out = F.softmax(a, 1)[0]", a="f:3,4"),
+    _case("linear_bias_inplace", "out = a @ W\nout += b", a="f:5,3", W="f:3,4", b="f:4"),
+    _case("linear3d_bias_inplace", "out = a @ W\nout += b", a="f:2,3,4", W="f:4,5", b="f:5"),
+    _case("view_inplace", "c = a * 1\nv = c[1]\nv += b\nout = c", a="f:3,4", b="f:4"),
+    _case("view_slice_inplace", "c = a * 1\nflat = c.view(-1)\nflat[2:5] *= b[:3]\nout = c",
+          a="f:3,4", b="f:4"),
+    _case("embedding_grad_loop", "dC = torch.zeros_like(W)\nfor k in range(2):\n"
+          "    for j in range(3):\n        ix = X[k, j]\n        dC[ix] += e[k, j]\nout = dC",
+          W="f:5,4", X="i5:2,3", e="f:2,3,4"),
+    _case("setitem_row_from_model", "out = torch.zeros(3, 4)\nfor i in range(3):\n"
+          "    out[i] = (a[[i]] @ W)[0]", a="f:3,2", W="f:2,4"),
+    _case("vector_matrix_column", "out = v @ (M @ w)", v="f:6", M="f:6,6", w="f:6,1"),
+    _case("sqrt_fn", "out = torch.sqrt(a.var(0, keepdim=True) + 1e-5)", a="f:5,3"),
+]
+
 # Printing: each case's repr must match torch's character for character.
 REPR_CASES = [
     "out = torch.tensor([1.0, 2.0, 3.0])",
@@ -224,6 +312,13 @@ REPR_CASES = [
     "out = torch.ones(2, 2, dtype=torch.float64, requires_grad=True) @ torch.ones(2, 2, "
     "dtype=torch.float64)",
     "out = torch.tensor([[1000000.0, 2.0], [3.0, 4.0]], requires_grad=True).sum(1)",
+    "out = torch.histogram(torch.arange(10).float(), bins=3)",
+    "out = torch.histogram(torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64), bins=2)",
+    "out = torch.tensor([1.0, 10.0, 0.5]).log10()",
+    "out = torch.all(torch.tensor([True, False]))",
+    "out = torch.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True).std(0, keepdim=True)",
+    "out = (torch.tensor([1.0, 2.0], requires_grad=True) * 2)[torch.tensor(1)]",
+    "out = torch.histc(torch.tensor([1.0, 1.0]), bins=4)",
 ]
 
 # Randomness: each case's results must match torch bit for bit (randn to 2 ulp).
@@ -258,6 +353,28 @@ for _seed in _SEEDS:
         "       torch.multinomial(Q, 3, generator=g),\n"
         "       torch.rand(2, generator=g)]")})
 RNG_CASES += [
+    {"name": "makemore_mlp", "code": (
+        "g = torch.Generator().manual_seed(2147483647)\n"
+        "out = [torch.randn((27, 10), generator=g), torch.randn((30, 200), generator=g),\n"
+        "       torch.randn(200, generator=g), torch.randn((200, 27), generator=g),\n"
+        "       torch.randn(27, generator=g)]\n"
+        "out += [torch.randint(0, 182625, (32,), generator=g) for _ in range(3)]\n"
+        "out += [torch.multinomial(torch.rand(1, 27, generator=g), num_samples=1, generator=g)]")},
+    {"name": "makemore_backprop", "code": (
+        "g = torch.Generator().manual_seed(2147483647)\n"
+        "out = [torch.randn((27, 10), generator=g), torch.randn((30, 64), generator=g),\n"
+        "       torch.randn(64, generator=g), torch.randn((64, 27), generator=g),\n"
+        "       torch.randn(27, generator=g), torch.randint(0, 182625, (32,), generator=g)]\n"
+        "torch.manual_seed(1)\n"
+        "out += [torch.randn((1, 64)), torch.randn((1, 64))]\n"
+        "g = torch.Generator().manual_seed(2147483647)\n"
+        "out += [torch.randn((1000, 1), requires_grad=True, generator=g).detach(),\n"
+        "        torch.randn(1000, generator=g)]")},
+    {"name": "makemore_wavenet", "code": (
+        "torch.manual_seed(42)\n"
+        "out = [torch.randn((27, 24)), torch.randn((48, 128)), torch.randn((256, 128)),\n"
+        "       torch.randn((256, 128)), torch.randn((128, 27)),\n"
+        "       torch.randint(0, 182625, (32,)), torch.randint(0, 182625, (32,))]")},
     {"name": "randperm_sizes", "code": (
         "g = torch.Generator().manual_seed(3407)\n"
         "out = [torch.randperm(n, generator=g) for n in (0, 1, 2, 3, 7, 100, 32033)]")},

@@ -121,3 +121,32 @@ def test_in_place_result_type_cannot_narrow():
 def test_ragged_data():
     raises(ValueError, r"expected sequence of length 2 at dim 1 \(got 3\)",
            lambda: torch.tensor([[1, 2], [3, 4, 5]]))
+
+
+def test_histogram_of_integers_and_bad_bins():
+    raises(NotImplementedError, "\"histogramdd\" not implemented for 'Long'",
+           lambda: torch.histogram(torch.tensor([1, 2]), bins=3))
+    raises(RuntimeError, "bins must be > 0", lambda: torch.histogram(torch.ones(3), bins=0))
+    raises(RuntimeError, "max must be larger than min",
+           lambda: torch.histc(torch.ones(3), bins=3, min=2, max=1))
+
+
+def test_indexing_shapes_that_do_not_broadcast():
+    raises(IndexError, r"shape mismatch: indexing tensors could not be broadcast together with "
+           r"shapes \[32\], \[5\]$",
+           lambda: torch.zeros(40, 6)[torch.arange(32), torch.arange(5)])
+    raises(IndexError, "too many indices for tensor of dimension 1",
+           lambda: torch.zeros(3)[torch.tensor([0]), torch.tensor([0])])
+
+
+def test_in_place_through_a_view_of_a_leaf_that_requires_grad():
+    w = torch.ones(3, 2, requires_grad=True)
+    raises(RuntimeError, "a view of a leaf Variable that requires grad is being used in an "
+           "in-place operation", lambda: w[0].__imul__(2))
+
+
+def test_in_place_on_a_saved_output_then_backward():
+    logits = torch.ones(2, 3, requires_grad=True)
+    probs = F.softmax(logits, 1)
+    probs[0, 1] -= 1
+    raises(RuntimeError, "modified by an inplace operation", lambda: probs.sum().backward())

@@ -108,7 +108,22 @@ UNARY = {
     "index_repeats": lambda a: a[[0, 0, -1]],
     "index_slice": lambda a: a[1:],
     "clamp": lambda a: a.clamp(-0.4037, 0.6091),
+    "log10": lambda a: (a * a + 0.5).log10(),
+    "std_first_keepdim": lambda a: a.std(0, keepdim=True) if a.shape[0] > 1 else a * 1,
+    "var_all_dims_population": lambda a: a.var(tuple(range(a.ndim)), correction=0),
+    "batchnorm": lambda a: (a - a.mean(0, keepdim=True)) / torch.sqrt(
+        a.var(0, keepdim=True, unbiased=False) + 1e-5),
+    "squeeze_unsqueeze": lambda a: a.unsqueeze(1).squeeze(1) * a.T.T,
+    "inplace_through_view": lambda a: _scaled_first_row(a),
 }
+
+
+def _scaled_first_row(a):
+    """An in-place change through a view of a computed tensor (torch's CopySlices)."""
+    c = a * 1
+    row = c[0]
+    row *= 3
+    return c * c
 
 
 @settings(max_examples=80, deadline=None)

@@ -19,8 +19,9 @@ from .tensor import Size, Tensor
 # generator does not pay for importing every operation.
 _LAZY = {
     "functional": None, "nn": None, "random": None, "ops": None, "printing": None,
-    **dict.fromkeys(["abs", "cat", "clamp", "exp", "log", "matmul", "mean", "relu",
-                     "sigmoid", "sqrt", "stack", "sum", "tanh", "unbind"], "ops"),
+    **dict.fromkeys(["abs", "cat", "clamp", "exp", "histc", "histogram", "log", "log10", "matmul",
+                     "mean", "relu", "sigmoid", "split", "sqrt", "squeeze", "stack", "sum",
+                     "tanh", "transpose", "unbind", "unsqueeze"], "ops"),
     **dict.fromkeys(["Generator", "default_generator", "get_rng_state", "initial_seed",
                      "manual_seed", "multinomial", "normal_values", "rand", "randint",
                      "randn", "randperm", "seed", "set_rng_state"], "random"),
@@ -114,9 +115,13 @@ def where(condition, input, other):  # noqa: A002
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if every element of `a` is close to `b`'s."""
+    import builtins
+
     import numpy as _np
 
-    return bool(_np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    # `bool` here is torch.bool, the dtype; the answer is a Python bool, as torch's.
+    return builtins.bool(_np.allclose(a._data, b._data, rtol=rtol, atol=atol,
+                                      equal_nan=equal_nan))
 
 
 def isnan(t):
@@ -140,16 +145,37 @@ def isfinite(t):
     return Tensor._wrap(_np.isfinite(t._data))
 
 
+def all(input, dim=None, keepdim=False):  # noqa: A001,A002 - torch's names
+    """True where every element (of all, or along `dim`) is nonzero, as a bool tensor."""
+    return input.all(dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):  # noqa: A001,A002
+    """True where some element (of all, or along `dim`) is nonzero, as a bool tensor."""
+    return input.any(dim, keepdim)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):  # noqa: A002
+    """Standard deviation (Bessel-corrected unless `unbiased=False` or `correction=0`)."""
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):  # noqa: A002
+    """Variance (Bessel-corrected unless `unbiased=False` or `correction=0`)."""
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
 def get_default_dtype():
     """float32, the dtype Python floats become."""
     return float32
 
 
 __all__ = [
-    "Generator", "Size", "Tensor", "abs", "allclose", "arange", "argmax", "argmin",
+    "Generator", "Size", "Tensor", "abs", "all", "allclose", "any", "arange", "argmax", "argmin",
     "as_tensor", "bool", "cat", "clamp", "clip", "default_generator", "double", "dtype",
     "empty", "empty_like", "enable_grad", "equal", "exp", "eye", "float", "float32", "float64",
     "from_numpy", "full", "full_like", "functional", "get_default_dtype", "get_rng_state",
+    "histc", "histogram", "log10", "split", "squeeze", "std", "transpose", "unsqueeze", "var",
     "initial_seed", "int", "int32", "int64", "is_grad_enabled", "is_tensor", "isfinite",
     "isinf", "isnan", "linspace", "log", "log_softmax", "long", "manual_seed", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mm", "multinomial", "nn", "no_grad", "normal_values",

@@ -109,20 +109,23 @@ class Function:
       saves_inputs  indices of the inputs whose values `backward` reads; changing
                     one in place before backward is then an error, as in torch.
       saves_output  True when `backward` reads the output's values.
+
+    A recorded node keeps `edges`: for each input, where its gradient goes, taken
+    when the node is made (the input's node and output number, or the leaf tensor
+    itself, or None), so that later in-place changes cannot re-route it; and a
+    sequence number, so that the backward walk can visit nodes newest first.
     """
 
     name = "Function"
     saves_inputs = ()
     saves_output = False
-
-    def __init__(self):
-        self.inputs = ()
-        self.n_outputs = 1
-        self._output_shapes = ()
-        self._output_dtypes = ()
-        self._saved_versions = ()
-        self._retained = {}
-        self._released = False
+    edges = ()
+    sequence = 0
+    n_outputs = 1
+    _output_meta = ()  # (shape, dtype) per output, for multi-output nodes
+    _saved_versions = ()
+    _retained = None  # {output_nr: weakref} once retain_grad() is asked of an output
+    _released = False
 
     def forward(self, *arrays, **params):  # pragma: no cover - every subclass overrides
         raise NotImplementedError
@@ -133,27 +136,39 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the forward on the inputs' arrays; record the node if grad is needed."""
-        from .tensor import Tensor
-
-        fn = cls()
+        fn = _new_object(cls)  # no __init__: only recorded nodes need more than forward sets
         result = fn.forward(*[t._data for t in inputs], **params)
-        multiple = isinstance(result, tuple)
-        arrays = result if multiple else (result,)
-        track = _grad_mode.enabled and any(t.requires_grad for t in inputs)
-        outputs = tuple(Tensor._wrap(a) for a in arrays)
-        if track:
-            fn.inputs = inputs
-            fn.n_outputs = len(outputs)
-            fn._output_shapes = tuple(a.shape for a in arrays)
-            fn._output_dtypes = tuple(a.dtype for a in arrays)
-            saved = [inputs[i] for i in cls.saves_inputs]
-            if cls.saves_output:
+        if type(result) is tuple:
+            outputs = tuple(_wrap(a) for a in result)
+        else:
+            outputs = (_wrap(result),)
+        if _grad_mode.enabled:
+            for t in inputs:
+                if t._requires_grad or t._ctx is not None:
+                    fn._record(inputs, outputs)
+                    break
+        return outputs if type(result) is tuple else outputs[0]
+
+    def _record(self, inputs, outputs):
+        """Link this node into the graph: edges to its inputs, itself onto its outputs."""
+        global _sequence
+        _sequence += 1
+        self.sequence = _sequence
+        self.edges = tuple(
+            (t._ctx, t._output_nr, t._data.dtype) if t._ctx is not None
+            else (t if t._requires_grad else None, 0, t._data.dtype)
+            for t in inputs)
+        if len(outputs) > 1:
+            self.n_outputs = len(outputs)
+            self._output_meta = tuple((o._data.shape, o._data.dtype) for o in outputs)
+        if self.saves_inputs or self.saves_output:
+            saved = [inputs[i] for i in self.saves_inputs]
+            if self.saves_output:
                 saved.extend(outputs)
-            fn._saved_versions = tuple((t, t._version[0]) for t in saved)
-            for nr, out in enumerate(outputs):
-                if out.dtype.is_floating_point:
-                    out._ctx, out._output_nr = fn, nr
-        return outputs if multiple else outputs[0]
+            self._saved_versions = tuple((t, t._version[0]) for t in saved)
+        for nr, out in enumerate(outputs):
+            if out._data.dtype.kind == "f":
+                out._ctx, out._output_nr = self, nr
 
     def check_saved(self):
         """Raise, as torch does, if a value backward needs was freed or changed in place."""
@@ -174,77 +189,94 @@ class Function:
 
     def next_functions(self):
         """The nodes feeding this one, as torch's `grad_fn.next_functions` lists them."""
-        return tuple((t._ctx, t._output_nr) if t.requires_grad else (None, 0)
-                     for t in self.inputs)
+        return tuple((target, nr) if isinstance(target, Function) else (None, 0)
+                     for target, nr, _ in self.edges)
 
     def __repr__(self):
         return f"<{self.name} object at {id(self):#x}>"
 
 
-def _topological_order(root_fn):
-    """Nodes reachable from `root_fn`, each after every node that consumes its output."""
-    order, visited = [], set()
-    stack = [(root_fn, False)]
+_new_object = object.__new__
+_sequence = 0
+
+
+def _wrap(array):
+    from .tensor import Tensor
+
+    global _wrap
+    _wrap = Tensor._wrap  # bind once: tensor.py imports this module, not the reverse
+    return _wrap(array)
+
+
+def _reachable(root_fn):
+    """Every node `root_fn` depends on, newest first (a valid order for the backward walk,
+    since a node's inputs always existed before it)."""
+    seen = {root_fn}
+    stack = [root_fn]
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        if id(fn) in visited:
-            continue
-        visited.add(id(fn))
-        stack.append((fn, True))
-        for t in fn.inputs:
-            if t._ctx is not None and id(t._ctx) not in visited:
-                stack.append((t._ctx, False))
-    order.reverse()
-    return order
+        for target, _, _ in stack.pop().edges:
+            if target is not None and target not in seen and isinstance(target, Function):
+                seen.add(target)
+                stack.append(target)
+    return sorted(seen, key=_by_sequence, reverse=True)
+
+
+def _by_sequence(fn):
+    return fn.sequence
 
 
 def _accumulate_into_grad(tensor, grad):
     """Add `grad` into `tensor.grad`, creating it on first use (gradients accumulate)."""
-    from .tensor import Tensor
-
-    grad = np.asarray(grad, dtype=tensor.dtype.numpy)
-    if grad.shape != tensor.shape:
-        grad = np.broadcast_to(grad, tensor.shape)
+    data = tensor._data
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    if grad.shape != data.shape:
+        grad = np.broadcast_to(grad, data.shape)
     if tensor.grad is None:
-        tensor.grad = Tensor._wrap(np.array(grad, copy=True))
+        tensor.grad = _wrap(np.array(grad, copy=True))
     else:
         tensor.grad._data = tensor.grad._data + grad
 
 
 def run_backward(root, gradient, retain_graph):
     """Propagate `gradient` (an array shaped like `root`) to every leaf that requires grad."""
-    if root._ctx is None:
+    root_fn = root._ctx
+    if root_fn is None:
         _accumulate_into_grad(root, gradient)
         return
-    order = _topological_order(root._ctx)
-    pending = {id(root._ctx): [None] * root._ctx.n_outputs}
-    pending[id(root._ctx)][root._output_nr] = gradient
-    for fn in order:
-        out_grads = pending.pop(id(fn), None)
+    pending = {root_fn: [None] * root_fn.n_outputs}
+    pending[root_fn][root._output_nr] = gradient
+    for fn in _reachable(root_fn):
+        out_grads = pending.pop(fn, None)
         if out_grads is None:
             continue
-        fn.check_saved()
-        for nr, ref in fn._retained.items():
-            tensor = ref()
-            if tensor is not None and out_grads[nr] is not None:
-                _accumulate_into_grad(tensor, out_grads[nr])
-        out_grads = [np.zeros(shape, dtype) if g is None else g
-                     for g, shape, dtype in zip(out_grads, fn._output_shapes, fn._output_dtypes)]
-        in_grads = fn.backward(*out_grads)
-        if not isinstance(in_grads, tuple):
+        if fn._saved_versions or fn._released:
+            fn.check_saved()
+        if fn._retained:
+            for nr, ref in fn._retained.items():
+                tensor = ref()
+                if tensor is not None and out_grads[nr] is not None:
+                    _accumulate_into_grad(tensor, out_grads[nr])
+        if fn.n_outputs == 1:
+            in_grads = fn.backward(out_grads[0])
+        else:
+            in_grads = fn.backward(*[np.zeros(shape, dtype) if g is None else g
+                                     for g, (shape, dtype) in zip(out_grads, fn._output_meta)])
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        for tensor, grad in zip(fn.inputs, in_grads):
-            if grad is None or not tensor.requires_grad:
+        for (target, nr, dtype), grad in zip(fn.edges, in_grads):
+            if target is None or grad is None:
                 continue
-            grad = np.asarray(grad, dtype=tensor.dtype.numpy)
-            if tensor._ctx is None:
-                _accumulate_into_grad(tensor, grad)
+            if type(grad) is not np.ndarray:
+                grad = np.asarray(grad)
+            if grad.dtype != dtype:
+                grad = grad.astype(dtype)
+            if not isinstance(target, Function):
+                _accumulate_into_grad(target, grad)
                 continue
-            slots = pending.setdefault(id(tensor._ctx), [None] * tensor._ctx.n_outputs)
-            nr = tensor._output_nr
+            slots = pending.get(target)
+            if slots is None:
+                slots = pending[target] = [None] * target.n_outputs
             slots[nr] = grad if slots[nr] is None else slots[nr] + grad
         if not retain_graph:
             fn._released = True

@@ -38,10 +38,17 @@ class Tensor:
     `Tensor(2, 3)` makes a zero-filled 2x3 float32 tensor.
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad", "_ctx", "_output_nr", "_version",
-                 "_retains_grad", "_is_view_of_tracked", "__weakref__")
     # Make numpy hand mixed expressions (`np.float32(2) * t`) to our reflected operators.
     __array_priority__ = 1000
+    # Defaults every tensor starts with; an instance stores only what differs, so that
+    # making the result of an operation costs two attribute writes.
+    _requires_grad = False
+    grad = None
+    _ctx = None  # the node that produced this tensor (None for a leaf)
+    _output_nr = 0  # which of that node's outputs this tensor is
+    _retains_grad = False
+    _base = None  # for a view: the tensor whose storage it shows
+    _view_fn = None  # ... and how to take the same view of an array shaped like it
 
     def __init__(self, *args):
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
@@ -50,26 +57,19 @@ class Tensor:
         else:
             shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
             array = np.zeros(tuple(int(n) for n in shape), dtype=np.float32)
-        self._init(array)
-
-    def _init(self, array, version=None):
         self._data = array
-        self._requires_grad = False
-        self.grad = None
-        self._ctx = None
-        self._output_nr = 0
-        self._version = [0] if version is None else version
-        self._retains_grad = False
-        self._is_view_of_tracked = False
+        self._version = [0]
 
     @classmethod
     def _wrap(cls, array, version=None):
         """A tensor around `array` without copying it (the engine's own constructor)."""
-        array = np.asarray(array)
-        if array.dtype not in _STORED_NUMPY_TYPES:
-            array = array.astype(dtypes.from_numpy(array.dtype).numpy)
-        t = object.__new__(cls)
-        t._init(array, version)
+        if type(array) is not np.ndarray or array.dtype not in _STORED_NUMPY_TYPES:
+            array = np.asarray(array)
+            if array.dtype not in _STORED_NUMPY_TYPES:
+                array = array.astype(dtypes.from_numpy(array.dtype).numpy)
+        t = _new_object(cls)
+        t._data = array
+        t._version = [0] if version is None else version
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -166,6 +166,8 @@ class Tensor:
         import weakref
 
         self._retains_grad = True
+        if self._ctx._retained is None:
+            self._ctx._retained = {}
         self._ctx._retained[self._output_nr] = weakref.ref(self)
 
     @property
@@ -523,6 +525,10 @@ class Tensor:
         """Elementwise natural logarithm."""
         return _ops().log(self)
 
+    def log10(self):
+        """Elementwise base-10 logarithm."""
+        return _ops().log10(self)
+
     def tanh(self):
         """Elementwise hyperbolic tangent."""
         return _ops().tanh(self)
@@ -591,23 +597,37 @@ class Tensor:
         """Index of the minimum (of the flattened tensor when `dim` is None)."""
         return _ops().arg_max_min(self, dim, keepdim, "min")
 
-    def std(self, dim=None, keepdim=False, unbiased=True, **kwargs):
-        """Standard deviation (Bessel-corrected by default, as torch)."""
-        correction = kwargs.pop("correction", 1 if unbiased else 0)
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None, **kwargs):
+        """Standard deviation, Bessel-corrected by default (`unbiased=False` or
+        `correction=0` for the population form), as torch's `std(dim, unbiased, keepdim)`."""
+        if isinstance(dim, bool):  # torch's std(unbiased) overload
+            dim, unbiased = None, dim
+        correction = (1 if unbiased else 0) if correction is None else correction
         return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction, root=True)
 
-    def var(self, dim=None, keepdim=False, unbiased=True, **kwargs):
-        """Variance (Bessel-corrected by default, as torch)."""
-        correction = kwargs.pop("correction", 1 if unbiased else 0)
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None, **kwargs):
+        """Variance, Bessel-corrected by default, with std's arguments."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        correction = (1 if unbiased else 0) if correction is None else correction
         return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction)
 
-    def all(self):
-        """True if every element is nonzero."""
-        return Tensor._wrap(np.asarray(bool(self._data.all())))
+    def all(self, dim=None, keepdim=False):
+        """True where every element (of all, or along `dim`) is nonzero, as a bool tensor."""
+        return _ops().all_any(self, dim, keepdim, "all")
 
-    def any(self):
-        """True if some element is nonzero."""
-        return Tensor._wrap(np.asarray(bool(self._data.any())))
+    def any(self, dim=None, keepdim=False):
+        """True where some element (of all, or along `dim`) is nonzero, as a bool tensor."""
+        return _ops().all_any(self, dim, keepdim, "any")
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True if every element is within atol + rtol * |other| of other's."""
+        return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol,
+                                equal_nan=equal_nan))
+
+    def histc(self, bins=100, min=0, max=0):  # noqa: A002 - torch's names
+        """Counts in `bins` equal bins over [min, max] (the data's range when they are equal)."""
+        return _ops().histc(self, bins, min, max)
 
     def cumsum(self, dim):
         """Cumulative sum along `dim` (no gradient)."""
@@ -725,6 +745,7 @@ class Tensor:
 
 
 _STORED_NUMPY_TYPES = frozenset(d.numpy for d in dtypes.ALL)
+_new_object = object.__new__
 
 
 def _keepdim(keepdim, kwargs):

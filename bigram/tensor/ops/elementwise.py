@@ -267,6 +267,20 @@ class Log(Function):
             return g / self.a
 
 
+class Log10(Function):
+    name = "Log10Backward0"
+    saves_inputs = (0,)
+
+    def forward(self, a):
+        self.a = _floating(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(self.a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (self.a * self.a.dtype.type(np.log(10)))
+
+
 class Tanh(Function):
     name = "TanhBackward0"
     saves_output = True
@@ -365,6 +379,11 @@ def exp(a):
 def log(a):
     """Natural logarithm (log 0 = -inf, as in torch)."""
     return Log.apply(_as_tensor(a))
+
+
+def log10(a):
+    """Base-10 logarithm, as the lectures track their losses."""
+    return Log10.apply(_as_tensor(a))
 
 
 def tanh(a):
@@ -490,27 +509,61 @@ def inplace(tensor, op, other):
         write_in_place(tensor, result._data)
         return tensor
     result = _INPLACE[op](tracked_snapshot(tensor), other)
-    write_in_place(tensor, result._data)
-    tensor._ctx, tensor._output_nr = result._ctx, result._output_nr
+    commit_in_place(tensor, result)
     return tensor
 
 
 def tracked_snapshot(tensor):
     """The value `tensor` holds now, as the input of an in-place op being recorded.
 
-    Torch refuses in-place changes to leaves that require grad, and this engine
-    also refuses them on views of tensors that require grad (torch would rewrite
-    the base's history; that machinery is not worth its weight here).
+    Torch refuses in-place changes to leaves that require grad, and to views of them.
     """
     if tensor.is_leaf and tensor.requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
-    if tensor._is_view_of_tracked:
-        raise RuntimeError("in-place operation on a view of a tensor that requires grad is "
-                           "not supported; use an out-of-place operation (x = x + y)")
+    base = tensor._base
+    if base is not None:
+        if base.is_leaf and base.requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                               "an in-place operation.")
+        if tensor._view_fn is None:
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
     snapshot = Tensor._wrap(tensor._data.copy())
     snapshot._ctx, snapshot._output_nr = tensor._ctx, tensor._output_nr
     return snapshot
+
+
+class CopySlices(Function):
+    """The storage owner's new node after an in-place change through one of its views:
+    the view's region takes its gradient from the new values, the rest from before."""
+
+    name = "CopySlices"
+
+    def forward(self, base, values, view_fn):
+        self.view_fn = view_fn
+        return base
+
+    def backward(self, g):
+        grad_base = np.array(g, copy=True)
+        region = self.view_fn(grad_base)
+        grad_values = region.copy()
+        region[...] = 0
+        return grad_base, grad_values
+
+
+def commit_in_place(tensor, result):
+    """Write a recorded in-place result into `tensor` and make it the tensor's history;
+    through a view, the storage's owner is rebased onto a CopySlices node as well."""
+    write_in_place(tensor, result._data)
+    base = tensor._base
+    if base is not None:
+        before = Tensor._wrap(base._data)  # CopySlices reads no values, it routes gradients
+        before._ctx, before._output_nr = base._ctx, base._output_nr
+        rebased = CopySlices.apply(before, result, view_fn=tensor._view_fn)
+        base._ctx, base._output_nr = rebased._ctx, rebased._output_nr
+    tensor._ctx, tensor._output_nr = result._ctx, result._output_nr
 
 
 def write_in_place(tensor, values):

@@ -6,11 +6,13 @@ returns a copy; its backward scatter-*adds* the gradient, so an index repeated
 k times receives k contributions.
 """
 
+import re
+
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled, unbroadcast
 from ..tensor import Tensor, _normalize_dim
-from .elementwise import tracked_snapshot, write_in_place
+from .elementwise import commit_in_place, tracked_snapshot
 from .shaping import as_view
 
 
@@ -23,9 +25,10 @@ def to_numpy_index(index):
             if part.dtype.is_floating_point:
                 raise IndexError("tensors used as indices must be long, int, byte or bool "
                                  "tensors")
-            part = part._data
-        elif isinstance(part, list):
-            part = _list_index(part)
+            # torch selects with a 0-dim integer tensor as with an int: a view (dC[ix]).
+            part = int(part._data) if part.ndim == 0 and part.dtype.is_integer else part._data
+        elif isinstance(part, (list, range)):
+            part = _list_index(list(part))
         elif isinstance(part, (bool, np.bool_)):
             part = np.asarray(part)
         elif isinstance(part, np.ndarray) and part.dtype.kind == "f":
@@ -62,20 +65,36 @@ def _basic_name(index, shape):
     return "AliasBackward0"
 
 
+def _shape_text(numpy_shape):
+    """numpy's '2,3' as torch's '[2, 3]'."""
+    return "[" + ", ".join(n.strip() for n in numpy_shape.split(",") if n.strip()) + "]"
+
+
 def _checked(run):
     """Run a numpy indexing step, rewording numpy's IndexError the way torch words it."""
     try:
         return run()
     except IndexError as error:
         message = str(error).replace("axis", "dimension")
+        message = re.sub(r"too many indices for array: array is (\d+)-dimensional, but \d+ "
+                         r"were indexed", r"too many indices for tensor of dimension \1",
+                         message)
+        if message.startswith("shape mismatch"):
+            shapes = re.findall(r"\(([\d, ]*)\)", message)
+            message = ("shape mismatch: indexing tensors could not be broadcast together with "
+                       "shapes " + ", ".join(_shape_text(s) for s in shapes))
         raise IndexError(message) from None
+
+
+def _view_index(index):
+    """A basic index with a trailing Ellipsis, so numpy returns a view even of a scalar."""
+    return index if any(p is Ellipsis for p in index) else index + (Ellipsis,)
 
 
 class BasicIndex(Function):
     def forward(self, a, index, name):
         self.name, self.shape, self.index = name, a.shape, index
-        view_index = index if any(p is Ellipsis for p in index) else index + (Ellipsis,)
-        return _checked(lambda: a[view_index])
+        return _checked(lambda: a[_view_index(index)])
 
     def backward(self, g):
         grad = np.zeros(self.shape, dtype=g.dtype)
@@ -116,7 +135,7 @@ def getitem(a, index):
     index = to_numpy_index(index)
     if is_basic(index):
         out = BasicIndex.apply(a, index=index, name=_basic_name(index, a.shape))
-        return as_view(out, a)
+        return as_view(out, a, lambda array: array[_view_index(index)])
     return AdvancedIndex.apply(a, index=index)
 
 
@@ -147,8 +166,7 @@ def setitem(a, index, value):
         return
     name = "CopySlices" if is_basic(index) else "IndexPutBackward0"
     result = IndexPut.apply(tracked_snapshot(a), value.to(a.dtype), index=index, name=name)
-    write_in_place(a, result._data)
-    a._ctx, a._output_nr = result._ctx, result._output_nr
+    commit_in_place(a, result)
 
 
 class Gather(Function):

@@ -259,3 +259,123 @@ def topk(a, k, dim=-1, largest=True):
     from .indexing import gather
 
     return _topk_type(gather(a, axis, Tensor._wrap(indices)), Tensor._wrap(indices))
+
+
+# ---------------------------------------------------------------------- logic and counting
+
+
+def all_any(a, dim, keepdim, kind):
+    """torch.all / torch.any: a bool tensor, over every element or along `dim` (no gradient)."""
+    test = np.all if kind == "all" else np.any
+    axes = reduced_axes(dim, a.ndim)
+    if dim is None:
+        return Tensor._wrap(np.asarray(test(a._data)))
+    return Tensor._wrap(np.asarray(test(a._data, axis=axes, keepdims=keepdim)))
+
+
+_histogram_type = namedtuple("histogram", ["hist", "bin_edges"])
+
+
+def _histogram_repr(self):
+    return (f"torch.return_types.histogram(\nhist={self.hist!r},\n"
+            f"bin_edges={self.bin_edges!r})")
+
+
+_histogram_type.__repr__ = _histogram_repr
+_histogram_type.__module__ = "torch.return_types"
+
+
+def _bin_positions(x, edges, search):
+    """The bin of each value of `x` (in range) as ATen's linear histogram kernel finds it.
+
+    The first guess is (x - left) * bins / (right - left), truncated, in the
+    input's precision; with `search`, torch.histogram then moves it to the edge
+    interval that really holds x (one of guess - 1, guess, guess + 1), so that
+    the counts agree with the bin edges it returns. torch.histc does not.
+    """
+    bins = len(edges) - 1
+    left, right = edges[0], edges[-1]
+    guess = ((x - left) * x.dtype.type(bins) / (right - left)).astype(np.int64)
+    if search:
+        low = np.maximum(guess - 1, 0)
+        padded = np.append(edges, np.inf).astype(edges.dtype)
+        # upper_bound over edges[low : min(guess + 2, bins + 1)], minus one.
+        window = np.stack([np.where(low + k < np.minimum(guess + 2, bins + 1),
+                                    padded[np.minimum(low + k, bins + 1)] <= x, False)
+                           for k in range(3)])
+        guess = low + window.sum(axis=0) - 1
+    return np.minimum(guess, bins - 1)  # the last bin includes its right edge
+
+
+def _count_bins(x, edges, search, dtype):
+    x = x.reshape(-1)
+    inside = (x >= edges[0]) & (x <= edges[-1])  # also drops NaN
+    positions = _bin_positions(x[inside], edges, search)
+    return np.bincount(positions, minlength=len(edges) - 1).astype(dtype)
+
+
+def _bin_edges(left, right, bins, dtype):
+    from ..creation import linspace
+
+    return linspace(left, right, bins + 1, dtype=dtype)._data
+
+
+def histogram(a, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
+    """torch.histogram with a bin count: `(hist, bin_edges)`, edges from min to max.
+
+    Counts come back in the input's float dtype; `density=True` divides them by
+    the total and by each bin's width, so the histogram integrates to one.
+    """
+    if not a.dtype.is_floating_point:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '"
+                                  f"{ {'int32': 'Int', 'int64': 'Long', 'bool': 'Bool'}[a.dtype.name]}'")
+    if isinstance(bins, Tensor):
+        raise NotImplementedError("torch.histogram with a tensor of bin edges is not supported "
+                                  "here; pass the number of bins")
+    if int(bins) <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {int(bins)} for "
+                           "dimension 0")
+    if weight is not None:
+        raise NotImplementedError("torch.histogram's weight argument is not supported here")
+    data = a._data
+    if range is not None:
+        left, right = float(range[0]), float(range[1])
+    elif data.size:
+        left, right = float(data.min()), float(data.max())
+    else:
+        left, right = 0.0, 1.0
+    if not (np.isfinite(left) and np.isfinite(right)):
+        raise RuntimeError(f"torch.histogramdd: dimension 0's range [{left}, {right}] is not "
+                           "finite")
+    if left > right:
+        raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {left} "
+                           f"max {right} for dimension 0")
+    if left == right:
+        left, right = left - 0.5, right + 0.5
+    edges = _bin_edges(left, right, int(bins), a.dtype)
+    hist = _count_bins(data, edges, True, data.dtype)
+    if density:
+        hist = hist / hist.sum(dtype=data.dtype) / np.diff(edges)
+    return _histogram_type(Tensor._wrap(hist), Tensor._wrap(edges))
+
+
+def histc(a, bins=100, min=0, max=0):  # noqa: A002 - torch's names
+    """torch.histc: counts in `bins` equal bins over [min, max] (the data's range if equal)."""
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"\"histogram_cpu\" not implemented for '"
+                           f"{ {'int32': 'Int', 'int64': 'Long', 'bool': 'Bool'}[a.dtype.name]}'")
+    if int(bins) <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {int(bins)} for "
+                           "dimension 0")
+    data = a._data
+    left, right = float(min), float(max)
+    if left == right and data.size:
+        left, right = float(data.min()), float(data.max())
+    if left == right:
+        left, right = left - 1, right + 1
+    if not (np.isfinite(left) and np.isfinite(right)):
+        raise RuntimeError(f"torch.histc: range of [{left}, {right}] is not finite")
+    if left > right:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    edges = _bin_edges(left, right, int(bins), a.dtype)
+    return Tensor._wrap(_count_bins(data, edges, False, data.dtype))

@@ -14,11 +14,24 @@ from ..autograd import Function, unbroadcast
 from ..tensor import Tensor, _normalize_dim
 
 
-def as_view(out, base):
-    """Mark `out` as a view of `base`: same version counter, in-place guarded if tracked."""
+def as_view(out, base, view_fn):
+    """Mark `out` as a view of `base`: it shares the version counter, and remembers how
+    to take the same view of an array shaped like the storage's owner (`view_fn`), so
+    that an in-place change through the view can be recorded on the owner as torch's
+    CopySlices. `view_fn` is None for views that cannot be written (expand)."""
     out._version = base._version
-    out._is_view_of_tracked = base.requires_grad or base._is_view_of_tracked
+    if base._base is None:
+        out._base, out._view_fn = base, view_fn
+    else:
+        outer = base._view_fn
+        out._base = base._base
+        out._view_fn = None if outer is None or view_fn is None else (
+            lambda array: view_fn(outer(array)))
     return out
+
+
+def _reshaped(shape):
+    return lambda array: array.reshape(shape)
 
 
 def infer_shape(shape, numel):
@@ -68,7 +81,7 @@ class ReshapeCopy(View):
 def view(a, shape):
     """The same storage with another shape; an error rather than a copy."""
     shape = infer_shape(shape, a.numel())
-    return as_view(View.apply(a, shape=shape), a)
+    return as_view(View.apply(a, shape=shape), a, _reshaped(shape))
 
 
 def reshape(a, shape):
@@ -78,7 +91,7 @@ def reshape(a, shape):
         np.reshape(a._data, shape, copy=False)
     except ValueError:
         return ReshapeCopy.apply(a, shape=shape)
-    return as_view(View.apply(a, shape=shape), a)
+    return as_view(View.apply(a, shape=shape), a, _reshaped(shape))
 
 
 def flatten(a, start_dim=0, end_dim=-1):
@@ -100,6 +113,10 @@ class Squeeze(View):
         return a.reshape(shape)
 
 
+class SqueezeDim(Squeeze):
+    name = "SqueezeBackward1"
+
+
 class Unsqueeze(Squeeze):
     name = "UnsqueezeBackward0"
 
@@ -112,14 +129,15 @@ def squeeze(a, dim=None):
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = {_normalize_dim(d, a.ndim) for d in dims if a.ndim and a.shape[d] == 1}
     shape = tuple(n for i, n in enumerate(a.shape) if i not in axes)
-    return as_view(Squeeze.apply(a, shape=shape), a)
+    fn = Squeeze if dim is None else SqueezeDim
+    return as_view(fn.apply(a, shape=shape), a, _reshaped(shape))
 
 
 def unsqueeze(a, dim):
     """Insert a size-1 dimension at `dim`."""
     dim = _normalize_dim(dim, a.ndim + 1)
     shape = a.shape[:dim] + (1,) + a.shape[dim:]
-    return as_view(Unsqueeze.apply(a, shape=shape), a)
+    return as_view(Unsqueeze.apply(a, shape=shape), a, _reshaped(shape))
 
 
 class Expand(Function):
@@ -147,7 +165,7 @@ def expand(a, shape):
                                f"match the existing size ({n}) at non-singleton dimension "
                                f"{lead + i}.  Target sizes: {list(shape)}.  Tensor sizes: "
                                f"{list(a.shape)}")
-    return as_view(Expand.apply(a, shape=resolved), a)
+    return as_view(Expand.apply(a, shape=resolved), a, None)
 
 
 class Permute(Function):
@@ -178,7 +196,7 @@ def permute(a, dims):
                            f"input.dim() = {a.ndim} is not equal to len(dims) = {len(dims)}")
     if len(set(dims)) != len(dims):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return as_view(Permute.apply(a, dims=dims), a)
+    return as_view(Permute.apply(a, dims=dims), a, lambda array: array.transpose(dims))
 
 
 def transpose(a, dim0, dim1, name=None):
@@ -189,7 +207,8 @@ def transpose(a, dim0, dim1, name=None):
     i, j = _normalize_dim(dim0, a.ndim), _normalize_dim(dim1, a.ndim)
     dims[i], dims[j] = dims[j], dims[i]
     fn = TransposeT if name == "TBackward0" else Transpose
-    return as_view(fn.apply(a, dims=tuple(dims)), a)
+    dims = tuple(dims)
+    return as_view(fn.apply(a, dims=dims), a, lambda array: array.transpose(dims))
 
 
 class Clone(Function):
@@ -289,7 +308,8 @@ def unbind(a, dim=0):
     if a.shape[axis] == 0:
         return ()
     parts = Unbind.apply(a, axis=axis)
-    return tuple(as_view(p, a) for p in parts)
+    return tuple(as_view(p, a, lambda array, i=i: np.moveaxis(array, axis, 0)[i])
+                 for i, p in enumerate(parts))
 
 
 class Split(Function):
@@ -303,20 +323,27 @@ class Split(Function):
         return np.concatenate(grads, axis=self.axis)
 
 
+class SplitWithSizes(Split):
+    name = "SplitWithSizesBackward0"
+
+
 def split(a, size, dim=0):
     """Chunks of `size` (or of the listed sizes) along `dim`, as views."""
     axis = _normalize_dim(dim, a.ndim)
     n = a.shape[axis]
+    fn = Split
     if isinstance(size, int):
         bounds = list(range(size, n, size))
     else:
+        fn = SplitWithSizes
         if builtins.sum(size) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                f"(input tensor's size at dimension {axis}), but got "
                                f"split_sizes={list(size)}")
         bounds = list(np.cumsum(size)[:-1])
-    parts = Split.apply(a, bounds=bounds, axis=axis)
-    return tuple(as_view(p, a) for p in parts)
+    parts = fn.apply(a, bounds=bounds, axis=axis)
+    return tuple(as_view(p, a, lambda array, i=i: np.split(array, bounds, axis=axis)[i])
+                 for i, p in enumerate(parts))
 
 
 
