@@ -35,6 +35,7 @@ What lmplz does, stage by stage (`lm/builder/` in KenLM 0.3.0):
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK = (0.5, 1.0, 1.5)
@@ -143,7 +144,7 @@ def prune_thresholds(prune, order):
     """lmplz's --prune: up to one threshold per order, non-decreasing, the last one repeated."""
     if not prune:
         return [0] * order
-    if len(prune) > order or any(a > b for a, b in zip(prune, prune[1:])):
+    if len(prune) > order or any(a > b for a, b in pairwise(prune)):
         raise ValueError(f"bad pruning thresholds {prune} for order {order}")
     return list(prune) + [prune[-1]] * (order - len(prune))
 

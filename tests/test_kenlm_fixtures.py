@@ -12,9 +12,14 @@ import math
 from pathlib import Path
 
 import pytest
-
-from reference_kneser_ney import (BOS, EOS, UNK, estimate, prune_thresholds,
-                                  read_sentences)
+from reference_kneser_ney import (
+    BOS,
+    EOS,
+    UNK,
+    estimate,
+    prune_thresholds,
+    read_sentences,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
