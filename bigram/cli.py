@@ -79,6 +79,9 @@ ModelOption = Annotated[
     typer.Option("--model-file", "-m", help="Model file to read [default: $BIGRAM_MODEL or "
                  "./bigram.npz].", show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Overwrite the output even if it is not a file of the kind this command "
+    "writes, or is one of its inputs.")]
 EncodingOption = Annotated[
     EncodingErrors,
     typer.Option("--encoding-errors", help="What to do with bytes that are not UTF-8: stop "
@@ -146,17 +149,19 @@ def train(
     plot: Annotated[Optional[Path], typer.Option(
         help="neural: save the training curve (loss per step) as this PNG.",
         show_default=False)] = None,
+    force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from .training import train_model
 
     out = output or default_model_path()
-    _check_output_path(out)
+    inputs = _text_inputs(files)
+    _check_output_path(out, "model", inputs, force)
     if plot is not None:
         if kind is not Kind.neural:
             raise OptionError("--plot draws the training curve of --model neural; for the "
                               "grid of bigrams use `bigram plot`")
-        _check_output_path(plot)
+        _check_output_path(plot, "picture", inputs, force)
     result = train_model(
         files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
@@ -178,13 +183,27 @@ def train(
     _stderr().print(note)
 
 
-def _check_output_path(path):
-    from .files import check_writable
+def _check_output_path(path, kind, inputs=(), force=False):
+    """Refuse (before any long work) an output that cannot be written or would destroy a file."""
+    from .files import check_output
 
     try:
-        check_writable(path)
+        check_output(path, kind, inputs, force)
     except BigramError as error:
         raise OptionError(str(error)) from None
+
+
+def _text_inputs(files):
+    """The text files a command reads (globs expanded), and stdin's descriptor for '-'."""
+    from .corpus import resolve_sources
+
+    inputs = [source.path for source in resolve_sources(files or []) if source.path]
+    if "-" in (files or []):
+        try:
+            inputs.append(sys.stdin.fileno())
+        except (AttributeError, OSError, ValueError):  # stdin replaced by something in memory
+            pass
+    return inputs
 
 
 def _training_progress(steps):
@@ -215,19 +234,24 @@ def _training_progress(steps):
 @app.command()
 def sample(
     model_file: ModelOption = None,
-    count: Annotated[int, typer.Option("--count", "-n", help="How many names.")] = 10,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many items.")] = 10,
     seed: Annotated[Optional[int], typer.Option(
         help="Generator seed; without it one is chosen and printed to stderr.",
         show_default=False)] = None,
     temperature: Annotated[float, typer.Option(
         help="Below 1 sharpens the distribution, above 1 flattens it.")] = 1.0,
-    prefix: Annotated[str, typer.Option(help="Start every name with this text.")] = "",
-    max_len: Annotated[int, typer.Option(help="Cut names at this many characters.")] = 100,
-    novel: Annotated[bool, typer.Option("--novel", help="Only names absent from the "
+    prefix: Annotated[str, typer.Option(help="Start every item with this text.")] = "",
+    max_len: Annotated[int, typer.Option(help="Cut items at this many characters.")] = 100,
+    novel: Annotated[bool, typer.Option("--novel", help="Only items absent from the "
                                         "training data.")] = False,
-    as_json: JsonOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each item as a JSON string, "
+                                          "one per line (JSON Lines).")] = False,
 ):
-    """Sample names, one per line on stdout (reproducible with --seed, as PyTorch's multinomial)."""
+    """Sample items, one per line on stdout (reproducible with --seed, as PyTorch's multinomial).
+
+    Items are drawn and written in batches, so output starts at once and memory stays
+    the same for any --count.
+    """
     if count < 0:
         raise OptionError(f"--count must be 0 or more, not {count}")
     if not temperature > 0 or temperature == float("inf"):
@@ -241,28 +265,37 @@ def sample(
         exclude = saved.training_items()
         if exclude is None:
             raise BigramError("this model file does not keep its training items (there were "
-                              "too many), so --novel cannot check names against them")
+                              "too many), so --novel cannot check samples against them")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
         print(f"seed: {seed}", file=sys.stderr)
-    from .sampling import sample_names
+    from .sampling import stream_items
     from .tensor.random import Generator
 
     generator = Generator().manual_seed(seed)
-    result = sample_names(saved.model, count, generator, temperature, prefix, max_len, exclude)
+    batches = stream_items(saved.model, count, generator, temperature, prefix, max_len, exclude)
+    cut = 0
+    sys.stdout.flush()
+    out = sys.stdout.buffer
     try:
-        if as_json:
-            sys.stdout.write(json.dumps(result.names, ensure_ascii=False) + "\n")
-        elif result.names:
-            sys.stdout.write("\n".join(result.names) + "\n")
-        sys.stdout.flush()
+        for batch in batches:
+            out.write(_json_lines(batch.items()) if as_json else batch.lines())
+            out.flush()
+            cut += batch.cut
     except BrokenPipeError:
         # `bigram sample | head`: the reader has what it wanted; not an error.
         sys.stdout = open(os.devnull, "w")
         return
-    if result.cut:
-        print(f"warning: {result.cut} name(s) reached --max-len {max_len} and were cut short",
+    if cut:
+        print(f"warning: {cut} item(s) reached --max-len {max_len} and were cut short",
               file=sys.stderr)
+
+
+def _json_lines(items):
+    """UTF-8 JSON Lines: each item as a JSON string on its own line."""
+    from json.encoder import encode_basestring  # what json.dumps(str, ensure_ascii=False) does
+
+    return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
 
 
 def _check_prefix(vocabulary, prefix, max_len):
@@ -362,12 +395,13 @@ def merge_models(
     smoothing: Annotated[Optional[float], typer.Option(
         help="Smoothing of the merged model [default: the shards' common value].",
         show_default=False)] = None,
+    force: ForceOption = False,
 ):
     """Sum count models trained on shards of a corpus into the model of the whole corpus."""
     from .merging import merge
     from .modelfile import load, save
 
-    _check_output_path(output)
+    _check_output_path(output, "model", models, force)
     merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
     replaced = save(output, merged)
     from .evaluation import evaluate_splits
@@ -382,12 +416,13 @@ def merge_models(
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],
     model_file: ModelOption = None,
+    force: ForceOption = False,
 ):
     """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
     from .arpa import write
 
     saved = _load(model_file)
-    _check_output_path(output)
+    _check_output_path(output, "arpa", [model_file or default_model_path()], force)
     counts = write(saved.model, output)
     listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
@@ -405,10 +440,11 @@ def plot(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
     = Path("bigram.png"),
     what: Annotated[What, typer.Option(help="What the cells show.")] = What.counts,
+    force: ForceOption = False,
 ):
     """Draw the lecture's grid of bigrams (counts, probabilities or log-probabilities) as a PNG."""
     saved = _load(model_file)
-    _check_output_path(output)
+    _check_output_path(output, "picture", [model_file or default_model_path()], force)
     from .pictures import plot_grid
 
     plot_grid(saved, what.value, output)
@@ -461,14 +497,16 @@ def tune_command(
                                                  "this PNG.", show_default=False)] = None,
     as_json: JsonOption = False,
     encoding_errors: EncodingOption = EncodingErrors.strict,
+    force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
     from .tuning import parse_list, tune
 
     out = output or default_model_path()
-    _check_output_path(out)
+    inputs = _text_inputs(files)
+    _check_output_path(out, "model", inputs, force)
     if plot is not None:
-        _check_output_path(plot)
+        _check_output_path(plot, "picture", inputs, force)
     methods = None if smoothing_method is None else [
         m.strip() for m in smoothing_method.split(",")]
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,

@@ -113,92 +113,74 @@ class InverseCdf:
         return tokens
 
 
-class BigramChain:
-    """States are the previous token; one InverseCdf over the V x V matrix."""
+class TableChain:
+    """Every state's row computed once (small models: the lecture's bigrams, short contexts).
 
-    def __init__(self, probabilities, table=True):
-        self.cdf = InverseCdf(probabilities, table=table)
+    One InverseCdf over all states' rows serves every draw, and the state after
+    each (state, token) is looked up in a table when that table is small.
+    """
+
+    def __init__(self, model, temperature=1.0, draws=0):
+        self.model = model
+        states = np.arange(model.n_states())
+        rows = tempered(model.next_token_probabilities(states), temperature)
+        self.cdf = InverseCdf(rows, table=draws > 50_000)
         self.boundary_limit = self.cdf.boundary_limit
+        self.transitions = None
+        if len(states) * model.size <= TRANSITION_LIMIT:
+            tokens = np.tile(np.arange(model.size), len(states))
+            self.transitions = model.advance(np.repeat(states, model.size),
+                                             tokens).reshape(len(states), model.size)
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k`."""
         return self.cdf.draw(states, k)
 
     def advance(self, states, tokens):
-        """The next states: the token just drawn."""
-        return tokens
+        """The states after the tokens drawn."""
+        if self.transitions is not None:
+            return self.transitions[states, tokens]
+        return self.model.advance(states, tokens)
 
 
-class ContextChain:
-    """States are context keys of order-1 tokens (count models of any order).
-
-    Every context seen at any order has a full row, P_n(. | h); a state's row
-    is that of its longest seen suffix, which is exactly the interpolated
-    model's distribution (a context never seen falls through to the order
-    below). One InverseCdf over all those rows serves every draw.
-    """
-
-    def __init__(self, model, temperature=1.0, draws=0):
-        distribution = model.distribution
-        self.order, self.size = model.order, model.size
-        self.levels = [lv for lv in distribution.levels]
-        rows = [distribution.base[None, :]]
-        self.offsets = []
-        offset = 1
-        for level in self.levels:
-            rows.append(distribution.rows(level.contexts, order=level.order))
-            self.offsets.append(offset)
-            offset += len(level.contexts)
-        table = np.concatenate(rows).astype(np.float32)
-        self.cdf = InverseCdf(tempered(table, temperature), table=draws > 50_000)
-        self.boundary_limit = self.cdf.boundary_limit
-
-    def row_of(self, keys):
-        """Row index of each context: its longest seen suffix's (0, P_1, if none)."""
-        rows = np.zeros(len(keys), dtype=np.int64)
-        for level, offset in zip(self.levels, self.offsets):
-            index, seen = level.find(keys % (self.size ** (level.order - 1)))
-            rows[seen] = offset + index[seen]
-        return rows
-
-    def draw(self, states, k):
-        """Tokens drawn in `states` with uniform integers `k`."""
-        # Many chains share a state: look each distinct one up once, in sorted order.
-        unique, inverse = np.unique(states, return_inverse=True)
-        return self.cdf.draw(self.row_of(unique)[inverse.ravel()], k)
-
-    def advance(self, states, tokens):
-        """The next states: the oldest token drops off, the one drawn joins."""
-        return advance(states, tokens, self.order, self.size)
-
-
-class ModelChain:
-    """States are context keys; rows come from the model on demand (neural, any order)."""
+class LazyChain:
+    """Rows computed on demand, once per distinct state of a step, in bounded chunks (large
+    vocabularies and long contexts: memory never grows with the number of states)."""
 
     def __init__(self, model, temperature=1.0):
         self.model, self.temperature = model, temperature
-        self.order, self.size = model.order, model.size
         self.boundary_limit = 1 << MANTISSA   # no cheap bound: every position may start
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k` (one row per distinct state)."""
         unique, inverse = np.unique(states, return_inverse=True)
-        rows = tempered(self.model.next_token_probabilities(unique), self.temperature)
-        cdf = InverseCdf(rows, table=False)
-        return cdf.draw(inverse.ravel(), k)
+        inverse = inverse.ravel()
+        tokens = np.zeros(len(states), dtype=np.int64)
+        chunk = max(1, ROW_BUDGET // self.model.size)
+        for start in range(0, len(unique), chunk):
+            rows = tempered(self.model.next_token_probabilities(unique[start:start + chunk]),
+                            self.temperature)
+            cdf = InverseCdf(rows, table=False)
+            mine = np.flatnonzero((inverse >= start) & (inverse < start + chunk))
+            tokens[mine] = cdf.draw(inverse[mine] - start, k[mine])
+        return tokens
 
     def advance(self, states, tokens):
-        """The next states: the oldest token drops off, the one drawn joins."""
-        return advance(states, tokens, self.order, self.size)
+        """The states after the tokens drawn."""
+        return self.model.advance(states, tokens)
+
+
+TABLE_LIMIT = 1 << 22          # states x V floats held at once by a TableChain
+TRANSITION_LIMIT = 1 << 22     # states x V entries of its transition table
+ROW_BUDGET = 1 << 22           # floats of rows a LazyChain computes at once
 
 
 def chain_for(model, temperature=1.0, draws=0):
     """The fastest exact chain for a model."""
-    if model.order == 2:
-        return BigramChain(tempered(model.probabilities, temperature), table=draws > 50_000)
-    if getattr(model, "distribution", None) is not None:
-        return ContextChain(model, temperature, draws)
-    return ModelChain(model, temperature)
+    states = model.n_states()
+    if states is not None and states * model.size <= TABLE_LIMIT:
+        return TableChain(model, temperature, draws)
+    return LazyChain(model, temperature)
 
 
 @dataclass
@@ -324,32 +306,23 @@ def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100):
     return result
 
 
-def sample_one_at_a_time(model, n, generator, start_state=BOUNDARY, max_steps=100):
-    """The plain reference: one uniform per character, one name after another.
-
-    `model` is a model, or for bigrams its V x V probability matrix.
-    """
-    if isinstance(model, np.ndarray):
-        def row(state):
-            return model[state]
-        order, size = 2, model.shape[0]
-    else:
-        def row(state):
-            return model.next_token_probabilities(np.array([state]))[0]
-        order, size = model.order, model.size
-    names = []
+def sample_one_at_a_time(model, n, generator, start_state=None, max_steps=100):
+    """The plain reference: one uniform per token, one item after another."""
+    start = model.start_state() if start_state is None else start_state
+    items = []
     for _ in range(n):
-        state, name = start_state, []
-        while len(name) < max_steps:
+        state, item = start, []
+        while len(item) < max_steps:
             u = generator.uniform64(1)[0]
-            cdf = normalised_cdf(row(state)).astype(np.float64)
+            row = model.next_token_probabilities(np.array([state]))[0]
+            cdf = normalised_cdf(row).astype(np.float64)
             token = int(np.searchsorted(cdf, u, side="left"))
             if token == BOUNDARY:
                 break
-            name.append(token)
-            state = int(advance(np.array([state]), np.array([token]), order, size)[0])
-        names.append(name)
-    return names
+            item.append(token)
+            state = int(model.advance(np.array([state]), np.array([token]))[0])
+        items.append(item)
+    return items
 
 
 # ---------------------------------------------------------------------- names
@@ -384,9 +357,117 @@ def decode(vocabulary, samples, prefix=""):
     return text.split("\n") if n else []
 
 
+def utf8_lines(vocabulary, samples, prefix=""):
+    """The sampled items as UTF-8 bytes, each `prefix` + item + newline, without a Python loop.
+
+    What `"".join(item + "\\n" for item in decode(...)).encode()` gives, without building a
+    Python string per item (the cost that dominated writing large samples).
+    """
+    n = len(samples.offsets) - 1
+    lengths = np.diff(samples.offsets)
+    head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
+    table, widths = _utf8_table(vocabulary)
+    token_widths = widths[samples.tokens - 1]
+    ends = np.zeros(len(samples.tokens) + 1, dtype=np.int64)
+    np.cumsum(token_widths, out=ends[1:])
+    item_bytes = ends[samples.offsets[1:]] - ends[samples.offsets[:-1]] + len(head) + 1
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(item_bytes, out=starts[1:])
+    out = np.full(starts[-1], 0x0A, dtype=np.uint8)
+    if len(head):
+        out[(starts[:-1, None] + np.arange(len(head))).ravel()] = np.tile(head, n)
+    # Token i of item j starts after j items' prefixes and newlines and the bytes before it.
+    owner = np.repeat(np.arange(n), lengths)
+    position = owner * (len(head) + 1) + len(head) + ends[:-1]
+    rows = samples.tokens - 1
+    for byte in range(table.shape[1]):
+        wide = token_widths > byte
+        out[position[wide] + byte] = table[rows[wide], byte]
+    return out.tobytes()
+
+
+def _utf8_table(vocabulary):
+    """Each character's UTF-8 bytes (one row per character, zero-padded) and their count."""
+    encoded = [c.encode("utf-8") for c in vocabulary.chars]
+    widths = np.array([len(b) for b in encoded], dtype=np.int64)
+    table = np.zeros((len(encoded), int(widths.max(initial=1))), dtype=np.uint8)
+    for row, raw in enumerate(encoded):
+        table[row, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return table, widths
+
+
+def select(samples, keep):
+    """The samples where the boolean mask `keep` is true (`cut` and `draws` are left at 0)."""
+    lengths = np.diff(samples.offsets)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[keep], out=offsets[1:])
+    return Samples(samples.tokens[np.repeat(keep, lengths)], offsets, 0, 0)
+
+
+@dataclass
+class ItemBatch:
+    """One batch of a stream of samples, ready to write."""
+
+    samples: Samples       # the batch's items as tokens
+    vocabulary: object
+    prefix: str
+    cut: int               # items of this batch that reached the length limit
+    draws: int             # uniforms this batch consumed from the generator
+
+    def items(self):
+        """The items as strings."""
+        return decode(self.vocabulary, self.samples, self.prefix)
+
+    def lines(self):
+        """The items as UTF-8 bytes, one per line."""
+        return utf8_lines(self.vocabulary, self.samples, self.prefix)
+
+
+STREAM_BATCH = 16_384   # items per batch: drawing is as fast as with larger ones, in ~50 MB
+FIRST_BATCH = 1024      # the first lines appear at once; batches then grow 4x to STREAM_BATCH
+
+
+def stream_items(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None,
+                 batch_size=STREAM_BATCH):
+    """n items from the model, as ItemBatch objects of at most `batch_size` items each.
+
+    Every batch continues the generator's stream where the previous one stopped, so the
+    items are the same as one batch of n would give, and any prefix of them is what a
+    smaller n gives. With `exclude` (e.g. the training items) only items not in it are
+    kept: the first n novel items of that same stream.
+    """
+    start = BOUNDARY
+    if prefix:
+        start = history_key(model.vocabulary.encode_text(prefix), model.order, model.size)
+    max_steps = max_len - len(prefix)
+    chain = chain_for(model, temperature, draws=16 * min(n, batch_size))
+    excluded = None if exclude is None else np.array(sorted(exclude), dtype=str)
+    written, draws, size = 0, 0, min(FIRST_BATCH, batch_size)
+    limit = 1000 * n + 100_000
+    while written < n:
+        wanted = n - written
+        if excluded is not None:
+            wanted = max(64, 2 * wanted)
+        result = sample(chain, min(wanted, size), generator, start, max_steps)
+        draws += result.draws
+        size = min(4 * size, batch_size)
+        cut = np.diff(result.offsets) == max_steps   # only an item cut short is that long
+        kept = result
+        if excluded is not None:
+            drawn = np.array(decode(model.vocabulary, result, prefix), dtype=str)
+            novel = ~np.isin(drawn, excluded)
+            novel &= np.cumsum(novel) <= n - written
+            kept, cut = select(result, novel), cut[novel]
+        written += len(kept.offsets) - 1
+        yield ItemBatch(kept, model.vocabulary, prefix, int(cut.sum()), result.draws)
+        if excluded is not None and draws > limit and written < n:
+            raise BigramError(f"only {written} novel items after {draws:,} draws: the model "
+                              "almost always reproduces its training data")
+
+
 @dataclass
 class NameSample:
-    """Names drawn for the user, and how many of them reached the length limit."""
+    """Items drawn for the user, and how many of them reached the length limit."""
 
     names: list
     cut: int
@@ -394,26 +475,10 @@ class NameSample:
 
 
 def sample_names(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None):
-    """n names from the model; with `exclude`, only names not in that set (e.g. training names)."""
-    start = BOUNDARY
-    if prefix:
-        start = history_key(model.vocabulary.encode_text(prefix), model.order, model.size)
-    max_steps = max_len - len(prefix)
-    chain = chain_for(model, temperature, draws=16 * n)
-    if exclude is None:
-        result = sample(chain, n, generator, start, max_steps)
-        return NameSample(decode(model.vocabulary, result, prefix), result.cut, result.draws)
-    excluded = np.array(sorted(exclude), dtype=str)
+    """n items from the model; with `exclude`, only items not in that set (e.g. training items)."""
     names, cut, draws = [], 0, 0
-    limit = 1000 * n + 100_000
-    while len(names) < n:
-        batch = max(64, 2 * (n - len(names)))
-        result = sample(chain, batch, generator, start, max_steps)
-        drawn = np.array(decode(model.vocabulary, result, prefix), dtype=str)
-        names.extend(drawn[~np.isin(drawn, excluded)][: n - len(names)].tolist())
-        cut += int(result.cut)
-        draws += result.draws
-        if draws > limit and len(names) < n:
-            raise BigramError(f"only {len(names)} novel names after {draws:,} draws: the model "
-                              "almost always reproduces its training data")
+    for batch in stream_items(model, n, generator, temperature, prefix, max_len, exclude):
+        names.extend(batch.items())
+        cut += batch.cut
+        draws += batch.draws
     return NameSample(names, cut, draws)

@@ -79,8 +79,10 @@ def test_sample_without_seed_reports_one_that_reproduces(trained):
 def test_sample_prefix_novel_json_and_temperature(trained):
     prefixed = trained("sample", "-n", "30", "--seed", "3", "--prefix", "zo").out.splitlines()
     assert len(prefixed) == 30 and all(name.startswith("zo") for name in prefixed)
-    novel = json.loads(trained("sample", "-n", "50", "--seed", "3", "--novel", "--json").out)
+    lines = trained("sample", "-n", "50", "--seed", "3", "--novel", "--json").out.splitlines()
+    novel = [json.loads(line) for line in lines]  # JSON Lines: one JSON string per line
     assert len(novel) == 50 and not set(novel) & set(names())
+    assert novel == trained("sample", "-n", "50", "--seed", "3", "--novel").out.splitlines()
     # Near-zero temperature is greedy decoding: always the most likely next character.
     N, chars = lecture_counts(names())
     P = (N + 1) / (N + 1).sum(1, keepdims=True)
