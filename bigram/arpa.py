@@ -1,35 +1,35 @@
 """ARPA back-off files: the standard text format KenLM, SRILM and speech or OCR decoders read.
 
-Tokens are characters. The boundary is `<s>` as a history and `</s>` as a
-prediction; `<unk>` is present (never predicted: log10 probability -100).
-Characters that cannot be ARPA words, being whitespace, become escape tokens:
-`<space>` for U+0020, `<tab>` for U+0009, and `<U+XXXX>` for any other
-whitespace character.
+Tokens are characters or words. The boundary is `<s>` as a history and `</s>` as a
+prediction; `<unk>` is a real token when the model has one, and otherwise listed
+with log10 probability -100 (never predicted). Characters that cannot be ARPA
+words, being whitespace, become escape tokens: `<space>` for U+0020, `<tab>` for
+U+0009, and `<U+XXXX>` for any other whitespace character.
 
-The file is exact. Count models are interpolated, P_n(w|h) = explicit +
-lambda_n(h) P_{n-1}(w|h'), which is the back-off rule a reader applies: each
-seen n-gram is listed with its full probability and each history carries
-log10 lambda as its back-off weight. Our histories start with n-1 boundary
-tokens where ARPA has one `<s>`: a history `<s> x` stands for the model's
-full-order context of boundaries then x, whose n-grams are listed with the
-top order's probability and whose back-off weight is the product of the
-lambdas down to x alone (below the full order such contexts have the same
-counts as at the top, so nothing seen is skipped). A neural bigram model,
-which has no back-off form, is written with every bigram listed. A
-probability of zero (add-k with k = 0) is written as -99, the convention for
-log10 0.
+The file is exact: every model is kept in back-off form (bigram.backoff), which is
+what an ARPA file stores. Models that read sentences as KenLM does (one `<s>`) map
+window for window. Models padded the lecture's way (N-1 boundaries before each
+item) have histories that begin with several boundaries where ARPA has one `<s>`:
+a history `<s> x` stands for the model's full-order context of boundaries then x,
+whose n-grams are listed with the top order's probability and whose back-off
+weight is the product of the back-off weights of the padded contexts down to x
+alone (below the full order such contexts have the same counts as at the top, so
+nothing seen is skipped). A neural model, which has no back-off form, is written
+with every n-gram listed (bigrams only). A probability of zero (add-k with k = 0)
+is written as -99, the convention for log10 0.
 """
+
+import math
 
 import numpy as np
 
 from .errors import BigramError
-from .ngrams import split_key
-from .smoothing import raw_tables
-from .vocabulary import BOUNDARY
+from .ngrams import BOUNDARY
 
 LOG_ZERO = -99.0
 UNK_LOG_PROB = -100.0
 _ESCAPES = {" ": "<space>", "\t": "<tab>"}
+LN10 = math.log(10)
 
 
 def escape(char):
@@ -41,10 +41,9 @@ def escape(char):
     return char
 
 
-def _log10(values):
-    with np.errstate(divide="ignore"):
-        logs = np.log10(np.asarray(values, dtype=np.float64))
-    return np.where(np.isfinite(logs), logs, LOG_ZERO)
+def _log10(ln_values):
+    values = np.asarray(ln_values, dtype=np.float64) / LN10
+    return np.where(np.isfinite(values), values, LOG_ZERO)
 
 
 def _number(x):
@@ -52,102 +51,110 @@ def _number(x):
 
 
 class _Entries:
-    """ARPA entries keyed by (starts with <s>, tokens after it), with value and back-off."""
+    """Per ARPA order: token tuples (with a flag for a leading `<s>`), log10 values, back-offs."""
 
     def __init__(self, order):
-        self.by_order = {m: {} for m in range(1, order + 1)}
-        self.backoff = {}
+        self.order = order
+        self.lines = {m: [] for m in range(1, order + 1)}
 
-    def add(self, bos, tokens, value):
-        self.by_order[len(tokens) + int(bos)][(bos, tokens)] = value
+    def add(self, m, bos, tokens, values, backoffs=None):
+        """Entries of ARPA order m: token rows (n, m - bos), log10 values, optional back-offs."""
+        self.lines[m].append((bos, np.asarray(tokens), np.asarray(values),
+                              None if backoffs is None else np.asarray(backoffs)))
 
-    def set_backoff(self, bos, tokens, weight):
-        self.backoff[(bos, tokens)] = weight
-
-
-def _weights(distribution, order, keys):
-    """lambda_order of each context key (1 where the order has no level or the context no entry)."""
-    level = distribution.level(order)
-    weights = np.ones(len(keys))
-    if level is not None:
-        index, seen = level.find(keys)
-        weights[seen] = level.weight[index[seen]]
-    return weights
+    def count(self, m):
+        return sum(len(v) for _, _, v, _ in self.lines[m])
 
 
-def _entry_rows(table, chosen):
-    """For the contexts `chosen` (bool), each entry's context rank among them and next token."""
-    owner = np.repeat(np.arange(len(table.contexts)), np.diff(table.indptr))
-    keep = chosen[owner]
-    rank = np.cumsum(chosen) - 1
-    return owner[keep], rank[owner[keep]], table.next[keep]
+def _sentence_entries(backoff, entries):
+    """Models that read one `<s>`: level k of the index is ARPA order k."""
+    index = backoff.index
+    for k in range(1, index.order + 1):
+        tokens = index.tokens(k)
+        values = backoff.logprob[k]
+        listed = ~np.isnan(values)
+        if k == 1:
+            listed[BOUNDARY] = True   # `</s>` (and `<s>`, written separately)
+        bos = (tokens[:, 0] == BOUNDARY) & (k > 1)
+        weights = backoff.logbackoff[k] if k < index.order else None
+        for flag in (False, True):
+            pick = listed & (bos == flag)
+            if pick.any():
+                entries.add(k, flag, tokens[pick][:, int(flag):], _log10(values[pick]),
+                            None if weights is None else _log10(weights[pick]))
+    return float(_log10(backoff.logbackoff[1][BOUNDARY:BOUNDARY + 1])[0])
 
 
-def _count_model_entries(model):
-    distribution, size, order = model.distribution, model.size, model.order
-    tables = raw_tables(model.counts)
-    entries = _Entries(order)
-    for w, value in enumerate(_log10(distribution.base).tolist()):
-        entries.add(False, (w,), value)
-    # Histories and n-grams without the boundary: every order's own distribution.
+def _padded_entries(backoff, entries):
+    """Models padded with N-1 boundaries (see the module docstring)."""
+    index, order = backoff.index, backoff.order
+    entries.add(1, False, np.arange(index.size)[:, None], _log10(backoff.logprob[1]),
+                _log10(backoff.logbackoff[1]))
+    # Windows without a leading boundary: each order's own distribution.
     for m in range(2, order + 1):
-        table = tables[m]
-        tokens = split_key(table.contexts, m, size)
-        genuine = (tokens != BOUNDARY).all(axis=1)
-        keys = table.contexts[genuine]
-        for context, weight in zip(tokens[genuine].tolist(),
-                                   _log10(_weights(distribution, m, keys)).tolist()):
-            entries.set_backoff(False, tuple(context), weight)
-        owner, rank, nexts = _entry_rows(table, genuine)
-        values = _log10(distribution.rows(keys, order=m)[rank, nexts])
-        for context, w, value in zip(tokens[owner].tolist(), nexts.tolist(), values.tolist()):
-            entries.add(False, tuple(context) + (w,), value)
-    # Histories that begin with boundaries: ARPA's `<s> x`, at the model's full order.
-    top = tables[order]
-    tokens = split_key(top.contexts, order, size)
-    padded = tokens[:, 0] == BOUNDARY
-    x_length = (tokens != BOUNDARY).sum(axis=1)
-    weight = np.ones(len(top.contexts))
-    for n in range(2, order + 1):
-        applies = padded & (n >= x_length + 2)
-        weight[applies] *= _weights(distribution, n, top.contexts[applies] % size ** (n - 1))
-    stripped = [tuple(t for t in context if t != BOUNDARY) for context in tokens[padded].tolist()]
-    for x, value in zip(stripped, _log10(weight[padded]).tolist()):
-        entries.set_backoff(True, x, value)
-    owner, rank, nexts = _entry_rows(top, padded)
-    values = _log10(distribution.rows(top.contexts[padded], order=order)[rank, nexts])
-    for r, w, value in zip(rank.tolist(), nexts.tolist(), values.tolist()):
-        entries.add(True, stripped[r] + (w,), value)
-    return entries
+        tokens = index.tokens(m)
+        genuine = tokens[:, 0] != BOUNDARY
+        weights = _log10(backoff.logbackoff[m][genuine]) if m < order else None
+        entries.add(m, False, tokens[genuine], _log10(backoff.logprob[m][genuine]), weights)
+    # Windows of the full order whose context begins with boundaries: ARPA's `<s> x w`, of
+    # ARPA order N + 1 - (number of boundaries). Its back-off is that of its suffix, the
+    # context of one boundary fewer, when that is still padded.
+    rows = np.flatnonzero(index.tokens(order)[:, 0] == BOUNDARY)
+    tokens = index.tokens(order, rows)
+    pads = (tokens[:, :-1] == BOUNDARY).sum(axis=1)
+    suffix = index.level(order).suffix[rows]
+    weight = _padded_weight(backoff, suffix)
+    for n_pads in range(order - 1, 0, -1):
+        pick = pads == n_pads
+        if pick.any():
+            m = order + 1 - n_pads
+            entries.add(m, True, tokens[pick][:, n_pads:], _log10(backoff.logprob[order][
+                rows[pick]]), _log10(weight[pick]) if m < order else None)
+    start = np.zeros(0, np.int64)
+    for k in range(1, order):
+        start = index.find(k, start[:1] if k > 1 else np.zeros(1, np.int64),
+                           np.array([BOUNDARY]))
+    return float(_log10(_padded_weight(backoff, start))[0]) if start[0] >= 0 else 0.0
 
 
-def _dense_entries(model):
-    """Every bigram of a model with no back-off form (a neural bigram model)."""
-    entries = _Entries(2)
-    size = model.size
-    for w in range(size):
-        entries.add(False, (w,), float(np.log10(1.0 / size)))
-    logs = _log10(model.probabilities)
-    for h in range(size):
-        for w, value in enumerate(logs[h].tolist()):
-            entries.add(h == BOUNDARY, (w,) if h == BOUNDARY else (h, w), value)
-    return entries
+def _padded_weight(backoff, rows):
+    """ln of the product of the back-off weights of level-(N-1) contexts and of their suffixes
+    for as long as they begin with a boundary."""
+    index = backoff.index
+    weight = np.zeros(len(rows))
+    rows = np.asarray(rows, dtype=np.int64).copy()
+    alive = np.ones(len(rows), dtype=bool)
+    for j in range(index.order - 1, 0, -1):
+        alive &= index.tokens(j, rows)[:, 0] == BOUNDARY
+        weight[alive] += backoff.logbackoff[j][rows[alive]]
+        if j > 1:
+            rows = index.level(j).suffix[rows]
+    return weight
 
 
 def arpa_lines(model):
     """The ARPA text of a model, line by line."""
-    if getattr(model, "distribution", None) is not None:
-        entries = _count_model_entries(model)
-    elif model.order == 2:
-        entries = _dense_entries(model)
+    backoff = getattr(model, "backoff", None)
+    if backoff is None:
+        if model.order != 2:
+            raise BigramError(f"a neural model of order {model.order} has no back-off form to "
+                              "write as ARPA; export count models (any order) or neural bigrams")
+        backoff = _listed_bigrams(model)
+    entries = _Entries(model.order)
+    if backoff.index.padding == "sentence":
+        start_backoff = _sentence_entries(backoff, entries)
     else:
-        raise BigramError(f"a neural model of order {model.order} has no back-off form to "
-                          "write as ARPA; export count models (any order) or neural bigrams")
-    words = ["</s>"] + [escape(c) for c in model.vocabulary.chars]
+        start_backoff = _padded_entries(backoff, entries)
+    vocabulary = model.vocabulary
+    words = [vocabulary.token(i) if i >= vocabulary.first else "" for i in range(len(vocabulary))]
+    if vocabulary.unit == "char":
+        words = [escape(w) if w else w for w in words]
+    words[BOUNDARY] = "</s>"
+    if vocabulary.unk:
+        words[1] = "<unk>"
     history_words = ["<s>"] + words[1:]
-    start_backoff = entries.backoff.get((True, ()), 0.0)
-    counts = {m: len(v) for m, v in entries.by_order.items()}
-    counts[1] += 2  # <unk> and <s>
+    counts = {m: entries.count(m) for m in range(1, model.order + 1)}
+    counts[1] += 1 + (0 if vocabulary.unk else 1)   # <s>, and <unk> when the model has none
     yield "\\data\\"
     for m in range(1, model.order + 1):
         yield f"ngram {m}={counts[m]}"
@@ -155,18 +162,50 @@ def arpa_lines(model):
         yield ""
         yield f"\\{m}-grams:"
         if m == 1:
-            yield f"{_number(UNK_LOG_PROB)}\t<unk>"
-            yield f"{_number(LOG_ZERO)}\t<s>\t{_number(start_backoff)}"
-        for (bos, tokens), value in entries.by_order[m].items():
-            text = " ".join((["<s>"] if bos else []) +
-                            [history_words[t] for t in tokens[:-1]] + [words[tokens[-1]]])
-            line = f"{_number(value)}\t{text}"
-            backoff = entries.backoff.get((bos, tokens))
-            if backoff is not None and m < model.order and tokens[-1] != BOUNDARY:
-                line += f"\t{_number(backoff)}"
-            yield line
+            if not vocabulary.unk:
+                yield f"{_number(UNK_LOG_PROB)}\t<unk>"
+            # KenLM gives `<s>` probability 1 (it is never predicted); the lecture's padded
+            # models have always written log10 0 as -99.
+            start = 0.0 if backoff.index.padding == "sentence" else LOG_ZERO
+            yield f"{_number(start)}\t<s>\t{_number(start_backoff)}"
+        yield from _section(entries, m, model.order, words, history_words)
     yield ""
     yield "\\end\\"
+
+
+def _section(entries, m, order, words, history_words):
+    words = np.array(words, dtype=object)
+    history_words = np.array(history_words, dtype=object)
+    for bos, tokens, values, backoffs in entries.lines[m]:
+        columns = [history_words[tokens[:, j]] for j in range(tokens.shape[1] - 1)]
+        columns.append(words[tokens[:, -1]])
+        if bos:
+            columns.insert(0, np.full(len(tokens), "<s>", dtype=object))
+        texts = [" ".join(parts) for parts in zip(*columns)]
+        if backoffs is None or m == order:
+            yield from (f"{_number(v)}\t{t}" for v, t in zip(values.tolist(), texts))
+            continue
+        ends = (tokens[:, -1] == BOUNDARY).tolist()
+        for v, t, b, end in zip(values.tolist(), texts, backoffs.tolist(), ends):
+            yield f"{_number(v)}\t{t}" if end else f"{_number(v)}\t{t}\t{_number(b)}"
+
+
+def _listed_bigrams(model):
+    """A neural bigram model as a back-off model listing every bigram."""
+    from .backoff import BackoffModel
+    from .ngrams import Level, NgramIndex
+
+    size = model.size
+    rows = model.next_token_probabilities(model.advance(np.zeros(size, np.int64),
+                                                        np.arange(size)))
+    keys = np.arange(size * size, dtype=np.int64)
+    ones = np.zeros(size * size, np.int64)
+    index = NgramIndex(2, size, [None, Level(np.arange(size), np.zeros(size, np.int64),
+                                             np.zeros(size, np.int64), np.zeros(size, np.int64)),
+                                 Level(keys, keys % size, ones, ones)], "makemore")
+    with np.errstate(divide="ignore"):
+        logprob = [None, np.full(size, -math.log(size)), np.log(rows.astype(np.float64)).ravel()]
+    return BackoffModel(index, logprob, [None, np.zeros(size), np.zeros(size * size)])
 
 
 def write(model, path):
@@ -176,11 +215,16 @@ def write(model, path):
     counts = {}
 
     def fill(stream):
+        buffer = []
         for line in arpa_lines(model):
             if line.startswith("ngram "):
                 order, count = line[6:].split("=")
                 counts[int(order)] = int(count)
-            stream.write((line + "\n").encode("utf-8"))
+            buffer.append(line)
+            if len(buffer) >= 65536:
+                stream.write(("\n".join(buffer) + "\n").encode("utf-8"))
+                buffer.clear()
+        stream.write(("\n".join(buffer) + "\n").encode("utf-8") if buffer else b"")
 
     atomic_write(path, fill)
     return counts

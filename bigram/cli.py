@@ -24,8 +24,8 @@ DEFAULT_MODEL = "bigram.npz"
 
 app = typer.Typer(
     name="bigram",
-    help="Character-level bigram language models: train on names (or any lines of text), "
-         "sample new ones, and report losses.",
+    help="Character-level bigram language models: train on any lines of text (names, words, "
+         "sentences), sample new items, and report losses.",
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -43,6 +43,12 @@ class SmoothingMethod(str, enum.Enum):
     add_k = "add-k"
     witten_bell = "witten-bell"
     kneser_ney = "kneser-ney"
+    modified_kneser_ney = "modified-kneser-ney"
+
+
+class Unit(str, enum.Enum):
+    char = "char"
+    word = "word"
 
 
 class EncodingErrors(str, enum.Enum):
@@ -110,6 +116,17 @@ def _load(path):
     return load(path or default_model_path())
 
 
+UnitOption = Annotated[Unit, typer.Option(
+    "--unit", help="What a token is: a character, or a word (split at spaces and tabs, as "
+    "KenLM reads text). Stored in the model; later commands read it from there.")]
+MinCountOption = Annotated[Optional[int], typer.Option(
+    "--min-count", help="Tokens seen fewer times than this in training become <unk>.",
+    show_default=False)]
+MaxVocabOption = Annotated[Optional[int], typer.Option(
+    "--max-vocab", help="Keep only the N most frequent tokens; the rest become <unk>.",
+    show_default=False)]
+
+
 # ---------------------------------------------------------------------- train
 
 
@@ -125,7 +142,8 @@ def train(
         "--output", "-o", help="Where to write the model [default: $BIGRAM_MODEL or "
         "./bigram.npz].", show_default=False)] = None,
     smoothing_method: Annotated[SmoothingMethod, typer.Option(
-        help="counts: add-k, interpolated Witten-Bell or interpolated Kneser-Ney.")]
+        help="counts: add-k, interpolated Witten-Bell, interpolated Kneser-Ney, or modified "
+             "Kneser-Ney exactly as KenLM's lmplz estimates it.")]
     = SmoothingMethod.add_k,
     smoothing: Annotated[Optional[float], typer.Option(
         help="counts: the method's strength: k for add-k (default 1, 0 = none), the "
@@ -138,6 +156,9 @@ def train(
     = 2147483647,
     order: Annotated[int, typer.Option(help="Context length + 1: 2 for bigrams, 3 for "
                                        "trigrams, ...")] = 2,
+    unit: UnitOption = Unit.char,
+    min_count: MinCountOption = None,
+    max_vocab: MaxVocabOption = None,
     split: Annotated[str, typer.Option(
         help="makemore: hold out --test-size items; or train/dev/test percentages such as "
              "80/10/10.")] = "makemore",
@@ -166,7 +187,8 @@ def train(
         files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
-        method=smoothing_method.value, order=order, split=split)
+        method=smoothing_method.value, order=order, split=split, unit=unit.value,
+        min_count=min_count, max_vocab=max_vocab)
     from .modelfile import save
 
     replaced = save(out, result.saved)
@@ -293,7 +315,8 @@ def sample(
 
 def _json_lines(items):
     """UTF-8 JSON Lines: each item as a JSON string on its own line."""
-    from json.encoder import encode_basestring  # what json.dumps(str, ensure_ascii=False) does
+    # encode_basestring is what json.dumps(a_str, ensure_ascii=False) does, without the call.
+    from json.encoder import encode_basestring
 
     return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
 
@@ -301,14 +324,15 @@ def _json_lines(items):
 def _check_prefix(vocabulary, prefix, max_len):
     if not prefix:
         return
+    what = "words" if vocabulary.unit == "word" else "characters"
     try:
-        vocabulary.encode_text(prefix)
+        tokens = vocabulary.encode_text(prefix)
     except KeyError as error:
         missing = " ".join(repr(c) for c in error.args[0])
-        raise OptionError(f"--prefix {prefix!r} has characters the model has never seen: "
+        raise OptionError(f"--prefix {prefix!r} has {what} the model has never seen: "
                           f"{missing}") from None
-    if len(prefix) >= max_len:
-        raise OptionError(f"--prefix is {len(prefix)} characters, not shorter than --max-len "
+    if len(tokens) >= max_len:
+        raise OptionError(f"--prefix is {len(tokens)} {what}, not shorter than --max-len "
                           f"{max_len}")
 
 
@@ -323,11 +347,12 @@ def evaluate(
     model_file: ModelOption = None,
     as_json: JsonOption = False,
     oov: Annotated[OovPolicy, typer.Option(
-        help="Characters the model never saw: skip the bigrams touching them (and report "
-             "them), or stop with an error.")] = OovPolicy.skip,
+        help="Tokens the model never saw, for models without <unk>: skip the n-grams "
+             "touching them (and report them), or stop with an error. Models with <unk> "
+             "score them as <unk>.")] = OovPolicy.skip,
     encoding_errors: EncodingOption = EncodingErrors.strict,
 ):
-    """Report the loss (NLL in nats, bits per character, perplexity) per split or per file."""
+    """Report the loss (NLL in nats, bits per token, perplexity) per split or per file."""
     from .evaluation import evaluate_splits, evaluate_text_sources
 
     saved = _load(model_file)
@@ -343,21 +368,28 @@ def evaluate(
     from .render import loss_table
 
     _stdout().print(loss_table(reports))
+    unk = saved.vocabulary.unk
     for report in reports:
         if report.oov:
-            _stderr().print(f"note: {report.name}: {report.oov} character(s) outside the "
-                            f"vocabulary were skipped: {report.oov_chars!r}")
+            what = f"{report.oov} token(s) outside the vocabulary"
+            listed = f": {report.oov_tokens}" if report.oov_tokens else ""
+            if unk:
+                _stderr().print(f"note: {report.name}: {what} were scored as <unk>{listed}; "
+                                f"perplexity excluding them "
+                                f"{report.perplexity_excluding_oov:.3f}")
+            else:
+                _stderr().print(f"note: {report.name}: {what} were skipped{listed}")
 
 
 @app.command()
 def score(
-    names: Annotated[list[str], typer.Argument(help="Names (or any items) to score.")],
+    names: Annotated[list[str], typer.Argument(help="Items (names, words, lines) to score.")],
     model_file: ModelOption = None,
     as_json: JsonOption = False,
-    oov: Annotated[OovPolicy, typer.Option(help="Unknown characters: skip or error.")]
-    = OovPolicy.skip,
+    oov: Annotated[OovPolicy, typer.Option(help="Unknown tokens (models without <unk>): skip "
+                                           "or error.")] = OovPolicy.skip,
 ):
-    """Show each bigram of each name with its probability, and the name's log-likelihood."""
+    """Show each n-gram of each item with its probability, and the item's log-likelihood."""
     from .evaluation import score_item
 
     saved = _load(model_file)
@@ -478,7 +510,7 @@ def tune_command(
                                        "the neural model (reg).")] = Kind.counts,
     order: Annotated[str, typer.Option(help="Orders to try, comma-separated.")] = "2,3,4,5",
     smoothing_method: Annotated[Optional[str], typer.Option(
-        help="counts: methods to try, comma-separated [default: all three].",
+        help="counts: methods to try, comma-separated [default: all four].",
         show_default=False)] = None,
     smoothing: Annotated[Optional[str], typer.Option(
         help="counts: strengths to try, comma-separated; 'auto' is Kneser-Ney's estimated "
@@ -488,6 +520,9 @@ def tune_command(
         show_default=False)] = None,
     steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
     lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
+    unit: UnitOption = Unit.char,
+    min_count: MinCountOption = None,
+    max_vocab: MaxVocabOption = None,
     split: Annotated[str, typer.Option(help="train/dev/test percentages.")] = "80/10/10",
     split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
     output: Annotated[Optional[Path], typer.Option(
@@ -511,7 +546,8 @@ def tune_command(
         m.strip() for m in smoothing_method.split(",")]
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
-                  split, split_seed, encoding_errors.value, steps, lr)
+                  split, split_seed, encoding_errors.value, steps, lr, unit=unit.value,
+                  min_count=min_count, max_vocab=max_vocab)
     from .modelfile import save
 
     replaced = save(out, result.saved)

@@ -1,24 +1,26 @@
-"""Counting bigrams of items, vectorised, one block at a time.
+"""From blocks of items to token ids, per split, while the vocabulary is being discovered.
 
-Items are turned into one token sequence in which consecutive items share a
-boundary token (`. e m m a . o l i v i a .`), so every bigram of every item,
-including start and end, is a consecutive pair of that sequence; one
-`np.bincount` over pair keys counts them all.
+During training the vocabulary is not known until all the data has been read,
+so tokens get compact ids in order of first appearance (`CodepointIndex` for
+characters, `bigram.words.WordIndex` for words; id 0 is the boundary), and
+each split keeps its items as int32 ids. Once everything is read, the ids are
+renamed into the final vocabulary (with `<unk>` for tokens it leaves out) and
+counted into an NgramIndex.
 
-During training the vocabulary is not known until the data has been read, so
-code points get compact ids in order of first appearance (`CodepointIndex`),
-and the final count matrix is permuted into the vocabulary's sorted order.
+Bigrams of characters in plain ASCII blocks take a faster road: they are
+counted from the block's byte pairs (two bincounts, no items materialised),
+into a 257 x 257 matrix in byte space, so a gigabyte of names needs no
+per-token memory at all.
 """
 
 import numpy as np
 
 from .corpus import IS_BREAK
-from .vocabulary import Vocabulary
+from .ngrams import BOUNDARY, Level, NgramIndex, count_items, merge_indexes
 
 IS_LINE_BREAK = IS_BREAK[:256]
-
 _UNICODE_SIZE = 0x110000
-DENSE_LIMIT = 1024      # above this many distinct tokens counts are kept sparse per block
+BYTE_SPACE = 257        # the boundary, then one id per byte value (byte + 1)
 
 
 class CodepointIndex:
@@ -36,21 +38,155 @@ class CodepointIndex:
         ids = self._table[codepoints]
         missing = ids < 0
         if missing.any():
-            new = np.unique(codepoints[missing]).astype(np.uint32)
+            # New code points are numbered in the order they first appear (lmplz numbers
+            # words that way, and modified Kneser-Ney reproduces it).
+            new, first = np.unique(codepoints[missing], return_index=True)
+            new = new[np.argsort(first, kind="stable")].astype(np.uint32)
             self._table[new] = np.arange(len(self), len(self) + len(new), dtype=np.int32)
             self.codepoints = np.concatenate([self.codepoints, new])
             ids = self._table[codepoints]
         return ids
 
-    def vocabulary(self):
-        """The vocabulary of every code point seen."""
-        return Vocabulary.from_codepoints(self.codepoints)
+    def tokens(self):
+        """The token string of every id from 1 on."""
+        return [chr(int(c)) for c in self.codepoints]
 
-    def positions(self, vocabulary):
-        """Each id's index in `vocabulary` (which must hold every code point seen)."""
-        positions = np.zeros(len(self), dtype=np.int64)
-        positions[1:] = np.searchsorted(vocabulary.codepoints, self.codepoints) + 1
-        return positions
+
+class WordIds:
+    """Compact ids for words (id 0 is the boundary), as CodepointIndex is for characters."""
+
+    def __init__(self):
+        from .words import WordIndex
+
+        self.index = WordIndex()
+
+    def __len__(self):
+        return len(self.index) + 1
+
+    def ids(self, codepoints, starts, ends):
+        """Ids (from 1) of the words at the spans, giving new words new ids."""
+        return self.index.ids(codepoints, starts, ends) + 1
+
+    def tokens(self):
+        """The token string of every id from 1 on."""
+        return self.index.words()
+
+
+class SplitTokens:
+    """Items of one split as compact ids (int32) and offsets, block by block."""
+
+    def __init__(self):
+        self.parts = []
+        self.items = 0
+
+    def add(self, ids, offsets):
+        self.parts.append((np.asarray(ids, dtype=np.int32), np.diff(offsets)))
+        self.items += len(offsets) - 1
+
+    def arrays(self):
+        """All ids, and item offsets."""
+        if not self.parts:
+            return np.zeros(0, np.int32), np.zeros(1, np.int64)
+        ids = np.concatenate([i for i, _ in self.parts])
+        lengths = np.concatenate([n for _, n in self.parts])
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return ids, offsets
+
+
+class TokenCollector:
+    """Token ids of every split, and the bigram byte-pair counts of plain ASCII blocks."""
+
+    def __init__(self, unit="char", byte_pairs=False):
+        self.unit = unit
+        self.index = CodepointIndex() if unit == "char" else WordIds()
+        self.splits = {}
+        self.byte_pairs = byte_pairs      # count plain ASCII blocks from their byte pairs
+        self.pair_counts = {}             # split -> (257, 257) counts in byte space
+        self.pair_items = {}
+
+    def items(self, split):
+        """Items of a split read so far."""
+        return self.splits.get(split, SplitTokens()).items + self.pair_items.get(split, 0)
+
+    def add_items(self, chars, offsets, split):
+        """Items given as code points and offsets."""
+        if self.unit == "char":
+            ids = self.index.ids(chars)
+            self.splits.setdefault(split, SplitTokens()).add(ids, offsets)
+            return
+        from .words import split_words
+
+        starts, ends, word_offsets = split_words(chars, offsets)
+        ids = self.index.ids(chars, starts, ends)
+        self.splits.setdefault(split, SplitTokens()).add(ids, word_offsets)
+
+    def add_plain_block(self, block, split, held_out=()):
+        """Count every item of a plain ASCII block from its byte pairs, except `held_out`."""
+        pairs = block.byte_pairs()
+        present = pairs.sum(0) + pairs.sum(1)
+        present[block.raw[[0, -1]]] += 1  # a one-byte block has no pairs, only its edges
+        seen = np.flatnonzero(present)
+        self.index.ids(seen[~IS_LINE_BREAK[seen]].astype(np.uint8))
+        byte_ids = np.arange(1, 257, dtype=np.int64)
+        byte_ids[IS_LINE_BREAK] = BOUNDARY
+        counts = byte_pairs_to_tokens(pairs, byte_ids, BYTE_SPACE, block.raw)
+        if len(held_out):
+            chars, offsets = block.item_chars(held_out)
+            sequence = token_sequence(chars.astype(np.int64) + 1, offsets)
+            counts -= np.bincount(sequence[:-1] * BYTE_SPACE + sequence[1:],
+                                  minlength=BYTE_SPACE ** 2).reshape(BYTE_SPACE, BYTE_SPACE)
+        total = self.pair_counts.get(split)
+        self.pair_counts[split] = counts if total is None else total + counts
+        self.pair_items[split] = self.pair_items.get(split, 0) + block.n_items - len(held_out)
+
+    def tokens(self):
+        """Every token seen (in id order, from id 1)."""
+        return self.index.tokens()
+
+    def train_frequencies(self):
+        """How often each compact id occurs in the training split (for vocabulary control)."""
+        size = len(self.index)
+        frequency = np.zeros(size, dtype=np.int64)
+        if "train" in self.splits:
+            ids, _ = self.splits["train"].arrays()
+            frequency += np.bincount(ids, minlength=size)
+        pairs = self.pair_counts.get("train")
+        if pairs is not None:
+            byte_count = pairs[:, 1:].sum(0)      # each character, counted as predicted
+            used = np.flatnonzero(byte_count)
+            frequency[self.index.ids(used.astype(np.uint8))] += byte_count[used]
+        return frequency
+
+    def count(self, split, mapping, size, order, padding):
+        """The NgramIndex of a split, its compact ids renamed by `mapping` (-1: unknown)."""
+        ids, offsets = self.splits.get(split, SplitTokens()).arrays()
+        index = count_items(mapping[ids], offsets, order, size, padding)
+        pairs = self.pair_counts.get(split)
+        if pairs is None:
+            return index
+        byte_to_id = np.full(BYTE_SPACE, -1, dtype=np.int64)
+        byte_to_id[0] = BOUNDARY
+        known = np.flatnonzero(pairs.sum(0) + pairs.sum(1))
+        known = known[known > 0]
+        byte_to_id[known] = mapping[self.index.ids((known - 1).astype(np.uint8))]
+        return merge_indexes([index, bigram_index(pairs, byte_to_id, size)],
+                             [np.arange(size), np.arange(size)], size)
+
+
+def bigram_index(pairs, mapping, size):
+    """The order-2 NgramIndex (makemore padding) of a dense count matrix whose rows and columns
+    are renamed by `mapping` into a vocabulary of `size` tokens (cells add up where ids merge)."""
+    rows, cols = np.nonzero(pairs)
+    keys = mapping[rows] * size + mapping[cols]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    count = np.bincount(inverse.ravel(), weights=pairs[rows, cols],
+                        minlength=len(unique)).astype(np.int64)
+    first = np.bincount(unique % size, weights=count, minlength=size).astype(np.int64)
+    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64), first,
+                          np.zeros(size, np.int64)),
+              Level(unique, unique % size, count, count.copy())]
+    return NgramIndex(2, size, levels, "makemore")
 
 
 def token_sequence(ids, offsets):
@@ -63,72 +199,6 @@ def token_sequence(ids, offsets):
     return sequence
 
 
-def pair_counts(sequence, size):
-    """size x size matrix of consecutive pairs in a token sequence."""
-    if len(sequence) < 2:
-        return np.zeros((size, size), dtype=np.int64)
-    keys = sequence[:-1] * size + sequence[1:]
-    if size <= DENSE_LIMIT:
-        return np.bincount(keys, minlength=size * size).reshape(size, size)
-    unique, counts = np.unique(keys, return_counts=True)
-    matrix = np.zeros((size, size), dtype=np.int64)
-    matrix.flat[unique] = counts
-    return matrix
-
-
-class BigramCounter:
-    """Accumulates bigram counts of items, per split, while discovering the vocabulary."""
-
-    def __init__(self):
-        self.index = CodepointIndex()
-        self._counts = {}
-        self.items = {}
-
-    def _matrix(self, split):
-        size = len(self.index)
-        counts = self._counts.get(split)
-        if counts is None or counts.shape[0] < size:
-            grown = np.zeros((size, size), dtype=np.int64)
-            if counts is not None:
-                grown[:counts.shape[0], :counts.shape[0]] = counts
-            counts = self._counts[split] = grown
-        return counts
-
-    def add(self, chars, offsets, split="train", sign=1):
-        """Count (or, with sign=-1, uncount) the bigrams of items given as code points."""
-        ids = self.index.ids(chars)
-        counts = self._matrix(split)
-        counts += sign * pair_counts(token_sequence(ids, offsets), counts.shape[0])
-        self.items[split] = self.items.get(split, 0) + sign * (len(offsets) - 1)
-
-    def add_plain_block(self, block, split="train"):
-        """Count every item of a plain ASCII block from its byte pairs (the fast path)."""
-        pairs = block.byte_pairs()
-        present = pairs.sum(0) + pairs.sum(1)
-        present[block.raw[[0, -1]]] += 1  # a one-byte block has no pairs, only its edges
-        seen = np.flatnonzero(present)
-        chars = seen[~IS_LINE_BREAK[seen]].astype(np.uint8)
-        ids = np.zeros(256, dtype=np.int64)
-        ids[chars] = self.index.ids(chars)
-        counts = self._matrix(split)
-        counts += byte_pairs_to_tokens(pairs, ids, counts.shape[0], block.raw)
-        self.items[split] = self.items.get(split, 0) + block.n_items
-
-    def vocabulary(self):
-        """Every character seen, in any split."""
-        return self.index.vocabulary()
-
-    def counts(self, split, vocabulary=None):
-        """The split's counts, rows and columns in `vocabulary`'s order."""
-        vocabulary = vocabulary or self.vocabulary()
-        out = np.zeros((len(vocabulary), len(vocabulary)), dtype=np.int64)
-        counts = self._counts.get(split)
-        if counts is not None:
-            where = self.index.positions(vocabulary)[:counts.shape[0]]
-            out[np.ix_(where, where)] = counts
-        return out
-
-
 def byte_pairs_to_tokens(pairs, ids, size, raw):
     """Token-pair counts of a plain ASCII block from its byte-pair counts.
 
@@ -137,29 +207,12 @@ def byte_pairs_to_tokens(pairs, ids, size, raw):
     produces, so that cell is cleared; the block's own edges add the pair into
     its first byte and, when it ends without a newline, out of its last.
     """
-    onehot = np.zeros((256, size), dtype=np.int64)
-    onehot[np.arange(256), ids] = 1
-    counts = onehot.T @ pairs @ onehot
+    keys = (ids[:, None] * size + ids[None, :]).ravel()
+    counts = np.bincount(keys, weights=pairs.ravel(), minlength=size * size)
+    counts = counts.astype(np.int64).reshape(size, size)
     if len(raw):
         counts[0, ids[raw[0]]] += 1
         if not IS_LINE_BREAK[raw[-1]]:
             counts[ids[raw[-1]], 0] += 1
     counts[0, 0] = 0
     return counts
-
-
-def count_with_vocabulary(vocabulary, chars, offsets, order=2):
-    """N-gram counts of items under a fixed vocabulary, skipping out-of-vocabulary characters.
-
-    An n-gram whose window (its context or its next token) holds an unknown
-    character is not counted. Returns the NgramTable, the number of unknown
-    characters, and their distinct code points.
-    """
-    from .ngrams import NgramTable, known_windows, window_keys
-
-    size = len(vocabulary)
-    tokens, unknown = vocabulary.encode(chars)
-    padded, at = known_windows(tokens, unknown, offsets, order)
-    keys = window_keys(padded, at, order, size)
-    table = NgramTable.from_pairs(order, size, keys, padded[at])
-    return table, int(unknown.sum()), np.unique(chars[unknown]).astype(np.uint32)

@@ -9,8 +9,9 @@ torch.randperm(n)`):
 * percentages such as `80/10/10`: the first 80% of the permutation is train,
   the next 10% dev, the rest test (`int(0.8 n)` and `int(0.9 n)` are the cuts).
 
-The vocabulary is every character of every item, as makemore builds it before
-splitting.
+The vocabulary is every token (character or word) of every item, as makemore
+builds it before splitting; `--min-count` and `--max-vocab` keep only the
+tokens frequent enough in the training split and map the rest to `<unk>`.
 """
 
 from dataclasses import dataclass, field
@@ -19,10 +20,10 @@ import numpy as np
 
 from . import tensor as torch
 from .corpus import Reader, count_items, resolve_sources
-from .counting import BigramCounter
+from .counting import TokenCollector
 from .errors import InputError, OptionError
-from .ngrams import NgramTable, check_order, count_ngrams
-from .vocabulary import Vocabulary
+from .ngrams import PADDINGS
+from .vocabulary import UNITS, Vocabulary
 
 DEFAULT_SPLIT_SEED = 3407
 SPLITS = ("train", "dev", "test")
@@ -74,7 +75,7 @@ class TrainingData:
 
     vocabulary: Vocabulary
     order: int
-    counts: dict                       # split name -> NgramTable of the order
+    counts: dict                       # split name -> NgramIndex of the order
     items: dict                        # split name -> number of items
     sources: list
     sha256: str
@@ -82,6 +83,10 @@ class TrainingData:
     split: dict                        # how the splits were chosen
     held_out: dict = field(default_factory=dict)   # split name -> its items (not train)
     train_items: str | None = None     # training text for --novel, or None if too long
+    vocabulary_control: dict = field(default_factory=dict)   # min_count, max_vocab, unk_tokens
+    token_rank: object = None          # lmplz's word id of each token (first appearance)
+    collector: object = None           # the token ids, to count again at another order
+    mapping: object = None
 
     @property
     def splits(self):
@@ -89,21 +94,43 @@ class TrainingData:
         return [s for s in SPLITS if self.items.get(s)]
 
     def tokens(self, split):
-        """Number of predicted tokens (n-grams) in a split."""
-        return int(self.counts[split].count.sum())
+        """Number of predicted tokens in a split."""
+        index = self.counts[split]
+        return int(sum(index.level(k).final.sum() for k in range(1, index.order + 1)))
+
+    def recount(self, order, padding="makemore"):
+        """The counts of every split at another order or padding (the ids are kept)."""
+        return {s: self.collector.count(s, self.mapping, len(self.vocabulary), order, padding)
+                for s in self.counts}
+
+
+def check_vocabulary_options(unit, min_count, max_vocab):
+    """Reject bad --unit, --min-count and --max-vocab values before any data is read."""
+    if unit not in UNITS:
+        raise OptionError(f"--unit must be char or word, not {unit!r}")
+    if min_count is not None and min_count < 1:
+        raise OptionError(f"--min-count must be 1 or more, not {min_count} (tokens seen fewer "
+                          "times become <unk>)")
+    if max_vocab is not None and max_vocab < 1:
+        raise OptionError(f"--max-vocab must be 1 or more, not {max_vocab}")
 
 
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                        encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT,
-                       order=2, split=None):
+                       order=2, split=None, unit="char", min_count=None, max_vocab=None,
+                       padding="makemore"):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
 
-    Bigrams are counted while streaming: plain ASCII blocks from their byte
-    pairs, without materialising items. Higher orders keep the items of each
-    split in memory (4 bytes per character) and count once the vocabulary is
-    known. The training text is kept (for `sample --novel`) while it is at
-    most `keep_text` characters.
+    Items become token ids block by block (4 bytes per token are kept until
+    counting); bigrams of characters in plain ASCII blocks are counted from
+    byte pairs instead, without materialising items. The training text is
+    kept (for `sample --novel`) while it is at most `keep_text` characters.
     """
+    check_vocabulary_options(unit, min_count, max_vocab)
+    if padding not in PADDINGS:
+        raise OptionError(f"unknown padding {padding!r}")
+    if order < 2:
+        raise OptionError(f"--order must be 2 or more, not {order}")
     percentages = parse_split(split)
     if percentages is not None and test_size is not None:
         raise OptionError("--test-size belongs to the makemore split; --split sets every "
@@ -112,7 +139,8 @@ def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
     options = {} if block_bytes is None else {"block_bytes": block_bytes}
     reader = Reader(sources, encoding_errors, **options)
     try:
-        return _load(reader, sources, test_size, split_seed, keep_text, order, percentages)
+        return _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
+                     unit, min_count, max_vocab, padding)
     finally:
         reader.close()
 
@@ -138,12 +166,13 @@ def _assignment(reader, labels, test_size, split_seed, percentages):
             {"method": "makemore", "seed": split_seed, "test_size": test_size})
 
 
-def _load(reader, sources, test_size, split_seed, keep_text, order, percentages):
+def _load(reader, sources, test_size, split_seed, keep_text, order, percentages, unit,
+          min_count, max_vocab, padding):
     labels = ", ".join(s.label for s in sources)
     assignment, split_info = _assignment(reader, labels, test_size, split_seed, percentages)
-    counter = BigramCounter()
+    byte_pairs = unit == "char" and order == 2 and padding == "makemore"
+    collector = TokenCollector(unit, byte_pairs)
     held_out = {"dev": [], "test": []}
-    collected = {name: [] for name in SPLITS}   # higher orders: (chars, offsets) per split
     kept, kept_size, keep = [], 0, True
     base = 0
     for _, block in reader.blocks(hash_bytes=True):
@@ -152,24 +181,16 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages)
         keep = keep and kept_size + len(block.codepoints) <= keep_text
         others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
         train = None if not len(others) else local == 0
-        if order == 2 and block.plain:
-            # Byte pairs count the whole block; held-out items are then taken back out.
-            counter.add_plain_block(block, "train")
-            if len(others):
-                chars, offsets = block.item_chars(others)
-                counter.add(chars, offsets, "train", sign=-1)
+        if byte_pairs and block.plain:
+            collector.add_plain_block(block, "train", others)
         else:
             chars, offsets = block.item_chars(train)
-            counter.add(chars, offsets, "train")
-            if order > 2:
-                collected["train"].append((chars, offsets))
+            collector.add_items(chars, offsets, "train")
         for name, code in (("dev", 1), ("test", 2)):
             which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
             if len(which):
                 chars, offsets = block.item_chars(which)
-                counter.add(chars, offsets, name)
-                if order > 2:
-                    collected[name].append((chars, offsets))
+                collector.add_items(chars, offsets, name)
                 held_out[name].extend(block.item_strings(which))
         if keep:
             text = block.joined(train) if train is not None or not block.plain else block.text()
@@ -178,30 +199,62 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages)
         base += n_block
     if base == 0:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
-    vocabulary = counter.vocabulary()
-    check_order(order, len(vocabulary))
-    splits = [s for s in SPLITS if counter.items.get(s, 0) > 0 or s == "train"]
-    if order == 2:
-        counts = {s: NgramTable.from_dense(counter.counts(s, vocabulary)) for s in splits}
-    else:
-        counts = {s: _count_collected(collected[s], vocabulary, order) for s in splits}
+    vocabulary, mapping, control = _vocabulary(collector, unit, min_count, max_vocab,
+                                               force_unk=padding == "sentence")
+    splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
+    counts = {s: collector.count(s, mapping, len(vocabulary), order, padding) for s in splits}
     return TrainingData(
         vocabulary=vocabulary, order=order, counts=counts,
-        items={s: counter.items.get(s, 0) for s in splits},
+        items={s: collector.items(s) for s in splits},
         sources=[s.label for s in sources], sha256=reader.sha256.hexdigest(),
         bytes_read=reader.bytes_read, split=split_info,
         held_out={k: v for k, v in held_out.items() if v},
         train_items="\n".join(k for k in kept if k) if keep else None,
+        vocabulary_control=control, collector=collector, mapping=mapping,
+        token_rank=_lmplz_ranks(mapping, len(vocabulary), vocabulary.unk_id),
     )
 
 
-def _count_collected(parts, vocabulary, order):
-    """The n-gram table of items collected block by block, under the final vocabulary."""
-    if not parts:
-        return NgramTable.empty(order, len(vocabulary))
-    chars = np.concatenate([c for c, _ in parts])
-    lengths = np.concatenate([np.diff(o) for _, o in parts])
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    tokens, _ = vocabulary.encode(chars)
-    return count_ngrams(tokens, offsets, order, len(vocabulary))
+def _lmplz_ranks(mapping, size, unk_id):
+    """lmplz's word id of every token: `<unk>` 0, `</s>` (the boundary) 2, then words from 3
+    in order of first appearance (the compact ids' order)."""
+    rank = np.zeros(size, dtype=np.int64)
+    seen = mapping[1:] >= 0
+    compact = np.flatnonzero(seen) + 1
+    rank[mapping[compact][::-1]] = (compact + 2)[::-1]   # first appearance wins on merges
+    rank[0] = 2
+    if unk_id is not None:
+        rank[unk_id] = 0
+    return rank
+
+
+def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
+    """The vocabulary, the renaming of compact ids into it, and what vocabulary control did.
+
+    Without --min-count or --max-vocab every token seen (in any split) is in
+    the vocabulary. With them, the training split's frequencies decide: tokens
+    seen fewer than min_count times, and all but the max_vocab most frequent
+    (ties go to the token that sorts first), become `<unk>`.
+    """
+    tokens = collector.tokens()
+    if min_count is None and max_vocab is None:
+        # Modified Kneser-Ney always has `<unk>`, as lmplz's models do.
+        vocabulary = Vocabulary(tokens, unit, unk=force_unk)
+        kept = np.ones(len(tokens), dtype=bool)
+    else:
+        frequency = collector.train_frequencies()[1:]
+        kept = frequency >= (min_count or 1)
+        if max_vocab is not None and kept.sum() > max_vocab:
+            order = sorted(np.flatnonzero(kept).tolist(), key=lambda i: (-frequency[i], tokens[i]))
+            kept = np.zeros(len(tokens), dtype=bool)
+            kept[order[:max_vocab]] = True
+        vocabulary = Vocabulary([t for t, k in zip(tokens, kept) if k], unit, unk=True)
+    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
+    mapping = np.full(len(tokens) + 1, vocabulary.unk_id if vocabulary.unk else -1,
+                      dtype=np.int64)
+    mapping[0] = 0
+    for i in np.flatnonzero(kept).tolist():
+        mapping[i + 1] = stoi[tokens[i]]
+    control = {"min_count": min_count, "max_vocab": max_vocab,
+               "unk_types": int((~kept).sum())}
+    return vocabulary, mapping, control

@@ -1,10 +1,13 @@
-"""Loss reports: average negative log-likelihood, bits per character, perplexity.
+"""Loss reports: average negative log-likelihood, bits per token, perplexity, OOVs.
 
-A report is computed from bigram counts, so evaluating a split the model
-file already holds costs one V x V product, and evaluating a file costs one
-streaming count. Characters outside the model's vocabulary are counted and
-named; by default the bigrams touching them are left out (`oov="skip"`), or
-they are an error (`oov="error"`).
+Text is scored by indexing its windows (bigram.ngrams) and asking the model for
+the log-probability of each window's last token. A split the model file holds
+is already an index; a file is scored block by block in bounded memory.
+
+Tokens outside the vocabulary (OOVs): a model with `<unk>` scores them as
+`<unk>`, and the report gives the perplexity both including and excluding
+them, as KenLM's `query` does. A model without `<unk>` leaves out every
+prediction whose window touches one (`oov="skip"`), or refuses (`oov="error"`).
 """
 
 import math
@@ -13,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Reader, resolve_sources
-from .counting import count_with_vocabulary
 from .errors import InputError, OptionError
+from .ngrams import index_text, pad_items, pads_for
 
 OOV_POLICIES = ("skip", "error")
 
@@ -28,7 +31,9 @@ class Report:
     tokens: int
     log_likelihood: float
     oov: int = 0
-    oov_chars: str = ""
+    oov_tokens: str = ""
+    known_tokens: int | None = None           # predictions of in-vocabulary tokens
+    known_log_likelihood: float | None = None
 
     @property
     def nll(self):
@@ -38,22 +43,42 @@ class Report:
         return -self.log_likelihood / self.tokens
 
     @property
-    def bits_per_char(self):
+    def bits_per_token(self):
         """The same loss in bits."""
         return self.nll / math.log(2)
 
+    bits_per_char = bits_per_token
+
     @property
     def perplexity(self):
-        """e ** nll: the effective number of equally likely next characters."""
-        nll = self.nll
-        return math.inf if nll > 700 else math.exp(nll)
+        """e ** nll: the effective number of equally likely next tokens."""
+        return _perplexity(self.nll)
+
+    @property
+    def perplexity_excluding_oov(self):
+        """Perplexity over the predictions of known tokens only (KenLM's 'excluding OOVs')."""
+        if self.known_tokens is None:
+            return self.perplexity
+        if not self.known_tokens:
+            return math.nan
+        return _perplexity(-self.known_log_likelihood / self.known_tokens)
 
     def as_dict(self):
         """The report as JSON-ready values; an infinite or undefined loss is "inf" or "nan"."""
-        return {"items": self.items, "tokens": self.tokens, "nll": _json_number(self.nll),
-                "bits_per_char": _json_number(self.bits_per_char),
-                "perplexity": _json_number(self.perplexity), "oov": self.oov,
-                "oov_chars": self.oov_chars}
+        out = {"items": self.items, "tokens": self.tokens, "nll": _json_number(self.nll),
+               "bits_per_token": _json_number(self.bits_per_token),
+               "perplexity": _json_number(self.perplexity), "oov": self.oov,
+               "oov_tokens": self.oov_tokens,
+               "log10_total": _json_number(self.log_likelihood / math.log(10))}
+        if self.known_tokens is not None:
+            out["perplexity_excluding_oov"] = _json_number(self.perplexity_excluding_oov)
+        return out
+
+
+def _perplexity(nll):
+    if math.isnan(nll):
+        return math.nan
+    return math.inf if nll > 700 else math.exp(nll)
 
 
 def _json_number(x):
@@ -65,51 +90,136 @@ def _json_number(x):
     return x
 
 
-def report_from_counts(model, counts, items, name, oov=0, oov_chars=""):
-    """The report for text with the given bigram counts."""
-    total, tokens = model.log_likelihood(counts)
-    return Report(name, int(items), tokens, total, oov, oov_chars)
+def report_from_index(model, index, items, name):
+    """The report for text already indexed (a split stored in the model file)."""
+    scores = model.score_index(index)
+    total, tokens, known_total, known = 0.0, 0, 0.0, 0
+    unk = model.vocabulary.unk_id
+    for k in range(1, index.order + 1):
+        final = index.level(k).final
+        used = final > 0
+        if not used.any():
+            continue
+        with np.errstate(invalid="ignore"):
+            part = final[used] * scores[k][used]
+        total += float(part.sum())
+        tokens += int(final[used].sum())
+        if unk is not None:
+            keep = index.token(k)[used] != unk
+            known_total += float(part[keep].sum())
+            known += int(final[used][keep].sum())
+    if unk is None:
+        return Report(name, int(items), tokens, total)
+    return Report(name, int(items), tokens, total, tokens - known, "", known, known_total)
 
 
 def evaluate_splits(saved):
     """A report for each split the model file holds (train, test)."""
     items = saved.meta.get("data", {}).get("items", {})
-    return [report_from_counts(saved.model, counts, items.get(split, 0), split)
+    return [report_from_index(saved.model, counts, items.get(split, 0), split)
             for split, counts in saved.data_counts.items()]
 
 
-def _describe(codepoints):
-    return "".join(chr(int(c)) for c in codepoints)
+@dataclass
+class ScoredText:
+    """Per predicted position of some items: the token, ln P, and whether it was an OOV."""
+
+    item: np.ndarray        # which item each prediction belongs to
+    token: np.ndarray       # the predicted token id (-1: unknown)
+    logprob: np.ndarray     # ln P (NaN: skipped, its window touches an unknown token)
+    oov: np.ndarray         # the predicted token was outside the vocabulary
+    windows: list           # per prediction, the positions of its scored window (lazy use)
+    stream: np.ndarray
+
+
+def score_tokens(model, tokens, offsets, unknown=None):
+    """ln P of every prediction of items given as model token ids (-1 or `<unk>` for OOVs)."""
+    text = pad_items(tokens, offsets, pads_for(model.padding, model.order))
+    index, rows = index_text(text, model.order, model.size, model.padding, keep_rows=True)
+    scores = model.score_index(index)
+    predicted = np.flatnonzero(text.position >= text.pads)
+    longest = np.minimum(text.position[predicted] + 1, model.order)
+    logprob = np.full(len(predicted), np.nan)
+    for k in range(1, model.order + 1):
+        at = longest == k
+        found = rows[k][predicted[at]]
+        values = np.full(len(found), np.nan)
+        values[found >= 0] = scores[k][found[found >= 0]]
+        logprob[at] = values
+    oov_stream = np.zeros(len(text.stream), dtype=bool)
+    if unknown is not None and len(unknown):
+        lengths = np.diff(offsets)
+        owner = np.repeat(np.arange(len(lengths)), lengths)
+        place = text.starts[owner] + text.pads + np.arange(len(tokens)) - offsets[owner]
+        oov_stream[place[np.asarray(unknown, bool)]] = True
+    item = np.searchsorted(text.starts, predicted, side="right") - 1
+    return ScoredText(item, text.stream[predicted], logprob, oov_stream[predicted],
+                      [predicted, longest], text.stream)
+
+
+def encode_block(vocabulary, chars, offsets):
+    """Model token ids of items given as code points, their offsets, and the OOV mask."""
+    if vocabulary.unit == "word":
+        from .words import split_words
+
+        starts, ends, offsets = split_words(chars, offsets)
+        tokens, unknown = vocabulary.encode(chars, starts, ends)
+        return tokens, offsets, unknown, (chars, starts, ends)
+    tokens, unknown = vocabulary.encode(chars)
+    return tokens, offsets, unknown, (chars, None, None)
+
+
+def _oov_strings(vocabulary, spans, unknown):
+    chars, starts, ends = spans
+    if vocabulary.unit == "char":
+        return {chr(int(c)) for c in np.unique(chars[unknown])}
+    picked = np.flatnonzero(unknown)[:1000]   # enough to name them; never all of a huge file
+    return {chars[starts[i]:ends[i]].astype("<u4").tobytes().decode("utf-32-le")
+            for i in picked.tolist()}
 
 
 def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict"):
-    """The report for one FILE argument (a path, a glob or '-')."""
+    """The report for one FILE argument (a path, a glob or '-'), block by block."""
     if oov not in OOV_POLICIES:
         raise OptionError(f"--oov must be skip or error, not {oov!r}")
     reader = Reader(resolve_sources([argument]), encoding_errors)
-    counts = None
-    items = unknown = 0
-    unknown_chars = np.zeros(0, dtype=np.uint32)
+    vocabulary = model.vocabulary
+    total = known_total = 0.0
+    items = tokens = known = n_oov = 0
+    names = set()
     for _, block in reader.blocks():
         chars, offsets = block.item_chars()
-        block_counts, n_unknown, chars_unknown = count_with_vocabulary(
-            model.vocabulary, chars, offsets, model.order)
-        counts = block_counts if counts is None else counts.merged(block_counts)
-        items += block.n_items
-        unknown += n_unknown
-        unknown_chars = np.union1d(unknown_chars, chars_unknown)
+        ids, offsets, unknown, spans = encode_block(vocabulary, chars, offsets)
+        items += len(offsets) - 1
+        if unknown.any():
+            n_oov += int(unknown.sum())
+            if len(names) < 50:
+                names |= _oov_strings(vocabulary, spans, unknown)
+            if oov == "error" and not vocabulary.unk:
+                listed = _quote(sorted(names), vocabulary.unit)
+                raise InputError(f"{argument} has tokens outside the model's vocabulary "
+                                 f"({listed}); use --oov skip to score the rest")
+        scored = score_tokens(model, ids, offsets, unknown)
+        used = ~np.isnan(scored.logprob)
+        with np.errstate(invalid="ignore"):
+            total += float(scored.logprob[used].sum())
+        tokens += int(used.sum())
+        keep = used & ~scored.oov
+        known_total += float(scored.logprob[keep].sum())
+        known += int(keep.sum())
     if items == 0:
         raise InputError(f"{argument} holds no items (it is empty or only has blank lines)")
-    listed = _describe(unknown_chars)
-    if unknown and oov == "error":
-        raise InputError(f"{argument} has {unknown} character(s) outside the model's vocabulary "
-                         f"({_quote(listed)}); use --oov skip to score the rest")
-    return report_from_counts(model, counts, items, argument, unknown, listed)
+    listed = _quote(sorted(names), vocabulary.unit)
+    if vocabulary.unk:
+        return Report(argument, items, tokens, total, n_oov, listed, known, known_total)
+    return Report(argument, items, tokens, total, n_oov, listed)
 
 
-def _quote(chars):
+def _quote(tokens, unit="char"):
+    if unit == "word":
+        return " ".join(tokens)
     return " ".join(repr(c)[1:-1] if c.isprintable() and c != " " else f"U+{ord(c):04X}"
-                    for c in chars)
+                    for c in tokens)
 
 
 @dataclass
@@ -120,7 +230,7 @@ class ItemScore:
     ngrams: list             # (n-gram label, probability, log-probability)
     log_likelihood: float
     tokens: int
-    oov_chars: str = ""
+    oov_tokens: str = ""
 
     @property
     def nll(self):
@@ -129,24 +239,27 @@ class ItemScore:
 
 
 def score_item(model, item, oov="skip"):
-    """The lecture's walk-through of one name: each n-gram's probability and log-probability."""
-    from .ngrams import known_windows, window_keys
-
+    """The lecture's walk-through of one item: each n-gram's probability and log-probability."""
     vocabulary = model.vocabulary
     codepoints = np.frombuffer(item.encode("utf-32-le"), dtype=np.uint32)
-    tokens, unknown = vocabulary.encode(codepoints)
-    listed = _describe(np.unique(codepoints[unknown]))
-    if unknown.any() and oov == "error":
-        raise InputError(f"{item!r} has characters outside the model's vocabulary "
-                         f"({_quote(listed)}); use --oov skip to score the rest")
-    padded, at = known_windows(tokens, unknown, np.array([0, len(tokens)]), model.order)
-    keys = window_keys(padded, at, model.order, len(vocabulary))
-    probs = model.next_token_probabilities(keys)[np.arange(len(at)), padded[at]]
-    with np.errstate(divide="ignore"):
-        logs = np.log(probs.astype(np.float64))
-    labels = np.array(vocabulary.labels(), dtype=object)
-    windows = padded[at[:, None] + np.arange(-(model.order - 1), 1)]
-    names = ["".join(row) for row in labels[windows]]
-    ngrams = [(name, float(p), float(lp)) for name, p, lp in zip(names, probs.tolist(),
-                                                                logs.tolist())]
-    return ItemScore(item, ngrams, float(logs.sum()), len(at), listed)
+    ids, offsets, unknown, spans = encode_block(vocabulary, codepoints,
+                                                np.array([0, len(codepoints)]))
+    listed = _quote(sorted(_oov_strings(vocabulary, spans, unknown)), vocabulary.unit) \
+        if unknown.any() else ""
+    if unknown.any() and oov == "error" and not vocabulary.unk:
+        raise InputError(f"{item!r} has tokens outside the model's vocabulary "
+                         f"({listed}); use --oov skip to score the rest")
+    scored = score_tokens(model, ids, offsets, unknown)
+    used = ~np.isnan(scored.logprob)
+    predicted, longest = scored.windows
+    labels = vocabulary.labels()
+    separator = " " if vocabulary.unit == "word" else ""
+    ngrams = []
+    for position, width, value in zip(predicted[used].tolist(), longest[used].tolist(),
+                                      scored.logprob[used].tolist()):
+        window = scored.stream[position - width + 1:position + 1].tolist()
+        text = [labels[t] if t >= 0 else "?" for t in window]
+        if vocabulary.unit == "word" and window[0] == 0 and width > 1:
+            text[0] = "<s>"
+        ngrams.append((separator.join(text), math.exp(value), value))
+    return ItemScore(item, ngrams, float(scored.logprob[used].sum()), int(used.sum()), listed)

@@ -1,32 +1,32 @@
 """Merging count models trained on shards of a corpus: counts add up.
 
-Shards may have seen different characters; the merged vocabulary is their
-union and every count matrix is re-indexed into it before summing, so the
-result equals training on the concatenated shards (with the same split
-settings per shard: `--test-size 0` gives exactly the model of the whole).
+Shards may have seen different tokens; the merged vocabulary is their union
+and every index is renamed into it before summing (level by level, see
+ngrams.merge_indexes), so the result equals training on the concatenated
+shards (with the same split settings per shard: `--test-size 0` gives exactly
+the model of the whole). Shards with `<unk>` merge their `<unk>` counts; a
+token that one shard mapped to `<unk>` and another kept stays apart, so with
+vocabulary control the merge is exact only when the shards kept the same tokens.
 """
 
 import numpy as np
 
 from .errors import BigramError, OptionError
-from .modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp
+from .modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp, tokens_of
 from .models import CountModel
-from .ngrams import reindex
+from .ngrams import merge_indexes
 from .smoothing import check
 from .vocabulary import Vocabulary
 
 
-def _reindex(table, vocabulary, union):
+def _mapping(vocabulary, union):
+    """Each token id of `vocabulary` as an id of the union vocabulary."""
+    stoi = {t: i + union.first for i, t in enumerate(union.tokens)}
     where = np.zeros(len(vocabulary), dtype=np.int64)
-    where[1:] = np.searchsorted(union.codepoints, vocabulary.codepoints) + 1
-    return reindex(table, where, len(union))
-
-
-def _sum(tables):
-    total = tables[0]
-    for table in tables[1:]:
-        total = total.merged(table)
-    return total
+    if vocabulary.unk:
+        where[1] = union.unk_id
+    where[vocabulary.first:] = [stoi[t] for t in vocabulary.tokens]
+    return where
 
 
 def merge(saved_models, labels, smoothing=None):
@@ -55,19 +55,28 @@ def merge(saved_models, labels, smoothing=None):
     if len(orders) > 1:
         listed = ", ".join(str(o) for o in sorted(orders))
         raise OptionError(f"the models have different orders ({listed})")
-    union = Vocabulary(set().union(*(s.vocabulary.chars for s in saved_models)))
-    model_counts = _sum([_reindex(s.model.counts, s.vocabulary, union) for s in saved_models])
+    units = {saved.vocabulary.unit for saved in saved_models}
+    if len(units) > 1:
+        raise OptionError("the models mix units (a char model and a word model); their "
+                          "counts do not add up")
+    union = Vocabulary(set().union(*(s.vocabulary.tokens for s in saved_models)), units.pop(),
+                       unk=any(s.vocabulary.unk for s in saved_models))
+    mappings = [_mapping(s.vocabulary, union) for s in saved_models]
+    model_counts = merge_indexes([s.model.counts for s in saved_models], mappings, len(union))
     splits = sorted({split for s in saved_models for split in s.data_counts},
                     key=("train", "dev", "test").index)
-    data_counts = {split: _sum([_reindex(s.data_counts[split], s.vocabulary, union)
-                                for s in saved_models if split in s.data_counts])
-                   for split in splits}
+    data_counts = {}
+    for split in splits:
+        having = [i for i, s in enumerate(saved_models) if split in s.data_counts]
+        data_counts[split] = merge_indexes([saved_models[i].data_counts[split] for i in having],
+                                           [mappings[i] for i in having], len(union))
     model = CountModel(union, model_counts, smoothing, method)
     items = {split: sum(s.meta.get("data", {}).get("items", {}).get(split, 0)
                         for s in saved_models) for split in splits}
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kind": model.kind,
-        "order": model.order, "vocabulary": "".join(union.chars),
+        "order": model.order, "unit": union.unit, "unk": union.unk,
+        "padding": model_counts.padding, "vocabulary_size": len(union),
         "hyperparameters": model.hyperparameters(),
         "data": {
             "sources": [src for s in saved_models for src in s.meta.get("data", {}).get(
@@ -77,7 +86,7 @@ def merge(saved_models, labels, smoothing=None):
                        for s, label in zip(saved_models, labels)],
             "bytes": sum(int(s.meta.get("data", {}).get("bytes", 0)) for s in saved_models),
             "items": items,
-            "tokens": {split: int(t.count.sum()) for split, t in data_counts.items()},
+            "tokens": {split: tokens_of(t) for split, t in data_counts.items()},
         },
         "split": {"method": "merged", "shards": [s.meta.get("split") for s in saved_models]},
     }

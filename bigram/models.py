@@ -1,11 +1,11 @@
-"""The models behind one interface: smoothed counts, and a one-layer neural net, of any order.
+"""The models behind one interface: smoothed counts, a one-layer neural net, and back-off
+models read from ARPA files, of any order and vocabulary.
 
-A model of order N predicts the next token from the previous N-1 (the context,
-one integer key: see ngrams.py). Every model answers `next_token_probabilities`
-for any contexts, as float32 rows over the vocabulary; evaluation, scoring,
-sampling and export only ever ask that (and, for bigrams, read the V x V matrix
-`probabilities`, row i being P(next | previous token i)), so the CLI never asks
-which kind it holds.
+Every model scores the windows of a text index (`score_index`: ln P of each
+window's last token given the rest) and, for sampling, walks states: a start
+state, the float32 distribution after a state (`next_token_probabilities`),
+and the state after a token (`advance`). Evaluation, scoring, sampling and
+export only ever ask that, so the CLI never asks which kind it holds.
 """
 
 import math
@@ -13,11 +13,17 @@ import math
 import numpy as np
 
 from .errors import OptionError, TrainingDiverged
-from .ngrams import NgramTable, split_key
+from .ngrams import BOUNDARY
+
+# The neural model's weight matrix ((order - 1) V x V float32) and its per-step count
+# matrix must each fit this: 512 MiB, about 11,500 tokens at order 2.
+NEURAL_BUDGET = 512 << 20
+# Rows computed at once when a query needs full distributions (bounded memory at any V).
+ROW_CHUNK = 1 << 22
 
 
 class LanguageModel:
-    """What every model offers: next-token probabilities, likelihoods, settings, arrays."""
+    """What every model offers: window scores, sampling states, settings, arrays."""
 
     kind = "base"
 
@@ -30,27 +36,49 @@ class LanguageModel:
         """Vocabulary size V."""
         return len(self.vocabulary)
 
-    def next_token_probabilities(self, keys):
-        """P(next | context) as float32 rows (B, V) for context keys of order-1 tokens."""
+    @property
+    def unit(self):
+        """'char' or 'word'."""
+        return self.vocabulary.unit
+
+    padding = "makemore"
+
+    def score_index(self, text):
+        """ln P of the last token of every window of a text index, per level (see BackoffModel)."""
         raise NotImplementedError
 
-    def log_likelihood(self, table):
-        """Total natural log-likelihood of the n-grams in `table` (an NgramTable of this
-        order, or for bigrams a V x V count matrix), and the number of tokens predicted.
+    def log_likelihood(self, text):
+        """Total natural log-likelihood of a text index's predictions and how many there are.
 
         A token the model gives probability zero makes the total -inf: an honest
         infinite loss, never a crash or a silently finite number.
         """
-        if isinstance(table, np.ndarray):
-            table = NgramTable.from_dense(table)
-        if not len(table):
-            return 0.0, 0
-        rows = self.next_token_probabilities(table.contexts)
-        owner = np.repeat(np.arange(len(table.contexts)), np.diff(table.indptr))
-        probabilities = rows[owner, table.next].astype(np.float64)
-        with np.errstate(divide="ignore"):
-            total = float((table.count * np.log(probabilities)).sum())
-        return total, int(table.count.sum())
+        scores = self.score_index(text)
+        total, tokens = 0.0, 0
+        for k in range(1, text.order + 1):
+            final = text.level(k).final
+            used = final > 0
+            if used.any():
+                with np.errstate(invalid="ignore"):
+                    total += float((final[used] * scores[k][used]).sum())
+                tokens += int(final[used].sum())
+        return total, tokens
+
+    def start_state(self):
+        """The sampling state before an item's first token."""
+        raise NotImplementedError
+
+    def next_token_probabilities(self, states):
+        """P(next | state) as float32 rows (len(states), V)."""
+        raise NotImplementedError
+
+    def advance(self, states, tokens):
+        """The states after `tokens`."""
+        raise NotImplementedError
+
+    def n_states(self):
+        """How many sampling states there are (None: too many to list)."""
+        return None
 
     def hyperparameters(self):
         """The settings that made this model (stored in the model file)."""
@@ -65,70 +93,124 @@ class LanguageModel:
         raise NotImplementedError
 
 
-class CountModel(LanguageModel):
+class BackoffQueries(LanguageModel):
+    """Models whose queries are those of a BackoffModel (`self.backoff`)."""
+
+    @property
+    def padding(self):
+        return self.backoff.index.padding
+
+    def score_index(self, text):
+        return self.backoff.score_index(text)
+
+    def start_state(self):
+        return self.backoff.start_state()
+
+    def next_token_probabilities(self, states):
+        return self.backoff.rows(states).astype(np.float32)
+
+    def advance(self, states, tokens):
+        return self.backoff.advance(states, tokens)
+
+    def n_states(self):
+        return int(self.backoff.offsets[-1])
+
+
+class CountModel(BackoffQueries):
     """Smoothed n-gram counts; for bigrams with add-k, P = (N + k) / (N + k).sum(1, keepdim=True).
 
-    `counts` is the training NgramTable (a V x V matrix is accepted for bigrams);
-    smoothing.py holds the methods (add-k, Witten-Bell, Kneser-Ney) and formulas.
+    `counts` is the training NgramIndex; smoothing.py holds the methods (add-k,
+    Witten-Bell, Kneser-Ney) and kneser_ney.py modified Kneser-Ney, each giving
+    the back-off form every query reads.
     """
 
     kind = "counts"
 
-    def __init__(self, vocabulary, counts, smoothing=None, method="add-k", probabilities=None):
-        from .smoothing import add_k_matrix, bigram_matrix, check, default_parameter
+    def __init__(self, vocabulary, counts, smoothing=None, method="add-k", discounts=None,
+                 prune=None, token_rank=None):
+        from .smoothing import check, default_parameter
 
-        if isinstance(counts, np.ndarray):
-            counts = NgramTable.from_dense(np.asarray(counts, dtype=np.int64))
         super().__init__(vocabulary, counts.order)
         self.counts = counts
         self.method = method
-        self._distribution = None
-        if smoothing is None and method != "kneser-ney":
+        if smoothing is None:
             smoothing = default_parameter(method)
         self.smoothing = None if smoothing is None else float(smoothing)
         check(method, self.smoothing)
-        self.probabilities = None
-        if self.order == 2:
-            if probabilities is None:
-                probabilities = (add_k_matrix(counts.dense(), self.smoothing)
-                                 if method == "add-k" else bigram_matrix(self.distribution))
-            self.probabilities = np.asarray(probabilities, dtype=np.float32)
+        if (prune or discounts) and method != "modified-kneser-ney":
+            raise OptionError("--prune and --discounts belong to --smoothing-method "
+                              "modified-kneser-ney")
+        self.discounts = discounts          # modified Kneser-Ney: {order: (D1, D2, D3+)}
+        self.prune = list(prune) if prune else None
+        self.token_rank = token_rank        # lmplz's word ids (see kneser_ney.py)
+        if self.prune:
+            from .kneser_ney import check_prune
+
+            check_prune(self.prune, self.order)
+        self._backoff = None
+        self._estimate = None
 
     @property
-    def distribution(self):
-        """The interpolated distribution (smoothing.Interpolated), computed on first use."""
-        if self._distribution is None:
-            from .smoothing import smooth_ngrams
+    def estimate(self):
+        """The smoothing.Estimate of the counts, computed on first use."""
+        if self._estimate is None:
+            if self.method == "modified-kneser-ney":
+                from .kneser_ney import estimate_modified
 
-            self._distribution = smooth_ngrams(self.counts, self.method, self.smoothing)
-        return self._distribution
+                self._estimate = estimate_modified(self.counts, self.prune, self.discounts,
+                                                   self.token_rank, self.vocabulary.unk_id)
+            else:
+                from .smoothing import estimate
+
+                self._estimate = estimate(self.counts, self.method, self.smoothing)
+        return self._estimate
+
+    @property
+    def backoff(self):
+        """The BackoffModel of the smoothed counts."""
+        if self._backoff is None:
+            from .backoff import BackoffModel
+
+            est = self.estimate
+            if getattr(est, "logprob", None) is not None:
+                self._backoff = BackoffModel(self.counts, est.logprob, est.logbackoff)
+            else:
+                self._backoff = BackoffModel.from_probabilities(self.counts, est.prob,
+                                                                est.backoff)
+        return self._backoff
 
     @classmethod
     def fit(cls, vocabulary, counts, smoothing=None, method="add-k"):
         """The count model of training counts."""
         return cls(vocabulary, counts, smoothing, method)
 
-    def next_token_probabilities(self, keys):
-        keys = np.asarray(keys, dtype=np.int64)
-        if self.probabilities is not None:
-            return self.probabilities[keys]
-        return self.distribution.rows(keys).astype(np.float32)
-
     def hyperparameters(self):
-        return {"smoothing": self.smoothing, "smoothing_method": self.method}
+        out = {"smoothing": self.smoothing, "smoothing_method": self.method}
+        if self.method == "modified-kneser-ney":
+            out["prune"] = self.prune
+            out["discounts"] = None if not self.discounts else {
+                str(k): list(v) for k, v in self.discounts.items()}
+        return out
 
     def describe(self):
         name = {"add-k": "add-k, k", "witten-bell": "Witten-Bell, multiplier",
-                "kneser-ney": "Kneser-Ney, discount"}[self.method]
+                "kneser-ney": "Kneser-Ney, discount",
+                "modified-kneser-ney": "modified Kneser-Ney"}[self.method]
+        if self.method == "modified-kneser-ney":
+            used = "; ".join(f"{k}: " + ", ".join(f"{d:.3g}" for d in ds)
+                             for k, ds in self.estimate.discounts.items())
+            how = "given" if self.discounts else "estimated"
+            pruned = f", pruned {' '.join(map(str, self.prune))}" if self.prune else ""
+            return f"smoothing: {name}, discounts {used} ({how}){pruned}"
         if self.method == "kneser-ney" and self.smoothing is None:
-            used = ", ".join(f"{d:.3g}" for d in self.distribution.discounts.values())
+            used = ", ".join(f"{d:.3g}" for d in self.estimate.discounts.values())
             return f"smoothing: {name}s {used} (estimated)"
         return f"smoothing: {name} {self.smoothing:.4g}"
 
     def arrays(self):
         out = self.counts.arrays("counts_")
-        if self.probabilities is not None:
-            out["probabilities"] = self.probabilities
+        if self.token_rank is not None:
+            out["token_rank"] = np.asarray(self.token_rank, dtype=np.int64)
         return out
 
 
@@ -137,24 +219,18 @@ class NeuralModel(LanguageModel):
 
     For order N the input is the N-1 one-hot vectors side by side, so W has
     (N-1) V rows and the logits are the sum of one row of W per context
-    position: exactly `one_hot(xs) @ W` for bigrams.
+    position: exactly `one_hot(xs) @ W` for bigrams. Its states are the
+    contexts themselves, as integers with the N-1 tokens as base-V digits.
     """
 
     kind = "neural"
 
-    def __init__(self, vocabulary, weights, steps, lr, reg, seed, losses=(), probabilities=None,
-                 order=2):
+    def __init__(self, vocabulary, weights, steps, lr, reg, seed, losses=(), order=2):
         super().__init__(vocabulary, order)
+        check_neural_budget(len(vocabulary), order)
         self.weights = np.asarray(weights, dtype=np.float32)
         self.steps, self.lr, self.reg, self.seed = int(steps), float(lr), float(reg), int(seed)
         self.losses = [float(x) for x in losses]
-        self.probabilities = None
-        if self.order == 2:
-            if probabilities is None:
-                from . import tensor as torch
-
-                probabilities = torch.tensor(self.weights).softmax(1).numpy()
-            self.probabilities = np.asarray(probabilities, dtype=np.float32)
 
     @classmethod
     def fit(cls, vocabulary, counts, steps=100, lr=50.0, reg=0.01, seed=2147483647,
@@ -172,15 +248,20 @@ class NeuralModel(LanguageModel):
         _check_training_options(steps, lr, reg)
         from . import tensor as torch
 
-        if isinstance(counts, np.ndarray):
-            counts = NgramTable.from_dense(np.asarray(counts, dtype=np.int64))
         order, size = counts.order, len(vocabulary)
+        check_neural_budget(size, order)
+        top = counts.level(order)
+        contexts, inverse = np.unique(counts.parent(order)[top.count > 0], return_inverse=True)
+        if len(contexts) * size * 4 > NEURAL_BUDGET:
+            raise OptionError(f"the training data has {len(contexts):,} distinct contexts; "
+                              f"their counts ({len(contexts):,} x {size:,}) exceed the neural "
+                              f"model's budget of {NEURAL_BUDGET >> 20} MiB; use --model counts")
         generator = torch.Generator().manual_seed(seed)
         W = torch.randn(((order - 1) * size, size), generator=generator, requires_grad=True)
-        rows = _input_rows(counts.contexts, order, size)
-        dense = np.zeros((len(counts.contexts), size), dtype=np.float32)
-        dense[np.repeat(np.arange(len(counts.contexts)), np.diff(counts.indptr)),
-              counts.next] = counts.count
+        rows = _input_rows(counts.tokens(order - 1, contexts), size)
+        dense = np.zeros((len(contexts), size), dtype=np.float32)
+        np.add.at(dense, (inverse.ravel(), counts.token(order)[top.count > 0]),
+                  top.count[top.count > 0])
         C = torch.tensor(dense)
         losses = []
         with np.errstate(over="ignore", invalid="ignore"):
@@ -202,15 +283,38 @@ class NeuralModel(LanguageModel):
         return cls(vocabulary, W.detach().numpy().copy(), steps, lr, reg, seed, losses,
                    order=order)
 
-    def next_token_probabilities(self, keys):
-        keys = np.asarray(keys, dtype=np.int64)
-        if self.probabilities is not None:
-            return self.probabilities[keys]
-        logits = self.weights[_input_rows(keys, self.order, self.size)].sum(axis=1,
-                                                                            dtype=np.float32)
+    def _probabilities(self, context_tokens):
+        logits = self.weights[_input_rows(context_tokens, self.size)].sum(axis=1,
+                                                                          dtype=np.float32)
         logits -= logits.max(axis=1, keepdims=True)
         weights = np.exp(logits)
         return weights / weights.sum(axis=1, keepdims=True)
+
+    def score_index(self, text):
+        scores = [None] + [np.full(len(text.level(k)), np.nan) for k in range(1, text.order + 1)]
+        k = self.order
+        tokens = text.tokens(k)
+        chunk = max(1, ROW_CHUNK // self.size)
+        for start in range(0, len(tokens), chunk):
+            part = tokens[start:start + chunk]
+            probabilities = self._probabilities(part[:, :-1])
+            picked = probabilities[np.arange(len(part)), part[:, -1]].astype(np.float64)
+            with np.errstate(divide="ignore"):
+                scores[k][start:start + chunk] = np.log(picked)
+        return scores
+
+    def start_state(self):
+        return BOUNDARY   # N-1 boundaries: every digit 0
+
+    def next_token_probabilities(self, states):
+        return self._probabilities(context_digits(states, self.order, self.size))
+
+    def advance(self, states, tokens):
+        return (np.asarray(states, np.int64) * self.size + tokens) % (self.size **
+                                                                       (self.order - 1))
+
+    def n_states(self):
+        return self.size ** (self.order - 1)
 
     def hyperparameters(self):
         return {"steps": self.steps, "lr": self.lr, "reg": self.reg, "seed": self.seed}
@@ -219,16 +323,46 @@ class NeuralModel(LanguageModel):
         return f"steps {self.steps}, lr {self.lr:g}, reg {self.reg:g}, seed {self.seed}"
 
     def arrays(self):
-        out = {"weights": self.weights, "losses": np.asarray(self.losses, dtype=np.float64)}
-        if self.probabilities is not None:
-            out["probabilities"] = self.probabilities
-        return out
+        return {"weights": self.weights, "losses": np.asarray(self.losses, dtype=np.float64)}
 
 
-def _input_rows(keys, order, size):
+class ArpaModel(BackoffQueries):
+    """A back-off model read from an ARPA file (KenLM, SRILM, IRSTLM or bigram's own)."""
+
+    kind = "arpa"
+
+    def __init__(self, vocabulary, backoff, source=""):
+        super().__init__(vocabulary, backoff.order)
+        self.backoff = backoff
+        self.source = source
+
+    def describe(self):
+        return f"back-off model from {self.source}"
+
+    def arrays(self):
+        raise OptionError("an ARPA model is saved as ARPA (bigram export), not as a model file")
+
+
+def check_neural_budget(size, order):
+    """Refuse vocabularies whose neural weight matrix would not fit the budget."""
+    need = (order - 1) * size * size * 4
+    if need > NEURAL_BUDGET or size ** max(order - 1, 1) >= 1 << 62:
+        raise OptionError(f"a neural model of order {order} over {size:,} tokens needs a "
+                          f"{(order - 1) * size:,} x {size:,} weight matrix ({need / 2**20:,.0f} "
+                          f"MiB), more than its budget of {NEURAL_BUDGET >> 20} MiB; use "
+                          "--model counts (or --max-vocab to keep fewer tokens)")
+
+
+def context_digits(states, order, size):
+    """The N-1 tokens of context integers (base-V digits, oldest first)."""
+    powers = size ** np.arange(order - 2, -1, -1, dtype=np.int64)
+    return (np.asarray(states, dtype=np.int64)[:, None] // powers) % size
+
+
+def _input_rows(context_tokens, size):
     """Rows of W each context selects: position p's token t is row p * V + t."""
-    tokens = split_key(np.asarray(keys, dtype=np.int64), order, size)
-    return tokens + size * np.arange(order - 1)
+    context_tokens = np.asarray(context_tokens, dtype=np.int64)
+    return context_tokens + size * np.arange(context_tokens.shape[1])
 
 
 def counts_loss(W, rows, C, reg):

@@ -1,33 +1,39 @@
-"""N-gram counts of any order, stored as what was seen (never as a dense V**N array).
+"""Every distinct window of 1..N tokens of a text, as a trie with suffix links.
 
-A context of m tokens is one integer, its tokens as digits in base V (the first
-token most significant), so the context of a longer history is `key % V**m`
-and appending a token is `(key * V + token) % V**m`. An `NgramTable` holds,
-for one order n, the seen contexts of n-1 tokens (sorted keys) and, per
-context, the tokens seen next with their counts, in CSR form.
+Level k holds the distinct windows of k tokens. Its rows are sorted by the
+integer key `parent * V + token`, where `parent` is the row of the window's
+first k-1 tokens at level k-1 and `token` its last one (level 1 is simply
+the V tokens, row = token id). So a window is found by walking its tokens
+left to right, one `searchsorted` per level, and the next tokens of a context
+are one contiguous run of the level above. Each row also points to its suffix
+(the window without its oldest token) at level k-1, which is what back-off
+and Kneser-Ney's continuation counts need. Keys never grow with V**k: a key
+is below (rows of level k-1) * V.
 
-Each item is padded with n-1 boundary tokens in front and one behind, so an
-item of L characters gives L + 1 predictions, the last being the boundary.
+Texts are items (names, lines, sentences) padded at the start:
+
+* `makemore` padding (the lecture's): N-1 boundary tokens before the item's
+  tokens and one after, so every prediction sees a full context;
+* `sentence` padding (KenLM's): one `<s>` before and `</s>` after.
+
+The boundary token (id 0) is both the start and the end; a window that
+starts with it begins at the start of an item, one that ends with it at the
+end. Positions after the padding are predicted. A level holds every window
+that fits inside an item (so every context of a prediction is a row, and the
+index is closed under taking prefixes and suffixes); `count` is how often
+the window ends at a predicted position, and `final` how often it is the
+whole window a prediction is scored with (the full N tokens, or fewer where
+the item's start cuts it short).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
-from .vocabulary import BOUNDARY
-
-KEY_LIMIT = 1 << 62
-DENSE_KEYS = 1 << 20
-
-
-def check_order(order, size):
-    """Orders of 2 and more whose context keys fit in 64-bit integers."""
-    if order < 2:
-        raise OptionError(f"--order must be 2 or more, not {order}")
-    if size ** (order - 1) * size >= KEY_LIMIT:
-        raise OptionError(f"--order {order} is too long for a vocabulary of {size} tokens "
-                          "(its contexts would not fit in 64-bit keys)")
+BOUNDARY = 0
+PADDINGS = ("makemore", "sentence")
+# Below this many possible keys a level is counted with one bincount instead of a sort.
+DENSE_KEYS = 1 << 22
 
 
 def find_keys(sorted_keys, keys):
@@ -40,178 +46,217 @@ def find_keys(sorted_keys, keys):
 
 
 @dataclass
-class NgramTable:
-    """Counts of one order: seen contexts (sorted keys) and, per context, next tokens."""
+class Level:
+    """The distinct windows of one length: sorted keys, suffix links, counts."""
 
-    order: int
-    size: int                 # vocabulary size V
-    contexts: np.ndarray      # (M,) int64 sorted unique context keys
-    indptr: np.ndarray        # (M + 1,) offsets into next / count
-    next: np.ndarray          # (E,) int64 next tokens, ascending within a context
-    count: np.ndarray         # (E,) int64 (or float64 for weighted counts)
-
-    @classmethod
-    def from_pairs(cls, order, size, context_keys, next_tokens, counts=None):
-        """Aggregate (context, next[, count]) triples into a table."""
-        context_keys = np.asarray(context_keys, dtype=np.int64)
-        next_tokens = np.asarray(next_tokens, dtype=np.int64)
-        if counts is None:
-            counts = np.ones(len(context_keys), dtype=np.int64)
-        joint = context_keys * size + next_tokens
-        if size ** order <= DENSE_KEYS:
-            # Small key spaces (bigrams, short contexts): one bincount instead of a sort.
-            dense = np.bincount(joint, weights=counts, minlength=size ** order)
-            unique = np.flatnonzero(dense)
-            summed = dense[unique]
-        else:
-            unique, inverse = np.unique(joint, return_inverse=True)
-            summed = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
-        summed = summed.astype(np.asarray(counts).dtype if np.asarray(counts).dtype.kind == "f"
-                               else np.int64)
-        keep = summed > 0
-        unique, summed = unique[keep], summed[keep]
-        contexts_all = unique // size
-        contexts, starts = np.unique(contexts_all, return_index=True)
-        indptr = np.append(starts, len(unique)).astype(np.int64)
-        return cls(order, size, contexts, indptr, unique % size, summed)
-
-    @classmethod
-    def empty(cls, order, size):
-        """A table with nothing seen."""
-        zero = np.zeros(0, dtype=np.int64)
-        return cls(order, size, zero, np.zeros(1, dtype=np.int64), zero, zero)
+    keys: np.ndarray      # (E,) int64 parent * V + token, sorted unique
+    suffix: np.ndarray    # (E,) int64 row of the window minus its oldest token (level 1: 0)
+    count: np.ndarray     # (E,) int64 occurrences ending at a predicted position
+    final: np.ndarray     # (E,) int64 occurrences as the whole scored window of a prediction
 
     def __len__(self):
-        return len(self.next)
+        return len(self.keys)
 
-    @property
-    def entry_contexts(self):
-        """The context key of every entry."""
-        return np.repeat(self.contexts, np.diff(self.indptr))
 
-    def totals(self):
-        """c(h): the total count of each context."""
-        return np.add.reduceat(self.count, self.indptr[:-1]) if len(self.count) else \
-            np.zeros(0, dtype=self.count.dtype)
+class NgramIndex:
+    """Levels 1..order of windows, over a vocabulary of `size` tokens."""
 
-    def types(self):
-        """T(h): the number of distinct tokens seen after each context."""
-        return np.diff(self.indptr)
+    def __init__(self, order, size, levels, padding="makemore"):
+        self.order, self.size, self.padding = int(order), int(size), padding
+        self.levels = levels          # levels[k] for k = 1..order; levels[0] is None
 
-    def find(self, keys):
-        """Index of each key among the contexts, and whether it was seen."""
-        return find_keys(self.contexts, keys)
+    def level(self, k):
+        """Level k (1 <= k <= order)."""
+        return self.levels[k]
 
-    def lower(self):
-        """The table of order - 1: contexts shortened by their first token, counts summed."""
-        shorter = self.size ** (self.order - 2)
-        return NgramTable.from_pairs(self.order - 1, self.size, self.entry_contexts % shorter,
-                                     self.next, self.count)
+    def parent(self, k):
+        """Row at level k-1 of each level-k window's first k-1 tokens."""
+        return self.levels[k].keys // self.size
 
-    def continuation(self):
-        """Order - 1 continuation counts: N1+(. h' w), distinct tokens seen before h' w."""
-        shorter = self.size ** (self.order - 2)
-        return NgramTable.from_pairs(self.order - 1, self.size, self.entry_contexts % shorter,
-                                     self.next)
+    def token(self, k):
+        """The last token of each level-k window."""
+        return self.levels[k].keys % self.size
 
-    def dense(self):
-        """Order 2 only: the V x V count matrix."""
-        matrix = np.zeros((self.size, self.size), dtype=self.count.dtype)
-        matrix[self.entry_contexts, self.next] = self.count
-        return matrix
+    def find(self, k, parents, tokens):
+        """Rows at level k of windows (parent row, last token); -1 where absent."""
+        parents = np.asarray(parents, dtype=np.int64)
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if k == 1:
+            return np.where((tokens >= 0) & (tokens < self.size), tokens, -1)
+        ok = (parents >= 0) & (tokens >= 0)
+        index, seen = find_keys(self.levels[k].keys, np.where(ok, parents * self.size + tokens,
+                                                              -1))
+        return np.where(seen & ok, index, -1)
 
-    @classmethod
-    def from_dense(cls, matrix):
-        """The order-2 table of a V x V count matrix."""
-        rows, cols = np.nonzero(matrix)
-        return cls.from_pairs(2, matrix.shape[0], rows, cols, matrix[rows, cols])
+    def children(self, k, rows):
+        """For rows at level k-1: (owner, child) pairs of every level-k window extending them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        keys = self.levels[k].keys
+        low = np.searchsorted(keys, rows * self.size)
+        high = np.searchsorted(keys, (rows + 1) * self.size)
+        lengths = high - low
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        child = np.arange(lengths.sum()) + np.repeat(low - np.cumsum(lengths) + lengths, lengths)
+        return owner, child
 
-    def merged(self, other):
-        """The sum of two tables of the same order and vocabulary size."""
-        return NgramTable.from_pairs(
-            self.order, self.size, np.concatenate([self.entry_contexts, other.entry_contexts]),
-            np.concatenate([self.next, other.next]), np.concatenate([self.count, other.count]))
+    def tokens(self, k, rows=None):
+        """The tokens of level-k windows, oldest first: shape (len(rows), k)."""
+        rows = np.arange(len(self.levels[k])) if rows is None else np.asarray(rows, np.int64)
+        out = np.zeros((len(rows), k), dtype=np.int64)
+        for j in range(k, 0, -1):
+            keys = self.levels[j].keys[rows] if j > 1 else rows
+            out[:, j - 1] = keys % self.size if j > 1 else keys
+            rows = keys // self.size
+        return out
+
+    def __len__(self):
+        return sum(len(self.levels[k]) for k in range(1, self.order + 1))
 
     def arrays(self, prefix):
-        """The table as named arrays, for a model file."""
-        return {f"{prefix}contexts": self.contexts, f"{prefix}indptr": self.indptr,
-                f"{prefix}next": self.next, f"{prefix}count": self.count}
+        """The index as named arrays, for a model file."""
+        out = {}
+        for k in range(1, self.order + 1):
+            level = self.levels[k]
+            for name in ("keys", "suffix", "count", "final"):
+                out[f"{prefix}{k}_{name}"] = getattr(level, name)
+        return out
 
 
-def padded_windows(tokens, offsets, order):
-    """Items padded with boundaries, and where each prediction sits in them.
+def pads_for(padding, order):
+    """Boundary tokens before each item."""
+    return order - 1 if padding == "makemore" else 1
 
-    tokens/offsets: the items' token indices, concatenated, and where each item
-    starts. Each item becomes [boundary] * (order - 1) + tokens + [boundary];
-    returns that padded sequence and the index of every predicted token in it
-    (each character, then the closing boundary), in reading order. The context
-    of the prediction at index a is padded[a - order + 1 : a].
-    """
-    n_items = len(offsets) - 1
+
+@dataclass
+class PaddedText:
+    """Items laid end to end with their padding, and where each position sits in its item."""
+
+    stream: np.ndarray      # token ids (unknown tokens are -1)
+    position: np.ndarray    # offset of each position from its item's first padding token
+    starts: np.ndarray      # (items + 1,) where each padded item starts in the stream
+    pads: int
+
+
+def pad_items(tokens, offsets, pads):
+    """The padded stream of items given as token ids (concatenated) and offsets."""
+    tokens = np.asarray(tokens, dtype=np.int64)
     lengths = np.diff(offsets)
-    width = order - 1
-    starts = np.zeros(n_items + 1, dtype=np.int64)
-    np.cumsum(lengths + width + 1, out=starts[1:])
-    padded = np.full(starts[-1], BOUNDARY, dtype=np.int64)
-    owner = np.repeat(np.arange(n_items), lengths)
-    padded[starts[owner] + width + np.arange(len(tokens)) - offsets[owner]] = tokens
-    per_item = lengths + 1
-    item = np.repeat(np.arange(n_items), per_item)
-    step = np.arange(len(item)) - np.repeat(np.cumsum(per_item) - per_item, per_item)
-    return padded, starts[item] + width + step
+    width = lengths + pads + 1
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(width, out=starts[1:])
+    stream = np.full(starts[-1], BOUNDARY, dtype=np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    stream[starts[owner] + pads + np.arange(len(tokens)) - offsets[owner]] = tokens
+    position = np.arange(starts[-1]) - np.repeat(starts[:-1], width)
+    return PaddedText(stream, position, starts, pads)
 
 
-def known_windows(tokens, unknown, offsets, order):
-    """Like padded_windows, keeping only predictions whose whole window (the context and the
-    token predicted) avoids the characters flagged `unknown` (out of the vocabulary)."""
-    padded, at = padded_windows(np.where(unknown, BOUNDARY, tokens), offsets, order)
-    if unknown.any():
-        bad, _ = padded_windows(unknown.astype(np.int64), offsets, order)
-        keep = np.ones(len(at), dtype=bool)
-        for back in range(order):
-            keep &= bad[at - back] == 0
-        at = at[keep]
-    return padded, at
+def _distinct(keys, valid, limit):
+    """Sorted distinct keys among the valid positions, and each valid position's rank."""
+    if limit <= DENSE_KEYS:
+        present = np.zeros(limit, dtype=bool)
+        present[keys[valid]] = True
+        rank = np.cumsum(present, dtype=np.int32) - 1
+        unique = np.flatnonzero(present)
+        return unique, np.where(valid, rank[np.where(valid, keys, 0)], -1)
+    unique, inverse = np.unique(keys[valid], return_inverse=True)
+    rows = np.full(len(keys), -1, dtype=np.int64)
+    rows[valid] = inverse.ravel()
+    return unique, rows
 
 
-def window_keys(padded, at, order, size):
-    """Context key (the order-1 tokens before) of each prediction index `at`."""
-    keys = np.zeros(len(at), dtype=np.int64)
-    for back in range(order - 1, 0, -1):
-        keys = keys * size + padded[at - back]
-    return keys
+def index_text(text, order, size, padding="makemore", keep_rows=False):
+    """The NgramIndex of a padded text and, with keep_rows, each position's row per level.
+
+    rows[k] holds, for every position, the row at level k of the window of k
+    tokens ending there (-1 where it does not fit in the item or holds an
+    unknown token); without keep_rows only the index is returned (rows None).
+    """
+    stream, position = text.stream, text.position
+    predicted = position >= text.pads
+    longest = np.minimum(position + 1, order)   # the scored window's length, per position
+    levels, rows = [None], [None]
+    current = np.where(stream >= 0, stream, -1)
+    levels.append(_level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64), current,
+                         predicted, longest == 1, size))
+    for k in range(2, order + 1):
+        if keep_rows:
+            rows.append(current)
+        previous = current
+        before = np.full(len(stream), -1, dtype=np.int64)
+        before[1:] = previous[:-1]
+        valid = (position >= k - 1) & (before >= 0) & (stream >= 0)
+        keys = before * size + np.where(valid, stream, 0)
+        del before
+        unique, current = _distinct(keys, valid, len(levels[k - 1]) * size)
+        del keys
+        suffix = np.zeros(len(unique), dtype=np.int64)
+        suffix[current[valid]] = previous[valid]
+        levels.append(_level(unique, suffix, current, predicted, longest == k, len(unique)))
+    if keep_rows:
+        rows.append(current)
+    return NgramIndex(order, size, levels, padding), (rows if keep_rows else None)
 
 
-def count_ngrams(tokens, offsets, order, size):
-    """The table of order `order` of items given as token indices and offsets."""
-    padded, at = padded_windows(tokens, offsets, order)
-    return NgramTable.from_pairs(order, size, window_keys(padded, at, order, size), padded[at])
+def _level(keys, suffix, rows, predicted, scored_here, n_rows):
+    seen = rows >= 0
+    count = np.bincount(rows[seen & predicted], minlength=n_rows).astype(np.int64)
+    final = np.bincount(rows[seen & predicted & scored_here], minlength=n_rows).astype(np.int64)
+    return Level(keys, suffix, count, final)
 
 
-def history_key(tokens, order, size):
-    """Key of the context after `tokens`, which follow order-1 boundary tokens."""
-    history = np.concatenate([np.full(order - 1, BOUNDARY, dtype=np.int64),
-                              np.asarray(tokens, dtype=np.int64)])[-(order - 1):]
-    powers = size ** np.arange(order - 2, -1, -1, dtype=np.int64)
-    return int((history * powers).sum())
+def count_items(tokens, offsets, order, size, padding="makemore"):
+    """The NgramIndex of items given as token ids and offsets."""
+    text = pad_items(tokens, offsets, pads_for(padding, order))
+    return index_text(text, order, size, padding)[0]
 
 
-def advance(keys, tokens, order, size):
-    """Contexts after appending `tokens` to contexts `keys` (the oldest token drops off)."""
-    return (keys * size + tokens) % (size ** (order - 1))
+def empty_index(order, size, padding="makemore"):
+    """An index of no text (every token at level 1, nothing counted)."""
+    return count_items(np.zeros(0, np.int64), np.zeros(1, np.int64), order, size, padding)
 
 
-def split_key(keys, order, size):
-    """The tokens of context keys, oldest first: shape (len(keys), order - 1)."""
-    powers = size ** np.arange(order - 2, -1, -1, dtype=np.int64)
-    return (np.asarray(keys, dtype=np.int64)[:, None] // powers) % size
+def map_rows(source, target):
+    """For each level, the row in `target` of every window of `source` (-1 where absent).
+
+    Both indexes must use the same token ids.
+    """
+    mapped = [None, np.where(np.arange(source.size) < target.size, np.arange(source.size), -1)]
+    for k in range(2, min(source.order, target.order) + 1):
+        parents = mapped[k - 1][source.parent(k)]
+        mapped.append(target.find(k, parents, source.token(k)))
+    return mapped
 
 
-def reindex(table, mapping, size):
-    """The table with every token t renamed mapping[t], in a vocabulary of `size` tokens."""
-    order = table.order
-    mapping = np.asarray(mapping, dtype=np.int64)
-    tokens = mapping[split_key(table.entry_contexts, order, table.size)]
-    powers = size ** np.arange(order - 2, -1, -1, dtype=np.int64)
-    contexts = (tokens * powers).sum(axis=1)
-    return NgramTable.from_pairs(order, size, contexts, mapping[table.next], table.count)
+def merge_indexes(indexes, mappings, size):
+    """One index whose counts are the sums of several, each renamed by its token mapping.
+
+    `mappings[i][t]` is the merged id of token t of index i. Rows are unioned
+    level by level, bottom up, so suffix links and keys stay consistent.
+    """
+    order, padding = indexes[0].order, indexes[0].padding
+    row_maps = [np.asarray(m, dtype=np.int64) for m in mappings]
+    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64),
+                          np.zeros(size, np.int64), np.zeros(size, np.int64))]
+    for index, mapping in zip(indexes, row_maps):
+        np.add.at(levels[1].count, mapping, index.level(1).count)
+        np.add.at(levels[1].final, mapping, index.level(1).final)
+    for k in range(2, order + 1):
+        keys = [row_maps[i][ix.parent(k)] * size + mappings[i][ix.token(k)]
+                for i, ix in enumerate(indexes)]
+        unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+        inverse = inverse.ravel()
+        count = np.zeros(len(unique), np.int64)
+        final = np.zeros(len(unique), np.int64)
+        suffix = np.zeros(len(unique), np.int64)
+        new_maps, start = [], 0
+        for i, ix in enumerate(indexes):
+            rows = inverse[start:start + len(keys[i])]
+            start += len(keys[i])
+            np.add.at(count, rows, ix.level(k).count)
+            np.add.at(final, rows, ix.level(k).final)
+            suffix[rows] = row_maps[i][ix.level(k).suffix]
+            new_maps.append(rows)
+        levels.append(Level(unique, suffix, count, final))
+        row_maps = new_maps
+    return NgramIndex(order, size, levels, padding)

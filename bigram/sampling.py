@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BigramError
-from .ngrams import advance, history_key
 from .vocabulary import BOUNDARY
 
 MANTISSA = 53
@@ -113,92 +112,74 @@ class InverseCdf:
         return tokens
 
 
-class BigramChain:
-    """States are the previous token; one InverseCdf over the V x V matrix."""
+class TableChain:
+    """Every state's row computed once (small models: the lecture's bigrams, short contexts).
 
-    def __init__(self, probabilities, table=True):
-        self.cdf = InverseCdf(probabilities, table=table)
+    One InverseCdf over all states' rows serves every draw, and the state after
+    each (state, token) is looked up in a table when that table is small.
+    """
+
+    def __init__(self, model, temperature=1.0, draws=0):
+        self.model = model
+        states = np.arange(model.n_states())
+        rows = tempered(model.next_token_probabilities(states), temperature)
+        self.cdf = InverseCdf(rows, table=draws > 50_000)
         self.boundary_limit = self.cdf.boundary_limit
+        self.transitions = None
+        if len(states) * model.size <= TRANSITION_LIMIT:
+            tokens = np.tile(np.arange(model.size), len(states))
+            self.transitions = model.advance(np.repeat(states, model.size),
+                                             tokens).reshape(len(states), model.size)
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k`."""
         return self.cdf.draw(states, k)
 
     def advance(self, states, tokens):
-        """The next states: the token just drawn."""
-        return tokens
+        """The states after the tokens drawn."""
+        if self.transitions is not None:
+            return self.transitions[states, tokens]
+        return self.model.advance(states, tokens)
 
 
-class ContextChain:
-    """States are context keys of order-1 tokens (count models of any order).
-
-    Every context seen at any order has a full row, P_n(. | h); a state's row
-    is that of its longest seen suffix, which is exactly the interpolated
-    model's distribution (a context never seen falls through to the order
-    below). One InverseCdf over all those rows serves every draw.
-    """
-
-    def __init__(self, model, temperature=1.0, draws=0):
-        distribution = model.distribution
-        self.order, self.size = model.order, model.size
-        self.levels = [lv for lv in distribution.levels]
-        rows = [distribution.base[None, :]]
-        self.offsets = []
-        offset = 1
-        for level in self.levels:
-            rows.append(distribution.rows(level.contexts, order=level.order))
-            self.offsets.append(offset)
-            offset += len(level.contexts)
-        table = np.concatenate(rows).astype(np.float32)
-        self.cdf = InverseCdf(tempered(table, temperature), table=draws > 50_000)
-        self.boundary_limit = self.cdf.boundary_limit
-
-    def row_of(self, keys):
-        """Row index of each context: its longest seen suffix's (0, P_1, if none)."""
-        rows = np.zeros(len(keys), dtype=np.int64)
-        for level, offset in zip(self.levels, self.offsets):
-            index, seen = level.find(keys % (self.size ** (level.order - 1)))
-            rows[seen] = offset + index[seen]
-        return rows
-
-    def draw(self, states, k):
-        """Tokens drawn in `states` with uniform integers `k`."""
-        # Many chains share a state: look each distinct one up once, in sorted order.
-        unique, inverse = np.unique(states, return_inverse=True)
-        return self.cdf.draw(self.row_of(unique)[inverse.ravel()], k)
-
-    def advance(self, states, tokens):
-        """The next states: the oldest token drops off, the one drawn joins."""
-        return advance(states, tokens, self.order, self.size)
-
-
-class ModelChain:
-    """States are context keys; rows come from the model on demand (neural, any order)."""
+class LazyChain:
+    """Rows computed on demand, once per distinct state of a step, in bounded chunks (large
+    vocabularies and long contexts: memory never grows with the number of states)."""
 
     def __init__(self, model, temperature=1.0):
         self.model, self.temperature = model, temperature
-        self.order, self.size = model.order, model.size
         self.boundary_limit = 1 << MANTISSA   # no cheap bound: every position may start
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k` (one row per distinct state)."""
         unique, inverse = np.unique(states, return_inverse=True)
-        rows = tempered(self.model.next_token_probabilities(unique), self.temperature)
-        cdf = InverseCdf(rows, table=False)
-        return cdf.draw(inverse.ravel(), k)
+        inverse = inverse.ravel()
+        tokens = np.zeros(len(states), dtype=np.int64)
+        chunk = max(1, ROW_BUDGET // self.model.size)
+        for start in range(0, len(unique), chunk):
+            rows = tempered(self.model.next_token_probabilities(unique[start:start + chunk]),
+                            self.temperature)
+            cdf = InverseCdf(rows, table=False)
+            mine = np.flatnonzero((inverse >= start) & (inverse < start + chunk))
+            tokens[mine] = cdf.draw(inverse[mine] - start, k[mine])
+        return tokens
 
     def advance(self, states, tokens):
-        """The next states: the oldest token drops off, the one drawn joins."""
-        return advance(states, tokens, self.order, self.size)
+        """The states after the tokens drawn."""
+        return self.model.advance(states, tokens)
+
+
+TABLE_LIMIT = 1 << 22          # states x V floats held at once by a TableChain
+TRANSITION_LIMIT = 1 << 22     # states x V entries of its transition table
+ROW_BUDGET = 1 << 22           # floats of rows a LazyChain computes at once
 
 
 def chain_for(model, temperature=1.0, draws=0):
     """The fastest exact chain for a model."""
-    if model.order == 2:
-        return BigramChain(tempered(model.probabilities, temperature), table=draws > 50_000)
-    if getattr(model, "distribution", None) is not None:
-        return ContextChain(model, temperature, draws)
-    return ModelChain(model, temperature)
+    states = model.n_states()
+    if states is not None and states * model.size <= TABLE_LIMIT:
+        return TableChain(model, temperature, draws)
+    return LazyChain(model, temperature)
 
 
 @dataclass
@@ -302,16 +283,11 @@ def _attempt(chain, k, n, start_state, max_steps):
 
 
 def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100):
-    """Sample n items, consuming the generator as one-at-a-time draws would.
-
-    `chain` is a chain (see `chain_for`) or, for bigrams, a V x V matrix.
-    """
+    """Sample n items, consuming the generator as one-at-a-time draws would (`chain` from
+    `chain_for`)."""
     if n == 0:
         return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
     budget = max(4096, 16 * n)
-    if isinstance(chain, np.ndarray):
-        # The lookup table pays for itself only over many draws.
-        chain = BigramChain(chain, table=budget > 50_000)
     snapshot = generator.get_state()
     while True:
         generator.set_state(snapshot)
@@ -324,32 +300,23 @@ def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100):
     return result
 
 
-def sample_one_at_a_time(model, n, generator, start_state=BOUNDARY, max_steps=100):
-    """The plain reference: one uniform per character, one name after another.
-
-    `model` is a model, or for bigrams its V x V probability matrix.
-    """
-    if isinstance(model, np.ndarray):
-        def row(state):
-            return model[state]
-        order, size = 2, model.shape[0]
-    else:
-        def row(state):
-            return model.next_token_probabilities(np.array([state]))[0]
-        order, size = model.order, model.size
-    names = []
+def sample_one_at_a_time(model, n, generator, start_state=None, max_steps=100):
+    """The plain reference: one uniform per token, one item after another."""
+    start = model.start_state() if start_state is None else start_state
+    items = []
     for _ in range(n):
-        state, name = start_state, []
-        while len(name) < max_steps:
+        state, item = start, []
+        while len(item) < max_steps:
             u = generator.uniform64(1)[0]
-            cdf = normalised_cdf(row(state)).astype(np.float64)
+            row = model.next_token_probabilities(np.array([state]))[0]
+            cdf = normalised_cdf(row).astype(np.float64)
             token = int(np.searchsorted(cdf, u, side="left"))
             if token == BOUNDARY:
                 break
-            name.append(token)
-            state = int(advance(np.array([state]), np.array([token]), order, size)[0])
-        names.append(name)
-    return names
+            item.append(token)
+            state = int(model.advance(np.array([state]), np.array([token]))[0])
+        items.append(item)
+    return items
 
 
 # ---------------------------------------------------------------------- names
@@ -367,21 +334,10 @@ def tempered(probabilities, temperature):
 
 
 def decode(vocabulary, samples, prefix=""):
-    """The sampled items as strings, each starting with `prefix`, built without a Python loop."""
-    n = len(samples.offsets) - 1
-    lengths = np.diff(samples.offsets)
-    prefix_points = np.frombuffer(prefix.encode("utf-32-le"), dtype=np.uint32)
-    width = len(prefix_points) + lengths + 1
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(width, out=starts[1:])
-    out = np.full(starts[-1], 0x0A, dtype=np.uint32)
-    if len(prefix_points):
-        out[(starts[:-1, None] + np.arange(len(prefix_points))).ravel()] = np.tile(prefix_points, n)
-    owner = np.repeat(np.arange(n), lengths)
-    step = np.arange(len(samples.tokens)) - samples.offsets[owner]
-    out[starts[owner] + len(prefix_points) + step] = vocabulary.codepoints[samples.tokens - 1]
-    text = out[:-1].astype("<u4").tobytes().decode("utf-32-le") if n else ""
-    return text.split("\n") if n else []
+    """The sampled items as strings, each starting with `prefix` (words joined by spaces)."""
+    from .vocabulary import join_tokens
+
+    return join_tokens(vocabulary, samples.tokens, samples.offsets, prefix)
 
 
 def utf8_lines(vocabulary, samples, prefix=""):
@@ -463,10 +419,11 @@ def stream_items(model, n, generator, temperature=1.0, prefix="", max_len=100, e
     smaller n gives. With `exclude` (e.g. the training items) only items not in it are
     kept: the first n novel items of that same stream.
     """
-    start = BOUNDARY
-    if prefix:
-        start = history_key(model.vocabulary.encode_text(prefix), model.order, model.size)
-    max_steps = max_len - len(prefix)
+    start = model.start_state()
+    prefix_tokens = model.vocabulary.encode_text(prefix) if prefix else []
+    for token in prefix_tokens:   # a handful of tokens: the state after the prefix
+        start = int(model.advance(np.array([start]), np.array([token]))[0])
+    max_steps = max_len - len(prefix_tokens)
     chain = chain_for(model, temperature, draws=16 * min(n, batch_size))
     excluded = None if exclude is None else np.array(sorted(exclude), dtype=str)
     written, draws, size = 0, 0, min(FIRST_BATCH, batch_size)

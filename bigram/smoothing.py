@@ -1,17 +1,20 @@
-"""Smoothing n-gram counts into probabilities: add-k, interpolated Witten-Bell, interpolated
-Kneser-Ney, for any order. Every method has the interpolated form
+"""Smoothing counts into probabilities: add-k, interpolated Witten-Bell, interpolated
+Kneser-Ney, for any order, over the windows of an NgramIndex. Every method has the
+interpolated form
 
     P_n(w|h) = explicit_n(h, w) + lambda_n(h) * P_{n-1}(w|h')        (h' = h minus its oldest token)
 
-over the seen contexts h of each order n, with P_1 a distribution over the predicted
-tokens; a context never seen falls through to the order below (lambda = 1, nothing
-explicit). That is also exactly the back-off form an ARPA file stores.
+over the contexts h of each order n, with P_1 a distribution over the tokens; a context
+never seen falls through to the order below (lambda = 1, nothing explicit). Each
+estimator returns that as the back-off form an ARPA file stores: for every window (h, w)
+of the index, P_n(w|h), and for every window as a context, lambda_{n+1}. Rows the index
+holds without counts get their exact interpolated value too.
 
 Notation at one order: c(h, w) the counts used there, c(h) = sum_w c(h, w),
-T(h) = #{w : c(h, w) > 0}, V = number of predicted tokens.
+T(h) = #{w : c(h, w) > 0}, V = number of tokens.
 
-add-k        only the top order: explicit = c(h, w) / (c(h) + k V), lambda = k V / (c(h) + k V),
-             below it the uniform 1 / V; so P(w|h) = (c(h, w) + k) / (c(h) + k V).
+add-k        only the top order: P(w|h) = (c(h, w) + k) / (c(h) + k V), in float32 as the
+             lecture computes `(N + k) / (N + k).sum(1, keepdim=True)`; below it 1 / V.
 witten-bell  every order, with maximum-likelihood counts of that order:
              explicit = c(h, w) / (c(h) + k T(h)), lambda = k T(h) / (c(h) + k T(h));
              P_1 = unigram frequencies. k = 1 is Witten-Bell proper (Witten and Bell 1991).
@@ -30,15 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import OptionError
-from .ngrams import find_keys
 
-METHODS = ("add-k", "witten-bell", "kneser-ney")
+METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
 DEFAULT_DISCOUNT = 0.75
 
 
 def default_parameter(method):
     """The strength used when --smoothing is not given (None: estimated from the counts)."""
-    return {"add-k": 1.0, "witten-bell": 1.0, "kneser-ney": None}[method]
+    return {"add-k": 1.0, "witten-bell": 1.0}.get(method)
 
 
 def check(method, parameter):
@@ -53,6 +55,9 @@ def check(method, parameter):
     if method == "kneser-ney" and parameter > 1:
         raise OptionError(f"--smoothing for kneser-ney is the discount D, which must lie in "
                           f"[0, 1], not {parameter}")
+    if method == "modified-kneser-ney":
+        raise OptionError("modified-kneser-ney estimates its three discounts per order from "
+                          "the counts; set them with --discounts, not --smoothing")
 
 
 def estimated_discount(counts):
@@ -66,144 +71,91 @@ def estimated_discount(counts):
 
 
 @dataclass
-class Level:
-    """One order n > 1: per seen context, explicit probabilities of its next tokens and lambda."""
+class Estimate:
+    """A model in back-off form over an index: P_n(w|h) of every window, lambda of every
+    window as a context (1 where it has none)."""
 
-    order: int
-    contexts: np.ndarray      # (M,) sorted context keys (n - 1 tokens)
-    indptr: np.ndarray        # (M + 1,)
-    next: np.ndarray          # (E,)
-    explicit: np.ndarray      # (E,) float64
-    weight: np.ndarray        # (M,) float64 lambda(h)
-
-    def find(self, keys):
-        """Index of each key among the contexts, and whether it was seen."""
-        return find_keys(self.contexts, keys)
-
-
-@dataclass
-class Interpolated:
-    """An interpolated n-gram distribution: P_1 and the levels above it."""
-
-    order: int
-    size: int
-    method: str
-    parameter: float | None           # k, the multiplier, or the discount override
-    base: np.ndarray                  # (V,) P_1
-    levels: list                      # Level objects, ascending order (add-k: the top only)
+    prob: list                      # prob[k]: (rows of level k,) float64; prob[0] unused
+    backoff: list                   # backoff[k]: lambda_{k+1} of each level-k row
     discounts: dict = field(default_factory=dict)   # Kneser-Ney: the D used at each order
 
-    def rows(self, keys, order=None):
-        """P_order(. | h) for contexts h given as keys of order-1 tokens, float64 (B, V)."""
-        order = self.order if order is None else order
-        keys = np.asarray(keys, dtype=np.int64)
-        probabilities = np.tile(self.base, (len(keys), 1))
-        for level in self.levels:
-            if level.order > order:
-                break
-            suffix = keys % (self.size ** (level.order - 1))
-            index, seen = level.find(suffix)
-            rows = np.flatnonzero(seen)
-            if not len(rows):
-                continue
-            index = index[rows]
-            probabilities[rows] *= level.weight[index][:, None]
-            lengths = level.indptr[index + 1] - level.indptr[index]
-            entries = np.repeat(level.indptr[index] - np.cumsum(lengths) + lengths, lengths) + \
-                np.arange(lengths.sum())
-            probabilities[np.repeat(rows, lengths), level.next[entries]] += \
-                level.explicit[entries]
-        return probabilities
 
-    def level(self, order):
-        """The Level of an order, or None (add-k has no intermediate levels)."""
-        return next((lv for lv in self.levels if lv.order == order), None)
-
-    def arrays(self):
-        """The distribution as named arrays, for a model file."""
-        out = {"base": self.base}
-        for lv in self.levels:
-            prefix = f"level{lv.order}_"
-            out.update({prefix + "contexts": lv.contexts, prefix + "indptr": lv.indptr,
-                        prefix + "next": lv.next, prefix + "explicit": lv.explicit,
-                        prefix + "weight": lv.weight})
-        return out
+def context_sums(index, k, values):
+    """For every row of level k-1, the sum of `values` over its next tokens at level k."""
+    return np.bincount(index.parent(k), weights=values, minlength=len(index.level(k - 1)))
 
 
-def _interpolate_level(table, explicit, weight):
-    return Level(table.order, table.contexts, table.indptr, table.next, explicit, weight)
+def _interpolate(index, base, explicit, weight):
+    """P_k of every row, bottom up, from P_1, the explicit parts and the lambdas."""
+    prob = [None, base]
+    backoff = [None]
+    for k in range(2, index.order + 1):
+        parent = index.parent(k)
+        prob.append(explicit[k] + weight[k - 1][parent] * prob[k - 1][index.level(k).suffix])
+        backoff.append(weight[k - 1])
+    backoff.append(np.ones(len(index.level(index.order))))
+    return prob, backoff
 
 
-def raw_tables(top):
-    """Maximum-likelihood tables of every order from the top one, by shortening contexts."""
-    tables = {top.order: top}
-    for order in range(top.order - 1, 1, -1):
-        tables[order] = tables[order + 1].lower()
-    return tables
+def _fractions(numerator, denominator):
+    """numerator / denominator, 0 where the denominator is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1),
+                        0.0)
 
 
-def smooth_ngrams(top, method="add-k", parameter=None):
-    """The interpolated distribution of a top-order count table by `method`."""
+def estimate(index, method="add-k", parameter=None):
+    """The back-off form of `index`'s counts smoothed by `method`."""
     check(method, parameter)
     strength = default_parameter(method) if parameter is None else float(parameter)
-    size, order = top.size, top.order
     if method == "add-k":
-        c = top.totals().astype(np.float64)
-        denominator = c + strength * size
-        with np.errstate(divide="ignore", invalid="ignore"):
-            explicit = top.count / np.repeat(denominator, top.types())
-            weight = strength * size / denominator
-        level = _interpolate_level(top, explicit, weight)
-        return Interpolated(order, size, method, strength, np.full(size, 1.0 / size), [level])
-    tables = raw_tables(top)
+        return _add_k(index, strength)
+    order, size = index.order, index.size
+    explicit, weight = {}, {}
+    discounts = {}
     if method == "witten-bell":
-        unigram = tables[2].lower()
-        base = np.bincount(unigram.next, weights=unigram.count, minlength=size)
-        levels = []
-        for n in range(2, order + 1):
-            table = tables[n]
-            c = table.totals().astype(np.float64)
-            mass = strength * table.types()
-            denominator = c + mass
-            explicit = table.count / np.repeat(denominator, table.types())
-            levels.append(_interpolate_level(table, explicit, mass / denominator))
-        return Interpolated(order, size, method, strength, base / base.sum(), levels)
-    # Kneser-Ney: raw counts at the top, continuation counts below.
-    used = {order: top}
-    for n in range(order - 1, 1, -1):
-        used[n] = tables[n + 1].continuation()
-    first = tables[2].continuation()
-    base = np.bincount(first.next, weights=first.count, minlength=size).astype(np.float64)
-    levels, discounts = [], {}
-    for n in range(2, order + 1):
-        table = used[n]
-        discount = estimated_discount(table.count) if parameter is None else strength
-        discounts[n] = discount
-        c = table.totals().astype(np.float64)
-        explicit = np.maximum(table.count - discount, 0) / np.repeat(c, table.types())
-        levels.append(_interpolate_level(table, explicit, discount * table.types() / c))
-    return Interpolated(order, size, method, parameter, base / base.sum(), levels, discounts)
+        base = index.level(1).count.astype(np.float64)
+        base = base / base.sum() if base.sum() else np.full(size, 1.0 / size)
+        for k in range(2, order + 1):
+            c = index.level(k).count.astype(np.float64)
+            totals = context_sums(index, k, c)
+            mass = strength * context_sums(index, k, (c > 0).astype(np.float64))
+            explicit[k] = _fractions(c, (totals + mass)[index.parent(k)])
+            weight[k - 1] = np.where(totals + mass > 0, _fractions(mass, totals + mass), 1.0)
+    else:   # kneser-ney: raw counts at the top, continuation counts below
+        used = {order: index.level(order).count.astype(np.float64)}
+        for k in range(order - 1, 0, -1):
+            above = index.level(k + 1)
+            used[k] = np.bincount(above.suffix[above.count > 0],
+                                  minlength=len(index.level(k))).astype(np.float64)
+        base = used[1] / used[1].sum() if used[1].sum() else np.full(size, 1.0 / size)
+        for k in range(2, order + 1):
+            c = used[k]
+            discount = estimated_discount(c[c > 0]) if parameter is None else strength
+            discounts[k] = discount
+            totals = context_sums(index, k, c)
+            types = context_sums(index, k, (c > 0).astype(np.float64))
+            explicit[k] = _fractions(np.maximum(c - discount, 0), totals[index.parent(k)])
+            weight[k - 1] = np.where(totals > 0, _fractions(discount * types, totals), 1.0)
+    prob, backoff = _interpolate(index, base, explicit, weight)
+    return Estimate(prob, backoff, discounts)
 
 
-# ---------------------------------------------------------------------- bigrams, dense
-
-
-
-def add_k_matrix(counts, k):
-    """(N + k) / (N + k).sum(1, keepdim=True) through the engine, as the lecture computes it."""
-    from . import tensor as torch
-
-    N = torch.tensor(np.asarray(counts)).float()
-    smoothed = N + k
-    totals = smoothed.sum(1, keepdim=True)
-    if (totals == 0).any():
-        row = int(np.flatnonzero(totals.numpy()[:, 0] == 0)[0])
-        raise OptionError(f"row {row} of the counts is empty and --smoothing is 0, so its "
-                          "probabilities are undefined; use a smoothing above 0")
-    return (smoothed / totals).numpy()
-
-
-def bigram_matrix(distribution):
-    """The V x V matrix of an order-2 distribution (add-k exactly as the lecture's)."""
-    size = distribution.size
-    return distribution.rows(np.arange(size)).astype(np.float32)
+def _add_k(index, k):
+    """(c + k) / (c(h) + k V) at the top order, in float32 as the lecture normalises rows;
+    the back-off weight of a context makes lambda * (1 / V) the same float32 value."""
+    order, size = index.order, index.size
+    top = index.level(order)
+    totals = context_sums(index, order, top.count.astype(np.float64))
+    denominator = (totals + k * size).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        listed = (top.count + np.float32(k)).astype(np.float32) / denominator[index.parent(order)]
+        unseen = np.float32(k) / denominator
+    # A context never followed by anything (c(h) = 0, k = 0) has no distribution of its
+    # own: it falls through to the uniform one, like an unseen context.
+    lam = np.where(totals > 0, unseen.astype(np.float64) * size, 1.0)
+    prob = [None] + [np.full(len(index.level(n)), 1.0 / size) for n in range(1, order)]
+    prob.append(np.where(totals[index.parent(order)] > 0, listed.astype(np.float64), 1.0 / size))
+    backoff = [None] + [np.ones(len(index.level(n))) for n in range(1, order - 1)]
+    backoff += [lam, np.ones(len(top))]
+    return Estimate(prob, backoff)

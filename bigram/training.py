@@ -32,27 +32,49 @@ def check_options(kind, smoothing=None, steps=100, lr=50.0, reg=0.01, method="ad
         raise OptionError(f"unknown model kind {kind!r}: choose counts or neural")
 
 
+def padding_for(kind, method):
+    """How items are padded: modified Kneser-Ney reads sentences as KenLM does (one <s>);
+    every other model pads N-1 boundaries, as the lecture does."""
+    return "sentence" if kind == CountModel.kind and method == "modified-kneser-ney" \
+        else "makemore"
+
+
 def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01,
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                 encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
-                order=2, split=None):
+                order=2, split=None, unit="char", min_count=None, max_vocab=None,
+                prune=None, discounts=None):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split."""
     check_options(kind, smoothing, steps, lr, reg, method)
+    if (prune or discounts) and (kind != CountModel.kind or method != "modified-kneser-ney"):
+        raise OptionError("--prune and --discounts belong to --smoothing-method "
+                          "modified-kneser-ney")
+    if prune:
+        from .kneser_ney import check_prune
+
+        check_prune(prune, order)
     if order < 2:
         raise OptionError(f"--order must be 2 or more, not {order}")
     if test_size is not None and test_size < 0:
         raise OptionError(f"--test-size must be 0 or more, not {test_size}")
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
-                              order=order, split=split)
-    return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress)
+                              order=order, split=split, unit=unit, min_count=min_count,
+                              max_vocab=max_vocab, padding=padding_for(kind, method))
+    return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune, discounts)
 
 
 def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=2147483647,
-        method="add-k", progress=None):
+        method="add-k", progress=None, prune=None, discounts=None):
     """A model of `kind` on loaded training data, evaluated on each of its splits."""
     if kind == CountModel.kind:
-        model = CountModel.fit(data.vocabulary, data.counts["train"], smoothing, method)
+        model = CountModel(data.vocabulary, data.counts["train"], smoothing, method,
+                           discounts=discounts, prune=prune,
+                           token_rank=data.token_rank if method == "modified-kneser-ney"
+                           else None)
     else:
+        from .models import check_neural_budget
+
+        check_neural_budget(len(data.vocabulary), data.order)
         model = NeuralModel.fit(data.vocabulary, data.counts["train"], steps, lr, reg, seed,
                                 on_step=progress)
     saved = SavedModel(model, data.counts, build_meta(model, data), data.train_items)
@@ -61,6 +83,9 @@ def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=
 
 def best_bigram_loss(data):
     """The lowest loss any model of the data's order reaches on it: unsmoothed counts."""
-    table = data.counts["train"]
-    totals = np.repeat(table.totals(), table.types())
-    return float(-(table.count * np.log(table.count / totals)).sum() / table.count.sum())
+    index = data.counts["train"]
+    top = index.level(index.order)
+    totals = np.bincount(index.parent(index.order), weights=top.count)
+    seen = top.count > 0
+    share = top.count[seen] / totals[index.parent(index.order)[seen]]
+    return float(-(top.count[seen] * np.log(share)).sum() / top.count[seen].sum())

@@ -1,9 +1,8 @@
 """Choosing a model on the dev split: every setting is trained on train and scored on dev;
 the best one is reported once on test, as the makemore lecture's exercises ask.
 
-The data is read once, at the highest order asked for: the counts of every lower order
-follow from it (a context of n-1 tokens is the last n-1 of a longer one, with the same
-boundary padding), so trying another order or strength costs one smoothing pass.
+The data is read once (its token ids are kept) and counted once per order and padding;
+trying another strength then costs one smoothing pass.
 """
 
 import math
@@ -11,15 +10,17 @@ from dataclasses import dataclass, field
 
 from .dataset import load_training_data
 from .errors import OptionError
-from .evaluation import report_from_counts
+from .evaluation import report_from_index
 from .modelfile import SavedModel, build_meta
 from .models import CountModel, NeuralModel
+from .training import padding_for
 from .smoothing import METHODS, check
 
 DEFAULT_STRENGTHS = {
     "add-k": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
     "witten-bell": [0.03, 0.1, 0.3, 1.0, 3.0],
     "kneser-ney": [None, 0.1, 0.3, 0.5, 0.7, 0.9],
+    "modified-kneser-ney": [None],
 }
 DEFAULT_REGS = [0.001, 0.01, 0.1]
 
@@ -72,7 +73,7 @@ class Tuning:
 
 def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, split="80/10/10",
          split_seed=3407, encoding_errors="strict", steps=100, lr=50.0, seed=2147483647,
-         on_trial=None):
+         on_trial=None, unit="char", min_count=None, max_vocab=None):
     """Train every setting on train, choose the lowest dev loss, score it once on test."""
     if split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
@@ -82,15 +83,21 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
         raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
     settings = _settings(kind, orders, methods, strengths, regs)
     data = load_training_data(files, split_seed=split_seed, encoding_errors=encoding_errors,
-                              order=max(orders), split=split)
+                              order=max(orders), split=split, unit=unit, min_count=min_count,
+                              max_vocab=max_vocab)
     if not data.items.get("dev"):
         raise OptionError("the dev split is empty: give it a share, such as --split 80/10/10")
-    tables = {max(orders): data.counts}
-    for order in range(max(orders) - 1, min(orders) - 1, -1):
-        tables[order] = {s: t.lower() for s, t in tables[order + 1].items()}
+    if kind == "neural":
+        from .models import check_neural_budget
+
+        check_neural_budget(len(data.vocabulary), max(orders))
+    tables = {}
     trials, models = [], {}
     for order, method, strength in settings:
-        counts = tables[order]
+        padding = padding_for(kind, method)
+        if (order, padding) not in tables:
+            tables[order, padding] = data.recount(order, padding)
+        counts = tables[order, padding]
         if kind == "counts":
             model = CountModel(data.vocabulary, counts["train"], strength, method)
         else:
@@ -103,7 +110,7 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
             on_trial(trial)
     chosen = min(trials, key=lambda t: (math.inf if math.isnan(t.dev) else t.dev))
     model = models[id(chosen)]
-    counts = tables[chosen.order]
+    counts = tables[chosen.order, padding_for(kind, chosen.method)]
     if "test" in counts:
         chosen.test = _nll(model, counts["test"])
     data.order, data.counts = chosen.order, counts
@@ -143,5 +150,5 @@ def _settings(kind, orders, methods, strengths, regs):
                                            -1 if s[2] is None else s[2]))
 
 
-def _nll(model, table):
-    return report_from_counts(model, table, 0, "").nll
+def _nll(model, index):
+    return report_from_index(model, index, 0, "").nll
