@@ -24,8 +24,8 @@ DEFAULT_MODEL = "bigram.npz"
 
 app = typer.Typer(
     name="bigram",
-    help="Character-level bigram language models: train on any lines of text (names, words, "
-         "sentences), sample new items, and report losses.",
+    help="Character-level bigram language models: train on any text with one item per "
+         "line (names.txt by default), sample new items, and report losses.",
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

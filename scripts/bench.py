@@ -233,7 +233,37 @@ def run(quick):
                                             3 if quick else 15),
              "bigram --help": startup(["--help"], 3 if quick else 15)}
     return {"machine": machine(), "quick": quick, "workloads": rows, "startup_s": start,
-            "orders": orders(quick)}
+            "orders": orders(quick), "sample_output": sample_output(quick)}
+
+
+# ---------------------------------------------------------------------- sampling to a file
+
+
+def sample_output(quick):
+    """`bigram sample -n N > file`, the whole process: drawing, writing and start-up.
+
+    Median wall time of `repeats` runs, and items per second; the file's line count is
+    checked so a run that stopped early cannot look fast.
+    """
+    exe = shutil.which("bigram")
+    command = [exe] if exe else [sys.executable, "-m", "bigram"]
+    n = 100_000 if quick else 1_000_000
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(command + ["train", "--test-size", "0", "-o", "m.npz"], cwd=folder,
+                       check=True, capture_output=True)
+        out = Path(folder) / "samples.txt"
+        for _ in range(3 if quick else 7):
+            with open(out, "wb") as stream:
+                t, _ = timed(lambda: subprocess.run(
+                    command + ["sample", "-m", "m.npz", "-n", str(n), "--seed", "1"],
+                    cwd=folder, check=True, stdout=stream))
+            times.append(t)
+            lines = out.read_bytes().count(b"\n")
+            if lines != n:
+                raise RuntimeError(f"bigram sample wrote {lines} lines, not {n}")
+    median = statistics.median(times)
+    return {"items": n, "median_s": median, "items_per_second": n / median}
 
 
 # ---------------------------------------------------------------------- higher orders
@@ -335,6 +365,10 @@ def print_table(result):
                                                              for k, v in row[key].items()))
     for name, t in result["startup_s"].items():
         print(f"start-up, `{name}`: {t:.3f} s (median wall time of a whole process)")
+    if result.get("sample_output"):
+        row = result["sample_output"]
+        print(f"`bigram sample -n {row['items']:,} > file`, whole process: "
+              f"{fmt_time(row['median_s'])} ({row['items_per_second']:,.0f} items/s)")
     print()
     print("| order | train (read, split, count, smooth) | evaluate dev | sample 10,000 names |"
           " dev NLL |")
