@@ -9,6 +9,7 @@ tensor used twice (a diamond) receives both.
 """
 
 import functools
+import itertools
 import threading
 
 import numpy as np
@@ -90,14 +91,14 @@ def unbroadcast(grad, shape):
     The one helper every binary op's backward uses: an input of shape (27, 1)
     divided into a (27, 27) tensor receives the row sums of the gradient.
     """
-    if grad.shape == tuple(shape):
+    if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = np.add.reduce(grad, axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+        grad = np.add.reduce(grad, axis=stretched, keepdims=True)
     return grad
 
 
@@ -139,25 +140,28 @@ class Function:
         fn = _new_object(cls)  # no __init__: only recorded nodes need more than forward sets
         result = fn.forward(*[t._data for t in inputs], **params)
         if type(result) is tuple:
-            outputs = tuple(_wrap(a) for a in result)
+            outputs = tuple([_wrap(a) for a in result])
         else:
-            outputs = (_wrap(result),)
+            outputs = None
+            result = _wrap(result)
         if _grad_mode.enabled:
             for t in inputs:
                 if t._requires_grad or t._ctx is not None:
-                    fn._record(inputs, outputs)
+                    fn._record(inputs, outputs or (result,))
                     break
-        return outputs if type(result) is tuple else outputs[0]
+        return outputs or result
 
     def _record(self, inputs, outputs):
         """Link this node into the graph: edges to its inputs, itself onto its outputs."""
-        global _sequence
-        _sequence += 1
-        self.sequence = _sequence
-        self.edges = tuple(
-            (t._ctx, t._output_nr, t._data.dtype) if t._ctx is not None
-            else (t if t._requires_grad else None, 0, t._data.dtype)
-            for t in inputs)
+        self.sequence = next(_sequence)
+        edges = []
+        for t in inputs:
+            ctx = t._ctx
+            if ctx is not None:
+                edges.append((ctx, t._output_nr, t._data.dtype))
+            else:
+                edges.append((t if t._requires_grad else None, 0, t._data.dtype))
+        self.edges = edges
         if len(outputs) > 1:
             self.n_outputs = len(outputs)
             self._output_meta = tuple((o._data.shape, o._data.dtype) for o in outputs)
@@ -165,10 +169,14 @@ class Function:
             saved = [inputs[i] for i in self.saves_inputs]
             if self.saves_output:
                 saved.extend(outputs)
-            self._saved_versions = tuple((t, t._version[0]) for t in saved)
-        for nr, out in enumerate(outputs):
-            if out._data.dtype.kind == "f":
-                out._ctx, out._output_nr = self, nr
+            self._saved_versions = [(t, t._version[0]) for t in saved]
+        nr = 0
+        for out in outputs:
+            if out._data.dtype.kind == "f":  # integer outputs (indices) carry no gradient
+                out._ctx = self
+                if nr:
+                    out._output_nr = nr
+            nr += 1
 
     def check_saved(self):
         """Raise, as torch does, if a value backward needs was freed or changed in place."""
@@ -197,7 +205,7 @@ class Function:
 
 
 _new_object = object.__new__
-_sequence = 0
+_sequence = itertools.count(1)
 
 
 def _wrap(array):
@@ -233,7 +241,7 @@ def _accumulate_into_grad(tensor, grad):
     if grad.shape != data.shape:
         grad = np.broadcast_to(grad, data.shape)
     if tensor.grad is None:
-        tensor.grad = _wrap(np.array(grad, copy=True))
+        tensor.grad = _wrap(grad.copy())
     else:
         tensor.grad._data = tensor.grad._data + grad
 

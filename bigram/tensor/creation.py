@@ -99,7 +99,7 @@ def shape_from_args(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     shape = tuple(int(n) for n in size)
-    if any(n < 0 for n in shape):
+    if shape and builtins.min(shape) < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(shape)}"
                            f": {list(shape)}")
     return shape

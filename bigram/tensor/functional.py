@@ -46,9 +46,18 @@ def _axis(dim, ndim):
     return None if ndim == 0 else axis
 
 
+def _max_along(x, axis):
+    """The maximum along `axis`, kept as a size-1 dimension. Along the rows of a matrix
+    (every softmax over logits) numpy's argmax is several times faster than its max,
+    so the maximum is read off where argmax points (a NaN still wins, as in torch)."""
+    if x.ndim == 2 and axis in (1, -1) and x.size:
+        return x.take(np.arange(0, x.size, x.shape[1]) + x.argmax(axis=1))[:, None]
+    return np.maximum.reduce(x, axis=axis, keepdims=True)
+
+
 def _stable_log_softmax(x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = x - _max_along(x, axis)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 class Softmax(Function):
@@ -57,8 +66,8 @@ class Softmax(Function):
 
     def forward(self, x, axis):
         self.axis = axis
-        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-        self.out = shifted / shifted.sum(axis=axis, keepdims=True)
+        shifted = np.exp(x - _max_along(x, axis))
+        self.out = shifted / np.add.reduce(shifted, axis=axis, keepdims=True)
         return self.out
 
     def backward(self, g):
@@ -113,40 +122,56 @@ class CrossEntropy(Function):
 
     def forward(self, logits, targets, weight, ignore_index, reduction, smoothing):
         rows = np.arange(len(targets))
-        kept = targets != ignore_index
-        safe_targets = np.where(kept, targets, 0)
-        self.log_probs = _stable_log_softmax(logits, 1)
-        picked = self.log_probs[rows, safe_targets]
-        classes = logits.shape[1]
-        row_weight = (weight[safe_targets] if weight is not None
-                      else np.ones(len(targets), dtype=logits.dtype)) * kept
-        losses = -picked * row_weight
-        if smoothing:
-            losses = (1 - smoothing) * losses - smoothing * self.log_probs.mean(axis=1) * kept
-        self.rows, self.targets, self.row_weight = rows, safe_targets, row_weight
-        self.reduction, self.smoothing, self.classes = reduction, smoothing, classes
+        self.rows, self.reduction, self.smoothing = rows, reduction, smoothing
+        self.targets, self.row_weight, self.dtype = targets, None, logits.dtype
+        if weight is None and not smoothing and ignore_index is None:
+            # Every row counts once (the training loop's case): loss_i = log s_i - z_iy,
+            # with s_i the row sum of e = exp(z); backward needs only e / s.
+            shifted = logits - _max_along(logits, 1)
+            self.exps = np.exp(shifted)
+            self.sums = np.add.reduce(self.exps, axis=1)
+            picked = shifted.take(rows * logits.shape[1] + targets)
+            losses = np.log(self.sums) - picked
+            self.denominator = np.float64(len(targets))
+        else:
+            self.log_probs = _stable_log_softmax(logits, 1)
+            kept = targets != ignore_index
+            safe_targets = np.where(kept, targets, 0)
+            picked = self.log_probs[rows, safe_targets]
+            row_weight = (weight[safe_targets] if weight is not None
+                          else np.ones(len(targets), dtype=logits.dtype)) * kept
+            losses = -picked * row_weight
+            if smoothing:
+                losses = (1 - smoothing) * losses - smoothing * self.log_probs.mean(axis=1) * kept
+            self.targets, self.row_weight = safe_targets, row_weight
+            self.classes = logits.shape[1]
+            self.denominator = row_weight.sum(dtype=np.float64)
         if reduction == "none":
             return losses.astype(logits.dtype)
-        total = losses.sum(dtype=np.float64)
+        total = np.add.reduce(losses, dtype=np.float64)
         if reduction == "sum":
             return np.asarray(total, dtype=logits.dtype)
-        self.denominator = row_weight.sum(dtype=np.float64)
         return np.asarray(total / self.denominator, dtype=logits.dtype)
 
     def backward(self, g):
+        if self.row_weight is None:
+            grad = self.exps / self.sums[:, None]  # softmax
+            grad[self.rows, self.targets] -= 1
+            scale = g if self.reduction != "mean" else g / self.denominator
+            if self.reduction == "none":
+                return (grad * scale[:, None]).astype(self.dtype)
+            return (grad * scale).astype(self.dtype)
         grad = np.exp(self.log_probs)
         if self.smoothing:
             grad = grad - self.smoothing / self.classes
             grad[self.rows, self.targets] -= 1 - self.smoothing
         else:
             grad[self.rows, self.targets] -= 1
-        if self.reduction == "none":
-            scale = self.row_weight * g
-        elif self.reduction == "sum":
-            scale = self.row_weight * g
-        else:
+        if self.reduction == "mean":
             scale = self.row_weight * (g / self.denominator)
-        return (grad * scale[:, None]).astype(self.log_probs.dtype)
+        else:
+            scale = self.row_weight * g
+        return (grad * scale[:, None]).astype(self.dtype)
 
 
 def _check_targets(input, target, weight):
@@ -180,6 +205,37 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if (weight is None and target._data.dtype == np.int64 and input._data.ndim == 2
+            and target._data.ndim == 1):
+        scores, targets = input, target  # rows of scores and their classes: nothing to check
+    else:
+        scores, targets = _checked_rows(input, target, weight, label_smoothing, reduction)
+        if not isinstance(targets, Tensor):
+            return scores  # probability targets, already reduced
+    if scores._data.shape[0] != targets._data.shape[0]:
+        raise ValueError(f"Expected input batch_size ({scores.shape[0]}) to match target "
+                         f"batch_size ({targets.shape[0]}).")
+    t = targets._data
+    # Seen as unsigned, a negative target is huge: one maximum finds every bad target.
+    if t.size and np.maximum.reduce(t.view(np.uint64)) >= scores._data.shape[1]:
+        bad = (t != ignore_index) & ((t < 0) | (t >= scores._data.shape[1]))
+        if bad.any():
+            raise IndexError(f"Target {int(t[np.argmax(bad)])} is out of bounds.")
+    elif not 0 <= ignore_index < scores._data.shape[1]:
+        ignore_index = None  # every target is a class, so none is the ignored one
+    out = CrossEntropy.apply(scores, targets=t,
+                             weight=None if weight is None else weight._data.astype(
+                                 scores._data.dtype),
+                             ignore_index=ignore_index, reduction=reduction,
+                             smoothing=float(label_smoothing))
+    if reduction == "none" and input.ndim != 2:
+        return out.reshape(target.shape)
+    return out
+
+
+def _checked_rows(input, target, weight, label_smoothing, reduction):  # noqa: A002
+    """cross_entropy's other layouts: (scores, targets) as rows, after torch's checks; or,
+    for probability targets, (the finished loss, None)."""
     _check_targets(input, target, weight)
     if target.dtype.is_floating_point:
         if weight is not None or label_smoothing:
@@ -187,26 +243,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         losses = -(target * log_softmax(input, dim=1 if input.ndim > 1 else 0)).sum(
             dim=1 if input.ndim > 1 else 0)
         if reduction == "none":
-            return losses
-        return losses.sum() if reduction == "sum" else losses.mean()
+            return losses, None
+        return (losses.sum() if reduction == "sum" else losses.mean()), None
     if label_smoothing and weight is not None:
         raise ValueError("label_smoothing together with class weights is not supported")
-    scores, targets = _rows(input, target)
-    if scores.shape[0] != targets.shape[0]:
-        raise ValueError(f"Expected input batch_size ({scores.shape[0]}) to match target "
-                         f"batch_size ({targets.shape[0]}).")
-    t = targets._data
-    bad = (t != ignore_index) & ((t < 0) | (t >= scores.shape[1]))
-    if bad.any():
-        raise IndexError(f"Target {int(t[np.argmax(bad)])} is out of bounds.")
-    out = CrossEntropy.apply(scores, targets=t,
-                             weight=None if weight is None else weight._data.astype(
-                                 scores.dtype.numpy),
-                             ignore_index=ignore_index, reduction=reduction,
-                             smoothing=float(label_smoothing))
-    if reduction == "none" and input.ndim != 2:
-        return out.reshape(target.shape)
-    return out
+    return _rows(input, target)
 
 
 class NllLoss(Function):

@@ -23,6 +23,7 @@ kernels in ATen/native/cpu):
   p / q with q ~ Exp(1) drawn as -log1p(-u) from 53-bit uniforms.
 """
 
+import math
 import os
 
 import numpy as np
@@ -370,15 +371,20 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False):
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
     shape = shape_from_args((shape,) if isinstance(shape, int) else tuple(shape))
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     span = high - low
     gen = _generator(generator)
     words = gen.words64(n) if span >= (1 << 32) else gen.words(n)
-    values = (words % np.uint64(span)).astype(np.int64) + low
+    # word % span < 2**63, so the uint64 remainders are already the int64 values.
+    values = np.remainder(words, np.uint64(span), out=words).view(np.int64)
+    if low:
+        values += low
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     if requires_grad and not dtype.is_floating_point:
         raise RuntimeError("Only Tensors of floating point dtype can require gradients")
-    return finish(values.astype(dtype.numpy).reshape(shape), None, requires_grad)
+    if dtype is not dtypes.int64:
+        values = values.astype(dtype.numpy)
+    return finish(values.reshape(shape), None, requires_grad)
 
 
 _RANDPERM_LIMIT = (1 << 32) // 20  # ATen switches to a 64-bit shuffle from here on

@@ -77,7 +77,7 @@ class Tensor:
     @property
     def dtype(self):
         """Element type (`torch.float32`, ...)."""
-        return dtypes.from_numpy(self._data.dtype)
+        return _DTYPES.get(self._data.dtype) or dtypes.from_numpy(self._data.dtype)
 
     @property
     def shape(self):
@@ -275,7 +275,7 @@ class Tensor:
             target = next((a for a in args if isinstance(a, dtypes.dtype)), None)
             if target is None:
                 return self
-        return _ops().to_dtype(self, dtypes.as_dtype(target))
+        return ops.to_dtype(self, dtypes.as_dtype(target))
 
     def type(self, dtype=None):
         """Convert to `dtype`, or name the tensor type when called without one."""
@@ -341,175 +341,175 @@ class Tensor:
     # ------------------------------------------------------------------ arithmetic
 
     def __add__(self, other):
-        return _ops().add(self, other)
+        return ops.add(self, other)
 
     def __radd__(self, other):
-        return _ops().add(other, self)
+        return ops.add(other, self)
 
     def __sub__(self, other):
-        return _ops().sub(self, other)
+        return ops.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops().sub(other, self)
+        return ops.sub(other, self)
 
     def __mul__(self, other):
-        return _ops().mul(self, other)
+        return ops.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops().mul(other, self)
+        return ops.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops().div(self, other)
+        return ops.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops().div(other, self)
+        return ops.div(other, self)
 
     def __floordiv__(self, other):
-        return _ops().floor_divide(self, other)
+        return ops.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return _ops().floor_divide(other, self)
+        return ops.floor_divide(other, self)
 
     def __mod__(self, other):
-        return _ops().remainder(self, other)
+        return ops.remainder(self, other)
 
     def __pow__(self, other):
-        return _ops().pow(self, other)
+        return ops.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops().pow(other, self)
+        return ops.pow(other, self)
 
     def __matmul__(self, other):
-        return _ops().matmul(self, other)
+        return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
+        return ops.matmul(other, self)
 
     def __neg__(self):
-        return _ops().neg(self)
+        return ops.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops().abs(self)
+        return ops.abs(self)
 
     def __iadd__(self, other):
-        return _ops().inplace(self, "add", other)
+        return ops.inplace(self, "add", other)
 
     def __isub__(self, other):
-        return _ops().inplace(self, "sub", other)
+        return ops.inplace(self, "sub", other)
 
     def __imul__(self, other):
-        return _ops().inplace(self, "mul", other)
+        return ops.inplace(self, "mul", other)
 
     def __itruediv__(self, other):
-        return _ops().inplace(self, "div", other)
+        return ops.inplace(self, "div", other)
 
     def __ipow__(self, other):
-        return _ops().inplace(self, "pow", other)
+        return ops.inplace(self, "pow", other)
 
     def add_(self, other, alpha=1):
         """In-place `self += alpha * other`."""
-        return _ops().inplace(self, "add", other if alpha == 1 else other * alpha)
+        return ops.inplace(self, "add", other if alpha == 1 else other * alpha)
 
     def sub_(self, other, alpha=1):
         """In-place `self -= alpha * other`."""
-        return _ops().inplace(self, "sub", other if alpha == 1 else other * alpha)
+        return ops.inplace(self, "sub", other if alpha == 1 else other * alpha)
 
     def mul_(self, other):
         """In-place multiply."""
-        return _ops().inplace(self, "mul", other)
+        return ops.inplace(self, "mul", other)
 
     def div_(self, other):
         """In-place divide."""
-        return _ops().inplace(self, "div", other)
+        return ops.inplace(self, "div", other)
 
     def zero_(self):
         """Fill with zeros in place."""
-        return _ops().fill_(self, 0)
+        return ops.fill_(self, 0)
 
     def fill_(self, value):
         """Fill with `value` in place."""
-        return _ops().fill_(self, value)
+        return ops.fill_(self, value)
 
     def add(self, other, alpha=1):
         """`self + alpha * other`."""
-        return _ops().add(self, other if alpha == 1 else other * alpha)
+        return ops.add(self, other if alpha == 1 else other * alpha)
 
     def sub(self, other, alpha=1):
         """`self - alpha * other`."""
-        return _ops().sub(self, other if alpha == 1 else other * alpha)
+        return ops.sub(self, other if alpha == 1 else other * alpha)
 
     def mul(self, other):
         """Elementwise product."""
-        return _ops().mul(self, other)
+        return ops.mul(self, other)
 
     def div(self, other):
         """Elementwise true division."""
-        return _ops().div(self, other)
+        return ops.div(self, other)
 
     def pow(self, exponent):
         """Elementwise power."""
-        return _ops().pow(self, exponent)
+        return ops.pow(self, exponent)
 
     def matmul(self, other):
         """Matrix product."""
-        return _ops().matmul(self, other)
+        return ops.matmul(self, other)
 
     def __eq__(self, other):
-        return _ops().compare(self, other, "eq")
+        return ops.compare(self, other, "eq")
 
     def __ne__(self, other):
-        return _ops().compare(self, other, "ne")
+        return ops.compare(self, other, "ne")
 
     def __lt__(self, other):
-        return _ops().compare(self, other, "lt")
+        return ops.compare(self, other, "lt")
 
     def __le__(self, other):
-        return _ops().compare(self, other, "le")
+        return ops.compare(self, other, "le")
 
     def __gt__(self, other):
-        return _ops().compare(self, other, "gt")
+        return ops.compare(self, other, "gt")
 
     def __ge__(self, other):
-        return _ops().compare(self, other, "ge")
+        return ops.compare(self, other, "ge")
 
     def eq(self, other):
         """Elementwise ==, as a bool tensor."""
-        return _ops().compare(self, other, "eq")
+        return ops.compare(self, other, "eq")
 
     def ne(self, other):
         """Elementwise !=, as a bool tensor."""
-        return _ops().compare(self, other, "ne")
+        return ops.compare(self, other, "ne")
 
     def lt(self, other):
         """Elementwise <, as a bool tensor."""
-        return _ops().compare(self, other, "lt")
+        return ops.compare(self, other, "lt")
 
     def le(self, other):
         """Elementwise <=, as a bool tensor."""
-        return _ops().compare(self, other, "le")
+        return ops.compare(self, other, "le")
 
     def gt(self, other):
         """Elementwise >, as a bool tensor."""
-        return _ops().compare(self, other, "gt")
+        return ops.compare(self, other, "gt")
 
     def ge(self, other):
         """Elementwise >=, as a bool tensor."""
-        return _ops().compare(self, other, "ge")
+        return ops.compare(self, other, "ge")
 
     def __and__(self, other):
-        return _ops().logical(self, other, "and")
+        return ops.logical(self, other, "and")
 
     def __or__(self, other):
-        return _ops().logical(self, other, "or")
+        return ops.logical(self, other, "or")
 
     def __xor__(self, other):
-        return _ops().logical(self, other, "xor")
+        return ops.logical(self, other, "xor")
 
     def __invert__(self):
-        return _ops().logical_not(self)
+        return ops.logical_not(self)
 
     __rand__ = __and__
     __ror__ = __or__
@@ -519,43 +519,43 @@ class Tensor:
 
     def exp(self):
         """Elementwise e**x."""
-        return _ops().exp(self)
+        return ops.exp(self)
 
     def log(self):
         """Elementwise natural logarithm."""
-        return _ops().log(self)
+        return ops.log(self)
 
     def log10(self):
         """Elementwise base-10 logarithm."""
-        return _ops().log10(self)
+        return ops.log10(self)
 
     def tanh(self):
         """Elementwise hyperbolic tangent."""
-        return _ops().tanh(self)
+        return ops.tanh(self)
 
     def sigmoid(self):
         """Elementwise logistic function."""
-        return _ops().sigmoid(self)
+        return ops.sigmoid(self)
 
     def relu(self):
         """Elementwise max(x, 0)."""
-        return _ops().relu(self)
+        return ops.relu(self)
 
     def sqrt(self):
         """Elementwise square root."""
-        return _ops().sqrt(self)
+        return ops.sqrt(self)
 
     def abs(self):
         """Elementwise absolute value."""
-        return _ops().abs(self)
+        return ops.abs(self)
 
     def neg(self):
         """Elementwise negation."""
-        return _ops().neg(self)
+        return ops.neg(self)
 
     def clamp(self, min=None, max=None):  # noqa: A002 - torch's argument names
         """Limit values to [min, max]."""
-        return _ops().clamp(self, min, max)
+        return ops.clamp(self, min, max)
 
     clip = clamp
 
@@ -575,27 +575,27 @@ class Tensor:
 
     def sum(self, dim=None, keepdim=False, dtype=None, **kwargs):
         """Sum over all elements or over `dim` (`keepdims=` accepted as in torch)."""
-        return _ops().sum(self, dim, _keepdim(keepdim, kwargs), dtype)
+        return ops.sum(self, dim, _keepdim(keepdim, kwargs), dtype)
 
     def mean(self, dim=None, keepdim=False, dtype=None, **kwargs):
         """Mean over all elements or over `dim`."""
-        return _ops().mean(self, dim, _keepdim(keepdim, kwargs), dtype)
+        return ops.mean(self, dim, _keepdim(keepdim, kwargs), dtype)
 
     def max(self, dim=None, keepdim=False, **kwargs):
         """The maximum, or `(values, indices)` along `dim`; `max(other)` is elementwise."""
-        return _ops().max_min(self, dim, _keepdim(keepdim, kwargs), "max")
+        return ops.max_min(self, dim, _keepdim(keepdim, kwargs), "max")
 
     def min(self, dim=None, keepdim=False, **kwargs):
         """The minimum, or `(values, indices)` along `dim`; `min(other)` is elementwise."""
-        return _ops().max_min(self, dim, _keepdim(keepdim, kwargs), "min")
+        return ops.max_min(self, dim, _keepdim(keepdim, kwargs), "min")
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the maximum (of the flattened tensor when `dim` is None)."""
-        return _ops().arg_max_min(self, dim, keepdim, "max")
+        return ops.arg_max_min(self, dim, keepdim, "max")
 
     def argmin(self, dim=None, keepdim=False):
         """Index of the minimum (of the flattened tensor when `dim` is None)."""
-        return _ops().arg_max_min(self, dim, keepdim, "min")
+        return ops.arg_max_min(self, dim, keepdim, "min")
 
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None, **kwargs):
         """Standard deviation, Bessel-corrected by default (`unbiased=False` or
@@ -603,22 +603,22 @@ class Tensor:
         if isinstance(dim, bool):  # torch's std(unbiased) overload
             dim, unbiased = None, dim
         correction = (1 if unbiased else 0) if correction is None else correction
-        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction, root=True)
+        return ops.var(self, dim, _keepdim(keepdim, kwargs), correction, root=True)
 
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None, **kwargs):
         """Variance, Bessel-corrected by default, with std's arguments."""
         if isinstance(dim, bool):
             dim, unbiased = None, dim
         correction = (1 if unbiased else 0) if correction is None else correction
-        return _ops().var(self, dim, _keepdim(keepdim, kwargs), correction)
+        return ops.var(self, dim, _keepdim(keepdim, kwargs), correction)
 
     def all(self, dim=None, keepdim=False):
         """True where every element (of all, or along `dim`) is nonzero, as a bool tensor."""
-        return _ops().all_any(self, dim, keepdim, "all")
+        return ops.all_any(self, dim, keepdim, "all")
 
     def any(self, dim=None, keepdim=False):
         """True where some element (of all, or along `dim`) is nonzero, as a bool tensor."""
-        return _ops().all_any(self, dim, keepdim, "any")
+        return ops.all_any(self, dim, keepdim, "any")
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         """True if every element is within atol + rtol * |other| of other's."""
@@ -627,15 +627,15 @@ class Tensor:
 
     def histc(self, bins=100, min=0, max=0):  # noqa: A002 - torch's names
         """Counts in `bins` equal bins over [min, max] (the data's range when they are equal)."""
-        return _ops().histc(self, bins, min, max)
+        return ops.histc(self, bins, min, max)
 
     def cumsum(self, dim):
         """Cumulative sum along `dim` (no gradient)."""
-        return _ops().cumsum(self, dim)
+        return ops.cumsum(self, dim)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - torch's names
         """The k largest (or smallest) values along `dim` and their indices."""
-        return _ops().topk(self, k, dim, largest)
+        return ops.topk(self, k, dim, largest)
 
     # ------------------------------------------------------------------ shape
 
@@ -643,7 +643,7 @@ class Tensor:
         """The same storage seen with another shape; never copies."""
         if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
             raise RuntimeError("view(dtype) is not supported; use .to(dtype)")
-        return _ops().view(self, _shape_args(shape))
+        return ops.view(self, _shape_args(shape))
 
     def view_as(self, other):
         """`view` to another tensor's shape."""
@@ -651,73 +651,73 @@ class Tensor:
 
     def reshape(self, *shape):
         """Another shape: a view when the layout allows it, else a copy."""
-        return _ops().reshape(self, _shape_args(shape))
+        return ops.reshape(self, _shape_args(shape))
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dimensions start_dim..end_dim into one."""
-        return _ops().flatten(self, start_dim, end_dim)
+        return ops.flatten(self, start_dim, end_dim)
 
     def squeeze(self, dim=None):
         """Drop dimensions of size 1."""
-        return _ops().squeeze(self, dim)
+        return ops.squeeze(self, dim)
 
     def unsqueeze(self, dim):
         """Insert a dimension of size 1 at `dim`."""
-        return _ops().unsqueeze(self, dim)
+        return ops.unsqueeze(self, dim)
 
     def expand(self, *shape):
         """Broadcast to a larger shape without copying (-1 keeps a size)."""
-        return _ops().expand(self, _shape_args(shape))
+        return ops.expand(self, _shape_args(shape))
 
     def permute(self, *dims):
         """Reorder the dimensions."""
-        return _ops().permute(self, _shape_args(dims))
+        return ops.permute(self, _shape_args(dims))
 
     def transpose(self, dim0, dim1):
         """Swap two dimensions."""
-        return _ops().transpose(self, dim0, dim1)
+        return ops.transpose(self, dim0, dim1)
 
     def t(self):
         """Transpose of a tensor with at most 2 dimensions."""
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")
-        return _ops().transpose(self, 0, -1, name="TBackward0") if self.ndim == 2 else self
+        return ops.transpose(self, 0, -1, name="TBackward0") if self.ndim == 2 else self
 
     @property
     def T(self):  # noqa: N802 - torch's name
         """All dimensions reversed."""
-        return _ops().permute(self, tuple(reversed(range(self.ndim))))
+        return ops.permute(self, tuple(reversed(range(self.ndim))))
 
     def clone(self):
         """A copy with its own storage; gradients flow back through it."""
-        return _ops().clone(self)
+        return ops.clone(self)
 
     def unbind(self, dim=0):
         """The slices along `dim`, as a tuple of tensors."""
-        return _ops().unbind(self, dim)
+        return ops.unbind(self, dim)
 
     def split(self, size, dim=0):
         """Chunks of `size` along `dim`."""
-        return _ops().split(self, size, dim)
+        return ops.split(self, size, dim)
 
     def __getitem__(self, index):
-        return _ops().getitem(self, index)
+        return ops.getitem(self, index)
 
     def __setitem__(self, index, value):
-        _ops().setitem(self, index, value)
+        ops.setitem(self, index, value)
 
     def index_select(self, dim, index):
         """Rows (or slices along `dim`) chosen by an index tensor."""
-        return _ops().getitem(self, (slice(None),) * _normalize_dim(dim, self.ndim) + (index,))
+        return ops.getitem(self, (slice(None),) * _normalize_dim(dim, self.ndim) + (index,))
 
     def gather(self, dim, index):
         """Values picked along `dim` by an index tensor of the output's shape."""
-        return _ops().gather(self, dim, index)
+        return ops.gather(self, dim, index)
 
     def masked_fill(self, mask, value):
         """A copy with `value` where `mask` is True."""
-        return _ops().masked_fill(self, mask, value)
+        return ops.masked_fill(self, mask, value)
 
     def nonzero(self):
         """Indices of the nonzero elements, one row each."""
@@ -745,6 +745,7 @@ class Tensor:
 
 
 _STORED_NUMPY_TYPES = frozenset(d.numpy for d in dtypes.ALL)
+_DTYPES = {d.numpy: d for d in dtypes.ALL}
 _new_object = object.__new__
 
 
@@ -760,8 +761,8 @@ def _keepdim(keepdim, kwargs):
 def _shape_args(args):
     """Accept both `view(2, 5)` and `view((2, 5))`."""
     if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
-        args = tuple(args[0])
-    return tuple(int(a) for a in args)
+        args = args[0]
+    return tuple([a if type(a) is int else int(a) for a in args])
 
 
 def _normalize_dim(dim, ndim):
@@ -773,7 +774,16 @@ def _normalize_dim(dim, ndim):
     return dim % size
 
 
-def _ops():
-    from . import ops
+class _LazyOps:
+    """Stands in for the `ops` package until an operation is first used, then replaces
+    itself with it: importing `bigram.tensor` stays cheap, and every later operator
+    call is a plain module attribute lookup."""
 
-    return ops
+    def __getattr__(self, name):
+        from . import ops as module
+
+        globals()["ops"] = module
+        return getattr(module, name)
+
+
+ops = _LazyOps()

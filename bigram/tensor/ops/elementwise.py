@@ -8,12 +8,14 @@ hand their backward's gradients to `unbroadcast` to get each input's shape back.
 import numpy as np
 
 from .. import dtypes
-from ..autograd import Function, is_grad_enabled, no_grad, unbroadcast
-from ..tensor import Tensor, _is_scalar
+from ..autograd import Function, _grad_mode, is_grad_enabled, unbroadcast
+from ..tensor import _DTYPES, Tensor, _is_scalar
 
 
 def check_broadcast(a_shape, b_shape):
     """Raise torch's message, naming both shapes, when two shapes cannot broadcast."""
+    if a_shape == b_shape:
+        return
     for offset in range(1, min(len(a_shape), len(b_shape)) + 1):
         a, b = a_shape[-offset], b_shape[-offset]
         if a != b and a != 1 and b != 1:
@@ -35,13 +37,32 @@ def as_tensor_operand(x, dtype):
     raise TypeError(f"unsupported operand type: {type(x).__name__}")
 
 
+def common_result_type(a, b):
+    """The result dtype of the everyday cases (two tensors of one dtype, a tensor and a
+    Python number that cannot change its category), or None for the general rules."""
+    if type(a) is Tensor:
+        kind = a._data.dtype.kind
+        if type(b) is Tensor:
+            return _DTYPES[a._data.dtype] if a._data.dtype == b._data.dtype else None
+        if (type(b) is float and kind == "f") or (type(b) is int and kind in "fi"):
+            return _DTYPES[a._data.dtype]
+    elif type(b) is Tensor:
+        kind = b._data.dtype.kind
+        if (type(a) is float and kind == "f") or (type(a) is int and kind in "fi"):
+            return _DTYPES[b._data.dtype]
+    return None
+
+
 def binary_operands(a, b, true_division=False):
     """Both operands as tensors, plus the dtype the result takes."""
-    out = dtypes.result_type(a, b)
+    out = common_result_type(a, b) or dtypes.result_type(a, b)
     if true_division and not out.is_floating_point:
         out = dtypes.default_float()
-    a, b = as_tensor_operand(a, out), as_tensor_operand(b, out)
-    check_broadcast(a.shape, b.shape)
+    if type(a) is not Tensor:
+        a = as_tensor_operand(a, out)
+    if type(b) is not Tensor:
+        b = as_tensor_operand(b, out)
+    check_broadcast(a._data.shape, b._data.shape)
     return a, b, out
 
 
@@ -50,6 +71,8 @@ class Add(Function):
 
     def forward(self, a, b, dtype):
         self.shapes = a.shape, b.shape
+        if a.dtype == dtype and b.dtype == dtype:
+            return np.add(a, b)
         return np.add(a, b, dtype=dtype)
 
     def backward(self, g):
@@ -83,6 +106,38 @@ class Mul(Function):
 
     def backward(self, g):
         return unbroadcast(g * self.b, self.a.shape), unbroadcast(g * self.a, self.b.shape)
+
+
+class ScalarArithmetic(Function):
+    """tensor + number, tensor - number, number - tensor, tensor * number: the number
+    is a constant of the result's dtype, not an input of the graph, so nothing is
+    wrapped for it and nothing is summed for it on the way back."""
+
+    def forward(self, a, scalar, dtype, name):
+        self.name = name
+        self.scalar = scalar = dtype.type(scalar)
+        if a.dtype != dtype:
+            a = a.astype(dtype)
+        if name == "MulBackward0":
+            return np.multiply(a, scalar)
+        if name == "AddBackward0":
+            return np.add(a, scalar)
+        return np.subtract(a, scalar) if name == "SubBackward0" else np.subtract(scalar, a)
+
+    def backward(self, g):
+        if self.name == "MulBackward0":
+            return g * self.scalar
+        return -g if self.name == "RsubBackward1" else g
+
+
+def _scalar_operation(tensor, scalar, name):
+    """The ScalarArithmetic node for a Python number, or None to take the general path."""
+    kind = type(scalar)
+    if (kind is float or kind is int) and type(tensor) is Tensor:
+        out = common_result_type(tensor, scalar) or dtypes.result_type(tensor, scalar)
+        if out is not dtypes.bool_:
+            return ScalarArithmetic.apply(tensor, scalar=scalar, dtype=out.numpy, name=name)
+    return None
 
 
 class Div(Function):
@@ -160,6 +215,11 @@ class RpowScalar(Function):
 
 def add(a, b):
     """a + b with broadcasting and torch's dtype promotion."""
+    fast = _scalar_operation(a, b, "AddBackward0")
+    if fast is None:
+        fast = _scalar_operation(b, a, "AddBackward0")
+    if fast is not None:
+        return fast
     a, b, out = binary_operands(a, b)
     return Add.apply(a, b, dtype=out.numpy)
 
@@ -167,6 +227,10 @@ def add(a, b):
 def sub(a, b):
     """a - b."""
     reflected = not isinstance(a, Tensor)
+    fast = (_scalar_operation(b, a, "RsubBackward1") if reflected
+            else _scalar_operation(a, b, "SubBackward0"))
+    if fast is not None:
+        return fast
     a, b, out = binary_operands(a, b)
     if out is dtypes.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
@@ -176,6 +240,11 @@ def sub(a, b):
 
 def mul(a, b):
     """a * b."""
+    fast = _scalar_operation(a, b, "MulBackward0")
+    if fast is None:
+        fast = _scalar_operation(b, a, "MulBackward0")
+    if fast is not None:
+        return fast
     a, b, out = binary_operands(a, b)
     return Mul.apply(a, b, dtype=out.numpy)
 
@@ -484,29 +553,46 @@ def to_dtype(a, dtype):
 # ---------------------------------------------------------------------- in place
 
 _INPLACE = {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow}
+_INPLACE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+                   "pow": np.power}
 
 
 def inplace(tensor, op, other):
     """`tensor op= other`, writing into tensor's storage so its views see the change."""
-    result_dtype = dtypes.result_type(tensor, other)
+    result_dtype = common_result_type(tensor, other) or dtypes.result_type(tensor, other)
     if op == "div" and not result_dtype.is_floating_point:
         result_dtype = dtypes.default_float()
-    if ((result_dtype.is_floating_point and not tensor.dtype.is_floating_point)
-            or (tensor.dtype is dtypes.bool_ and result_dtype is not dtypes.bool_)):
+    own = _DTYPES[tensor._data.dtype]
+    if own is not result_dtype and (
+            (result_dtype.is_floating_point and not own.is_floating_point)
+            or (own is dtypes.bool_ and result_dtype is not dtypes.bool_)):
         raise RuntimeError(f"result type {_type_word(result_dtype)} can't be cast to the "
                            f"desired output type {_type_word(tensor.dtype)}")
+    other_tracked = False
     if isinstance(other, Tensor):
-        check_broadcast(tensor.shape, other.shape)
-        if np.broadcast_shapes(tensor.shape, other.shape) != tensor.shape:
-            target = list(np.broadcast_shapes(tensor.shape, other.shape))
-            raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the "
-                               f"broadcast shape {target}")
-    tracking = is_grad_enabled() and (tensor.requires_grad
-                                      or (isinstance(other, Tensor) and other.requires_grad))
+        other_tracked = other._requires_grad or other._ctx is not None
+        if other._data.shape != tensor._data.shape and other._data.ndim:
+            check_broadcast(tensor.shape, other.shape)
+            if np.broadcast_shapes(tensor.shape, other.shape) != tensor.shape:
+                target = list(np.broadcast_shapes(tensor.shape, other.shape))
+                raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the "
+                                   f"broadcast shape {target}")
+    tracking = _grad_mode.enabled and (tensor._requires_grad or tensor._ctx is not None
+                                       or other_tracked)
     if not tracking:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"), no_grad():
-            result = _INPLACE[op](Tensor._wrap(tensor._data), other)
-        write_in_place(tensor, result._data)
+        if result_dtype is dtypes.bool_ or (op == "pow" and not result_dtype.is_floating_point):
+            # Let the out-of-place op raise its own errors (bool minus, negative powers).
+            _INPLACE[op](Tensor._wrap(tensor._data), other)
+        operand = other._data if isinstance(other, Tensor) else other
+        # The op in the result type, cast into the storage: what torch's `x op= y` does.
+        if op == "div" or op == "pow":
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                _INPLACE_UFUNCS[op](tensor._data, operand, out=tensor._data,
+                                    dtype=result_dtype.numpy, casting="unsafe")
+        else:
+            _INPLACE_UFUNCS[op](tensor._data, operand, out=tensor._data,
+                                dtype=result_dtype.numpy, casting="unsafe")
+        tensor._version[0] += 1
         return tensor
     result = _INPLACE[op](tracked_snapshot(tensor), other)
     commit_in_place(tensor, result)

@@ -107,7 +107,10 @@ class AdvancedIndex(Function):
 
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
-        return np.asarray(_checked(lambda: a[index]))
+        try:
+            return np.asarray(a[index])
+        except IndexError:
+            return _checked(lambda: a[index])
 
     def backward(self, g):
         grad = np.zeros(self.shape, dtype=g.dtype)
@@ -118,10 +121,17 @@ class AdvancedIndex(Function):
 def scatter_add(target, index, values):
     """target[index] += values, adding (not overwriting) at repeated indices."""
     if (len(index) == 1 and isinstance(index[0], np.ndarray) and index[0].dtype.kind in "iu"
-            and index[0].ndim == 1 and target.ndim >= 1):
-        # Row gathers like W[xs] are the hot case: one bincount per column beats add.at.
-        rows = np.where(index[0] < 0, index[0] + target.shape[0], index[0])
+            and index[0].ndim >= 1 and target.ndim >= 1):
+        # Row gathers like W[xs] and C[X] are the hot case: sum the rows each index picked.
+        rows = index[0].ravel()
+        rows = np.where(rows < 0, rows + target.shape[0], rows)
         flat = values.reshape(len(rows), -1)
+        if len(rows) * target.shape[0] <= 1 << 16:
+            # Few rows: one product with a one-hot matrix beats any scatter.
+            one_hot = np.zeros((target.shape[0], len(rows)), dtype=target.dtype)
+            one_hot[rows, np.arange(len(rows))] = 1
+            target += (one_hot @ flat.astype(target.dtype, copy=False)).reshape(target.shape)
+            return
         width = flat.shape[1]
         cells = (rows[:, None] * width + np.arange(width)).ravel()
         summed = np.bincount(cells, weights=flat.ravel(), minlength=target.size)
@@ -130,8 +140,22 @@ def scatter_add(target, index, values):
         np.add.at(target, index, values)
 
 
+class RowIndex(AdvancedIndex):
+    """`a[ix]` with one integer tensor: whole rows, gathered by `take` (numpy's fast path)."""
+
+    def forward(self, a, index):
+        self.shape, self.index = a.shape, index
+        try:
+            return a.take(index[0], axis=0)
+        except IndexError:
+            return _checked(lambda: a[index])
+
+
 def getitem(a, index):
     """a[index], a view for basic indices and a copy for advanced ones."""
+    if (type(index) is Tensor and index._data.ndim and index._data.dtype.kind in "iu"
+            and a._data.ndim):
+        return RowIndex.apply(a, index=(index._data,))
     index = to_numpy_index(index)
     if is_basic(index):
         out = BasicIndex.apply(a, index=index, name=_basic_name(index, a.shape))

@@ -6,6 +6,7 @@ which is how `t.view(2, 5)` and `t` see each other's writes, as the notes explai
 """
 
 import builtins
+import math
 
 import numpy as np
 
@@ -36,13 +37,19 @@ def _reshaped(shape):
 
 def infer_shape(shape, numel):
     """Resolve one -1 in `shape`; torch's messages for shapes that cannot hold `numel`."""
-    shape = tuple(int(n) for n in shape)
-    unknown = [i for i, n in enumerate(shape) if n == -1]
+    if shape and min(shape) >= -1:
+        size = math.prod(shape)
+        if size == numel and size > 0:
+            return shape
+        if size < 0 and numel % -size == 0 and shape.count(-1) == 1:
+            at = shape.index(-1)
+            return shape[:at] + (numel // -size,) + shape[at + 1:]
+    if shape and min(shape) < -1:
+        raise RuntimeError(f"invalid shape dimension {min(shape)}")
+    unknown = [i for i, n in enumerate(shape) if n == -1] if -1 in shape else ()
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    if any(n < -1 for n in shape):
-        raise RuntimeError(f"invalid shape dimension {min(shape)}")
-    known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
+    known = math.prod(shape) * (-1 if unknown else 1)
     if unknown:
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
@@ -58,7 +65,7 @@ class View(Function):
     def forward(self, a, shape):
         self.input_shape = a.shape
         try:
-            return np.reshape(a, shape, copy=False)
+            return a.reshape(shape, copy=False)
         except ValueError:
             raise RuntimeError("view size is not compatible with input tensor's size and "
                                "stride (at least one dimension spans across two contiguous "
