@@ -1,14 +1,21 @@
 """Model files: one .npz of plain arrays plus a JSON metadata entry, never a pickle.
 
+Format 2 stores what the sparse core holds: the vocabulary (UTF-8, one token per
+line), the training NgramIndex level by level (`keys`, `suffix`, `count`, `final`)
+or the neural weights, and each split's index; probabilities are recomputed from
+the counts on load, so nothing derived has to be trusted. ARPA files load too
+(`load` recognises them by their first line) as back-off models.
+
 Writing goes to a temporary file in the target's folder, is flushed to disk,
 and is renamed over the target, so a crash or Ctrl-C leaves either the old
-file or the new one, never half of one. Reading uses `allow_pickle=False` and
-checks every array's shape, dtype and values before anything uses them.
+file or the new one, never half of one. Reading (npzfile.py) checks each
+array's declared dtype, shape and size before reading it, and its values
+(checks.py) before anything uses them.
 """
 
 import json
+import math
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,14 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .checks import INT64_MAX, check_counts, check_finite, check_increasing, check_indices
+from .dataset import KEEP_TEXT_LIMIT
 from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
-from .ngrams import NgramTable
-from .vocabulary import Vocabulary
+from .ngrams import PADDINGS, Level, NgramIndex
+from .npzfile import NpzFile, damaged
+from .vocabulary import UNITS, Vocabulary
 
 FORMAT = "bigram-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "dev", "test")
 MAX_ORDER = 12
 
@@ -33,7 +43,7 @@ class SavedModel:
     """A model with what it was trained on: counts per split, metadata, training items."""
 
     model: object
-    data_counts: dict                      # split -> NgramTable of that split's counts
+    data_counts: dict                      # split -> NgramIndex of that split's counts
     meta: dict = field(default_factory=dict)
     train_items: str | None = None          # training items joined by newlines, if kept
 
@@ -55,25 +65,31 @@ def _text_array(text):
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
-def _array_text(array):
-    return bytes(np.asarray(array, dtype=np.uint8)).decode("utf-8")
+def tokens_of(index):
+    """Predictions counted in an index (each scored once, by its whole window)."""
+    return int(sum(index.level(k).final.sum() for k in range(1, index.order + 1)))
+
+
+def model_meta(model):
+    """What every model file states about its model."""
+    vocabulary = model.vocabulary
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": model.kind,
+            "order": model.order, "unit": vocabulary.unit, "unk": vocabulary.unk,
+            "padding": model.padding, "vocabulary_size": len(vocabulary),
+            "hyperparameters": model.hyperparameters()}
 
 
 def build_meta(model, data, extra=None):
     """Metadata for a freshly trained model."""
     meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "kind": model.kind,
-        "order": model.order,
-        "vocabulary": "".join(model.vocabulary.chars),
-        "hyperparameters": model.hyperparameters(),
+        **model_meta(model),
+        "vocabulary_control": data.vocabulary_control,
         "data": {
             "sources": data.sources,
             "sha256": data.sha256,
             "bytes": data.bytes_read,
             "items": {s: int(n) for s, n in data.items.items()},
-            "tokens": {s: data.tokens(s) for s in data.counts},
+            "tokens": {s: tokens_of(index) for s, index in data.counts.items()},
         },
         "split": data.split,
     }
@@ -99,9 +115,10 @@ def _write_npz(stream, arrays):
 
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
-    arrays = {f"model_{name}": array for name, array in saved.model.arrays().items()}
-    for split, table in saved.data_counts.items():
-        arrays.update(table.arrays(f"data_{split}_"))
+    arrays = {"vocabulary": _text_array("\n".join(saved.vocabulary.tokens))}
+    arrays.update({f"model_{name}": array for name, array in saved.model.arrays().items()})
+    for split, index in saved.data_counts.items():
+        arrays.update(index.arrays(f"data_{split}_"))
     if saved.train_items is not None:
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
@@ -113,162 +130,263 @@ def save(path, saved):
 
 # ---------------------------------------------------------------------- reading
 
-
-ZIP_MAGIC = b"PK\x03\x04"
-NPY_MAGIC = b"\x93NUMPY"
-PICKLE_MAGIC = b"\x80"
-
-
-def _open_npz(path):
-    if not path.exists():
-        raise ModelFileError(f"no model at {path}; run `bigram train` first")
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory, not a model file")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-    except PermissionError:
-        raise ModelFileError(f"cannot read {path}: permission denied") from None
-    if head.startswith(PICKLE_MAGIC):
-        raise ModelFileError(f"{path} holds pickled Python data; bigram never unpickles files, "
-                             "so it cannot be loaded")
-    if head.startswith(NPY_MAGIC):
-        raise ModelFileError(f"{path} is a single numpy array (.npy), not a bigram model file")
-    if not head.startswith(ZIP_MAGIC):
-        raise ModelFileError(f"{path} is not a bigram model file")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise ModelFileError(f"{path} is damaged (truncated or corrupt)") from None
+# Ceilings on what a member may declare, checked before it is read: a model file
+# may come from anywhere, and a few megabytes of deflate can declare gigabytes.
+META_LIMIT = 16 << 20                     # bytes of JSON metadata
+VOCABULARY_LIMIT = 256 << 20              # bytes of the vocabulary's text
+MAX_VOCABULARY = 1 << 27                  # tokens
+TRAIN_ITEMS_LIMIT = 4 * KEEP_TEXT_LIMIT   # bytes: the kept characters, at most 4 UTF-8 bytes each
+MAX_LEVEL_ROWS = 1 << 30                  # windows of one length in a stored index
+MAX_MATRIX_VALUES = 1 << 28               # values of the neural weight matrix
+MAX_LOSSES = 1 << 24                      # recorded training losses, one per step
+COUNT_METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
 
 
-def _read(npz, name, path):
-    try:
-        return npz[name]
-    except KeyError:
-        raise ModelFileError(f"{path} is damaged: the array {name!r} is missing") from None
-    except ValueError as error:
-        if "pickle" in str(error).lower() or "object" in str(error).lower():
-            raise ModelFileError(f"{path} holds a pickled Python object ({name!r}); bigram "
-                                 "never unpickles files, so it cannot be loaded") from None
-        raise ModelFileError(f"{path} is damaged: {name!r} cannot be read") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
-        raise ModelFileError(f"{path} is damaged (truncated or corrupt)") from None
+def _whole(value, upper=INT64_MAX):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
 
 
-def _expect(array, shape, dtype, name, path):
-    if array.shape != shape or array.dtype != np.dtype(dtype):
-        raise ModelFileError(f"{path} is damaged: {name} has shape {list(array.shape)} and dtype "
-                             f"{array.dtype}, expected {list(shape)} and {np.dtype(dtype)}")
-    return array
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _read_meta(npz, path):
-    if "meta" not in npz.files:
+    if "meta" not in npz:
         raise ModelFileError(f"{path} is not a bigram model file (no bigram metadata in it)")
-    raw = _read(npz, "meta", path)
+    text = npz.read_text("meta", max_bytes=META_LIMIT, what="its metadata")
     try:
-        meta = json.loads(_array_text(raw))
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError):
-        raise ModelFileError(f"{path} is damaged: its metadata is not valid JSON") from None
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
+        raise damaged(path, "its metadata is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a bigram model file")
     version = meta.get("format_version")
     if not isinstance(version, int):
-        raise ModelFileError(f"{path} is damaged: it has no format version")
+        raise damaged(path, "it has no format version")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path} was written by a newer bigram (model format {version}); "
                              f"this bigram {__version__} reads format {FORMAT_VERSION} — upgrade "
                              "bigram to use it")
+    if version < FORMAT_VERSION:
+        raise ModelFileError(f"{path} is an older bigram model file (format {version}); this "
+                             f"bigram {__version__} reads format {FORMAT_VERSION}: train it again")
     return meta
 
 
-def _vocabulary(meta, path):
-    chars = meta.get("vocabulary")
-    if not isinstance(chars, str) or len(set(chars)) != len(chars) or list(chars) != sorted(chars):
-        raise ModelFileError(f"{path} is damaged: its vocabulary is not a sorted list of "
-                             "distinct characters")
-    return Vocabulary(chars)
+def _stated(meta, path):
+    """The items and tokens per split the metadata states, checked."""
+    data = meta.get("data", {})
+    if not isinstance(data, dict):
+        raise damaged(path, "the data section of its metadata is not a mapping")
+    for key in ("items", "tokens"):
+        stated = data.get(key, {})
+        if not isinstance(stated, dict) or not all(
+                split in SPLITS and _whole(n) for split, n in stated.items()):
+            raise damaged(path, f"its metadata's {key} are not whole numbers of 0 or more "
+                                "for the train, dev and test splits")
+    if not _whole(data.get("bytes", 0)):
+        raise damaged(path, "its metadata's byte count is not a whole number of 0 or more")
+    return data.get("items", {}), data.get("tokens", {})
 
 
-def _check_probabilities(probabilities, path):
-    if not np.isfinite(probabilities).all() or (probabilities < 0).any():
-        raise ModelFileError(f"{path} is damaged: its probabilities include negative, NaN or "
-                             "infinite values")
-    sums = probabilities.astype(np.float64).sum(1)
-    if not np.allclose(sums, 1.0, atol=1e-3):
-        row = int(np.argmax(np.abs(sums - 1)))
-        raise ModelFileError(f"{path} is damaged: row {row} of its probabilities sums to "
-                             f"{sums[row]:.6g}, not 1")
+def _vocabulary(npz, meta, path):
+    unit, unk, size = meta.get("unit"), meta.get("unk"), meta.get("vocabulary_size")
+    if unit not in UNITS or not isinstance(unk, bool) or not _whole(size, MAX_VOCABULARY):
+        raise damaged(path, "its metadata does not state the unit, <unk> and vocabulary size")
+    text = npz.read_text("vocabulary", max_bytes=VOCABULARY_LIMIT, what="its vocabulary")
+    tokens = text.split("\n") if text else []
+    first = 2 if unk else 1
+    if len(tokens) + first != size or tokens != sorted(set(tokens)):
+        raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
+    try:
+        return Vocabulary(tokens, unit, unk)
+    except ValueError as error:
+        raise damaged(path, f"its vocabulary is not valid ({error})") from None
 
 
-def _read_table(npz, prefix, order, size, path, what):
-    """An NgramTable from the file, every array checked before it is trusted."""
-    parts = {}
-    for field_name in ("contexts", "indptr", "next", "count"):
-        array = _read(npz, f"{prefix}{field_name}", path)
-        if array.ndim != 1 or array.dtype != np.int64:
-            raise ModelFileError(f"{path} is damaged: {what} ({field_name}) has shape "
-                                 f"{list(array.shape)} and dtype {array.dtype}, expected a "
-                                 "vector of int64")
-        parts[field_name] = array
-    contexts, indptr, nxt, count = (parts[k] for k in ("contexts", "indptr", "next", "count"))
-    limit = size ** (order - 1)
-    if (len(indptr) != len(contexts) + 1 or len(nxt) != len(count) or indptr[0] != 0
-            or indptr[-1] != len(nxt) or (np.diff(indptr) < 0).any()
-            or (np.diff(contexts) <= 0).any() or (contexts < 0).any()
-            or (contexts >= limit).any() or (nxt < 0).any() or (nxt >= size).any()):
-        raise ModelFileError(f"{path} is damaged: {what} do not match the vocabulary of "
-                             f"{size} tokens and order {order}")
-    if (count < 0).any():
-        raise ModelFileError(f"{path} is damaged: negative {what}")
-    return NgramTable(order, size, contexts, indptr, nxt, count)
+def _order(meta, path):
+    order = meta.get("order", 2)
+    if not isinstance(order, int) or isinstance(order, bool) or not 2 <= order <= MAX_ORDER:
+        raise damaged(path, f"its order {order!r} is not a whole number from 2 to {MAX_ORDER}")
+    return order
+
+
+def _hyperparameters(meta, path):
+    hyper = meta.get("hyperparameters") or {}
+    if not isinstance(hyper, dict):
+        raise damaged(path, "its hyperparameters are not a mapping")
+    if meta["kind"] == CountModel.kind:
+        if hyper.get("smoothing_method", "add-k") not in COUNT_METHODS:
+            raise ModelFileError(f"{path} uses an unknown smoothing method "
+                                 f"{hyper['smoothing_method']!r}")
+        smoothing = hyper.get("smoothing")
+        if smoothing is not None and not (_number(smoothing) and smoothing >= 0):
+            raise damaged(path, f"its smoothing {smoothing!r} is not a number of 0 or more")
+        prune = hyper.get("prune")
+        if prune is not None and not (isinstance(prune, list) and all(_whole(t) for t in prune)):
+            raise damaged(path, "its pruning thresholds are not whole numbers")
+        discounts = hyper.get("discounts")
+        if discounts is not None and not (isinstance(discounts, dict) and all(
+                isinstance(v, list) and len(v) == 3 and all(_number(d) for d in v)
+                for v in discounts.values())):
+            raise damaged(path, "its discounts are not three numbers per order")
+    else:
+        for name in ("steps", "seed"):
+            if not _whole(hyper.get(name, 0), 2 ** 64):
+                raise damaged(path, f"its {name} {hyper[name]!r} is not a whole number of 0 "
+                                    "or more")
+        for name in ("lr", "reg"):
+            if not _number(hyper.get(name, 0.0)):
+                raise damaged(path, f"its {name} {hyper[name]!r} is not a finite number")
+    return hyper
+
+
+def _read_index(npz, prefix, order, size, padding, path, what, items=None, tokens=None):
+    """An NgramIndex from the file, every array checked before it is used.
+
+    A text of T predictions in I items has at most T + I * (order - 1) windows of
+    each length, which bounds every array when the metadata states T and I.
+    """
+    limit = MAX_LEVEL_ROWS
+    if items is not None and tokens is not None:
+        limit = min(limit, tokens + items * (order - 1) + size)
+    levels = [None]
+    total = 0
+    for k in range(1, order + 1):
+        name = f"{prefix}{k}_"
+        rows = size if k == 1 else None
+        keys = npz.read(name + "keys", np.int64, (rows,), max_items=limit)
+        n = len(keys)
+        suffix = npz.read(name + "suffix", np.int64, (n,), max_items=limit)
+        count = npz.read(name + "count", np.int64, (n,), max_items=limit)
+        final = npz.read(name + "final", np.int64, (n,), max_items=limit)
+        level_what = f"{what} (windows of {k})"
+        if k == 1:
+            if (keys != np.arange(size)).any() or (suffix != 0).any():
+                raise damaged(path, f"{level_what} do not list the vocabulary's {size:,} tokens")
+        else:
+            below = len(levels[k - 1])
+            check_increasing(keys, path, f"{level_what}' keys")
+            check_indices(keys, below * size, path, f"{level_what}' keys",
+                          f"the {below * size:,} possible windows")
+            check_indices(suffix, below, path, f"{level_what}' suffix links",
+                          f"the {below:,} shorter windows")
+            # A suffix link must name the window minus its oldest token: the same last
+            # token, after the suffix of the window's first k-1 tokens.
+            parent, token = keys // size, keys % size
+            if k == 2:
+                wrong = suffix != token
+            else:
+                linked = levels[k - 1].keys[suffix]
+                wrong = (linked % size != token) | (linked // size !=
+                                                     levels[k - 1].suffix[parent])
+            if wrong.any():
+                raise damaged(path, f"{level_what}' suffix links do not match their windows")
+        check_counts(count, path, f"{level_what}' counts")
+        total += check_counts(final, path, f"{level_what}' scored counts")
+        if total > INT64_MAX:
+            raise damaged(path, f"{what} sum to more than a 64-bit count can hold")
+        levels.append(Level(keys, suffix, count, final))
+    if tokens is not None and total != tokens:
+        raise damaged(path, f"its metadata states {tokens:,} predictions, but {what} sum to "
+                            f"{total:,}")
+    return NgramIndex(order, size, levels, padding)
+
+
+def _read_model(npz, meta, vocabulary, order, padding, stated, path):
+    size = len(vocabulary)
+    hyper = _hyperparameters(meta, path)
+    items, tokens = stated
+    all_items = sum(items.values()) if items else None
+    all_tokens = sum(tokens.values()) if tokens else None
+    try:
+        if meta["kind"] == CountModel.kind:
+            counts = _read_index(npz, "model_counts_", order, size, padding, path,
+                                 "the model's counts", all_items, None)
+            rank = None
+            if "model_token_rank" in npz:
+                rank = npz.read("model_token_rank", np.int64, (size,), max_items=size,
+                                what="the word ranks")
+                check_indices(rank, INT64_MAX, path, "the word ranks", "0 or more")
+            discounts = hyper.get("discounts")
+            if discounts:
+                discounts = {int(k): tuple(v) for k, v in discounts.items()}
+            smoothing = hyper.get("smoothing")
+            return CountModel(vocabulary, counts, None if smoothing is None else float(smoothing),
+                              hyper.get("smoothing_method", "add-k"), discounts=discounts,
+                              prune=hyper.get("prune"), token_rank=rank)
+        if (order - 1) * size * size > MAX_MATRIX_VALUES:
+            raise damaged(path, f"its weight matrix for {size:,} tokens is larger than any "
+                                "neural model bigram trains")
+        weights = npz.read("model_weights", np.float32, ((order - 1) * size, size),
+                           max_items=MAX_MATRIX_VALUES, what="the weight matrix")
+        check_finite(weights, path, "its weights")
+        steps = hyper.get("steps", 0)
+        losses = npz.read("model_losses", np.float64, (None,),
+                          max_items=min(steps + 1, MAX_LOSSES),
+                          what="the array of training losses")
+        check_finite(losses, path, "its training losses")
+        del all_tokens
+        return NeuralModel(vocabulary, weights, steps, hyper.get("lr", 0.0),
+                           hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
+    except (TypeError, ValueError, OptionError) as error:
+        raise damaged(path, str(error)) from None
+
+
+def _read_data_counts(npz, order, size, padding, stated, path):
+    """Each split's stored index, agreeing with the items and tokens the metadata states."""
+    items, tokens = stated
+    indexes = {}
+    for split in SPLITS:
+        if f"data_{split}_1_keys" not in npz:
+            if tokens.get(split):
+                raise damaged(path, f"its metadata states {tokens[split]:,} {split} tokens, "
+                                    f"but it stores no {split} counts")
+            continue
+        if split not in tokens or split not in items:
+            raise damaged(path, f"it stores {split} counts but its metadata states no "
+                                f"{split} items and tokens")
+        indexes[split] = _read_index(npz, f"data_{split}_", order, size, padding, path,
+                                     f"the {split} counts", items[split], tokens[split])
+    return indexes
+
+
+def is_arpa(path):
+    """Whether a file is an ARPA file (plain or gzip): its first non-blank line is \\data\\."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if head.startswith(b"\x1f\x8b"):
+        return True
+    return head.lstrip().startswith(b"\\data\\")
 
 
 def load(path):
-    """Read and validate a model file; every problem is a one-line ModelFileError."""
+    """Read and validate a model file (or an ARPA file); every problem is a one-line
+    ModelFileError.
+
+    Every member is checked, by size before it is read and by value after, so
+    every command refuses a damaged file, whichever part of it is damaged.
+    """
     path = Path(path)
-    npz = _open_npz(path)
-    with npz:
+    if path.is_file() and is_arpa(path):
+        from .arpa_model import load_arpa
+
+        return load_arpa(path)
+    with NpzFile(path) as npz:
         meta = _read_meta(npz, path)
-        kind = meta.get("kind")
-        if kind not in MODEL_KINDS:
-            raise ModelFileError(f"{path} holds a model of unknown kind {kind!r}")
-        vocabulary = _vocabulary(meta, path)
-        V = len(vocabulary)
-        order = meta.get("order", 2)
-        if not isinstance(order, int) or not 2 <= order <= MAX_ORDER:
-            raise ModelFileError(f"{path} is damaged: its order {order!r} is not a whole "
-                                 f"number from 2 to {MAX_ORDER}")
-        hyper = meta.get("hyperparameters") or {}
-        probabilities = None
-        if order == 2:
-            probabilities = _expect(_read(npz, "model_probabilities", path), (V, V),
-                                    np.float32, "the probability matrix", path)
-            _check_probabilities(probabilities, path)
-        try:
-            if kind == CountModel.kind:
-                counts = _read_table(npz, "model_counts_", order, V, path, "the model's counts")
-                method = hyper.get("smoothing_method", "add-k")
-                if method not in ("add-k", "witten-bell", "kneser-ney"):
-                    raise ModelFileError(f"{path} uses an unknown smoothing method {method!r}")
-                smoothing = hyper.get("smoothing")
-                model = CountModel(vocabulary, counts,
-                                   None if smoothing is None else float(smoothing), method,
-                                   probabilities=probabilities)
-            else:
-                weights = _expect(_read(npz, "model_weights", path), ((order - 1) * V, V),
-                                  np.float32, "the weight matrix", path)
-                if not np.isfinite(weights).all():
-                    raise ModelFileError(f"{path} is damaged: its weights are not all finite")
-                losses = _read(npz, "model_losses", path)
-                model = NeuralModel(vocabulary, weights, hyper.get("steps", 0),
-                                    hyper.get("lr", 0.0), hyper.get("reg", 0.0),
-                                    hyper.get("seed", 0), losses.tolist(), probabilities, order)
-        except (TypeError, ValueError, OptionError) as error:
-            raise ModelFileError(f"{path} is damaged: {error}") from None
-        counts = {split: _read_table(npz, f"data_{split}_", order, V, path, f"the {split} counts")
-                  for split in SPLITS if f"data_{split}_contexts" in npz.files}
-        items = _array_text(_read(npz, "train_items", path)) if "train_items" in npz.files \
-            else None
-    return SavedModel(model, counts, meta, items)
+        if meta.get("kind") not in MODEL_KINDS:
+            raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
+        vocabulary = _vocabulary(npz, meta, path)
+        order = _order(meta, path)
+        padding = meta.get("padding")
+        if padding not in PADDINGS:
+            raise damaged(path, f"its padding {padding!r} is not one bigram knows")
+        stated = _stated(meta, path)
+        model = _read_model(npz, meta, vocabulary, order, padding, stated, path)
+        data_counts = _read_data_counts(npz, order, len(vocabulary), padding, stated, path)
+        items = npz.read_text("train_items", max_bytes=TRAIN_ITEMS_LIMIT,
+                              what="its training text") if "train_items" in npz else None
+    return SavedModel(model, data_counts, meta, items)
