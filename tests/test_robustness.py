@@ -173,11 +173,11 @@ def test_newer_format_version(cli, model_path, tmp_path):
     (lambda a, m: a.update(model_probabilities=a["model_probabilities"].astype(np.float64)),
      "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float64"),
     (lambda a, m: a.update(data_test_count=a["data_test_count"].astype(np.int32)),
-     "bad.npz is damaged: the array 'data_test_count' has shape [431] and dtype int32, "
-     "expected [431] and int64"),
+     ("bad.npz is damaged: the array 'data_test_count' has shape [431] and dtype int32, "
+      "expected [431] and int64")),
     (lambda a, m: a.update(data_test_next=a["data_test_next"] + 27),
-     "bad.npz is damaged: the test counts' next tokens include 28, outside the vocabulary "
-     "of 27 tokens"),
+     ("bad.npz is damaged: the test counts' next tokens include 28, outside the vocabulary "
+      "of 27 tokens")),
     (lambda a, m: m.update(vocabulary="abc"),
      "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float32, "
      "expected [4, 4]"),
