@@ -341,16 +341,19 @@ def decode(vocabulary, samples, prefix=""):
 
 
 def utf8_lines(vocabulary, samples, prefix=""):
-    """The sampled items as UTF-8 bytes, each `prefix` + item + newline, without a Python loop.
+    """The sampled items as UTF-8 bytes, each `prefix` + item + newline.
 
-    What `"".join(item + "\\n" for item in decode(...)).encode()` gives, without building a
-    Python string per item (the cost that dominated writing large samples).
+    What `"".join(item + "\\n" for item in decode(...)).encode()` gives; for characters
+    without building a Python string per item (the cost that dominated writing large samples).
     """
+    if vocabulary.unit != "char":   # words are joined by spaces, as decode does
+        items = decode(vocabulary, samples, prefix)
+        return ("\n".join(items) + "\n").encode("utf-8") if items else b""
     n = len(samples.offsets) - 1
     lengths = np.diff(samples.offsets)
     head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
     table, widths = _utf8_table(vocabulary)
-    token_widths = widths[samples.tokens - 1]
+    token_widths = widths[samples.tokens]
     ends = np.zeros(len(samples.tokens) + 1, dtype=np.int64)
     np.cumsum(token_widths, out=ends[1:])
     item_bytes = ends[samples.offsets[1:]] - ends[samples.offsets[:-1]] + len(head) + 1
@@ -362,16 +365,15 @@ def utf8_lines(vocabulary, samples, prefix=""):
     # Token i of item j starts after j items' prefixes and newlines and the bytes before it.
     owner = np.repeat(np.arange(n), lengths)
     position = owner * (len(head) + 1) + len(head) + ends[:-1]
-    rows = samples.tokens - 1
     for byte in range(table.shape[1]):
         wide = token_widths > byte
-        out[position[wide] + byte] = table[rows[wide], byte]
+        out[position[wide] + byte] = table[samples.tokens[wide], byte]
     return out.tobytes()
 
 
 def _utf8_table(vocabulary):
-    """Each character's UTF-8 bytes (one row per character, zero-padded) and their count."""
-    encoded = [c.encode("utf-8") for c in vocabulary.chars]
+    """Each token index's UTF-8 bytes (one zero-padded row per index) and their count."""
+    encoded = [b""] + [vocabulary.token(i).encode("utf-8") for i in range(1, len(vocabulary))]
     widths = np.array([len(b) for b in encoded], dtype=np.int64)
     table = np.zeros((len(encoded), int(widths.max(initial=1))), dtype=np.uint8)
     for row, raw in enumerate(encoded):

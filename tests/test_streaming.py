@@ -5,25 +5,39 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import bigram.tensor as torch
+from bigram.dataset import load_training_data
 from bigram.models import CountModel
-from bigram.sampling import sample_one_at_a_time, stream_items
-from bigram.vocabulary import Vocabulary
-from conftest import lecture_counts, names
+from bigram.sampling import sample_one_at_a_time, stream_items, utf8_lines
+from conftest import NAMES, names
+
+
+def count_model(path, smoothing=1.0, **options):
+    data = load_training_data([str(path)], test_size=0, **options)
+    return CountModel.fit(data.vocabulary, data.counts["train"], smoothing)
 
 
 @pytest.fixture(scope="module")
 def model():
-    N, chars = lecture_counts(names())
-    return CountModel(Vocabulary(chars), N, 1.0)
+    return count_model(NAMES)
 
 
-def reference(model, n, seed, start=0, max_steps=100):
-    """Items drawn one character at a time, as strings (the plain reference)."""
-    drawn = sample_one_at_a_time(model, n, torch.Generator().manual_seed(seed), start, max_steps)
-    return ["".join(model.vocabulary.chars[t - 1] for t in item) for item in drawn]
+def state_after(model, prefix):
+    state = model.start_state()
+    for token in model.vocabulary.encode_text(prefix):
+        state = int(model.advance(np.array([state]), np.array([token]))[0])
+    return state
+
+
+def reference(model, n, seed, prefix="", max_steps=100):
+    """Items drawn one token at a time, as strings (the plain reference)."""
+    drawn = sample_one_at_a_time(model, n, torch.Generator().manual_seed(seed),
+                                 state_after(model, prefix), max_steps)
+    join = " ".join if model.vocabulary.unit == "word" else "".join
+    return [prefix + join(model.vocabulary.token(t) for t in item) for item in drawn]
 
 
 @pytest.mark.parametrize("n, batch_size", [(100, 1), (3000, 7), (3000, 300), (3000, 5000)])
@@ -45,15 +59,18 @@ def test_novel_items_are_the_first_novel_ones_of_the_stream(model):
     assert [item for b in batches for item in b.items()] == expected
 
 
-def test_lines_in_utf8_with_a_prefix():
-    words = ["zoë", "añа", "日本", "émile", "ø"]
-    N, chars = lecture_counts(words)
-    model = CountModel(Vocabulary(chars), N, 0.5)
-    g = torch.Generator().manual_seed(3)
-    batches = list(stream_items(model, 500, g, prefix="ø", batch_size=64))
-    prefix_state = model.vocabulary.chars.index("ø") + 1
-    expected = ["ø" + s for s in reference(model, 500, 3, start=prefix_state, max_steps=99)]
-    assert b"".join(b.lines() for b in batches).decode("utf-8").splitlines() == expected
+@pytest.mark.parametrize("text, prefix, options", [
+    ("zoë\nañа\n日本\némile\nø\n", "ø", {}),
+    ("the cat sat\nthe dog ran\na cat ran home\n", "the ", {"unit": "word"}),
+])
+def test_lines_in_utf8_with_a_prefix(tmp_path, text, prefix, options):
+    (tmp_path / "train.txt").write_text(text)
+    model = count_model(tmp_path / "train.txt", 0.5, **options)
+    batches = list(stream_items(model, 500, torch.Generator().manual_seed(3), prefix=prefix,
+                                batch_size=64))
+    expected = reference(model, 500, 3, prefix, max_steps=99)   # the prefix is one token
+    lines = b"".join(utf8_lines(b.vocabulary, b.samples, prefix) for b in batches)
+    assert lines.decode("utf-8").splitlines() == expected
 
 
 def test_json_lines_escape_what_json_escapes(cli, tmp_path):
