@@ -59,3 +59,29 @@ def lecture_counts(words):
 def names():
     """names.txt as the lecture reads it."""
     return NAMES.read_text().splitlines()
+
+
+def count_matrix(index):
+    """N[h, w]: the counts of level 2 of an index (the bigrams, with makemore padding)."""
+    tokens = index.tokens(2)
+    N = np.zeros((index.size, index.size), dtype=np.int64)
+    np.add.at(N, (tokens[:, 0], tokens[:, 1]), index.level(2).count)
+    return N
+
+
+def bigram_index_of(N):
+    """The order-2 NgramIndex whose bigram counts are the matrix N (any counts, for tests)."""
+    from bigram.counting import bigram_index
+
+    return bigram_index(np.asarray(N, dtype=np.int64), np.arange(len(N)), len(N))
+
+
+def bigram_states(model):
+    """The state after each token t of a bigram model: row t of the lecture's P."""
+    size = model.size
+    return model.advance(np.full(size, model.start_state()), np.arange(size))
+
+
+def bigram_rows(model):
+    """The lecture's V x V matrix P (row h: P(next | h)) through next_token_probabilities."""
+    return model.next_token_probabilities(bigram_states(model))

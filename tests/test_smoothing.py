@@ -6,16 +6,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from bigram.backoff import BackoffModel
 from bigram.errors import OptionError
-from bigram.ngrams import NgramTable
-from bigram.smoothing import DEFAULT_DISCOUNT, estimated_discount, smooth_ngrams
+from bigram.smoothing import DEFAULT_DISCOUNT, estimate, estimated_discount
+from conftest import bigram_index_of
 
 
 def smooth(counts, method, strength=None):
-    """The bigram distribution of a count matrix: its rows, and its top level's lambdas."""
-    distribution = smooth_ngrams(NgramTable.from_dense(counts), method, strength)
-    size = counts.shape[0]
-    return distribution, distribution.rows(np.arange(size))
+    """The smoothing.Estimate of a bigram count matrix, and its rows P[h] = P(. | h) in float64
+    (the back-off query for the state of each token h, which is 1 + h)."""
+    index = bigram_index_of(counts)
+    estimated = estimate(index, method, strength)
+    model = BackoffModel.from_probabilities(index, estimated.prob, estimated.backoff)
+    return estimated, model.rows(1 + np.arange(counts.shape[0]))
 
 count_matrices = st.integers(2, 9).flatmap(
     lambda v: arrays(np.int64, (v, v), elements=st.integers(0, 6)))
@@ -26,18 +29,18 @@ count_matrices = st.integers(2, 9).flatmap(
        st.floats(0.05, 1.0))
 def test_rows_sum_to_one_and_back_off_form_is_exact(counts, method, strength):
     counts[:, 0] += counts.sum(1) == 0  # every history seen at least once
-    distribution, P = smooth(counts, method, strength)
+    estimated, P = smooth(counts, method, strength)
     np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-6)
     # Zero only where a token is never predicted at all (not so in real data: every
     # character is predicted by the one before it, and every item ends).
     reachable = (counts.sum(0) > 0) | (method == "add-k")
     assert ((P > 0) == (reachable[None, :] | (counts > 0))).all()
     unseen = counts == 0
-    top = distribution.levels[-1]
-    np.testing.assert_array_equal(top.contexts, np.arange(counts.shape[0]))
-    expected = top.weight[:, None] * distribution.base[None, :]
+    # An unseen bigram is lambda(h) * P_1(w): the back-off weight of h times the unigram.
+    assert len(estimated.backoff[1]) == len(estimated.prob[1]) == counts.shape[0]
+    expected = estimated.backoff[1][:, None] * estimated.prob[1][None, :]
     np.testing.assert_allclose(P[unseen], expected[unseen], rtol=1e-6)
-    np.testing.assert_allclose(distribution.base.sum(), 1.0)
+    np.testing.assert_allclose(estimated.prob[1].sum(), 1.0)
 
 
 def cellwise(counts, method, strength):
@@ -51,7 +54,8 @@ def cellwise(counts, method, strength):
         for w in range(V):
             n = counts[h, w]
             if method == "add-k":
-                P[h, w] = (n + strength) / (c + strength * V)
+                # In float32, as the lecture's (N + k) / (N + k).sum(1, keepdim=True).
+                P[h, w] = np.float32(n + strength) / np.float32(c + strength * V)
             elif method == "witten-bell":
                 p1 = counts[:, w].sum() / total
                 P[h, w] = (n + strength * types * p1) / (c + strength * types)
