@@ -365,14 +365,15 @@ def evaluate(
         payload = {r.name: r.as_dict() for r in reports}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
-    from .render import loss_table
+    from .render import loss_table, unit_name
 
-    _stdout().print(loss_table(reports))
+    _stdout().print(loss_table(reports, unit_name(saved.model)))
     unk = saved.vocabulary.unk
+    unit = "character(s)" if saved.vocabulary.unit == "char" else "word(s)"
     for report in reports:
         if report.oov:
-            what = f"{report.oov} token(s) outside the vocabulary"
-            listed = f": {report.oov_tokens}" if report.oov_tokens else ""
+            what = f"{report.oov} {unit} outside the vocabulary"
+            listed = f": {report.oov_tokens!r}" if report.oov_tokens else ""
             if unk:
                 _stderr().print(f"note: {report.name}: {what} were scored as <unk>{listed}; "
                                 f"perplexity excluding them "
@@ -412,7 +413,13 @@ def info(model_file: ModelOption = None, as_json: JsonOption = False):
     path = model_file or default_model_path()
     saved = _load(path)
     if as_json:
-        sys.stdout.write(json.dumps(saved.meta, ensure_ascii=False) + "\n")
+        vocabulary = saved.vocabulary
+        meta = dict(saved.meta)
+        # A character vocabulary as one string (as model files of format 1 stored it),
+        # a word vocabulary as a list.
+        meta["vocabulary"] = "".join(vocabulary.tokens) if vocabulary.unit == "char" \
+            else vocabulary.tokens
+        sys.stdout.write(json.dumps(meta, ensure_ascii=False) + "\n")
         return
     from .render import info_table
 

@@ -34,6 +34,7 @@ class Report:
     oov_tokens: str = ""
     known_tokens: int | None = None           # predictions of in-vocabulary tokens
     known_log_likelihood: float | None = None
+    unit: str = "char"
 
     @property
     def nll(self):
@@ -72,6 +73,8 @@ class Report:
                "log10_total": _json_number(self.log_likelihood / math.log(10))}
         if self.known_tokens is not None:
             out["perplexity_excluding_oov"] = _json_number(self.perplexity_excluding_oov)
+        if self.unit == "char":   # the names of a character model's report since version 1
+            out["bits_per_char"], out["oov_chars"] = out["bits_per_token"], self.oov_tokens
         return out
 
 
@@ -108,9 +111,10 @@ def report_from_index(model, index, items, name):
             keep = index.token(k)[used] != unk
             known_total += float(part[keep].sum())
             known += int(final[used][keep].sum())
+    unit = model.vocabulary.unit
     if unk is None:
-        return Report(name, int(items), tokens, total)
-    return Report(name, int(items), tokens, total, tokens - known, "", known, known_total)
+        return Report(name, int(items), tokens, total, unit=unit)
+    return Report(name, int(items), tokens, total, tokens - known, "", known, known_total, unit)
 
 
 def evaluate_splits(saved):
@@ -196,9 +200,10 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
             if len(names) < 50:
                 names |= _oov_strings(vocabulary, spans, unknown)
             if oov == "error" and not vocabulary.unk:
-                listed = _quote(sorted(names), vocabulary.unit)
-                raise InputError(f"{argument} has tokens outside the model's vocabulary "
-                                 f"({listed}); use --oov skip to score the rest")
+                what = "words" if vocabulary.unit == "word" else "character(s)"
+                raise InputError(f"{argument} has {int(unknown.sum())} {what} outside the "
+                                 f"model's vocabulary ({_quote(sorted(names), vocabulary.unit)})"
+                                 "; use --oov skip to score the rest")
         scored = score_tokens(model, ids, offsets, unknown)
         used = ~np.isnan(scored.logprob)
         with np.errstate(invalid="ignore"):
@@ -209,10 +214,16 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
         known += int(keep.sum())
     if items == 0:
         raise InputError(f"{argument} holds no items (it is empty or only has blank lines)")
-    listed = _quote(sorted(names), vocabulary.unit)
+    listed = _listing(names, vocabulary.unit)
     if vocabulary.unk:
-        return Report(argument, items, tokens, total, n_oov, listed, known, known_total)
-    return Report(argument, items, tokens, total, n_oov, listed)
+        return Report(argument, items, tokens, total, n_oov, listed, known, known_total,
+                      vocabulary.unit)
+    return Report(argument, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
+
+
+def _listing(tokens, unit):
+    """OOV tokens as reports list them: characters side by side, words separated by spaces."""
+    return ("" if unit == "char" else " ").join(sorted(tokens))
 
 
 def _quote(tokens, unit="char"):
@@ -244,11 +255,13 @@ def score_item(model, item, oov="skip"):
     codepoints = np.frombuffer(item.encode("utf-32-le"), dtype=np.uint32)
     ids, offsets, unknown, spans = encode_block(vocabulary, codepoints,
                                                 np.array([0, len(codepoints)]))
-    listed = _quote(sorted(_oov_strings(vocabulary, spans, unknown)), vocabulary.unit) \
-        if unknown.any() else ""
+    names = _oov_strings(vocabulary, spans, unknown) if unknown.any() else set()
+    listed = _listing(names, vocabulary.unit)
     if unknown.any() and oov == "error" and not vocabulary.unk:
-        raise InputError(f"{item!r} has tokens outside the model's vocabulary "
-                         f"({listed}); use --oov skip to score the rest")
+        what = "words" if vocabulary.unit == "word" else "characters"
+        raise InputError(f"{item!r} has {what} outside the model's vocabulary "
+                         f"({_quote(sorted(names), vocabulary.unit)}); use --oov skip to score "
+                         "the rest")
     scored = score_tokens(model, ids, offsets, unknown)
     used = ~np.isnan(scored.logprob)
     predicted, longest = scored.windows

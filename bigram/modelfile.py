@@ -1,5 +1,11 @@
 """Model files: one .npz of plain arrays plus a JSON metadata entry, never a pickle.
 
+Format 2 stores what the sparse core holds: the vocabulary (UTF-8, one token per
+line), the training NgramIndex level by level (`keys`, `suffix`, `count`, `final`)
+or the neural weights, and each split's index; probabilities are recomputed from
+the counts on load, so nothing derived has to be trusted. ARPA files load too
+(`load` recognises them by their first line) as back-off models.
+
 Writing goes to a temporary file in the target's folder, is flushed to disk,
 and is renamed over the target, so a crash or Ctrl-C leaves either the old
 file or the new one, never half of one. Reading (npzfile.py) checks each
@@ -17,26 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .checks import (
-    INT64_MAX,
-    check_counts,
-    check_finite,
-    check_increasing,
-    check_indices,
-    check_pointers,
-    check_probability_rows,
-    check_rows_increasing,
-)
+from .checks import INT64_MAX, check_counts, check_finite, check_increasing, check_indices
 from .dataset import KEEP_TEXT_LIMIT
 from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
-from .ngrams import NgramTable
+from .ngrams import PADDINGS, Level, NgramIndex
 from .npzfile import NpzFile, damaged
-from .vocabulary import Vocabulary
+from .vocabulary import UNITS, Vocabulary
 
 FORMAT = "bigram-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "dev", "test")
 MAX_ORDER = 12
 
@@ -46,7 +43,7 @@ class SavedModel:
     """A model with what it was trained on: counts per split, metadata, training items."""
 
     model: object
-    data_counts: dict                      # split -> NgramTable of that split's counts
+    data_counts: dict                      # split -> NgramIndex of that split's counts
     meta: dict = field(default_factory=dict)
     train_items: str | None = None          # training items joined by newlines, if kept
 
@@ -68,21 +65,31 @@ def _text_array(text):
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
+def tokens_of(index):
+    """Predictions counted in an index (each scored once, by its whole window)."""
+    return int(sum(index.level(k).final.sum() for k in range(1, index.order + 1)))
+
+
+def model_meta(model):
+    """What every model file states about its model."""
+    vocabulary = model.vocabulary
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": model.kind,
+            "order": model.order, "unit": vocabulary.unit, "unk": vocabulary.unk,
+            "padding": model.padding, "vocabulary_size": len(vocabulary),
+            "hyperparameters": model.hyperparameters()}
+
+
 def build_meta(model, data, extra=None):
     """Metadata for a freshly trained model."""
     meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "kind": model.kind,
-        "order": model.order,
-        "vocabulary": "".join(model.vocabulary.chars),
-        "hyperparameters": model.hyperparameters(),
+        **model_meta(model),
+        "vocabulary_control": data.vocabulary_control,
         "data": {
             "sources": data.sources,
             "sha256": data.sha256,
             "bytes": data.bytes_read,
             "items": {s: int(n) for s, n in data.items.items()},
-            "tokens": {s: data.tokens(s) for s in data.counts},
+            "tokens": {s: tokens_of(index) for s, index in data.counts.items()},
         },
         "split": data.split,
     }
@@ -108,9 +115,10 @@ def _write_npz(stream, arrays):
 
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
-    arrays = {f"model_{name}": array for name, array in saved.model.arrays().items()}
-    for split, table in saved.data_counts.items():
-        arrays.update(table.arrays(f"data_{split}_"))
+    arrays = {"vocabulary": _text_array("\n".join(saved.vocabulary.tokens))}
+    arrays.update({f"model_{name}": array for name, array in saved.model.arrays().items()})
+    for split, index in saved.data_counts.items():
+        arrays.update(index.arrays(f"data_{split}_"))
     if saved.train_items is not None:
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
@@ -125,11 +133,13 @@ def save(path, saved):
 # Ceilings on what a member may declare, checked before it is read: a model file
 # may come from anywhere, and a few megabytes of deflate can declare gigabytes.
 META_LIMIT = 16 << 20                     # bytes of JSON metadata
+VOCABULARY_LIMIT = 256 << 20              # bytes of the vocabulary's text
+MAX_VOCABULARY = 1 << 27                  # tokens
 TRAIN_ITEMS_LIMIT = 4 * KEEP_TEXT_LIMIT   # bytes: the kept characters, at most 4 UTF-8 bytes each
-MAX_TABLE_ENTRIES = 1 << 28               # n-grams in one stored table (2 GiB per int64 array)
-MAX_MATRIX_VALUES = 1 << 28               # values of the dense probability and weight matrices
+MAX_LEVEL_ROWS = 1 << 30                  # windows of one length in a stored index
+MAX_MATRIX_VALUES = 1 << 28               # values of the neural weight matrix
 MAX_LOSSES = 1 << 24                      # recorded training losses, one per step
-COUNT_METHODS = ("add-k", "witten-bell", "kneser-ney")
+COUNT_METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
 
 
 def _whole(value, upper=INT64_MAX):
@@ -157,15 +167,18 @@ def _read_meta(npz, path):
         raise ModelFileError(f"{path} was written by a newer bigram (model format {version}); "
                              f"this bigram {__version__} reads format {FORMAT_VERSION} — upgrade "
                              "bigram to use it")
+    if version < FORMAT_VERSION:
+        raise ModelFileError(f"{path} is an older bigram model file (format {version}); this "
+                             f"bigram {__version__} reads format {FORMAT_VERSION}: train it again")
     return meta
 
 
-def _stated_tokens(meta, path):
-    """The tokens per split the metadata states (None if it states none), checked."""
+def _stated(meta, path):
+    """The items and tokens per split the metadata states, checked."""
     data = meta.get("data", {})
     if not isinstance(data, dict):
         raise damaged(path, "the data section of its metadata is not a mapping")
-    for key in ("items", "tokens", "bigrams"):
+    for key in ("items", "tokens"):
         stated = data.get(key, {})
         if not isinstance(stated, dict) or not all(
                 split in SPLITS and _whole(n) for split, n in stated.items()):
@@ -173,14 +186,22 @@ def _stated_tokens(meta, path):
                                 "for the train, dev and test splits")
     if not _whole(data.get("bytes", 0)):
         raise damaged(path, "its metadata's byte count is not a whole number of 0 or more")
-    return data.get("tokens", data.get("bigrams"))
+    return data.get("items", {}), data.get("tokens", {})
 
 
-def _vocabulary(meta, path):
-    chars = meta.get("vocabulary")
-    if not isinstance(chars, str) or len(set(chars)) != len(chars) or list(chars) != sorted(chars):
-        raise damaged(path, "its vocabulary is not a sorted list of distinct characters")
-    return Vocabulary(chars)
+def _vocabulary(npz, meta, path):
+    unit, unk, size = meta.get("unit"), meta.get("unk"), meta.get("vocabulary_size")
+    if unit not in UNITS or not isinstance(unk, bool) or not _whole(size, MAX_VOCABULARY):
+        raise damaged(path, "its metadata does not state the unit, <unk> and vocabulary size")
+    text = npz.read_text("vocabulary", max_bytes=VOCABULARY_LIMIT, what="its vocabulary")
+    tokens = text.split("\n") if text else []
+    first = 2 if unk else 1
+    if len(tokens) + first != size or tokens != sorted(set(tokens)):
+        raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
+    try:
+        return Vocabulary(tokens, unit, unk)
+    except ValueError as error:
+        raise damaged(path, f"its vocabulary is not valid ({error})") from None
 
 
 def _order(meta, path):
@@ -201,6 +222,14 @@ def _hyperparameters(meta, path):
         smoothing = hyper.get("smoothing")
         if smoothing is not None and not (_number(smoothing) and smoothing >= 0):
             raise damaged(path, f"its smoothing {smoothing!r} is not a number of 0 or more")
+        prune = hyper.get("prune")
+        if prune is not None and not (isinstance(prune, list) and all(_whole(t) for t in prune)):
+            raise damaged(path, "its pruning thresholds are not whole numbers")
+        discounts = hyper.get("discounts")
+        if discounts is not None and not (isinstance(discounts, dict) and all(
+                isinstance(v, list) and len(v) == 3 and all(_number(d) for d in v)
+                for v in discounts.values())):
+            raise damaged(path, "its discounts are not three numbers per order")
     else:
         for name in ("steps", "seed"):
             if not _whole(hyper.get(name, 0), 2 ** 64):
@@ -212,68 +241,83 @@ def _hyperparameters(meta, path):
     return hyper
 
 
-def _read_table(npz, prefix, order, size, path, what, stated_tokens=None):
-    """An NgramTable from the file and its exact total count, every array checked first.
+def _read_index(npz, prefix, order, size, padding, path, what, items=None, tokens=None):
+    """An NgramIndex from the file, every array checked before it is used.
 
-    Tables keep only n-grams seen at least once, so a table of T tokens has at most
-    T entries, and at most as many contexts as entries.
+    A text of T predictions in I items has at most T + I * (order - 1) windows of
+    each length, which bounds every array when the metadata states T and I.
     """
-    limit = min(size ** order, MAX_TABLE_ENTRIES,
-                MAX_TABLE_ENTRIES if stated_tokens is None else stated_tokens)
-    contexts = npz.read(f"{prefix}contexts", np.int64, (None,), max_items=limit)
-    indptr = npz.read(f"{prefix}indptr", np.int64, (len(contexts) + 1,), max_items=limit + 1)
-    nxt = npz.read(f"{prefix}next", np.int64, (None,), max_items=limit)
-    count = npz.read(f"{prefix}count", np.int64, (len(nxt),), max_items=limit)
-    possible = size ** (order - 1)
-    check_increasing(contexts, path, f"{what}' context keys")
-    check_indices(contexts, possible, path, f"{what}' context keys",
-                  f"the {possible:,} possible contexts")
-    check_pointers(indptr, len(nxt), path, f"{what}' row pointers", allow_empty_rows=False)
-    check_indices(nxt, size, path, f"{what}' next tokens", f"the vocabulary of {size} tokens")
-    check_rows_increasing(nxt, indptr, path, f"{what}' next tokens")
-    total = check_counts(count, path, what)
-    return NgramTable(order, size, contexts, indptr, nxt, count), total
+    limit = MAX_LEVEL_ROWS
+    if items is not None and tokens is not None:
+        limit = min(limit, tokens + items * (order - 1) + size)
+    levels = [None]
+    total = 0
+    for k in range(1, order + 1):
+        name = f"{prefix}{k}_"
+        rows = size if k == 1 else None
+        keys = npz.read(name + "keys", np.int64, (rows,), max_items=limit)
+        n = len(keys)
+        suffix = npz.read(name + "suffix", np.int64, (n,), max_items=limit)
+        count = npz.read(name + "count", np.int64, (n,), max_items=limit)
+        final = npz.read(name + "final", np.int64, (n,), max_items=limit)
+        level_what = f"{what} (windows of {k})"
+        if k == 1:
+            if (keys != np.arange(size)).any() or (suffix != 0).any():
+                raise damaged(path, f"{level_what} do not list the vocabulary's {size:,} tokens")
+        else:
+            below = len(levels[k - 1])
+            check_increasing(keys, path, f"{level_what}' keys")
+            check_indices(keys, below * size, path, f"{level_what}' keys",
+                          f"the {below * size:,} possible windows")
+            check_indices(suffix, below, path, f"{level_what}' suffix links",
+                          f"the {below:,} shorter windows")
+            # A suffix link must name the window minus its oldest token: the same last
+            # token, after the suffix of the window's first k-1 tokens.
+            parent, token = keys // size, keys % size
+            if k == 2:
+                wrong = suffix != token
+            else:
+                linked = levels[k - 1].keys[suffix]
+                wrong = (linked % size != token) | (linked // size !=
+                                                     levels[k - 1].suffix[parent])
+            if wrong.any():
+                raise damaged(path, f"{level_what}' suffix links do not match their windows")
+        check_counts(count, path, f"{level_what}' counts")
+        total += check_counts(final, path, f"{level_what}' scored counts")
+        if total > INT64_MAX:
+            raise damaged(path, f"{what} sum to more than a 64-bit count can hold")
+        levels.append(Level(keys, suffix, count, final))
+    if tokens is not None and total != tokens:
+        raise damaged(path, f"its metadata states {tokens:,} predictions, but {what} sum to "
+                            f"{total:,}")
+    return NgramIndex(order, size, levels, padding)
 
 
-def _read_data_counts(npz, order, size, stated, path):
-    """Each split's stored counts, agreeing with the token totals the metadata states."""
-    splits = [split for split in SPLITS if f"data_{split}_contexts" in npz]
-    tables = {}
-    for split in splits:
-        if stated is not None and split not in stated:
-            raise damaged(path, f"it stores {split} counts but its metadata states no "
-                                f"{split} tokens")
-        what = f"the {split} counts"
-        tables[split], total = _read_table(npz, f"data_{split}_", order, size, path, what,
-                                           None if stated is None else stated[split])
-        if stated is not None and total != stated[split]:
-            raise damaged(path, f"its metadata states {stated[split]:,} {split} tokens, but "
-                                f"{what} sum to {total:,}")
-    for split, tokens in (stated or {}).items():
-        if split not in tables and tokens:
-            raise damaged(path, f"its metadata states {tokens:,} {split} tokens, but it stores "
-                                f"no {split} counts")
-    return tables
-
-
-def _read_probabilities(npz, size, path):
-    probabilities = npz.read("model_probabilities", np.float32, (size, size),
-                             max_items=MAX_MATRIX_VALUES, what="the probability matrix")
-    check_probability_rows(probabilities, path, "its probabilities")
-    return probabilities
-
-
-def _read_model(npz, meta, vocabulary, order, stated, path):
+def _read_model(npz, meta, vocabulary, order, padding, stated, path):
     size = len(vocabulary)
     hyper = _hyperparameters(meta, path)
-    probabilities = _read_probabilities(npz, size, path) if order == 2 else None
+    items, tokens = stated
+    all_items = sum(items.values()) if items else None
+    all_tokens = sum(tokens.values()) if tokens else None
     try:
         if meta["kind"] == CountModel.kind:
-            counts, _ = _read_table(npz, "model_counts_", order, size, path, "the model's counts",
-                                    None if stated is None else sum(stated.values()))
+            counts = _read_index(npz, "model_counts_", order, size, padding, path,
+                                 "the model's counts", all_items, None)
+            rank = None
+            if "model_token_rank" in npz:
+                rank = npz.read("model_token_rank", np.int64, (size,), max_items=size,
+                                what="the word ranks")
+                check_indices(rank, INT64_MAX, path, "the word ranks", "0 or more")
+            discounts = hyper.get("discounts")
+            if discounts:
+                discounts = {int(k): tuple(v) for k, v in discounts.items()}
             smoothing = hyper.get("smoothing")
             return CountModel(vocabulary, counts, None if smoothing is None else float(smoothing),
-                              hyper.get("smoothing_method", "add-k"), probabilities=probabilities)
+                              hyper.get("smoothing_method", "add-k"), discounts=discounts,
+                              prune=hyper.get("prune"), token_rank=rank)
+        if (order - 1) * size * size > MAX_MATRIX_VALUES:
+            raise damaged(path, f"its weight matrix for {size:,} tokens is larger than any "
+                                "neural model bigram trains")
         weights = npz.read("model_weights", np.float32, ((order - 1) * size, size),
                            max_items=MAX_MATRIX_VALUES, what="the weight matrix")
         check_finite(weights, path, "its weights")
@@ -282,29 +326,67 @@ def _read_model(npz, meta, vocabulary, order, stated, path):
                           max_items=min(steps + 1, MAX_LOSSES),
                           what="the array of training losses")
         check_finite(losses, path, "its training losses")
+        del all_tokens
         return NeuralModel(vocabulary, weights, steps, hyper.get("lr", 0.0),
-                           hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(),
-                           probabilities, order)
+                           hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
     except (TypeError, ValueError, OptionError) as error:
         raise damaged(path, str(error)) from None
 
 
+def _read_data_counts(npz, order, size, padding, stated, path):
+    """Each split's stored index, agreeing with the items and tokens the metadata states."""
+    items, tokens = stated
+    indexes = {}
+    for split in SPLITS:
+        if f"data_{split}_1_keys" not in npz:
+            if tokens.get(split):
+                raise damaged(path, f"its metadata states {tokens[split]:,} {split} tokens, "
+                                    f"but it stores no {split} counts")
+            continue
+        if split not in tokens or split not in items:
+            raise damaged(path, f"it stores {split} counts but its metadata states no "
+                                f"{split} items and tokens")
+        indexes[split] = _read_index(npz, f"data_{split}_", order, size, padding, path,
+                                     f"the {split} counts", items[split], tokens[split])
+    return indexes
+
+
+def is_arpa(path):
+    """Whether a file is an ARPA file (plain or gzip): its first non-blank line is \\data\\."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if head.startswith(b"\x1f\x8b"):
+        return True
+    return head.lstrip().startswith(b"\\data\\")
+
+
 def load(path):
-    """Read and validate a model file; every problem is a one-line ModelFileError.
+    """Read and validate a model file (or an ARPA file); every problem is a one-line
+    ModelFileError.
 
     Every member is checked, by size before it is read and by value after, so
     every command refuses a damaged file, whichever part of it is damaged.
     """
     path = Path(path)
+    if path.is_file() and is_arpa(path):
+        from .arpa_model import load_arpa
+
+        return load_arpa(path)
     with NpzFile(path) as npz:
         meta = _read_meta(npz, path)
         if meta.get("kind") not in MODEL_KINDS:
             raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
-        vocabulary = _vocabulary(meta, path)
+        vocabulary = _vocabulary(npz, meta, path)
         order = _order(meta, path)
-        stated = _stated_tokens(meta, path)
-        model = _read_model(npz, meta, vocabulary, order, stated, path)
-        data_counts = _read_data_counts(npz, order, len(vocabulary), stated, path)
+        padding = meta.get("padding")
+        if padding not in PADDINGS:
+            raise damaged(path, f"its padding {padding!r} is not one bigram knows")
+        stated = _stated(meta, path)
+        model = _read_model(npz, meta, vocabulary, order, padding, stated, path)
+        data_counts = _read_data_counts(npz, order, len(vocabulary), padding, stated, path)
         items = npz.read_text("train_items", max_bytes=TRAIN_ITEMS_LIMIT,
                               what="its training text") if "train_items" in npz else None
     return SavedModel(model, data_counts, meta, items)

@@ -5,47 +5,85 @@ Agg backend so that it works without a screen.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 LABELLED_LIMIT = 40   # above this many tokens the PNG drops per-cell labels
+CONTEXT_ROWS = 27     # contexts shown for orders above 2: the most frequent ones
+GRID_TOKENS = 64      # a larger vocabulary shows its most frequent tokens only
 
 
-CONTEXT_ROWS = 27   # contexts shown for orders above 2: the most frequent ones
+@dataclass
+class Grid:
+    """What a grid shows: values (rows x columns) with labels, and what was left out."""
+
+    values: np.ndarray
+    row_labels: list
+    labels: list
+    vocabulary_size: int
+    shown_columns: int
+
+    @property
+    def note(self):
+        """How the grid was chosen, when not every token is shown."""
+        if self.shown_columns >= self.vocabulary_size:
+            return ""
+        return (f"the {self.shown_columns} most frequent of {self.vocabulary_size:,} tokens "
+                "(rows and columns)")
 
 
-def grid_values(saved, what):
-    """The matrix to show and its row and column labels.
-
-    Bigrams: V x V, previous token by next token. Higher orders: the most
-    frequent contexts of the training data by next token (a per-context view).
-    Values are training counts, probabilities or natural-log probabilities.
+def grid_values(saved, what, tokens=GRID_TOKENS):
+    """The grid to show: rows are contexts (previous tokens, or for higher orders the most
+    frequent contexts), columns next tokens; values are training counts, probabilities or
+    natural-log probabilities. A vocabulary larger than `tokens` shows its most frequent
+    tokens only, in both directions.
     """
     model = saved.model
+    index = saved.data_counts["train"]
+    order = model.order
     labels = saved.vocabulary.labels()
-    table = saved.data_counts["train"]
-    if model.order == 2:
-        keys = np.arange(model.size)
-        row_labels = labels
+    top = index.level(order)
+    parent = index.parent(order)
+    context_totals = np.bincount(parent, weights=top.count, minlength=len(index.level(order - 1)))
+    size = model.size
+    columns = np.arange(size)
+    if size > tokens:
+        frequency = index.level(1).count
+        columns = np.sort(np.argsort(-frequency, kind="stable")[:tokens])
+    if order == 2:
+        contexts = columns
     else:
-        totals = table.totals()
-        keys = np.sort(table.contexts[np.argsort(-totals, kind="stable")[:CONTEXT_ROWS]])
-        from .ngrams import split_key
-
-        row_labels = ["".join(labels[t] for t in row) for row in
-                      split_key(keys, model.order, model.size).tolist()]
+        limit = min(CONTEXT_ROWS, tokens)
+        contexts = np.sort(np.argsort(-context_totals, kind="stable")[:limit])
+    context_tokens = index.tokens(order - 1, contexts)
+    row_labels = ["".join(labels[t] for t in row) if saved.vocabulary.unit == "char"
+                  else " ".join(labels[t] for t in row) for row in context_tokens.tolist()]
     if what == "counts":
-        index, seen = table.find(keys)
-        values = np.zeros((len(keys), model.size))
-        for row in np.flatnonzero(seen):   # one row per shown context
-            start, end = table.indptr[index[row]], table.indptr[index[row] + 1]
-            values[row, table.next[start:end]] = table.count[start:end]
+        values = np.zeros((len(contexts), size))
+        owner, child = index.children(order, contexts)
+        values[owner, index.token(order)[child]] = top.count[child]
     else:
-        values = model.next_token_probabilities(keys).astype(np.float64)
+        states = model_states(model, index, contexts)
+        values = model.next_token_probabilities(states).astype(np.float64)
         if what == "logprobs":
             with np.errstate(divide="ignore"):
                 values = np.log(values)
-    return values, row_labels, labels
+    return Grid(values[:, columns], row_labels, [labels[c] for c in columns], size,
+                len(columns))
+
+
+def model_states(model, index, contexts):
+    """The model's sampling states for contexts given as rows of the training index's
+    level order-1."""
+    tokens = index.tokens(model.order - 1, contexts)
+    if hasattr(model, "backoff"):
+        from .arpa_model import lookup
+
+        rows = lookup(model.backoff.index, tokens)
+        return model.backoff.offsets[model.order - 1] + rows
+    powers = model.size ** np.arange(model.order - 2, -1, -1, dtype=np.int64)
+    return (tokens * powers).sum(axis=1)
 
 
 def cell_text(value, what):
@@ -69,7 +107,8 @@ def _pyplot():
 def plot_grid(saved, what, output, title=None):
     """The lecture's figure: one Blues cell per bigram, labelled with its two tokens and value."""
     plt = _pyplot()
-    values, row_labels, labels = grid_values(saved, what)
+    grid = grid_values(saved, what)
+    values, row_labels, labels = grid.values, grid.row_labels, grid.labels
     size = len(labels)
     shown = np.where(np.isfinite(values), values, np.nan)
     labelled = size <= LABELLED_LIMIT
@@ -101,6 +140,8 @@ def plot_grid(saved, what, output, title=None):
         title = (f"{what} of {size} x {size} bigrams" if saved.model.order == 2 else
                  f"{what} after the {len(row_labels)} most frequent contexts "
                  f"(order {saved.model.order})")
+        if grid.note:
+            title += f"\n{grid.note}"
     axes.set_title(title, fontsize=14)
     figure.tight_layout()
     _save(figure, output)
@@ -207,7 +248,8 @@ def terminal_grid(saved, what, separated=False):
     from rich.table import Table
     from rich.text import Text
 
-    values, row_labels, labels = grid_values(saved, what)
+    grid = grid_values(saved, what)
+    values, row_labels, labels = grid.values, grid.row_labels, grid.labels
     finite = np.where(np.isfinite(values), values, np.nan)
     low, high = np.nanmin(finite), np.nanmax(finite)
     fractions = np.nan_to_num((finite - low) / (high - low) if high > low else finite * 0)
@@ -231,4 +273,6 @@ def terminal_grid(saved, what, separated=False):
               "logprobs": "ln P(next | previous), rounded"}[what]
     rows = "previous token" if saved.model.order == 2 else "context (the most frequent)"
     table.caption = f"rows: {rows}, columns: next; {legend}"
+    if grid.note:
+        table.caption += f"; {grid.note}"
     return table

@@ -27,7 +27,8 @@ def training_summary(result, path):
     table.add_row(order_name(model.order) + "s", *[_number(data.tokens(s)) for s in splits])
     by_split = {r.name: r for r in result.reports}
     table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
-    table.add_row("bits/char", *[_number(by_split[s].bits_per_char, 4) for s in splits])
+    table.add_row(f"bits/{unit_name(model)}", *[_number(by_split[s].bits_per_token, 4)
+                                                for s in splits])
     table.add_row("perplexity", *[_number(by_split[s].perplexity, 3) for s in splits])
     lines = [Text(f"vocabulary: {len(model.vocabulary)} tokens   {model.describe()}",
                   overflow="fold")]
@@ -41,16 +42,21 @@ def training_summary(result, path):
     return Group(title, table, *lines)
 
 
-def loss_table(reports):
-    """One row per split or file: items, tokens, NLL, bits per char, perplexity, OOV."""
+def unit_name(model):
+    """'char' or 'word', as loss tables label bits per token."""
+    return "word" if model.vocabulary.unit == "word" else "char"
+
+
+def loss_table(reports, unit="char"):
+    """One row per split or file: items, tokens, NLL, bits per token, perplexity, OOV."""
     table = Table(box=box.SIMPLE_HEAD)
     for name, justify in [("data", "left"), ("items", "right"), ("tokens", "right"),
-                          ("nll", "right"), ("bits/char", "right"), ("perplexity", "right"),
+                          ("nll", "right"), (f"bits/{unit}", "right"), ("perplexity", "right"),
                           ("oov", "right")]:
         table.add_column(name, justify=justify)
     for r in reports:
         table.add_row(r.name, _number(r.items), _number(r.tokens), _number(r.nll),
-                      _number(r.bits_per_char, 4), _number(r.perplexity, 3), _number(r.oov))
+                      _number(r.bits_per_token, 4), _number(r.perplexity, 3), _number(r.oov))
     return table
 
 
@@ -70,8 +76,8 @@ def score_table(item_score, order=2):
     totals = (f"log-likelihood {_number(item_score.log_likelihood, 4)}   "
               f"nll {_number(item_score.nll, 4)} over {item_score.tokens} "
               f"{order_name(order)}s")
-    if item_score.oov_chars:
-        totals += f"   skipped unknown: {item_score.oov_chars!r}"
+    if item_score.oov_tokens:
+        totals += f"   unknown: {item_score.oov_tokens}"
     return Group(table, Text(totals), Text(""))
 
 
@@ -80,7 +86,7 @@ def score_json(scores):
     from .evaluation import _json_number
 
     return [{"item": s.item, "log_likelihood": _json_number(s.log_likelihood),
-             "nll": _json_number(s.nll), "tokens": s.tokens, "oov_chars": s.oov_chars,
+             "nll": _json_number(s.nll), "tokens": s.tokens, "oov_tokens": s.oov_tokens,
              "ngrams": [{"ngram": g, "prob": p, "log_prob": _json_number(lp)}
                         for g, p, lp in s.ngrams]} for s in scores]
 
@@ -92,8 +98,23 @@ def info_table(saved, path):
     table = Table(title=str(path), box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")
+    padding = {"sentence": ", one <s> per item as KenLM reads text",
+               "makemore": ""}.get(meta.get("padding"), "")
     table.add_row("kind", f"{meta['kind']} (order {meta.get('order', 2)})")
-    table.add_row("vocabulary", f"{len(vocabulary)} tokens: " + " ".join(vocabulary.labels()))
+    table.add_row("unit", f"{vocabulary.unit}s{padding}")
+    labels = vocabulary.labels()
+    shown = labels if len(labels) <= 60 else labels[:60] + [f"... {len(labels) - 60:,} more"]
+    table.add_row("vocabulary", f"{len(vocabulary):,} tokens: " + " ".join(shown))
+    control = meta.get("vocabulary_control") or {}
+    if control.get("min_count") or control.get("max_vocab"):
+        table.add_row("vocabulary control", f"min count {control.get('min_count') or 1}, max "
+                      f"vocab {control.get('max_vocab') or 'none'}; "
+                      f"{control.get('unk_types', 0):,} token types became <unk>")
+    if meta.get("kind") == "arpa":
+        table.add_row("source", str(meta.get("source")))
+        for order, n in (meta.get("ngrams") or {}).items():
+            table.add_row(f"{order}-grams", f"{n:,}")
+        return table
     for key, value in (meta.get("hyperparameters") or {}).items():
         table.add_row(key, str(value))
     data = meta.get("data", {})

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bigram.dataset import load_training_data  # noqa: E402
 from bigram.evaluation import evaluate_text_sources  # noqa: E402
 from bigram.models import CountModel, NeuralModel  # noqa: E402
-from bigram.sampling import sample  # noqa: E402
+from bigram.sampling import chain_for, sample  # noqa: E402
 from bigram.tensor.random import Generator  # noqa: E402
 import lecture  # noqa: E402
 from lecture import stoi_of, words  # noqa: E402
@@ -136,8 +136,9 @@ def torch_train_loop(steps):
     return lecture.training_losses(torch, steps=steps)[-1]
 
 
-def ours_sample(P, n):
-    result = sample(P, n, Generator().manual_seed(2147483647))
+def ours_sample(model, n):
+    chain = chain_for(model, draws=16 * n)
+    result = sample(chain, n, Generator().manual_seed(2147483647), model.start_state())
     return len(result.offsets) - 1
 
 
@@ -177,7 +178,9 @@ def run(quick):
     data = load_training_data([str(NAMES)], test_size=0)
     counts, vocabulary = data.counts["train"], data.vocabulary
     model = CountModel.fit(vocabulary, counts, 1.0)
-    P32 = model.probabilities
+    # The lecture's 27 x 27 matrix, row i = P(next | previous token i), for the peers' loops.
+    P32 = model.next_token_probabilities(model.advance(np.zeros(model.size, np.int64),
+                                                       np.arange(model.size)))
     steps = 10 if quick else 100
     n_names = 2000 if quick else 100_000
     n_peer_names = 500 if quick else 2000
@@ -187,7 +190,7 @@ def run(quick):
         "count names.txt": {"ours": ours_count},
         "evaluate NLL on names.txt": {"ours": lambda: ours_eval(model)},
         f"train neural, {steps} steps": {"ours": lambda: ours_train(counts, vocabulary, steps)},
-        f"sample {n_names:,} names": {"ours": lambda: ours_sample(P32, n_names)},
+        f"sample {n_names:,} names": {"ours": lambda: ours_sample(model, n_names)},
     }
     if have_torch:
         P_torch = torch.tensor(P32)
@@ -335,6 +338,50 @@ def scale(quick):
     return rows
 
 
+# ---------------------------------------------------------------------- makemore part 2
+
+
+def bench_makemore_mlp(quick):
+    """makemore part 2's training loop (block 3, C 27x10, W1 30x200, W2 200x27,
+    minibatches of 32, lr 0.1) on bigram.tensor and on single-threaded PyTorch: the same
+    seed and number of steps for both, rounds interleaved, median time per step.
+    Prints its own table row and returns the numbers for the JSON."""
+    import bigram.tensor as engine
+
+    steps, rounds = (50, 1) if quick else (1000, 5)
+    engines = {"bigram.tensor": (engine, engine.functional)}
+    if torch is not None and not quick:
+        engines["PyTorch"] = (torch, torch.nn.functional)
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        ws = words()
+        state = {}
+        for name, (module, F) in engines.items():
+            X, Y = lecture.mlp_dataset(module, ws)
+            parameters, g = lecture.mlp_parameters(module)
+            lecture.mlp_training_steps(module, F, parameters, g, X, Y, 10)  # warm-up
+            state[name] = (module, F, parameters, g, X, Y)
+        per_step = {name: [] for name in engines}
+        losses = {}
+        for _ in range(rounds):
+            for name, (module, F, parameters, g, X, Y) in state.items():
+                t, losses[name] = timed(lambda: lecture.mlp_training_steps(
+                    module, F, parameters, g, X, Y, steps))
+                per_step[name].append(t / steps)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)
+    result = {"steps_per_round": steps, "rounds": rounds,
+              "per_step_s": {k: statistics.median(v) for k, v in per_step.items()},
+              "all_per_step_s": per_step, "final_loss": losses}
+    times = ", ".join(f"{k} {v * 1e6:.0f} us" for k, v in result["per_step_s"].items())
+    print(f"makemore part 2 MLP training step ({steps} steps x {rounds} rounds, median): "
+          f"{times}; last loss " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    return result
+
+
 # ---------------------------------------------------------------------- printing
 
 
@@ -397,6 +444,7 @@ def main():
     if args.scale:
         result["scale"] = scale(args.quick)
     print_table(result)
+    result["makemore_mlp"] = bench_makemore_mlp(args.quick)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -66,7 +66,8 @@ def test_show_prints_the_grid_with_headers_and_values(cli, tmp_path):
     assert header == ["."] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
     model = load(tmp_path / "bigram.npz").model
     row_q = next(line for line in lines if line.split() and line.split()[0] == "q").split()
-    qu = round(float(model.probabilities[17, 21]) * 100)
+    q_row = model.next_token_probabilities(model.advance([model.start_state()], [17]))[0]
+    qu = round(float(q_row[21]) * 100)
     assert row_q[1 + 21] == str(qu) and qu == 69
     counts = cli("show", "--what", "counts").out.splitlines()
     row_dot = next(line for line in counts[1:] if line.split() and line.split()[0] == ".").split()

@@ -1,0 +1,131 @@
+"""ARPA files as models: `-m FILE.arpa` for eval, score, sample and info.
+
+The reader (arpa_reader.py) gives the file's n-grams per order; here they become an
+NgramIndex read the way KenLM reads text (one `<s>`, the `sentence` padding), with
+each listed n-gram's log-probability and back-off. The index must hold every prefix
+and suffix of a listed n-gram (a context, or the n-gram the back-off rule falls to);
+those the file does not list are added as blanks, which have no probability of their
+own and a back-off of 1, as KenLM does when it loads such a file.
+
+The unit is guessed from the tokens: a file whose tokens are all single characters
+(or bigram's escapes `<space>`, `<tab>`, `<U+XXXX>`) is a character model, any other
+a word model.
+"""
+
+import math
+import re
+
+import numpy as np
+
+from .errors import ModelFileError
+from .ngrams import BOUNDARY, Level, NgramIndex
+from .vocabulary import UNK, Vocabulary
+
+SPECIALS = ("<s>", "</s>", UNK)
+_ESCAPED = re.compile(r"<U\+([0-9A-F]{4,6})>")
+LN10 = math.log(10)
+
+
+def _unescape(word):
+    """The character an ARPA token of a character model stands for, or None."""
+    if word == "<space>":
+        return " "
+    if word == "<tab>":
+        return "\t"
+    match = _ESCAPED.fullmatch(word)
+    if match:
+        return chr(int(match.group(1), 16))
+    return word if len(word) == 1 else None
+
+
+def lookup(index, windows):
+    """Rows of token windows (E, k) at level k of an index; -1 where absent."""
+    windows = np.asarray(windows, dtype=np.int64)
+    rows = windows[:, 0].copy()
+    for j in range(2, windows.shape[1] + 1):
+        rows = index.find(j, rows, windows[:, j - 1])
+    return rows
+
+
+def index_of_windows(order, size, windows):
+    """The NgramIndex holding the given windows (windows[k]: (E, k) token rows) and every
+    prefix and suffix of them, with nothing counted."""
+    sets = {k: np.asarray(windows.get(k, np.zeros((0, k), np.int64)), np.int64)
+            for k in range(2, order + 1)}
+    for k in range(order, 2, -1):
+        sets[k - 1] = np.concatenate([sets[k - 1], sets[k][:, :-1], sets[k][:, 1:]])
+    zero = np.zeros(size, np.int64)
+    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64), zero, zero,
+                                                 zero)], "sentence")
+    for k in range(2, order + 1):
+        rows = sets[k]
+        prefix = lookup(index, rows[:, :-1])
+        keys, first = np.unique(prefix * size + rows[:, -1], return_index=True)
+        suffix = lookup(index, rows[first, 1:])
+        empty = np.zeros(len(keys), np.int64)
+        index.levels.append(Level(keys, suffix, empty, empty))
+        index.order = k
+    index.order = order
+    return index
+
+
+def load_arpa(path):
+    """An ARPA file as a SavedModel holding a models.ArpaModel."""
+    from .arpa_reader import read_arpa
+    from .backoff import BackoffModel
+    from .modelfile import FORMAT, SavedModel, stamp
+    from .models import ArpaModel
+
+    arpa = read_arpa(path)
+    words = list(arpa.words)
+    plain = [w for w in words if w not in SPECIALS]
+    chars = [_unescape(w) for w in plain]
+    unit = "char" if plain and all(c is not None for c in chars) else "word"
+    tokens = chars if unit == "char" else plain
+    if unit == "char" and len(set(tokens)) != len(tokens):
+        unit, tokens = "word", plain
+    try:
+        vocabulary = Vocabulary(tokens, unit, unk=UNK in words)
+    except ValueError as error:
+        raise ModelFileError(f"{path} has tokens bigram cannot use ({error})") from None
+    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
+    ids = np.array([BOUNDARY if w in ("<s>", "</s>") else vocabulary.unk_id if w == UNK
+                    else stoi[c if unit == "char" else w] for w, c in zip(
+                        words, [_unescape(w) for w in words])], dtype=np.int64)
+    is_bos = np.array([w == "<s>" for w in words])
+    is_eos = np.array([w == "</s>" for w in words])
+    size, order = len(vocabulary), arpa.order
+    windows, values = {}, {}
+    for k in range(1, order + 1):
+        grams = np.asarray(arpa.ngrams[k - 1], dtype=np.int64)
+        # `<s>` may only begin an n-gram and `</s>` only end one (of more than one token).
+        bad = is_eos[grams[:, :-1]].any(axis=1) | is_bos[grams[:, 1:]].any(axis=1)
+        if bad.any():
+            raise ModelFileError(f"{path}: the {k}-grams include one with <s> after its start "
+                                 "or </s> before its end, which no text can produce")
+        windows[k] = ids[grams]
+        values[k] = (arpa.log10prob[k - 1] * LN10, arpa.log10backoff[k - 1] * LN10,
+                     is_bos[grams[:, -1]] if k == 1 else None)
+    index = index_of_windows(order, size, windows)
+    logprob, logbackoff = [None], [None]
+    for k in range(1, order + 1):
+        rows = windows[k][:, 0] if k == 1 else lookup(index, windows[k])
+        prob = np.full(len(index.level(k)), np.nan)
+        backoff = np.zeros(len(index.level(k)))
+        ln_prob, ln_backoff, start = values[k]
+        if k == 1:
+            # `</s>` gives the boundary its probability, `<s>` its back-off.
+            prob[rows[~start]] = ln_prob[~start]
+            backoff[rows[start | ~is_eos[arpa.ngrams[0][:, 0]]]] = \
+                ln_backoff[start | ~is_eos[arpa.ngrams[0][:, 0]]]
+        else:
+            prob[rows] = ln_prob
+            backoff[rows] = ln_backoff
+        logprob.append(prob)
+        logbackoff.append(backoff)
+    model = ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path))
+    meta = stamp({"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
+                  "unk": vocabulary.unk, "padding": "sentence",
+                  "vocabulary_size": size, "source": str(path),
+                  "ngrams": {str(k): int(len(arpa.ngrams[k - 1])) for k in range(1, order + 1)}})
+    return SavedModel(model, {}, meta, None)
