@@ -5,7 +5,7 @@ import pytest
 
 from bigram.corpus import items_from_text, read_items
 from bigram.dataset import load_training_data, split_assignment
-from conftest import NAMES, lecture_counts, names
+from conftest import NAMES, count_matrix, lecture_counts, names
 
 TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
           "last line without newline")
@@ -36,7 +36,9 @@ def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_text):
                               keep_text=keep_text)
     expected, chars = lecture_counts(python_items(path.read_text()))
     assert data.vocabulary.chars == chars
-    np.testing.assert_array_equal(data.counts["train"].dense(), expected)
+    np.testing.assert_array_equal(count_matrix(data.counts["train"]), expected)
+    # Level 1 counts each token where it is predicted: the columns of N.
+    np.testing.assert_array_equal(data.counts["train"].level(1).count, expected.sum(0))
     assert data.items["train"] == len(python_items(path.read_text()))
 
 
@@ -49,7 +51,8 @@ def test_ascii_fast_path_equals_general_path(tmp_path, text):
     path.write_bytes(text.encode())
     fast = load_training_data([str(path)], test_size=0, keep_text=0)
     expected, chars = lecture_counts(python_items(text))
-    np.testing.assert_array_equal(fast.counts["train"].dense(), expected)
+    np.testing.assert_array_equal(count_matrix(fast.counts["train"]), expected)
+    np.testing.assert_array_equal(fast.counts["train"].level(1).count, expected.sum(0))
     assert fast.vocabulary.chars == chars
 
 
@@ -60,7 +63,7 @@ def test_split_is_makemores_permutation():
     data = load_training_data([], test_size=None)
     assert sorted(data.held_out["test"]) == sorted(words[i] for i in rp[-1000:])
     train_counts, _ = lecture_counts([words[i] for i in rp[:-1000]])
-    np.testing.assert_array_equal(data.counts["train"].dense(), train_counts)
+    np.testing.assert_array_equal(count_matrix(data.counts["train"]), train_counts)
 
 
 def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
@@ -71,7 +74,8 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
     data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_text=10)
     test = set(np.flatnonzero(split_assignment(5000, 3407, 500) == 2).tolist())
     train_counts, _ = lecture_counts([w for i, w in enumerate(words) if i not in test])
-    test_counts, _ = lecture_counts([w for i, w in enumerate(words) if i in test])
-    np.testing.assert_array_equal(data.counts["train"].dense(), train_counts)
-    assert data.counts["test"].count.sum() == test_counts.sum()
+    test_counts, test_chars = lecture_counts([w for i, w in enumerate(words) if i in test])
+    assert test_chars == data.vocabulary.chars   # so the two matrices index the same tokens
+    np.testing.assert_array_equal(count_matrix(data.counts["train"]), train_counts)
+    np.testing.assert_array_equal(count_matrix(data.counts["test"]), test_counts)
     assert data.train_items is None  # too many items to keep for --novel
