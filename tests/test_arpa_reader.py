@@ -189,6 +189,37 @@ def test_missing_context_deeper_down_names_the_line(tmp_path):
         read_arpa(write(tmp_path, text))
 
 
+def test_blocks_cut_anywhere_read_the_same(monkeypatch):
+    path = FIXTURES / "words.o4.prune-0-0-1-2.arpa.gz"
+    whole = read_arpa(path)
+    monkeypatch.setattr(arpa_reader, "_BLOCK_BYTES", 50)
+    assert as_dicts(read_arpa(path)) == as_dicts(whole)
+
+
+def test_duplicate_unigram_in_a_later_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(arpa_reader, "_BLOCK_BYTES", 10)
+    with pytest.raises(ModelFileError, match="line 8: unigram 'a' listed twice"):
+        read_arpa(write(tmp_path, GOOD.replace("-0.4\tb", "-0.4\ta")))
+
+
+def test_shared_hash_rehashes(tmp_path, monkeypatch):
+    """Two different n-grams with one hash are not a duplicate: the check re-hashes."""
+    hashes = arpa_reader._hashes
+
+    def first_seed_collides(grams, seed):
+        full, prefix = hashes(grams, seed)
+        return (full * np.uint64(0), prefix * np.uint64(0)) if seed == 1 else (full, prefix)
+
+    monkeypatch.setattr(arpa_reader, "_hashes", first_seed_collides)
+    assert read_arpa(write(tmp_path, GOOD)).ngrams[1].tolist() == [[0, 1], [1, 2]]
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.arpa"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert read_arpa(path).words == ["<s>", "a", "b"]
+
+
 def test_long_line_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(arpa_reader, "MAX_LINE_BYTES", 20)
     with pytest.raises(ModelFileError, match="line 7: line longer than 20 bytes"):
