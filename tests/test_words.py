@@ -1,0 +1,228 @@
+"""Words of items and their ids, against a plain-Python reading of lmplz's rule."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bigram.corpus import Reader, Source
+from bigram.words import WordIndex, encode_words, split_words, word_hashes
+
+# lmplz's delimiters; only space, tab and CR can be inside an item.
+DELIMITERS = re.compile("[\0\t\n\r ]+")
+
+
+def python_words(item):
+    """The words of an item as lmplz reads a line: split at runs of delimiters, no empties."""
+    return [w for w in DELIMITERS.split(item) if w]
+
+
+def python_ids(items, seen=None):
+    """Ids in order of first appearance, with a plain dictionary."""
+    seen = {} if seen is None else seen
+    return [seen.setdefault(w, len(seen)) for item in items for w in python_words(item)], seen
+
+
+def as_arrays(items, ascii_as_bytes=True):
+    """Items as the reader gives them: concatenated code points (uint8 if ASCII) and offsets."""
+    text = "".join(items)
+    offsets = np.cumsum([0] + [len(i) for i in items]).astype(np.int64)
+    if ascii_as_bytes and text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8), offsets
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), offsets
+
+
+def words_of(items, **kwargs):
+    """Our split, as strings per item."""
+    chars, offsets = as_arrays(items, **kwargs)
+    starts, ends, word_offsets = split_words(chars, offsets)
+    text = "".join(items)
+    words = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    return [words[a:b] for a, b in zip(word_offsets[:-1].tolist(), word_offsets[1:].tolist())]
+
+
+HANDMADE = [
+    "the cat  sat",
+    "a\tb\t\tc",
+    "cr\rinside",
+    "wide\u3000space stays\u00a0in words",
+    "form\x0cfeed and\x0bvtab",
+    "zoë ñandú 東京 東京",
+    "x",
+    "the the the",
+]
+
+
+@pytest.mark.parametrize("ascii_as_bytes", [True, False])
+def test_split_matches_python_on_handmade_items(ascii_as_bytes):
+    assert words_of(HANDMADE, ascii_as_bytes=ascii_as_bytes) == \
+        [python_words(i) for i in HANDMADE]
+    assert words_of(["a b", "c"], ascii_as_bytes=ascii_as_bytes) == [["a", "b"], ["c"]]
+
+
+def test_split_keeps_items_apart_and_handles_edges():
+    # Items are joined with no delimiter between them: "ab" + "cd" is two words, not one.
+    assert words_of(["ab", "cd", "e f"]) == [["ab"], ["cd"], ["e", "f"]]
+    # Unstripped and empty items (not from the reader, but allowed) give no empty words.
+    assert words_of([" a ", "", "\t", "b  "]) == [["a"], [], [], ["b"]]
+    starts, ends, word_offsets = split_words(np.zeros(0, dtype=np.uint8), np.zeros(1, np.int64))
+    assert len(starts) == len(ends) == 0 and word_offsets.tolist() == [0]
+
+
+def test_ids_follow_first_appearance_across_blocks():
+    first, second = HANDMADE[:4], HANDMADE[4:] + HANDMADE[:2]
+    expected, seen = python_ids(first)
+    expected_second, _ = python_ids(second, seen)
+    index = WordIndex()
+    for items, want in ((first, expected), (second, expected_second)):
+        chars, offsets = as_arrays(items)
+        starts, ends, _ = split_words(chars, offsets)
+        assert index.ids(chars, starts, ends).tolist() == want
+    assert index.words() == list(seen)
+    assert len(index) == len(seen)
+
+
+def test_positions_map_ids_into_a_sorted_vocabulary():
+    index = WordIndex()
+    chars, offsets = as_arrays(HANDMADE)
+    index.ids(chars, *split_words(chars, offsets)[:2])
+    vocabulary = sorted(index.words())
+    positions = index.positions(["<s>"] + vocabulary)
+    assert [vocabulary[p - 1] for p in positions] == index.words()
+    with pytest.raises(ValueError, match="lacks"):
+        index.positions(vocabulary[1:])
+
+
+def test_hashes_depend_on_the_word_not_where_it_lies():
+    chars, offsets = as_arrays(["abc xabc abcabc abc"])
+    starts, ends, _ = split_words(chars, offsets)
+    hashes = word_hashes(chars, starts, ends)
+    assert hashes[0] == hashes[3] and len(set(hashes.tolist())) == 3
+    # The same words in the other dtype, and in shuffled order, hash the same.
+    wide = chars.astype(np.uint32)
+    order = np.array([3, 1, 0, 2])
+    assert word_hashes(wide, starts[order], ends[order]).tolist() == hashes[order].tolist()
+
+
+@pytest.mark.parametrize("bits", [0, 1, 3, 8])
+def test_colliding_hashes_never_merge_words(bits):
+    # With a hash this narrow nearly every word collides; ids must still be exact.
+    blocks = [HANDMADE[:3], HANDMADE[3:], HANDMADE, ["zz yy zz", "the cat", "new words here"]]
+    index = WordIndex(hash_bits=bits)
+    seen = {}
+    for items in blocks:
+        expected, seen = python_ids(items, seen)
+        chars, offsets = as_arrays(items)
+        starts, ends, _ = split_words(chars, offsets)
+        assert index.ids(chars, starts, ends).tolist() == expected
+        assert index.find(chars, starts, ends).tolist() == expected
+    assert index.words() == list(seen)
+
+
+def test_a_forced_collision_between_two_words():
+    # The hash's low bit is the parity of the code points' sum plus the length: anagrams
+    # collide at one bit.
+    first, second = word_hashes(*spans_of("ab ba"), bits=1)
+    assert first == second
+    index = WordIndex(hash_bits=1)
+    assert index.ids(*spans_of("ab ba ba ab")).tolist() == [0, 1, 1, 0]
+    assert index.ids(*spans_of("ba ab")).tolist() == [1, 0]
+    assert index.find(*spans_of("ab ba cd")).tolist() == [0, 1, -1]
+
+
+def spans_of(item):
+    chars, offsets = as_arrays([item])
+    return (chars, *split_words(chars, offsets)[:2])
+
+
+def test_encode_words_with_unknown_words():
+    vocabulary = sorted({"the", "cat", "sat", "東京", "wide\u3000space"})
+    items = ["the cat sat on the mat", "東京 京 wide\u3000space wide"]
+    chars, offsets = as_arrays(items)
+    starts, ends, _ = split_words(chars, offsets)
+    ids, unknown = encode_words(chars, starts, ends, vocabulary)
+    words = [w for i in items for w in python_words(i)]
+    assert unknown.tolist() == [w not in vocabulary for w in words]
+    assert ids.tolist() == [vocabulary.index(w) if w in vocabulary else -1 for w in words]
+
+
+def test_empty_inputs():
+    none = np.zeros(0, dtype=np.int64)
+    empty = WordIndex.from_words([])
+    assert len(empty) == 0 and empty.words() == []
+    assert empty.ids(np.zeros(0, dtype=np.uint8), none, none).tolist() == []
+    ids, unknown = encode_words(*spans_of("a b"), [])
+    assert ids.tolist() == [-1, -1] and unknown.all()
+
+
+def test_a_vocabulary_must_not_repeat_words():
+    with pytest.raises(ValueError, match="distinct"):
+        WordIndex.from_words(["a", "b", "a"])
+
+
+def test_words_through_the_reader_with_small_blocks():
+    lines = ["  the cat\tsat  ", "", "zoë\u3000x zoë", "a" * 300 + " b", "the end\r"] * 30
+    data = ("\n".join(lines) + "\n").encode()
+    items = [line.strip() for line in lines if line.strip()]
+    expected, seen = python_ids(items)
+    reader = Reader([Source("<text>")], block_bytes=64)
+    index = WordIndex()
+    got = []
+    for _, block in reader._source_blocks(reader.sources[0], io.BytesIO(data), False):
+        chars, offsets = block.item_chars()
+        starts, ends, _ = split_words(chars, offsets)
+        got.extend(index.ids(chars, starts, ends).tolist())
+    assert got == expected
+    assert index.words() == list(seen)
+
+
+WORD_CHARS = st.characters(codec="utf-8", exclude_characters="\0\n\r")
+ITEM_CHARS = st.sampled_from(" \t\r\u3000\u00a0\x0b\x0c") | WORD_CHARS
+
+
+@st.composite
+def items(draw):
+    """Items with words from a small pool (so words repeat) and odd characters between."""
+    pool = draw(st.lists(st.text(WORD_CHARS.filter(lambda c: c not in " \t"), min_size=1,
+                                 max_size=6), min_size=1, max_size=8))
+    long_word = draw(st.text(WORD_CHARS.filter(lambda c: c not in " \t"), min_size=200,
+                             max_size=400))
+    words = st.sampled_from(pool + [long_word])
+    separators = st.text(st.sampled_from(" \t\r"), min_size=1, max_size=3)
+    result = []
+    for _ in range(draw(st.integers(0, 12))):
+        parts = draw(st.lists(st.tuples(words, separators), min_size=1, max_size=8))
+        result.append("".join(w + s for w, s in parts).rstrip(" \t\r") or "x")
+    return result
+
+
+@settings(max_examples=150, deadline=None)
+@given(items(), st.integers(0, 12), st.sampled_from([64, 2]))
+def test_ids_match_python_on_generated_text(all_items, cut, bits):
+    blocks = [all_items[:cut], all_items[cut:]]
+    index = WordIndex(hash_bits=bits)
+    seen = {}
+    for block in blocks:
+        expected, seen = python_ids(block, seen)
+        chars, offsets = as_arrays(block)
+        starts, ends, word_offsets = split_words(chars, offsets)
+        assert np.diff(word_offsets).tolist() == [len(python_words(i)) for i in block]
+        assert index.ids(chars, starts, ends).tolist() == expected
+    assert index.words() == list(seen)
+    vocabulary = sorted(seen)[::2]
+    chars, offsets = as_arrays(all_items)
+    starts, ends, _ = split_words(chars, offsets)
+    ids, unknown = encode_words(chars, starts, ends, vocabulary)
+    where = {w: i for i, w in enumerate(vocabulary)}
+    words = [w for i in all_items for w in python_words(i)]
+    assert ids.tolist() == [where.get(w, -1) for w in words]
+    assert unknown.tolist() == [w not in where for w in words]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(ITEM_CHARS, max_size=20), max_size=10))
+def test_split_matches_python_on_any_text(all_items):
+    assert words_of(all_items) == [python_words(i) for i in all_items]
