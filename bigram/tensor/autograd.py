@@ -3,12 +3,13 @@
 Every differentiable operation is a `Function` subclass with a `forward` on
 numpy arrays and a `backward` that maps the output gradient to one gradient per
 input. `Function.apply` runs the forward and, when some input requires grad,
-records the node on the output tensor. `backward()` sorts the recorded nodes
-topologically and walks them in reverse, *adding* every contribution, so a
-tensor used twice (a diamond) receives both.
+records the node on the output tensor. `backward()` visits the recorded nodes
+newest first, *adding* every contribution, so a tensor used twice (a diamond)
+receives both.
 """
 
 import functools
+import heapq
 import itertools
 import threading
 
@@ -216,23 +217,6 @@ def _wrap(array):
     return _wrap(array)
 
 
-def _reachable(root_fn):
-    """Every node `root_fn` depends on, newest first (a valid order for the backward walk,
-    since a node's inputs always existed before it)."""
-    seen = {root_fn}
-    stack = [root_fn]
-    while stack:
-        for target, _, _ in stack.pop().edges:
-            if target is not None and target not in seen and isinstance(target, Function):
-                seen.add(target)
-                stack.append(target)
-    return sorted(seen, key=_by_sequence, reverse=True)
-
-
-def _by_sequence(fn):
-    return fn.sequence
-
-
 def _accumulate_into_grad(tensor, grad):
     """Add `grad` into `tensor.grad`, creating it on first use (gradients accumulate)."""
     data = tensor._data
@@ -247,17 +231,21 @@ def _accumulate_into_grad(tensor, grad):
 
 
 def run_backward(root, gradient, retain_graph):
-    """Propagate `gradient` (an array shaped like `root`) to every leaf that requires grad."""
+    """Propagate `gradient` (an array shaped like `root`) to every leaf that requires grad.
+
+    Nodes run newest first: every node that feeds gradient into another was made after
+    it, so by the time a node is the newest one waiting, all its gradient has arrived.
+    """
     root_fn = root._ctx
     if root_fn is None:
         _accumulate_into_grad(root, gradient)
         return
     pending = {root_fn: [None] * root_fn.n_outputs}
     pending[root_fn][root._output_nr] = gradient
-    for fn in _reachable(root_fn):
-        out_grads = pending.pop(fn, None)
-        if out_grads is None:
-            continue
+    waiting = [(-root_fn.sequence, root_fn)]
+    while waiting:
+        fn = heapq.heappop(waiting)[1]
+        out_grads = pending.pop(fn)
         if fn._saved_versions or fn._released:
             fn.check_saved()
         if fn._retained:
@@ -285,6 +273,7 @@ def run_backward(root, gradient, retain_graph):
             slots = pending.get(target)
             if slots is None:
                 slots = pending[target] = [None] * target.n_outputs
+                heapq.heappush(waiting, (-target.sequence, target))
             slots[nr] = grad if slots[nr] is None else slots[nr] + grad
         if not retain_graph:
             fn._released = True

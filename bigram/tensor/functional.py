@@ -130,9 +130,10 @@ class CrossEntropy(Function):
             shifted = logits - _max_along(logits, 1)
             self.exps = np.exp(shifted)
             self.sums = np.add.reduce(self.exps, axis=1)
-            picked = shifted.take(rows * logits.shape[1] + targets)
+            self.flat_targets = rows * logits.shape[1] + targets
+            picked = shifted.take(self.flat_targets)
             losses = np.log(self.sums) - picked
-            self.denominator = np.float64(len(targets))
+            self.denominator = float(len(targets)) or float("nan")  # no rows: nan, as torch
         else:
             self.log_probs = _stable_log_softmax(logits, 1)
             kept = targets != ignore_index
@@ -148,19 +149,20 @@ class CrossEntropy(Function):
             self.denominator = row_weight.sum(dtype=np.float64)
         if reduction == "none":
             return losses.astype(logits.dtype)
-        total = np.add.reduce(losses, dtype=np.float64)
+        total = float(np.add.reduce(losses, dtype=np.float64))
         if reduction == "sum":
-            return np.asarray(total, dtype=logits.dtype)
-        return np.asarray(total / self.denominator, dtype=logits.dtype)
+            return np.array(total, dtype=logits.dtype)
+        return np.array(total / self.denominator, dtype=logits.dtype)
 
     def backward(self, g):
         if self.row_weight is None:
             grad = self.exps / self.sums[:, None]  # softmax
-            grad[self.rows, self.targets] -= 1
-            scale = g if self.reduction != "mean" else g / self.denominator
+            grad.reshape(-1)[self.flat_targets] -= 1  # one target per row: no repeats
             if self.reduction == "none":
-                return (grad * scale[:, None]).astype(self.dtype)
-            return (grad * scale).astype(self.dtype)
+                return (grad * g[:, None]).astype(self.dtype, copy=False)
+            # A Python number scales the float32 rows in float32 (numpy's rule for scalars).
+            grad *= float(g) if self.reduction == "sum" else float(g) / self.denominator
+            return grad
         grad = np.exp(self.log_probs)
         if self.smoothing:
             grad = grad - self.smoothing / self.classes

@@ -108,35 +108,59 @@ class Mul(Function):
         return unbroadcast(g * self.b, self.a.shape), unbroadcast(g * self.a, self.b.shape)
 
 
-class ScalarArithmetic(Function):
-    """tensor + number, tensor - number, number - tensor, tensor * number: the number
-    is a constant of the result's dtype, not an input of the graph, so nothing is
-    wrapped for it and nothing is summed for it on the way back."""
+class AddScalar(Function):
+    """tensor + number (and tensor - number): the number is a constant, not an input of
+    the graph, so nothing is wrapped or summed for it. numpy computes a Python number
+    with an array in the array's dtype, as torch does."""
 
-    def forward(self, a, scalar, dtype, name):
-        self.name = name
-        self.scalar = scalar = dtype.type(scalar)
-        if a.dtype != dtype:
-            a = a.astype(dtype)
-        if name == "MulBackward0":
-            return np.multiply(a, scalar)
-        if name == "AddBackward0":
-            return np.add(a, scalar)
-        return np.subtract(a, scalar) if name == "SubBackward0" else np.subtract(scalar, a)
+    name = "AddBackward0"
+
+    def forward(self, a, scalar, dtype):
+        return np.add(a if a.dtype == dtype else a.astype(dtype), scalar)
 
     def backward(self, g):
-        if self.name == "MulBackward0":
-            return g * self.scalar
-        return -g if self.name == "RsubBackward1" else g
+        return g
 
 
-def _scalar_operation(tensor, scalar, name):
-    """The ScalarArithmetic node for a Python number, or None to take the general path."""
+class SubScalar(AddScalar):
+    name = "SubBackward0"
+
+    def forward(self, a, scalar, dtype):
+        return np.subtract(a if a.dtype == dtype else a.astype(dtype), scalar)
+
+
+class RsubScalar(AddScalar):
+    """number - tensor."""
+
+    name = "RsubBackward1"
+
+    def forward(self, a, scalar, dtype):
+        return np.subtract(scalar, a if a.dtype == dtype else a.astype(dtype))
+
+    def backward(self, g):
+        return -g
+
+
+class MulScalar(Function):
+    """tensor * number, the update step's `-lr * p.grad`."""
+
+    name = "MulBackward0"
+
+    def forward(self, a, scalar, dtype):
+        self.scalar = scalar
+        return np.multiply(a if a.dtype == dtype else a.astype(dtype), scalar)
+
+    def backward(self, g):
+        return g * self.scalar
+
+
+def _scalar_operation(tensor, scalar, node):
+    """`node` applied to a tensor and a Python number, or None to take the general path."""
     kind = type(scalar)
     if (kind is float or kind is int) and type(tensor) is Tensor:
         out = common_result_type(tensor, scalar) or dtypes.result_type(tensor, scalar)
         if out is not dtypes.bool_:
-            return ScalarArithmetic.apply(tensor, scalar=scalar, dtype=out.numpy, name=name)
+            return node.apply(tensor, scalar=scalar, dtype=out.numpy)
     return None
 
 
@@ -215,9 +239,9 @@ class RpowScalar(Function):
 
 def add(a, b):
     """a + b with broadcasting and torch's dtype promotion."""
-    fast = _scalar_operation(a, b, "AddBackward0")
+    fast = _scalar_operation(a, b, AddScalar)
     if fast is None:
-        fast = _scalar_operation(b, a, "AddBackward0")
+        fast = _scalar_operation(b, a, AddScalar)
     if fast is not None:
         return fast
     a, b, out = binary_operands(a, b)
@@ -227,8 +251,8 @@ def add(a, b):
 def sub(a, b):
     """a - b."""
     reflected = not isinstance(a, Tensor)
-    fast = (_scalar_operation(b, a, "RsubBackward1") if reflected
-            else _scalar_operation(a, b, "SubBackward0"))
+    fast = (_scalar_operation(b, a, RsubScalar) if reflected
+            else _scalar_operation(a, b, SubScalar))
     if fast is not None:
         return fast
     a, b, out = binary_operands(a, b)
@@ -240,9 +264,9 @@ def sub(a, b):
 
 def mul(a, b):
     """a * b."""
-    fast = _scalar_operation(a, b, "MulBackward0")
+    fast = _scalar_operation(a, b, MulScalar)
     if fast is None:
-        fast = _scalar_operation(b, a, "MulBackward0")
+        fast = _scalar_operation(b, a, MulScalar)
     if fast is not None:
         return fast
     a, b, out = binary_operands(a, b)
@@ -559,6 +583,25 @@ _INPLACE_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div":
 
 def inplace(tensor, op, other):
     """`tensor op= other`, writing into tensor's storage so its views see the change."""
+    data, kind = tensor._data, type(other)
+    if data.dtype.kind == "f" and op != "pow":
+        # The update step's case (`p.data += -lr * p.grad`): a float tensor, an operand of
+        # its own dtype and shape or a Python number, and nothing to record.
+        if kind is Tensor:
+            operand = other._data
+            plain = operand.dtype == data.dtype and operand.shape == data.shape
+            tracked = other._requires_grad or other._ctx is not None
+        else:
+            operand, plain, tracked = other, kind is float or kind is int, False
+        if plain and not (_grad_mode.enabled and (
+                tracked or tensor._requires_grad or tensor._ctx is not None)):
+            if op == "div":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    np.true_divide(data, operand, out=data)
+            else:
+                _INPLACE_UFUNCS[op](data, operand, out=data)
+            tensor._version[0] += 1
+            return tensor
     result_dtype = common_result_type(tensor, other) or dtypes.result_type(tensor, other)
     if op == "div" and not result_dtype.is_floating_point:
         result_dtype = dtypes.default_float()

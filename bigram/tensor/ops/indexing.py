@@ -122,16 +122,10 @@ def scatter_add(target, index, values):
     """target[index] += values, adding (not overwriting) at repeated indices."""
     if (len(index) == 1 and isinstance(index[0], np.ndarray) and index[0].dtype.kind in "iu"
             and index[0].ndim >= 1 and target.ndim >= 1):
-        # Row gathers like W[xs] and C[X] are the hot case: sum the rows each index picked.
+        # Row gathers like W[xs] are the hot case: one bincount beats add.at.
         rows = index[0].ravel()
         rows = np.where(rows < 0, rows + target.shape[0], rows)
         flat = values.reshape(len(rows), -1)
-        if len(rows) * target.shape[0] <= 1 << 16:
-            # Few rows: one product with a one-hot matrix beats any scatter.
-            one_hot = np.zeros((target.shape[0], len(rows)), dtype=target.dtype)
-            one_hot[rows, np.arange(len(rows))] = 1
-            target += (one_hot @ flat.astype(target.dtype, copy=False)).reshape(target.shape)
-            return
         width = flat.shape[1]
         cells = (rows[:, None] * width + np.arange(width)).ravel()
         summed = np.bincount(cells, weights=flat.ravel(), minlength=target.size)
@@ -144,11 +138,21 @@ class RowIndex(AdvancedIndex):
     """`a[ix]` with one integer tensor: whole rows, gathered by `take` (numpy's fast path)."""
 
     def forward(self, a, index):
-        self.shape, self.index = a.shape, index
+        self.shape, self.index, self.dtype = a.shape, index, a.dtype
         try:
             return a.take(index[0], axis=0)
         except IndexError:
             return _checked(lambda: a[index])
+
+    def backward(self, g):
+        rows = self.index[0].ravel()
+        if len(rows) * self.shape[0] > 1 << 16:
+            return super().backward(g)
+        # Few rows (an embedding's minibatch): the sum of the rows each index picked is
+        # one product with a one-hot matrix.
+        one_hot = np.zeros((self.shape[0], len(rows)), dtype=g.dtype)
+        one_hot[rows, np.arange(len(rows))] = 1  # negative rows wrap, as they did in take
+        return (one_hot @ g.reshape(len(rows), -1)).reshape(self.shape)
 
 
 def getitem(a, index):

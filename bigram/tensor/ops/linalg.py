@@ -24,7 +24,8 @@ class MatMul(Function):
     def forward(self, a, b):
         self.name = "MmBackward0" if a.ndim == 2 and b.ndim == 2 else _node_name(a.ndim, b.ndim)
         self.a, self.b = a, b
-        return np.asarray(np.matmul(a, b))
+        out = a @ b
+        return out if a.ndim > 1 or b.ndim > 1 else np.asarray(out)  # vector @ vector: 0-dim
 
     def backward(self, g):
         a, b = self.a, self.b
