@@ -55,3 +55,47 @@ def training_losses(torch, steps=100, lr=50, reg=0.01, seed=2147483647):
         loss.backward()
         W.data += -lr * W.grad
     return losses
+
+
+def mlp_dataset(torch, ws, block_size=3):
+    """makemore part 2's examples: every `block_size` characters and the one after them."""
+    stoi = stoi_of(ws)
+    xs, ys = [], []
+    for w in ws:
+        context = [0] * block_size
+        for ch in w + ".":
+            xs.append(context)
+            ys.append(stoi[ch])
+            context = context[1:] + [stoi[ch]]
+    return torch.tensor(xs), torch.tensor(ys)
+
+
+def mlp_parameters(torch, seed=2147483647, n_embd=10, n_hidden=200, block_size=3):
+    """The part 2 MLP's parameters, drawn as the lecture draws them: C, W1, b1, W2, b2."""
+    g = torch.Generator().manual_seed(seed)
+    parameters = [torch.randn((27, n_embd), generator=g),
+                  torch.randn((n_embd * block_size, n_hidden), generator=g),
+                  torch.randn(n_hidden, generator=g),
+                  torch.randn((n_hidden, 27), generator=g),
+                  torch.randn(27, generator=g)]
+    for p in parameters:
+        p.requires_grad = True
+    return parameters, g
+
+
+def mlp_training_steps(torch, F, parameters, g, X, Y, steps, lr=0.1, batch_size=32):
+    """`steps` steps of part 2's loop: minibatch, embed, tanh layer, cross-entropy,
+    backward, SGD update. Returns the last minibatch loss."""
+    C, W1, b1, W2, b2 = parameters
+    for _ in range(steps):
+        ix = torch.randint(0, X.shape[0], (batch_size,), generator=g)
+        emb = C[X[ix]]
+        h = torch.tanh(emb.view(-1, W1.shape[0]) @ W1 + b1)
+        logits = h @ W2 + b2
+        loss = F.cross_entropy(logits, Y[ix])
+        for p in parameters:
+            p.grad = None
+        loss.backward()
+        for p in parameters:
+            p.data += -lr * p.grad
+    return loss.item()
