@@ -25,7 +25,9 @@ _IS_DELIMITER[list(DELIMITERS)] = True
 
 # The polynomial hash: sum of (code point + 1) * BASE**(position in the token), modulo 2**64.
 # Adding 1 keeps code point 0 from vanishing; an odd base has an inverse modulo 2**64,
-# which shifts a prefix-sum difference back to the token's own start.
+# which shifts a prefix-sum difference back to the token's own start. Such hashes can be
+# made to collide on purpose (Thue-Morse strings of a few thousand characters); the exact
+# comparison keeps ids right, and only such words take the slower dictionary path.
 _BASE = 0x9E3779B97F4A7C15
 _INVERSE = pow(_BASE, -1, 1 << 64)
 _HASH_BITS = 64
