@@ -5,7 +5,8 @@ the unigram section's words, their log10 probabilities and their log10 back-off 
 
 What is accepted, because real files have it: any text before `\\data\\`; fields separated
 by tabs or runs of spaces; CRLF line ends; blank lines inside sections; a missing back-off
-(read as 0); a probability of `-inf` (log10 of 0, kept as -inf) besides the usual -99;
+(read as 0); `-inf` (log10 of 0, kept as -inf) as a probability, besides the usual -99,
+or as a back-off (lmplz writes it where a context's discounts add up to 0);
 gzip-compressed files (recognised by their first bytes, whatever the name); a UTF-8
 byte-order mark; text after `\\end\\`. Tokens are UTF-8.
 
@@ -14,7 +15,7 @@ header or section line; a declared count that disagrees with the entries read (c
 never used to reserve memory, so a header declaring 10^12 unigrams fails where its section
 ends, in memory bounded by the file's size); a line longer than MAX_LINE_BYTES; a line with
 the wrong number of fields for its section; a back-off on the highest order; a field that
-is not a number; a NaN or infinite value other than a `-inf` probability; a word missing
+is not a number; NaN or +inf; a word missing
 from the unigrams; a duplicate n-gram; an n-gram whose prefix (its context) is absent
 from the order below. (KenLM itself tolerates the last one in SRILM files; we do not.)
 
@@ -178,15 +179,13 @@ def _fields_per_line(block, first_line):
     return np.diff(np.searchsorted(starts, ends), prepend=0)
 
 
-def _numbers(tokens, lines, what, allow_minus_inf):
+def _numbers(tokens, lines, what):
     try:
         values = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
     except ValueError:
         bad = next(i for i, t in enumerate(tokens) if not _is_number(t))
         raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not a number") from None
-    ok = np.isfinite(values)
-    if allow_minus_inf:
-        ok |= values == -np.inf
+    ok = np.isfinite(values) | (values == -np.inf)
     if not ok.all():
         bad = int(np.argmin(ok))
         raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not finite")
@@ -254,10 +253,10 @@ class _Section:
             raise _Error(int(numbers[bad]), f"{fields[bad]} fields where a {n}-gram line has "
                                             f"{expected}")
         probs, words, backoffs, has = _field_columns(block.split(), fields, n)
-        self.probs.append(_numbers(probs, numbers, "probability", True))
+        self.probs.append(_numbers(probs, numbers, "probability"))
         backoff = np.zeros(len(fields))
         if backoffs:
-            backoff[has] = _numbers(backoffs, numbers[has], "back-off", False)
+            backoff[has] = _numbers(backoffs, numbers[has], "back-off")
         self.backoffs.append(backoff)
         if n == 1:
             self._add_unigrams(words[0], numbers)

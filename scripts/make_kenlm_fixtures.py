@@ -15,7 +15,8 @@ What is written:
   one space (lmplz's own splitting: space, tab, CR, NUL). Corpora: `chars` (names from
   data/names.txt, one character a token, a space inside an item written `<space>`),
   `words` (seeded Zipf-like words with some word-to-word structure) and `fallback` (a
-  tiny corpus of repeated lines whose counts-of-counts force `--discount_fallback`).
+  tiny corpus of repeated lines whose counts-of-counts force `--discount_fallback`), and
+  `edge` (blank lines, and a discount of exactly 0 that gives a back-off of -inf).
   The held-out files contain out-of-vocabulary tokens and one blank line.
 - `<corpus>.o<N>[.prune-<t1>-...].arpa.gz`: `lmplz -o N --discount_fallback [--prune ...]`.
 - `manifest.json`: see `model_record` for the schema of each model's entry.
@@ -98,6 +99,16 @@ def words_corpus(rng):
     heldout = [sentence() for _ in range(30)]
     heldout += ["zzyzx " + heldout[0], heldout[1] + " qwerty", ""]
     return train, heldout
+
+
+def edge_corpus(rng):
+    """Blank lines (lmplz's `<s> </s>`) and, at order 2, D3+ = 0 exactly: every extension of
+    `a` has an adjusted count of 3 or more, so its back-off is log10 0 = -inf."""
+    text = ("\na a a\na a a b c b a\na\na d a\n\na a b a a\na a\nc b\n\nb a b b a\n\nc\nd a\n"
+            "\na b a b b a b\na b d d c b a\na c b c a d a\na b c d b c a\n\na a a a\nb a\n"
+            "a a a b\na d\na\na b a a a\na a c\na c\nd b a\na a a\nc c b a a c b\na a a a\n"
+            "a b a a a a b\nc")
+    return text.split("\n"), ["a b c", "", "z a", "d d a b", "c a a"]
 
 
 def fallback_corpus(rng):
@@ -186,7 +197,8 @@ def model_record(kenlm, work, corpus, order, prune):
     arpa (file name), lmplz_args (list), statistics (per order: order, kept, total,
     discounts [D1, D2, D3+], fallback: bool), query (sentences: list of {words: list of
     [token, kenlm vocab id (0 = <unk>), n-gram length used, log10 prob], total: float
-    log10, oov: int}, perplexity_including_oovs, perplexity_excluding_oovs, oovs, tokens).
+    log10, oov: int}, perplexity_including_oovs, perplexity_excluding_oovs, oovs, tokens),
+    or query null and query_error (KenLM's message) when query refuses the file.
     """
     name = f"{corpus}.o{order}" + (f".prune-{'-'.join(map(str, prune))}" if prune else "")
     arpa = work / f"{name}.arpa"
@@ -196,16 +208,19 @@ def model_record(kenlm, work, corpus, order, prune):
     run = subprocess.run([str(kenlm / "lmplz"), *args, "-T", f"{work}/", "--text",
                           str(FIXTURES / f"{corpus}.train.txt"), "--arpa", str(arpa)],
                          capture_output=True, text=True, check=True)
+    record = {"name": name, "corpus": corpus, "order": order,
+              "prune": list(prune) if prune else None, "arpa": f"{name}.arpa.gz",
+              "lmplz_args": args, "statistics": parse_statistics(run.stderr)}
     heldout = (FIXTURES / f"{corpus}.heldout.txt").read_bytes()
     query = subprocess.run([str(kenlm / "query"), "-v", "word", "-v", "sentence", "-v",
                             "summary", str(arpa)], input=heldout, capture_output=True,
-                           check=True)
+                           check=False)
     write_gzip(FIXTURES / f"{name}.arpa.gz", arpa.read_bytes())
-    return {"name": name, "corpus": corpus, "order": order,
-            "prune": list(prune) if prune else None, "arpa": f"{name}.arpa.gz",
-            "lmplz_args": args,
-            "statistics": parse_statistics(run.stderr),
-            "query": parse_query(query.stdout.decode("utf-8"))}
+    if query.returncode:
+        # query refuses some files lmplz writes (a back-off of -inf): keep its reason.
+        reason = query.stderr.decode("utf-8", "replace").strip().splitlines()[-2:]
+        return record | {"query": None, "query_error": " ".join(reason)}
+    return record | {"query": parse_query(query.stdout.decode("utf-8"))}
 
 
 def main():
@@ -213,9 +228,8 @@ def main():
     parser.add_argument("--kenlm-bin", help="folder holding lmplz and query")
     kenlm = find_kenlm(parser.parse_args().kenlm_bin)
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    for old in FIXTURES.glob("*.arpa.gz"):
-        old.unlink()
-    makers = {"chars": chars_corpus, "words": words_corpus, "fallback": fallback_corpus}
+    makers = {"chars": chars_corpus, "words": words_corpus, "fallback": fallback_corpus,
+              "edge": edge_corpus}
     for corpus, make in makers.items():
         train, heldout = make(random.Random(SEED))
         (FIXTURES / f"{corpus}.train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
@@ -224,6 +238,8 @@ def main():
     models = [(corpus, order, None) for corpus in makers for order in ORDERS] + PRUNED
     with tempfile.TemporaryDirectory() as folder:
         records = [model_record(kenlm, Path(folder), *model) for model in models]
+    for stale in set(FIXTURES.glob("*.arpa.gz")) - {FIXTURES / r["arpa"] for r in records}:
+        stale.unlink()
     manifest = {"kenlm": "kenlm-0.3.0 lmplz and query", "seed": SEED, "models": records}
     (FIXTURES / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False)
                                             + "\n", encoding="utf-8")

@@ -29,13 +29,15 @@ What lmplz does, stage by stage (`lm/builder/` in KenLM 0.3.0):
   gamma(empty) / that size; `<s>` gets probability 1 (log10 0) and back-off gamma(<s>).
 - ARPA: log10 P (capped at 0) and log10 gamma(hw) as back-off for every n-gram below the
   top order that does not end in `</s>` or `<unk>` (those, and contexts with no
-  extensions, have back-off 0).
+  extensions, have back-off 0); a gamma of 0 (every extension's discount 0) is -inf.
 """
 
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
+
+import numpy as np
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK = (0.5, 1.0, 1.5)
@@ -123,15 +125,19 @@ def counts_of_counts(adjusted, raw, quirk):
 
 
 def discounts(histogram, fallback=FALLBACK):
-    """(D1, D2, D3+) from n1..n4 (Chen and Goodman eq. 26), or the fallback when that fails."""
-    n = histogram
-    if n[1] == 0 or n[2] == 0 or n[3] == 0:
+    """(D1, D2, D3+) from n1..n4 (Chen and Goodman eq. 26), or the fallback when that fails.
+
+    In single precision as lmplz computes them: at the edge of the range it decides
+    (D2 = 0 exactly, say) double precision can land just outside and fall back wrongly.
+    """
+    n = [np.float32(c) for c in histogram]
+    if 0 in histogram[1:4]:
         return _fallback(fallback)
-    y = n[1] / (n[1] + 2 * n[2])
-    values = tuple(j - (j + 1) * y * n[j + 1] / n[j] for j in (1, 2, 3))
+    y = n[1] / np.float32(histogram[1] + 2.0 * histogram[2])
+    values = tuple(np.float32(j) - np.float32(j + 1) * y * n[j + 1] / n[j] for j in (1, 2, 3))
     if any(not 0.0 <= d <= j for j, d in zip((1, 2, 3), values)):
         return _fallback(fallback)
-    return values
+    return tuple(float(d) for d in values)
 
 
 def _fallback(fallback):
@@ -210,7 +216,8 @@ def estimate(sentences, order, prune=None, fallback=FALLBACK):
         for ngram, p in probability[n].items():
             backoff = 0.0
             if n + 1 < order and ngram[-1] not in (EOS, UNK) and ngram in gamma[n + 1]:
-                backoff = math.log10(gamma[n + 1][ngram])
+                weight = gamma[n + 1][ngram]
+                backoff = math.log10(weight) if weight > 0 else -math.inf
             level[ngram] = (min(0.0, math.log10(p)), backoff)
         arpa.append(level)
     return Estimate(order, raw, adjusted, histograms, ds, kept, gamma, probability, arpa)

@@ -40,6 +40,11 @@ def read_fixture_arpa(name):
     return levels
 
 
+def difference(a, b):
+    """|a - b|, and 0 for equal infinities (a back-off of log10 0 is -inf in lmplz's files)."""
+    return 0.0 if a == b else abs(a - b)
+
+
 def train_sentences(corpus):
     return read_sentences((FIXTURES / f"{corpus}.train.txt").read_text(encoding="utf-8"))
 
@@ -51,8 +56,8 @@ def test_reference_equals_lmplz(model):
     assert len(theirs) == model["order"]
     for n, (mine, kenlm) in enumerate(zip(ours.arpa, theirs), start=1):
         assert set(mine) == set(kenlm), f"order {n}: n-grams differ"
-        worst = max((max(abs(mine[g][0] - kenlm[g][0]), abs(mine[g][1] - kenlm[g][1]))
-                     for g in kenlm), default=0.0)
+        worst = max((difference(a, b) for g in kenlm for a, b in zip(mine[g], kenlm[g])),
+                    default=0.0)
         assert worst < TOLERANCE, f"order {n}: off by {worst}"
     for stats in model["statistics"]:
         n = stats["order"]
@@ -69,6 +74,8 @@ def test_fixtures_cover_the_fallback_and_pruning():
     assert sum(s["fallback"] for m in fallback_only for s in m["statistics"][1:-1]) >= 3
     assert any(s["kept"] < s["total"] for m in MANIFEST["models"] if m["prune"]
                for s in m["statistics"] if s["order"] == 1)
+    assert any(b == -math.inf for m in MANIFEST["models"]
+               for level in read_fixture_arpa(m["arpa"]) for _, b in level.values())
 
 
 # ----------------------------------------------------------------------------
