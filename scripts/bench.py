@@ -245,28 +245,35 @@ def run(quick):
 def sample_output(quick):
     """`bigram sample -n N > file`, the whole process: drawing, writing and start-up.
 
-    Median wall time of `repeats` runs, and items per second; the file's line count is
-    checked so a run that stopped early cannot look fast.
+    Median wall time of the runs and items per second, and the median CPU time (user +
+    system) of the process, which a machine busy with other work inflates less. The file's
+    line count is checked so a run that stopped early cannot look fast.
     """
+    import resource
+
     exe = shutil.which("bigram")
     command = [exe] if exe else [sys.executable, "-m", "bigram"]
     n = 100_000 if quick else 1_000_000
-    times = []
+    times, cpu = [], []
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run(command + ["train", "--test-size", "0", "-o", "m.npz"], cwd=folder,
                        check=True, capture_output=True)
         out = Path(folder) / "samples.txt"
         for _ in range(3 if quick else 7):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             with open(out, "wb") as stream:
                 t, _ = timed(lambda: subprocess.run(
                     command + ["sample", "-m", "m.npz", "-n", str(n), "--seed", "1"],
                     cwd=folder, check=True, stdout=stream))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             times.append(t)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             lines = out.read_bytes().count(b"\n")
             if lines != n:
                 raise RuntimeError(f"bigram sample wrote {lines} lines, not {n}")
     median = statistics.median(times)
-    return {"items": n, "median_s": median, "items_per_second": n / median}
+    return {"items": n, "median_s": median, "items_per_second": n / median,
+            "median_cpu_s": statistics.median(cpu)}
 
 
 # ---------------------------------------------------------------------- higher orders
@@ -415,7 +422,8 @@ def print_table(result):
     if result.get("sample_output"):
         row = result["sample_output"]
         print(f"`bigram sample -n {row['items']:,} > file`, whole process: "
-              f"{fmt_time(row['median_s'])} ({row['items_per_second']:,.0f} items/s)")
+              f"{fmt_time(row['median_s'])} ({row['items_per_second']:,.0f} items/s), "
+              f"CPU time {fmt_time(row['median_cpu_s'])}")
     print()
     print("| order | train (read, split, count, smooth) | evaluate dev | sample 10,000 names |"
           " dev NLL |")
