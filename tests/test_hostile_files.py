@@ -1,19 +1,23 @@
 """Model files made to hurt: each is refused by every command with one line, fast, in little memory.
 
 Each hostile file is built here with numpy and zipfile, as anyone could, from a
-model trained on names.txt; every command that reads a model runs on it in a
-child process, which reports its own peak resident memory (VmHWM).
+model (format 2) trained on names.txt; every command that reads a model runs on
+it in a child process, which reports its own peak resident memory (VmHWM) for
+each file.
 """
 
 import contextlib
+import functools
 import io
 import json
+import resource
 import struct
 import subprocess
 import sys
 import time
 import zipfile
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -25,45 +29,81 @@ COMMANDS = [["eval"], ["info"], ["sample", "--novel", "-n", "3", "--seed", "1"],
 MAX_SECONDS = 2.0         # per command; reading the good model takes about 0.1 s
 MAX_PEAK_KB = 200 * 1024  # the interpreter with numpy and bigram loaded is about 60 MB
 BOMB_MIB = 5722           # 6.0 GB of zeros, as in the report
+# The child's address space: far above what refusing takes, far below what reading a
+# bomb would, so a loader that reads one fails here ("out of memory") instead of
+# taking gigabytes from the machine running the tests.
+CHILD_ADDRESS_SPACE = 3 << 30
 
-# Runs each command in this one process (so imports are paid once), then reports.
+# Runs each command on each model in this one process (so imports are paid once);
+# VmHWM is reset before each model, so each model's peak is its own.
 CHILD = """
-import contextlib, io, json, sys, time
+import contextlib, io, json, sys, time, traceback
 from bigram.cli import main
-runs = []
-for command in json.loads(sys.argv[1]):
-    out, err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.StringIO()
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(command)
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code
-    out.flush()
-    runs.append({"code": code, "out": out.buffer.getvalue().decode(), "err": err.getvalue(),
-                 "seconds": time.perf_counter() - start})
-peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
-print(json.dumps({"runs": runs, "peak_kb": int(peak[0])}))
+report = {}
+commands = json.loads(sys.argv[1])
+for path in json.loads(sys.argv[2]):
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    runs = []
+    for command in commands:
+        out, err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(command + ["-m", path])
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code
+            except BaseException:
+                code = "escaped main"
+                err.write(traceback.format_exc())
+        out.flush()
+        runs.append({"code": code, "out": out.buffer.getvalue().decode(), "err": err.getvalue(),
+                     "seconds": time.perf_counter() - start})
+    peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
+    report[path] = {"runs": runs, "peak_kb": int(peak[0])}
+print(json.dumps(report))
 """
 
 
-@pytest.fixture(scope="module")
-def good(tmp_path_factory):
-    """Arrays and metadata of a count model trained on names.txt (with its training items)."""
-    path = tmp_path_factory.mktemp("good") / "good.npz"
+def trained(folder, *options):
+    """Arrays and metadata of a model trained on names.txt with `options`."""
+    path = folder / "model.npz"
     with (contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()),
           pytest.raises(SystemExit) as exit_):
-        main(["train", "-o", str(path)])
+        main(["train", *options, "-o", str(path)])
     assert exit_.value.code == 0
     with np.load(path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    return arrays, json.loads(arrays.pop("meta").tobytes())
+    meta = json.loads(arrays.pop("meta").tobytes())
+    assert meta["format_version"] == 2
+    return arrays, meta
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A bigram count model (add-k, makemore padding), a trigram one (modified Kneser-Ney,
+    sentence padding, with token ranks) and a neural bigram model."""
+    made = {
+        "bigram": [],
+        "trigram": ["--order", "3", "--smoothing-method", "modified-kneser-ney"],
+        "neural": ["--model", "neural", "--steps", "5"],
+    }
+    return {name: trained(tmp_path_factory.mktemp(name), *options)
+            for name, options in made.items()}
+
+
+@pytest.fixture(scope="module")
+def good(models):
+    """The bigram count model's arrays and metadata."""
+    return models["bigram"]
 
 
 def write_model(path, arrays, meta, extra_members=()):
-    """An .npz as numpy writes one (deflated), plus raw members given as (name, bytes)."""
-    with zipfile.ZipFile(path, "a" if path.exists() else "w", zipfile.ZIP_DEFLATED) as zf:
+    """An .npz as numpy writes one (deflated, at bigram's level 1), plus raw members given as
+    (name, bytes)."""
+    with zipfile.ZipFile(path, "a" if path.exists() else "w", zipfile.ZIP_DEFLATED,
+                         compresslevel=1) as zf:
         for name, array in {**arrays, "meta": _text(json.dumps(meta))}.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
@@ -83,6 +123,36 @@ def npy_header(shape, descr):
     return stream.getvalue()
 
 
+@functools.cache
+def _deflated_zeros(header, zero_mib):
+    """`header` then `zero_mib` MiB of zeros, deflated; with its CRC."""
+    zeros = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(header) + deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    data = first + block * (zero_mib - 1) + deflate.flush()
+    return data, _crc_after_zeros(zlib.crc32(header), zero_mib)
+
+
+def _crc_after_zeros(crc, zero_mib):
+    """zlib.crc32 of `zero_mib` MiB of zeros, continuing from `crc`, without 6 GB of work.
+
+    For fixed data a CRC is affine in its starting value over GF(2): continuing over
+    one MiB of zeros maps c to L(c) xor f(0), with L linear, found from the 32 unit
+    vectors once. (The small bomb below checks the result against zipfile.)
+    """
+    zeros = bytes(1 << 20)
+    offset = zlib.crc32(zeros, 0)
+    columns = [zlib.crc32(zeros, 1 << bit) ^ offset for bit in range(32)]
+    for _ in range(zero_mib):
+        mapped = offset
+        for bit in range(32):
+            if crc >> bit & 1:
+                mapped ^= columns[bit]
+        crc = mapped
+    return crc
+
+
 def write_deflate_bomb(path, name, header, zero_mib):
     """A zip whose one member is `header` then `zero_mib` MiB of zeros, correctly deflated.
 
@@ -90,14 +160,7 @@ def write_deflate_bomb(path, name, header, zero_mib):
     zeros, repeated, is the compressed form of many: 1,037 bytes per MiB. The CRC
     and sizes are the true ones, so a reader that decompresses it all succeeds.
     """
-    zeros = bytes(1 << 20)
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
-    first = deflate.compress(header) + deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
-    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
-    data = first + block * (zero_mib - 1) + deflate.flush()
-    crc = zlib.crc32(header)
-    for _ in range(zero_mib):
-        crc = zlib.crc32(zeros, crc)
+    data, crc = _deflated_zeros(header, zero_mib)
     size, packed = len(header) + (zero_mib << 20), len(data)
     name = name.encode()
     zip64 = struct.pack("<HHQQ", 1, 16, size, packed)  # sizes beyond 4 GB live here
@@ -111,35 +174,58 @@ def write_deflate_bomb(path, name, header, zero_mib):
     path.write_bytes(local + data + central + end)
 
 
-def run_commands(path, commands=COMMANDS):
-    """Each command on the model at `path`, in one child process: results and peak memory."""
-    argv = [command + ["-m", str(path)] for command in commands]
-    child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(argv)], check=False,
-                           capture_output=True, text=True, cwd=path.parent, timeout=120)
+def _limit_address_space():
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+
+
+def run_commands(paths, commands=COMMANDS):
+    """Each command on each model in `paths`, in one child process: {path: results and peak}."""
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(commands), json.dumps([str(p) for p in paths])],
+        check=False, capture_output=True, text=True, cwd=paths[0].parent, timeout=600,
+        preexec_fn=_limit_address_space)
     assert child.returncode == 0, child.stderr
     return json.loads(child.stdout)
 
 
-def assert_refused(path, message):
-    """Every command: one `error:` line with `message`, exit 1, no output, fast, small."""
-    report = run_commands(path)
+def check_refused(report, path, message, also=()):
+    """Every command: one `error:` line starting with `message` (and holding each of `also`),
+    exit 1, no output, fast, small."""
     for command, run in zip(COMMANDS, report["runs"]):
         assert run["code"] == 1, (command, run)
         assert run["err"].startswith(f"error: {path} {message}"), (command, run["err"])
+        assert all(part in run["err"] for part in also), (command, run["err"])
         assert run["err"].count("\n") == 1 and "Traceback" not in run["err"]
         assert run["out"] == ""
         assert run["seconds"] < MAX_SECONDS, (command, run["seconds"])
     assert report["peak_kb"] < MAX_PEAK_KB
 
 
-def test_the_good_model_passes_every_command(good, tmp_path):
+def assert_refused(path, message, also=()):
+    """The file at `path` is refused by every command (see check_refused)."""
+    check_refused(run_commands([path])[str(path)], path, message, also)
+
+
+def copied(arrays, meta):
+    """Copies to damage: every array, and the metadata through JSON."""
+    return {name: array.copy() for name, array in arrays.items()}, json.loads(json.dumps(meta))
+
+
+def test_the_good_models_pass_every_command(models, tmp_path):
     # The control: the same builder and commands succeed, so refusals below are the file's.
-    arrays, meta = good
-    write_model(tmp_path / "m.npz", arrays, meta)
-    report = run_commands(tmp_path / "m.npz")
-    assert [run["code"] for run in report["runs"]] == [0, 0, 0, 0]
-    assert all(run["out"] and run["seconds"] < MAX_SECONDS for run in report["runs"])
-    assert report["peak_kb"] < MAX_PEAK_KB
+    paths = []
+    for name, (arrays, meta) in models.items():
+        paths.append(tmp_path / f"{name}.npz")
+        write_model(paths[-1], arrays, meta)
+    report = run_commands(paths)
+    for path in paths:
+        runs = report[str(path)]["runs"]
+        assert [run["code"] for run in runs] == [0, 0, 0, 0], (path.name, runs)
+        assert all(run["out"] and run["seconds"] < MAX_SECONDS for run in runs)
+        assert report[str(path)]["peak_kb"] < MAX_PEAK_KB
+
+
+# ---------------------------------------------------------------------- deflate bombs
 
 
 def test_deflate_bomb_as_training_items(good, tmp_path):
@@ -156,7 +242,8 @@ def test_deflate_bomb_as_training_items(good, tmp_path):
     # And as a user runs it, start-up included.
     start = time.perf_counter()
     child = subprocess.run([sys.executable, "-m", "bigram", "sample", "-m", str(path), "--novel"],
-                           check=False, capture_output=True, text=True, timeout=120)
+                           check=False, capture_output=True, text=True, timeout=120,
+                           preexec_fn=_limit_address_space)
     assert time.perf_counter() - start < 5
     assert child.returncode == 1 and child.stdout == ""
     assert child.stderr.startswith(f"error: {path} is damaged: its training text would hold")
@@ -170,17 +257,34 @@ def test_small_deflate_bomb_is_the_zeros_it_declares(tmp_path):
         assert zf.read("x.npy") == header + bytes(3 << 20)
 
 
-def test_deflate_bomb_as_counts(good, tmp_path):
-    # A count array that declares 6 GB: more entries than the metadata's tokens allow.
+@pytest.mark.parametrize("member", ["data_train_2_count", "model_counts_2_count",
+                                    "data_train_2_keys", "model_counts_2_keys"])
+def test_deflate_bomb_as_counts(good, tmp_path, member):
+    # An array of the count index that declares 6 GB of int64.
     arrays, meta = good
     path = tmp_path / "bomb.npz"
-    header = npy_header((BOMB_MIB << 17,), "<i8")
-    write_deflate_bomb(path, "data_train_next.npy", header, BOMB_MIB)
-    write_model(path, {k: v for k, v in arrays.items() if k != "data_train_next"}, meta)
-    tokens = meta["data"]["tokens"]["train"]
-    assert_refused(path, f"is damaged: the array 'data_train_next' would hold "
-                         f"{BOMB_MIB << 17:,} values; a valid file holds at most {27 ** 2:,}")
-    assert tokens > 27 ** 2  # so the bound that refused it is the vocabulary's
+    values = BOMB_MIB << 17
+    write_deflate_bomb(path, f"{member}.npy", npy_header((values,), "<i8"), BOMB_MIB)
+    write_model(path, {k: v for k, v in arrays.items() if k != member}, meta)
+    if member.endswith("_count"):
+        # The level's keys fix its length: 627 bigrams were seen.
+        assert len(arrays[member]) == 627
+        assert_refused(path, f"is damaged: the array '{member}' has shape [{values}] and dtype "
+                             "int64, expected [627] and int64")
+        return
+    # Keys come first and fix the level's length, so they must be bounded by the
+    # metadata: a text of T predictions in I items has at most T + I windows of two
+    # tokens (one per prediction, plus one per item's start), whichever split.
+    stated = meta["data"]
+    bound = sum(stated["tokens"].values()) + sum(stated["items"].values()) + 27
+    report = run_commands([path])[str(path)]
+    check_refused(report, path, f"is damaged: the array '{member}' would hold {values:,} "
+                                "values; a valid file holds at most ")
+    ceiling = int(report["runs"][0]["err"].rsplit(" ", 1)[1].replace(",", ""))
+    assert ceiling <= bound
+
+
+# ---------------------------------------------------------------------- other member damage
 
 
 def test_oversized_metadata(good, tmp_path):
@@ -192,80 +296,266 @@ def test_oversized_metadata(good, tmp_path):
 def test_header_that_disagrees_with_the_zip_directory(good, tmp_path):
     # The .npy header claims one more entry than the member holds.
     arrays, meta = good
-    rest = {k: v for k, v in arrays.items() if k != "data_train_next"}
-    nxt = arrays["data_train_next"]
-    member = npy_header((len(nxt) + 1,), "<i8") + nxt.tobytes()
-    write_model(tmp_path / "m.npz", rest, meta, [("data_train_next.npy", member)])
-    assert_refused(tmp_path / "m.npz", "is damaged: the array 'data_train_next' declares "
+    name = "data_train_2_count"
+    rest = {k: v for k, v in arrays.items() if k != name}
+    count = arrays[name]
+    member = npy_header((len(count) + 1,), "<i8") + count.tobytes()
+    write_model(tmp_path / "m.npz", rest, meta, [(f"{name}.npy", member)])
+    assert_refused(tmp_path / "m.npz", f"is damaged: the array '{name}' declares "
                                        f"{len(member) + 8:,} bytes in its header but "
                                        f"{len(member):,} in the zip directory")
 
 
-def changed(arrays, name, change):
-    arrays = dict(arrays)
-    arrays[name] = arrays[name].copy()
-    change(arrays[name])
-    return arrays
-
-
-@pytest.mark.parametrize("name, change, message", [
-    # The report's case: every stored train count 2^62, so their int64 sum wraps negative.
-    ("data_train_count", lambda a: a.fill(2 ** 62),
-     "the train counts sum to {total:,}, more than a 64-bit count can hold"),
-    ("model_counts_count", lambda a: a.__setitem__(5, -1),
-     "the model's counts include negative values"),
-    ("data_test_count", lambda a: a.__setitem__(0, a[0] + 1),
-     "its metadata states {tokens:,} test tokens, but the test counts sum to {more:,}"),
-    ("data_train_indptr", lambda a: a.__setitem__(slice(3, 5), a[[4, 3]]),
-     "the train counts' row pointers do not rise from 0 to 627, the number of entries"),
-    ("data_train_indptr", lambda a: a.__setitem__(4, a[3]),
-     "the train counts' row pointers leave a row without entries"),
-    ("model_counts_contexts", lambda a: a.__setitem__(-1, 27),
-     "the model's counts' context keys include 27, outside the 27 possible contexts"),
-    ("model_counts_contexts", lambda a: a.__setitem__(slice(0, 2), a[[1, 0]]),
-     "the model's counts' context keys are not sorted without repeats"),
-    ("data_test_next", lambda a: a.__setitem__(3, -2),
-     "the test counts' next tokens include -2, outside the vocabulary of 27 tokens"),
-    ("data_train_next", lambda a: a.__setitem__(slice(1, 3), a[[2, 1]]),
-     "the train counts' next tokens are not sorted without repeats within each row"),
-    ("model_probabilities", lambda a: a.__setitem__((2, 0), np.inf),
-     "its probabilities include negative, NaN or infinite values"),
-    ("model_probabilities", lambda a: a.__setitem__((2, 0), a[2, 0] + 1e-4),
-     "row 2 of its probabilities sums to 1.0001"),
-])
-def test_numbers_that_cannot_be_right(good, tmp_path, name, change, message):
+def test_format_1_file_says_to_train_again(good, tmp_path):
+    # A file as bigram wrote it before the sparse core: the vocabulary in the metadata,
+    # a dense probability matrix and CSR counts (contexts, row pointers, next tokens).
     arrays, meta = good
-    arrays = changed(arrays, name, change)
-    tokens = meta["data"]["tokens"]["test"]
-    message = message.format(total=len(arrays["data_train_count"]) * 2 ** 62, tokens=tokens,
-                             more=tokens + 1)
-    write_model(tmp_path / "m.npz", arrays, meta)
-    assert_refused(tmp_path / "m.npz", f"is damaged: {message}")
+    size = meta["vocabulary_size"]
+    old = {}
+    for prefix in ("model_counts_", "data_train_", "data_test_"):
+        keys = arrays[f"{prefix}2_keys"]
+        contexts, starts = np.unique(keys // size, return_index=True)
+        old[f"{prefix}contexts"] = contexts
+        if prefix.startswith("data"):
+            old[f"{prefix}indptr"] = np.append(starts, len(keys))
+        old[f"{prefix}next"] = keys % size
+        old[f"{prefix}count"] = arrays[f"{prefix}2_count"]
+    old["model_probabilities"] = np.full((size, size), 1 / size, dtype=np.float32)
+    old["train_items"] = arrays["train_items"]
+    chars = bytes(arrays["vocabulary"]).decode().replace("\n", "")
+    old_meta = {"format": "bigram-model", "format_version": 1, "kind": "counts", "order": 2,
+                "vocabulary": chars, "hyperparameters": {"smoothing": 1.0},
+                "data": {"items": meta["data"]["items"], "tokens": meta["data"]["tokens"]}}
+    write_model(tmp_path / "old.npz", old, old_meta)
+    assert_refused(tmp_path / "old.npz", "is an older bigram model file (format 1)",
+                   also=["reads format 2", "train it again"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m["data"]["tokens"].update(train=-5),
-     "its metadata's tokens are not whole numbers of 0 or more"),
-    (lambda m: m["data"]["items"].update(train="many"),
-     "its metadata's items are not whole numbers of 0 or more"),
-    (lambda m: m.update(data=[1, 2]), "the data section of its metadata is not a mapping"),
-    (lambda m: m.update(hyperparameters="add-k"), "its hyperparameters are not a mapping"),
-    (lambda m: m["hyperparameters"].update(smoothing="lots"),
-     "its smoothing 'lots' is not a number of 0 or more"),
-])
-def test_metadata_that_cannot_be_right(good, tmp_path, change, message):
-    arrays, meta = good
-    meta = json.loads(json.dumps(meta))
-    change(meta)
-    write_model(tmp_path / "m.npz", arrays, meta)
-    assert_refused(tmp_path / "m.npz", f"is damaged: {message}")
+# ---------------------------------------------------------------------- values and metadata
 
 
-def test_training_items_not_utf8(good, tmp_path):
-    arrays, meta = good
-    arrays = changed(arrays, "train_items", lambda a: a.__setitem__(0, 0xFF))
-    write_model(tmp_path / "m.npz", arrays, meta)
-    assert_refused(tmp_path / "m.npz", "is damaged: its training text is not valid UTF-8")
+@dataclass(frozen=True)
+class Case:
+    """A hostile file: a good model's arrays and metadata, changed; the refusal expected."""
+
+    id: str
+    model: str        # key of the `models` fixture
+    change: object    # change(arrays, meta), in place
+    message: str      # what follows "error: <path> "; {fields} from the good model's facts
+
+
+def _swap(array, i, j):
+    array[[i, j]] = array[[j, i]]
+
+
+def _wrong_suffix_link(arrays, k):
+    # A link within range that names another window: at level 2, another last token;
+    # at level 3, a window with the same last token after another context.
+    size = len(arrays["data_train_1_keys"])
+    suffix = arrays[f"data_train_{k}_suffix"]
+    if k == 2:
+        suffix[0] = (suffix[0] + 1) % size
+        return
+    below = arrays[f"data_train_{k - 1}_keys"]
+    for row, link in enumerate(suffix):
+        others = np.flatnonzero((below % size == below[link] % size)
+                                & (np.arange(len(below)) != link))
+        if len(others):
+            suffix[row] = others[0]
+            return
+    raise AssertionError("no suffix link can move")
+
+
+def _pop(name):
+    return lambda a, m: a.pop(name)
+
+
+def _set(name, index, value):
+    return lambda a, m: a[name].__setitem__(index, value)
+
+
+CASES = [
+    # The report's case: every stored count 2^62, so their int64 sum wraps negative.
+    Case("counts-2**62", "bigram", lambda a, m: a["data_train_2_count"].fill(2 ** 62),
+         "is damaged: the train counts (windows of 2)' counts sum to {overflow:,}, more than a "
+         "64-bit count can hold"),
+    Case("model-final-2**62", "bigram", lambda a, m: a["model_counts_2_final"].fill(2 ** 62),
+         "is damaged: the model's counts (windows of 2)' scored counts sum to {overflow:,}, "
+         "more than a 64-bit count can hold"),
+    # Each level's sum fits in int64; the total over the levels does not.
+    Case("levels-overflow-together", "bigram",
+         lambda a, m: (_set("data_train_1_final", 0, 2 ** 62)(a, m),
+                       _set("data_train_2_final", 0, 2 ** 62)(a, m)),
+         "is damaged: the train counts sum to more than a 64-bit count can hold"),
+    Case("negative-count", "bigram", _set("model_counts_2_count", 5, -1),
+         "is damaged: the model's counts (windows of 2)' counts include negative values"),
+    Case("negative-final", "trigram", _set("data_test_3_final", 2, -1),
+         "is damaged: the test counts (windows of 3)' scored counts include negative values"),
+    Case("test-tokens-disagree", "bigram",
+         lambda a, m: a["data_test_2_final"].__setitem__(0, a["data_test_2_final"][0] + 1),
+         "is damaged: its metadata states {test:,} predictions, but the test counts sum to "
+         "{test_more:,}"),
+    Case("train-tokens-disagree", "bigram", lambda a, m: m["data"]["tokens"].update(train=5),
+         "is damaged: its metadata states 5 predictions, but the train counts sum to {train:,}"),
+    # The model's counts are the training split's (train and merge both make them so).
+    Case("model-tokens-disagree", "bigram",
+         lambda a, m: a["model_counts_2_final"].__setitem__(0, a["model_counts_2_final"][0] + 1),
+         "is damaged: its metadata states {train:,} predictions, but the model's counts sum to "
+         "{train_more:,}"),
+    Case("dev-tokens-without-dev-counts", "bigram",
+         lambda a, m: m["data"]["tokens"].update(dev=5),
+         "is damaged: its metadata states 5 dev tokens, but it stores no dev counts"),
+    Case("test-counts-without-test-items", "bigram", lambda a, m: m["data"]["items"].pop("test"),
+         "is damaged: it stores test counts but its metadata states no test items and tokens"),
+    Case("key-out-of-range", "bigram", _set("model_counts_2_keys", -1, 27 * 27),
+         "is damaged: the model's counts (windows of 2)' keys include 729, outside the 729 "
+         "possible windows"),
+    Case("keys-unsorted", "bigram", lambda a, m: _swap(a["model_counts_2_keys"], 0, 1),
+         "is damaged: the model's counts (windows of 2)' keys are not sorted without repeats"),
+    Case("keys-repeated", "trigram",
+         lambda a, m: a["data_train_3_keys"].__setitem__(4, a["data_train_3_keys"][3]),
+         "is damaged: the train counts (windows of 3)' keys are not sorted without repeats"),
+    Case("level-1-not-the-vocabulary", "trigram",
+         lambda a, m: _swap(a["model_counts_1_keys"], 0, 1),
+         "is damaged: the model's counts (windows of 1) do not list the vocabulary's 28 tokens"),
+    Case("level-1-suffix-links", "bigram", _set("data_test_1_suffix", 3, 1),
+         "is damaged: the test counts (windows of 1) do not list the vocabulary's 27 tokens"),
+    Case("suffix-link-out-of-range", "bigram", _set("data_test_2_suffix", 3, -2),
+         "is damaged: the test counts (windows of 2)' suffix links include -2, outside the 27 "
+         "shorter windows"),
+    Case("suffix-link-wrong-level-2", "bigram", lambda a, m: _wrong_suffix_link(a, 2),
+         "is damaged: the train counts (windows of 2)' suffix links do not match their windows"),
+    Case("suffix-link-wrong-level-3", "trigram", lambda a, m: _wrong_suffix_link(a, 3),
+         "is damaged: the train counts (windows of 3)' suffix links do not match their windows"),
+    Case("suffix-shorter-than-keys", "bigram",
+         lambda a, m: a.update(data_test_2_suffix=a["data_test_2_suffix"][:-1]),
+         "is damaged: the array 'data_test_2_suffix' has shape [430] and dtype int64, expected "
+         "[431] and int64"),
+    Case("token-rank-negative", "trigram", _set("model_token_rank", 4, -1),
+         "is damaged: the word ranks include -1, outside 0 or more"),
+    Case("token-rank-wrong-length", "trigram",
+         lambda a, m: a.update(model_token_rank=a["model_token_rank"][:-1]),
+         "is damaged: the word ranks has shape [27] and dtype int64, expected [28] and int64"),
+    # Neural models: format 1's dense probability matrix became the weight matrix.
+    Case("weights-nan", "neural", _set("model_weights", (2, 0), np.nan),
+         "is damaged: its weights are not all finite"),
+    Case("weights-inf", "neural", _set("model_weights", (3, 4), -np.inf),
+         "is damaged: its weights are not all finite"),
+    Case("weights-wrong-shape", "neural", lambda a, m: a.update(model_weights=a["model_weights"][:5]),
+         "is damaged: the weight matrix has shape [5, 27] and dtype float32, expected [27, 27] "
+         "and float32"),
+    Case("weights-wrong-dtype", "neural",
+         lambda a, m: a.update(model_weights=a["model_weights"].astype(np.float64)),
+         "is damaged: the weight matrix has shape [27, 27] and dtype float64, expected [27, 27] "
+         "and float32"),
+    Case("weights-for-another-order", "neural", lambda a, m: m.update(order=3),
+         "is damaged: the weight matrix has shape [27, 27] and dtype float32, expected [54, 27] "
+         "and float32"),
+    Case("losses-nan", "neural", _set("model_losses", 2, np.nan),
+         "is damaged: its training losses are not all finite"),
+    Case("more-losses-than-steps", "neural",
+         lambda a, m: a.update(model_losses=np.append(a["model_losses"], 1.0)),
+         "is damaged: the array of training losses would hold 7 values; a valid file holds at "
+         "most 6"),
+    Case("neural-steps-negative", "neural", lambda a, m: m["hyperparameters"].update(steps=-1),
+         "is damaged: its steps -1 is not a whole number of 0 or more"),
+    Case("neural-lr-text", "neural", lambda a, m: m["hyperparameters"].update(lr="fast"),
+         "is damaged: its lr 'fast' is not a finite number"),
+    # Members missing.
+    Case("missing-model-count", "bigram", _pop("model_counts_2_count"),
+         "is damaged: the array 'model_counts_2_count' is missing"),
+    Case("missing-test-suffix", "trigram", _pop("data_test_3_suffix"),
+         "is damaged: the array 'data_test_3_suffix' is missing"),
+    Case("missing-weights", "neural", _pop("model_weights"),
+         "is damaged: the array 'model_weights' is missing"),
+    Case("missing-vocabulary", "bigram", _pop("vocabulary"),
+         "is damaged: the array 'vocabulary' is missing"),
+    # Kind and order.
+    Case("unknown-kind", "bigram", lambda a, m: m.update(kind="transformer"),
+         "holds a model of unknown kind 'transformer'"),
+    Case("order-1", "bigram", lambda a, m: m.update(order=1),
+         "is damaged: its order 1 is not a whole number from 2 to 12"),
+    Case("order-13", "bigram", lambda a, m: m.update(order=13),
+         "is damaged: its order 13 is not a whole number from 2 to 12"),
+    Case("order-text", "bigram", lambda a, m: m.update(order="2"),
+         "is damaged: its order '2' is not a whole number from 2 to 12"),
+    Case("order-true", "bigram", lambda a, m: m.update(order=True),
+         "is damaged: its order True is not a whole number from 2 to 12"),
+    Case("order-3-with-bigram-arrays", "bigram", lambda a, m: m.update(order=3),
+         "is damaged: the array 'model_counts_3_keys' is missing"),
+    # Metadata of the wrong types.
+    Case("tokens-negative", "bigram", lambda a, m: m["data"]["tokens"].update(train=-5),
+         "is damaged: its metadata's tokens are not whole numbers of 0 or more"),
+    Case("items-text", "bigram", lambda a, m: m["data"]["items"].update(train="many"),
+         "is damaged: its metadata's items are not whole numbers of 0 or more"),
+    Case("tokens-float", "bigram", lambda a, m: m["data"]["tokens"].update(test=7166.0),
+         "is damaged: its metadata's tokens are not whole numbers of 0 or more"),
+    Case("data-a-list", "bigram", lambda a, m: m.update(data=[1, 2]),
+         "is damaged: the data section of its metadata is not a mapping"),
+    Case("hyperparameters-text", "bigram", lambda a, m: m.update(hyperparameters="add-k"),
+         "is damaged: its hyperparameters are not a mapping"),
+    Case("smoothing-text", "bigram", lambda a, m: m["hyperparameters"].update(smoothing="lots"),
+         "is damaged: its smoothing 'lots' is not a number of 0 or more"),
+    Case("smoothing-method-unknown", "bigram",
+         lambda a, m: m["hyperparameters"].update(smoothing_method="magic"),
+         "uses an unknown smoothing method 'magic'"),
+    Case("discounts-two-numbers", "trigram",
+         lambda a, m: m["hyperparameters"].update(discounts={"2": [0.5, 1.0]}),
+         "is damaged: its discounts are not three numbers per order"),
+    Case("prune-text", "trigram", lambda a, m: m["hyperparameters"].update(prune="lots"),
+         "is damaged: its pruning thresholds are not whole numbers"),
+    Case("format-version-text", "bigram", lambda a, m: m.update(format_version="2"),
+         "is damaged: it has no format version"),
+    Case("unk-text", "bigram", lambda a, m: m.update(unk="no"),
+         "is damaged: its metadata does not state the unit, <unk> and vocabulary size"),
+    Case("unit-unknown", "bigram", lambda a, m: m.update(unit="byte"),
+         "is damaged: its metadata does not state the unit, <unk> and vocabulary size"),
+    Case("vocabulary-size-disagrees", "bigram", lambda a, m: m.update(vocabulary_size=28),
+         "is damaged: its vocabulary is not 27 sorted distinct tokens"),
+    Case("padding-unknown", "bigram", lambda a, m: m.update(padding="both"),
+         "is damaged: its padding 'both' is not one bigram knows"),
+    # Text members.
+    Case("training-text-not-utf8", "bigram", _set("train_items", 0, 0xFF),
+         "is damaged: its training text is not valid UTF-8"),
+    Case("vocabulary-not-utf8", "bigram", _set("vocabulary", 0, 0xFF),
+         "is damaged: its vocabulary is not valid UTF-8"),
+    Case("vocabulary-unsorted", "bigram",
+         lambda a, m: a.update(vocabulary=_text("\n".join("zyxwvutsrqponmlkjihgfedcba"))),
+         "is damaged: its vocabulary is not 26 sorted distinct tokens"),
+    Case("vocabulary-repeated", "bigram",
+         lambda a, m: a.update(vocabulary=_text("\n".join("aacdefghijklmnopqrstuvwxyz"))),
+         "is damaged: its vocabulary is not 26 sorted distinct tokens"),
+]
+
+
+def _facts(arrays, meta):
+    """Numbers the expected messages quote, from the good model."""
+    tokens = meta["data"]["tokens"]
+    return {"train": tokens["train"], "test": tokens["test"], "train_more": tokens["train"] + 1,
+            "test_more": tokens["test"] + 1,
+            "overflow": len(arrays["data_train_2_count"]) * 2 ** 62}
+
+
+@pytest.fixture(scope="module")
+def refusals(models, tmp_path_factory):
+    """Every case's file, and what every command did with it (one child for all)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    for case in CASES:
+        arrays, meta = copied(*models[case.model])
+        case.change(arrays, meta)
+        write_model(folder / f"{case.id}.npz", arrays, meta)
+    return run_commands([folder / f"{case.id}.npz" for case in CASES])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_values_and_metadata_that_cannot_be_right(models, refusals, case):
+    path = next(p for p in refusals if p.endswith(f"/{case.id}.npz"))
+    message = case.message.format(**_facts(*models[case.model]))
+    check_refused(refusals[path], path, message)
+
+
+def test_cases_have_distinct_names():
+    assert len({case.id for case in CASES}) == len(CASES)
 
 
 # ---------------------------------------------------------------------- npzfile on its own
