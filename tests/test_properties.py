@@ -5,10 +5,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bigram.dataset import load_training_data
-from bigram.modelfile import SavedModel, load, save
+from bigram.modelfile import SavedModel, load, model_meta, save
 from bigram.models import CountModel
-from bigram.ngrams import NgramTable
 from bigram.vocabulary import Vocabulary
+from conftest import bigram_index_of, count_matrix
 
 TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 
@@ -31,8 +31,11 @@ def test_counting_any_unicode_in_any_chunking(tmp_path, strings, block_bytes, fa
     data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
                               keep_text=0 if fast_path else 10 ** 9)
     whole = load_training_data([str(path)], test_size=0)
-    counts = data.counts["train"].dense()
-    np.testing.assert_array_equal(counts, whole.counts["train"].dense())  # chunking: no change
+    counts = count_matrix(data.counts["train"])
+    for k in (1, 2):   # chunking: no change, at any level
+        for name in ("keys", "suffix", "count", "final"):
+            np.testing.assert_array_equal(getattr(data.counts["train"].level(k), name),
+                                          getattr(whole.counts["train"].level(k), name))
     assert counts.sum() == sum(len(w) + 1 for w in items)           # one bigram per token
     vocabulary = data.vocabulary
     assert vocabulary.chars == sorted(set("".join(items)))
@@ -54,17 +57,20 @@ def test_model_file_round_trip_any_vocabulary(tmp_path, chars, seed, smoothing):
     size = len(vocabulary)
     counts = np.random.default_rng(seed).integers(0, 50, (size, size))
     counts[:, 0] += 1  # every row can end, so smoothing 0 still normalises
-    model = CountModel(vocabulary, counts, smoothing)
-    meta = {"format": "bigram-model", "format_version": 1, "kind": "counts", "order": 2,
-            "vocabulary": "".join(vocabulary.chars),
-            "hyperparameters": model.hyperparameters(), "note": "".join(sorted(chars))}
+    model = CountModel(vocabulary, bigram_index_of(counts), smoothing)
+    # Every prediction is one bigram, and every item ends in the boundary (column 0).
+    meta = {**model_meta(model), "note": "".join(sorted(chars)),
+            "data": {"items": {"train": int(counts[:, 0].sum())},
+                     "tokens": {"train": int(counts.sum())}}}
     items = "\n".join(sorted(c for c in chars if not c.isspace() and c.isprintable()))
     path = tmp_path / "m.npz"
-    save(path, SavedModel(model, {"train": NgramTable.from_dense(counts)}, meta, items))
+    save(path, SavedModel(model, {"train": bigram_index_of(counts)}, meta, items))
     loaded = load(path)
     assert loaded.vocabulary == vocabulary
     assert loaded.meta == meta
     assert loaded.train_items == items
-    np.testing.assert_array_equal(loaded.model.probabilities, model.probabilities)
-    np.testing.assert_array_equal(loaded.model.counts.dense(), counts)
-    np.testing.assert_array_equal(loaded.data_counts["train"].dense(), counts)
+    states = np.arange(model.n_states())
+    np.testing.assert_array_equal(loaded.model.next_token_probabilities(states),
+                                  model.next_token_probabilities(states))
+    np.testing.assert_array_equal(count_matrix(loaded.model.counts), counts)
+    np.testing.assert_array_equal(count_matrix(loaded.data_counts["train"]), counts)
