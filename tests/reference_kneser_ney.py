@@ -13,15 +13,18 @@ What lmplz does, stage by stage (`lm/builder/` in KenLM 0.3.0):
 - Adjusted counts: the top order and n-grams beginning with `<s>` keep their raw counts;
   every other n-gram's count is its number of distinct left extensions among the (n+1)-grams.
 - Discounts per order from the counts-of-counts n1..n4 of the adjusted counts (Chen and
-  Goodman's eq. 26); the fallback (default 0.5, 1, 1.5) where a count-of-counts n1, n2 or
-  n3 is zero or a discount falls outside [0, j]. One quirk kept: lmplz counts the last
-  n-gram of each lower order in its suffix-sorted stream (the suffixes of the greatest
-  top-order n-gram, word ids compared from the last word) with its raw count, not its
-  adjusted count (the final flush in adjust_counts.cc uses `actual_counts`).
+  Goodman's eq. 26), in single precision as lmplz computes them; the fallback (default
+  0.5, 1, 1.5) where n1, n2 or n3 is zero or a discount falls outside [0, j]. One quirk
+  kept: lmplz counts the last n-gram of each lower order in its suffix-sorted stream (the
+  suffixes of the greatest top-order n-gram, word ids compared from the last word) with
+  its raw count, not its adjusted count (the final flush in adjust_counts.cc uses
+  `actual_counts`).
 - Pruning (`--prune t1 .. tN`, padded with the last value): an n-gram is pruned when its
   raw count is <= t_n; `<s>`, `</s>` and `<unk>` unigrams never are. Pruned n-grams still
   count in the discounts, in their context's denominator and in their lower orders'
-  adjusted counts; their discounted mass moves into the context's back-off.
+  adjusted counts; their discounted mass moves into the context's back-off. (lmplz does
+  mark `</s>` when the unigram threshold reaches the number of sentences, and then writes
+  a file whose header disagrees with its unigram section; that case is not reproduced.)
 - Initial probabilities, per context h: p(w|h) = (a(hw) - D(a(hw))) / sum_x a(hx);
   gamma(h) = (sum over kept hw of D(a(hw)) + sum over pruned hw of a(hw)) / sum_x a(hx).
 - Interpolation: P(w|h) = p(w|h) + gamma(h) P(w|h'), and under the unigrams the uniform
