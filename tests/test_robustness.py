@@ -63,7 +63,7 @@ def test_one_huge_line_fails_fast_in_bounded_memory(tmp_path):
               "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
               "print(peak[0], code)\n")
     run = subprocess.run([sys.executable, "-c", script, "huge.txt", "m.npz"],
-                         capture_output=True, text=True, cwd=tmp_path)
+                         check=False, capture_output=True, text=True, cwd=tmp_path)
     assert run.stdout, run.stderr
     peak_kb, code = run.stdout.split()
     assert code == "1"
@@ -88,7 +88,7 @@ def test_score_with_unknown_characters(cli):
     cli("train")
     result = cli("score", "zoë", "--json")
     scored = json.loads(result.out)[0]
-    assert scored["oov_chars"] == "ë" and scored["tokens"] == 2  # .z and zo remain
+    assert scored["oov_tokens"] == "ë" and scored["tokens"] == 2  # .z and zo remain
     one_line_error(cli("score", "zoë", "--oov", "error"), 1,
                    "'zoë' has characters outside the model's vocabulary (ë)")
 
@@ -143,13 +143,18 @@ def test_pickled_object_is_never_unpickled(cli, model_path, tmp_path):
     marker = tmp_path / "PWNED"
 
     def plant(arrays, meta):
-        arrays["model_probabilities"] = np.array([_Planted(str(marker))], dtype=object)
+        arrays["model_counts_2_count"] = np.array([_Planted(str(marker))], dtype=object)
 
     rewrite(model_path, tmp_path / "evil.npz", plant)
     for command in (["info"], ["sample", "-n", "3"], ["eval"], ["score", "ann"]):
         result = cli(*command, "-m", "evil.npz")
         one_line_error(result, 1, "evil.npz holds a pickled Python object "
-                                  "('model_probabilities'); bigram never unpickles files")
+                                  "('model_counts_2_count'); bigram never unpickles files")
+    assert not marker.exists()
+    # A pickle in a member no model needs is left unread.
+    rewrite(model_path, tmp_path / "stray.npz", lambda arrays, meta: arrays.update(
+        model_probabilities=np.array([_Planted(str(marker))], dtype=object)))
+    cli("info", "-m", "stray.npz")
     assert not marker.exists()
     with open(tmp_path / "raw.pickle", "wb") as f:
         import pickle
@@ -167,39 +172,72 @@ def test_newer_format_version(cli, model_path, tmp_path):
                    f"{FORMAT_VERSION + 1})")
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a, m: a.update(model_probabilities=a["model_probabilities"][:5]),
-     "bad.npz is damaged: the probability matrix has shape [5, 27]"),
-    (lambda a, m: a.update(model_probabilities=a["model_probabilities"].astype(np.float64)),
-     "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float64"),
-    (lambda a, m: a.update(data_test_count=a["data_test_count"].astype(np.int32)),
-     ("bad.npz is damaged: the array 'data_test_count' has shape [431] and dtype int32, "
+@pytest.fixture
+def neural_path(cli, tmp_path):
+    assert cli("train", "--model", "neural", "--steps", "5", "-o", "neural.npz").code == 0
+    return tmp_path / "neural.npz"
+
+
+def _text(text):
+    return np.frombuffer(text.encode(), dtype=np.uint8)
+
+
+# Format 1's dense probability matrix became the neural weight matrix and, for
+# count models, probabilities recomputed from the stored counts on load.
+@pytest.mark.parametrize("kind, change, message", [
+    ("neural", lambda a, m: a.update(model_weights=a["model_weights"][:5]),
+     ("bad.npz is damaged: the weight matrix has shape [5, 27] and dtype float32, "
+      "expected [27, 27] and float32")),
+    ("neural", lambda a, m: a.update(model_weights=a["model_weights"].astype(np.float64)),
+     "bad.npz is damaged: the weight matrix has shape [27, 27] and dtype float64"),
+    ("counts", lambda a, m: a.update(data_test_2_count=a["data_test_2_count"].astype(np.int32)),
+     ("bad.npz is damaged: the array 'data_test_2_count' has shape [431] and dtype int32, "
       "expected [431] and int64")),
-    (lambda a, m: a.update(data_test_next=a["data_test_next"] + 27),
-     ("bad.npz is damaged: the test counts' next tokens include 28, outside the vocabulary "
-      "of 27 tokens")),
-    (lambda a, m: m.update(vocabulary="abc"),
-     "bad.npz is damaged: the probability matrix has shape [27, 27] and dtype float32, "
-     "expected [4, 4]"),
-    (lambda a, m: m.update(vocabulary="zyx"), "bad.npz is damaged: its vocabulary is not"),
-    (lambda a, m: a["model_probabilities"].__setitem__((3, 4), -0.1),
-     "bad.npz is damaged: its probabilities include negative, NaN or infinite values"),
-    (lambda a, m: a["model_probabilities"].__setitem__((3, 4), np.nan),
-     "bad.npz is damaged: its probabilities include negative, NaN or infinite values"),
-    (lambda a, m: a["model_probabilities"].__setitem__((3, 4), 5.0),
-     "bad.npz is damaged: row 3 of its probabilities sums to"),
-    (lambda a, m: m.update(kind="transformer"), "bad.npz holds a model of unknown kind"),
-    (lambda a, m: a.pop("model_counts_next"), "bad.npz is damaged: the array "
-                                              "'model_counts_next' is missing"),
-    (lambda a, m: m.update(order=1), "bad.npz is damaged: its order 1 is not a whole number"),
+    # The test split's first bigram is ".a" (key 0 * 27 + 1), moved past the 27 x 27 keys.
+    ("counts", lambda a, m: a.update(data_test_2_keys=a["data_test_2_keys"] + 27 * 27),
+     ("bad.npz is damaged: the test counts (windows of 2)' keys include 730, outside the "
+      "729 possible windows")),
+    ("counts", lambda a, m: m.update(vocabulary_size=4),
+     "bad.npz is damaged: its vocabulary is not 3 sorted distinct tokens"),
+    ("counts", lambda a, m: a.update(vocabulary=_text("\n".join("zyxwvutsrqponmlkjihgfedcba"))),
+     "bad.npz is damaged: its vocabulary is not 26 sorted distinct tokens"),
+    ("counts", lambda a, m: a["model_counts_2_count"].__setitem__(3, -1),
+     "bad.npz is damaged: the model's counts (windows of 2)' counts include negative values"),
+    ("neural", lambda a, m: a["model_weights"].__setitem__((3, 4), np.nan),
+     "bad.npz is damaged: its weights are not all finite"),
+    ("neural", lambda a, m: a["model_weights"].__setitem__((3, 4), np.inf),
+     "bad.npz is damaged: its weights are not all finite"),
+    ("counts", lambda a, m: a["data_test_2_final"].__setitem__(3, a["data_test_2_final"][3] + 5),
+     ("bad.npz is damaged: its metadata states 7,166 predictions, but the test counts sum "
+      "to 7,171")),
+    ("counts", lambda a, m: m.update(kind="transformer"),
+     "bad.npz holds a model of unknown kind 'transformer'"),
+    ("counts", lambda a, m: a.pop("model_counts_2_count"),
+     "bad.npz is damaged: the array 'model_counts_2_count' is missing"),
+    ("neural", lambda a, m: a.pop("model_weights"),
+     "bad.npz is damaged: the array 'model_weights' is missing"),
+    ("counts", lambda a, m: m.update(order=1),
+     "bad.npz is damaged: its order 1 is not a whole number from 2 to 12"),
 ])
-def test_damaged_arrays_and_metadata(cli, model_path, tmp_path, change, message):
+def test_damaged_arrays_and_metadata(cli, tmp_path, kind, change, message, request):
+    source = request.getfixturevalue("neural_path" if kind == "neural" else "model_path")
+
     def altered(arrays, meta):
-        arrays["model_probabilities"] = arrays["model_probabilities"].copy()
+        for name in ("model_weights", "model_counts_2_count", "data_test_2_final"):
+            if name in arrays:
+                arrays[name] = arrays[name].copy()
         change(arrays, meta)
 
-    rewrite(model_path, tmp_path / "bad.npz", altered)
+    rewrite(source, tmp_path / "bad.npz", altered)
     one_line_error(cli("eval", "-m", "bad.npz"), 1, message)
+
+
+def test_format_1_file_says_to_train_again(cli, model_path, tmp_path):
+    rewrite(model_path, tmp_path / "old.npz",
+            lambda arrays, meta: meta.update(format_version=1))
+    result = cli("info", "-m", "old.npz")
+    one_line_error(result, 1, "old.npz is an older bigram model file (format 1)")
+    assert "train it again" in result.err
 
 
 # ---------------------------------------------------------------------- options
@@ -217,8 +255,8 @@ def test_damaged_arrays_and_metadata(cli, model_path, tmp_path, change, message)
     (["sample", "--max-len", "0"], "--max-len must be at least 1"),
     (["sample", "--prefix", "zü"], "--prefix 'zü' has characters the model has never seen: 'ü'"),
     (["sample", "--prefix", "abc", "--max-len", "3"], "--prefix is 3 characters, not shorter"),
-    (["train", "-o", "missing/dir/m.npz"], "cannot write missing/dir/m.npz: the folder "
-                                           "missing/dir does not exist"),
+    (["train", "-o", "missing/dir/m.npz"], ("cannot write missing/dir/m.npz: the folder "
+                                            "missing/dir does not exist")),
 ])
 def test_bad_option_values(cli, model_path, args, message):
     if args[0] == "sample":
@@ -249,7 +287,7 @@ def test_ctrl_c_during_training_keeps_the_old_model(model_path):
         cwd=model_path.parent)
     time.sleep(3.0)  # well into the training loop (start-up takes about 0.2 s)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err == "error: interrupted\n"
     assert model_path.read_bytes() == before
