@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bigram.modelfile import load
-from bigram.ngrams import history_key
+from conftest import bigram_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def test_reader_recovers_every_bigram(cli, tmp_path, train_args):
             ("ë",)} <= set(entries)
     histories = ["<s>"] + [arpa_word(c) for c in model.vocabulary.chars]
     predictions = ["</s>"] + [arpa_word(c) for c in model.vocabulary.chars]
-    P = model.probabilities.astype(np.float64)
+    P = bigram_rows(model).astype(np.float64)   # row h: P(next | token h)
     for h, history in enumerate(histories):
         for w, word in enumerate(predictions):
             got = query(entries, (history,), word)
@@ -108,8 +108,9 @@ def test_kenlm_scores_names_as_bigram_does(cli, tmp_path):
     # full_scores walks the same bigrams one by one.
     scores = [s for s, _, _ in lm.full_scores("a n n a", bos=True, eos=True)]
     model = load(tmp_path / "bigram.npz").model
+    P = bigram_rows(model).astype(np.float64)
     tokens = model.vocabulary.encode_text("anna").tolist()
-    expected = [math.log10(model.probabilities[a, b]) for a, b in zip([0] + tokens, tokens + [0])]
+    expected = [math.log10(P[a, b]) for a, b in zip([0] + tokens, tokens + [0])]
     np.testing.assert_allclose(scores, expected, atol=1e-6)
 
 
@@ -136,12 +137,13 @@ def test_higher_order_arpa_gives_back_the_model(cli, tmp_path, order, method):
     for name in ["emma", "zzyzx", "qwerty", "anna", "xavier"]:
         tokens = model.vocabulary.encode_text(name).tolist() + [0]
         history = ("<s>",)
+        state = model.start_state()
         for i, token in enumerate(tokens):
             got = query(entries, history[-(order - 1):], words[token])
-            key = history_key(tokens[:i], order, model.size)
-            expected = math.log10(model.next_token_probabilities(np.array([key]))[0, token])
+            expected = math.log10(model.next_token_probabilities(np.array([state]))[0, token])
             assert got == pytest.approx(expected, abs=1e-6), (name, i)
             history = history + (words[token],)
+            state = model.advance(np.array([state]), np.array([token]))[0]
 
 
 @pytest.mark.parametrize("order", [3, 5])
