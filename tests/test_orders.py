@@ -17,7 +17,7 @@ import bigram.tensor as torch
 from bigram.dataset import load_training_data
 from bigram.modelfile import load
 from bigram.models import CountModel, _input_rows, counts_loss
-from bigram.ngrams import count_ngrams, history_key
+from bigram.ngrams import count_items
 from bigram.sampling import chain_for, sample, sample_one_at_a_time
 from bigram.smoothing import estimated_discount
 from bigram.tuning import tune
@@ -95,21 +95,28 @@ def encode(words, stoi):
     return tokens, offsets
 
 
+def level_counts(index, n):
+    """{(context, next): count} of the windows of n tokens an index counted."""
+    level = index.level(n)
+    seen = np.flatnonzero(level.count)
+    tokens = index.tokens(n, seen)
+    return {(tuple(row[:-1].tolist()), int(row[-1])): int(c)
+            for row, c in zip(tokens, level.count[seen])}
+
+
 @pytest.mark.parametrize("order", [3, 4, 5])
 def test_counts_of_every_order_match_a_direct_count(order):
     chars = sorted(set("".join(WORDS)))
     stoi = {c: i + 1 for i, c in enumerate(chars)}
     size = len(chars) + 1
-    table = count_ngrams(*encode(WORDS, stoi), order, size)
+    index = count_items(*encode(WORDS, stoi), order, size)
     expected = reference_counts(WORDS, order, stoi)
-    got = {}
-    for context, start, end in zip(table.contexts, table.indptr[:-1], table.indptr[1:]):
-        tokens = tuple(int(context) // size ** p % size for p in range(order - 2, -1, -1))
-        for w, c in zip(table.next[start:end], table.count[start:end]):
-            got[(tokens, int(w))] = int(c)
-    assert got == dict(expected[order])
-    lower = table.lower()
-    assert lower.count.sum() == sum(expected[order - 1].values())
+    for n in range(1, order + 1):
+        assert level_counts(index, n) == dict(expected[n])
+    # With N-1 boundaries before each item every prediction is scored by a full window.
+    top = index.level(order)
+    np.testing.assert_array_equal(top.final, top.count)
+    assert all(index.level(n).final.sum() == 0 for n in range(1, order))
 
 
 @pytest.mark.parametrize("method, strength", [("add-k", 0.1), ("witten-bell", 1.0),
@@ -125,13 +132,14 @@ def test_interpolated_probabilities_match_the_recursion(tmp_path, order, method,
     probe = ["emma", "zoë", "xqzy", "mary ann", "aaaaa", "olivia"]  # seen and unseen contexts
     for word in probe:
         padded = [0] * (order - 1) + [reference.stoi[c] for c in word] + [0]
+        state = model.start_state()
         for i in range(order - 1, len(padded)):
             context = padded[i - order + 1:i]
-            row = model.next_token_probabilities(
-                np.array([history_key(context, order, model.size)]))[0]
+            row = model.next_token_probabilities(np.array([state]))[0]
             expected = [reference.p(context, w) for w in range(model.size)]
             np.testing.assert_allclose(row, expected, rtol=2e-6, atol=1e-9)
             assert abs(row.astype(np.float64).sum() - 1) < 1e-5
+            state = model.advance(np.array([state]), np.array([padded[i]]))[0]
 
 
 def test_eval_of_a_trigram_model_against_direct_computation(cli, tmp_path):
@@ -159,8 +167,10 @@ def test_eval_of_a_trigram_model_against_direct_computation(cli, tmp_path):
 def test_sampling_higher_orders_equals_one_at_a_time(order, method):
     data = load_training_data([], test_size=0, order=order)
     model = CountModel(data.vocabulary, data.counts["train"], None, method)
-    prefix = history_key(data.vocabulary.encode_text("ma"), order, model.size)
-    for start in (history_key([], order, model.size), prefix):
+    prefix = model.start_state()
+    for token in data.vocabulary.encode_text("ma"):
+        prefix = model.advance(np.array([prefix]), np.array([token]))[0]
+    for start in (model.start_state(), int(prefix)):
         g = torch.Generator().manual_seed(order)
         fast = sample(chain_for(model), 500, g, start, 40)
         reference = sample_one_at_a_time(model, 500, torch.Generator().manual_seed(order),
@@ -174,7 +184,7 @@ def test_neural_trigram_fast_path_equals_concatenated_one_hot_loop():
     chars = sorted(set("".join(words)))
     stoi = {c: i + 1 for i, c in enumerate(chars)}
     size = len(chars) + 1
-    table = count_ngrams(*encode(words, stoi), 3, size)
+    index = count_items(*encode(words, stoi), 3, size)
     xs, ys = [], []
     for word in words:  # the lecture's exercise: two characters predict the third
         padded = [0, 0] + [stoi[c] for c in word] + [0]
@@ -189,10 +199,13 @@ def test_neural_trigram_fast_path_equals_concatenated_one_hot_loop():
     plain = torch.nn.functional.cross_entropy(xenc @ W, ys) + 0.01 * (W ** 2).mean()
     plain.backward()
     W2 = W.detach().clone().requires_grad_()
-    dense = np.zeros((len(table.contexts), size))
-    dense[np.repeat(np.arange(len(table.contexts)), np.diff(table.indptr)), table.next] = \
-        table.count
-    fast = counts_loss(W2, _input_rows(table.contexts, 3, size), torch.tensor(dense), 0.01)
+    # One row of counts per distinct context (the level-2 rows that trigrams extend).
+    top = index.level(3)
+    contexts, inverse = np.unique(index.parent(3)[top.count > 0], return_inverse=True)
+    dense = np.zeros((len(contexts), size))
+    np.add.at(dense, (inverse.ravel(), index.token(3)[top.count > 0]), top.count[top.count > 0])
+    rows = _input_rows(index.tokens(2, contexts), size)
+    fast = counts_loss(W2, rows, torch.tensor(dense), 0.01)
     fast.backward()
     assert fast.item() == pytest.approx(plain.item(), abs=1e-12)
     np.testing.assert_allclose(W2.grad.numpy(), W.grad.numpy(), atol=1e-13)
@@ -205,8 +218,9 @@ def test_neural_trigram_trains_samples_and_scores(cli):
     assert model.order == 3 and model.weights.shape == (54, 27)
     assert model.losses[-1] < model.losses[0]
     g = torch.Generator().manual_seed(3)
-    fast = sample(chain_for(model), 300, g, 0, 30)
-    reference = sample_one_at_a_time(model, 300, torch.Generator().manual_seed(3), 0, 30)
+    start = model.start_state()
+    fast = sample(chain_for(model), 300, g, start, 30)
+    reference = sample_one_at_a_time(model, 300, torch.Generator().manual_seed(3), start, 30)
     assert [fast.tokens[a:b].tolist() for a, b in zip(fast.offsets[:-1],
                                                       fast.offsets[1:])] == reference
     scored = json.loads(cli("score", "emma", "--json").out)[0]
@@ -268,10 +282,25 @@ def test_neural_tune_over_reg(cli):
     assert result.chosen.method == "neural" and result.saved.model.reg == result.chosen.strength
 
 
-def test_order_too_long_for_vocabulary(cli):
-    result = cli("train", "--order", "20")
-    assert result.code == 2 and "too long for a vocabulary of 27 tokens" in result.err
+def test_orders_beyond_base_v_context_keys(cli, tmp_path):
+    # Contexts were base-V integers below 2**62 (27**19 is not); the index has no such limit.
+    result = cli("train", "--order", "20", "--test-size", "0")
+    assert result.code == 0, result.err
+    model = load(tmp_path / "bigram.npz").model
+    words = names()
+    assert model.order == 20
+    assert len(model.counts.level(20)) <= sum(len(w) + 1 for w in words)   # grows with the text
+    # After 19 boundaries, add-k 1: (names starting with w + 1) / (names + V), in float32.
+    first = Counter(w[0] for w in words)
+    chars = model.vocabulary.chars
+    counts = np.array([0] + [first[c] for c in chars], dtype=np.float32)
+    expected = (counts + 1) / (counts + 1).sum()
+    row = model.next_token_probabilities(np.array([model.start_state()]))[0]
+    np.testing.assert_allclose(row, expected, rtol=1e-6)
     assert cli("train", "--order", "1").code == 2
+    refused = cli("train", "--model", "neural", "--order", "20")   # its states are base-V keys
+    assert refused.code == 2 and refused.err.startswith("error: ")
+    assert len(refused.err.strip().splitlines()) == 1
 
 
 
@@ -302,8 +331,11 @@ def test_merge_of_trigram_shards_equals_training_on_all(cli, tmp_path):
                    "--smoothing-method", "kneser-ney", "-o", f"{name}.npz").code == 0
     assert cli("merge", "a.npz", "b.npz", "-o", "merged.npz").code == 0
     merged, whole = load(tmp_path / "merged.npz"), load(tmp_path / "all.npz")
-    np.testing.assert_array_equal(merged.model.counts.count, whole.model.counts.count)
-    np.testing.assert_array_equal(merged.model.counts.contexts, whole.model.counts.contexts)
-    keys = whole.model.counts.contexts
-    np.testing.assert_allclose(merged.model.next_token_probabilities(keys),
-                               whole.model.next_token_probabilities(keys), rtol=1e-6)
+    for k in range(1, 4):
+        for name in ("keys", "suffix", "count", "final"):
+            np.testing.assert_array_equal(getattr(merged.model.counts.level(k), name),
+                                          getattr(whole.model.counts.level(k), name))
+    states = np.arange(whole.model.n_states())
+    assert merged.model.n_states() == len(states)
+    np.testing.assert_allclose(merged.model.next_token_probabilities(states),
+                               whole.model.next_token_probabilities(states), rtol=1e-6)
