@@ -7,7 +7,8 @@ What is accepted, because real files have it: any text before `\\data\\`; fields
 by tabs or runs of spaces; CRLF line ends; blank lines inside sections; a missing back-off
 (read as 0); `-inf` (log10 of 0, kept as -inf) as a probability, besides the usual -99,
 or as a back-off (lmplz writes it where a context's discounts add up to 0);
-gzip-compressed files (recognised by their first bytes, whatever the name); a UTF-8
+gzip-compressed files (recognised by their first bytes, whatever the name; the text may
+be at most MAX_GZIP_RATIO times the file, which stops deflate bombs); a UTF-8
 byte-order mark; text after `\\end\\`. Tokens are UTF-8.
 
 What is refused, each as one ModelFileError naming the file and line: a missing `\\data\\`,
@@ -23,7 +24,6 @@ Parsing is vectorised per block of lines: numpy finds the fields of every line f
 bytes, and the numbers and words are converted by C-level maps, not a Python loop per line.
 """
 
-import gzip
 import zlib
 from dataclasses import dataclass
 from operator import itemgetter
@@ -34,6 +34,8 @@ import numpy as np
 from .errors import ModelFileError
 
 MAX_LINE_BYTES = 1 << 20
+# ARPA text compresses 3 to 10 times; a deflate bomb a thousand times.
+MAX_GZIP_RATIO = 100
 _BLOCK_BYTES = 8 << 20
 # bytes.split() splits on exactly these.
 _WHITESPACE = np.zeros(256, dtype=bool)
@@ -67,16 +69,47 @@ def _show(token):
 
 
 def _read_bytes(path):
+    """The file's bytes, gunzipped if they are gzip data (a bytearray then)."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise ModelFileError(f"{path}: damaged gzip data ({error})") from None
-    return data
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return _gunzip(data)
+    except (EOFError, zlib.error) as error:
+        raise ModelFileError(f"{path}: damaged gzip data ({error})") from None
+    except _Error as error:
+        raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+
+
+def _gunzip(data):
+    """Gunzip piece by piece, so that a deflate bomb stops early: at a line longer than
+    MAX_LINE_BYTES (a bomb of one byte repeated) or when the text grows past
+    MAX_GZIP_RATIO times the file (a bomb of repeated lines)."""
+    limit = MAX_GZIP_RATIO * len(data) + (64 << 20)
+    out, lines, line_start = bytearray(), 0, 0
+    while data:
+        stream = zlib.decompressobj(wbits=31)  # one gzip member; files may hold several
+        pending = data
+        while pending and not stream.eof:
+            piece = stream.decompress(pending, 4 << 20)
+            pending = stream.unconsumed_tail
+            last = piece.rfind(b"\n")
+            if last >= 0:
+                lines += piece.count(b"\n")
+                line_start = len(out) + last + 1
+            out += piece
+            if len(out) - line_start > MAX_LINE_BYTES:
+                raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            if len(out) > limit:
+                raise _Error(lines + 1, f"the gzip data expands more than {MAX_GZIP_RATIO} "
+                                        "times; not an ARPA file")
+        if not stream.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker")
+        data = stream.unused_data
+    return out
 
 
 class _Lines:
@@ -160,9 +193,9 @@ def _blocks(data, start, end):
     while start < end:
         stop = data.find(b"\n", min(start + _BLOCK_BYTES, end) - 1, end)
         if stop < 0:
-            yield data[start:end] + b"\n"
+            yield bytes(data[start:end]) + b"\n"
             return
-        yield data[start:stop + 1]
+        yield bytes(data[start:stop + 1])
         start = stop + 1
 
 

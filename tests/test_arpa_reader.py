@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +241,28 @@ def test_damaged_gzip_and_non_utf8_are_refused(tmp_path):
         read_arpa(path)
     with pytest.raises(ModelFileError, match="cannot read"):
         read_arpa(tmp_path / "absent.arpa")
+
+
+def test_gzip_of_several_members_reads(tmp_path):
+    path = tmp_path / "model.arpa.gz"
+    half = len(GOOD) // 2
+    path.write_bytes(gzip.compress(GOOD[:half].encode()) + gzip.compress(GOOD[half:].encode()))
+    assert as_dicts(read_arpa(path)) == plain_parse(GOOD)
+
+
+@pytest.mark.parametrize("filler, message", [
+    (b"\0", "line 5: line longer than 1048576 bytes"),
+    (b"\n", "the gzip data expands more than 100 times"),
+])
+def test_deflate_bomb_stops_early(tmp_path, filler, message):
+    path = tmp_path / "bomb.arpa.gz"
+    # 200 MiB of text in about 200 KB: one gzip member per MiB.
+    path.write_bytes(gzip.compress(b"\\data\\\nngram 1=1\n\n\\1-grams:\n")
+                     + gzip.compress(filler * (1 << 20)) * 200)
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError, match=message):
+        read_arpa(path)
+    assert time.perf_counter() - start < 5
 
 
 def test_huge_declared_count_fails_fast_in_bounded_memory(tmp_path):
