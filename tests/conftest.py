@@ -76,6 +76,16 @@ def bigram_index_of(N):
     return bigram_index(np.asarray(N, dtype=np.int64), np.arange(len(N)), len(N))
 
 
+def assert_same_index(got, expected):
+    """Two NgramIndexes hold the same windows (keys and suffix links) with the same counts."""
+    assert (got.order, got.size, got.padding) == (expected.order, expected.size,
+                                                  expected.padding)
+    for k in range(1, expected.order + 1):
+        for name in ("keys", "suffix", "count"):
+            np.testing.assert_array_equal(getattr(got.level(k), name),
+                                          getattr(expected.level(k), name), err_msg=f"{k} {name}")
+
+
 def bigram_states(model):
     """The state after each token t of a bigram model: row t of the lecture's P."""
     size = model.size

@@ -9,7 +9,7 @@ from bigram.errors import OptionError, TrainingDiverged
 from bigram.modelfile import SavedModel, build_meta, load, save
 from bigram.models import CountModel, NeuralModel, counts_loss, per_example_loss
 from bigram.vocabulary import Vocabulary
-from conftest import NAMES, bigram_rows, lecture_counts, names
+from conftest import NAMES, assert_same_index, bigram_rows, lecture_counts, names
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +61,6 @@ def test_neural_training_rejects_divergence(lecture):
     _, data, _, _ = lecture
     with pytest.raises(TrainingDiverged, match="training diverged at step"):
         NeuralModel.fit(data.vocabulary, data.counts["train"], steps=50, lr=1e7)
-
-
-def assert_same_index(got, expected):
-    """Two NgramIndexes hold the same windows with the same counts."""
-    assert (got.order, got.size, got.padding) == (expected.order, expected.size,
-                                                  expected.padding)
-    for k in range(1, expected.order + 1):
-        for name in ("keys", "suffix", "count", "final"):
-            np.testing.assert_array_equal(getattr(got.level(k), name),
-                                          getattr(expected.level(k), name))
 
 
 def test_model_file_round_trip(tmp_path):
