@@ -199,10 +199,10 @@ def _listed_bigrams(model):
     rows = model.next_token_probabilities(model.advance(np.zeros(size, np.int64),
                                                         np.arange(size)))
     keys = np.arange(size * size, dtype=np.int64)
-    ones = np.zeros(size * size, np.int64)
-    index = NgramIndex(2, size, [None, Level(np.arange(size), np.zeros(size, np.int64),
-                                             np.zeros(size, np.int64), np.zeros(size, np.int64)),
-                                 Level(keys, keys % size, ones, ones)], "makemore")
+    zeros = np.zeros(size * size, np.int32)
+    index = NgramIndex(2, size, [None, Level(np.arange(size), np.zeros(size, np.int32),
+                                             np.zeros(size, np.int32)),
+                                 Level(keys, (keys % size).astype(np.int32), zeros)], "makemore")
     with np.errstate(divide="ignore"):
         logprob = [None, np.full(size, -math.log(size)), np.log(rows.astype(np.float64)).ravel()]
     return BackoffModel(index, logprob, [None, np.zeros(size), np.zeros(size * size)])

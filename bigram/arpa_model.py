@@ -54,16 +54,15 @@ def index_of_windows(order, size, windows):
             for k in range(2, order + 1)}
     for k in range(order, 2, -1):
         sets[k - 1] = np.concatenate([sets[k - 1], sets[k][:, :-1], sets[k][:, 1:]])
-    zero = np.zeros(size, np.int64)
-    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64), zero, zero,
-                                                 zero)], "sentence")
+    zero = np.zeros(size, np.int32)
+    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64), zero, zero)],
+                       "sentence")
     for k in range(2, order + 1):
         rows = sets[k]
         prefix = lookup(index, rows[:, :-1])
         keys, first = np.unique(prefix * size + rows[:, -1], return_index=True)
-        suffix = lookup(index, rows[first, 1:])
-        empty = np.zeros(len(keys), np.int64)
-        index.levels.append(Level(keys, suffix, empty, empty))
+        suffix = lookup(index, rows[first, 1:]).astype(np.int32)
+        index.levels.append(Level(keys, suffix, np.zeros(len(keys), np.int32)))
         index.order = k
     index.order = order
     return index

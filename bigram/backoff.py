@@ -33,33 +33,46 @@ class BackoffModel:
             self.offsets[k + 1] = self.offsets[k] + len(index.level(k))
 
     @classmethod
-    def from_probabilities(cls, index, prob, backoff):
-        """A back-off model from probabilities and back-off weights (not logs)."""
+    def from_probabilities(cls, index, prob, backoff, in_place=False):
+        """A back-off model from probabilities and back-off weights (not logs). With
+        in_place, their arrays become the model's logarithms (no copy: the lists passed
+        are not to be used afterwards)."""
+        logs = []
         with np.errstate(divide="ignore"):
-            logprob = [None] + [np.log(np.asarray(prob[k], dtype=np.float64))
-                                for k in range(1, index.order + 1)]
-            logbackoff = [None] + [np.log(np.asarray(backoff[k], dtype=np.float64))
-                                   for k in range(1, index.order + 1)]
-        return cls(index, logprob, logbackoff)
+            for values in (prob, backoff):
+                converted = [None]
+                for k in range(1, index.order + 1):
+                    array = np.asarray(values[k], dtype=np.float64)
+                    converted.append(np.log(array, out=array if in_place else None))
+                logs.append(converted)
+        return cls(index, *logs)
 
     # ------------------------------------------------------------------ scoring text
 
     def score_index(self, text):
-        """ln P of the last token of every window of a text index, per level.
+        """ln P of the last token of the windows of a text index that score predictions.
 
         `text` must use this model's token ids. Returns a list: element k holds,
         for each level-k window of the text, ln P(last token | the rest) under
-        the model's back-off rule.
+        the model's back-off rule where the window scores a prediction
+        (`text.final(k) > 0`), NaN elsewhere.
         """
-        mapped = map_rows(text, self.index)
+        if text is self.index:   # the model's own training text: every window is a row
+            mapped = [None] + [np.arange(len(text.level(k))) for k in range(1, text.order + 1)]
+        else:
+            mapped = map_rows(text, self.index)
         top = min(text.order, self.order)
         scores = [None]
         for k in range(1, text.order + 1):
-            rows = np.arange(len(text.level(k)))
+            needed = np.flatnonzero(text.final(k) > 0)
+            values = np.full(len(text.level(k)), np.nan)
+            rows = needed
             # A text window longer than the model's order is scored by its last `order` tokens.
             for j in range(k, top, -1):
                 rows = text.level(j).suffix[rows]
-            scores.append(self._score_rows(text, mapped, min(k, top), rows))
+            if len(rows):
+                values[needed] = self._score_rows(text, mapped, min(k, top), rows)
+            scores.append(values)
         return scores
 
     def _score_rows(self, text, mapped, k, rows):
@@ -84,6 +97,21 @@ class BackoffModel:
 
     # ------------------------------------------------------------------ sampling
 
+    def boundary_bound(self):
+        """An upper bound on P(boundary | state) over every state (for the sampler's
+        speculative starts): the largest probability any window ending in the boundary
+        gets, times the largest product of back-off weights a walk can pick up."""
+        best = -np.inf
+        for k in range(1, self.order + 1):
+            values = self.logprob[k]
+            ends = (self.index.token(k) if k > 1 else np.arange(self.size)) == BOUNDARY
+            listed = values[ends & ~np.isnan(values)]
+            if len(listed):
+                best = max(best, float(listed.max()))
+        lift = sum(max(0.0, float(np.max(self.logbackoff[k], initial=0.0)))
+                   for k in range(1, self.order))
+        return min(1.0, float(np.exp(best + lift)))
+
     def level_of(self, states):
         """The level (0 for the empty context) of each state."""
         return np.searchsorted(self.offsets[1:], states, side="right")
@@ -103,8 +131,9 @@ class BackoffModel:
         """P(. | state) over the vocabulary for each state, float64 (len(states), V)."""
         states = np.asarray(states, dtype=np.int64)
         levels = self.level_of(states)
-        out = np.tile(np.exp(self.logprob[1]), (len(states), 1))
-        out[:, np.isnan(self.logprob[1])] = 0.0
+        if getattr(self, "_base", None) is None:
+            self._base = np.nan_to_num(np.exp(self.logprob[1]), nan=0.0)
+        out = np.tile(self._base, (len(states), 1))
         # The context of each state at every length j, following suffix links down.
         chain = {}
         current = states - self.offsets[np.maximum(levels, 1)]
@@ -125,7 +154,8 @@ class BackoffModel:
             owner, child = self.index.children(j + 1, rows[active])
             values = np.exp(self.logprob[j + 1][child])
             listed = ~np.isnan(values)
-            out[active[owner[listed]], self.index.token(j + 1)[child[listed]]] = values[listed]
+            tokens = self.index.level(j + 1).keys[child[listed]] % self.size
+            out[active[owner[listed]], tokens] = values[listed]
         return out
 
     def advance(self, states, tokens):

@@ -16,7 +16,7 @@ per-token memory at all.
 import numpy as np
 
 from .corpus import IS_BREAK
-from .ngrams import BOUNDARY, Level, NgramIndex, count_items, merge_indexes
+from .ngrams import BOUNDARY, Level, NgramIndex, compact_counts, count_items, merge_indexes
 
 IS_LINE_BREAK = IS_BREAK[:256]
 _UNICODE_SIZE = 0x110000
@@ -183,9 +183,9 @@ def bigram_index(pairs, mapping, size):
     count = np.bincount(inverse.ravel(), weights=pairs[rows, cols],
                         minlength=len(unique)).astype(np.int64)
     first = np.bincount(unique % size, weights=count, minlength=size).astype(np.int64)
-    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64), first,
-                          np.zeros(size, np.int64)),
-              Level(unique, unique % size, count, count.copy())]
+    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
+                          compact_counts(first)),
+              Level(unique, (unique % size).astype(np.int32), compact_counts(count))]
     return NgramIndex(2, size, levels, "makemore")
 
 

@@ -26,6 +26,7 @@ from .ngrams import PADDINGS
 from .vocabulary import UNITS, Vocabulary
 
 DEFAULT_SPLIT_SEED = 3407
+MAX_ORDER = 32
 SPLITS = ("train", "dev", "test")
 # Training text kept in the model file for `sample --novel`, up to this many characters
 # (names.txt is 0.23 M); beyond it the file keeps none, and memory stays bounded.
@@ -95,8 +96,7 @@ class TrainingData:
 
     def tokens(self, split):
         """Number of predicted tokens in a split."""
-        index = self.counts[split]
-        return int(sum(index.level(k).final.sum() for k in range(1, index.order + 1)))
+        return self.counts[split].predictions()
 
     def recount(self, order, padding="makemore"):
         """The counts of every split at another order or padding (the ids are kept)."""
@@ -129,8 +129,8 @@ def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
     check_vocabulary_options(unit, min_count, max_vocab)
     if padding not in PADDINGS:
         raise OptionError(f"unknown padding {padding!r}")
-    if order < 2:
-        raise OptionError(f"--order must be 2 or more, not {order}")
+    if not 2 <= order <= MAX_ORDER:
+        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
     percentages = parse_split(split)
     if percentages is not None and test_size is not None:
         raise OptionError("--test-size belongs to the makemore split; --split sets every "

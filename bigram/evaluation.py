@@ -99,7 +99,7 @@ def report_from_index(model, index, items, name):
     total, tokens, known_total, known = 0.0, 0, 0.0, 0
     unk = model.vocabulary.unk_id
     for k in range(1, index.order + 1):
-        final = index.level(k).final
+        final = index.final(k)
         used = final > 0
         if not used.any():
             continue

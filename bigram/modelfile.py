@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .checks import INT64_MAX, check_counts, check_finite, check_increasing, check_indices
-from .dataset import KEEP_TEXT_LIMIT
+from .dataset import KEEP_TEXT_LIMIT, MAX_ORDER
 from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
@@ -35,7 +35,6 @@ from .vocabulary import UNITS, Vocabulary
 FORMAT = "bigram-model"
 FORMAT_VERSION = 2
 SPLITS = ("train", "dev", "test")
-MAX_ORDER = 12
 
 
 @dataclass
@@ -67,7 +66,7 @@ def _text_array(text):
 
 def tokens_of(index):
     """Predictions counted in an index (each scored once, by its whole window)."""
-    return int(sum(index.level(k).final.sum() for k in range(1, index.order + 1)))
+    return index.predictions()
 
 
 def model_meta(model):
@@ -105,20 +104,32 @@ def stamp(meta):
 
 
 def _write_npz(stream, arrays):
-    """An .npz (a zip of .npy files) deflated at level 1: numpy's default level 6 spends
-    seconds on a large training text for a few percent of size."""
-    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    """An .npz (a zip of .npy files): text members deflated at level 1, numeric arrays stored
+    as they are (sorted keys and counts deflate poorly, and deflating hundreds of megabytes
+    of them took longer than counting them)."""
+    with zipfile.ZipFile(stream, "w") as zf:
         for name, array in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            array = np.asanyarray(array)
+            text = array.dtype == np.uint8
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED
+            if text:
+                info._compresslevel = 1
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
-    arrays = {"vocabulary": _text_array("\n".join(saved.vocabulary.tokens))}
+    # Characters side by side (any character, a line break included); words one per line
+    # (a word never holds whitespace).
+    separator = "" if saved.vocabulary.unit == "char" else "\n"
+    arrays = {"vocabulary": _text_array(separator.join(saved.vocabulary.tokens))}
     arrays.update({f"model_{name}": array for name, array in saved.model.arrays().items()})
     for split, index in saved.data_counts.items():
-        arrays.update(index.arrays(f"data_{split}_"))
+        # A count model's own counts are its training split's: stored once.
+        if index is not getattr(saved.model, "counts", None):
+            arrays.update(index.arrays(f"data_{split}_"))
     if saved.train_items is not None:
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
@@ -194,7 +205,7 @@ def _vocabulary(npz, meta, path):
     if unit not in UNITS or not isinstance(unk, bool) or not _whole(size, MAX_VOCABULARY):
         raise damaged(path, "its metadata does not state the unit, <unk> and vocabulary size")
     text = npz.read_text("vocabulary", max_bytes=VOCABULARY_LIMIT, what="its vocabulary")
-    tokens = text.split("\n") if text else []
+    tokens = (list(text) if unit == "char" else text.split("\n")) if text else []
     first = 2 if unk else 1
     if len(tokens) + first != size or tokens != sorted(set(tokens)):
         raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
@@ -255,21 +266,24 @@ def _read_index(npz, prefix, order, size, padding, path, what, items=None, token
     for k in range(1, order + 1):
         name = f"{prefix}{k}_"
         rows = size if k == 1 else None
-        keys = npz.read(name + "keys", np.int64, (rows,), max_items=limit)
+        keys = npz.read(name + "keys", np.int64, (rows,), max_items=limit,
+                        what=f"the keys of {what} at level {k}")
         n = len(keys)
-        suffix = npz.read(name + "suffix", np.int64, (n,), max_items=limit)
-        count = npz.read(name + "count", np.int64, (n,), max_items=limit)
-        final = npz.read(name + "final", np.int64, (n,), max_items=limit)
-        level_what = f"{what} (windows of {k})"
+        suffix = npz.read(name + "suffix", np.int32, (n,), max_items=limit,
+                          what=f"the suffix links of {what} at level {k}")
+        wide = npz.header(name + "count").dtype == np.dtype(np.int64)
+        count = npz.read(name + "count", np.int64 if wide else np.int32, (n,), max_items=limit,
+                         what=f"the counts of {what} at level {k}")
         if k == 1:
             if (keys != np.arange(size)).any() or (suffix != 0).any():
-                raise damaged(path, f"{level_what} do not list the vocabulary's {size:,} tokens")
+                raise damaged(path, f"the windows of {what} at level 1 are not the "
+                                    f"vocabulary's {size:,} tokens")
         else:
             below = len(levels[k - 1])
-            check_increasing(keys, path, f"{level_what}' keys")
-            check_indices(keys, below * size, path, f"{level_what}' keys",
+            check_increasing(keys, path, f"the keys of {what} at level {k}")
+            check_indices(keys, below * size, path, f"the keys of {what} at level {k}",
                           f"the {below * size:,} possible windows")
-            check_indices(suffix, below, path, f"{level_what}' suffix links",
+            check_indices(suffix, below, path, f"the suffix links of {what} at level {k}",
                           f"the {below:,} shorter windows")
             # A suffix link must name the window minus its oldest token: the same last
             # token, after the suffix of the window's first k-1 tokens.
@@ -281,16 +295,19 @@ def _read_index(npz, prefix, order, size, padding, path, what, items=None, token
                 wrong = (linked % size != token) | (linked // size !=
                                                      levels[k - 1].suffix[parent])
             if wrong.any():
-                raise damaged(path, f"{level_what}' suffix links do not match their windows")
-        check_counts(count, path, f"{level_what}' counts")
-        total += check_counts(final, path, f"{level_what}' scored counts")
-        if total > INT64_MAX:
-            raise damaged(path, f"{what} sum to more than a 64-bit count can hold")
-        levels.append(Level(keys, suffix, count, final))
+                raise damaged(path, f"the suffix links of {what} at level {k} do not match "
+                                    "their windows")
+        check_counts(count, path, f"the counts of {what} at level {k}")
+        levels.append(Level(keys, suffix, count))
+    index = NgramIndex(order, size, levels, padding)
+    total = sum(check_counts(index.final(k), path, f"the scored counts of {what} at level {k}")
+                for k in range(1, order + 1))
+    if total > INT64_MAX:
+        raise damaged(path, f"{what} sum to more than a 64-bit count can hold")
     if tokens is not None and total != tokens:
         raise damaged(path, f"its metadata states {tokens:,} predictions, but {what} sum to "
                             f"{total:,}")
-    return NgramIndex(order, size, levels, padding)
+    return index
 
 
 def _read_model(npz, meta, vocabulary, order, padding, stated, path):
@@ -301,12 +318,14 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
     all_tokens = sum(tokens.values()) if tokens else None
     try:
         if meta["kind"] == CountModel.kind:
+            # The model's counts are those of the training split (train, merge, tune).
             counts = _read_index(npz, "model_counts_", order, size, padding, path,
-                                 "the model's counts", all_items, None)
+                                 "the model's counts", items.get("train", all_items),
+                                 tokens.get("train", all_tokens))
             rank = None
             if "model_token_rank" in npz:
                 rank = npz.read("model_token_rank", np.int64, (size,), max_items=size,
-                                what="the word ranks")
+                                what="the array of word ranks")
                 check_indices(rank, INT64_MAX, path, "the word ranks", "0 or more")
             discounts = hyper.get("discounts")
             if discounts:
@@ -326,18 +345,20 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
                           max_items=min(steps + 1, MAX_LOSSES),
                           what="the array of training losses")
         check_finite(losses, path, "its training losses")
-        del all_tokens
         return NeuralModel(vocabulary, weights, steps, hyper.get("lr", 0.0),
                            hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
     except (TypeError, ValueError, OptionError) as error:
         raise damaged(path, str(error)) from None
 
 
-def _read_data_counts(npz, order, size, padding, stated, path):
+def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None):
     """Each split's stored index, agreeing with the items and tokens the metadata states."""
     items, tokens = stated
     indexes = {}
     for split in SPLITS:
+        if split == "train" and model_counts is not None and "data_train_1_keys" not in npz:
+            indexes[split] = model_counts   # checked against the train tokens already
+            continue
         if f"data_{split}_1_keys" not in npz:
             if tokens.get(split):
                 raise damaged(path, f"its metadata states {tokens[split]:,} {split} tokens, "
@@ -386,7 +407,8 @@ def load(path):
             raise damaged(path, f"its padding {padding!r} is not one bigram knows")
         stated = _stated(meta, path)
         model = _read_model(npz, meta, vocabulary, order, padding, stated, path)
-        data_counts = _read_data_counts(npz, order, len(vocabulary), padding, stated, path)
+        data_counts = _read_data_counts(npz, order, len(vocabulary), padding, stated, path,
+                                        getattr(model, "counts", None))
         items = npz.read_text("train_items", max_bytes=TRAIN_ITEMS_LIMIT,
                               what="its training text") if "train_items" in npz else None
     return SavedModel(model, data_counts, meta, items)

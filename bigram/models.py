@@ -56,7 +56,7 @@ class LanguageModel:
         scores = self.score_index(text)
         total, tokens = 0.0, 0
         for k in range(1, text.order + 1):
-            final = text.level(k).final
+            final = text.final(k)
             used = final > 0
             if used.any():
                 with np.errstate(invalid="ignore"):
@@ -114,6 +114,10 @@ class BackoffQueries(LanguageModel):
 
     def n_states(self):
         return int(self.backoff.offsets[-1])
+
+    def boundary_bound(self):
+        """An upper bound on P(end of item | any state)."""
+        return self.backoff.boundary_bound()
 
 
 class CountModel(BackoffQueries):
@@ -176,7 +180,8 @@ class CountModel(BackoffQueries):
                 self._backoff = BackoffModel(self.counts, est.logprob, est.logbackoff)
             else:
                 self._backoff = BackoffModel.from_probabilities(self.counts, est.prob,
-                                                                est.backoff)
+                                                                est.backoff, in_place=True)
+                est.prob = est.backoff = None   # now the back-off model's logarithms
         return self._backoff
 
     @classmethod
@@ -293,14 +298,15 @@ class NeuralModel(LanguageModel):
     def score_index(self, text):
         scores = [None] + [np.full(len(text.level(k)), np.nan) for k in range(1, text.order + 1)]
         k = self.order
-        tokens = text.tokens(k)
+        needed = np.flatnonzero(text.final(k) > 0)
+        tokens = text.tokens(k, needed)
         chunk = max(1, ROW_CHUNK // self.size)
         for start in range(0, len(tokens), chunk):
             part = tokens[start:start + chunk]
             probabilities = self._probabilities(part[:, :-1])
             picked = probabilities[np.arange(len(part)), part[:, -1]].astype(np.float64)
             with np.errstate(divide="ignore"):
-                scores[k][start:start + chunk] = np.log(picked)
+                scores[k][needed[start:start + chunk]] = np.log(picked)
         return scores
 
     def start_state(self):
@@ -308,6 +314,10 @@ class NeuralModel(LanguageModel):
 
     def next_token_probabilities(self, states):
         return self._probabilities(context_digits(states, self.order, self.size))
+
+    def boundary_bound(self):
+        """An upper bound on P(end of item | any state): none cheaper than 1."""
+        return 1.0
 
     def advance(self, states, tokens):
         return (np.asarray(states, np.int64) * self.size + tokens) % (self.size **
@@ -345,8 +355,12 @@ class ArpaModel(BackoffQueries):
 
 def check_neural_budget(size, order):
     """Refuse vocabularies whose neural weight matrix would not fit the budget."""
+    if size ** max(order - 1, 1) >= 1 << 62:
+        raise OptionError(f"a neural model of order {order} over {size:,} tokens has more "
+                          "contexts than 64-bit integers can number (its sampling states are "
+                          "the contexts as integers); use a lower --order or --model counts")
     need = (order - 1) * size * size * 4
-    if need > NEURAL_BUDGET or size ** max(order - 1, 1) >= 1 << 62:
+    if need > NEURAL_BUDGET:
         raise OptionError(f"a neural model of order {order} over {size:,} tokens needs a "
                           f"{(order - 1) * size:,} x {size:,} weight matrix ({need / 2**20:,.0f} "
                           f"MiB), more than its budget of {NEURAL_BUDGET >> 20} MiB; use "

@@ -21,9 +21,13 @@ starts with it begins at the start of an item, one that ends with it at the
 end. Positions after the padding are predicted. A level holds every window
 that fits inside an item (so every context of a prediction is a row, and the
 index is closed under taking prefixes and suffixes); `count` is how often
-the window ends at a predicted position, and `final` how often it is the
-whole window a prediction is scored with (the full N tokens, or fewer where
-the item's start cuts it short).
+the window ends at a predicted position. A prediction is scored with its
+whole window: the full N tokens, or with `sentence` padding fewer where the
+item's start cuts it short (exactly the windows that begin with `<s>`), so
+`final(k)`, how many predictions level k scores, follows from the counts.
+
+Memory per window: an int64 key, an int32 suffix link and an int32 count
+(int64 when a count needs it).
 """
 
 from dataclasses import dataclass
@@ -50,12 +54,19 @@ class Level:
     """The distinct windows of one length: sorted keys, suffix links, counts."""
 
     keys: np.ndarray      # (E,) int64 parent * V + token, sorted unique
-    suffix: np.ndarray    # (E,) int64 row of the window minus its oldest token (level 1: 0)
-    count: np.ndarray     # (E,) int64 occurrences ending at a predicted position
-    final: np.ndarray     # (E,) int64 occurrences as the whole scored window of a prediction
+    suffix: np.ndarray    # (E,) int32 row of the window minus its oldest token (level 1: 0)
+    count: np.ndarray     # (E,) int32 or int64 occurrences ending at a predicted position
 
     def __len__(self):
         return len(self.keys)
+
+
+def compact_counts(count):
+    """Counts as int32 when they fit (half the memory), else int64."""
+    count = np.asarray(count)
+    if len(count) and int(count.max()) >= 1 << 31:
+        return count.astype(np.int64, copy=False)
+    return count.astype(np.int32, copy=False)
 
 
 class NgramIndex:
@@ -112,12 +123,33 @@ class NgramIndex:
     def __len__(self):
         return sum(len(self.levels[k]) for k in range(1, self.order + 1))
 
+    def first_tokens(self, k):
+        """The first token of every level-k window."""
+        first = np.arange(self.size, dtype=np.int64)
+        for j in range(2, k + 1):
+            first = first[self.parent(j)]
+        return first
+
+    def final(self, k):
+        """How many predictions each level-k window scores: all its occurrences at the top
+        order; below it, with `sentence` padding, those of the windows that begin an item."""
+        count = self.levels[k].count
+        if k == self.order:
+            return count
+        if self.padding == "sentence" and k > 1:
+            return np.where(self.first_tokens(k) == BOUNDARY, count, 0)
+        return np.zeros(len(count), dtype=count.dtype)
+
+    def predictions(self):
+        """Predictions counted in the index."""
+        return int(sum(int(self.final(k).sum(dtype=np.int64)) for k in range(1, self.order + 1)))
+
     def arrays(self, prefix):
         """The index as named arrays, for a model file."""
         out = {}
         for k in range(1, self.order + 1):
             level = self.levels[k]
-            for name in ("keys", "suffix", "count", "final"):
+            for name in ("keys", "suffix", "count"):
                 out[f"{prefix}{k}_{name}"] = getattr(level, name)
         return out
 
@@ -138,30 +170,49 @@ class PaddedText:
 
 
 def pad_items(tokens, offsets, pads):
-    """The padded stream of items given as token ids (concatenated) and offsets."""
-    tokens = np.asarray(tokens, dtype=np.int64)
+    """The padded stream of items given as token ids (concatenated) and offsets (int32
+    arrays: a stream holds fewer than 2**31 tokens, an item fewer than 2**31)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
     lengths = np.diff(offsets)
     width = lengths + pads + 1
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(width, out=starts[1:])
-    stream = np.full(starts[-1], BOUNDARY, dtype=np.int64)
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    stream[starts[owner] + pads + np.arange(len(tokens)) - offsets[owner]] = tokens
-    position = np.arange(starts[-1]) - np.repeat(starts[:-1], width)
+    stream = np.full(starts[-1], BOUNDARY, dtype=np.int32)
+    # Token i of item j lands at starts[j] + pads + (i - offsets[j]).
+    shift = np.repeat(starts[:-1] + pads - offsets[:-1], lengths)
+    shift += np.arange(len(shift))
+    stream[shift] = tokens
+    del shift
+    position = np.arange(starts[-1], dtype=np.int32)
+    position -= np.repeat(starts[:-1].astype(np.int32), width)
     return PaddedText(stream, position, starts, pads)
 
 
 def _distinct(keys, valid, limit):
-    """Sorted distinct keys among the valid positions, and each valid position's rank."""
+    """Sorted distinct keys among the valid positions, and each position's rank (int32, -1
+    where not valid)."""
     if limit <= DENSE_KEYS:
         present = np.zeros(limit, dtype=bool)
         present[keys[valid]] = True
         rank = np.cumsum(present, dtype=np.int32) - 1
         unique = np.flatnonzero(present)
-        return unique, np.where(valid, rank[np.where(valid, keys, 0)], -1)
-    unique, inverse = np.unique(keys[valid], return_inverse=True)
-    rows = np.full(len(keys), -1, dtype=np.int64)
-    rows[valid] = inverse.ravel()
+        return unique, np.where(valid, rank[np.where(valid, keys, 0)], -1).astype(np.int32)
+    chosen = keys[valid]
+    order = np.argsort(chosen)
+    chosen = chosen[order]
+    new = np.empty(len(chosen), dtype=bool)
+    new[:1] = True
+    np.not_equal(chosen[1:], chosen[:-1], out=new[1:])
+    unique = chosen[new]
+    del chosen
+    rank = np.cumsum(new, dtype=np.int32)
+    rank -= 1
+    del new
+    inverse = np.empty(len(order), dtype=np.int32)
+    inverse[order] = rank
+    del order, rank
+    rows = np.full(len(keys), -1, dtype=np.int32)
+    rows[valid] = inverse
     return unique, rows
 
 
@@ -174,11 +225,10 @@ def index_text(text, order, size, padding="makemore", keep_rows=False):
     """
     stream, position = text.stream, text.position
     predicted = position >= text.pads
-    longest = np.minimum(position + 1, order)   # the scored window's length, per position
     levels, rows = [None], [None]
-    current = np.where(stream >= 0, stream, -1)
-    levels.append(_level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64), current,
-                         predicted, longest == 1, size))
+    current = np.where(stream >= 0, stream, -1).astype(np.int32)
+    levels.append(_level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32), current,
+                         predicted, size))
     for k in range(2, order + 1):
         if keep_rows:
             rows.append(current)
@@ -186,23 +236,22 @@ def index_text(text, order, size, padding="makemore", keep_rows=False):
         before = np.full(len(stream), -1, dtype=np.int64)
         before[1:] = previous[:-1]
         valid = (position >= k - 1) & (before >= 0) & (stream >= 0)
-        keys = before * size + np.where(valid, stream, 0)
+        before *= size
+        before += stream
+        unique, current = _distinct(before, valid, len(levels[k - 1]) * size)
         del before
-        unique, current = _distinct(keys, valid, len(levels[k - 1]) * size)
-        del keys
-        suffix = np.zeros(len(unique), dtype=np.int64)
+        suffix = np.zeros(len(unique), dtype=np.int32)
         suffix[current[valid]] = previous[valid]
-        levels.append(_level(unique, suffix, current, predicted, longest == k, len(unique)))
+        del valid
+        levels.append(_level(unique, suffix, current, predicted, len(unique)))
     if keep_rows:
         rows.append(current)
     return NgramIndex(order, size, levels, padding), (rows if keep_rows else None)
 
 
-def _level(keys, suffix, rows, predicted, scored_here, n_rows):
-    seen = rows >= 0
-    count = np.bincount(rows[seen & predicted], minlength=n_rows).astype(np.int64)
-    final = np.bincount(rows[seen & predicted & scored_here], minlength=n_rows).astype(np.int64)
-    return Level(keys, suffix, count, final)
+def _level(keys, suffix, rows, predicted, n_rows):
+    counted = rows[(rows >= 0) & predicted]
+    return Level(keys, suffix, compact_counts(np.bincount(counted, minlength=n_rows)))
 
 
 def count_items(tokens, offsets, order, size, padding="makemore"):
@@ -236,27 +285,25 @@ def merge_indexes(indexes, mappings, size):
     """
     order, padding = indexes[0].order, indexes[0].padding
     row_maps = [np.asarray(m, dtype=np.int64) for m in mappings]
-    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int64),
-                          np.zeros(size, np.int64), np.zeros(size, np.int64))]
+    first = np.zeros(size, np.int64)
     for index, mapping in zip(indexes, row_maps):
-        np.add.at(levels[1].count, mapping, index.level(1).count)
-        np.add.at(levels[1].final, mapping, index.level(1).final)
+        np.add.at(first, mapping, index.level(1).count)
+    levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
+                          compact_counts(first))]
     for k in range(2, order + 1):
         keys = [row_maps[i][ix.parent(k)] * size + mappings[i][ix.token(k)]
                 for i, ix in enumerate(indexes)]
         unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
         inverse = inverse.ravel()
         count = np.zeros(len(unique), np.int64)
-        final = np.zeros(len(unique), np.int64)
-        suffix = np.zeros(len(unique), np.int64)
+        suffix = np.zeros(len(unique), np.int32)
         new_maps, start = [], 0
         for i, ix in enumerate(indexes):
             rows = inverse[start:start + len(keys[i])]
             start += len(keys[i])
             np.add.at(count, rows, ix.level(k).count)
-            np.add.at(final, rows, ix.level(k).final)
             suffix[rows] = row_maps[i][ix.level(k).suffix]
             new_maps.append(rows)
-        levels.append(Level(unique, suffix, count, final))
+        levels.append(Level(unique, suffix, compact_counts(count)))
         row_maps = new_maps
     return NgramIndex(order, size, levels, padding)

@@ -148,7 +148,14 @@ class LazyChain:
 
     def __init__(self, model, temperature=1.0):
         self.model, self.temperature = model, temperature
-        self.boundary_limit = 1 << MANTISSA   # no cheap bound: every position may start
+        # A position can start an item only after a uniform small enough to draw the
+        # boundary in some state. With the model's bound on that probability (and a margin
+        # for float32 rounding of the row's CDF), most positions are never tried.
+        bound = getattr(model, "boundary_bound", None)
+        self.boundary_limit = 1 << MANTISSA
+        if bound is not None and temperature == 1.0:
+            self.boundary_limit = min(1 << MANTISSA,
+                                      int((bound() * (1 + 1e-4) + 1e-9) * SCALE) + 1)
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k` (one row per distinct state)."""
@@ -242,14 +249,17 @@ class Samples:
 def _attempt(chain, k, n, start_state, max_steps):
     """Sample n items from the uniforms k, or return None if k is too short."""
     length = len(k)
-    starts = np.concatenate([[0], np.flatnonzero(k[:-1] <= chain.boundary_limit) + 1])
+    # Item i starts at most i * max_steps uniforms in: nothing at or past n * max_steps
+    # can be on the path, so no chain starts there.
+    horizon = min(length, n * max_steps)
+    starts = np.concatenate([[0], np.flatnonzero(k[:horizon - 1] <= chain.boundary_limit) + 1])
     chains, _ = run_chains(chain, k, starts, start_state, max_steps)
     # A chain cut at max_steps restarts where no boundary was drawn: chain from there too.
     is_start = np.zeros(length + 1, dtype=bool)
     is_start[starts] = True
     while True:
         ends = starts[chains.consumed >= 0] + chains.consumed[chains.consumed >= 0]
-        ends = ends[ends < length]
+        ends = ends[ends < horizon]
         missing = np.unique(ends[~is_start[ends]])
         if not len(missing):
             break

@@ -4,6 +4,7 @@ A keepdim reduction's backward is the tinygrad rule: reshape the gradient to
 the kept shape, then broadcast it back over the reduced axes.
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -57,8 +58,11 @@ class Mean(Function):
 
     def forward(self, a, axes, keepdim, dtype):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
-        self.count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
-        return np.asarray(np.mean(a, axis=axes, keepdims=keepdim, dtype=dtype))
+        self.count = math.prod([a.shape[i] for i in axes])
+        # np.mean's own arithmetic (a pairwise sum, then one division), minus its wrapper.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.add.reduce(a, axis=axes, keepdims=keepdim, dtype=dtype)
+                              / self.count)
 
     def backward(self, g):
         return _spread(g / g.dtype.type(self.count), self.shape, self.axes, self.keepdim)
@@ -101,12 +105,13 @@ class Var(Function):
     saves_inputs = (0,)
 
     def forward(self, a, axes, keepdim, correction, root):
-        count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
-        self.centered = a - a.mean(axis=axes, keepdims=True)
+        count = math.prod([a.shape[i] for i in axes])
         self.divisor = a.dtype.type(max(count - correction, 0))
         self.shape, self.axes, self.keepdim, self.root = a.shape, axes, keepdim, root
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = (self.centered ** 2).sum(axis=axes, keepdims=keepdim) / self.divisor
+            self.centered = a - np.add.reduce(a, axis=axes, keepdims=True) / count
+            out = np.add.reduce(self.centered * self.centered, axis=axes,
+                                keepdims=keepdim) / self.divisor
             if root:
                 self.name = "StdBackward0"
                 out = np.sqrt(out)
