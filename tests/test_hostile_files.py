@@ -10,6 +10,7 @@ import contextlib
 import functools
 import io
 import json
+import os
 import resource
 import struct
 import subprocess
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 
 from bigram.cli import main
+from bigram.modelfile import MAX_ORDER
 from bigram.npzfile import NpzFile
 
 COMMANDS = [["eval"], ["info"], ["sample", "--novel", "-n", "3", "--seed", "1"], ["score", "x"]]
@@ -100,13 +102,16 @@ def good(models):
 
 
 def write_model(path, arrays, meta, extra_members=()):
-    """An .npz as numpy writes one (deflated, at bigram's level 1), plus raw members given as
-    (name, bytes)."""
-    with zipfile.ZipFile(path, "a" if path.exists() else "w", zipfile.ZIP_DEFLATED,
-                         compresslevel=1) as zf:
+    """An .npz laid out as bigram writes one (text members deflated at level 1, numeric arrays
+    stored), plus raw members given as (name, bytes), stored."""
+    with zipfile.ZipFile(path, "a" if path.exists() else "w") as zf:
         for name, array in {**arrays, "meta": _text(json.dumps(meta))}.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            array = np.asanyarray(array)
+            npy = io.BytesIO()
+            np.lib.format.write_array(npy, array, allow_pickle=False)
+            text = array.dtype == np.uint8
+            zf.writestr(f"{name}.npy", npy.getvalue(), compresslevel=1,
+                        compress_type=zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED)
         for name, data in extra_members:
             zf.writestr(name, data)
 
@@ -125,15 +130,19 @@ def npy_header(shape, descr):
 
 @functools.cache
 def _deflated_zeros(header, zero_mib):
-    """`header` then `zero_mib` MiB of zeros, deflated; with its CRC."""
+    """`header` then `zero_mib` MiB of zeros, deflated.
+
+    After a full flush deflate starts afresh, so the compressed form of one MiB of
+    zeros, repeated, is the compressed form of many: 1,037 bytes per MiB.
+    """
     zeros = bytes(1 << 20)
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     first = deflate.compress(header) + deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
     block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
-    data = first + block * (zero_mib - 1) + deflate.flush()
-    return data, _crc_after_zeros(zlib.crc32(header), zero_mib)
+    return first + block * (zero_mib - 1) + deflate.flush()
 
 
+@functools.cache
 def _crc_after_zeros(crc, zero_mib):
     """zlib.crc32 of `zero_mib` MiB of zeros, continuing from `crc`, without 6 GB of work.
 
@@ -153,25 +162,42 @@ def _crc_after_zeros(crc, zero_mib):
     return crc
 
 
-def write_deflate_bomb(path, name, header, zero_mib):
-    """A zip whose one member is `header` then `zero_mib` MiB of zeros, correctly deflated.
+BOMB_METHODS = ("stored", "stored-lying", "deflated")
 
-    After a full flush deflate starts afresh, so the compressed form of one MiB of
-    zeros, repeated, is the compressed form of many: 1,037 bytes per MiB. The CRC
-    and sizes are the true ones, so a reader that decompresses it all succeeds.
+
+def write_bomb(path, name, header, zero_mib, method):
+    """A zip whose one member is `header` then `zero_mib` MiB of zeros, with their true CRC.
+
+    method "deflated": correctly deflated (see _deflated_zeros), so a reader that
+    decompresses it all succeeds. "stored": stored as they are, the zeros a hole of
+    a sparse file (6 GB long, a few kB on disk), so a reader that reads it all
+    succeeds too. "stored-lying": only the header is stored, the zip directory
+    declaring the whole size all the same.
     """
-    data, crc = _deflated_zeros(header, zero_mib)
-    size, packed = len(header) + (zero_mib << 20), len(data)
+    size = len(header) + (zero_mib << 20)
+    crc = _crc_after_zeros(zlib.crc32(header), zero_mib)
+    data = _deflated_zeros(header, zero_mib) if method == "deflated" else header
+    hole = zero_mib << 20 if method == "stored" else 0
+    packed, compression = len(data) + hole, 8 if method == "deflated" else 0
     name = name.encode()
     zip64 = struct.pack("<HHQQ", 1, 16, size, packed)  # sizes beyond 4 GB live here
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 8, 0, 0x21, crc,
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, compression, 0, 0x21, crc,
                         0xFFFFFFFF, 0xFFFFFFFF, len(name), len(zip64)) + name + zip64
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 8, 0, 0x21, crc,
-                          0xFFFFFFFF, 0xFFFFFFFF, len(name), len(zip64), 0, 0, 0, 0, 0)
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, compression, 0, 0x21,
+                          crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(zip64), 0, 0, 0, 0, 0)
     central += name + zip64
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central),
-                      len(local) + packed, 0)
-    path.write_bytes(local + data + central + end)
+    directory = len(local) + packed
+    end = b""
+    if directory > 0xFFFFFFFF:  # the directory's offset needs the zip64 end record
+        end = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 1, 1, len(central),
+                          directory)
+        end += struct.pack("<IIQI", 0x07064B50, 0, directory + len(central), 1)
+    end += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central),
+                       min(directory, 0xFFFFFFFF), 0)
+    with open(path, "wb") as out:
+        out.write(local + data)
+        out.seek(hole, os.SEEK_CUR)
+        out.write(central + end)
 
 
 def _limit_address_space():
@@ -217,29 +243,109 @@ def test_the_good_models_pass_every_command(models, tmp_path):
     for name, (arrays, meta) in models.items():
         paths.append(tmp_path / f"{name}.npz")
         write_model(paths[-1], arrays, meta)
+    # Counts are written as int32 unless one needs more; int64 count members are read too,
+    # and give the same results.
+    arrays, meta = models["bigram"]
+    assert arrays["model_counts_2_count"].dtype == np.int32
+    paths.append(tmp_path / "bigram-int64-counts.npz")
+    write_model(paths[-1], {name: array.astype(np.int64) if name.endswith("_count") else array
+                            for name, array in arrays.items()}, meta)
     report = run_commands(paths)
     for path in paths:
         runs = report[str(path)]["runs"]
         assert [run["code"] for run in runs] == [0, 0, 0, 0], (path.name, runs)
         assert all(run["out"] and run["seconds"] < MAX_SECONDS for run in runs)
         assert report[str(path)]["peak_kb"] < MAX_PEAK_KB
+    narrow, wide = (report[str(tmp_path / name)]["runs"] for name in ("bigram.npz",
+                                                                     "bigram-int64-counts.npz"))
+    for command, run, same in zip(COMMANDS, narrow, wide):
+        if command != ["info"]:  # info names the file
+            assert same["out"] == run["out"], command
 
 
-# ---------------------------------------------------------------------- deflate bombs
+# ---------------------------------------------------------------------- bombs
+
+# (model, member, dtype of its .npy header): a text member and both kinds of count array,
+# in the model's own counts and in a split's (the neural model stores its train split).
+BOMBS = [("bigram", "train_items", "|u1"),
+         ("neural", "data_train_2_count", "<i4"), ("bigram", "model_counts_2_count", "<i4"),
+         ("neural", "data_train_2_keys", "<i8"), ("bigram", "model_counts_2_keys", "<i8")]
 
 
-def test_deflate_bomb_as_training_items(good, tmp_path):
-    arrays, meta = good
-    path = tmp_path / "bomb.npz"
-    header = npy_header((BOMB_MIB << 20,), "|u1")
-    write_deflate_bomb(path, "train_items.npy", header, BOMB_MIB)
-    write_model(path, {k: v for k, v in arrays.items() if k != "train_items"}, meta)
-    assert path.stat().st_size < 7_000_000
+def _bomb_header(descr):
+    """The .npy header of a vector filling BOMB_MIB MiB."""
+    return npy_header(((BOMB_MIB << 20) // np.dtype(descr).itemsize,), descr)
+
+
+@pytest.fixture(scope="module")
+def bombs(models, tmp_path_factory):
+    """Each bomb member, by each method, in an otherwise good model; what every command did
+    with each (one child for all)."""
+    folder = tmp_path_factory.mktemp("bombs")
+    paths = {}
+    for model, member, descr in BOMBS:
+        arrays, meta = models[model]
+        for method in BOMB_METHODS:
+            path = paths[member, method] = folder / f"{member}-{method}.npz"
+            write_bomb(path, f"{member}.npy", _bomb_header(descr), BOMB_MIB, method)
+            write_model(path, {k: v for k, v in arrays.items() if k != member}, meta)
+    yield paths, run_commands(list(paths.values()))
+    for path in paths.values():
+        path.unlink()
+
+
+@pytest.mark.parametrize("method", BOMB_METHODS)
+@pytest.mark.parametrize("model, member, descr", BOMBS, ids=[member for _, member, _ in BOMBS])
+def test_bombs_are_refused_unread(models, bombs, model, member, descr, method):
+    paths, report = bombs
+    path, header = paths[member, method], _bomb_header(descr)
+    size = len(header) + (BOMB_MIB << 20)
+    values = (BOMB_MIB << 20) // np.dtype(descr).itemsize
     with zipfile.ZipFile(path) as zf:  # a genuine bomb: the directory declares 6 GB
-        assert zf.getinfo("train_items.npy").file_size == len(header) + (BOMB_MIB << 20)
-    assert_refused(path, f"is damaged: its training text would hold {BOMB_MIB << 20:,} bytes; "
-                         f"a valid file holds at most {64 << 20:,}")
-    # And as a user runs it, start-up included.
+        info = zf.getinfo(f"{member}.npy")
+    assert info.file_size == size
+    if method == "stored":
+        assert info.compress_size == size and path.stat().st_size > size
+        assert path.stat().st_blocks * 512 < 10 << 20  # sparse: the zeros take no disk
+    elif method == "stored-lying":
+        assert info.compress_size == len(header) and path.stat().st_size < 1 << 20
+    else:
+        assert path.stat().st_size < 7_000_000
+    run = report[str(path)]
+    if method == "stored-lying":
+        # Refused from the zip directory alone: a stored member holds what it declares.
+        check_refused(run, path, f"is damaged: the array '{member}' declares {size:,} bytes, "
+                                 f"more than its {len(header):,} stored bytes can hold")
+        return
+    # Refused from the .npy header: nothing of the 6 GB is read or allocated.
+    if member == "train_items":
+        check_refused(run, path, f"is damaged: its training text would hold {values:,} bytes; "
+                                 f"a valid file holds at most {64 << 20:,}")
+        return
+    what = "the model's counts" if member.startswith("model_") else "the train counts"
+    if member.endswith("_count"):
+        # The level's keys fix its length: 627 bigrams were seen. (The message's subject
+        # is left out: it reads "the counts of ... has shape", see the report.)
+        assert len(models[model][0][member]) == 627
+        check_refused(run, path, "is damaged: ",
+                      also=[f" of {what} at level 2 ",
+                            f" shape [{values}] and dtype int32, expected [627] and int32"])
+        return
+    # Keys come first and fix the level's length, so they must be bounded by the
+    # metadata: a training text of T predictions in I items has at most T + I windows of
+    # two tokens (one per prediction, plus one per item's start); the model's counts are
+    # the training split's.
+    stated = models[model][1]["data"]
+    bound = stated["tokens"]["train"] + stated["items"]["train"] + 27
+    check_refused(run, path, f"is damaged: the keys of {what} at level 2 would hold "
+                             f"{values:,} values; a valid file holds at most ")
+    ceiling = int(run["runs"][0]["err"].rsplit(" ", 1)[1].replace(",", ""))
+    assert ceiling <= bound
+
+
+def test_training_text_bomb_as_a_user_runs_it(bombs):
+    # Start-up included, in a fresh interpreter.
+    path = bombs[0]["train_items", "deflated"]
     start = time.perf_counter()
     child = subprocess.run([sys.executable, "-m", "bigram", "sample", "-m", str(path), "--novel"],
                            check=False, capture_output=True, text=True, timeout=120,
@@ -249,39 +355,22 @@ def test_deflate_bomb_as_training_items(good, tmp_path):
     assert child.stderr.startswith(f"error: {path} is damaged: its training text would hold")
 
 
-def test_small_deflate_bomb_is_the_zeros_it_declares(tmp_path):
-    # The bomb builder itself, checked by decompressing a small one with zipfile.
+@pytest.mark.parametrize("method", BOMB_METHODS)
+def test_small_bomb_is_the_zeros_it_declares(tmp_path, method):
+    # The bomb builder itself, checked on a small one with zipfile (which checks the CRC).
     header = npy_header((3 << 20,), "|u1")
-    write_deflate_bomb(tmp_path / "small.npz", "x.npy", header, 3)
-    with zipfile.ZipFile(tmp_path / "small.npz") as zf:
-        assert zf.read("x.npy") == header + bytes(3 << 20)
-
-
-@pytest.mark.parametrize("member", ["data_train_2_count", "model_counts_2_count",
-                                    "data_train_2_keys", "model_counts_2_keys"])
-def test_deflate_bomb_as_counts(good, tmp_path, member):
-    # An array of the count index that declares 6 GB of int64.
-    arrays, meta = good
-    path = tmp_path / "bomb.npz"
-    values = BOMB_MIB << 17
-    write_deflate_bomb(path, f"{member}.npy", npy_header((values,), "<i8"), BOMB_MIB)
-    write_model(path, {k: v for k, v in arrays.items() if k != member}, meta)
-    if member.endswith("_count"):
-        # The level's keys fix its length: 627 bigrams were seen.
-        assert len(arrays[member]) == 627
-        assert_refused(path, f"is damaged: the array '{member}' has shape [{values}] and dtype "
-                             "int64, expected [627] and int64")
-        return
-    # Keys come first and fix the level's length, so they must be bounded by the
-    # metadata: a text of T predictions in I items has at most T + I windows of two
-    # tokens (one per prediction, plus one per item's start), whichever split.
-    stated = meta["data"]
-    bound = sum(stated["tokens"].values()) + sum(stated["items"].values()) + 27
-    report = run_commands([path])[str(path)]
-    check_refused(report, path, f"is damaged: the array '{member}' would hold {values:,} "
-                                "values; a valid file holds at most ")
-    ceiling = int(report["runs"][0]["err"].rsplit(" ", 1)[1].replace(",", ""))
-    assert ceiling <= bound
+    path = tmp_path / "small.npz"
+    write_bomb(path, "x.npy", header, 3, method)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("x.npy")
+        assert info.file_size == len(header) + (3 << 20)
+        if method == "stored-lying":
+            # Only the header is there; reading the member ends there, short of its CRC.
+            assert info.compress_size == len(header) and header in path.read_bytes()
+            with pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"):
+                zf.read("x.npy")
+        else:
+            assert zf.read("x.npy") == header + bytes(3 << 20)
 
 
 # ---------------------------------------------------------------------- other member damage
@@ -296,14 +385,14 @@ def test_oversized_metadata(good, tmp_path):
 def test_header_that_disagrees_with_the_zip_directory(good, tmp_path):
     # The .npy header claims one more entry than the member holds.
     arrays, meta = good
-    name = "data_train_2_count"
+    name = "model_counts_2_count"
     rest = {k: v for k, v in arrays.items() if k != name}
     count = arrays[name]
-    member = npy_header((len(count) + 1,), "<i8") + count.tobytes()
+    member = npy_header((len(count) + 1,), count.dtype.str) + count.tobytes()
     write_model(tmp_path / "m.npz", rest, meta, [(f"{name}.npy", member)])
     assert_refused(tmp_path / "m.npz", f"is damaged: the array '{name}' declares "
-                                       f"{len(member) + 8:,} bytes in its header but "
-                                       f"{len(member):,} in the zip directory")
+                                       f"{len(member) + count.itemsize:,} bytes in its header "
+                                       f"but {len(member):,} in the zip directory")
 
 
 def test_format_1_file_says_to_train_again(good, tmp_path):
@@ -313,13 +402,15 @@ def test_format_1_file_says_to_train_again(good, tmp_path):
     size = meta["vocabulary_size"]
     old = {}
     for prefix in ("model_counts_", "data_train_", "data_test_"):
-        keys = arrays[f"{prefix}2_keys"]
+        # A count model's train counts are stored once, as the model's.
+        stored = prefix if f"{prefix}2_keys" in arrays else "model_counts_"
+        keys = arrays[f"{stored}2_keys"]
         contexts, starts = np.unique(keys // size, return_index=True)
         old[f"{prefix}contexts"] = contexts
         if prefix.startswith("data"):
             old[f"{prefix}indptr"] = np.append(starts, len(keys))
         old[f"{prefix}next"] = keys % size
-        old[f"{prefix}count"] = arrays[f"{prefix}2_count"]
+        old[f"{prefix}count"] = arrays[f"{stored}2_count"].astype(np.int64)
     old["model_probabilities"] = np.full((size, size), 1 / size, dtype=np.float32)
     old["train_items"] = arrays["train_items"]
     chars = bytes(arrays["vocabulary"]).decode().replace("\n", "")
@@ -342,21 +433,22 @@ class Case:
     model: str        # key of the `models` fixture
     change: object    # change(arrays, meta), in place
     message: str      # what follows "error: <path> "; {fields} from the good model's facts
+    also: tuple = ()  # parts the message must also hold, where its start is left open
 
 
 def _swap(array, i, j):
     array[[i, j]] = array[[j, i]]
 
 
-def _wrong_suffix_link(arrays, k):
+def _wrong_suffix_link(arrays, prefix, k):
     # A link within range that names another window: at level 2, another last token;
     # at level 3, a window with the same last token after another context.
-    size = len(arrays["data_train_1_keys"])
-    suffix = arrays[f"data_train_{k}_suffix"]
+    size = len(arrays[f"{prefix}1_keys"])
+    suffix = arrays[f"{prefix}{k}_suffix"]
     if k == 2:
         suffix[0] = (suffix[0] + 1) % size
         return
-    below = arrays[f"data_train_{k - 1}_keys"]
+    below = arrays[f"{prefix}{k - 1}_keys"]
     for row, link in enumerate(suffix):
         others = np.flatnonzero((below % size == below[link] % size)
                                 & (np.arange(len(below)) != link))
@@ -374,68 +466,129 @@ def _set(name, index, value):
     return lambda a, m: a[name].__setitem__(index, value)
 
 
+def _add(name, index, amount):
+    return lambda a, m: a[name].__setitem__(index, a[name][index] + amount)
+
+
+def _widened(arrays, name):
+    """The count member `name` as int64, as bigram writes counts of 2**31 or more."""
+    assert arrays[name].dtype == np.int32
+    arrays[name] = arrays[name].astype(np.int64)
+    return arrays[name]
+
+
+def _set_wide(name, index, value):
+    return lambda a, m: _widened(a, name).__setitem__(index, value)
+
+
+def _starts_an_item(arrays, prefix, k, row):
+    """Whether the level-k window at `row` begins with the boundary (<s>)."""
+    size = len(arrays[f"{prefix}1_keys"])
+    for j in range(k, 1, -1):
+        row = arrays[f"{prefix}{j}_keys"][row] // size
+    return row == 0
+
+
+def _overflow_two_levels(arrays, meta):
+    # With sentence padding, level 2 scores the windows that begin with <s>: row 0 is one.
+    assert meta["padding"] == "sentence" and _starts_an_item(arrays, "data_test_", 2, 0)
+    _set_wide("data_test_2_count", 0, 2 ** 62)(arrays, meta)
+    _set_wide("data_test_3_count", 0, 2 ** 62)(arrays, meta)
+
+
+def _add_at_an_item_start(arrays, meta):
+    assert meta["padding"] == "sentence" and _starts_an_item(arrays, "data_test_", 2, 0)
+    _add("data_test_2_count", 0, 1)(arrays, meta)
+
+
+# Count models store their training split's counts once, as the model's counts; the
+# neural model, which has none, stores its train split.
 CASES = [
-    # The report's case: every stored count 2^62, so their int64 sum wraps negative.
-    Case("counts-2**62", "bigram", lambda a, m: a["data_train_2_count"].fill(2 ** 62),
-         "is damaged: the train counts (windows of 2)' counts sum to {overflow:,}, more than a "
-         "64-bit count can hold"),
-    Case("model-final-2**62", "bigram", lambda a, m: a["model_counts_2_final"].fill(2 ** 62),
-         "is damaged: the model's counts (windows of 2)' scored counts sum to {overflow:,}, "
-         "more than a 64-bit count can hold"),
-    # Each level's sum fits in int64; the total over the levels does not.
-    Case("levels-overflow-together", "bigram",
-         lambda a, m: (_set("data_train_1_final", 0, 2 ** 62)(a, m),
-                       _set("data_train_2_final", 0, 2 ** 62)(a, m)),
-         "is damaged: the train counts sum to more than a 64-bit count can hold"),
+    # The report's case: every count 2^62, so their int64 sum wraps negative.
+    Case("counts-2**62", "neural", lambda a, m: _widened(a, "data_train_2_count").fill(2 ** 62),
+         "is damaged: the counts of the train counts at level 2 sum to {overflow:,}, more than "
+         "a 64-bit count can hold"),
+    Case("model-counts-2**62", "bigram",
+         lambda a, m: _widened(a, "model_counts_2_count").fill(2 ** 62),
+         "is damaged: the counts of the model's counts at level 2 sum to {overflow:,}, more "
+         "than a 64-bit count can hold"),
+    # Each level's sum fits in int64; the total of the predictions they score does not.
+    Case("levels-overflow-together", "trigram", _overflow_two_levels,
+         "is damaged: the test counts sum to more than a 64-bit count can hold"),
     Case("negative-count", "bigram", _set("model_counts_2_count", 5, -1),
-         "is damaged: the model's counts (windows of 2)' counts include negative values"),
-    Case("negative-final", "trigram", _set("data_test_3_final", 2, -1),
-         "is damaged: the test counts (windows of 3)' scored counts include negative values"),
-    Case("test-tokens-disagree", "bigram",
-         lambda a, m: a["data_test_2_final"].__setitem__(0, a["data_test_2_final"][0] + 1),
+         "is damaged: the counts of the model's counts at level 2 include negative values"),
+    Case("negative-count-level-3", "trigram", _set("data_test_3_count", 2, -1),
+         "is damaged: the counts of the test counts at level 3 include negative values"),
+    Case("test-tokens-disagree", "bigram", _add("data_test_2_count", 0, 1),
          "is damaged: its metadata states {test:,} predictions, but the test counts sum to "
          "{test_more:,}"),
-    Case("train-tokens-disagree", "bigram", lambda a, m: m["data"]["tokens"].update(train=5),
+    # With sentence padding an item's first prediction is scored by the window <s> x.
+    Case("test-tokens-disagree-at-an-item-start", "trigram", _add_at_an_item_start,
+         "is damaged: its metadata states {test:,} predictions, but the test counts sum to "
+         "{test_more:,}"),
+    Case("train-tokens-disagree", "neural", lambda a, m: m["data"]["tokens"].update(train=5),
          "is damaged: its metadata states 5 predictions, but the train counts sum to {train:,}"),
+    Case("train-counts-disagree", "neural", _add("data_train_2_count", 0, 1),
+         "is damaged: its metadata states {train:,} predictions, but the train counts sum to "
+         "{train_more:,}"),
     # The model's counts are the training split's (train and merge both make them so).
-    Case("model-tokens-disagree", "bigram",
-         lambda a, m: a["model_counts_2_final"].__setitem__(0, a["model_counts_2_final"][0] + 1),
+    Case("model-tokens-disagree", "bigram", _add("model_counts_2_count", 0, 1),
          "is damaged: its metadata states {train:,} predictions, but the model's counts sum to "
          "{train_more:,}"),
+    Case("train-tokens-disagree-with-the-model", "bigram",
+         lambda a, m: m["data"]["tokens"].update(train=5),
+         "is damaged: its metadata states 5 predictions, but the model's counts sum to "
+         "{train:,}"),
+    # No training text: at most the 27 windows of one token, so 627 of two are too many.
+    Case("model-counts-beyond-the-stated-training", "bigram",
+         lambda a, m: (m["data"]["tokens"].update(train=0), m["data"]["items"].update(train=0)),
+         "is damaged: the keys of the model's counts at level 2 would hold 627 values; a valid "
+         "file holds at most 27"),
     Case("dev-tokens-without-dev-counts", "bigram",
          lambda a, m: m["data"]["tokens"].update(dev=5),
          "is damaged: its metadata states 5 dev tokens, but it stores no dev counts"),
     Case("test-counts-without-test-items", "bigram", lambda a, m: m["data"]["items"].pop("test"),
          "is damaged: it stores test counts but its metadata states no test items and tokens"),
     Case("key-out-of-range", "bigram", _set("model_counts_2_keys", -1, 27 * 27),
-         "is damaged: the model's counts (windows of 2)' keys include 729, outside the 729 "
+         "is damaged: the keys of the model's counts at level 2 include 729, outside the 729 "
          "possible windows"),
     Case("keys-unsorted", "bigram", lambda a, m: _swap(a["model_counts_2_keys"], 0, 1),
-         "is damaged: the model's counts (windows of 2)' keys are not sorted without repeats"),
+         "is damaged: the keys of the model's counts at level 2 are not sorted without repeats"),
     Case("keys-repeated", "trigram",
-         lambda a, m: a["data_train_3_keys"].__setitem__(4, a["data_train_3_keys"][3]),
-         "is damaged: the train counts (windows of 3)' keys are not sorted without repeats"),
+         lambda a, m: a["data_test_3_keys"].__setitem__(4, a["data_test_3_keys"][3]),
+         "is damaged: the keys of the test counts at level 3 are not sorted without repeats"),
     Case("level-1-not-the-vocabulary", "trigram",
          lambda a, m: _swap(a["model_counts_1_keys"], 0, 1),
-         "is damaged: the model's counts (windows of 1) do not list the vocabulary's 28 tokens"),
+         "is damaged: the windows of the model's counts at level 1 are not the vocabulary's 28 "
+         "tokens"),
     Case("level-1-suffix-links", "bigram", _set("data_test_1_suffix", 3, 1),
-         "is damaged: the test counts (windows of 1) do not list the vocabulary's 27 tokens"),
+         "is damaged: the windows of the test counts at level 1 are not the vocabulary's 27 "
+         "tokens"),
     Case("suffix-link-out-of-range", "bigram", _set("data_test_2_suffix", 3, -2),
-         "is damaged: the test counts (windows of 2)' suffix links include -2, outside the 27 "
+         "is damaged: the suffix links of the test counts at level 2 include -2, outside the 27 "
          "shorter windows"),
-    Case("suffix-link-wrong-level-2", "bigram", lambda a, m: _wrong_suffix_link(a, 2),
-         "is damaged: the train counts (windows of 2)' suffix links do not match their windows"),
-    Case("suffix-link-wrong-level-3", "trigram", lambda a, m: _wrong_suffix_link(a, 3),
-         "is damaged: the train counts (windows of 3)' suffix links do not match their windows"),
+    Case("suffix-link-wrong-level-2", "bigram", lambda a, m: _wrong_suffix_link(a, "data_test_", 2),
+         "is damaged: the suffix links of the test counts at level 2 do not match their "
+         "windows"),
+    Case("suffix-link-wrong-level-3", "trigram",
+         lambda a, m: _wrong_suffix_link(a, "model_counts_", 3),
+         "is damaged: the suffix links of the model's counts at level 3 do not match their "
+         "windows"),
+    # The start of these two is left open: it reads "the suffix links of ... has shape".
     Case("suffix-shorter-than-keys", "bigram",
          lambda a, m: a.update(data_test_2_suffix=a["data_test_2_suffix"][:-1]),
-         "is damaged: the array 'data_test_2_suffix' has shape [430] and dtype int64, expected "
-         "[431] and int64"),
+         "is damaged: ", ("suffix links of the test counts at level 2 ",
+                          " shape [430] and dtype int32, expected [431] and int32")),
+    Case("suffix-links-int64", "bigram",
+         lambda a, m: a.update(data_test_2_suffix=a["data_test_2_suffix"].astype(np.int64)),
+         "is damaged: ", ("suffix links of the test counts at level 2 ",
+                          " shape [431] and dtype int64, expected [431] and int32")),
     Case("token-rank-negative", "trigram", _set("model_token_rank", 4, -1),
          "is damaged: the word ranks include -1, outside 0 or more"),
     Case("token-rank-wrong-length", "trigram",
          lambda a, m: a.update(model_token_rank=a["model_token_rank"][:-1]),
-         "is damaged: the word ranks has shape [27] and dtype int64, expected [28] and int64"),
+         "is damaged: the array of word ranks has shape [27] and dtype int64, expected [28] and "
+         "int64"),
     # Neural models: format 1's dense probability matrix became the weight matrix.
     Case("weights-nan", "neural", _set("model_weights", (2, 0), np.nan),
          "is damaged: its weights are not all finite"),
@@ -474,13 +627,13 @@ CASES = [
     Case("unknown-kind", "bigram", lambda a, m: m.update(kind="transformer"),
          "holds a model of unknown kind 'transformer'"),
     Case("order-1", "bigram", lambda a, m: m.update(order=1),
-         "is damaged: its order 1 is not a whole number from 2 to 12"),
-    Case("order-13", "bigram", lambda a, m: m.update(order=13),
-         "is damaged: its order 13 is not a whole number from 2 to 12"),
+         "is damaged: its order 1 is not a whole number from 2 to {max_order}"),
+    Case("order-above-the-limit", "bigram", lambda a, m: m.update(order=MAX_ORDER + 1),
+         "is damaged: its order {above_max_order} is not a whole number from 2 to {max_order}"),
     Case("order-text", "bigram", lambda a, m: m.update(order="2"),
-         "is damaged: its order '2' is not a whole number from 2 to 12"),
+         "is damaged: its order '2' is not a whole number from 2 to {max_order}"),
     Case("order-true", "bigram", lambda a, m: m.update(order=True),
-         "is damaged: its order True is not a whole number from 2 to 12"),
+         "is damaged: its order True is not a whole number from 2 to {max_order}"),
     Case("order-3-with-bigram-arrays", "bigram", lambda a, m: m.update(order=3),
          "is damaged: the array 'model_counts_3_keys' is missing"),
     # Metadata of the wrong types.
@@ -532,8 +685,10 @@ def _facts(arrays, meta):
     """Numbers the expected messages quote, from the good model."""
     tokens = meta["data"]["tokens"]
     return {"train": tokens["train"], "test": tokens["test"], "train_more": tokens["train"] + 1,
-            "test_more": tokens["test"] + 1,
-            "overflow": len(arrays["data_train_2_count"]) * 2 ** 62}
+            "test_more": tokens["test"] + 1, "max_order": MAX_ORDER,
+            "above_max_order": MAX_ORDER + 1,
+            "overflow": len(arrays["model_counts_2_count" if "model_counts_2_count" in arrays
+                                   else "data_train_2_count"]) * 2 ** 62}
 
 
 @pytest.fixture(scope="module")
@@ -551,7 +706,7 @@ def refusals(models, tmp_path_factory):
 def test_values_and_metadata_that_cannot_be_right(models, refusals, case):
     path = next(p for p in refusals if p.endswith(f"/{case.id}.npz"))
     message = case.message.format(**_facts(*models[case.model]))
-    check_refused(refusals[path], path, message)
+    check_refused(refusals[path], path, message, case.also)
 
 
 def test_cases_have_distinct_names():
