@@ -88,13 +88,16 @@ def _checked(run):
 
 def _view_index(index):
     """A basic index with a trailing Ellipsis, so numpy returns a view even of a scalar."""
-    return index if any(p is Ellipsis for p in index) else index + (Ellipsis,)
+    return index if Ellipsis in index else index + (Ellipsis,)
 
 
 class BasicIndex(Function):
     def forward(self, a, index, name):
         self.name, self.shape, self.index = name, a.shape, index
-        return _checked(lambda: a[_view_index(index)])
+        try:
+            return a[_view_index(index)]
+        except IndexError:
+            return _checked(lambda: a[_view_index(index)])
 
     def backward(self, g):
         grad = np.zeros(self.shape, dtype=g.dtype)
@@ -157,14 +160,24 @@ class RowIndex(AdvancedIndex):
 
 def getitem(a, index):
     """a[index], a view for basic indices and a copy for advanced ones."""
-    if (type(index) is Tensor and index._data.ndim and index._data.dtype.kind in "iu"
-            and a._data.ndim):
-        return RowIndex.apply(a, index=(index._data,))
+    kind = type(index)
+    if kind is Tensor:
+        if index._data.ndim and index._data.dtype.kind in "iu" and a._data.ndim:
+            return RowIndex.apply(a, index=(index._data,))
+    elif kind is int or (kind is tuple and all([type(p) is int for p in index])):
+        # Elements and rows by position, `Xb[k, j]`: the commonest index of all.
+        index = index if kind is tuple else (index,)
+        return _basic_view(a, index, "SelectBackward0")
     index = to_numpy_index(index)
     if is_basic(index):
-        out = BasicIndex.apply(a, index=index, name=_basic_name(index, a.shape))
-        return as_view(out, a, lambda array: array[_view_index(index)])
+        return _basic_view(a, index, _basic_name(index, a.shape))
     return AdvancedIndex.apply(a, index=index)
+
+
+def _basic_view(a, index, name):
+    view_index = _view_index(index)
+    return as_view(BasicIndex.apply(a, index=index, name=name), a,
+                   lambda array: array[view_index])
 
 
 class IndexPut(Function):
