@@ -43,6 +43,9 @@ class BackoffModel:
                 converted = [None]
                 for k in range(1, index.order + 1):
                     array = np.asarray(values[k], dtype=np.float64)
+                    if array.strides == (0,):   # a constant: its logarithm, still constant
+                        converted.append(np.broadcast_to(np.log(array[:1]), array.shape))
+                        continue
                     converted.append(np.log(array, out=array if in_place else None))
                 logs.append(converted)
         return cls(index, *logs)
@@ -57,13 +60,14 @@ class BackoffModel:
         the model's back-off rule where the window scores a prediction
         (`text.final(k) > 0`), NaN elsewhere.
         """
-        if text is self.index:   # the model's own training text: every window is a row
-            mapped = [None] + [np.arange(len(text.level(k))) for k in range(1, text.order + 1)]
-        else:
-            mapped = map_rows(text, self.index)
+        # The model's own training text needs no mapping: every window is a row.
+        mapped = None if text is self.index else map_rows(text, self.index)
         top = min(text.order, self.order)
         scores = [None]
         for k in range(1, text.order + 1):
+            if mapped is None and k <= self.order and not np.isnan(self.logprob[k]).any():
+                scores.append(self.logprob[k])   # every window is listed: its own value
+                continue
             needed = np.flatnonzero(text.final(k) > 0)
             values = np.full(len(text.level(k)), np.nan)
             rows = needed
@@ -76,21 +80,25 @@ class BackoffModel:
         return scores
 
     def _score_rows(self, text, mapped, k, rows):
+        """ln P of the last token of level-k text windows `rows` (mapped: text rows to model
+        rows per level, or None when the text is the model's own index)."""
         result = np.full(len(rows), np.nan)
-        pending = np.ones(len(rows), dtype=bool)
+        at = np.arange(len(rows))          # the windows still backing off
         skipped = np.zeros(len(rows))
         for j in range(k, 0, -1):
-            model_rows = mapped[j][rows]
-            listed = model_rows >= 0
+            model_rows = rows if mapped is None else mapped[j][rows]
             value = np.full(len(rows), np.nan)
+            listed = model_rows >= 0
             value[listed] = self.logprob[j][model_rows[listed]]
-            found = pending & ~np.isnan(value)
-            result[found] = value[found] + skipped[found]
-            pending &= ~found
-            if j == 1 or not pending.any():
+            found = ~np.isnan(value)
+            result[at[found]] = value[found] + skipped[found]
+            keep = ~found
+            if j == 1 or not keep.any():
                 break
-            contexts = mapped[j - 1][text.parent(j)[rows]]
-            weighted = pending & (contexts >= 0)
+            at, rows, skipped = at[keep], rows[keep], skipped[keep]
+            parents = text.level(j).keys[rows] // text.size
+            contexts = parents if mapped is None else mapped[j - 1][parents]
+            weighted = contexts >= 0
             skipped[weighted] += self.logbackoff[j - 1][contexts[weighted]]
             rows = text.level(j).suffix[rows]
         return result

@@ -98,6 +98,10 @@ class TrainingData:
         """Number of predicted tokens in a split."""
         return self.counts[split].predictions()
 
+    def release_tokens(self):
+        """Let the token ids go (4 bytes per token) once nothing will count them again."""
+        self.collector = self.mapping = None
+
     def recount(self, order, padding="makemore"):
         """The counts of every split at another order or padding (the ids are kept)."""
         return {s: self.collector.count(s, self.mapping, len(self.vocabulary), order, padding)
@@ -179,6 +183,8 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
         n_block = block.n_items
         local = None if assignment is None else assignment[base:base + n_block]
         keep = keep and kept_size + len(block.codepoints) <= keep_text
+        if not keep:
+            kept = []   # too long to keep: let it go now, not at the end
         others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
         train = None if not len(others) else local == 0
         if byte_pairs and block.plain:

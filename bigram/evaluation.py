@@ -100,17 +100,21 @@ def report_from_index(model, index, items, name):
     unk = model.vocabulary.unk_id
     for k in range(1, index.order + 1):
         final = index.final(k)
-        used = final > 0
-        if not used.any():
-            continue
-        with np.errstate(invalid="ignore"):
-            part = final[used] * scores[k][used]
-        total += float(part.sum())
-        tokens += int(final[used].sum())
-        if unk is not None:
-            keep = index.token(k)[used] != unk
-            known_total += float(part[keep].sum())
-            known += int(final[used][keep].sum())
+        # In slices: a level of millions of windows needs no temporaries of its size.
+        for start in range(0, len(final), 1 << 20):
+            counts = final[start:start + (1 << 20)]
+            used = np.flatnonzero(counts > 0)
+            if not len(used):
+                continue
+            weights = counts[used].astype(np.float64)
+            values = scores[k][start + used]
+            with np.errstate(invalid="ignore"):
+                total += float(weights @ values)
+            tokens += int(weights.sum())
+            if unk is not None:
+                keep = index.level(k).keys[start + used] % index.size != unk
+                known_total += float(weights[keep] @ values[keep])
+                known += int(weights[keep].sum())
     unit = model.vocabulary.unit
     if unk is None:
         return Report(name, int(items), tokens, total, unit=unit)

@@ -267,13 +267,13 @@ def _read_index(npz, prefix, order, size, padding, path, what, items=None, token
         name = f"{prefix}{k}_"
         rows = size if k == 1 else None
         keys = npz.read(name + "keys", np.int64, (rows,), max_items=limit,
-                        what=f"the keys of {what} at level {k}")
+                        what=f"the array of keys of {what} at level {k}")
         n = len(keys)
         suffix = npz.read(name + "suffix", np.int32, (n,), max_items=limit,
-                          what=f"the suffix links of {what} at level {k}")
+                          what=f"the array of suffix links of {what} at level {k}")
         wide = npz.header(name + "count").dtype == np.dtype(np.int64)
         count = npz.read(name + "count", np.int64 if wide else np.int32, (n,), max_items=limit,
-                         what=f"the counts of {what} at level {k}")
+                         what=f"the array of counts of {what} at level {k}")
         if k == 1:
             if (keys != np.arange(size)).any() or (suffix != 0).any():
                 raise damaged(path, f"the windows of {what} at level 1 are not the "

@@ -81,8 +81,12 @@ class NgramIndex:
         return self.levels[k]
 
     def parent(self, k):
-        """Row at level k-1 of each level-k window's first k-1 tokens."""
-        return self.levels[k].keys // self.size
+        """Row at level k-1 of each level-k window's first k-1 tokens (int32: a level holds
+        fewer than 2**31 windows)."""
+        keys = self.levels[k].keys
+        out = np.empty(len(keys), dtype=np.int32)
+        np.floor_divide(keys, self.size, out=out, casting="unsafe")
+        return out
 
     def token(self, k):
         """The last token of each level-k window."""
@@ -197,9 +201,12 @@ def _distinct(keys, valid, limit):
         rank = np.cumsum(present, dtype=np.int32) - 1
         unique = np.flatnonzero(present)
         return unique, np.where(valid, rank[np.where(valid, keys, 0)], -1).astype(np.int32)
-    chosen = keys[valid]
-    order = np.argsort(chosen)
-    chosen = chosen[order]
+    # Positions that are not valid sort first under one key below every valid one.
+    keys[~valid] = -1
+    order = np.argsort(keys)
+    skip = len(keys) - int(np.count_nonzero(valid))
+    order = order[skip:]
+    chosen = keys[order]
     new = np.empty(len(chosen), dtype=bool)
     new[:1] = True
     np.not_equal(chosen[1:], chosen[:-1], out=new[1:])
@@ -208,11 +215,8 @@ def _distinct(keys, valid, limit):
     rank = np.cumsum(new, dtype=np.int32)
     rank -= 1
     del new
-    inverse = np.empty(len(order), dtype=np.int32)
-    inverse[order] = rank
-    del order, rank
     rows = np.full(len(keys), -1, dtype=np.int32)
-    rows[valid] = inverse
+    rows[order] = rank
     return unique, rows
 
 

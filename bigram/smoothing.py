@@ -35,6 +35,7 @@ import numpy as np
 from .errors import OptionError
 
 METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
+CHUNK = 1 << 20
 DEFAULT_DISCOUNT = 0.75
 
 
@@ -85,16 +86,31 @@ def context_sums(index, k, values):
     return np.bincount(index.parent(k), weights=values, minlength=len(index.level(k - 1)))
 
 
-def _interpolate(index, base, explicit, weight):
-    """P_k of every row, bottom up, from P_1, the explicit parts and the lambdas."""
+def _interpolate(index, base, level_parts):
+    """P_k of every row, bottom up, from P_1 and, per order k, (explicit_k, lambda_k, the
+    rows' parents) as `level_parts(k)` computes them (one order at a time, so only one is
+    in memory; the explicit array becomes P_k in place)."""
     prob = [None, base]
     backoff = [None]
     for k in range(2, index.order + 1):
-        parent = index.parent(k)
-        prob.append(explicit[k] + weight[k - 1][parent] * prob[k - 1][index.level(k).suffix])
-        backoff.append(weight[k - 1])
-    backoff.append(np.ones(len(index.level(index.order))))
+        p, weight, parent = level_parts(k)
+        suffix = index.level(k).suffix
+        # In slices of a million windows: no temporary the size of the level.
+        for start in range(0, len(p), CHUNK):
+            end = start + CHUNK
+            lower = prob[k - 1][suffix[start:end]]
+            lower *= weight[parent[start:end]]
+            p[start:end] += lower
+        del parent
+        prob.append(p)
+        backoff.append(weight)
+    backoff.append(_constant(1.0, len(index.level(index.order))))
     return prob, backoff
+
+
+def _constant(value, length):
+    """A read-only array of one value that takes no memory (the top order's back-offs)."""
+    return np.broadcast_to(np.float64(value), (length,))
 
 
 def _fractions(numerator, denominator):
@@ -104,6 +120,22 @@ def _fractions(numerator, denominator):
                         0.0)
 
 
+def _weights_in_place(mass, totals):
+    """lambda = mass / total per context, in place in `mass` (1 where a context has no total:
+    it falls through to the order below)."""
+    np.divide(mass, totals, out=mass, where=totals > 0)
+    mass[totals <= 0] = 1.0
+    return mass
+
+
+def _divide_in_place(values, parent, totals):
+    """values / totals[parent], in place (0 where the total is 0)."""
+    denominator = totals[parent]
+    np.divide(values, denominator, out=values, where=denominator > 0)
+    values[denominator <= 0] = 0.0
+    return values
+
+
 def estimate(index, method="add-k", parameter=None):
     """The back-off form of `index`'s counts smoothed by `method`."""
     check(method, parameter)
@@ -111,33 +143,48 @@ def estimate(index, method="add-k", parameter=None):
     if method == "add-k":
         return _add_k(index, strength)
     order, size = index.order, index.size
-    explicit, weight = {}, {}
     discounts = {}
     if method == "witten-bell":
         base = index.level(1).count.astype(np.float64)
         base = base / base.sum() if base.sum() else np.full(size, 1.0 / size)
-        for k in range(2, order + 1):
+
+        def level_parts(k):
             c = index.level(k).count.astype(np.float64)
-            totals = context_sums(index, k, c)
-            mass = strength * context_sums(index, k, (c > 0).astype(np.float64))
-            explicit[k] = _fractions(c, (totals + mass)[index.parent(k)])
-            weight[k - 1] = np.where(totals + mass > 0, _fractions(mass, totals + mass), 1.0)
+            parent = index.parent(k)
+            contexts = len(index.level(k - 1))
+            totals = np.bincount(parent, weights=c, minlength=contexts)
+            mass = strength * np.bincount(parent[c > 0], minlength=contexts)
+            totals += mass
+            explicit = _divide_in_place(c, parent, totals)
+            return explicit, _weights_in_place(mass, totals), parent
     else:   # kneser-ney: raw counts at the top, continuation counts below
-        used = {order: index.level(order).count.astype(np.float64)}
-        for k in range(order - 1, 0, -1):
+        def used(k):
+            if k == order:
+                return index.level(order).count.astype(np.float64)
             above = index.level(k + 1)
-            used[k] = np.bincount(above.suffix[above.count > 0],
-                                  minlength=len(index.level(k))).astype(np.float64)
-        base = used[1] / used[1].sum() if used[1].sum() else np.full(size, 1.0 / size)
-        for k in range(2, order + 1):
-            c = used[k]
+            return np.bincount(above.suffix[above.count > 0],
+                               minlength=len(index.level(k))).astype(np.float64)
+
+        first = used(1)
+        base = first / first.sum() if first.sum() else np.full(size, 1.0 / size)
+
+        def level_parts(k):
+            c = used(k)
             discount = estimated_discount(c[c > 0]) if parameter is None else strength
             discounts[k] = discount
-            totals = context_sums(index, k, c)
-            types = context_sums(index, k, (c > 0).astype(np.float64))
-            explicit[k] = _fractions(np.maximum(c - discount, 0), totals[index.parent(k)])
-            weight[k - 1] = np.where(totals > 0, _fractions(discount * types, totals), 1.0)
-    prob, backoff = _interpolate(index, base, explicit, weight)
+            parent = index.parent(k)
+            contexts = len(index.level(k - 1))
+            totals = np.bincount(parent, weights=c, minlength=contexts)
+            positive = c > 0
+            types = np.bincount(parent if positive.all() else parent[positive],
+                                minlength=contexts).astype(np.float64)
+            del positive
+            c -= discount
+            np.maximum(c, 0, out=c)
+            explicit = _divide_in_place(c, parent, totals)
+            types *= discount
+            return explicit, _weights_in_place(types, totals), parent
+    prob, backoff = _interpolate(index, base, level_parts)
     return Estimate(prob, backoff, discounts)
 
 
@@ -157,5 +204,5 @@ def _add_k(index, k):
     prob = [None] + [np.full(len(index.level(n)), 1.0 / size) for n in range(1, order)]
     prob.append(np.where(totals[index.parent(order)] > 0, listed.astype(np.float64), 1.0 / size))
     backoff = [None] + [np.ones(len(index.level(n))) for n in range(1, order - 1)]
-    backoff += [lam, np.ones(len(top))]
+    backoff += [lam, _constant(1.0, len(top))]
     return Estimate(prob, backoff)

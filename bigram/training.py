@@ -60,6 +60,7 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
                               order=order, split=split, unit=unit, min_count=min_count,
                               max_vocab=max_vocab, padding=padding_for(kind, method))
+    data.release_tokens()   # counted once; only tuning counts again
     return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune, discounts)
 
 

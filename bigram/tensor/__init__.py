@@ -19,9 +19,11 @@ from .tensor import Size, Tensor
 # generator does not pay for importing every operation.
 _LAZY = {
     "functional": None, "nn": None, "random": None, "ops": None, "printing": None,
+    "threads": None,
     **dict.fromkeys(["abs", "cat", "clamp", "exp", "histc", "histogram", "log", "log10", "matmul",
                      "mean", "relu", "sigmoid", "split", "sqrt", "squeeze", "stack", "sum",
                      "tanh", "transpose", "unbind", "unsqueeze"], "ops"),
+    **dict.fromkeys(["get_num_threads", "set_num_threads"], "threads"),
     **dict.fromkeys(["Generator", "default_generator", "get_rng_state", "initial_seed",
                      "manual_seed", "multinomial", "normal_values", "rand", "randint",
                      "randn", "randperm", "seed", "set_rng_state"], "random"),
@@ -174,7 +176,8 @@ __all__ = [
     "Generator", "Size", "Tensor", "abs", "all", "allclose", "any", "arange", "argmax", "argmin",
     "as_tensor", "bool", "cat", "clamp", "clip", "default_generator", "double", "dtype",
     "empty", "empty_like", "enable_grad", "equal", "exp", "eye", "float", "float32", "float64",
-    "from_numpy", "full", "full_like", "functional", "get_default_dtype", "get_rng_state",
+    "from_numpy", "full", "full_like", "functional", "get_default_dtype", "get_num_threads",
+    "get_rng_state", "set_num_threads",
     "histc", "histogram", "log10", "split", "squeeze", "std", "transpose", "unsqueeze", "var",
     "initial_seed", "int", "int32", "int64", "is_grad_enabled", "is_tensor", "isfinite",
     "isinf", "isnan", "linspace", "log", "log_softmax", "long", "manual_seed", "matmul", "max",
