@@ -50,6 +50,9 @@ def use_engine(engine, threads):
     import bigram.tensor.nn
     import bigram.tensor.nn.functional
 
+    if threads:
+        engine_module.set_num_threads(threads)  # numpy's BLAS, as torch's own threads above
+
     for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
         del sys.modules[name]
     sys.modules["torch"] = engine_module
@@ -119,7 +122,8 @@ def main(argv=None):
                         help="torch.manual_seed(SEED) before the first cell, so that cells "
                              "using the default generator are comparable across engines")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1, as the benchmarks)")
+                        help="threads for matrix products, either engine (default 1, as "
+                             "the benchmarks)")
     args = parser.parse_args(argv)
     replacements = [tuple(pair) for pair in args.replace]
 

@@ -24,6 +24,11 @@ class MatMul(Function):
     def forward(self, a, b):
         self.name = "MmBackward0" if a.ndim == 2 and b.ndim == 2 else _node_name(a.ndim, b.ndim)
         self.a, self.b = a, b
+        if a.ndim > 2 and b.ndim == 2:
+            # A batch times a matrix (a Linear layer on (B, T, C)) is one matrix product
+            # over the stacked rows: numpy's stacked matmul does not reach BLAS as well.
+            rows = a.reshape(-1, a.shape[-1])
+            return (rows @ b).reshape(a.shape[:-1] + (b.shape[1],))
         out = a @ b
         return out if a.ndim > 1 or b.ndim > 1 else np.asarray(out)  # vector @ vector: 0-dim
 
@@ -31,6 +36,9 @@ class MatMul(Function):
         a, b = self.a, self.b
         if a.ndim == 2 and b.ndim == 2:
             return g @ b.T, a.T @ g
+        if a.ndim > 2 and b.ndim == 2:
+            rows, g_rows = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            return (g_rows @ b.T).reshape(a.shape), rows.T @ g_rows
         # Treat vectors as a row (on the left) or a column (on the right), as matmul does.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

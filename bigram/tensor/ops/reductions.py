@@ -4,6 +4,7 @@ A keepdim reduction's backward is the tinygrad rule: reshape the gradient to
 the kept shape, then broadcast it back over the reduced axes.
 """
 
+import contextlib
 import math
 from collections import namedtuple
 
@@ -60,9 +61,11 @@ class Mean(Function):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.count = math.prod([a.shape[i] for i in axes])
         # np.mean's own arithmetic (a pairwise sum, then one division), minus its wrapper.
+        total = np.add.reduce(a, axis=axes, keepdims=keepdim, dtype=dtype)
+        if self.count:
+            return np.asarray(total / self.count)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.add.reduce(a, axis=axes, keepdims=keepdim, dtype=dtype)
-                              / self.count)
+            return np.asarray(total / self.count)  # the mean of nothing: nan, as torch
 
     def backward(self, g):
         return _spread(g / g.dtype.type(self.count), self.shape, self.axes, self.keepdim)
@@ -108,13 +111,15 @@ class Var(Function):
         count = math.prod([a.shape[i] for i in axes])
         self.divisor = a.dtype.type(max(count - correction, 0))
         self.shape, self.axes, self.keepdim, self.root = a.shape, axes, keepdim, root
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # Too few elements divide by zero, giving nan (or inf) without a warning, as torch.
+        quiet = np.errstate(divide="ignore", invalid="ignore") if not self.divisor else None
+        with quiet or contextlib.nullcontext():
             self.centered = a - np.add.reduce(a, axis=axes, keepdims=True) / count
             out = np.add.reduce(self.centered * self.centered, axis=axes,
                                 keepdims=keepdim) / self.divisor
-            if root:
-                self.name = "StdBackward0"
-                out = np.sqrt(out)
+        if root:
+            self.name = "StdBackward0"
+            out = np.sqrt(out)
         self.out = np.asarray(out)
         return self.out
 
