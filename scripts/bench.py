@@ -350,8 +350,8 @@ def scale(quick):
 
 def bench_makemore_mlp(quick):
     """makemore part 2's training loop (block 3, C 27x10, W1 30x200, W2 200x27,
-    minibatches of 32, lr 0.1) on bigram.tensor and on single-threaded PyTorch: the same
-    seed and number of steps for both, rounds interleaved, median time per step.
+    minibatches of 32, lr 0.1) on bigram.tensor and on PyTorch, each on one thread: the
+    same seed and number of steps for both, rounds interleaved, median time per step.
     Prints its own table row and returns the numbers for the JSON."""
     import bigram.tensor as engine
 
@@ -359,9 +359,10 @@ def bench_makemore_mlp(quick):
     engines = {"bigram.tensor": (engine, engine.functional)}
     if torch is not None and not quick:
         engines["PyTorch"] = (torch, torch.nn.functional)
-    threads = torch.get_num_threads() if torch is not None else None
-    if torch is not None:
-        torch.set_num_threads(1)
+    # One thread each: PyTorch's own, and numpy's BLAS under bigram.tensor.
+    threads = {m: m.get_num_threads() for m in (engine, torch) if m is not None}
+    for module in threads:
+        module.set_num_threads(1)
     try:
         ws = words()
         state = {}
@@ -378,8 +379,8 @@ def bench_makemore_mlp(quick):
                     module, F, parameters, g, X, Y, steps))
                 per_step[name].append(t / steps)
     finally:
-        if threads is not None:
-            torch.set_num_threads(threads)
+        for module, n in threads.items():
+            module.set_num_threads(n)
     result = {"steps_per_round": steps, "rounds": rounds,
               "per_step_s": {k: statistics.median(v) for k, v in per_step.items()},
               "all_per_step_s": per_step, "final_loss": losses}
