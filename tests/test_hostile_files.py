@@ -337,7 +337,7 @@ def test_bombs_are_refused_unread(models, bombs, model, member, descr, method):
     # the training split's.
     stated = models[model][1]["data"]
     bound = stated["tokens"]["train"] + stated["items"]["train"] + 27
-    check_refused(run, path, f"is damaged: the keys of {what} at level 2 would hold "
+    check_refused(run, path, f"is damaged: the array of keys of {what} at level 2 would hold "
                              f"{values:,} values; a valid file holds at most ")
     ceiling = int(run["runs"][0]["err"].rsplit(" ", 1)[1].replace(",", ""))
     assert ceiling <= bound
@@ -542,7 +542,7 @@ CASES = [
     # No training text: at most the 27 windows of one token, so 627 of two are too many.
     Case("model-counts-beyond-the-stated-training", "bigram",
          lambda a, m: (m["data"]["tokens"].update(train=0), m["data"]["items"].update(train=0)),
-         "is damaged: the keys of the model's counts at level 2 would hold 627 values; a valid "
+         "is damaged: the array of keys of the model's counts at level 2 would hold 627 values; a valid "
          "file holds at most 27"),
     Case("dev-tokens-without-dev-counts", "bigram",
          lambda a, m: m["data"]["tokens"].update(dev=5),
