@@ -171,13 +171,13 @@ class Function:
             if self.saves_output:
                 saved.extend(outputs)
             self._saved_versions = [(t, t._version[0]) for t in saved]
-        nr = 0
-        for out in outputs:
+        if len(outputs) == 1:
+            if outputs[0]._data.dtype.kind == "f":
+                outputs[0]._ctx = self
+            return
+        for nr, out in enumerate(outputs):
             if out._data.dtype.kind == "f":  # integer outputs (indices) carry no gradient
-                out._ctx = self
-                if nr:
-                    out._output_nr = nr
-            nr += 1
+                out._ctx, out._output_nr = self, nr
 
     def check_saved(self):
         """Raise, as torch does, if a value backward needs was freed or changed in place."""

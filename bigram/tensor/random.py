@@ -370,7 +370,8 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False):
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
-    shape = shape_from_args((shape,) if isinstance(shape, int) else tuple(shape))
+    if type(shape) is not tuple or not all([type(n) is int and n >= 0 for n in shape]):
+        shape = shape_from_args((shape,) if isinstance(shape, int) else tuple(shape))
     n = math.prod(shape)
     span = high - low
     gen = _generator(generator)
@@ -384,7 +385,9 @@ def randint(*args, size=None, generator=None, dtype=None, requires_grad=False):
         raise RuntimeError("Only Tensors of floating point dtype can require gradients")
     if dtype is not dtypes.int64:
         values = values.astype(dtype.numpy)
-    return finish(values.reshape(shape), None, requires_grad)
+    if len(shape) != 1:
+        values = values.reshape(shape)
+    return finish(values, None, requires_grad)
 
 
 _RANDPERM_LIMIT = (1 << 32) // 20  # ATen switches to a 64-bit shuffle from here on

@@ -191,9 +191,9 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have "
                                "a grad_fn")
         if gradient is None:
-            if self.numel() != 1:
+            if self._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grad = np.ones(self._data.shape, dtype=self._data.dtype)
+            grad = np.array(1, dtype=self._data.dtype).reshape(self._data.shape)
         else:
             grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
             if grad.shape != self._data.shape:
