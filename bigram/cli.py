@@ -149,6 +149,11 @@ def train(
         help="counts: the method's strength: k for add-k (default 1, 0 = none), the "
              "multiplier for witten-bell (default 1), the discount D for kneser-ney "
              "(default: estimated from the counts).", show_default=False)] = None,
+    prune: Annotated[Optional[list[str]], typer.Option(
+        help="modified-kneser-ney: lmplz's --prune, one threshold per order from unigrams "
+             "up (non-decreasing, the last repeated): n-grams seen at most that often are "
+             "dropped. Give them comma-separated (--prune 0,1,1) or one per --prune.",
+        show_default=False)] = None,
     steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
     lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
     reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
@@ -188,7 +193,7 @@ def train(
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
-        min_count=min_count, max_vocab=max_vocab)
+        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune))
     from .modelfile import save
 
     replaced = save(out, result.saved)
@@ -203,6 +208,16 @@ def train(
         plot_training_curve(result.saved.model.losses, best_bigram_loss(result.data), plot)
         note += f", and the training curve to {plot}"
     _stderr().print(note)
+
+
+def _prune_thresholds(values):
+    """--prune's values as whole numbers, however they were given (commas or repeats)."""
+    if not values:
+        return None
+    thresholds = [t for value in values for t in value.replace(",", " ").split()]
+    if not thresholds or not all(t.isascii() and t.isdigit() for t in thresholds):
+        raise OptionError(f"--prune takes whole numbers 0 or more, not {' '.join(values)!r}")
+    return [int(t) for t in thresholds]
 
 
 def _check_output_path(path, kind, inputs=(), force=False):
