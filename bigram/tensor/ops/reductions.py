@@ -284,6 +284,7 @@ def all_any(a, dim, keepdim, kind):
 
 
 _histogram_type = namedtuple("histogram", ["hist", "bin_edges"])
+_TYPE_WORDS = {"int32": "Int", "int64": "Long", "bool": "Bool"}
 
 
 def _histogram_repr(self):
@@ -337,8 +338,8 @@ def histogram(a, bins=100, *, range=None, weight=None, density=False):  # noqa: 
     the total and by each bin's width, so the histogram integrates to one.
     """
     if not a.dtype.is_floating_point:
-        raise NotImplementedError(f"\"histogramdd\" not implemented for '"
-                                  f"{ {'int32': 'Int', 'int64': 'Long', 'bool': 'Bool'}[a.dtype.name]}'")
+        raise NotImplementedError(f"\"histogramdd\" not implemented for "
+                                  f"'{_TYPE_WORDS[a.dtype.name]}'")
     if isinstance(bins, Tensor):
         raise NotImplementedError("torch.histogram with a tensor of bin edges is not supported "
                                   "here; pass the number of bins")
@@ -372,8 +373,8 @@ def histogram(a, bins=100, *, range=None, weight=None, density=False):  # noqa: 
 def histc(a, bins=100, min=0, max=0):  # noqa: A002 - torch's names
     """torch.histc: counts in `bins` equal bins over [min, max] (the data's range if equal)."""
     if not a.dtype.is_floating_point:
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '"
-                           f"{ {'int32': 'Int', 'int64': 'Long', 'bool': 'Bool'}[a.dtype.name]}'")
+        raise RuntimeError(f"\"histogram_cpu\" not implemented for "
+                           f"'{_TYPE_WORDS[a.dtype.name]}'")
     if int(bins) <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {int(bins)} for "
                            "dimension 0")
