@@ -1,8 +1,55 @@
-"""bigram: character-level bigram language models on a small PyTorch-compatible engine.
+"""bigram: n-gram language models of characters or words, from Python or the command line.
 
-The library: `bigram.tensor` (the engine), `dataset` (reading and splitting
-text), `models` (count and neural models), `sampling`, `evaluation` and
-`modelfile`; `cli` is the command-line program over them.
+    >>> import bigram
+    >>> model = bigram.train(order=2)            # the bundled names.txt, add-k with k 1
+    >>> model.sample(3, seed=2147483647)
+    ['mor', 'axx', 'minaymoryles']
+
+The API (the `bigram` command is built on it, so both give the same numbers):
+
+    train(data, model="counts", order=2, unit="char", method="add-k", smoothing=None, ...)
+        a Model trained on items (a list of strings) or a path (or list of paths)
+    load(path)                  a Model from a model file or an ARPA file
+    split(items, "makemore")    the command line's makemore or 80/10/10 split of items
+    Model                       .logprob(item), .logprobs(item), .score(item),
+                                .evaluate(items) -> Report, .reports, .sample(n, seed),
+                                .sample_batches(n, seed), .save(path), .export_arpa(path),
+                                .info(), .order, .unit, .vocabulary, .settings
+    Report                      nll, bits_per_token, perplexity, tokens, items, oov
+    BigramError                 every error, with InputError, ModelFileError, OptionError
+
+The library underneath: `bigram.tensor` (a PyTorch-compatible engine), `dataset`,
+`ngrams`, `smoothing`, `models`, `sampling`, `evaluation` and `modelfile`; `cli`
+is the command-line program.
 """
 
+from typing import TYPE_CHECKING
+
+from .errors import BigramError, InputError, ModelFileError, OptionError
+
 __version__ = "0.1.0"
+
+__all__ = ["BigramError", "InputError", "ItemScore", "Model", "ModelFileError", "OptionError",
+           "Report", "load", "split", "train"]
+
+# Imported on first use: `import bigram` (and the CLI's start-up) stays free of numpy.
+_LAZY = {"train": "api", "load": "api", "split": "api", "Model": "api",
+         "Report": "evaluation", "ItemScore": "evaluation"}
+
+if TYPE_CHECKING:
+    from .api import Model, load, split, train
+    from .evaluation import ItemScore, Report
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'bigram' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -40,13 +40,21 @@ IS_SPACE[_SPACES] = True
 
 @dataclass
 class Source:
-    """One input: a file path, the packaged dataset, or stdin."""
+    """One input: a file path, the packaged dataset, text in memory, or stdin."""
 
     label: str
-    path: Path | None = None  # None means stdin
+    path: Path | None = None  # None (and no data) means stdin
+    data: bytes | None = None  # text held in memory (items given from Python)
+
+    @property
+    def is_stdin(self):
+        """Whether the source is the standard input."""
+        return self.path is None and self.data is None
 
     def open(self):
         """A binary file object for the source."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
         if self.path is None:
             return sys.stdin.buffer
         try:
@@ -65,13 +73,17 @@ def packaged_names():
 
 
 def resolve_sources(arguments):
-    """Sources for the command-line arguments: paths, globs, '-' for stdin; names.txt if none."""
+    """Sources for the command-line arguments: paths, globs, '-' for stdin, Source objects as
+    they are; names.txt if none."""
     if not arguments:
         return [Source("names.txt (bundled)", packaged_names())]
     sources = []
     for argument in arguments:
+        if isinstance(argument, Source):
+            sources.append(argument)
+            continue
         if argument == "-":
-            if any(s.path is None for s in sources):
+            if any(s.is_stdin for s in sources):
                 raise InputError("stdin ('-') can be given only once")
             sources.append(Source("<stdin>"))
             continue
@@ -253,7 +265,7 @@ class Reader:
     def spool_stdin(self):
         """Copy stdin to a temporary file so that it can be read twice (for the split)."""
         for source in self.sources:
-            if source.path is None and id(source) not in self._spools:
+            if source.is_stdin and id(source) not in self._spools:
                 spool = tempfile.NamedTemporaryFile(prefix="bigram-stdin-", delete=False)
                 with spool:
                     shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)

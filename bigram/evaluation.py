@@ -187,7 +187,9 @@ def _oov_strings(vocabulary, spans, unknown):
 
 
 def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict"):
-    """The report for one FILE argument (a path, a glob or '-'), block by block."""
+    """The report for one FILE argument (a path, a glob, '-', or a corpus.Source such as
+    items held in memory), block by block; the report is named after the argument."""
+    name = getattr(argument, "label", argument)
     if oov not in OOV_POLICIES:
         raise OptionError(f"--oov must be skip or error, not {oov!r}")
     reader = Reader(resolve_sources([argument]), encoding_errors)
@@ -205,7 +207,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
                 names |= _oov_strings(vocabulary, spans, unknown)
             if oov == "error" and not vocabulary.unk:
                 what = "words" if vocabulary.unit == "word" else "character(s)"
-                raise InputError(f"{argument} has {int(unknown.sum())} {what} outside the "
+                raise InputError(f"{name} has {int(unknown.sum())} {what} outside the "
                                  f"model's vocabulary ({_quote(sorted(names), vocabulary.unit)})"
                                  "; use --oov skip to score the rest")
         scored = score_tokens(model, ids, offsets, unknown)
@@ -217,12 +219,12 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
         known_total += float(scored.logprob[keep].sum())
         known += int(keep.sum())
     if items == 0:
-        raise InputError(f"{argument} holds no items (it is empty or only has blank lines)")
+        raise InputError(f"{name} holds no items (it is empty or only has blank lines)")
     listed = _listing(names, vocabulary.unit)
     if vocabulary.unk:
-        return Report(argument, items, tokens, total, n_oov, listed, known, known_total,
+        return Report(name, items, tokens, total, n_oov, listed, known, known_total,
                       vocabulary.unit)
-    return Report(argument, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
+    return Report(name, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
 
 
 def _listing(tokens, unit):
