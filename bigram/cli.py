@@ -125,6 +125,14 @@ MinCountOption = Annotated[Optional[int], typer.Option(
 MaxVocabOption = Annotated[Optional[int], typer.Option(
     "--max-vocab", help="Keep only the N most frequent tokens; the rest become <unk>.",
     show_default=False)]
+DaskOption = Annotated[Optional[str], typer.Option(
+    "--dask", help="Count on a Dask cluster: a running scheduler (tcp://host:8786) or "
+    "'local' (a LocalCluster here). The model is the one of one process; needs "
+    "pip install 'bigram[dask]', and --test-size 0 or --split hash:80/10/10.",
+    show_default=False)]
+DaskWorkersOption = Annotated[Optional[int], typer.Option(
+    "--dask-workers", help="Worker processes of --dask local [default: one per core].",
+    show_default=False)]
 
 
 # ---------------------------------------------------------------------- train
@@ -154,6 +162,10 @@ def train(
              "up (non-decreasing, the last repeated): n-grams seen at most that often are "
              "dropped. Give them comma-separated (--prune 0,1,1) or one per --prune.",
         show_default=False)] = None,
+    discounts: Annotated[Optional[str], typer.Option(
+        help="modified-kneser-ney: the discounts D1,D2,D3+ of some orders instead of the "
+             "estimated ones, as 'order:D1,D2,D3' groups separated by ';' (D_j in [0, j]), "
+             "such as `bigram tune` prints.", show_default=False)] = None,
     steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
     lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
     reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
@@ -175,13 +187,17 @@ def train(
     plot: Annotated[Optional[Path], typer.Option(
         help="neural: save the training curve (loss per step) as this PNG.",
         show_default=False)] = None,
+    dask: DaskOption = None,
+    dask_workers: DaskWorkersOption = None,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
+    from .distributed import client_visible
     from .training import train_model
+    from .tuning import parse_discounts
 
     out = output or default_model_path()
-    inputs = _text_inputs(files)
+    inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
     if plot is not None:
         if kind is not Kind.neural:
@@ -193,7 +209,9 @@ def train(
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
-        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune))
+        dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
+        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
+        discounts=parse_discounts(discounts, order))
     from .modelfile import save
 
     replaced = save(out, result.saved)
@@ -263,6 +281,33 @@ def _training_progress(steps):
             progress.stop()
 
     return on_step
+
+
+def _cluster_progress():
+    """A callback for bigram.distributed: prints the Dask dashboard's address, then shows the
+    blocks counted across the cluster as a rich progress bar."""
+    console = _stderr()
+    shown = {}
+
+    def on_blocks(done, total, dashboard):
+        if not shown:
+            console.print(f"Dask dashboard: {dashboard or 'none (the scheduler serves none)'}")
+            shown["bar"] = None
+            if console.is_terminal and total:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                           TimeElapsedColumn)
+
+                bar = Progress(TextColumn("counting blocks"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), console=console, transient=True)
+                shown["task"] = bar.add_task("count", total=total)
+                bar.start()
+                shown["bar"] = bar
+        if shown["bar"] is not None:
+            shown["bar"].update(shown["task"], completed=done)
+            if done == total:
+                shown["bar"].stop()
+
+    return on_blocks
 
 
 # ---------------------------------------------------------------------- sample
@@ -536,7 +581,9 @@ def tune_command(
         show_default=False)] = None,
     smoothing: Annotated[Optional[str], typer.Option(
         help="counts: strengths to try, comma-separated; 'auto' is Kneser-Ney's estimated "
-             "discount [default: a grid per method].", show_default=False)] = None,
+             "discount [default: a grid per method]. modified-kneser-ney takes none: it "
+             "searches its discounts on dev, starting from the estimated ones.",
+        show_default=False)] = None,
     reg: Annotated[Optional[str], typer.Option(
         help="neural: regularisation strengths to try [default: 0.001,0.01,0.1].",
         show_default=False)] = None,
@@ -557,7 +604,7 @@ def tune_command(
     force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
-    from .tuning import parse_list, tune
+    from .tuning import discounts_record, parse_list, tune
 
     out = output or default_model_path()
     inputs = _text_inputs(files)
@@ -580,10 +627,11 @@ def tune_command(
     if as_json:
         chosen = result.chosen
         payload = {"trials": [{"order": t.order, "model": t.method, "strength": t.strength,
-                               "train": t.train, "dev": t.dev} for t in result.trials],
+                               **discounts_record(t), "train": t.train, "dev": t.dev}
+                              for t in result.trials],
                    "chosen": {"order": chosen.order, "model": chosen.method,
-                              "strength": chosen.strength, "dev": chosen.dev,
-                              "test": chosen.test}}
+                              "strength": chosen.strength, **discounts_record(chosen),
+                              "dev": chosen.dev, "test": chosen.test}}
         sys.stdout.write(json.dumps(payload) + "\n")
     else:
         from .render import tuning_table

@@ -146,6 +146,13 @@ def strength_text(method, strength):
     return f"{strength:g}"
 
 
+def setting_text(trial):
+    """A trial's strength, or for modified Kneser-Ney where its discounts came from."""
+    if trial.discounts is not None:
+        return "tuned on dev" if trial.searched else "estimated"
+    return strength_text(trial.method, trial.strength)
+
+
 def tuning_table(tuning):
     """Every setting's train and dev loss, the chosen one marked, and its test loss."""
     table = Table(box=box.SIMPLE_HEAD)
@@ -155,11 +162,15 @@ def tuning_table(tuning):
     for trial in tuning.trials:
         mark = "← chosen" if trial is tuning.chosen else ""
         style = "bold" if trial is tuning.chosen else None
-        table.add_row(str(trial.order), trial.method, strength_text(trial.method, trial.strength),
+        table.add_row(str(trial.order), trial.method, setting_text(trial),
                       _number(trial.train), _number(trial.dev), mark, style=style)
     chosen = tuning.chosen
     test = "no test split" if chosen.test is None else f"test NLL {_number(chosen.test)}"
-    summary = Text(f"chosen on dev: order {chosen.order}, {chosen.method} "
-                   f"{strength_text(chosen.method, chosen.strength)}; dev NLL "
-                   f"{_number(chosen.dev)}, {test} (reported once, for this setting only)")
-    return Group(table, summary)
+    summary = (f"chosen on dev: order {chosen.order}, {chosen.method} "
+               f"{setting_text(chosen)}; dev NLL "
+               f"{_number(chosen.dev)}, {test} (reported once, for this setting only)")
+    if chosen.discounts is not None:
+        from .tuning import format_discounts
+
+        summary += f"\ndiscounts (as train's --discounts): {format_discounts(chosen.discounts)}"
+    return Group(table, Text(summary))

@@ -1,8 +1,10 @@
 """Choosing a model on the dev split: every setting is trained on train and scored on dev;
 the best one is reported once on test, as the makemore lecture's exercises ask.
 
-The data is read once (its token ids are kept) and counted once per order and padding;
-trying another strength then costs one smoothing pass.
+The data is read once per padding (its token ids are kept) and counted once per order;
+trying another strength then costs one smoothing pass. Modified Kneser-Ney has no single
+strength: it starts from the discounts lmplz estimates from the counts-of-counts and
+searches its 3 x order discounts on dev (`search_discounts`).
 """
 
 import math
@@ -13,14 +15,15 @@ from .errors import OptionError
 from .evaluation import report_from_index
 from .modelfile import SavedModel, build_meta
 from .models import CountModel, NeuralModel
-from .training import padding_for
 from .smoothing import METHODS, check
+from .training import padding_for
+
+MODIFIED = "modified-kneser-ney"
 
 DEFAULT_STRENGTHS = {
     "add-k": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
     "witten-bell": [0.03, 0.1, 0.3, 1.0, 3.0],
     "kneser-ney": [None, 0.1, 0.3, 0.5, 0.7, 0.9],
-    "modified-kneser-ney": [None],
 }
 DEFAULT_REGS = [0.001, 0.01, 0.1]
 
@@ -58,6 +61,8 @@ class Trial:
     train: float = math.nan
     dev: float = math.nan
     test: float | None = None     # reported for the chosen trial only
+    discounts: dict | None = None  # modified Kneser-Ney: {order: (D1, D2, D3+)} used
+    searched: bool = False        # modified Kneser-Ney: discounts tuned on dev, not estimated
 
 
 @dataclass
@@ -82,45 +87,206 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     if orders[0] < 2:
         raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
     settings = _settings(kind, orders, methods, strengths, regs)
-    data = load_training_data(files, split_seed=split_seed, encoding_errors=encoding_errors,
-                              order=max(orders), split=split, unit=unit, min_count=min_count,
-                              max_vocab=max_vocab)
-    if not data.items.get("dev"):
-        raise OptionError("the dev split is empty: give it a share, such as --split 80/10/10")
+    loaded = {}
+
+    def data_for(padding):
+        # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
+        if padding not in loaded:
+            loaded[padding] = load_training_data(
+                files, split_seed=split_seed, encoding_errors=encoding_errors,
+                order=max(orders), split=split, unit=unit, min_count=min_count,
+                max_vocab=max_vocab, padding=padding)
+            if not loaded[padding].items.get("dev"):
+                raise OptionError("the dev split is empty: give it a share, such as "
+                                  "--split 80/10/10")
+        return loaded[padding]
+
     if kind == "neural":
         from .models import check_neural_budget
 
-        check_neural_budget(len(data.vocabulary), max(orders))
+        check_neural_budget(len(data_for("makemore").vocabulary), max(orders))
     tables = {}
     trials, models = [], {}
     for order, method, strength in settings:
         padding = padding_for(kind, method)
+        data = data_for(padding)
         if (order, padding) not in tables:
             tables[order, padding] = data.recount(order, padding)
         counts = tables[order, padding]
-        if kind == "counts":
+        if method == MODIFIED:
+            tried = _discount_trials(data, counts, order)
+        elif kind == "counts":
             model = CountModel(data.vocabulary, counts["train"], strength, method)
+            tried = [(Trial(order, method, strength), model)]
         else:
             model = NeuralModel.fit(data.vocabulary, counts["train"], steps, lr, strength, seed)
-        trial = Trial(order, method, strength,
-                      train=_nll(model, counts["train"]), dev=_nll(model, counts["dev"]))
-        trials.append(trial)
-        models[id(trial)] = model
-        if on_trial is not None:
-            on_trial(trial)
+            tried = [(Trial(order, method, strength), model)]
+        for trial, model in tried:
+            if math.isnan(trial.dev):
+                trial.dev = _nll(model, counts["dev"])
+            trial.train = _nll(model, counts["train"])
+            trials.append(trial)
+            models[id(trial)] = model
+            if on_trial is not None:
+                on_trial(trial)
     chosen = min(trials, key=lambda t: (math.inf if math.isnan(t.dev) else t.dev))
     model = models[id(chosen)]
-    counts = tables[chosen.order, padding_for(kind, chosen.method)]
+    padding = padding_for(kind, chosen.method)
+    data, counts = loaded[padding], tables[chosen.order, padding]
     if "test" in counts:
         chosen.test = _nll(model, counts["test"])
     data.order, data.counts = chosen.order, counts
     meta = build_meta(model, data, {"tuning": {
         "grid": [{"order": t.order, "method": t.method, "strength": t.strength,
-                  "train": t.train, "dev": t.dev} for t in trials],
+                  **discounts_record(t), "train": t.train, "dev": t.dev} for t in trials],
         "chosen": {"order": chosen.order, "method": chosen.method,
-                   "strength": chosen.strength}}})
+                   "strength": chosen.strength, **discounts_record(chosen)}}})
     saved = SavedModel(model, counts, meta, data.train_items)
     return Tuning(trials, chosen, saved, max(orders), data.items)
+
+
+def discounts_record(trial):
+    """Modified Kneser-Ney's discounts of a trial, and whether they were searched on dev,
+    as JSON fields (none for other methods)."""
+    if trial.discounts is None:
+        return {}
+    return {"discounts": {str(k): list(d) for k, d in trial.discounts.items()},
+            "searched": trial.searched}
+
+
+def _discount_trials(data, counts, order):
+    """Modified Kneser-Ney at one order: the estimated discounts, and those searched on dev
+    from them (each with its model)."""
+
+    def model_with(discounts):
+        return CountModel(data.vocabulary, counts["train"], None, MODIFIED, discounts=discounts,
+                          token_rank=data.token_rank)
+
+    estimated = model_with(None)
+    start = dict(estimated.estimate.discounts)
+    search = search_discounts(lambda d: _nll(model_with(d), counts["dev"]), start)
+    tuned = model_with(search.discounts)
+    return [(Trial(order, MODIFIED, None, discounts=start), estimated),
+            (Trial(order, MODIFIED, None, dev=search.dev, discounts=search.discounts,
+                   searched=True), tuned)]
+
+
+# ---------------------------------------------------------------------- discount search
+
+FIRST_STEP = 1.5      # a discount is first multiplied or divided by this
+LAST_STEP = 1.02      # the search ends when a sweep at this step improves nothing
+EVALUATIONS_PER_DISCOUNT = 100   # a bound on the work: dev scorings per discount searched
+
+
+@dataclass
+class DiscountSearch:
+    """The discounts found, their dev loss, where the search began and what it cost."""
+
+    discounts: dict           # {order: (D1, D2, D3+)}
+    dev: float
+    start_dev: float
+    evaluations: int
+
+
+MARGIN = 1e-3
+
+
+def discount_range(j):
+    """The D_j tried: lmplz accepts [0, j]. Staying below j (Chen and Goodman's D_j < j)
+    leaves every n-gram seen j times some of its own count; staying above 0 keeps some
+    mass for the order below (and the search from halving a vanishing discount forever)."""
+    return j * MARGIN, j * (1 - MARGIN)
+
+
+def _clip(value, j):
+    low, high = discount_range(j)
+    return min(max(value, low), high)
+
+
+def search_discounts(dev_nll, start, first_step=FIRST_STEP, last_step=LAST_STEP,
+                     max_evaluations=None):
+    """Coordinate descent of dev_nll({order: (D1, D2, D3+)}) over every discount, from `start`.
+
+    Each discount in turn (order by order, D1 to D3+) is multiplied by the step while
+    that lowers the dev loss, else divided by it while that does; after a sweep that
+    lowers nothing the step shrinks (its logarithm halves), until it is below
+    `last_step`. Every D_j stays in `discount_range(j)`. A setting whose loss is
+    NaN or infinite (a token left without probability) never wins.
+    """
+    current = {k: [_clip(float(d), j) for j, d in enumerate(ds, 1)]
+               for k, ds in sorted(start.items())}
+
+    def frozen(values):
+        return {k: tuple(ds) for k, ds in values.items()}
+
+    best = dev_nll(frozen(current))
+    start_dev, evaluations = best, 1
+    budget = max_evaluations or EVALUATIONS_PER_DISCOUNT * 3 * len(current)
+    log_step = math.log(first_step)
+    while log_step >= math.log(last_step) and evaluations < budget:
+        improved = False
+        for k in current:
+            for j in range(3):
+                for direction in (1.0, -1.0):
+                    moved = False
+                    while evaluations < budget:
+                        value = _clip(current[k][j] * math.exp(direction * log_step),
+                                      j + 1)
+                        if value == current[k][j]:
+                            break
+                        trial = {o: list(ds) for o, ds in current.items()}
+                        trial[k][j] = value
+                        loss = dev_nll(frozen(trial))
+                        evaluations += 1
+                        if not loss < best:
+                            break
+                        best, current, moved, improved = loss, trial, True, True
+                    if moved:   # no need to try the other way
+                        break
+        if not improved:
+            log_step /= 2
+    return DiscountSearch(frozen(current), best, start_dev, evaluations)
+
+
+def parse_discounts(text, order):
+    """`--discounts '2:0.5,1,1.5;3:...'` as {order: (D1, D2, D3+)}; orders left out keep
+    the estimated discounts. Each D_j must lie in [0, j], the range lmplz accepts."""
+    if text is None:
+        return None
+    discounts = {}
+    for part in str(text).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        where, colon, values = part.partition(":")
+        try:
+            k = int(where)
+            numbers = [float(v) for v in values.split(",")] if colon else []
+        except ValueError:
+            raise OptionError(f"--discounts takes 'order:D1,D2,D3' groups separated by ';', "
+                              f"and {part!r} is not one") from None
+        if len(numbers) != 3:
+            raise OptionError(f"--discounts takes 'order:D1,D2,D3' groups separated by ';', "
+                              f"and {part!r} is not one")
+        if not 1 <= k <= order:
+            raise OptionError(f"--discounts gives order {k}, but the model's orders are 1 "
+                              f"to {order}")
+        if k in discounts:
+            raise OptionError(f"--discounts gives order {k} twice")
+        for j, d in enumerate(numbers, 1):
+            if not (math.isfinite(d) and 0 <= d <= j):
+                raise OptionError(f"--discounts: D{j if j < 3 else '3+'} of order {k} must "
+                                  f"lie in [0, {j}], not {d:g}")
+        discounts[k] = tuple(numbers)
+    if not discounts:
+        raise OptionError("--discounts needs at least one 'order:D1,D2,D3' group")
+    return discounts
+
+
+def format_discounts(discounts):
+    """The --discounts text of {order: (D1, D2, D3+)}, exact (shortest round-trip floats)."""
+    return ";".join(f"{k}:" + ",".join(repr(float(d)) for d in ds)
+                    for k, ds in sorted(discounts.items()))
 
 
 def _settings(kind, orders, methods, strengths, regs):
@@ -135,10 +301,17 @@ def _settings(kind, orders, methods, strengths, regs):
         return [(order, "neural", reg) for order in orders for reg in regs]
     if regs:
         raise OptionError("--reg tunes the neural model; count models tune --smoothing")
+    named = methods is not None
     methods = list(METHODS) if methods is None else methods
     settings = []
     for method in methods:
         check(method, None)
+        if method == MODIFIED:
+            if named and strengths is not None:
+                raise OptionError("modified-kneser-ney tunes its discounts on dev from the "
+                                  "estimated ones; --smoothing does not apply to it")
+            settings.extend((order, method, None) for order in orders)
+            continue
         values = DEFAULT_STRENGTHS[method] if strengths is None else strengths
         for value in values:
             if value is None and method != "kneser-ney":
