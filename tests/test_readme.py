@@ -37,6 +37,22 @@ def test_readme_engine_example_runs_as_shown():
     assert runner.failures == 0 and runner.tries >= 8
 
 
+def test_readme_python_section_runs_as_shown(tmp_path, monkeypatch):
+    """The "From Python" examples, as one doctest session (they write files: in tmp_path)."""
+    import doctest
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n## From Python\n")
+    section = text[start:text.index("\n## ", start + 1)]
+    session = "\n".join(re.findall(r"```pycon\n(.*?)```", section, re.DOTALL))
+    monkeypatch.chdir(tmp_path)
+    test = doctest.DocTestParser().get_doctest(session, {}, "From Python", "README.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 20
+
+
 def test_benchmark_harness_runs_in_quick_mode(tmp_path):
     import json
     import subprocess
