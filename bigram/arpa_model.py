@@ -77,6 +77,12 @@ def load_arpa(path):
 
     arpa = read_arpa(path)
     words = list(arpa.words)
+    # Without `</s>` the end of every item would go unscored (and sampling never ends);
+    # KenLM refuses such files too.
+    missing = [w for w in ("<s>", "</s>") if w not in words]
+    if missing:
+        raise ModelFileError(f"{path} lists no {' and no '.join(missing)} among its unigrams; "
+                             "items are read and scored between <s> and </s>")
     plain = [w for w in words if w not in SPECIALS]
     chars = [_unescape(w) for w in plain]
     unit = "char" if plain and all(c is not None for c in chars) else "word"

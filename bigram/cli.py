@@ -125,6 +125,14 @@ MinCountOption = Annotated[Optional[int], typer.Option(
 MaxVocabOption = Annotated[Optional[int], typer.Option(
     "--max-vocab", help="Keep only the N most frequent tokens; the rest become <unk>.",
     show_default=False)]
+DaskOption = Annotated[Optional[str], typer.Option(
+    "--dask", help="Count on a Dask cluster: a running scheduler (tcp://host:8786) or "
+    "'local' (a LocalCluster here). The model is the one of one process; needs "
+    "pip install 'bigram[dask]', and --test-size 0 or --split hash:80/10/10.",
+    show_default=False)]
+DaskWorkersOption = Annotated[Optional[int], typer.Option(
+    "--dask-workers", help="Worker processes of --dask local [default: one per core].",
+    show_default=False)]
 
 
 # ---------------------------------------------------------------------- train
@@ -179,14 +187,17 @@ def train(
     plot: Annotated[Optional[Path], typer.Option(
         help="neural: save the training curve (loss per step) as this PNG.",
         show_default=False)] = None,
+    dask: DaskOption = None,
+    dask_workers: DaskWorkersOption = None,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
+    from .distributed import client_visible
     from .training import train_model
     from .tuning import parse_discounts
 
     out = output or default_model_path()
-    inputs = _text_inputs(files)
+    inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
     if plot is not None:
         if kind is not Kind.neural:
@@ -198,6 +209,7 @@ def train(
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
+        dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     from .modelfile import save
@@ -269,6 +281,33 @@ def _training_progress(steps):
             progress.stop()
 
     return on_step
+
+
+def _cluster_progress():
+    """A callback for bigram.distributed: prints the Dask dashboard's address, then shows the
+    blocks counted across the cluster as a rich progress bar."""
+    console = _stderr()
+    shown = {}
+
+    def on_blocks(done, total, dashboard):
+        if not shown:
+            console.print(f"Dask dashboard: {dashboard or 'none (the scheduler serves none)'}")
+            shown["bar"] = None
+            if console.is_terminal and total:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                           TimeElapsedColumn)
+
+                bar = Progress(TextColumn("counting blocks"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), console=console, transient=True)
+                shown["task"] = bar.add_task("count", total=total)
+                bar.start()
+                shown["bar"] = bar
+        if shown["bar"] is not None:
+            shown["bar"].update(shown["task"], completed=done)
+            if done == total:
+                shown["bar"].stop()
+
+    return on_blocks
 
 
 # ---------------------------------------------------------------------- sample

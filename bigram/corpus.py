@@ -177,6 +177,33 @@ class Block:
             return int(starts_after_break.sum()) + first
         return len(self.spans()[0])
 
+    def line_spans(self):
+        """(starts, ends) of every line in `codepoints`, blank ones included, in order.
+
+        Unlike `spans`, nothing is skipped or stripped: one span per line, where lines
+        end at line feeds only (as `wc -l` and KenLM's `query` count them), so results
+        given per line stay aligned with the input. Neither the line feed nor a carriage
+        return before it is part of the line.
+        """
+        codepoints = self.codepoints
+        feeds = np.flatnonzero(codepoints == 0x0A)
+        starts = np.concatenate([[0], feeds + 1]).astype(np.int64)
+        ends = np.concatenate([feeds, [len(codepoints)]]).astype(np.int64)
+        if not len(codepoints) or codepoints[-1] == 0x0A:
+            starts, ends = starts[:-1], ends[:-1]   # nothing follows the last line feed
+        crlf = ends > starts
+        crlf[crlf] = codepoints[ends[crlf] - 1] == 0x0D
+        ends[crlf] -= 1
+        return starts, ends
+
+    def utf8(self):
+        """The block's text as UTF-8 bytes (uint8); bytes that were not UTF-8 appear as
+        --encoding-errors decided (replaced or left out)."""
+        if self.is_ascii:
+            return self.raw
+        text = self.codepoints.astype("<u4").tobytes().decode("utf-32-le")
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
     def item_chars(self, which=None):
         """Code points of the chosen items, concatenated, and their offsets."""
         starts, ends = self.spans()
@@ -240,6 +267,20 @@ def split_items(codepoints):
     last[:-1] = new_line[1:]
     ends = positions[last] + 1
     return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def strip_spans(codepoints, starts, ends):
+    """Each span without the whitespace around it (the items' rule); a blank span becomes
+    empty (start == end)."""
+    content = np.flatnonzero(~_table_lookup(IS_SPACE, codepoints))
+    first = np.searchsorted(content, starts)
+    last = np.searchsorted(content, ends) - 1
+    kept = first <= last          # some non-space character lies inside the span
+    new_starts = starts.copy()
+    new_ends = starts.copy()
+    new_starts[kept] = content[first[kept]]
+    new_ends[kept] = content[last[kept]] + 1
+    return new_starts, new_ends
 
 
 class Reader:

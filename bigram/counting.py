@@ -64,7 +64,11 @@ class WordIds:
         return len(self.index) + 1
 
     def ids(self, codepoints, starts, ends):
-        """Ids (from 1) of the words at the spans, giving new words new ids."""
+        """Ids (from 1) of the words at the spans, giving new words new ids; a word longer
+        than bigram.words.MAX_WORD_CHARS raises WordTooLong."""
+        from .words import check_word_lengths
+
+        check_word_lengths(codepoints, starts, ends)
         return self.index.ids(codepoints, starts, ends) + 1
 
     def tokens(self):
@@ -84,11 +88,14 @@ class SplitTokens:
         self.items += len(offsets) - 1
 
     def arrays(self):
-        """All ids, and item offsets."""
+        """All ids, and item offsets (the blocks' arrays become one, kept in their place)."""
         if not self.parts:
             return np.zeros(0, np.int32), np.zeros(1, np.int64)
-        ids = np.concatenate([i for i, _ in self.parts])
-        lengths = np.concatenate([n for _, n in self.parts])
+        if len(self.parts) > 1:
+            ids = np.concatenate([i for i, _ in self.parts])
+            lengths = np.concatenate([n for _, n in self.parts])
+            self.parts = [(ids, lengths)]
+        ids, lengths = self.parts[0]
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return ids, offsets
@@ -109,16 +116,19 @@ class TokenCollector:
         """Items of a split read so far."""
         return self.splits.get(split, SplitTokens()).items + self.pair_items.get(split, 0)
 
-    def add_items(self, chars, offsets, split):
-        """Items given as code points and offsets."""
+    def add_items(self, chars, offsets, split, source="the training text"):
+        """Items given as code points and offsets (from `source`, named in errors)."""
         if self.unit == "char":
             ids = self.index.ids(chars)
             self.splits.setdefault(split, SplitTokens()).add(ids, offsets)
             return
-        from .words import split_words
+        from .words import WordTooLong, split_words
 
         starts, ends, word_offsets = split_words(chars, offsets)
-        ids = self.index.ids(chars, starts, ends)
+        try:
+            ids = self.index.ids(chars, starts, ends)
+        except WordTooLong as error:
+            raise error.naming(source) from None
         self.splits.setdefault(split, SplitTokens()).add(ids, word_offsets)
 
     def add_plain_block(self, block, split, held_out=()):
@@ -158,10 +168,22 @@ class TokenCollector:
             frequency[self.index.ids(used.astype(np.uint8))] += byte_count[used]
         return frequency
 
-    def count(self, split, mapping, size, order, padding):
-        """The NgramIndex of a split, its compact ids renamed by `mapping` (-1: unknown)."""
-        ids, offsets = self.splits.get(split, SplitTokens()).arrays()
-        index = count_items(mapping.astype(np.int32)[ids], offsets, order, size, padding)
+    def count(self, split, mapping, size, order, padding, consume=False):
+        """The NgramIndex of a split, its compact ids renamed by `mapping` (-1: unknown).
+
+        With consume, the ids are renamed in place and then let go (nothing will count
+        this split again): no copy of the text's tokens is made.
+        """
+        tokens = self.splits.get(split, SplitTokens())
+        ids, offsets = tokens.arrays()
+        if consume:
+            renamed = mapping.astype(np.int32)
+            for start in range(0, len(ids), 1 << 20):   # in place, a slice at a time
+                ids[start:start + (1 << 20)] = renamed[ids[start:start + (1 << 20)]]
+            tokens.parts = []
+        else:
+            ids = mapping.astype(np.int32)[ids]
+        index = count_items(ids, offsets, order, size, padding)
         del ids
         return_freed_memory()
         pairs = self.pair_counts.get(split)

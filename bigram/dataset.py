@@ -122,7 +122,7 @@ def check_vocabulary_options(unit, min_count, max_vocab):
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                        encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT,
                        order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                       padding="makemore"):
+                       padding="makemore", keep_tokens=True):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
 
     Items become token ids block by block (4 bytes per token are kept until
@@ -144,7 +144,7 @@ def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
     reader = Reader(sources, encoding_errors, **options)
     try:
         return _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
-                     unit, min_count, max_vocab, padding)
+                     unit, min_count, max_vocab, padding, keep_tokens)
     finally:
         reader.close()
 
@@ -171,7 +171,7 @@ def _assignment(reader, labels, test_size, split_seed, percentages):
 
 
 def _load(reader, sources, test_size, split_seed, keep_text, order, percentages, unit,
-          min_count, max_vocab, padding):
+          min_count, max_vocab, padding, keep_tokens=True):
     labels = ", ".join(s.label for s in sources)
     assignment, split_info = _assignment(reader, labels, test_size, split_seed, percentages)
     byte_pairs = unit == "char" and order == 2 and padding == "makemore"
@@ -179,7 +179,7 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
     held_out = {"dev": [], "test": []}
     kept, kept_size, keep = [], 0, True
     base = 0
-    for _, block in reader.blocks(hash_bytes=True):
+    for source, block in reader.blocks(hash_bytes=True):
         n_block = block.n_items
         local = None if assignment is None else assignment[base:base + n_block]
         keep = keep and kept_size + len(block.codepoints) <= keep_text
@@ -191,12 +191,12 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
             collector.add_plain_block(block, "train", others)
         else:
             chars, offsets = block.item_chars(train)
-            collector.add_items(chars, offsets, "train")
+            collector.add_items(chars, offsets, "train", source.label)
         for name, code in (("dev", 1), ("test", 2)):
             which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
             if len(which):
                 chars, offsets = block.item_chars(which)
-                collector.add_items(chars, offsets, name)
+                collector.add_items(chars, offsets, name, source.label)
                 held_out[name].extend(block.item_strings(which))
         if keep:
             text = block.joined(train) if train is not None or not block.plain else block.text()
@@ -208,7 +208,8 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
     vocabulary, mapping, control = _vocabulary(collector, unit, min_count, max_vocab,
                                                force_unk=padding == "sentence")
     splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
-    counts = {s: collector.count(s, mapping, len(vocabulary), order, padding) for s in splits}
+    counts = {s: collector.count(s, mapping, len(vocabulary), order, padding,
+                                 consume=not keep_tokens) for s in splits}
     return TrainingData(
         vocabulary=vocabulary, order=order, counts=counts,
         items={s: collector.items(s) for s in splits},

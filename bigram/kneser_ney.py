@@ -64,44 +64,29 @@ def check_prune(prune, order):
 
 
 def closed_form_discounts(histogram):
-    """(D1, D2, D3+) from n1..n4, or None where the closed form fails."""
+    """(D1, D2, D3+) from n1..n4, or None where the closed form fails.
+
+    In single precision, one operation at a time, as lmplz computes them: where a
+    discount lands on the edge of its range (D2 = 0 exactly, say), double precision can
+    fall just outside it where lmplz stays inside, or the other way round, and so choose
+    the fallback where lmplz does not (n = 2, 6, 28: D2 = 0 in double, below 0 in single).
+    """
     n = histogram
     if n[1] == 0 or n[2] == 0 or n[3] == 0:
         return None
-    y = n[1] / (n[1] + 2 * n[2])
-    values = tuple(j - (j + 1) * y * n[j + 1] / n[j] for j in (1, 2, 3))
+    single = np.float32
+    y = single(n[1]) / single(n[1] + 2.0 * n[2])
+    values = tuple(single(j) - single(j + 1) * y * single(n[j + 1]) / single(n[j])
+                   for j in (1, 2, 3))
     if any(not 0.0 <= d <= j for j, d in zip((1, 2, 3), values)):
         return None
-    return values
-
-
-def first_tokens(index):
-    """The first token of every window, per level."""
-    first = [None, np.arange(index.size, dtype=np.int64)]
-    for k in range(2, index.order + 1):
-        first.append(first[k - 1][index.parent(k)])
-    return first
-
-
-def adjusted_counts(index, first):
-    """Raw counts at the top order and for n-grams that begin with `<s>`; continuation
-    counts (distinct left extensions) everywhere else."""
-    order = index.order
-    adjusted = [None] * (order + 1)
-    adjusted[order] = index.level(order).count.copy()
-    for k in range(order - 1, 0, -1):
-        above = index.level(k + 1)
-        extensions = np.bincount(above.suffix[above.count > 0], minlength=len(index.level(k)))
-        if k > 1:
-            extensions = np.where(first[k] == BOUNDARY, index.level(k).count, extensions)
-        adjusted[k] = extensions.astype(np.int64)
-    return adjusted
+    return tuple(float(d) for d in values)
 
 
 LMPLZ_BOS = 1   # lmplz's word id of `<s>` (`<unk>` is 0, `</s>` 2, words from 3)
 
 
-def _greatest_window(index, first, rank):
+def _greatest_window(index, rank):
     """The greatest top-order window lmplz sees (padded with `<s>` to the full order),
     comparing word ids from the last word back: (level, row) of its unpadded part.
 
@@ -110,10 +95,13 @@ def _greatest_window(index, first, rank):
     with more than one `<s>` (those that begin with it)."""
     order = index.order
     best, best_key = None, None
+    starts = np.arange(index.size, dtype=np.int64)   # first token of each window, per level
     for k in range(1, order + 1):
+        if k > 1:
+            starts = starts[index.parent(k)]
         rows = np.arange(len(index.level(k)))
         if k < order:
-            rows = rows[first[k][rows] == BOUNDARY] if k > 1 else rows[:0]
+            rows = rows[starts == BOUNDARY] if k > 1 else rows[:0]
         if not len(rows):
             continue
         # Narrow the candidates down by the last word, then the one before it, ...
@@ -135,15 +123,15 @@ def _greatest_window(index, first, rank):
     return best
 
 
-def _quirk_rows(index, first, rank):
+def _quirk_rows(index, rank):
     """Per order below the top, the row counted with its raw count (see the module notes)."""
-    found = _greatest_window(index, first, rank)
+    found = _greatest_window(index, rank)
     if found is None:
         return {}
     k, row = found
     leading = index.order - k + (1 if k < index.order else 0)
     if k == index.order:
-        leading = 1 if first[k][row] == BOUNDARY else 0
+        leading = 1 if index.tokens(k, [row])[0, 0] == BOUNDARY else 0
     longest = index.order - 1 if leading <= 1 else index.order - leading + 1
     rows, at, level = {}, row, k
     # The suffixes of the window, shortest last; level k's own window is one of them
@@ -167,64 +155,108 @@ def estimate_modified(index, prune=None, discounts=None, token_rank=None, unk_id
     of the estimated ones (tuning). token_rank: lmplz's word id of every token (its
     order of first appearance, for the counts-of-counts quirk); without it the quirk is
     left out. unk_id: the index of `<unk>`, which is never pruned and has no back-off.
+
+    One order at a time, bottom up: only the order being estimated and the one below it
+    are held in linear probabilities; the rest are already logarithms.
     """
     order, size = index.order, index.size
     thresholds = check_prune(prune, order)
-    first = first_tokens(index)
-    adjusted = adjusted_counts(index, first)
-    quirk = _quirk_rows(index, first, token_rank) if token_rank is not None else {}
+    quirk = _quirk_rows(index, token_rank) if token_rank is not None else {}
     result = ModifiedEstimate([None], [None])
-    gamma_of = [None]
-    p_init = [None]
+    below = None            # the order below: (P, kept mask, last tokens)
+    first = np.arange(size, dtype=np.int64)
     for k in range(1, order + 1):
-        a = adjusted[k]
+        level = index.level(k)
+        if k > 1:
+            first = first[index.parent(k)]
+        a = _adjusted(index, k, first)
         counted = a.copy()
         if k in quirk:
-            counted[quirk[k]] = index.level(k).count[quirk[k]]
+            counted[quirk[k]] = level.count[quirk[k]]
         histogram = np.bincount(np.minimum(counted, 5), minlength=6)[:5].tolist()
+        del counted
         if k == 1:
             histogram[0] += 1   # `<s>` as a unigram, with count 0
-        d = (discounts or {}).get(k) or closed_form_discounts(histogram)
-        result.fallback[k] = d is None and not (discounts or {}).get(k)
-        if d is None:
-            d = fallback
-        result.discounts[k] = tuple(float(x) for x in d)
-        table = np.array([0.0, *result.discounts[k]])
-        discount = table[np.minimum(a, 3)]
-        kept = index.level(k).count > thresholds[k - 1]
+        given = (discounts or {}).get(k)
+        d = given or closed_form_discounts(histogram)
+        result.fallback[k] = d is None
+        result.discounts[k] = tuple(float(x) for x in (fallback if d is None else d))
+        kept = level.count > thresholds[k - 1]
         if k == 1:   # the boundary (`</s>`) and `<unk>` are never pruned
             kept[BOUNDARY] = True
             if unk_id is not None:
                 kept[unk_id] = True
         result.kept[k] = int(kept.sum()) + (1 if k == 1 else 0)   # lmplz lists `<s>` too
-        parents = index.parent(k) if k > 1 else np.zeros(size, dtype=np.int64)
+        parents = index.parent(k) if k > 1 else np.zeros(size, dtype=np.int32)
         contexts = len(index.level(k - 1)) if k > 1 else 1
+        discount = np.array([0.0, *result.discounts[k]])[np.minimum(a, 3)]
+        a = a.astype(np.float64)
         denominator = np.bincount(parents, weights=a, minlength=contexts)
         left = np.bincount(parents, weights=np.where(kept, discount, a), minlength=contexts)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gamma_of.append(np.where(denominator > 0, left / denominator, 0.0))
-            p = (a - discount) / denominator[parents]
-        p_init.append(np.where(kept, p, np.nan))
-    # Interpolation, bottom up: under the unigrams, the uniform distribution over every
-    # kept unigram but `<s>` (the index's V tokens, `</s>` standing for both).
-    probability = [None, p_init[1] + gamma_of[1][0] / (result.kept[1] - 1)]
-    for k in range(2, order + 1):
-        lower = probability[k - 1][index.level(k).suffix]
-        probability.append(p_init[k] + gamma_of[k][index.parent(k)] * lower)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for k in range(1, order + 1):
-            result.logprob.append(np.minimum(np.log(probability[k]), 0.0))
-            if k < order:
-                gamma = gamma_of[k + 1]
-                last = index.token(k) if k > 1 else np.arange(size)
-                has = (gamma > 0) & (last != BOUNDARY) & ~np.isnan(p_init[k])
-                if unk_id is not None:
-                    has &= last != unk_id
-                backoff = np.where(has, np.log(np.where(has, gamma, 1.0)), 0.0)
-            else:
-                backoff = np.zeros(len(index.level(k)))
+        gamma = np.zeros(contexts)
+        np.divide(left, denominator, out=gamma, where=denominator > 0)
+        del left
+        # p(w|h) = (a - D(a)) / sum_x a(hx), then + gamma(h) P(w|h').
+        a -= discount
+        del discount
+        _divide_rows(a, parents, denominator)
+        if k == 1:
+            # Under the unigrams: uniform over every kept unigram but `<s>`.
+            a += gamma[0] / (result.kept[1] - 1)
+        else:
+            for start in range(0, len(a), 1 << 20):
+                end = start + (1 << 20)
+                lower = below[0][level.suffix[start:end]]
+                lower *= gamma[parents[start:end]]
+                a[start:end] += lower
+            # The order below is complete: its back-offs are these gammas, its values logs.
+            prob_below, kept_below, last_below = below
+            has = (gamma > 0) & (last_below != BOUNDARY) & kept_below
+            if unk_id is not None:
+                has &= last_below != unk_id
+            backoff = np.zeros(contexts)
+            np.log(gamma, out=backoff, where=has)
             result.logbackoff.append(backoff)
-    # `<s>` (the boundary as a context) has a back-off like any context.
-    if order > 1 and gamma_of[2][BOUNDARY] > 0:
-        result.logbackoff[1][BOUNDARY] = np.log(gamma_of[2][BOUNDARY])
+            result.logprob.append(_capped_log(prob_below, kept_below))
+        del parents
+        a[~kept] = np.nan
+        last = index.token(k) if k > 1 else np.arange(size)
+        below = (a, kept, last)
+        if k == 2 and gamma[BOUNDARY] > 0:   # `<s>` (the boundary as a context)
+            result.logbackoff[1][BOUNDARY] = np.log(gamma[BOUNDARY])
+    result.logprob.append(_capped_log(below[0], below[1]))
+    result.logbackoff.append(np.broadcast_to(np.float64(0.0), (len(index.level(order)),)))
     return result
+
+
+def _adjusted(index, k, first):
+    """Adjusted counts of level k: raw at the top order and for n-grams that begin with
+    `<s>`; the number of distinct left extensions everywhere else."""
+    level = index.level(k)
+    if k == index.order:
+        return level.count.astype(np.int64)
+    above = index.level(k + 1)
+    extensions = np.bincount(above.suffix[above.count > 0], minlength=len(level))
+    if k > 1:
+        starts = first == BOUNDARY
+        extensions[starts] = level.count[starts]
+    return extensions.astype(np.int64)
+
+
+def _divide_rows(values, parents, totals):
+    """values / totals[parents], in place (0 where the total is 0)."""
+    for start in range(0, len(values), 1 << 20):
+        end = start + (1 << 20)
+        denominator = totals[parents[start:end]]
+        part = values[start:end]
+        np.divide(part, denominator, out=part, where=denominator > 0)
+        part[denominator <= 0] = 0.0
+
+
+def _capped_log(probability, kept):
+    """log P, at most 0 (lmplz caps log10 P at 0), in place; NaN where pruned."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(probability, out=probability)
+    np.minimum(probability, 0.0, out=probability)
+    probability[~kept] = np.nan
+    return probability

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
+
 # lmplz's delimiters (lm/builder/corpus_count.cc), as code points.
 DELIMITERS = (0x00, 0x09, 0x0A, 0x0D, 0x20)
 _IS_DELIMITER = np.zeros(256, dtype=bool)
@@ -40,6 +42,38 @@ def _delimiter_mask(codepoints):
     if codepoints.dtype == np.uint8:
         return _IS_DELIMITER[codepoints]
     return _IS_DELIMITER[np.minimum(codepoints, 0xFF)]
+
+
+# Training refuses words longer than this. Such a "word" is a blob in the data (base64, a
+# minified file, a line with no spaces), and it would be carried whole into the
+# vocabulary, the model file and every ARPA line that names it. Evaluation only looks
+# tokens up, so there a long token is just an unknown one.
+MAX_WORD_CHARS = 4096
+
+
+class WordTooLong(InputError):
+    """A word of training text longer than MAX_WORD_CHARS."""
+
+    def __init__(self, length, beginning, where="the training text"):
+        self.length, self.beginning = length, beginning
+        super().__init__(f"{where} has a word of {length:,} characters ({beginning!r}...); "
+                         f"words are at most {MAX_WORD_CHARS:,} characters (they are split at "
+                         "spaces and tabs)")
+
+    def naming(self, where):
+        """The same error, saying where the word is."""
+        return WordTooLong(self.length, self.beginning, where)
+
+
+def check_word_lengths(codepoints, starts, ends):
+    """Raise WordTooLong for the first span longer than MAX_WORD_CHARS."""
+    lengths = np.asarray(ends) - np.asarray(starts)
+    if not len(lengths) or lengths.max() <= MAX_WORD_CHARS:
+        return
+    first = int(np.flatnonzero(lengths > MAX_WORD_CHARS)[0])
+    start = int(starts[first])
+    beginning = np.asarray(codepoints[start:start + 20], dtype="<u4").tobytes()
+    raise WordTooLong(int(lengths[first]), beginning.decode("utf-32-le"))
 
 
 def split_words(codepoints, offsets):

@@ -148,9 +148,9 @@ class Function:
         if _grad_mode.enabled:
             for t in inputs:
                 if t._requires_grad or t._ctx is not None:
-                    fn._record(inputs, outputs or (result,))
+                    fn._record(inputs, (result,) if outputs is None else outputs)
                     break
-        return outputs or result
+        return result if outputs is None else outputs
 
     def _record(self, inputs, outputs):
         """Link this node into the graph: edges to its inputs, itself onto its outputs."""

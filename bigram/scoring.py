@@ -1,0 +1,431 @@
+"""Scoring text line by line: the log-probability, tokens, OOVs and perplexity of each line.
+
+What KenLM's `query` prints per sentence, for any model: every line of the input
+(blank ones too, as the probability of an empty item) gets one result, in input
+order, block by block in bounded memory. A line's total counts every prediction
+of its item, the end of the item included, as `query`'s "Total:" does.
+
+Models with a back-off form are scored by looking up, level by level, the row of
+the window of k tokens ending at every position of a block at once: that window
+is (the window of k-1 tokens ending one position earlier, this token), so each
+level is one vectorised lookup (a dense table where it is small, a sorted search
+otherwise). The back-off rule then needs no more lookups: the score is the
+value of the longest listed window, plus the back-off weights of the longer
+contexts that were passed over. Other models (the neural ones) are asked for
+their next-token distribution after the context of every position, once per
+distinct context. Sums per line are one `np.add.reduceat`.
+
+Tokens outside the vocabulary (OOVs): a model with `<unk>` scores them as
+`<unk>` and counts them, as `query` does. A model without it skips every
+prediction whose window touches one (`oov="skip"`, as `bigram eval` does; they
+are counted as OOVs, not as tokens) or refuses (`oov="error"`).
+"""
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import Block, Reader, resolve_sources, strip_spans
+from .errors import InputError, OptionError
+from .evaluation import OOV_POLICIES, encode_block
+from .ngrams import pad_items, pads_for
+
+LN10 = math.log(10)
+# Below this size a level is looked up through a dense table (parent row x token -> row).
+DENSE_TABLE_BYTES = 64 << 20
+# Lines of an iterable scored together by `score_lines`.
+LINES_PER_BATCH = 8192
+
+
+@dataclass
+class LineScores:
+    """The results of consecutive lines: ln P of each, predictions counted, OOVs."""
+
+    logprob: np.ndarray     # (lines,) float64: ln P of the line's item and its end
+    tokens: np.ndarray      # (lines,) int64: predictions counted (the end included)
+    oov: np.ndarray         # (lines,) int64: tokens outside the vocabulary
+
+    @property
+    def log10prob(self):
+        """log10 P of each line, as `query` prints it."""
+        return self.logprob / LN10
+
+    @property
+    def perplexity(self):
+        """exp(-ln P / tokens) per line; NaN where nothing was counted, inf where P is 0."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.exp(-self.logprob / self.tokens)
+
+
+@dataclass
+class LineScore:
+    """One line's result, as the Python API yields it."""
+
+    item: str
+    log10prob: float
+    logprob: float
+    tokens: int
+    oov: int
+    perplexity: float
+
+
+# ---------------------------------------------------------------------- per-position scores
+
+
+class BackoffScorer:
+    """ln P of every predicted position of padded text under a BackoffModel."""
+
+    def __init__(self, backoff):
+        self.index, self.order, self.size = backoff.index, backoff.order, backoff.size
+        # A sentinel at the end of each array: row -1 reads as "not listed" (NaN) and
+        # context -1 as "no back-off weight" (0), with no masks per lookup.
+        self.logprob = [None] + [np.append(backoff.logprob[k], np.nan)
+                                 for k in range(1, self.order + 1)]
+        self.logbackoff = [None] + [np.append(backoff.logbackoff[k], 0.0)
+                                    for k in range(1, self.order + 1)]
+        self._tables = {}
+
+    def _table(self, k):
+        """Level k's rows by parent row * V + token, with -1 for absent windows and a last
+        cell (read by key -1) of -1; None where such a table would be too large."""
+        if k not in self._tables:
+            cells = len(self.index.level(k - 1)) * self.size
+            table = None
+            if (cells + 1) * 4 <= DENSE_TABLE_BYTES:
+                table = np.full(cells + 1, -1, dtype=np.int32)
+                table[self.index.level(k).keys] = np.arange(len(self.index.level(k)),
+                                                            dtype=np.int32)
+            self._tables[k] = table
+        return self._tables[k]
+
+    def _rows(self, k, keys):
+        """Rows at level k of windows given by key (parent row * V + token; -1: none)."""
+        table = self._table(k)
+        if table is not None:
+            return table[keys]
+        return _search(self.index.level(k).keys, keys)
+
+    def score(self, text):
+        """ln P at every position of a PaddedText (NaN where nothing is predicted or the
+        window holds a token the model does not know)."""
+        stream = text.stream
+        known = stream >= 0
+        result = self.logprob[1][np.where(known, stream, -1)]
+        previous = np.where(known, stream, -1).astype(np.int64)
+        for k in range(2, self.order + 1):
+            context = np.empty_like(previous)
+            context[0] = -1
+            context[1:] = previous[:-1]
+            context[text.position < k - 1] = -1     # the window would leave its item
+            keys = context * self.size
+            keys += stream
+            keys[(context < 0) | ~known] = -1
+            rows = self._rows(k, keys)
+            value = self.logprob[k][rows]
+            # Listed: its own value. Not listed: what the shorter window got, times the
+            # back-off weight of this context (a longer context passed over).
+            backed_off = np.isnan(value)
+            value[backed_off] = result[backed_off] + self.logbackoff[k - 1][context[backed_off]]
+            result = value
+            previous = rows.astype(np.int64, copy=False)
+        return result
+
+
+class ContextScorer:
+    """ln P of every predicted position from the model's next-token distributions, asked
+    once per distinct context (models without a back-off form: the neural ones)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def score(self, text):
+        """ln P at every position of a PaddedText (NaN where nothing is predicted)."""
+        model, stream = self.model, np.maximum(text.stream, 0)
+        at = np.flatnonzero(text.position >= text.pads)
+        states = np.full(len(at), model.start_state(), dtype=np.int64)
+        for back in range(text.pads, 0, -1):
+            states = model.advance(states, stream[at - back])
+        result = np.full(len(stream), np.nan)
+        if not len(at):
+            return result
+        distinct, inverse = np.unique(states, return_inverse=True)
+        inverse = inverse.ravel()
+        chunk = max(1, (1 << 22) // model.size)
+        for start in range(0, len(distinct), chunk):
+            rows = model.next_token_probabilities(distinct[start:start + chunk])
+            mine = np.flatnonzero((inverse >= start) & (inverse < start + chunk))
+            picked = rows[inverse[mine] - start, stream[at[mine]]].astype(np.float64)
+            with np.errstate(divide="ignore"):
+                result[at[mine]] = np.log(picked)
+        return result
+
+
+def scorer_for(model):
+    """The fastest scorer for a model: direct lookups for back-off models, else contexts."""
+    backoff = getattr(model, "backoff", None)
+    return BackoffScorer(backoff) if backoff is not None else ContextScorer(model)
+
+
+def _search(keys, wanted):
+    """Rows of `wanted` keys in sorted `keys` (-1 where absent or wanted is -1).
+
+    The wanted keys are sorted first: a binary search for ascending keys walks the
+    same path as its neighbour's and stays in cache, ten times faster than in the
+    text's order. The position rides in the low bits, so one sort does it.
+    """
+    out = np.full(len(wanted), -1, dtype=np.int32)
+    at = np.flatnonzero(wanted >= 0)
+    if not len(at) or not len(keys):
+        return out
+    query = wanted[at]
+    bits = int(len(at)).bit_length()
+    if int(query.max()) < 1 << (62 - bits):
+        packed = query << bits
+        packed |= np.arange(len(at))
+        packed.sort()
+        order = packed & ((1 << bits) - 1)
+        packed >>= bits
+        query = packed
+    else:
+        order = np.argsort(query, kind="stable")
+        query = query[order]
+    rows = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    hit = keys[rows] == query
+    out[at[order[hit]]] = rows[hit]
+    return out
+
+
+# ---------------------------------------------------------------------- per-line totals
+
+
+def score_items(model, scorer, tokens, offsets, unknown):
+    """LineScores of items given as model token ids (concatenated), offsets and OOV mask."""
+    text = pad_items(tokens, offsets, pads_for(model.padding, model.order))
+    values = scorer.score(text)
+    predicted = text.position >= text.pads
+    if not model.vocabulary.unk and unknown.any():
+        values[~predicted] = 0.0
+        values[_touches_unknown(text, model.order)] = np.nan
+    counted = predicted & ~np.isnan(values)
+    values[~counted] = 0.0
+    starts = text.starts[:-1]
+    if not len(starts):
+        empty = np.zeros(0, dtype=np.int64)
+        return LineScores(np.zeros(0), empty, empty)
+    logprob = np.add.reduceat(values, starts)
+    counts = np.add.reduceat(counted.astype(np.int64), starts)
+    seen = np.zeros(len(unknown) + 1, dtype=np.int64)
+    np.cumsum(unknown, out=seen[1:])
+    return LineScores(logprob, counts, seen[offsets[1:]] - seen[offsets[:-1]])
+
+
+def _touches_unknown(text, order):
+    """Positions whose scored window (the longest that fits in the item, at most `order`
+    tokens) holds an unknown token."""
+    where = np.arange(len(text.stream))
+    last_unknown = np.maximum.accumulate(np.where(text.stream < 0, where, -1))
+    longest = np.minimum(text.position.astype(np.int64) + 1, order)
+    return last_unknown > where - longest
+
+
+def _gather(codepoints, starts, ends):
+    """The code points of spans, concatenated, and their offsets."""
+    lengths = ends - starts
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - starts, lengths)
+    return codepoints[index], offsets
+
+
+def _score_spans(model, scorer, codepoints, starts, ends, oov, where):
+    """LineScores of lines given as spans of code points; `where(i)` names line i in errors."""
+    items, offsets = _gather(codepoints, *strip_spans(codepoints, starts, ends))
+    tokens, offsets, unknown, spans = encode_block(model.vocabulary, items, offsets)
+    if oov == "error" and not model.vocabulary.unk and unknown.any():
+        line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right")) - 1
+        what = "words" if model.vocabulary.unit == "word" else "characters"
+        raise InputError(f"{where(line)} has {what} outside the model's vocabulary; use "
+                         "--oov skip to score the rest")
+    return score_items(model, scorer, tokens, offsets, unknown)
+
+
+@dataclass
+class ScoredBlock:
+    """The results of one block's lines and their text (UTF-8), for output."""
+
+    scores: LineScores
+    text: np.ndarray        # the block as UTF-8 bytes
+    starts: np.ndarray      # where each line's bytes begin in `text`
+    ends: np.ndarray        # and end (its line ending left out)
+
+
+def score_sources(model, arguments, oov="skip", encoding_errors="strict"):
+    """ScoredBlock after ScoredBlock for every line of the files, globs or '-' given.
+
+    Memory stays that of one block (1 MiB of text) whatever the input's size.
+    """
+    if oov not in OOV_POLICIES:
+        raise OptionError(f"--oov must be skip or error, not {oov!r}")
+    scorer = scorer_for(model)
+    reader = Reader(resolve_sources(arguments), encoding_errors)
+    source_lines = {}
+    for source, block in reader.blocks():
+        first = source_lines.get(id(source), 0)
+        starts, ends = block.line_spans()
+        scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov,
+                              lambda i: f"{source.label}: line {first + i + 1}")
+        source_lines[id(source)] = first + len(starts)
+        text = block.utf8()
+        if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes
+            starts, ends = Block(text, text).line_spans()
+        yield ScoredBlock(scores, text, starts, ends)
+
+
+def score_lines(model, lines, oov="skip"):
+    """A LineScore for each string of an iterable of lines, lazily, in batches.
+
+    Each string is one item (stripped of surrounding whitespace, so lines read from
+    a file may keep their line feed); blank ones get the probability of an empty
+    item. For instance, the lines of a file under a perplexity of 50:
+
+        with open("text.txt") as f:
+            kept = [s.item for s in score_lines(model, f) if s.perplexity < 50]
+    """
+    if oov not in OOV_POLICIES:
+        raise OptionError(f"oov must be skip or error, not {oov!r}")
+    scorer = scorer_for(model)
+    batch, done = [], 0
+    for line in lines:
+        if not isinstance(line, str):
+            raise InputError(f"line {done + len(batch) + 1} is a {type(line).__name__}, "
+                             "not a string")
+        batch.append(line)
+        if len(batch) == LINES_PER_BATCH:
+            yield from _score_batch(model, scorer, batch, oov, done)
+            done += len(batch)
+            batch = []
+    if batch:
+        yield from _score_batch(model, scorer, batch, oov, done)
+
+
+def _score_batch(model, scorer, batch, oov, done):
+    try:
+        codepoints = np.frombuffer("".join(batch).encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        raise InputError("a line holds a lone surrogate, which is not text") from None
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+    ends = np.cumsum(lengths)
+    scores = _score_spans(model, scorer, codepoints, ends - lengths, ends, oov,
+                          lambda i: f"line {done + i + 1}")
+    values = zip(scores.log10prob.tolist(), scores.logprob.tolist(), scores.tokens.tolist(),
+                 scores.oov.tolist(), scores.perplexity.tolist())
+    for line, (log10prob, logprob, tokens, oovs, perplexity) in zip(batch, values):
+        yield LineScore(line, log10prob, logprob, tokens, oovs, perplexity)
+
+
+# ---------------------------------------------------------------------- output
+
+
+def _json_number(x):
+    """Strict JSON has no infinity or NaN: those become strings, as in reports."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def json_lines(block):
+    """A block's results as JSON Lines (UTF-8 bytes)."""
+    scores, text = block.scores, bytes(block.text)
+    out = []
+    for a, b, log10prob, logprob, tokens, oov, perplexity in zip(
+            block.starts.tolist(), block.ends.tolist(), scores.log10prob.tolist(),
+            scores.logprob.tolist(), scores.tokens.tolist(), scores.oov.tolist(),
+            scores.perplexity.tolist()):
+        out.append(json.dumps({"item": text[a:b].decode("utf-8"),
+                               "log10prob": _json_number(log10prob),
+                               "logprob": _json_number(logprob), "tokens": tokens,
+                               "oov": oov, "perplexity": _json_number(perplexity)},
+                              ensure_ascii=False))
+    return ("\n".join(out) + "\n").encode("utf-8") if out else b""
+
+
+def tsv_lines(block):
+    """A block's results as tab-separated lines (UTF-8 bytes): log10 P, ln P, tokens,
+    OOVs, perplexity, then the line as read."""
+    scores = block.scores
+    columns = [fixed(scores.log10prob, 6), fixed(scores.logprob, 6), fixed(scores.tokens, 0),
+               fixed(scores.oov, 0), fixed(scores.perplexity, 4),
+               _spans_of(block.text, block.starts, block.ends)]
+    return join_columns(columns)
+
+
+def fixed(values, decimals):
+    """Numbers as text with a fixed number of decimals, all at once: (characters of every
+    number concatenated as uint8, length of each). NaN and infinities read "nan",
+    "inf" and "-inf"."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = 10 ** decimals
+    plain = np.isfinite(values) & (np.abs(values) < 1e15 / scale)
+    scaled = np.rint(np.abs(np.where(plain, values, 0.0)) * scale).astype(np.int64)
+    negative = (values < 0) & (scaled > 0)
+    powers = 10 ** np.arange(1, 19, dtype=np.int64)
+    digits = np.maximum(np.searchsorted(powers, scaled, side="right") + 1, decimals + 1)
+    dot = 1 if decimals else 0
+    lengths = digits + dot + negative
+    others = {i: _odd_number(values[i], decimals) for i in np.flatnonzero(~plain).tolist()}
+    width = max([int(lengths.max(initial=1))] + [len(t) for t in others.values()])
+    # Right-aligned in a (numbers x width) matrix, built one digit column at a time.
+    matrix = np.full((len(values), width), ord("0"), dtype=np.uint8)
+    column = width - 1
+    for place in range(int(digits.max(initial=1))):
+        if place == decimals and dot:
+            matrix[:, column] = ord(".")
+            column -= 1
+        matrix[:, column] = ord("0") + scaled % 10
+        scaled //= 10
+        column -= 1
+    rows = np.flatnonzero(negative)
+    matrix[rows, width - lengths[rows]] = ord("-")
+    for i, text in others.items():
+        matrix[i, width - len(text):] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        lengths[i] = len(text)
+    keep = np.arange(width) >= (width - lengths)[:, None]
+    return matrix[keep], lengths.astype(np.int64)
+
+
+def _odd_number(x, decimals):
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{decimals}f}"
+
+
+def _spans_of(text, starts, ends):
+    """Spans of a byte array as a column: (their bytes concatenated, lengths)."""
+    chars, offsets = _gather(text, starts, ends)
+    return chars, np.diff(offsets)
+
+
+def join_columns(columns):
+    """Columns of text (each: characters concatenated, length per row) as lines with the
+    columns separated by tabs, as bytes."""
+    rows = len(columns[0][1])
+    if not rows:
+        return b""
+    widths = sum(lengths for _, lengths in columns) + len(columns)   # tabs and the line feed
+    line_starts = np.zeros(rows, dtype=np.int64)
+    np.cumsum(widths[:-1], out=line_starts[1:])
+    out = np.full(int(widths.sum()), ord("\t"), dtype=np.uint8)
+    at = line_starts
+    for chars, lengths in columns:
+        first = np.zeros(rows, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=first[1:])
+        out[np.repeat(at - first, lengths) + np.arange(len(chars))] = chars
+        at = at + lengths + 1
+    out[at - 1] = ord("\n")
+    return out.tobytes()
