@@ -454,6 +454,12 @@ def main():
         result["scale"] = scale(args.quick)
     print_table(result)
     result["makemore_mlp"] = bench_makemore_mlp(args.quick)
+    if not args.quick:   # whole processes on corpora of tens of megabytes, beside lmplz
+        import bench_vocabularies
+
+        with tempfile.TemporaryDirectory() as folder:
+            result["vocabularies"] = bench_vocabularies.measure(False, folder)
+        bench_vocabularies.print_rows(result["vocabularies"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 
