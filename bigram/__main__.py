@@ -2,4 +2,6 @@
 
 from .cli import main
 
-main()
+# Guarded: worker processes of `--dask local` start by importing this module again.
+if __name__ == "__main__":
+    main()
