@@ -213,7 +213,7 @@ def _read_range(handle, spec):
             skipped += len(piece)
             if piece.endswith(b"\n"):
                 break
-        start = start + skipped
+        start = start - 1 + skipped
     if start >= spec.end:
         return b"", start
     handle.seek(start)

@@ -1,0 +1,253 @@
+"""Counting on a Dask cluster (bigram.distributed) against training in one process.
+
+One LocalCluster of 2 worker processes serves every test. Inputs are cut into
+blocks of a few hundred bytes, so each file is read by many tasks, lines are
+cut at every kind of place, and the tree of combinations is several levels
+deep. The reference is `train_model` in one process on the same files; the
+models must agree array by array (every level's keys, suffix links and counts,
+the vocabulary, lmplz's token ranks, every ln P and back-off) and in the
+reported losses to the last digit. The hash split is checked against a plain
+Python hash and plain `count_items` on the items of each split.
+
+These tests need Dask (`pip install 'bigram[dask]'`) and are skipped without it.
+"""
+
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from bigram.dataset import load_training_data  # noqa: E402
+from bigram import distributed  # noqa: E402
+from bigram.distributed import hash_split, load_on_cluster  # noqa: E402
+from bigram.errors import BigramError, InputError, OptionError  # noqa: E402
+from bigram.corpus import read_items  # noqa: E402
+from bigram.ngrams import count_items  # noqa: E402
+from bigram.training import train_model  # noqa: E402
+from bigram.vocabulary import Vocabulary  # noqa: E402
+from conftest import NAMES, assert_same_index  # noqa: E402
+
+BLOCK = 1200   # bytes per task: dozens of blocks per file
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.CRITICAL) as local:
+        with Client(local) as client:
+            yield local, client
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    """Character and word corpora: plain ASCII, and non-ASCII with a BOM, CRLF, blank lines,
+    surrounding spaces and tabs."""
+    folder = tmp_path_factory.mktemp("corpora")
+    names = NAMES.read_text().splitlines()[:1500]
+    plain = folder / "plain.txt"
+    plain.write_text("\n".join(names) + "\n")
+    mixed = folder / "mixed.txt"
+    accented = [n.translate(str.maketrans("aeiou", "áéíóú")) for n in names[1500 - 400:]]
+    lines = [f"  {n}\t" if i % 7 == 0 else n for i, n in enumerate(accented)]
+    lines[10:10] = ["", "   ", "\u2028zoë"]
+    mixed.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())   # no final newline
+    rng = np.random.default_rng(5)
+    vocabulary = ["the", "a", "cat", "sat", "on", "mat", "über", "naïve", "日本", "x", "y"]
+    text = [" ".join(rng.choice(vocabulary, size=rng.integers(1, 9))) for _ in range(900)]
+    text = [t.replace(" ", "\t", 1) if i % 5 == 0 else t for i, t in enumerate(text)]
+    words = folder / "words.txt"
+    words.write_text("\n".join(text[:450]) + "\n\n" + "\n".join(text[450:]) + "\n")
+    return {"char": [str(plain), str(mixed)], "word": [str(words)]}
+
+
+def assert_same_model(got, expected):
+    """Two TrainingResults hold the same model and data, array by array, and equal losses."""
+    assert got.data.vocabulary == expected.data.vocabulary
+    assert got.data.items == expected.data.items
+    assert got.data.bytes_read == expected.data.bytes_read
+    assert_same_index(got.saved.model.counts, expected.saved.model.counts)
+    assert set(got.saved.data_counts) == set(expected.saved.data_counts)
+    for split, index in expected.saved.data_counts.items():
+        assert_same_index(got.saved.data_counts[split], index)
+    if expected.saved.model.token_rank is None:
+        assert got.saved.model.token_rank is None
+    else:
+        np.testing.assert_array_equal(got.saved.model.token_rank, expected.saved.model.token_rank)
+    ours, theirs = got.saved.model.backoff, expected.saved.model.backoff
+    for k in range(1, expected.saved.model.order + 1):
+        np.testing.assert_array_equal(ours.logprob[k], theirs.logprob[k], err_msg=f"ln P {k}")
+        np.testing.assert_array_equal(ours.logbackoff[k], theirs.logbackoff[k],
+                                      err_msg=f"back-off {k}")
+    assert [(r.name, r.tokens, r.log_likelihood) for r in got.reports] == \
+        [(r.name, r.tokens, r.log_likelihood) for r in expected.reports]
+
+
+CASES = [("char", 2, "add-k")] + [(unit, order, method) for unit in ("char", "word")
+                                  for order in (2, 3)
+                                  for method in ("kneser-ney", "modified-kneser-ney")]
+
+
+@pytest.mark.parametrize("unit,order,method", CASES)
+def test_cluster_model_is_the_one_process_model(cluster, corpora, unit, order, method):
+    files = corpora[unit]
+    expected = train_model(files, test_size=0, unit=unit, order=order, method=method)
+    got = train_model(files, test_size=0, unit=unit, order=order, method=method,
+                      dask=cluster[0].scheduler_address, block_bytes=BLOCK)
+    assert got.data.cluster["blocks"] > 10
+    assert_same_model(got, expected)
+
+
+def _reference_hash(item, seed):
+    """The split hash written plainly: sum of (code point + 1) * BASE**i mod 2**64, then
+    splitmix64's finaliser on it xor the finalised seed."""
+    base, mask = 0x9E3779B97F4A7C15, (1 << 64) - 1
+
+    def mix(h):
+        h ^= h >> 30
+        h = (h * 0xBF58476D1CE4E5B9) & mask
+        h ^= h >> 27
+        h = (h * 0x94D049BB133111EB) & mask
+        return h ^ (h >> 31)
+
+    h = sum((ord(c) + 1) * pow(base, i, 1 << 64) for i, c in enumerate(item)) & mask
+    return mix(h ^ mix(seed))
+
+
+def test_hash_split_against_a_plain_reference(cluster, corpora):
+    shares, seed = [70.0, 20.0, 10.0], 11
+    files = corpora["char"]
+    items = read_items(files)
+    splits = {}
+    for item in items:
+        h = _reference_hash(item, seed)
+        which = 0 if h < 0.7 * 2**64 else 1 if h < 0.9 * 2**64 else 2
+        splits.setdefault(("train", "dev", "test")[which], []).append(item)
+    codepoints = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
+    ends = np.cumsum([len(i) for i in items])
+    got_split = hash_split(codepoints, ends - [len(i) for i in items], ends, shares, seed)
+    assert np.bincount(got_split).tolist() == [len(splits[s]) for s in ("train", "dev", "test")]
+
+    data = load_on_cluster(files, cluster[0].scheduler_address, split="hash:70/20/10",
+                           split_seed=seed, order=3, block_bytes=BLOCK)
+    vocabulary = Vocabulary(set("".join(items)), "char")
+    assert data.vocabulary == vocabulary
+    assert data.items == {s: len(v) for s, v in splits.items()}
+    stoi = vocabulary.stoi()
+    for split, chosen in splits.items():
+        tokens = np.array([stoi[c] for item in chosen for c in item], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum([len(i) for i in chosen])])
+        assert_same_index(data.counts[split], count_items(tokens, offsets, 3, len(vocabulary)))
+
+
+def test_several_orders_in_one_pass_are_the_recounts_of_one_process(cluster, corpora):
+    files = corpora["word"]
+    countings = [(2, "makemore"), (3, "makemore"), (3, "sentence")]
+    data = load_on_cluster(files, cluster[0].scheduler_address, test_size=0, unit="word",
+                           block_bytes=BLOCK, countings=countings)
+    reference = load_training_data(files, test_size=0, unit="word", order=3)
+    for order, padding in countings:
+        assert_same_index(data.recount(order, padding)["train"],
+                          reference.recount(order, padding)["train"])
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, corpora):
+    local, client = cluster
+    files = corpora["char"]
+    expected = train_model(files, test_size=0, order=3, method="kneser-ney")
+    before = client.run(os.getpid)
+    killed = []
+
+    def kill_one_worker(done, total, dashboard):
+        # Kill a worker process once the first block is back: its finished and running
+        # blocks are lost, and Dask must compute them again elsewhere.
+        if done == 1 and not killed:
+            address, pid = next(iter(before.items()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(address)
+
+    got = train_model(files, test_size=0, order=3, method="kneser-ney",
+                      dask=local.scheduler_address, block_bytes=BLOCK // 4,
+                      dask_progress=kill_one_worker)
+    assert killed
+    assert_same_model(got, expected)
+    deadline = time.time() + 20   # the nanny restarts the worker for the tests after this one
+    while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert set(client.run(os.getpid).values()) != set(before.values())
+
+
+def test_unreadable_inputs_are_one_line_errors(cluster, corpora, tmp_path):
+    address = cluster[0].scheduler_address
+    with pytest.raises(InputError, match="no such file: .*missing.txt"):
+        load_on_cluster([str(tmp_path / "missing.txt")], address, test_size=0)
+    # Invalid UTF-8 deep inside the file: the worker names the line as one process does.
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(NAMES.read_bytes()[:5000] + b"caf\xe9\n" + b"emma\n" * 200)
+    with pytest.raises(InputError) as one_process:
+        load_training_data([str(bad)], test_size=0)
+    with pytest.raises(InputError) as on_cluster:
+        load_on_cluster([str(bad)], address, test_size=0, block_bytes=BLOCK)
+    assert str(on_cluster.value) == str(one_process.value)
+    assert "\n" not in str(on_cluster.value)
+
+
+def test_options_that_need_every_item_are_refused(cluster):
+    address = cluster[0].scheduler_address
+    with pytest.raises(OptionError, match="--test-size 0"):
+        load_on_cluster([str(NAMES)], address)            # makemore's default split
+    with pytest.raises(OptionError, match="hash:80/10/10"):
+        load_on_cluster([str(NAMES)], address, split="80/10/10")
+    with pytest.raises(OptionError, match="--min-count"):
+        load_on_cluster([str(NAMES)], address, test_size=0, min_count=2)
+
+
+def test_an_unreachable_scheduler_fails_within_seconds(monkeypatch):
+    monkeypatch.setattr(distributed, "CONNECT_SECONDS", 1)
+    start = time.time()
+    with pytest.raises(BigramError, match="tcp://127.0.0.1:9 "):
+        load_on_cluster([str(NAMES)], "tcp://127.0.0.1:9", test_size=0)
+    assert time.time() - start < 5
+
+
+def test_cli_trains_on_a_cluster_and_prints_the_dashboard(cluster, corpora, cli, tmp_path):
+    address = cluster[0].scheduler_address
+    files = corpora["word"]
+    one = cli("train", *files, "--unit", "word", "--order", "3", "--test-size", "0",
+              "-o", tmp_path / "one.npz")
+    assert one.code == 0, one.err
+    on_cluster = cli("train", *files, "--unit", "word", "--order", "3", "--test-size", "0",
+                     "--dask", address, "-o", tmp_path / "dask.npz")
+    assert on_cluster.code == 0, on_cluster.err
+    assert "Dask dashboard: http" in on_cluster.err
+    assert on_cluster.out.replace("dask.npz", "one.npz") == one.out
+    missing = cli("train", "missing.txt", "--dask", address, "--test-size", "0",
+                  "-o", tmp_path / "never.npz")
+    assert missing.code != 0 and missing.err.count("\n") == 1
+    assert missing.err.startswith("error: ") and not (tmp_path / "never.npz").exists()
+
+
+def test_without_dask_the_option_says_how_to_install_it(cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    result = cli("train", "--dask", "local", "--test-size", "0", "-o", tmp_path / "m.npz")
+    assert result.code != 0
+    assert result.err == "error: --dask needs Dask, which is not installed: pip install " \
+                         "'bigram[dask]'\n"
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_local_cluster_is_started_and_stopped(corpora):
+    files = corpora["char"][:1]
+    expected = train_model(files, test_size=0, order=2, method="witten-bell")
+    got = train_model(files, test_size=0, order=2, method="witten-bell", dask="local",
+                      dask_workers=1, block_bytes=4096)
+    assert got.data.cluster["workers"] == 1
+    assert_same_model(got, expected)
