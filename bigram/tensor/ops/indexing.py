@@ -202,7 +202,10 @@ def setitem(a, index, value):
         value = Tensor._wrap(np.asarray(value, dtype=a.dtype.numpy))
     tracking = is_grad_enabled() and (a.requires_grad or value.requires_grad)
     if not tracking:
-        _checked(lambda: a._data.__setitem__(index, value._data))
+        try:
+            a._data[index] = value._data
+        except IndexError:
+            _checked(lambda: a._data.__setitem__(index, value._data))
         a._version[0] += 1
         return
     name = "CopySlices" if is_basic(index) else "IndexPutBackward0"
