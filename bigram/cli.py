@@ -592,7 +592,8 @@ def tune_command(
     unit: UnitOption = Unit.char,
     min_count: MinCountOption = None,
     max_vocab: MaxVocabOption = None,
-    split: Annotated[str, typer.Option(help="train/dev/test percentages.")] = "80/10/10",
+    split: Annotated[str, typer.Option(help="train/dev/test percentages; with --dask a hash "
+                                       "split such as hash:80/10/10.")] = "80/10/10",
     split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write the chosen model [default: $BIGRAM_MODEL or "
@@ -601,13 +602,16 @@ def tune_command(
                                                  "this PNG.", show_default=False)] = None,
     as_json: JsonOption = False,
     encoding_errors: EncodingOption = EncodingErrors.strict,
+    dask: DaskOption = None,
+    dask_workers: DaskWorkersOption = None,
     force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
+    from .distributed import client_visible
     from .tuning import discounts_record, parse_list, tune
 
     out = output or default_model_path()
-    inputs = _text_inputs(files)
+    inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
     if plot is not None:
         _check_output_path(plot, "picture", inputs, force)
@@ -616,7 +620,8 @@ def tune_command(
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
                   split, split_seed, encoding_errors.value, steps, lr, unit=unit.value,
-                  min_count=min_count, max_vocab=max_vocab)
+                  min_count=min_count, max_vocab=max_vocab, dask=dask, dask_workers=dask_workers,
+                  dask_progress=_cluster_progress() if dask else None)
     from .modelfile import save
 
     replaced = save(out, result.saved)

@@ -78,8 +78,13 @@ class Tuning:
 
 def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, split="80/10/10",
          split_seed=3407, encoding_errors="strict", steps=100, lr=50.0, seed=2147483647,
-         on_trial=None, unit="char", min_count=None, max_vocab=None):
-    """Train every setting on train, choose the lowest dev loss, score it once on test."""
+         on_trial=None, unit="char", min_count=None, max_vocab=None, dask=None,
+         dask_workers=None, dask_progress=None):
+    """Train every setting on train, choose the lowest dev loss, score it once on test.
+
+    With `dask` (as in training.train_model) the data is counted on a Dask cluster, every
+    order in one pass per padding; the split must then be a hash split ('hash:80/10/10').
+    """
     if split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
                           "such as 80/10/10")
@@ -92,10 +97,18 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     def data_for(padding):
         # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
         if padding not in loaded:
-            loaded[padding] = load_training_data(
-                files, split_seed=split_seed, encoding_errors=encoding_errors,
-                order=max(orders), split=split, unit=unit, min_count=min_count,
-                max_vocab=max_vocab, padding=padding)
+            if dask is not None:
+                from .distributed import load_on_cluster
+
+                loaded[padding] = load_on_cluster(
+                    files, dask, dask_workers, None, split_seed, encoding_errors, max(orders),
+                    split, unit, min_count, max_vocab, padding, progress=dask_progress,
+                    countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]])
+            else:
+                loaded[padding] = load_training_data(
+                    files, split_seed=split_seed, encoding_errors=encoding_errors,
+                    order=max(orders), split=split, unit=unit, min_count=min_count,
+                    max_vocab=max_vocab, padding=padding)
             if not loaded[padding].items.get("dev"):
                 raise OptionError("the dev split is empty: give it a share, such as "
                                   "--split 80/10/10")

@@ -251,3 +251,19 @@ def test_a_local_cluster_is_started_and_stopped(corpora):
                       dask_workers=1, block_bytes=4096)
     assert got.data.cluster["workers"] == 1
     assert_same_model(got, expected)
+
+
+def test_tune_on_a_cluster_scores_the_hash_split(cluster, corpora):
+    from bigram.tuning import tune
+
+    address, files = cluster[0].scheduler_address, corpora["char"]
+    with pytest.raises(OptionError, match="hash:80/10/10"):
+        tune(files, [2], methods=["kneser-ney"], strengths=[0.5], dask=address)
+    result = tune(files, [2, 3], methods=["kneser-ney"], strengths=[0.5],
+                  split="hash:70/20/10", dask=address)
+    assert len(result.trials) == 2
+    for trial in result.trials:
+        trained = train_model(files, order=trial.order, method="kneser-ney", smoothing=0.5,
+                              split="hash:70/20/10", dask=address, block_bytes=BLOCK)
+        dev = {r.name: r for r in trained.reports}["dev"]
+        assert trial.dev == pytest.approx(dev.nll, rel=1e-12)
