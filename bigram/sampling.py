@@ -125,11 +125,13 @@ class TableChain:
         rows = tempered(model.next_token_probabilities(states), temperature)
         self.cdf = InverseCdf(rows, table=draws > 50_000)
         self.boundary_limit = self.cdf.boundary_limit
-        self.transitions = None
+        self.transitions = self.by_token = None
         if len(states) * model.size <= TRANSITION_LIMIT:
             tokens = np.tile(np.arange(model.size), len(states))
             self.transitions = model.advance(np.repeat(states, model.size),
                                              tokens).reshape(len(states), model.size)
+            if (self.transitions == self.transitions[:1]).all():   # bigrams: the token decides
+                self.by_token = self.transitions[0]
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k`."""
@@ -137,6 +139,8 @@ class TableChain:
 
     def advance(self, states, tokens):
         """The states after the tokens drawn."""
+        if self.by_token is not None:
+            return self.by_token[tokens]
         if self.transitions is not None:
             return self.transitions[states, tokens]
         return self.model.advance(states, tokens)
@@ -292,12 +296,13 @@ def _attempt(chain, k, n, start_state, max_steps):
     return Samples(tokens[keep][order], offsets, int(chains.cut[path].sum()), draws)
 
 
-def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100):
+def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16.0):
     """Sample n items, consuming the generator as one-at-a-time draws would (`chain` from
-    `chain_for`)."""
+    `chain_for`). `per_item` is a guess of the uniforms an item takes (its length + 1):
+    the buffer drawn is sized from it, and doubled until the n items fit."""
     if n == 0:
         return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
-    budget = max(4096, 16 * n)
+    budget = max(4096, int(per_item * n))
     snapshot = generator.get_state()
     while True:
         generator.set_state(snapshot)
@@ -438,14 +443,17 @@ def stream_items(model, n, generator, temperature=1.0, prefix="", max_len=100, e
     max_steps = max_len - len(prefix_tokens)
     chain = chain_for(model, temperature, draws=16 * min(n, batch_size))
     excluded = None if exclude is None else np.array(sorted(exclude), dtype=str)
-    written, draws, size = 0, 0, min(FIRST_BATCH, batch_size)
+    written, draws, drawn_items, size = 0, 0, 0, min(FIRST_BATCH, batch_size)
     limit = 1000 * n + 100_000
     while written < n:
         wanted = n - written
         if excluded is not None:
             wanted = max(64, 2 * wanted)
-        result = sample(chain, min(wanted, size), generator, start, max_steps)
+        # Size the next buffer from the items drawn so far (a fifth more than their mean).
+        per_item = 16.0 if not drawn_items else 1.2 * draws / drawn_items + 1
+        result = sample(chain, min(wanted, size), generator, start, max_steps, per_item)
         draws += result.draws
+        drawn_items += len(result.offsets) - 1
         size = min(4 * size, batch_size)
         cut = np.diff(result.offsets) == max_steps   # only an item cut short is that long
         kept = result
