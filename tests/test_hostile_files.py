@@ -736,3 +736,27 @@ def test_read_checks_dtype_shape_and_ceiling_before_reading(tmp_path):
             dtype, shape, limit = args
             with pytest.raises(Exception, match=message.replace("[", r"\[")):
                 npz.read("x", dtype, shape, max_items=limit)
+
+
+def test_arpa_header_declaring_a_trillion_unigrams(tmp_path):
+    """`-m FILE.arpa` whose \\data\\ declares 10**12 unigrams: every command refuses it in
+    one line, quickly, without reserving memory for the declared count."""
+    path = tmp_path / "huge.arpa"
+    path.write_text("\\data\\\nngram 1=1000000000000\nngram 2=1\n\n\\1-grams:\n-1.0\t<s>\t-0.5\n"
+                    "-1.0\t</s>\n-1.0\ta\t-0.3\n\n\\2-grams:\n-0.5\t<s> a\n\n\\end\\\n")
+    probe = ("import sys\nfrom bigram.cli import main\ntry:\n    main(sys.argv[1:])\n"
+             "finally:\n    peak = [l.split()[1] for l in open('/proc/self/status')"
+             " if l.startswith('VmHWM')][0]\n    print('PEAK', peak, file=sys.stderr)\n")
+    for command in (["eval", "-m", str(path), str(tmp_path / "huge.arpa")],
+                    ["info", "-m", str(path)], ["sample", "-m", str(path), "--seed", "1"],
+                    ["score", "-m", str(path), "a"]):
+        start = time.perf_counter()
+        child = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
+                               text=True, timeout=60)
+        seconds = time.perf_counter() - start
+        lines = [line for line in child.stderr.splitlines() if not line.startswith("PEAK")]
+        peak_kb = int(child.stderr.split("PEAK ")[1].split()[0])
+        assert child.returncode == 1 and child.stdout == ""
+        assert lines == [f"error: {path}: line 9: the 1-gram section has 3 entries where "
+                         "\\data\\ declares 1000000000000"], lines
+        assert seconds < 5 and peak_kb < 200_000
