@@ -180,7 +180,7 @@ def _search(keys, wanted):
     if not len(at) or not len(keys):
         return out
     query = wanted[at]
-    bits = int(len(at)).bit_length()
+    bits = len(at).bit_length()
     if int(query.max()) < 1 << (62 - bits):
         packed = query << bits
         packed |= np.arange(len(at))
@@ -242,9 +242,9 @@ def _gather(codepoints, starts, ends):
 def _score_spans(model, scorer, codepoints, starts, ends, oov, where):
     """LineScores of lines given as spans of code points; `where(i)` names line i in errors."""
     items, offsets = _gather(codepoints, *strip_spans(codepoints, starts, ends))
-    tokens, offsets, unknown, spans = encode_block(model.vocabulary, items, offsets)
+    tokens, offsets, unknown, _ = encode_block(model.vocabulary, items, offsets)
     if oov == "error" and not model.vocabulary.unk and unknown.any():
-        line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right")) - 1
+        line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right") - 1)
         what = "words" if model.vocabulary.unit == "word" else "characters"
         raise InputError(f"{where(line)} has {what} outside the model's vocabulary; use "
                          "--oov skip to score the rest")
@@ -275,7 +275,8 @@ def score_sources(model, arguments, oov="skip", encoding_errors="strict"):
         first = source_lines.get(id(source), 0)
         starts, ends = block.line_spans()
         scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov,
-                              lambda i: f"{source.label}: line {first + i + 1}")
+                              lambda i, label=source.label, first=first:
+                              f"{label}: line {first + i + 1}")
         source_lines[id(source)] = first + len(starts)
         text = block.utf8()
         if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes
@@ -429,3 +430,40 @@ def join_columns(columns):
         at = at + lengths + 1
     out[at - 1] = ord("\n")
     return out.tobytes()
+
+
+def looks_like_scores(path):
+    """Whether a file starts as `score --file` output does (tab-separated or JSON Lines)."""
+    with open(path, "rb") as stream:
+        first = stream.readline(1 << 16).decode("utf-8", "replace")
+    if first.startswith('{"item": '):
+        return True
+    fields = first.split("\t")
+    try:
+        [float(x) for x in fields[:5]]
+    except ValueError:
+        return False
+    return len(fields) >= 6
+
+
+def check_scores_output(path, inputs, force=False):
+    """Refuse an --output that is one of the inputs, or an existing file of another kind
+    (unless forced), before any scoring."""
+    from .errors import BigramError
+    from .files import check_writable, same_file
+
+    check_writable(path)
+    for source in inputs:
+        if same_file(path, source):
+            raise OptionError(f"not overwriting {path}: it is an input of this command; give "
+                              "another name")
+    if force or not path.exists():
+        return
+    try:
+        if path.stat().st_size == 0 or looks_like_scores(path):
+            return
+    except OSError as error:
+        raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
+            from None
+    raise OptionError(f"not overwriting {path}: it does not hold scores; give another name, "
+                      "or pass --force to overwrite it anyway")
