@@ -26,6 +26,7 @@ class BackoffModel:
         self.order, self.size = index.order, index.size
         self.logprob = logprob          # logprob[k]: (rows of level k,) float64, NaN = unlisted
         self.logbackoff = logbackoff    # logbackoff[k]: (rows of level k,) float64, 0 = none
+        self.unk_row = None             # `<unk>`: what a token without a unigram scores as
         # State numbering: 0 is the empty context, then the rows of levels 1 .. order-1.
         self.offsets = np.zeros(self.order + 1, dtype=np.int64)
         self.offsets[1] = 1
@@ -91,6 +92,10 @@ class BackoffModel:
             listed = model_rows >= 0
             value[listed] = self.logprob[j][model_rows[listed]]
             found = ~np.isnan(value)
+            if j == 1 and self.unk_row is not None and not found.all():
+                # A token the model does not list (a pruned unigram) is read as `<unk>`.
+                value[~found] = self.logprob[1][self.unk_row]
+                found = ~np.isnan(value)
             result[at[found]] = value[found] + skipped[found]
             keep = ~found
             if j == 1 or not keep.any():

@@ -177,6 +177,20 @@ def encode_block(vocabulary, chars, offsets):
     return tokens, offsets, unknown, (chars, None, None)
 
 
+def encode_for_model(model, chars, offsets):
+    """encode_block for a model: tokens the model does not list at all (unigrams pruned by
+    `--prune`, or absent from an ARPA file) are outside its vocabulary too, and become
+    `<unk>`, as KenLM's query reads them."""
+    tokens, offsets, unknown, spans = encode_block(model.vocabulary, chars, offsets)
+    unlisted = model.unlisted_tokens()
+    if unlisted is not None and len(tokens):
+        hit = unlisted[np.maximum(tokens, 0)] & (tokens >= 0)
+        if hit.any():
+            tokens = np.where(hit, model.vocabulary.unk_id, tokens)
+            unknown = unknown | hit
+    return tokens, offsets, unknown, spans
+
+
 def _oov_strings(vocabulary, spans, unknown):
     chars, starts, ends = spans
     if vocabulary.unit == "char":
@@ -199,7 +213,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     names = set()
     for _, block in reader.blocks():
         chars, offsets = block.item_chars()
-        ids, offsets, unknown, spans = encode_block(vocabulary, chars, offsets)
+        ids, offsets, unknown, spans = encode_for_model(model, chars, offsets)
         items += len(offsets) - 1
         if unknown.any():
             n_oov += int(unknown.sum())
@@ -259,7 +273,7 @@ def score_item(model, item, oov="skip"):
     """The lecture's walk-through of one item: each n-gram's probability and log-probability."""
     vocabulary = model.vocabulary
     codepoints = np.frombuffer(item.encode("utf-32-le"), dtype=np.uint32)
-    ids, offsets, unknown, spans = encode_block(vocabulary, codepoints,
+    ids, offsets, unknown, spans = encode_for_model(model, codepoints,
                                                 np.array([0, len(codepoints)]))
     names = _oov_strings(vocabulary, spans, unknown) if unknown.any() else set()
     listed = _listing(names, vocabulary.unit)

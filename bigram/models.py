@@ -80,6 +80,11 @@ class LanguageModel:
         """How many sampling states there are (None: too many to list)."""
         return None
 
+    def unlisted_tokens(self):
+        """A mask of tokens the model gives no probability of their own (read as `<unk>`),
+        or None."""
+        return None
+
     def hyperparameters(self):
         """The settings that made this model (stored in the model file)."""
         return {}
@@ -118,6 +123,15 @@ class BackoffQueries(LanguageModel):
     def boundary_bound(self):
         """An upper bound on P(end of item | any state)."""
         return self.backoff.boundary_bound()
+
+    def unlisted_tokens(self):
+        """Tokens without a unigram probability (pruned, or absent from an ARPA file), when
+        the model has `<unk>` to read them as."""
+        if not self.vocabulary.unk:
+            return None
+        unlisted = np.isnan(self.backoff.logprob[1])
+        unlisted[BOUNDARY] = False
+        return unlisted if unlisted.any() else None
 
 
 class CountModel(BackoffQueries):
@@ -182,6 +196,7 @@ class CountModel(BackoffQueries):
                 self._backoff = BackoffModel.from_probabilities(self.counts, est.prob,
                                                                 est.backoff, in_place=True)
                 est.prob = est.backoff = None   # now the back-off model's logarithms
+            self._backoff.unk_row = self.vocabulary.unk_id
         return self._backoff
 
     @classmethod
@@ -344,6 +359,7 @@ class ArpaModel(BackoffQueries):
     def __init__(self, vocabulary, backoff, source=""):
         super().__init__(vocabulary, backoff.order)
         self.backoff = backoff
+        self.backoff.unk_row = vocabulary.unk_id
         self.source = source
 
     def describe(self):

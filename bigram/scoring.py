@@ -29,7 +29,7 @@ import numpy as np
 
 from .corpus import Block, Reader, resolve_sources, strip_spans
 from .errors import InputError, OptionError
-from .evaluation import OOV_POLICIES, encode_block
+from .evaluation import OOV_POLICIES, encode_for_model
 from .ngrams import pad_items, pads_for
 
 LN10 = math.log(10)
@@ -88,48 +88,56 @@ class BackoffScorer:
         self._tables = {}
 
     def _table(self, k):
-        """Level k's rows by parent row * V + token, with -1 for absent windows and a last
-        cell (read by key -1) of -1; None where such a table would be too large."""
+        """Level k's rows by (parent row + 1) * V + token, -1 for absent windows (so the
+        first V cells answer for parent -1, no window); None where it would be too large."""
         if k not in self._tables:
-            cells = len(self.index.level(k - 1)) * self.size
+            cells = (len(self.index.level(k - 1)) + 1) * self.size
             table = None
-            if (cells + 1) * 4 <= DENSE_TABLE_BYTES:
-                table = np.full(cells + 1, -1, dtype=np.int32)
-                table[self.index.level(k).keys] = np.arange(len(self.index.level(k)),
-                                                            dtype=np.int32)
+            if cells * 4 <= DENSE_TABLE_BYTES:
+                table = np.full(cells, -1, dtype=np.int32)
+                table[self.index.level(k).keys + self.size] = np.arange(
+                    len(self.index.level(k)), dtype=np.int32)
             self._tables[k] = table
         return self._tables[k]
 
-    def _rows(self, k, keys):
-        """Rows at level k of windows given by key (parent row * V + token; -1: none)."""
+    def _rows(self, k, context, stream):
+        """Rows at level k of the windows (context row, token); -1 where absent."""
         table = self._table(k)
-        if table is not None:
+        if table is not None:   # keys below 2**31: the table is smaller than that
+            keys = context + 1
+            keys *= self.size
+            keys += stream
             return table[keys]
+        keys = context.astype(np.int64)
+        keys *= self.size
+        keys += stream
         return _search(self.index.level(k).keys, keys)
 
     def score(self, text):
         """ln P at every position of a PaddedText (NaN where nothing is predicted or the
         window holds a token the model does not know)."""
-        stream = text.stream
-        known = stream >= 0
-        result = self.logprob[1][np.where(known, stream, -1)]
-        previous = np.where(known, stream, -1).astype(np.int64)
+        known = text.stream >= 0
+        stream = np.where(known, text.stream, 0).astype(np.int32, copy=False)
+        rows = np.where(known, stream, -1).astype(np.int32)
+        result = self.logprob[1][rows]
+        # With one <s> before each item, a window reaching back past it would continue into
+        # the item before: no window ends at an item's <s> but the <s> itself. (With N-1
+        # pads, every predicted position's windows lie inside its item.)
+        item_starts = text.starts[:-1] if text.pads == 1 else None
+        context = np.empty_like(rows)
         for k in range(2, self.order + 1):
-            context = np.empty_like(previous)
             context[0] = -1
-            context[1:] = previous[:-1]
-            context[text.position < k - 1] = -1     # the window would leave its item
-            keys = context * self.size
-            keys += stream
-            keys[(context < 0) | ~known] = -1
-            rows = self._rows(k, keys)
-            value = self.logprob[k][rows]
+            context[1:] = rows[:-1]
+            rows = self._rows(k, context, stream)
+            if not known.all():
+                rows[~known] = -1
+            if item_starts is not None:
+                rows[item_starts] = -1
             # Listed: its own value. Not listed: what the shorter window got, times the
             # back-off weight of this context (a longer context passed over).
-            backed_off = np.isnan(value)
-            value[backed_off] = result[backed_off] + self.logbackoff[k - 1][context[backed_off]]
-            result = value
-            previous = rows.astype(np.int64, copy=False)
+            value = self.logprob[k][rows]
+            result += self.logbackoff[k - 1][context]
+            np.copyto(result, value, where=~np.isnan(value))
         return result
 
 
@@ -242,7 +250,7 @@ def _gather(codepoints, starts, ends):
 def _score_spans(model, scorer, codepoints, starts, ends, oov, where):
     """LineScores of lines given as spans of code points; `where(i)` names line i in errors."""
     items, offsets = _gather(codepoints, *strip_spans(codepoints, starts, ends))
-    tokens, offsets, unknown, _ = encode_block(model.vocabulary, items, offsets)
+    tokens, offsets, unknown, _ = encode_for_model(model, items, offsets)
     if oov == "error" and not model.vocabulary.unk and unknown.any():
         line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right") - 1)
         what = "words" if model.vocabulary.unit == "word" else "characters"
@@ -358,16 +366,18 @@ def tsv_lines(block):
     """A block's results as tab-separated lines (UTF-8 bytes): log10 P, ln P, tokens,
     OOVs, perplexity, then the line as read."""
     scores = block.scores
-    columns = [fixed(scores.log10prob, 6), fixed(scores.logprob, 6), fixed(scores.tokens, 0),
-               fixed(scores.oov, 0), fixed(scores.perplexity, 4),
-               _spans_of(block.text, block.starts, block.ends)]
-    return join_columns(columns)
+    fields = [fixed(scores.log10prob, 6), fixed(scores.logprob, 6), fixed(scores.tokens, 0),
+              fixed(scores.oov, 0), fixed(scores.perplexity, 4)]
+    return join_fields(fields, block.text, block.starts, block.ends)
+
+
+_DIGITS4 = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), dtype="<u4")
 
 
 def fixed(values, decimals):
-    """Numbers as text with a fixed number of decimals, all at once: (characters of every
-    number concatenated as uint8, length of each). NaN and infinities read "nan",
-    "inf" and "-inf"."""
+    """Numbers as text with a fixed number of decimals, all at once: a (numbers x width)
+    uint8 matrix holding each right-aligned, and each one's length. NaN and infinities
+    read "nan", "inf" and "-inf"."""
     values = np.asarray(values, dtype=np.float64)
     scale = 10 ** decimals
     plain = np.isfinite(values) & (np.abs(values) < 1e15 / scale)
@@ -378,24 +388,27 @@ def fixed(values, decimals):
     dot = 1 if decimals else 0
     lengths = digits + dot + negative
     others = {i: _odd_number(values[i], decimals) for i in np.flatnonzero(~plain).tolist()}
-    width = max([int(lengths.max(initial=1))] + [len(t) for t in others.values()])
-    # Right-aligned in a (numbers x width) matrix, built one digit column at a time.
-    matrix = np.full((len(values), width), ord("0"), dtype=np.uint8)
-    column = width - 1
-    for place in range(int(digits.max(initial=1))):
-        if place == decimals and dot:
-            matrix[:, column] = ord(".")
-            column -= 1
-        matrix[:, column] = ord("0") + scaled % 10
-        scaled //= 10
-        column -= 1
+    needed = max([int(lengths.max(initial=1))] + [len(t) for t in others.values()])
+    # Four digits at a time from a table of "0000" to "9999" (little-endian uint32s).
+    chunks = -(-needed // 4)
+    quads = np.empty((len(values), chunks), dtype="<u4")
+    for chunk in range(chunks - 1, -1, -1):
+        scaled, rest = np.divmod(scaled, 10_000)
+        quads[:, chunk] = _DIGITS4[rest]
+    digits_text = quads.view(np.uint8)
+    width = 4 * chunks + dot
+    matrix = np.empty((len(values), width), dtype=np.uint8)
+    whole = 4 * chunks - decimals
+    matrix[:, :whole] = digits_text[:, :whole]
+    if dot:
+        matrix[:, whole] = ord(".")
+        matrix[:, whole + 1:] = digits_text[:, whole:]
     rows = np.flatnonzero(negative)
     matrix[rows, width - lengths[rows]] = ord("-")
     for i, text in others.items():
         matrix[i, width - len(text):] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         lengths[i] = len(text)
-    keep = np.arange(width) >= (width - lengths)[:, None]
-    return matrix[keep], lengths.astype(np.int64)
+    return matrix, lengths.astype(np.int64)
 
 
 def _odd_number(x, decimals):
@@ -406,30 +419,46 @@ def _odd_number(x, decimals):
     return f"{x:.{decimals}f}"
 
 
-def _spans_of(text, starts, ends):
-    """Spans of a byte array as a column: (their bytes concatenated, lengths)."""
-    chars, offsets = _gather(text, starts, ends)
-    return chars, np.diff(offsets)
-
-
-def join_columns(columns):
-    """Columns of text (each: characters concatenated, length per row) as lines with the
-    columns separated by tabs, as bytes."""
-    rows = len(columns[0][1])
+def join_fields(fields, text, starts, ends):
+    """Lines of tab-separated fields (right-aligned matrices and lengths, as from `fixed`),
+    each followed by a tab and the span [start, end) of `text`, as bytes."""
+    rows = len(starts)
     if not rows:
         return b""
-    widths = sum(lengths for _, lengths in columns) + len(columns)   # tabs and the line feed
-    line_starts = np.zeros(rows, dtype=np.int64)
-    np.cumsum(widths[:-1], out=line_starts[1:])
-    out = np.full(int(widths.sum()), ord("\t"), dtype=np.uint8)
-    at = line_starts
-    for chars, lengths in columns:
-        first = np.zeros(rows, dtype=np.int64)
-        np.cumsum(lengths[:-1], out=first[1:])
-        out[np.repeat(at - first, lengths) + np.arange(len(chars))] = chars
-        at = at + lengths + 1
-    out[at - 1] = ord("\n")
-    return out.tobytes()
+    tab = np.full((rows, 1), ord("\t"), dtype=np.uint8)
+    matrix = np.hstack([part for matrix, _ in fields for part in (matrix, tab)])
+    keep = np.hstack([part for matrix, lengths in fields for part in (
+        np.arange(matrix.shape[1]) >= (matrix.shape[1] - lengths)[:, None],
+        np.ones((rows, 1), dtype=bool))])
+    lengths = ends - starts
+    longest = int(lengths.max()) + 1
+    if rows * longest <= 4 * len(text) + (1 << 16):
+        # Short lines: each line and its line feed as a row of a matrix beside the fields,
+        # and one selection of what every row holds.
+        columns = np.arange(longest, dtype=starts.dtype)
+        lines = text[np.minimum(starts[:, None] + columns, len(text) - 1)]
+        lines[np.arange(rows), lengths] = ord("\n")
+        return np.hstack([matrix, lines])[np.hstack([keep, columns <= lengths[:, None]])]\
+            .tobytes()
+    prefix = matrix[keep]                       # every row's fields, row after row
+    prefix_lengths = sum(lengths for _, lengths in fields) + len(fields)
+    # One gather from prefix, text and a line feed: three segments per line.
+    source = np.concatenate([prefix, text, np.array([ord("\n")], dtype=np.uint8)])
+    seg_start = np.empty((rows, 3), dtype=np.int64)
+    seg_start[:, 0] = 0
+    np.cumsum(prefix_lengths[:-1], out=seg_start[1:, 0])
+    seg_start[:, 1] = starts + len(prefix)
+    seg_start[:, 2] = len(source) - 1
+    seg_length = np.empty((rows, 3), dtype=np.int64)
+    seg_length[:, 0] = prefix_lengths
+    seg_length[:, 1] = ends - starts
+    seg_length[:, 2] = 1
+    seg_length = seg_length.ravel()
+    out_start = np.zeros(len(seg_length), dtype=np.int64)
+    np.cumsum(seg_length[:-1], out=out_start[1:])
+    index = np.repeat(seg_start.ravel() - out_start, seg_length)
+    index += np.arange(len(index))
+    return source[index].tobytes()
 
 
 def looks_like_scores(path):

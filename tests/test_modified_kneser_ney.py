@@ -259,9 +259,6 @@ def test_score_of_lmplz_arpa_equals_query_per_sentence(cli, tmp_path, model):
                                                                        abs=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="a model trained with pruned unigrams keeps the pruned "
-                   "words in its vocabulary with no probability: eval skips the predictions of "
-                   "them (the training report is nan) where query scores them as <unk>")
 def test_pruned_unigrams_score_as_unk_as_query_does(cli, tmp_path):
     model = next(m for m in MANIFEST["models"] if m["name"] == "words.o2.prune-1-1")
     train_and_export(cli, FIXTURES / "words.train.txt", "word", model)
