@@ -12,7 +12,8 @@ The API (the `bigram` command is built on it, so both give the same numbers):
     load(path)                  a Model from a model file or an ARPA file
     split(items, "makemore")    the command line's makemore or 80/10/10 split of items
     Model                       .logprob(item), .logprobs(item), .score(item),
-                                .evaluate(items) -> Report, .reports, .sample(n, seed),
+                                .score_lines(lines), .evaluate(items) -> Report,
+                                .reports, .sample(n, seed),
                                 .sample_batches(n, seed), .save(path), .export_arpa(path),
                                 .info(), .order, .unit, .vocabulary, .settings
     Report                      nll, bits_per_token, perplexity, tokens, items, oov

@@ -16,7 +16,7 @@ asks for the command line's makemore or percentage split.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import BigramError, InputError, OptionError
@@ -113,7 +113,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           max_vocab: int | None = None, prune: Sequence[int] | None = None,
           discounts: dict[int, tuple[float, float, float]] | None = None,
           encoding_errors: str = "strict",
-          progress: Callable[[int, float], None] | None = None) -> Model:
+          progress: Callable[[int, float], None] | None = None, dask: str | None = None,
+          dask_workers: int | None = None,
+          dask_progress: Callable[[int, int, str], None] | None = None) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -122,7 +124,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     model trains on all the data; `split="makemore"` (with `test_size`) or
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
-    neural training step.
+    neural training step. `dask` counts on a Dask cluster (bigram.distributed).
     """
     from .training import train_model
 
@@ -136,7 +138,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors,
         progress=progress if model == "neural" else None, method=method, order=order,
         split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
-        prune=list(prune) if prune else None, discounts=discounts)
+        prune=list(prune) if prune else None, discounts=discounts, dask=dask,
+        dask_workers=dask_workers, dask_progress=dask_progress)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 
@@ -249,6 +252,14 @@ class Model:
         """(n-gram, ln P) of every predicted token of the item, as `bigram score` lists them."""
         return [(ngram, logprob) for ngram, _, logprob in self.score(item, oov).ngrams]
 
+    def score_lines(self, lines: Iterable[str], oov: str = "skip") -> Iterator:
+        """A scoring.LineScore (item, logprob, log10prob, tokens, oov, perplexity) for each
+        string of `lines` (a list, or an open text file), lazily, in batches; each string
+        is one item, as `bigram score --file` reads lines."""
+        from .scoring import score_lines
+
+        return score_lines(self._saved.model, lines, oov)
+
     def evaluate(self, data: Data, oov: str = "skip", encoding_errors: str = "strict"):
         """The loss on `data` (items, or one path as `bigram eval FILE` reads it): a Report
         with nll (nats per token), bits_per_token, perplexity, tokens, items and oov."""
@@ -294,12 +305,7 @@ class Model:
 
     def _check_sampling(self, n, temperature, prefix, max_len, novel):
         """Refuse bad sampling options; the training items to avoid when `novel`."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise OptionError(f"--count must be 0 or more, not {n}")
-        if not temperature > 0 or temperature == float("inf"):
-            raise OptionError(f"--temperature must be a positive number, not {temperature}")
-        if max_len < 1:
-            raise OptionError(f"--max-len must be at least 1, not {max_len}")
+        check_sampling_options(n, temperature, max_len)
         if prefix:
             vocabulary = self._saved.vocabulary
             what = "words" if vocabulary.unit == "word" else "characters"
@@ -337,6 +343,17 @@ class Model:
 
         _check_output(path, "arpa", force)
         return write(self._saved.model, Path(path))
+
+
+def check_sampling_options(n, temperature, max_len):
+    """Refuse a count, temperature or length limit no sampling can use (before a model is
+    read)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise OptionError(f"--count must be 0 or more, not {n}")
+    if not temperature > 0 or temperature == float("inf"):
+        raise OptionError(f"--temperature must be a positive number, not {temperature}")
+    if max_len < 1:
+        raise OptionError(f"--max-len must be at least 1, not {max_len}")
 
 
 def _check_output(path, kind, force):

@@ -110,10 +110,17 @@ def _root(
     """Options before the command; `main()` reads --debug itself."""
 
 
-def _load(path):
-    from .modelfile import load
+def _model(path):
+    """The model in a model file (or ARPA file), through the Python API as every command
+    reads it."""
+    from .api import load
 
     return load(path or default_model_path())
+
+
+def _load(path):
+    """The SavedModel under `_model(path)`, for the commands that draw or merge it."""
+    return _model(path).saved
 
 
 UnitOption = Annotated[Unit, typer.Option(
@@ -192,8 +199,8 @@ def train(
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
+    from .api import train as train_model
     from .distributed import client_visible
-    from .training import train_model
     from .tuning import parse_discounts
 
     out = output or default_model_path()
@@ -204,26 +211,26 @@ def train(
             raise OptionError("--plot draws the training curve of --model neural; for the "
                               "grid of bigrams use `bigram plot`")
         _check_output_path(plot, "picture", inputs, force)
-    result = train_model(
-        files or [], kind.value, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
-        test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors.value,
+    model = train_model(
+        [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
+        steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
+        encoding_errors=encoding_errors.value,
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
         dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
-    from .modelfile import save
-
-    replaced = save(out, result.saved)
+    replaced = model.save(out, force=force)
     from .render import training_summary
 
-    _stdout().print(training_summary(result, out))
+    _stdout().print(training_summary(model.saved, list(model.reports.values()), out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
     if plot is not None:
         from .pictures import plot_training_curve
         from .training import best_bigram_loss
 
-        plot_training_curve(result.saved.model.losses, best_bigram_loss(result.data), plot)
+        plot_training_curve(model.saved.model.losses,
+                            best_bigram_loss(model.saved.data_counts["train"]), plot)
         note += f", and the training curve to {plot}"
     _stderr().print(note)
 
@@ -334,28 +341,16 @@ def sample(
     Items are drawn and written in batches, so output starts at once and memory stays
     the same for any --count.
     """
-    if count < 0:
-        raise OptionError(f"--count must be 0 or more, not {count}")
-    if not temperature > 0 or temperature == float("inf"):
-        raise OptionError(f"--temperature must be a positive number, not {temperature}")
-    if max_len < 1:
-        raise OptionError(f"--max-len must be at least 1, not {max_len}")
-    saved = _load(model_file)
-    _check_prefix(saved.vocabulary, prefix, max_len)
-    exclude = None
-    if novel:
-        exclude = saved.training_items()
-        if exclude is None:
-            raise BigramError("this model file does not keep its training items (there were "
-                              "too many), so --novel cannot check samples against them")
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-        print(f"seed: {seed}", file=sys.stderr)
-    from .sampling import stream_items
-    from .tensor.random import Generator
+    from .api import check_sampling_options
 
-    generator = Generator().manual_seed(seed)
-    batches = stream_items(saved.model, count, generator, temperature, prefix, max_len, exclude)
+    check_sampling_options(count, temperature, max_len)   # before the model is read
+    model = _model(model_file)
+    chosen = seed is None
+    if chosen:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    batches = model.sample_batches(count, seed, temperature, prefix, max_len, novel)
+    if chosen:
+        print(f"seed: {seed}", file=sys.stderr)
     cut = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
@@ -381,21 +376,6 @@ def _json_lines(items):
     return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
 
 
-def _check_prefix(vocabulary, prefix, max_len):
-    if not prefix:
-        return
-    what = "words" if vocabulary.unit == "word" else "characters"
-    try:
-        tokens = vocabulary.encode_text(prefix)
-    except KeyError as error:
-        missing = " ".join(repr(c) for c in error.args[0])
-        raise OptionError(f"--prefix {prefix!r} has {what} the model has never seen: "
-                          f"{missing}") from None
-    if len(tokens) >= max_len:
-        raise OptionError(f"--prefix is {len(tokens)} {what}, not shorter than --max-len "
-                          f"{max_len}")
-
-
 # ---------------------------------------------------------------------- eval and score
 
 
@@ -413,14 +393,12 @@ def evaluate(
     encoding_errors: EncodingOption = EncodingErrors.strict,
 ):
     """Report the loss (NLL in nats, bits per token, perplexity) per split or per file."""
-    from .evaluation import evaluate_splits, evaluate_text_sources
-
-    saved = _load(model_file)
+    model = _model(model_file)
     if files:
-        reports = [evaluate_text_sources(saved.model, f, oov.value, encoding_errors.value)
-                   for f in files]
+        reports = [model.evaluate(f, oov.value, encoding_errors.value) for f in files]
     else:
-        reports = evaluate_splits(saved)
+        reports = list(model.reports.values())
+    saved = model.saved
     if as_json:
         payload = {r.name: r.as_dict() for r in reports}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
@@ -451,10 +429,8 @@ def score(
                                            "or error.")] = OovPolicy.skip,
 ):
     """Show each n-gram of each item with its probability, and the item's log-likelihood."""
-    from .evaluation import score_item
-
-    saved = _load(model_file)
-    scores = [score_item(saved.model, name, oov.value) for name in names]
+    model = _model(model_file)
+    scores = [model.score(name, oov.value) for name in names]
     if as_json:
         from .render import score_json
 
@@ -464,26 +440,20 @@ def score(
 
     console = _stdout()
     for item_score in scores:
-        console.print(score_table(item_score, saved.model.order))
+        console.print(score_table(item_score, model.order))
 
 
 @app.command()
 def info(model_file: ModelOption = None, as_json: JsonOption = False):
     """Describe a model file: kind, vocabulary, settings, training data and splits."""
     path = model_file or default_model_path()
-    saved = _load(path)
+    model = _model(path)
     if as_json:
-        vocabulary = saved.vocabulary
-        meta = dict(saved.meta)
-        # A character vocabulary as one string (as model files of format 1 stored it),
-        # a word vocabulary as a list.
-        meta["vocabulary"] = "".join(vocabulary.tokens) if vocabulary.unit == "char" \
-            else vocabulary.tokens
-        sys.stdout.write(json.dumps(meta, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(model.info(), ensure_ascii=False) + "\n")
         return
     from .render import info_table
 
-    _stdout().print(info_table(saved, path))
+    _stdout().print(info_table(model.saved, path))
 
 
 @app.command("merge")
@@ -518,11 +488,9 @@ def export(
     force: ForceOption = False,
 ):
     """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
-    from .arpa import write
-
-    saved = _load(model_file)
+    model = _model(model_file)
     _check_output_path(output, "arpa", [model_file or default_model_path()], force)
-    counts = write(saved.model, output)
+    counts = model.export_arpa(output, force=force)
     listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
 

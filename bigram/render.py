@@ -14,18 +14,17 @@ def _number(x, digits=5):
     return f"{x:.{digits}f}" if isinstance(x, float) else f"{x:,}"
 
 
-def training_summary(result, path):
-    """Vocabulary, items and n-grams per split, and the loss on each split."""
-    saved, data = result.saved, result.data
+def training_summary(saved, reports, path):
+    """Vocabulary, items and n-grams per split, and the loss on each split (its Report)."""
     model = saved.model
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("")
-    splits = data.splits
+    splits = [r.name for r in reports if r.items]
     for split in splits:
         table.add_column(split, justify="right")
-    table.add_row("items", *[_number(data.items[s]) for s in splits])
-    table.add_row(order_name(model.order) + "s", *[_number(data.tokens(s)) for s in splits])
-    by_split = {r.name: r for r in result.reports}
+    by_split = {r.name: r for r in reports}
+    table.add_row("items", *[_number(by_split[s].items) for s in splits])
+    table.add_row(order_name(model.order) + "s", *[_number(by_split[s].tokens) for s in splits])
     table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
     table.add_row(f"bits/{unit_name(model)}", *[_number(by_split[s].bits_per_token, 4)
                                                 for s in splits])

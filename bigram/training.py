@@ -97,9 +97,9 @@ def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=
     return TrainingResult(saved, data, evaluate_splits(saved))
 
 
-def best_bigram_loss(data):
-    """The lowest loss any model of the data's order reaches on it: unsmoothed counts."""
-    index = data.counts["train"]
+def best_bigram_loss(index):
+    """The lowest loss any model of the index's order reaches on the text it counts (the
+    training split's): unsmoothed counts."""
     top = index.level(index.order)
     totals = np.bincount(index.parent(index.order), weights=top.count)
     seen = top.count > 0

@@ -32,8 +32,8 @@ def main():
     console.print(terminal_grid(everything.saved, "probs"))
     console.save_svg(str(DOCS / "show.svg"), title="bigram show")
     neural = train_model([], "neural")
-    plot_training_curve(neural.saved.model.losses, best_bigram_loss(neural.data),
-                        DOCS / "training-curve.png")
+    plot_training_curve(neural.saved.model.losses,
+                        best_bigram_loss(neural.data.counts["train"]), DOCS / "training-curve.png")
     print("| smoothing | strength | train NLL | test NLL |")
     print("|---|---|---|---|")
     for method in ("add-k", "witten-bell", "kneser-ney"):

@@ -106,6 +106,8 @@ def test_logprobs_are_the_cli_scores(cli, everything):
         assert everything.logprobs(item["item"]) == [(g["ngram"], g["log_prob"])
                                                      for g in item["ngrams"]]
         assert everything.logprob(item["item"]) == item["log_likelihood"]
+    lines = [line.logprob for line in everything.score_lines(["andrejq\n", "emma"])]
+    assert lines == pytest.approx([item["log_likelihood"] for item in shown], rel=1e-12)
 
 
 def test_items_train_as_the_same_lines_in_a_file(tmp_path):
