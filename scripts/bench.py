@@ -460,6 +460,12 @@ def main():
         with tempfile.TemporaryDirectory() as folder:
             result["vocabularies"] = bench_vocabularies.measure(False, folder)
         bench_vocabularies.print_rows(result["vocabularies"])
+    if not args.quick:   # each line of tens of megabytes scored, beside KenLM's query
+        import bench_scoring
+
+        with tempfile.TemporaryDirectory() as folder:
+            result["scoring"] = bench_scoring.measure(False, folder)
+        bench_scoring.print_rows(result["scoring"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 
