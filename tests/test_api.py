@@ -9,7 +9,7 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
-from conftest import names
+from conftest import NAMES, names
 
 import bigram
 
@@ -220,3 +220,29 @@ def test_help_lists_the_api_and_import_stays_light():
                          check=True)
     assert run.stdout.strip() == "[]"
 
+
+
+def test_the_cli_goes_through_the_api(cli, monkeypatch):
+    from bigram import api
+
+    calls = []
+
+    def spy(owner, name):
+        original = getattr(owner, name)
+
+        def recorded(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(owner, name, recorded)
+
+    for name in ("train", "load"):
+        spy(api, name)
+    for name in ("save", "sample_batches", "evaluate", "score", "info", "export_arpa"):
+        spy(api.Model, name)
+    commands = [("train", "--test-size", "0"), ("sample", "-n", "2", "--seed", "1"),
+                ("eval", str(NAMES)), ("score", "emma"), ("info", "--json"),
+                ("export", "-o", "m.arpa")]
+    for command in commands:
+        assert cli(*command).code == 0
+    assert calls == ["train", "save", "load", "sample_batches", "load", "evaluate", "load",
+                     "score", "load", "info", "load", "export_arpa"]
