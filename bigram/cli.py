@@ -422,13 +422,34 @@ def evaluate(
 
 @app.command()
 def score(
-    names: Annotated[list[str], typer.Argument(help="Items (names, words, lines) to score.")],
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help="Items (names, words, lines) to score; with --file, files (globs and '-' for "
+             "stdin) to score line by line.", show_default=False)] = None,
     model_file: ModelOption = None,
-    as_json: JsonOption = False,
+    files: Annotated[bool, typer.Option(
+        "--file", "-f", help="Score every line of the FILES given as arguments: one result a "
+        "line, in order, blank lines included; tab-separated log10 P, ln P, tokens (the end "
+        "of the line included), OOVs, perplexity and the line, or JSON Lines with "
+        "--json.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --file: one "
+                                          "object a line).")] = False,
     oov: Annotated[OovPolicy, typer.Option(help="Unknown tokens (models without <unk>): skip "
                                            "or error.")] = OovPolicy.skip,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="With --file: write the results to this file, whole or not "
+        "at all (stdout by default).", show_default=False)] = None,
+    force: ForceOption = False,
 ):
-    """Show each n-gram of each item with its probability, and the item's log-likelihood."""
+    """Show each n-gram of each item with its probability, and the item's log-likelihood;
+    or, with --file, each line's log-probability and perplexity (as KenLM's `query`)."""
+    if files:
+        _score_files(names, model_file, as_json, oov, encoding_errors, output, force)
+        return
+    if output is not None:
+        raise OptionError("--output goes with --file")
+    if not names:
+        raise OptionError("give items to score, or --file and files")
     model = _model(model_file)
     scores = [model.score(name, oov.value) for name in names]
     if as_json:
@@ -441,6 +462,34 @@ def score(
     console = _stdout()
     for item_score in scores:
         console.print(score_table(item_score, model.order))
+
+
+def _score_files(files, model_file, as_json, oov, encoding_errors, output, force):
+    """`score --file`: results streamed to stdout, or written whole to --output."""
+    from .scoring import check_scores_output, json_lines, score_sources, tsv_lines
+
+    if not files:
+        raise OptionError("--file needs files to score (or '-' for stdin)")
+    if output is not None:
+        check_scores_output(output, _text_inputs(files) + [model_file or default_model_path()],
+                            force)
+    saved = _load(model_file)
+    blocks = score_sources(saved.model, files, oov.value, encoding_errors.value)
+    render = json_lines if as_json else tsv_lines
+    if output is not None:
+        from .files import atomic_write
+
+        atomic_write(output, lambda stream: stream.writelines(map(render, blocks)))
+        return
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    try:
+        for block in blocks:
+            out.write(render(block))
+        out.flush()
+    except BrokenPipeError:
+        # `bigram score --file ... | head`: the reader has what it wanted; not an error.
+        sys.stdout = open(os.devnull, "w")
 
 
 @app.command()
