@@ -266,7 +266,7 @@ def _parsed_blocks(reader, spec, data, first_line):
 class BlockCounts:
     """What a task sends back: its vocabulary, and its counts per (order, padding) and split."""
 
-    tokens: np.ndarray            # token strings (StringDType) of ids 1.., sorted
+    tokens: list                  # token strings of ids 1.., sorted
     first_seen: np.ndarray        # (len(tokens),) int64: block number << 32 | first-appearance id
     counts: dict                  # (order, padding) -> {split: NgramIndex}
     items: dict                   # split -> items
@@ -278,12 +278,6 @@ class BlockCounts:
         return sum(level.keys.nbytes + level.suffix.nbytes + level.count.nbytes
                    for splits in self.counts.values() for index in splits.values()
                    for level in index.levels[1:])
-
-
-def _string_array(tokens):
-    from numpy.dtypes import StringDType
-
-    return np.array(tokens, dtype=StringDType())
 
 
 def count_block(spec, unit, countings, shares=None, split_seed=DEFAULT_SPLIT_SEED,
@@ -313,7 +307,7 @@ def count_block(spec, unit, countings, shares=None, split_seed=DEFAULT_SPLIT_SEE
                              for s in splits}
               for n, padding in countings}
     first_seen = (np.int64(spec.number) << np.int64(32)) + np.array(order, dtype=np.int64)
-    return BlockCounts(_string_array([tokens[i] for i in order]), first_seen, counts,
+    return BlockCounts([tokens[i] for i in order], first_seen, counts,
                        {s: collector.items(s) for s in splits}, spec.end - spec.start)
 
 
@@ -358,8 +352,12 @@ def _renamed(index, mapping, size):
 
 def combine(left, right):
     """One BlockCounts of two: the sorted union of their tokens, counts renamed and summed."""
-    union, inverse = np.unique(np.concatenate([left.tokens, right.tokens]), return_inverse=True)
-    inverse = inverse.ravel()
+    # Plain Python strings and a dict (a loop over vocabulary entries, not tokens): numpy's
+    # variable-width strings crashed worker processes on vocabularies of 10**4 words.
+    union = sorted(set(left.tokens).union(right.tokens))
+    position = {token: i for i, token in enumerate(union)}
+    inverse = np.fromiter((position[t] for part in (left, right) for t in part.tokens),
+                          dtype=np.int64, count=len(left.tokens) + len(right.tokens))
     size = len(union) + 1
     maps = []
     for part, where in ((left, inverse[:len(left.tokens)]), (right, inverse[len(left.tokens):])):
@@ -579,13 +577,11 @@ def load_on_cluster(arguments, address, workers=None, test_size=None,
 
 def _final_counts(total, unit, unk):
     """The vocabulary (sorted, as one process builds it) and every index renamed into it."""
-    tokens = total.tokens.tolist()
+    tokens = total.tokens
     if UNK in tokens:
         raise InputError(f"the text holds the token {UNK}, which bigram keeps for tokens "
                          "outside the vocabulary")
     vocabulary = Vocabulary(tokens, unit, unk=unk)
-    if vocabulary.tokens != tokens:   # np.unique and sorted() must agree on the order
-        raise BigramError("the cluster's vocabulary is not in code-point order")
     mapping = np.arange(len(tokens) + 1, dtype=np.int64)
     mapping[1:] += vocabulary.first - 1
     tables = {key: {s: _renamed(index, mapping, len(vocabulary)) if unk else index

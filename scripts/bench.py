@@ -447,6 +447,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat, no peers")
     parser.add_argument("--scale", action="store_true", help="also measure 1 MB to 1 GB inputs")
+    parser.add_argument("--dask", action="store_true", help="also count a word corpus (1 GB; "
+                        "8 MB with --quick) on a LocalCluster of 2 workers against one process")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     result = run(args.quick)
@@ -466,6 +468,12 @@ def main():
         with tempfile.TemporaryDirectory() as folder:
             result["scoring"] = bench_scoring.measure(False, folder)
         bench_scoring.print_rows(result["scoring"])
+    if args.dask:   # needs pip install 'bigram[dask]'
+        import bench_dask
+
+        with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+            result["dask"] = bench_dask.measure(args.quick, folder)
+        bench_dask.print_rows(result["dask"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 
