@@ -412,12 +412,12 @@ def evaluate(
         if report.oov:
             what = f"{report.oov} {unit} outside the vocabulary"
             listed = f": {report.oov_tokens!r}" if report.oov_tokens else ""
+            # One line each, however long: plain print, not rich's wrapping console.
             if unk:
-                _stderr().print(f"note: {report.name}: {what} were scored as <unk>{listed}; "
-                                f"perplexity excluding them "
-                                f"{report.perplexity_excluding_oov:.3f}")
+                print(f"note: {report.name}: {what} were scored as <unk>{listed}; perplexity "
+                      f"excluding them {report.perplexity_excluding_oov:.3f}", file=sys.stderr)
             else:
-                _stderr().print(f"note: {report.name}: {what} were skipped{listed}")
+                print(f"note: {report.name}: {what} were skipped{listed}", file=sys.stderr)
 
 
 @app.command()
@@ -715,6 +715,9 @@ def main(argv=None):
     except Exception as error:
         if isinstance(error, _exception_classes("UsageError")):
             message = _one_line(error.format_message())
+            if message.startswith("No such option: --unit"):
+                message = ("--unit belongs to train and tune; every other command reads the "
+                           "unit from the model file")
             if message:  # (no message: typer already printed the help for a bare `bigram`)
                 print(f"error: {message} (see bigram --help)", file=sys.stderr)
             sys.exit(2)

@@ -361,6 +361,7 @@ class Reader:
                 continue
             block, carry = data[:cut], data[cut:]
             lines_in_block = block.count(b"\n")
+            self._check_line_lengths(source, block, line_number)
             if len(carry) > self.max_line_bytes:
                 raise InputError(
                     f"{source.label}: line {line_number + lines_in_block} is longer than "
@@ -368,6 +369,18 @@ class Reader:
                     "line of text) per line")
             yield source, self._parse(source, block, line_number)
             line_number += lines_in_block
+
+    def _check_line_lengths(self, source, block, line_number):
+        """Refuse a block holding a line longer than the limit (one that ended inside it)."""
+        if len(block) <= self.max_line_bytes:
+            return
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+        lengths = np.diff(ends, prepend=-1) - 1
+        if lengths.max() > self.max_line_bytes:
+            at = line_number + int(np.argmax(lengths > self.max_line_bytes))
+            raise InputError(f"{source.label}: line {at} is longer than "
+                             f"{self.max_line_bytes:,} bytes; bigram reads one item (a name, a "
+                             "word, a line of text) per line")
 
     def _parse(self, source, block, line_number):
         raw = np.frombuffer(block, dtype=np.uint8)

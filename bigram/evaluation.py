@@ -241,9 +241,18 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     return Report(name, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
 
 
+LISTED_OOV = 50          # tokens a report names, at most
+LISTED_OOV_CHARS = 40    # characters of a token a report shows
+
+
 def _listing(tokens, unit):
-    """OOV tokens as reports list them: characters side by side, words separated by spaces."""
-    return ("" if unit == "char" else " ").join(sorted(tokens))
+    """OOV tokens as reports list them: characters side by side, words separated by spaces
+    (at most 50 of them, each cut at 40 characters, so a report stays readable)."""
+    shown = [t if len(t) <= LISTED_OOV_CHARS else t[:LISTED_OOV_CHARS] + "…"
+             for t in sorted(tokens)[:LISTED_OOV]]
+    more = len(tokens) - len(shown)
+    text = ("" if unit == "char" else " ").join(shown)
+    return text + (f" (and {more:,} more)" if more > 0 else "")
 
 
 def _quote(tokens, unit="char"):

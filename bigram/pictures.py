@@ -96,11 +96,16 @@ def cell_text(value, what):
 
 
 def _pyplot():
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # A label in a script the font lacks (CJK, say) is drawn as a box: a picture, not an
+    # error, so not a warning per glyph on stderr.
+    warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
     return plt
 
 
