@@ -139,7 +139,13 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the forward on the inputs' arrays; record the node if grad is needed."""
         fn = _new_object(cls)  # no __init__: only recorded nodes need more than forward sets
-        result = fn.forward(*[t._data for t in inputs], **params)
+        # Spelled out for one and two inputs: this line runs for every operation.
+        if len(inputs) == 1:
+            result = fn.forward(inputs[0]._data, **params)
+        elif len(inputs) == 2:
+            result = fn.forward(inputs[0]._data, inputs[1]._data, **params)
+        else:
+            result = fn.forward(*[t._data for t in inputs], **params)
         if type(result) is tuple:
             outputs = tuple([_wrap(a) for a in result])
         else:
@@ -167,10 +173,13 @@ class Function:
             self.n_outputs = len(outputs)
             self._output_meta = tuple((o._data.shape, o._data.dtype) for o in outputs)
         if self.saves_inputs or self.saves_output:
-            saved = [inputs[i] for i in self.saves_inputs]
+            saved = []
+            for i in self.saves_inputs:
+                saved.append((inputs[i], inputs[i]._version[0]))
             if self.saves_output:
-                saved.extend(outputs)
-            self._saved_versions = [(t, t._version[0]) for t in saved]
+                for t in outputs:
+                    saved.append((t, t._version[0]))
+            self._saved_versions = saved
         if len(outputs) == 1:
             if outputs[0]._data.dtype.kind == "f":
                 outputs[0]._ctx = self

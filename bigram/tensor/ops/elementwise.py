@@ -239,11 +239,12 @@ class RpowScalar(Function):
 
 def add(a, b):
     """a + b with broadcasting and torch's dtype promotion."""
-    fast = _scalar_operation(a, b, AddScalar)
-    if fast is None:
-        fast = _scalar_operation(b, a, AddScalar)
-    if fast is not None:
-        return fast
+    if type(a) is not Tensor or type(b) is not Tensor:
+        fast = _scalar_operation(a, b, AddScalar)
+        if fast is None:
+            fast = _scalar_operation(b, a, AddScalar)
+        if fast is not None:
+            return fast
     a, b, out = binary_operands(a, b)
     return Add.apply(a, b, dtype=out.numpy)
 
@@ -251,10 +252,11 @@ def add(a, b):
 def sub(a, b):
     """a - b."""
     reflected = not isinstance(a, Tensor)
-    fast = (_scalar_operation(b, a, RsubScalar) if reflected
-            else _scalar_operation(a, b, SubScalar))
-    if fast is not None:
-        return fast
+    if reflected or type(b) is not Tensor:
+        fast = (_scalar_operation(b, a, RsubScalar) if reflected
+                else _scalar_operation(a, b, SubScalar))
+        if fast is not None:
+            return fast
     a, b, out = binary_operands(a, b)
     if out is dtypes.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
@@ -264,11 +266,12 @@ def sub(a, b):
 
 def mul(a, b):
     """a * b."""
-    fast = _scalar_operation(a, b, MulScalar)
-    if fast is None:
-        fast = _scalar_operation(b, a, MulScalar)
-    if fast is not None:
-        return fast
+    if type(a) is not Tensor or type(b) is not Tensor:
+        fast = _scalar_operation(a, b, MulScalar)
+        if fast is None:
+            fast = _scalar_operation(b, a, MulScalar)
+        if fast is not None:
+            return fast
     a, b, out = binary_operands(a, b)
     return Mul.apply(a, b, dtype=out.numpy)
 

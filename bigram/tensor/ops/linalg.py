@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..tensor import Tensor
 
 
 def _node_name(a_ndim, b_ndim):
@@ -53,8 +54,6 @@ class MatMul(Function):
 
 def matmul(a, b):
     """Matrix product with torch's rules and messages for shapes and dtypes."""
-    from ..tensor import Tensor
-
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul(): argument 'other' must be Tensor")
     x, y = a._data, b._data
