@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arpa_words import WordIndex, eight_byte_view
 from .errors import ModelFileError
 
 MAX_LINE_BYTES = 1 << 20
@@ -200,7 +201,8 @@ def _blocks(data, start, end):
 
 
 def _fields_per_line(block, first_line):
-    """Each line's number of whitespace-separated fields (the block ends with a newline)."""
+    """Each line's number of whitespace-separated fields (the block ends with a newline),
+    and where each field starts in the block and how many bytes it has."""
     raw = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
     lengths = np.diff(ends, prepend=-1) - 1
@@ -209,7 +211,8 @@ def _fields_per_line(block, first_line):
         raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
     space = _WHITESPACE[raw]
     starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
-    return np.diff(np.searchsorted(starts, ends), prepend=0)
+    stops = np.flatnonzero(~space & np.concatenate((space[1:], [True]))) + 1
+    return np.diff(np.searchsorted(starts, ends), prepend=0), starts, stops - starts
 
 
 def _numbers(tokens, lines, what):
@@ -231,6 +234,16 @@ def _is_number(token):
     except ValueError:
         return False
     return True
+
+
+def _column_ids(column, tokens, view, starts, lengths, words, vocabulary, lines):
+    """The ids of one word column: by the WordIndex where it matches exactly, else by the
+    dictionary (which names the first word that is not a unigram)."""
+    ids = words.find(view, starts[tokens], lengths[tokens])
+    rest = np.flatnonzero(ids < 0)
+    if len(rest):
+        ids[rest] = _word_ids([column[i] for i in rest.tolist()], vocabulary, lines[rest])
+    return ids
 
 
 def _word_ids(tokens, vocabulary, lines):
@@ -267,13 +280,13 @@ def _field_columns(tokens, fields, n):
 class _Section:
     """The entries of one order, read block by block; the unigram section defines the words."""
 
-    def __init__(self, order, top, vocabulary):
-        self.order, self.top, self.vocabulary = order, top, vocabulary
+    def __init__(self, order, top, vocabulary, words=None):
+        self.order, self.top, self.vocabulary, self.words = order, top, vocabulary, words
         self.probs, self.backoffs, self.ids, self.lines = [], [], [], []
 
     def add_block(self, block, first_line):
         n = self.order
-        fields = _fields_per_line(block, first_line)
+        fields, starts, lengths = _fields_per_line(block, first_line)
         numbers = np.arange(first_line, first_line + len(fields))
         used = fields > 0
         fields, numbers = fields[used], numbers[used]
@@ -294,8 +307,14 @@ class _Section:
         if n == 1:
             self._add_unigrams(words[0], numbers)
         ids = np.empty((len(fields), n), dtype=np.int32)
-        for j, column in enumerate(words):
-            ids[:, j] = _word_ids(column, self.vocabulary, numbers)
+        if n == 1:
+            ids[:, 0] = _word_ids(words[0], self.vocabulary, numbers)
+        else:
+            view = eight_byte_view(block)
+            first = np.cumsum(fields) - fields
+            for j, column in enumerate(words, start=1):
+                ids[:, j - 1] = _column_ids(column, first + j, view, starts, lengths, self.words,
+                                            self.vocabulary, numbers)
         self.ids.append(ids)
         self.lines.append(numbers)
 
@@ -427,7 +446,9 @@ def _parse(data):
             raise _Error(lines.number, f"expected '\\{n}-grams:', found "
                                        f"{_show(line or b'end of file')}")
         start, end, before = _section_span(lines)
-        section = _Section(n, n == order, vocabulary)
+        if n == 2:
+            words = WordIndex(list(vocabulary), _HashTable)
+        section = _Section(n, n == order, vocabulary, words if n > 1 else None)
         line_number = before + 1
         for block in _blocks(data, start, end):
             section.add_block(block, line_number)

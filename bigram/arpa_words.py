@@ -1,0 +1,103 @@
+"""Word ids for the tokens of an ARPA block, looked up by whole arrays instead of per token.
+
+The unigram section defines the words. Each token is hashed from its bytes, read eight
+at a time through an unaligned 64-bit view of the block, and found in an open-addressing
+table over the words' hashes. A hash is never trusted alone: the token's bytes are
+compared with the word's, and any token not matched exactly (absent, long, or sharing a
+hash with another word) is left for the caller's exact dictionary.
+"""
+
+import numpy as np
+
+# Longer tokens are rare in real files; the dictionary takes them, which keeps the number
+# of eight-byte rounds small.
+_MAX_HASHED_BYTES = 64
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+# _LOW_BYTES[k] keeps the first k bytes of a little-endian eight-byte word.
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def eight_byte_view(buffer):
+    """An array whose element i is the 8 bytes of `buffer` from offset i (little-endian)."""
+    padded = np.zeros(len(buffer) + 8, dtype=np.uint8)
+    padded[:len(buffer)] = np.frombuffer(buffer, dtype=np.uint8)
+    return np.ndarray((len(buffer),), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _token_hashes(view, starts, lengths):
+    """A 64-bit hash of each token view[starts[i]] of lengths[i] bytes (at most the cap)."""
+    hashes = lengths.astype(np.uint64) * _MIX
+    rows = np.arange(len(starts))
+    offset = 0
+    while len(rows):
+        left = lengths[rows] - offset
+        chunk = view[starts[rows] + offset] & _LOW_BYTES[np.minimum(left, 8)]
+        mixed = (hashes[rows] ^ chunk) * _MIX
+        hashes[rows] = mixed ^ (mixed >> np.uint64(29))
+        rows = rows[left > 8]
+        offset += 8
+    return hashes
+
+
+def _same_bytes(view, starts, other_view, other_starts, lengths):
+    """Whether each token equals the other token of the same length, byte for byte."""
+    same = np.ones(len(starts), dtype=bool)
+    rows = np.arange(len(starts))
+    offset = 0
+    while len(rows):
+        left = lengths[rows] - offset
+        mask = _LOW_BYTES[np.minimum(left, 8)]
+        equal = (view[starts[rows] + offset] & mask) == (other_view[other_starts[rows] + offset]
+                                                         & mask)
+        same[rows[~equal]] = False
+        rows = rows[equal & (left > 8)]
+        offset += 8
+    return same
+
+
+class WordIndex:
+    """The unigram words, for finding the ids of many tokens at once."""
+
+    def __init__(self, words, table_type):
+        """`words` are the unigram tokens (bytes) in id order; `table_type` builds a hash
+        table from an array of hashes (arpa_reader's _HashTable)."""
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.starts = np.zeros(len(words), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self.starts[1:])
+        self.lengths = lengths
+        self.view = eight_byte_view(b"".join(words))
+        hashed = lengths <= _MAX_HASHED_BYTES
+        hashes = _token_hashes(self.view, self.starts, np.minimum(lengths, _MAX_HASHED_BYTES))
+        # A long word gets a hash no token is given, so it is only ever found by the dictionary.
+        hashes[~hashed] = 0
+        hashes[~hashed] ^= np.arange(np.count_nonzero(~hashed), dtype=np.uint64) * _MIX
+        # A shared hash leaves a word out of the table; its tokens then go to the dictionary.
+        self.table = table_type(hashes)
+
+    def find(self, view, starts, lengths):
+        """The id of each token (view, starts, lengths as from eight_byte_view), or -1 where
+        the caller must ask the dictionary."""
+        ids = np.full(len(starts), -1, dtype=np.int64)
+        short = np.flatnonzero(lengths <= _MAX_HASHED_BYTES)
+        if not len(short):
+            return ids
+        found = self._find_hashes(_token_hashes(view, starts[short], lengths[short]))
+        match = found >= 0
+        match[match] = self.lengths[found[match]] == lengths[short[match]]
+        candidates, rows = short[match], found[match]
+        exact = _same_bytes(view, starts[candidates], self.view, self.starts[rows],
+                            lengths[candidates])
+        ids[candidates[exact]] = rows[exact]
+        return ids
+
+    def _find_hashes(self, hashes):
+        """The table's find, with the first probe (which settles most tokens) done inline."""
+        table = self.table
+        rows = table.rows[(hashes >> table.shift).astype(np.int64)]
+        hit = rows >= 0
+        hit &= table.hashes[rows] == hashes  # a -1 row reads the last hash; `hit` masks it
+        probe_on = np.flatnonzero(~hit & (rows >= 0))
+        rows[~hit] = -1
+        if len(probe_on):
+            rows[probe_on] = table.find(hashes[probe_on])
+        return rows
