@@ -240,9 +240,8 @@ class RpowScalar(Function):
 def add(a, b):
     """a + b with broadcasting and torch's dtype promotion."""
     if type(a) is not Tensor or type(b) is not Tensor:
-        fast = _scalar_operation(a, b, AddScalar)
-        if fast is None:
-            fast = _scalar_operation(b, a, AddScalar)
+        fast = (_scalar_operation(a, b, AddScalar) if type(a) is Tensor
+                else _scalar_operation(b, a, AddScalar))
         if fast is not None:
             return fast
     a, b, out = binary_operands(a, b)
@@ -267,9 +266,8 @@ def sub(a, b):
 def mul(a, b):
     """a * b."""
     if type(a) is not Tensor or type(b) is not Tensor:
-        fast = _scalar_operation(a, b, MulScalar)
-        if fast is None:
-            fast = _scalar_operation(b, a, MulScalar)
+        fast = (_scalar_operation(a, b, MulScalar) if type(a) is Tensor
+                else _scalar_operation(b, a, MulScalar))
         if fast is not None:
             return fast
     a, b, out = binary_operands(a, b)
@@ -382,7 +380,7 @@ class Tanh(Function):
     saves_output = True
 
     def forward(self, a):
-        self.out = np.tanh(_floating(a))
+        self.out = np.tanh(a if a.dtype.kind == "f" else _floating(a))
         return self.out
 
     def backward(self, g):
