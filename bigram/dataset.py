@@ -23,7 +23,7 @@ from .corpus import Reader, count_items, resolve_sources
 from .counting import TokenCollector
 from .errors import InputError, OptionError
 from .ngrams import PADDINGS
-from .vocabulary import UNITS, Vocabulary
+from .vocabulary import UNITS, UNK, Vocabulary
 
 DEFAULT_SPLIT_SEED = 3407
 MAX_ORDER = 32
@@ -241,13 +241,21 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
     Without --min-count or --max-vocab every token seen (in any split) is in
     the vocabulary. With them, the training split's frequencies decide: tokens
     seen fewer than min_count times, and all but the max_vocab most frequent
-    (ties go to the token that sorts first), become `<unk>`.
+    (ties go to the token that sorts first), become `<unk>`. The word `<unk>` in the
+    text is that token; `<s>` and `</s>` are refused (ARPA files could not tell them from
+    the boundaries), as lmplz refuses all three by default.
     """
     tokens = collector.tokens()
+    if unit == "word":
+        reserved = sorted({"<s>", "</s>"} & set(tokens))
+        if reserved:
+            raise InputError(f"the text holds the word {reserved[0]}, which bigram reserves for "
+                             "the boundaries of items; replace it in the text")
+    literal_unk = UNK in tokens
     if min_count is None and max_vocab is None:
         # Modified Kneser-Ney always has `<unk>`, as lmplz's models do.
-        vocabulary = Vocabulary(tokens, unit, unk=force_unk)
-        kept = np.ones(len(tokens), dtype=bool)
+        vocabulary = Vocabulary(tokens, unit, unk=force_unk or literal_unk)
+        kept = np.array([t != UNK for t in tokens], dtype=bool)
     else:
         frequency = collector.train_frequencies()[1:]
         kept = frequency >= (min_count or 1)
@@ -255,6 +263,7 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
             order = sorted(np.flatnonzero(kept).tolist(), key=lambda i: (-frequency[i], tokens[i]))
             kept = np.zeros(len(tokens), dtype=bool)
             kept[order[:max_vocab]] = True
+        kept &= np.array([t != UNK for t in tokens], dtype=bool)
         vocabulary = Vocabulary([t for t, k in zip(tokens, kept) if k], unit, unk=True)
     stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
     mapping = np.full(len(tokens) + 1, vocabulary.unk_id if vocabulary.unk else -1,
@@ -263,5 +272,5 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
     for i in np.flatnonzero(kept).tolist():
         mapping[i + 1] = stoi[tokens[i]]
     control = {"min_count": min_count, "max_vocab": max_vocab,
-               "unk_types": int((~kept).sum())}
+               "unk_types": int((~kept).sum()) - int(literal_unk)}
     return vocabulary, mapping, control

@@ -1,6 +1,7 @@
 """Bad input around words and vocabularies: one `error:` line, the documented exit code
 (1 for data, 2 for options), and the model file that was there left as it was."""
 
+import json
 import pytest
 
 from bigram.models import NEURAL_BUDGET
@@ -127,3 +128,20 @@ def test_unit_belongs_to_the_model_not_to_commands_that_read_one(cli, tmp_path, 
     assert kept()
     assert not any((tmp_path / name).exists() for name in ("m.arpa", "both.npz",
                                                             "bigram.png"))
+
+
+def test_the_word_unk_in_the_text_is_the_unknown_token(cli, tmp_path):
+    (tmp_path / "u.txt").write_text("the <unk> cat\nthe dog\n")
+    assert cli("train", "u.txt", "--unit", "word", "--test-size", "0").code == 0
+    info = json.loads(cli("info", "--json").out)
+    assert info["unk"] is True and info["vocabulary"] == ["cat", "dog", "the"]
+    # 7 predictions (3 + 1 and 2 + 1 with the ends), the <unk> among them.
+    assert json.loads(cli("eval", "--json").out)["train"]["tokens"] == 7
+
+
+@pytest.mark.parametrize("word", ["<s>", "</s>"])
+def test_boundary_words_in_the_text_are_refused(cli, tmp_path, word):
+    (tmp_path / "s.txt").write_text(f"a {word} b\n")
+    one_line_error(cli("train", "s.txt", "--unit", "word", "-o", "m.npz"), 1,
+                   f"the text holds the word {word}, which bigram reserves")
+    assert not (tmp_path / "m.npz").exists()
