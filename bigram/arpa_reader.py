@@ -24,10 +24,10 @@ Parsing is vectorised per block of lines: numpy finds the fields of every line f
 bytes, and the numbers and words are converted by C-level maps, not a Python loop per line.
 """
 
+import mmap
 import zlib
 from dataclasses import dataclass
 from operator import itemgetter
-from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +38,8 @@ MAX_LINE_BYTES = 1 << 20
 # ARPA text compresses 3 to 10 times; a deflate bomb a thousand times.
 MAX_GZIP_RATIO = 100
 _BLOCK_BYTES = 8 << 20
+# N-grams whose prefixes are looked up at once.
+_CHECK_ROWS = 1 << 20
 # bytes.split() splits on exactly these.
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
@@ -70,9 +72,17 @@ def _show(token):
 
 
 def _read_bytes(path):
-    """The file's bytes, gunzipped if they are gzip data (a bytearray then)."""
+    """The file's bytes: a read-only memory map of a plain file (whose pages _release gives
+    back as the reading moves on), or the text gunzipped into memory if it is gzip data."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            if file.read(2) != b"\x1f\x8b":
+                try:
+                    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):  # an empty file, a pipe: read it instead
+                    pass
+            file.seek(0)
+            data = file.read()
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
     if data[:2] != b"\x1f\x8b":
@@ -83,6 +93,25 @@ def _read_bytes(path):
         raise ModelFileError(f"{path}: damaged gzip data ({error})") from None
     except _Error as error:
         raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+
+
+def _release(data, end):
+    """Let the pages of a memory-mapped file before `end` go: they were read already, and
+    keeping them would make the reader's footprint the size of the file."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        end -= end % mmap.PAGESIZE
+        if end > 0:
+            data.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _count_newlines(data, start, end):
+    """data.count(b"\n", start, end), in pieces for a memory map (which has no count)."""
+    if not isinstance(data, mmap.mmap):
+        return data.count(b"\n", start, end)
+    total = 0
+    for at in range(start, end, _BLOCK_BYTES):
+        total += data[at:min(at + _BLOCK_BYTES, end)].count(b"\n")
+    return total
 
 
 def _gunzip(data):
@@ -145,13 +174,13 @@ def _find_data_marker(lines):
     while True:
         at = data.find(b"\\data\\", at + 1)
         if at < 0:
-            last = data.count(b"\n") + (not data.endswith(b"\n"))
+            last = _count_newlines(data, 0, len(data)) + (data[-1:] != b"\n")
             raise _Error(last, "no \\data\\ line: not an ARPA file")
         start = data.rfind(b"\n", 0, at) + 1
         end = data.find(b"\n", at)
         line = data[start:len(data) if end < 0 else end].strip()
         if line.removeprefix(b"\xef\xbb\xbf") == b"\\data\\":  # a UTF-8 byte-order mark
-            lines.offset, lines.number = start, data.count(b"\n", 0, start)
+            lines.offset, lines.number = start, _count_newlines(data, 0, start)
             lines.next()
             return
 
@@ -181,10 +210,20 @@ def _section_span(lines):
     """Where the current section's entries start and end, and the line number before them."""
     data = lines.data
     start, before = lines.offset, lines.number
-    # The section ends at the next line that begins with a backslash.
-    end = data.find(b"\n\\", start - 1)
-    end = len(data) if end < 0 else end + 1
-    lines.number += data.count(b"\n", start, end)
+    # The section ends at the next line that begins with a backslash. The search goes a
+    # block at a time, each window starting one byte back so that no pair is missed.
+    at, end, newlines = start, len(data), 0
+    while at < len(data):
+        window = data[at - 1:at + _BLOCK_BYTES]
+        found = window.find(b"\n\\")
+        if found >= 0:
+            end = at + found
+            newlines += window.count(b"\n", 1, found + 1)
+            break
+        newlines += window.count(b"\n", 1)
+        at += _BLOCK_BYTES
+        _release(data, at)
+    lines.number += newlines
     lines.offset = end
     return start, end, before
 
@@ -198,6 +237,7 @@ def _blocks(data, start, end):
             return
         yield bytes(data[start:stop + 1])
         start = stop + 1
+        _release(data, start)
 
 
 def _fields_per_line(block, first_line):
@@ -348,8 +388,10 @@ def _hashes(grams, seed):
     h = np.full(len(grams), seed, dtype=np.uint64)
     prefix = h
     for j in range(grams.shape[1]):
-        prefix = h
-        h = (h ^ grams[:, j].astype(np.uint64)) * _MIX
+        if j == grams.shape[1] - 1:
+            prefix = h.copy()
+        h ^= grams[:, j].astype(np.uint64)
+        h *= _MIX
         h ^= h >> np.uint64(29)
     return h, prefix
 
@@ -369,9 +411,11 @@ class _HashTable:
         bits = max(4, (2 * len(hashes)).bit_length())
         self.hashes, self.mask = hashes, (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
-        self.rows = np.full(1 << bits, -1, dtype=np.int64)
-        pending = np.arange(len(hashes))
-        slot = (hashes >> self.shift).astype(np.int64)
+        # Rows and slots as int32 while they fit: half the memory of the largest arrays.
+        self.index = np.int32 if bits < 32 else np.int64
+        self.rows = np.full(1 << bits, -1, dtype=self.index)
+        pending = np.arange(len(hashes), dtype=self.index)
+        slot = (hashes >> self.shift).astype(self.index)
         while len(pending):
             at = slot[pending]
             free = self.rows[at] < 0
@@ -388,9 +432,9 @@ class _HashTable:
 
     def find(self, queries):
         """The row holding each query hash, or -1."""
-        found = np.full(len(queries), -1, dtype=np.int64)
+        found = np.full(len(queries), -1, dtype=self.index)
         pending = np.arange(len(queries))
-        slot = (queries >> self.shift).astype(np.int64)
+        slot = (queries >> self.shift).astype(self.index)
         while len(pending):
             row = self.rows[slot[pending]]
             hit = row >= 0
@@ -406,19 +450,34 @@ def _check_orders(ngrams, lines, seed):
     for n, grams in enumerate(ngrams, start=1):
         hashes, prefix = _hashes(grams, seed)
         if n > 1:
-            row = below.find(prefix)
-            found = row >= 0
-            found[found] = (ngrams[n - 2][row[found]] == grams[found, :-1]).all(axis=1)
-            if not found.all():
-                bad = int(np.argmin(found))
-                raise _Error(int(lines[n - 1][bad]), f"the prefix of this {n}-gram (its "
-                                                     f"first {n - 1} words) is not listed")
+            _check_listed(below, prefix, ngrams[n - 2], grams, lines[n - 1])
+        del prefix
+        below = None  # before the next table is built, so that two are never held
         below = _HashTable(hashes)
         if below.clash is not None:
             first, second = below.clash
             if not (grams[first] == grams[second]).all():
                 raise _Collision
             raise _Error(int(lines[n - 1][max(first, second)]), f"this {n}-gram is listed twice")
+
+
+def _check_listed(below, prefix, shorter, grams, lines):
+    """Every row of `grams` has its prefix among `shorter`, found by its hash in `below`.
+
+    A piece at a time, word column by word column, so that the temporary arrays stay small.
+    """
+    n = grams.shape[1]
+    for start in range(0, len(grams), _CHECK_ROWS):
+        piece = slice(start, start + _CHECK_ROWS)
+        row = below.find(prefix[piece])
+        found = row >= 0
+        row[~found] = 0
+        for j in range(n - 1):
+            found &= shorter[row, j] == grams[piece, j]
+        if not found.all():
+            bad = start + int(np.argmin(found))
+            raise _Error(int(lines[bad]), f"the prefix of this {n}-gram (its "
+                                          f"first {n - 1} words) is not listed")
 
 
 def _check_prefixes(ngrams, lines):
@@ -485,3 +544,6 @@ def read_arpa(path):
         return _parse(data)
     except _Error as error:
         raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
