@@ -25,10 +25,13 @@ def eight_byte_view(buffer):
 
 
 def _token_hashes(view, starts, lengths):
-    """A 64-bit hash of each token view[starts[i]] of lengths[i] bytes (at most the cap)."""
-    hashes = lengths.astype(np.uint64) * _MIX
-    rows = np.arange(len(starts))
-    offset = 0
+    """A 64-bit hash of each token view[starts[i]] of lengths[i] bytes, and its first eight
+    bytes (zero-padded), which are the whole token when it is no longer than that."""
+    head = view[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    mixed = (lengths.astype(np.uint64) * _MIX ^ head) * _MIX
+    hashes = mixed ^ (mixed >> np.uint64(29))
+    rows = np.flatnonzero(lengths > 8)
+    offset = 8
     while len(rows):
         left = lengths[rows] - offset
         chunk = view[starts[rows] + offset] & _LOW_BYTES[np.minimum(left, 8)]
@@ -36,7 +39,7 @@ def _token_hashes(view, starts, lengths):
         hashes[rows] = mixed ^ (mixed >> np.uint64(29))
         rows = rows[left > 8]
         offset += 8
-    return hashes
+    return hashes, head
 
 
 def _same_bytes(view, starts, other_view, other_starts, lengths):
@@ -67,7 +70,8 @@ class WordIndex:
         self.lengths = lengths
         self.view = eight_byte_view(b"".join(words))
         hashed = lengths <= _MAX_HASHED_BYTES
-        hashes = _token_hashes(self.view, self.starts, np.minimum(lengths, _MAX_HASHED_BYTES))
+        hashes, self.head = _token_hashes(self.view, self.starts,
+                                          np.minimum(lengths, _MAX_HASHED_BYTES))
         # A long word gets a hash no token is given, so it is only ever found by the dictionary.
         hashes[~hashed] = 0
         hashes[~hashed] ^= np.arange(np.count_nonzero(~hashed), dtype=np.uint64) * _MIX
@@ -81,13 +85,19 @@ class WordIndex:
         short = np.flatnonzero(lengths <= _MAX_HASHED_BYTES)
         if not len(short):
             return ids
-        found = self._find_hashes(_token_hashes(view, starts[short], lengths[short]))
+        short_lengths = lengths[short]
+        hashes, head = _token_hashes(view, starts[short], short_lengths)
+        found = self._find_hashes(hashes)
         match = found >= 0
-        match[match] = self.lengths[found[match]] == lengths[short[match]]
-        candidates, rows = short[match], found[match]
-        exact = _same_bytes(view, starts[candidates], self.view, self.starts[rows],
-                            lengths[candidates])
-        ids[candidates[exact]] = rows[exact]
+        rows = np.where(match, found, 0)
+        match &= self.lengths[rows] == short_lengths
+        match &= self.head[rows] == head  # the whole comparison for tokens of up to 8 bytes
+        longer = np.flatnonzero(match & (short_lengths > 8))
+        if len(longer):
+            at = short[longer]
+            match[longer] = _same_bytes(view, starts[at], self.view, self.starts[rows[longer]],
+                                        lengths[at])
+        ids[short[match]] = rows[match]
         return ids
 
     def _find_hashes(self, hashes):
