@@ -356,7 +356,9 @@ class _Section:
                 ids[:, j - 1] = _column_ids(column, first + j, view, starts, lengths, self.words,
                                             self.vocabulary, numbers)
         self.ids.append(ids)
-        self.lines.append(numbers)
+        # Line numbers only name lines in errors; int32 halves them while they fit.
+        fits = not len(numbers) or numbers[-1] < 1 << 31
+        self.lines.append(numbers.astype(np.int32) if fits else numbers)
 
     def _add_unigrams(self, words, numbers):
         vocabulary = self.vocabulary
