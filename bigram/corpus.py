@@ -25,6 +25,9 @@ from .errors import InputError
 
 BLOCK_BYTES = 1 << 20          # read size: 1 MiB keeps a block's working set near 50 MB
 MAX_LINE_BYTES = 1 << 20       # an item longer than 1 MiB is not a name, word or line of text
+# Training text kept in the model file for `sample --novel`, up to this many characters
+# (names.txt is 0.23 M); beyond it the file keeps none, and memory stays bounded.
+KEEP_TEXT_LIMIT = 16 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
 
 # Code points that end a line for str.splitlines, and those str.isspace calls whitespace.

@@ -13,6 +13,8 @@ into a 257 x 257 matrix in byte space, so a gigabyte of names needs no
 per-token memory at all.
 """
 
+import functools
+
 import numpy as np
 
 from .corpus import IS_BREAK
@@ -138,9 +140,7 @@ class TokenCollector:
         present[block.raw[[0, -1]]] += 1  # a one-byte block has no pairs, only its edges
         seen = np.flatnonzero(present)
         self.index.ids(seen[~IS_LINE_BREAK[seen]].astype(np.uint8))
-        byte_ids = np.arange(1, 257, dtype=np.int64)
-        byte_ids[IS_LINE_BREAK] = BOUNDARY
-        counts = byte_pairs_to_tokens(pairs, byte_ids, BYTE_SPACE, block.raw)
+        counts = byte_pairs_to_tokens(pairs, block.raw)
         if len(held_out):
             chars, offsets = block.item_chars(held_out)
             sequence = token_sequence(chars.astype(np.int64) + 1, offsets)
@@ -153,6 +153,15 @@ class TokenCollector:
     def tokens(self):
         """Every token seen (in id order, from id 1)."""
         return self.index.tokens()
+
+    def _byte_ids(self, pairs, mapping):
+        """Each byte-space id's token id (-1 for bytes never seen)."""
+        byte_to_id = np.full(BYTE_SPACE, -1, dtype=np.int64)
+        byte_to_id[0] = BOUNDARY
+        known = np.flatnonzero(pairs.sum(0) + pairs.sum(1))
+        known = known[known > 0]
+        byte_to_id[known] = mapping[self.index.ids((known - 1).astype(np.uint8))]
+        return byte_to_id
 
     def train_frequencies(self):
         """How often each compact id occurs in the training split (for vocabulary control)."""
@@ -175,6 +184,9 @@ class TokenCollector:
         this split again): no copy of the text's tokens is made.
         """
         tokens = self.splits.get(split, SplitTokens())
+        pairs = self.pair_counts.get(split)
+        if pairs is not None and not tokens.parts:   # every block counted by byte pairs
+            return bigram_index(pairs, self._byte_ids(pairs, mapping), size)
         ids, offsets = tokens.arrays()
         if consume:
             renamed = mapping.astype(np.int32)
@@ -186,15 +198,9 @@ class TokenCollector:
         index = count_items(ids, offsets, order, size, padding)
         del ids
         return_freed_memory()
-        pairs = self.pair_counts.get(split)
         if pairs is None:
             return index
-        byte_to_id = np.full(BYTE_SPACE, -1, dtype=np.int64)
-        byte_to_id[0] = BOUNDARY
-        known = np.flatnonzero(pairs.sum(0) + pairs.sum(1))
-        known = known[known > 0]
-        byte_to_id[known] = mapping[self.index.ids((known - 1).astype(np.uint8))]
-        return merge_indexes([index, bigram_index(pairs, byte_to_id, size)],
+        return merge_indexes([index, bigram_index(pairs, self._byte_ids(pairs, mapping), size)],
                              [np.arange(size), np.arange(size)], size)
 
 
@@ -205,15 +211,19 @@ def return_freed_memory():
     glibc keeps for reuse; the model estimated next would sit on top of them. On other
     C libraries this does nothing.
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
-        return
-    trim(0)
+        return None
 
 
 def bigram_index(pairs, mapping, size):
@@ -241,20 +251,28 @@ def token_sequence(ids, offsets):
     return sequence
 
 
-def byte_pairs_to_tokens(pairs, ids, size, raw):
-    """Token-pair counts of a plain ASCII block from its byte-pair counts.
+BYTE_IDS = np.where(IS_LINE_BREAK, BOUNDARY, np.arange(1, 257))   # each byte's id
 
-    `ids` maps each byte to a token (line breaks to the boundary, 0). Runs of
-    breaks (blank lines, CRLF) become boundary-boundary pairs, which no item
-    produces, so that cell is cleared; the block's own edges add the pair into
-    its first byte and, when it ends without a newline, out of its last.
+
+def byte_pairs_to_tokens(pairs, raw):
+    """Pair counts of a plain ASCII block in byte space (byte b is id b + 1, a line break
+    the boundary 0) from its byte-pair counts.
+
+    The pairs land shifted by one, then rows and columns of line breaks fold into the
+    boundary's. Runs of breaks (blank lines, CRLF) become boundary-boundary pairs, which no
+    item produces, so that cell is cleared; the block's own edges add the pair into its
+    first byte and, when it ends without a newline, out of its last.
     """
-    keys = (ids[:, None] * size + ids[None, :]).ravel()
-    counts = np.bincount(keys, weights=pairs.ravel(), minlength=size * size)
-    counts = counts.astype(np.int64).reshape(size, size)
+    counts = np.zeros((BYTE_SPACE, BYTE_SPACE), dtype=np.int64)
+    counts[1:, 1:] = pairs
+    breaks = np.flatnonzero(IS_LINE_BREAK) + 1
+    counts[0] += counts[breaks].sum(0)
+    counts[breaks] = 0
+    counts[:, 0] += counts[:, breaks].sum(1)
+    counts[:, breaks] = 0
     if len(raw):
-        counts[0, ids[raw[0]]] += 1
+        counts[0, BYTE_IDS[raw[0]]] += 1
         if not IS_LINE_BREAK[raw[-1]]:
-            counts[ids[raw[-1]], 0] += 1
+            counts[BYTE_IDS[raw[-1]], 0] += 1
     counts[0, 0] = 0
     return counts

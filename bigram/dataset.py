@@ -18,19 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tensor as torch
-from .corpus import Reader, count_items, resolve_sources
+from .corpus import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
 from .counting import TokenCollector
 from .errors import InputError, OptionError
-from .ngrams import PADDINGS
+from .ngrams import MAX_ORDER, PADDINGS
 from .vocabulary import UNITS, UNK, Vocabulary
 
 DEFAULT_SPLIT_SEED = 3407
-MAX_ORDER = 32
 SPLITS = ("train", "dev", "test")
-# Training text kept in the model file for `sample --novel`, up to this many characters
-# (names.txt is 0.23 M); beyond it the file keeps none, and memory stays bounded.
-KEEP_TEXT_LIMIT = 16 << 20
 
 
 def default_test_size(n_items):
@@ -58,6 +53,8 @@ def split_assignment(n_items, split_seed, test_size=None, percentages=None):
     assignment = np.zeros(n_items, dtype=np.uint8)
     if percentages is None and test_size == 0:
         return assignment
+    from . import tensor as torch   # the engine's randperm, only when a split is drawn
+
     generator = torch.Generator().manual_seed(split_seed)
     permutation = torch.randperm(n_items, generator=generator).numpy()
     if percentages is None:

@@ -24,11 +24,11 @@ import numpy as np
 
 from . import __version__
 from .checks import INT64_MAX, check_counts, check_finite, check_increasing, check_indices
-from .dataset import KEEP_TEXT_LIMIT, MAX_ORDER
+from .corpus import KEEP_TEXT_LIMIT
 from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write
 from .models import MODEL_KINDS, CountModel, NeuralModel
-from .ngrams import PADDINGS, Level, NgramIndex
+from .ngrams import MAX_ORDER, PADDINGS, Level, NgramIndex
 from .npzfile import NpzFile, damaged
 from .vocabulary import UNITS, Vocabulary
 

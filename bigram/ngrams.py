@@ -36,6 +36,7 @@ import numpy as np
 
 BOUNDARY = 0
 PADDINGS = ("makemore", "sentence")
+MAX_ORDER = 32   # the index has no limit of its own; a ceiling on what files may claim
 # Below this many possible keys a level is counted with one bincount instead of a sort.
 DENSE_KEYS = 1 << 22
 

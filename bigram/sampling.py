@@ -126,7 +126,8 @@ class TableChain:
         self.cdf = InverseCdf(rows, table=draws > 50_000)
         self.boundary_limit = self.cdf.boundary_limit
         self.transitions = self.by_token = None
-        if len(states) * model.size <= TRANSITION_LIMIT:
+        # The table of next states pays for itself only when the draws outnumber its cells.
+        if len(states) * model.size <= min(TRANSITION_LIMIT, max(draws, 4096)):
             tokens = np.tile(np.arange(model.size), len(states))
             self.transitions = model.advance(np.repeat(states, model.size),
                                              tokens).reshape(len(states), model.size)
