@@ -103,6 +103,36 @@ class SplitTokens:
         return ids, offsets
 
 
+class SparsePairs:
+    """Bigram counts of one split as sorted pair keys (first id << 21 | second id, in
+    compact-id space) with counts: what a block of non-ASCII text adds, kept as what was
+    seen rather than as its tokens."""
+
+    def __init__(self):
+        self.keys, self.counts, self.pending = [], [], 0
+
+    def add(self, ids, offsets):
+        sequence = token_sequence(np.asarray(ids, dtype=np.int64), offsets)
+        keys, counts = np.unique((sequence[:-1] << 21) | sequence[1:], return_counts=True)
+        self.keys.append(keys)
+        self.counts.append(counts)
+        self.pending += len(keys)
+        if self.pending > 1 << 22:
+            self.compact()
+
+    def compact(self):
+        """The pairs so far as one sorted, summed array."""
+        if len(self.keys) > 1:
+            keys, inverse = np.unique(np.concatenate(self.keys), return_inverse=True)
+            counts = np.bincount(inverse.ravel(), weights=np.concatenate(self.counts),
+                                 minlength=len(keys)).astype(np.int64)
+            self.keys, self.counts = [keys], [counts]
+        self.pending = 0
+        if not self.keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return self.keys[0], self.counts[0]
+
+
 class TokenCollector:
     """Token ids of every split, and the bigram byte-pair counts of plain ASCII blocks."""
 
@@ -112,6 +142,7 @@ class TokenCollector:
         self.splits = {}
         self.byte_pairs = byte_pairs      # count plain ASCII blocks from their byte pairs
         self.pair_counts = {}             # split -> (257, 257) counts in byte space
+        self.sparse_pairs = {}            # split -> SparsePairs of the other blocks
         self.pair_items = {}
 
     def items(self, split):
@@ -122,6 +153,10 @@ class TokenCollector:
         """Items given as code points and offsets (from `source`, named in errors)."""
         if self.unit == "char":
             ids = self.index.ids(chars)
+            if self.byte_pairs:   # bigrams: count the block's pairs now, keep no tokens
+                self.sparse_pairs.setdefault(split, SparsePairs()).add(ids, offsets)
+                self.pair_items[split] = self.pair_items.get(split, 0) + len(offsets) - 1
+                return
             self.splits.setdefault(split, SplitTokens()).add(ids, offsets)
             return
         from .words import WordTooLong, split_words
@@ -175,6 +210,11 @@ class TokenCollector:
             byte_count = pairs[:, 1:].sum(0)      # each character, counted as predicted
             used = np.flatnonzero(byte_count)
             frequency[self.index.ids(used.astype(np.uint8))] += byte_count[used]
+        if "train" in self.sparse_pairs:
+            keys, counts = self.sparse_pairs["train"].compact()
+            frequency += np.bincount(keys & ((1 << 21) - 1), weights=counts,
+                                     minlength=size).astype(np.int64)
+            frequency[BOUNDARY] = 0
         return frequency
 
     def count(self, split, mapping, size, order, padding, consume=False):
@@ -184,9 +224,8 @@ class TokenCollector:
         this split again): no copy of the text's tokens is made.
         """
         tokens = self.splits.get(split, SplitTokens())
-        pairs = self.pair_counts.get(split)
-        if pairs is not None and not tokens.parts:   # every block counted by byte pairs
-            return bigram_index(pairs, self._byte_ids(pairs, mapping), size)
+        if self.byte_pairs:   # every block was counted as pairs
+            return self._pair_index(split, mapping, size, padding)
         ids, offsets = tokens.arrays()
         if consume:
             renamed = mapping.astype(np.int32)
@@ -198,10 +237,28 @@ class TokenCollector:
         index = count_items(ids, offsets, order, size, padding)
         del ids
         return_freed_memory()
-        if pairs is None:
-            return index
-        return merge_indexes([index, bigram_index(pairs, self._byte_ids(pairs, mapping), size)],
-                             [np.arange(size), np.arange(size)], size)
+        return index
+
+    def _pair_index(self, split, mapping, size, padding):
+        """The order-2 index of a split counted as byte pairs and sparse pairs."""
+        rows, cols, counts = [], [], []
+        pairs = self.pair_counts.get(split)
+        if pairs is not None:
+            byte_rows, byte_cols = np.nonzero(pairs)
+            byte_ids = self._byte_ids(pairs, mapping)
+            rows.append(byte_ids[byte_rows])
+            cols.append(byte_ids[byte_cols])
+            counts.append(pairs[byte_rows, byte_cols])
+        if split in self.sparse_pairs:
+            keys, count = self.sparse_pairs[split].compact()
+            rows.append(mapping[keys >> 21])
+            cols.append(mapping[keys & ((1 << 21) - 1)])
+            counts.append(count)
+        if not rows:
+            return bigram_index(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                np.zeros(0, np.int64), size, padding)
+        return bigram_index(np.concatenate(rows), np.concatenate(cols),
+                            np.concatenate(counts), size, padding)
 
 
 def return_freed_memory():
@@ -226,19 +283,19 @@ def _malloc_trim():
         return None
 
 
-def bigram_index(pairs, mapping, size):
-    """The order-2 NgramIndex (makemore padding) of a dense count matrix whose rows and columns
-    are renamed by `mapping` into a vocabulary of `size` tokens (cells add up where ids merge)."""
-    rows, cols = np.nonzero(pairs)
-    keys = mapping[rows] * size + mapping[cols]
+def bigram_index(rows, cols, counts, size, padding="makemore"):
+    """The order-2 NgramIndex of bigram counts given as (first token, next token, count)
+    triples over a vocabulary of `size` tokens (repeats add up). At order 2 both paddings
+    put one boundary before an item and one after, so the windows are the same."""
+    keys = np.asarray(rows, dtype=np.int64) * size + cols
     unique, inverse = np.unique(keys, return_inverse=True)
-    count = np.bincount(inverse.ravel(), weights=pairs[rows, cols],
+    count = np.bincount(inverse.ravel(), weights=counts,
                         minlength=len(unique)).astype(np.int64)
     first = np.bincount(unique % size, weights=count, minlength=size).astype(np.int64)
     levels = [None, Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
                           compact_counts(first)),
               Level(unique, (unique % size).astype(np.int32), compact_counts(count))]
-    return NgramIndex(2, size, levels, "makemore")
+    return NgramIndex(2, size, levels, padding)
 
 
 def token_sequence(ids, offsets):

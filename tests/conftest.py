@@ -73,7 +73,9 @@ def bigram_index_of(N):
     """The order-2 NgramIndex whose bigram counts are the matrix N (any counts, for tests)."""
     from bigram.counting import bigram_index
 
-    return bigram_index(np.asarray(N, dtype=np.int64), np.arange(len(N)), len(N))
+    N = np.asarray(N, dtype=np.int64)
+    rows, cols = np.nonzero(N)
+    return bigram_index(rows, cols, N[rows, cols], len(N))
 
 
 def assert_same_index(got, expected):
