@@ -265,16 +265,20 @@ def count_items(tokens, offsets, order, size, padding="makemore"):
     """The NgramIndex of items given as token ids and offsets.
 
     Small vocabularies, whose windows fit one 64-bit integer as base-(V + 1) digits,
-    take the packed road (`count_packed`): same index, a fraction of the time and memory.
+    take the packed road (`count_packed`): same index, a fraction of the time and memory,
+    because their windows repeat. With a large vocabulary almost every window is new,
+    and deriving the levels from the packed windows would only add work.
     """
     tokens = np.asarray(tokens)
-    if (size + 1) ** order < PACKED_LIMIT and not (len(tokens) and tokens.min() < 0):
+    if (size < PACKED_VOCABULARY and (size + 1) ** order < PACKED_LIMIT
+            and not (len(tokens) and tokens.min() < 0)):
         return count_packed(tokens, offsets, order, size, padding)
     text = pad_items(tokens, offsets, pads_for(padding, order))
     return index_text(text, order, size, padding)[0]
 
 
 PACKED_LIMIT = 1 << 62
+PACKED_VOCABULARY = 4096   # tokens: characters of most scripts, not the words of a language
 PACKED_CHUNK = 1 << 21   # tokens padded and packed at once
 
 
