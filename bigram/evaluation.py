@@ -66,13 +66,13 @@ class Report:
 
     def as_dict(self):
         """The report as JSON-ready values; an infinite or undefined loss is "inf" or "nan"."""
-        out = {"items": self.items, "tokens": self.tokens, "nll": _json_number(self.nll),
-               "bits_per_token": _json_number(self.bits_per_token),
-               "perplexity": _json_number(self.perplexity), "oov": self.oov,
+        out = {"items": self.items, "tokens": self.tokens, "nll": json_number(self.nll),
+               "bits_per_token": json_number(self.bits_per_token),
+               "perplexity": json_number(self.perplexity), "oov": self.oov,
                "oov_tokens": self.oov_tokens,
-               "log10_total": _json_number(self.log_likelihood / math.log(10))}
+               "log10_total": json_number(self.log_likelihood / math.log(10))}
         if self.known_tokens is not None:
-            out["perplexity_excluding_oov"] = _json_number(self.perplexity_excluding_oov)
+            out["perplexity_excluding_oov"] = json_number(self.perplexity_excluding_oov)
         if self.unit == "char":   # the names of a character model's report since version 1
             out["bits_per_char"], out["oov_chars"] = out["bits_per_token"], self.oov_tokens
         return out
@@ -84,7 +84,7 @@ def _perplexity(nll):
     return math.inf if nll > 700 else math.exp(nll)
 
 
-def _json_number(x):
+def json_number(x):
     """Floats JSON can carry: strict JSON has no infinity or NaN, so those become strings."""
     if math.isnan(x):
         return "nan"

@@ -82,11 +82,11 @@ def score_table(item_score, order=2):
 
 def score_json(scores):
     """Scores as JSON-ready dictionaries."""
-    from .evaluation import _json_number
+    from .evaluation import json_number
 
-    return [{"item": s.item, "log_likelihood": _json_number(s.log_likelihood),
-             "nll": _json_number(s.nll), "tokens": s.tokens, "oov_tokens": s.oov_tokens,
-             "ngrams": [{"ngram": g, "prob": p, "log_prob": _json_number(lp)}
+    return [{"item": s.item, "log_likelihood": json_number(s.log_likelihood),
+             "nll": json_number(s.nll), "tokens": s.tokens, "oov_tokens": s.oov_tokens,
+             "ngrams": [{"ngram": g, "prob": p, "log_prob": json_number(lp)}
                         for g, p, lp in s.ngrams]} for s in scores]
 
 

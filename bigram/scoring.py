@@ -29,7 +29,7 @@ import numpy as np
 
 from .corpus import Block, Reader, resolve_sources, strip_spans
 from .errors import InputError, OptionError
-from .evaluation import OOV_POLICIES, encode_for_model
+from .evaluation import OOV_POLICIES, encode_for_model, json_number
 from .ngrams import pad_items, pads_for
 
 LN10 = math.log(10)
@@ -337,15 +337,6 @@ def _score_batch(model, scorer, batch, oov, done):
 # ---------------------------------------------------------------------- output
 
 
-def _json_number(x):
-    """Strict JSON has no infinity or NaN: those become strings, as in reports."""
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
 def json_lines(block):
     """A block's results as JSON Lines (UTF-8 bytes)."""
     scores, text = block.scores, bytes(block.text)
@@ -355,9 +346,9 @@ def json_lines(block):
             scores.logprob.tolist(), scores.tokens.tolist(), scores.oov.tolist(),
             scores.perplexity.tolist()):
         out.append(json.dumps({"item": text[a:b].decode("utf-8"),
-                               "log10prob": _json_number(log10prob),
-                               "logprob": _json_number(logprob), "tokens": tokens,
-                               "oov": oov, "perplexity": _json_number(perplexity)},
+                               "log10prob": json_number(log10prob),
+                               "logprob": json_number(logprob), "tokens": tokens,
+                               "oov": oov, "perplexity": json_number(perplexity)},
                               ensure_ascii=False))
     return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
