@@ -28,8 +28,14 @@ TOLERANCE = 2e-5
 
 def read_fixture_arpa(name):
     """A fixture ARPA file as lmplz writes it: one dict per order, n-gram -> (log10 p, back-off)."""
+    return parse_arpa_text(gzip.decompress((FIXTURES / name).read_bytes()).decode("utf-8"))
+
+
+def parse_arpa_text(text):
+    """ARPA text as one dict per order, n-gram tuple -> (log10 p, log10 back-off; 0 where the
+    file gives none), written plainly line by line (the tests' own reader)."""
     levels, order = [], 0
-    for line in gzip.decompress((FIXTURES / name).read_bytes()).decode("utf-8").splitlines():
+    for line in text.splitlines():
         if line.endswith("-grams:"):
             order = int(line[1:line.index("-")])
             levels.append({})

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from reference_kneser_ney import discounts as reference_discounts
 from reference_kneser_ney import estimate as reference_estimate
+from test_kenlm_fixtures import parse_arpa_text
 
 from bigram.arpa import arpa_lines
 from bigram.kneser_ney import closed_form_discounts
@@ -38,20 +39,6 @@ TOLERANCE = 2e-5
 TRAINED = [m for m in MANIFEST["models"] if m["corpus"] != "edge"]
 QUERIED = [m for m in MANIFEST["models"] if m["query"]]
 by_name = {"ids": lambda m: m["name"]}
-
-
-def read_arpa(text):
-    """One dict per order, n-gram tuple -> (log10 p, log10 back-off, 0 where not written)."""
-    levels, order = [], 0
-    for line in text.splitlines():
-        if line.endswith("-grams:"):
-            order = int(line[1:line.index("-")])
-            levels.append({})
-        elif line and not line.startswith("\\") and order:
-            fields = line.split("\t")
-            backoff = float(fields[2]) if len(fields) > 2 else 0.0
-            levels[order - 1][tuple(fields[1].split(" "))] = (float(fields[0]), backoff)
-    return levels
 
 
 def fixture_text(model):
@@ -84,7 +71,7 @@ def train_and_export(cli, text_file, unit, model):
     assert trained.code == 0, trained.err
     exported = cli("export", "-m", "model.npz", "-o", "model.arpa", "--force")
     assert exported.code == 0, exported.err
-    return read_arpa(Path("model.arpa").read_text(encoding="utf-8"))
+    return parse_arpa_text(Path("model.arpa").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------------- training
@@ -93,7 +80,7 @@ def train_and_export(cli, text_file, unit, model):
 @pytest.mark.parametrize("model", TRAINED, **by_name)
 def test_trained_words_export_lmplz_arpa(cli, model):
     mine = train_and_export(cli, FIXTURES / f"{model['corpus']}.train.txt", "word", model)
-    assert_same_arpa(mine, read_arpa(fixture_text(model)))
+    assert_same_arpa(mine, parse_arpa_text(fixture_text(model)))
 
 
 @pytest.mark.parametrize("model", [m for m in TRAINED if m["corpus"] == "chars"], **by_name)
@@ -102,7 +89,7 @@ def test_trained_characters_export_lmplz_arpa(cli, tmp_path, model):
     (tmp_path / "chars.txt").write_text("".join(character_form(x) + "\n" for x in lines),
                                         encoding="utf-8")
     mine = train_and_export(cli, "chars.txt", "char", model)
-    assert_same_arpa(mine, read_arpa(fixture_text(model)))
+    assert_same_arpa(mine, parse_arpa_text(fixture_text(model)))
 
 
 def test_prune_option_errors_are_one_line(cli):
@@ -133,7 +120,7 @@ def test_prune_given_repeated_equals_comma_separated(cli):
                    "modified-kneser-ney", "--test-size", "0", "--order", "4", *extra,
                    "-o", "model.npz", "--force").code == 0
         assert cli("export", "-m", "model.npz", "-o", "model.arpa", "--force").code == 0
-        assert read_arpa(Path("model.arpa").read_text(encoding="utf-8")) == commas
+        assert parse_arpa_text(Path("model.arpa").read_text(encoding="utf-8")) == commas
 
 
 # ---------------------------------------------------------------------- estimator
@@ -159,7 +146,7 @@ def test_estimator_equals_reference_on_random_corpora(tmp_path, seed, order, pru
     path.write_text("".join(" ".join(s) + "\n" for s in sentences), encoding="utf-8")
     result = train_model([str(path)], "counts", method="modified-kneser-ney", order=order,
                          unit="word", test_size=0, prune=prune)
-    mine = read_arpa("\n".join(arpa_lines(result.saved.model)))
+    mine = parse_arpa_text("\n".join(arpa_lines(result.saved.model)))
     reference = reference_estimate(sentences, order, prune=prune)
     assert_same_arpa(mine, reference.arpa)
     used = result.saved.model.estimate.discounts
@@ -194,7 +181,7 @@ def test_discounts_on_the_edge_fall_back_as_lmplz_does(tmp_path):
                          unit="word", test_size=0)
     estimate = result.saved.model.estimate
     assert estimate.fallback[2] and estimate.discounts[2] == (0.5, 1.0, 1.5)
-    mine = read_arpa("\n".join(arpa_lines(result.saved.model)))
+    mine = parse_arpa_text("\n".join(arpa_lines(result.saved.model)))
     assert_same_arpa(mine, reference_estimate(sentences, 2).arpa)
 
 
@@ -284,7 +271,7 @@ def arpa_log10(arpa, history, word):
 def test_info_and_sample_read_lmplz_arpa(cli, tmp_path):
     model = next(m for m in MANIFEST["models"] if m["name"] == "words.o2")
     path = write_fixture_arpa(tmp_path, model)
-    arpa = read_arpa(fixture_text(model))
+    arpa = parse_arpa_text(fixture_text(model))
     info = cli("info", "-m", path, "--json")
     assert info.code == 0, info.err
     meta = json.loads(info.out)
@@ -309,7 +296,7 @@ def test_info_and_sample_read_lmplz_arpa(cli, tmp_path):
 def test_character_arpa_scores_and_samples_characters(cli, tmp_path):
     model = next(m for m in MANIFEST["models"] if m["name"] == "chars.o3")
     path = write_fixture_arpa(tmp_path, model)
-    arpa = read_arpa(fixture_text(model))
+    arpa = parse_arpa_text(fixture_text(model))
     result = cli("score", "-m", path, "--json", "a b")
     assert result.code == 0, result.err
     (score,) = json.loads(result.out)
