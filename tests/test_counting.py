@@ -79,3 +79,24 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
     np.testing.assert_array_equal(count_matrix(data.counts["train"]), train_counts)
     np.testing.assert_array_equal(count_matrix(data.counts["test"]), test_counts)
     assert data.train_items is None  # too many items to keep for --novel
+
+
+@pytest.mark.parametrize("padding", ["makemore", "sentence"])
+def test_packed_counting_equals_the_general_index(padding):
+    """Small vocabularies are counted as packed windows; the index must be the one the
+    per-level sort over the padded stream builds, array for array."""
+    from bigram.ngrams import count_packed, index_text, pad_items, pads_for
+
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        size, order = int(rng.integers(2, 9)), int(rng.integers(2, 6))
+        lengths = rng.integers(0, 7, int(rng.integers(0, 30)))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        tokens = rng.integers(1, size, offsets[-1])
+        packed = count_packed(tokens, offsets, order, size, padding)
+        general = index_text(pad_items(tokens, offsets, pads_for(padding, order)), order, size,
+                             padding)[0]
+        for k in range(1, order + 1):
+            for name in ("keys", "suffix", "count"):
+                np.testing.assert_array_equal(getattr(packed.level(k), name),
+                                              getattr(general.level(k), name))
