@@ -220,10 +220,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
             if len(names) < 50:
                 names |= _oov_strings(vocabulary, spans, unknown)
             if oov == "error" and not vocabulary.unk:
-                what = "words" if vocabulary.unit == "word" else "character(s)"
-                raise InputError(f"{name} has {int(unknown.sum())} {what} outside the "
-                                 f"model's vocabulary ({_quote(sorted(names), vocabulary.unit)})"
-                                 "; use --oov skip to score the rest")
+                raise _oov_refusal(name, vocabulary, names, int(unknown.sum()))
         scored = score_tokens(model, ids, offsets, unknown)
         used = ~np.isnan(scored.logprob)
         with np.errstate(invalid="ignore"):
@@ -243,6 +240,17 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
 
 LISTED_OOV = 50          # tokens a report names, at most
 LISTED_OOV_CHARS = 40    # characters of a token a report shows
+
+
+def _oov_refusal(subject, vocabulary, names, count=None):
+    """The one-line error of --oov error: what holds tokens outside the vocabulary, which."""
+    if vocabulary.unit == "word":
+        what = "words" if count is None else f"{count} words"
+    else:
+        what = "characters" if count is None else f"{count} character(s)"
+    return InputError(f"{subject} has {what} outside the model's vocabulary "
+                      f"({_quote(sorted(names), vocabulary.unit)}); use --oov skip to score "
+                      "the rest")
 
 
 def _listing(tokens, unit):
@@ -287,10 +295,7 @@ def score_item(model, item, oov="skip"):
     names = _oov_strings(vocabulary, spans, unknown) if unknown.any() else set()
     listed = _listing(names, vocabulary.unit)
     if unknown.any() and oov == "error" and not vocabulary.unk:
-        what = "words" if vocabulary.unit == "word" else "characters"
-        raise InputError(f"{item!r} has {what} outside the model's vocabulary "
-                         f"({_quote(sorted(names), vocabulary.unit)}); use --oov skip to score "
-                         "the rest")
+        raise _oov_refusal(repr(item), vocabulary, names)
     scored = score_tokens(model, ids, offsets, unknown)
     used = ~np.isnan(scored.logprob)
     predicted, longest = scored.windows
