@@ -473,8 +473,12 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
     if output is not None:
         check_scores_output(output, _text_inputs(files) + [model_file or default_model_path()],
                             force)
-    saved = _load(model_file)
-    blocks = score_sources(saved.model, files, oov.value, encoding_errors.value)
+    from .memory import keep_freed_memory
+    from .modelfile import load_for_scoring
+
+    keep_freed_memory()   # every block allocates what the one before freed
+    model = load_for_scoring(model_file or default_model_path())
+    blocks = score_sources(model, files, oov.value, encoding_errors.value)
     render = json_lines if as_json else tsv_lines
     if output is not None:
         from .files import atomic_write

@@ -13,11 +13,11 @@ into a 257 x 257 matrix in byte space, so a gigabyte of names needs no
 per-token memory at all.
 """
 
-import functools
 
 import numpy as np
 
 from .corpus import IS_BREAK
+from .memory import return_freed_memory
 from .ngrams import BOUNDARY, Level, NgramIndex, compact_counts, count_items, merge_indexes
 
 IS_LINE_BREAK = IS_BREAK[:256]
@@ -259,28 +259,6 @@ class TokenCollector:
                                 np.zeros(0, np.int64), size, padding)
         return bigram_index(np.concatenate(rows), np.concatenate(cols),
                             np.concatenate(counts), size, padding)
-
-
-def return_freed_memory():
-    """Hand the heap pages that counting's temporaries freed back to the system.
-
-    Counting a large text frees hundreds of megabytes of temporaries in pieces that
-    glibc keeps for reuse; the model estimated next would sit on top of them. On other
-    C libraries this does nothing.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim():
-    import ctypes
-
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
 
 
 def bigram_index(rows, cols, counts, size, padding="makemore"):

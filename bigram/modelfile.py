@@ -331,9 +331,16 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
             if discounts:
                 discounts = {int(k): tuple(v) for k, v in discounts.items()}
             smoothing = hyper.get("smoothing")
-            return CountModel(vocabulary, counts, None if smoothing is None else float(smoothing),
-                              hyper.get("smoothing_method", "add-k"), discounts=discounts,
-                              prune=hyper.get("prune"), token_rank=rank)
+            model = CountModel(vocabulary, counts,
+                               None if smoothing is None else float(smoothing),
+                               hyper.get("smoothing_method", "add-k"), discounts=discounts,
+                               prune=hyper.get("prune"), token_rank=rank)
+            tables = _read_query_tables(npz, order, size, padding,
+                                        [None, None] + [counts.level(k).keys
+                                                        for k in range(2, order + 1)], path)
+            if tables is not None:
+                model._query_tables = tables
+            return model
         if (order - 1) * size * size > MAX_MATRIX_VALUES:
             raise damaged(path, f"its weight matrix for {size:,} tokens is larger than any "
                                 "neural model bigram trains")
@@ -349,6 +356,60 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
                            hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
     except (TypeError, ValueError, OptionError) as error:
         raise damaged(path, str(error)) from None
+
+
+def _read_query_tables(npz, order, size, padding, keys, path):
+    """The stored query tables of a count model (None if the file has none), checked:
+    one adj per window of each level, one B per context below the top."""
+    from .query import QueryTables
+
+    if "model_query_1_adj" not in npz:
+        return None
+    adj, below = [None], [None]
+    for k in range(1, order + 1):
+        rows = size if k == 1 else len(keys[k])
+        adj.append(npz.read(f"model_query_{k}_adj", np.float64, (rows,), max_items=rows,
+                            what=f"the array of scoring values at level {k}"))
+        if np.isnan(adj[k]).any() if k > 1 else np.isposinf(adj[k]).any():
+            raise damaged(path, f"the scoring values at level {k} are not all numbers")
+        if k < order:
+            below.append(npz.read(f"model_query_{k}_below", np.float64, (rows,),
+                                  max_items=rows,
+                                  what=f"the array of scoring back-off sums at level {k}"))
+            check_finite(below[k], path, f"the scoring back-off sums at level {k}")
+    return QueryTables(order, size, padding, keys, adj, below)
+
+
+def load_for_scoring(path):
+    """The model of a file as `score --file` needs it. A count model with stored query
+    tables is read without its counts or splits (no estimation, a fraction of the
+    reading); anything else loads whole (`load`)."""
+    from .query import TablesModel
+
+    path = Path(path)
+    if not (path.is_file() and is_arpa(path)):
+        with NpzFile(path) as npz:
+            meta = _read_meta(npz, path)
+            if meta.get("kind") == CountModel.kind and "model_query_1_adj" in npz:
+                vocabulary = _vocabulary(npz, meta, path)
+                order, size = _order(meta, path), len(vocabulary)
+                padding = meta.get("padding")
+                if padding not in PADDINGS:
+                    raise damaged(path, f"its padding {padding!r} is not one bigram knows")
+                keys, below = [None, None], size
+                for k in range(2, order + 1):
+                    keys.append(npz.read(f"model_counts_{k}_keys", np.int64, (None,),
+                                         max_items=MAX_LEVEL_ROWS,
+                                         what=f"the array of keys of the model's counts at "
+                                              f"level {k}"))
+                    check_increasing(keys[k], path, f"the keys of the model's counts at level {k}")
+                    check_indices(keys[k], below * size, path,
+                                  f"the keys of the model's counts at level {k}",
+                                  f"the {below * size:,} possible windows")
+                    below = len(keys[k])
+                tables = _read_query_tables(npz, order, size, padding, keys, path)
+                return TablesModel(vocabulary, tables)
+    return load(path).model
 
 
 def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None):

@@ -124,6 +124,15 @@ class BackoffQueries(LanguageModel):
         """An upper bound on P(end of item | any state)."""
         return self.backoff.boundary_bound()
 
+    def query_tables(self):
+        """The back-off form rearranged for scoring text (query.QueryTables), made on first
+        use; None if the model's gains are not all finite."""
+        if not hasattr(self, "_query_tables"):
+            from .query import QueryTables
+
+            self._query_tables = QueryTables.from_backoff(self.backoff)
+        return self._query_tables
+
     def unlisted_tokens(self):
         """Tokens without a unigram probability (pruned, or absent from an ARPA file), when
         the model has `<unk>` to read them as."""
@@ -231,6 +240,9 @@ class CountModel(BackoffQueries):
         out = self.counts.arrays("counts_")
         if self.token_rank is not None:
             out["token_rank"] = np.asarray(self.token_rank, dtype=np.int64)
+        tables = self.query_tables()
+        if tables is not None:   # derived, stored so that scoring text needs no estimation
+            out.update({f"query_{name}": array for name, array in tables.arrays().items()})
         return out
 
 

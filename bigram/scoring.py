@@ -171,7 +171,11 @@ class ContextScorer:
 
 
 def scorer_for(model):
-    """The fastest scorer for a model: direct lookups for back-off models, else contexts."""
+    """The fastest scorer for a model: its query tables (query.py) where it has them,
+    level-by-level back-off for other back-off models, else contexts."""
+    tables = model.query_tables() if hasattr(model, "query_tables") else None
+    if tables is not None:
+        return tables
     backoff = getattr(model, "backoff", None)
     return BackoffScorer(backoff) if backoff is not None else ContextScorer(model)
 
