@@ -275,6 +275,12 @@ def split_items(codepoints):
 def strip_spans(codepoints, starts, ends):
     """Each span without the whitespace around it (the items' rule); a blank span becomes
     empty (start == end)."""
+    filled = np.flatnonzero(ends > starts)
+    if not len(filled):
+        return starts.copy(), ends.copy()
+    edges = np.concatenate([starts[filled], ends[filled] - 1])
+    if not _table_lookup(IS_SPACE, codepoints[edges]).any():
+        return starts.copy(), ends.copy()   # the usual case: nothing to strip
     content = np.flatnonzero(~_table_lookup(IS_SPACE, codepoints))
     first = np.searchsorted(content, starts)
     last = np.searchsorted(content, ends) - 1

@@ -193,6 +193,97 @@ def same_words(codepoints, starts, ends, other, other_starts, other_ends):
     return same
 
 
+class _HashBuckets:
+    """The claimed hashes in an open-addressing table of about eight slots per hash: a
+    lookup is one gather in a table small enough to stay in cache (a binary search takes
+    twenty steps). Home slots are the top bits of the hash after a mixing step (the
+    polynomial hashes of similar short words share their top bits); keys sorted by home
+    slot are placed (linear probing) all at once by a cumulative maximum."""
+
+    def __init__(self, hashes, ids):
+        self.hashes = hashes
+        self.shift = np.uint64(64 - max((8 * len(hashes)).bit_length(), 1))
+        home = self.home(hashes)
+        order = np.argsort(home, kind="stable")
+        home = home[order]
+        step = np.arange(len(hashes), dtype=np.int64)
+        place = np.maximum.accumulate(home - step) + step if len(hashes) else step
+        size = max(int(place[-1]) + 2 if len(place) else 1, (1 << (64 - int(self.shift))) + 1)
+        self.slots = np.zeros(size, dtype=np.uint64)
+        self.slots[place] = hashes[order]
+        self.ids = np.full(size, -1, dtype=np.int64)
+        self.ids[place] = ids[order]
+        self.displaced = bool(len(place)) and bool((place != home).any())
+
+    def home(self, hashes):
+        mixed = hashes ^ (hashes >> np.uint64(31))
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        mixed >>= self.shift
+        return mixed.view(np.int64)
+
+    def find(self, queries):
+        """The id standing for each query hash; -1 where none does."""
+        if not len(self.hashes):
+            return np.full(len(queries), -1, dtype=np.int64)
+        slot = self.home(queries)
+        hit = self.slots[slot] == queries
+        out = np.where(hit, self.ids[slot], -1)
+        if not self.displaced:
+            return out
+        # A hash placed past its home: walk on while slots hold hashes (ids >= 0).
+        at = np.flatnonzero(~hit & (self.ids[slot] >= 0))
+        slot = slot[at] + 1
+        while len(at):
+            hit = self.slots[slot] == queries[at]
+            out[at[hit]] = self.ids[slot[hit]]
+            going = ~hit & (self.ids[slot] >= 0)
+            at, slot = at[going], slot[going] + 1
+        return out
+
+
+# Masks of the low 1..8 bytes of a uint64.
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1],
+                      dtype=np.uint64)
+
+
+def _windows(values):
+    """Every 8 bytes of `values` as a uint64, one starting at each element (unaligned
+    reads of a zero-padded copy): element i's window holds elements i, i+1, ... ."""
+    raw = np.concatenate([np.ascontiguousarray(values).view(np.uint8),
+                          np.zeros(8, dtype=np.uint8)])
+    return np.ndarray((len(values),), dtype=np.uint64, buffer=raw,
+                      strides=(values.dtype.itemsize,))
+
+
+def same_spans(codepoints, starts, lengths, other, other_starts):
+    """For each i, whether codepoints[starts[i]:][:lengths[i]] equals
+    other[other_starts[i]:][:lengths[i]]: eight bytes per step, all spans at once."""
+    if not len(starts):
+        return np.ones(0, dtype=bool)
+    item = max(codepoints.dtype.itemsize, other.dtype.itemsize)
+    kind = np.uint8 if item == 1 else np.uint32
+    if codepoints.dtype != kind:
+        codepoints = codepoints.astype(kind)
+    if other.dtype != kind:
+        # Only for uint8 text (pure ASCII): code points outside it can never match.
+        other = np.where(other < 0x80, other, 0xFF).astype(kind)
+    mine, theirs = _windows(codepoints), _windows(other)
+    per = 8 // item
+    # The first eight bytes of every span at once; longer spans go on, a step at a time.
+    chunk = _LOW_BYTES[np.minimum(lengths, per) * item]
+    same = ((mine[starts] ^ theirs[other_starts]) & chunk) == 0
+    at = np.flatnonzero(same & (lengths > per))
+    done = per
+    while len(at):
+        left = lengths[at] - done
+        chunk = _LOW_BYTES[np.minimum(left, per) * item]
+        differ = ((mine[starts[at] + done] ^ theirs[other_starts[at] + done]) & chunk) != 0
+        same[at[differ]] = False
+        at = at[~differ & (left > per)]
+        done += per
+    return same
+
+
 def _index_dtype(*sizes):
     # int32 indices halve the memory traffic of the gathers, which dominate here.
     return np.int32 if max(sizes) < 1 << 31 else np.int64
@@ -309,11 +400,36 @@ class WordIndex:
         return positions
 
     def find(self, codepoints, starts, ends):
-        """Ids of the words at the spans [starts, ends) of `codepoints`; -1 for unknown words."""
-        match = self._match(*_spans(codepoints, starts, ends))
-        for token, word in zip(match.by_string.tolist(), match.strings):
-            match.ids[token] = self._collided.get(word, -1)
-        return match.ids
+        """Ids of the words at the spans [starts, ends) of `codepoints`; -1 for unknown words.
+
+        Each token's hash names at most one candidate (the word standing for it),
+        and the token is compared with it eight bytes at a time; only a token that
+        differs from its candidate (a hash collision) is looked up by its string.
+        """
+        codepoints, starts, ends = _spans(codepoints, starts, ends)
+        hashes = word_hashes(codepoints, starts, ends, self.hash_bits)
+        ids = self._buckets().find(hashes)
+        at = np.flatnonzero(ids >= 0)
+        offsets = self._offsets.values
+        lengths = ends[at] - starts[at]
+        fits = lengths == offsets[ids[at] + 1] - offsets[ids[at]]
+        same = np.zeros(len(at), dtype=bool)
+        same[fits] = same_spans(codepoints, starts[at[fits]], lengths[fits],
+                                self._chars.values, offsets[ids[at[fits]]])
+        ids[at[~same]] = -1
+        if self._collided:
+            clashes = at[~same]
+            for token, word in zip(clashes.tolist(),
+                                   _strings(codepoints, starts[clashes], ends[clashes])):
+                ids[token] = self._collided.get(word, -1)
+        return ids
+
+    def _buckets(self):
+        """The lookup structure of the claimed hashes (rebuilt after new words claim some)."""
+        if getattr(self, "_bucket_cache", None) is None or \
+                self._bucket_cache.hashes is not self._hashes:
+            self._bucket_cache = _HashBuckets(self._hashes, self._hash_ids)
+        return self._bucket_cache
 
     def ids(self, codepoints, starts, ends):
         """Ids of the words at the spans [starts, ends), giving new words new ids.
