@@ -39,21 +39,30 @@ def check_counts(counts, path, what):
     return total
 
 
+# Checks go through large arrays a slice at a time: their temporaries stay small (and
+# in cache) instead of costing fresh pages the size of the array.
+SLICE = 1 << 20
+
+
 def check_indices(values, upper, path, what, range_name):
     """Every value is an index in 0 .. upper - 1; `range_name` says what that range is."""
     values = np.asarray(values)
-    outside = values < 0
-    if upper <= INT64_MAX:  # larger bounds (V ** order for long orders) hold every int64
-        outside |= values >= upper
-    if outside.any():
-        value = int(values[np.argmax(outside)])
-        raise damaged(path, f"{what} include {value:,}, outside {range_name}")
+    for start in range(0, len(values), SLICE):
+        part = values[start:start + SLICE]
+        outside = part < 0
+        if upper <= INT64_MAX:  # larger bounds (V ** order for long orders) hold every int64
+            outside |= part >= upper
+        if outside.any():
+            value = int(part[np.argmax(outside)])
+            raise damaged(path, f"{what} include {value:,}, outside {range_name}")
 
 
 def check_increasing(keys, path, what):
     """Keys are sorted and distinct (what a binary search over them relies on)."""
-    if len(keys) > 1 and (np.diff(keys) <= 0).any():
-        raise damaged(path, f"{what} are not sorted without repeats")
+    for start in range(0, len(keys) - 1, SLICE):
+        part = keys[start:start + SLICE + 1]
+        if (part[1:] <= part[:-1]).any():
+            raise damaged(path, f"{what} are not sorted without repeats")
 
 
 def check_pointers(indptr, entries, path, what, allow_empty_rows=True):
@@ -80,8 +89,12 @@ def check_rows_increasing(values, indptr, path, what):
 
 def check_finite(values, path, what):
     """No NaN or infinite values."""
-    if not np.isfinite(values).all():
-        raise damaged(path, f"{what} are not all finite")
+    values = np.asarray(values)
+    if values.ndim != 1:
+        values = values.reshape(-1)
+    for start in range(0, len(values), SLICE):
+        if not np.isfinite(values[start:start + SLICE]).all():
+            raise damaged(path, f"{what} are not all finite")
 
 
 def check_probability_rows(matrix, path, what):

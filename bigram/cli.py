@@ -466,7 +466,7 @@ def score(
 
 def _score_files(files, model_file, as_json, oov, encoding_errors, output, force):
     """`score --file`: results streamed to stdout, or written whole to --output."""
-    from .scoring import check_scores_output, json_lines, score_sources, tsv_lines
+    from .scoring import check_scores_output, json_lines, render_sources, tsv_lines
 
     if not files:
         raise OptionError("--file needs files to score (or '-' for stdin)")
@@ -478,18 +478,18 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
 
     keep_freed_memory()   # every block allocates what the one before freed
     model = load_for_scoring(model_file or default_model_path())
-    blocks = score_sources(model, files, oov.value, encoding_errors.value)
-    render = json_lines if as_json else tsv_lines
+    results = render_sources(model, files, json_lines if as_json else tsv_lines, oov.value,
+                             encoding_errors.value)
     if output is not None:
         from .files import atomic_write
 
-        atomic_write(output, lambda stream: stream.writelines(map(render, blocks)))
+        atomic_write(output, lambda stream: stream.writelines(results))
         return
     sys.stdout.flush()
     out = sys.stdout.buffer
     try:
-        for block in blocks:
-            out.write(render(block))
+        for result in results:
+            out.write(result)
         out.flush()
     except BrokenPipeError:
         # `bigram score --file ... | head`: the reader has what it wanted; not an error.

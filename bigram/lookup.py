@@ -20,6 +20,8 @@ the first slot whose key has a later home. Levels whose keys and rows do not
 fit in 63 bits together (or of 2**31 rows or more) keep the sorted search.
 """
 
+import threading
+
 import numpy as np
 
 # Fibonacci hashing: the key times 2**64 / golden ratio, top bits.
@@ -27,48 +29,72 @@ _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 class LevelFinder:
-    """Rows of keys in one level's sorted keys (int64 queries, all >= 0; -1 where absent)."""
+    """Rows of keys in one level's sorted keys (int64 queries, all >= 0; -1 where absent).
 
-    def __init__(self, keys, span):
+    `table`: a HashTable of the keys made beforehand (stored in the model file);
+    without one, a table is built once the level has been asked about more keys
+    than a quarter of its rows, if the keys can have one.
+    """
+
+    def __init__(self, keys, span, table=None):
         self.keys = keys
-        self.span = int(span)              # keys are below this (rows below x V)
         self.asked = 0
-        self._hash = None
-        key_bits = max(self.span - 1, 1).bit_length()
-        self._row_bits = max(len(keys) - 1, 1).bit_length()
-        self.hashable = key_bits + self._row_bits <= 63 and 0 < len(keys) < 1 << 31
+        self._hash = table
+        self._building = False
+        self._lock = threading.Lock()
+        self.hashable = HashTable.fits(len(keys), span)
 
     def find(self, queries):
-        """int32 rows of `queries` (int64 keys in [0, span)); -1 where absent."""
-        self.asked += len(queries)
-        if self._hash is None and self.hashable and self.asked > len(self.keys) // 4:
-            self._hash = _HashTable(self.keys, self._row_bits)
-        if self._hash is not None:
-            return self._hash.find(queries)
+        """int64 rows of `queries` (int64 keys below the span); -1 where absent."""
+        table = self._hash
+        if table is None and self.hashable:
+            # Scoring threads share the finder: one of them builds the table while the
+            # others go on searching.
+            with self._lock:
+                self.asked += len(queries)
+                build = not self._building and self.asked > len(self.keys) // 4
+                self._building |= build
+            if build:
+                table = self._hash = HashTable.build(self.keys)
+        if table is not None:
+            return table.find(queries)
         return sorted_search(self.keys, queries)
 
 
-class _HashTable:
-    """Open addressing, one int64 (key, row) per slot, three slots for every two keys.
+class HashTable:
+    """Open addressing, one int64 (key << row bits | row) per slot, 3 slots per 2 keys.
 
     A key's home slot is its Fibonacci hash scaled to the number of home slots
     (the top 32 bits of the product times the slot count, over 2**32: no power of
     two needed); the keys are placed in order of home slot, each in its home or
     the slot after the previous key's, so a search can stop at the first slot
-    whose key has a later home.
+    whose key has a later home. Everything but the slots follows from the number
+    of keys, so the slots alone can be stored and read back (`from_slots`).
     """
 
-    def __init__(self, keys, row_bits):
+    def __init__(self, slots, n):
+        self.slots = slots
+        self.row_bits = _row_bits(n)
+        self.row_mask = (1 << self.row_bits) - 1
+        self.homes = np.uint64(_homes(n))
+
+    @staticmethod
+    def fits(n, span):
+        """Whether n keys below `span` can have a table: key and row in 63 bits, and
+        fewer than 2**31 keys (home slots are scaled in 32 bits)."""
+        return 0 < n < 1 << 31 and max(int(span) - 1, 1).bit_length() + _row_bits(n) <= 63
+
+    @classmethod
+    def build(cls, keys):
+        """The table of sorted, distinct keys."""
         n = len(keys)
-        self.row_bits = row_bits
-        self.row_mask = (1 << row_bits) - 1
-        self.homes = np.uint64(max(n + n // 2, 1))
-        home = self.home(keys)
-        packed = home << row_bits
+        table = cls(None, n)
+        packed = table.home(keys)
+        packed <<= table.row_bits
         packed |= np.arange(n, dtype=np.int64)
         packed.sort()                                   # by home slot, then row
-        rows = packed & self.row_mask
-        packed >>= row_bits                             # the home slots, ascending
+        rows = packed & table.row_mask
+        packed >>= table.row_bits                       # the home slots, ascending
         # Linear probing in home order: each key takes its home or the slot after the
         # previous key's, whichever is later.
         step = np.arange(n, dtype=np.int64)
@@ -76,12 +102,25 @@ class _HashTable:
         np.maximum.accumulate(packed, out=packed)
         packed += step
         # Every home slot is in the table, and an empty slot follows the last key.
-        self.table = np.full(max(int(packed[-1]) + 2, int(self.homes) + 1), -1,
-                             dtype=np.int64)
+        table.slots = np.full(max(int(packed[-1]) + 2, _homes(n) + 1), -1, dtype=np.int64)
         values = keys[rows]
-        values <<= row_bits
+        values <<= table.row_bits
         values |= rows
-        self.table[packed] = values
+        table.slots[packed] = values
+        return table
+
+    @classmethod
+    def from_slots(cls, slots, n):
+        """A stored table of n keys; None if its slots cannot be one (too few, or naming
+        rows that are not there)."""
+        if len(slots) < _homes(n) + 1 or slots[-1] != -1:
+            return None
+        mask = (1 << _row_bits(n)) - 1
+        for start in range(0, len(slots), 1 << 20):   # small temporaries
+            part = slots[start:start + (1 << 20)]
+            if (part < -1).any() or ((part >= 0) & ((part & mask) >= n)).any():
+                return None
+        return cls(slots, n)
 
     def home(self, keys):
         hashed = keys.view(np.uint64) * _MULTIPLIER
@@ -91,23 +130,35 @@ class _HashTable:
         return hashed.view(np.int64)
 
     def find(self, queries):
+        """Rows of `queries`; -1 where absent."""
         home = self.home(queries)
-        slot = self.table[home]
-        out = np.where((slot >> self.row_bits) == queries, slot & self.row_mask, -1)
+        slot = self.slots[home]
+        out = slot >> self.row_bits
+        found = out == queries
+        np.bitwise_and(slot, self.row_mask, out=out)
+        out[~found] = -1
         # Go on where the slot holds another key whose home is not later than ours.
-        at = np.flatnonzero((out < 0) & (slot >= 0))
+        at = np.flatnonzero(~found & (slot >= 0))
         if len(at):
             at = at[self.home(slot[at] >> self.row_bits) <= home[at]]
         probe = home[at] + 1
         while len(at):
-            slot = self.table[probe]
+            slot = self.slots[probe]
             key = slot >> self.row_bits
             hit = key == queries[at]
             out[at[hit]] = slot[hit] & self.row_mask
             going = ~hit & (slot >= 0)
             going &= self.home(key) <= home[at]
             at, probe = at[going], probe[going] + 1
-        return out.astype(np.int32)
+        return out
+
+
+def _row_bits(n):
+    return max(n - 1, 1).bit_length()
+
+
+def _homes(n):
+    return max(n + n // 2, 1)
 
 
 def sorted_search(keys, queries):
@@ -117,7 +168,7 @@ def sorted_search(keys, queries):
     same path as its neighbour's and stays in cache, ten times faster than in
     the text's order. The position rides in the low bits, so one sort does it.
     """
-    out = np.full(len(queries), -1, dtype=np.int32)
+    out = np.full(len(queries), -1, dtype=np.int64)
     if not len(queries) or not len(keys):
         return out
     bits = len(queries).bit_length()

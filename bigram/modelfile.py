@@ -361,6 +361,7 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
 def _read_query_tables(npz, order, size, padding, keys, path):
     """The stored query tables of a count model (None if the file has none), checked:
     one adj per window of each level, one B per context below the top."""
+    from .lookup import HashTable
     from .query import QueryTables
 
     if "model_query_1_adj" not in npz:
@@ -377,7 +378,19 @@ def _read_query_tables(npz, order, size, padding, keys, path):
                                   max_items=rows,
                                   what=f"the array of scoring back-off sums at level {k}"))
             check_finite(below[k], path, f"the scoring back-off sums at level {k}")
-    return QueryTables(order, size, padding, keys, adj, below)
+    hashed = {}
+    for k in range(2, order + 1):
+        name = f"model_query_{k}_slots"
+        if name in npz:
+            n = len(keys[k])
+            slots = npz.read(name, np.int64, (None,), max_items=2 * n + 2,
+                             what=f"the hash table of level {k}")
+            fits = n > 0 and HashTable.fits(n, int(keys[k][-1]) + 1)
+            hashed[k] = HashTable.from_slots(slots, n) if fits else None
+            if hashed[k] is None:
+                raise damaged(path, f"the hash table of level {k} does not fit its "
+                                    f"{n:,} windows")
+    return QueryTables(order, size, padding, keys, adj, below, hashed)
 
 
 def load_for_scoring(path):

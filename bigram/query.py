@@ -29,9 +29,11 @@ running maximum. Long vocabularies go through lookup.LevelFinder over only the
 positions where the shorter window exists.
 """
 
+import threading
+
 import numpy as np
 
-from .lookup import LevelFinder
+from .lookup import HashTable, LevelFinder
 from .ngrams import BOUNDARY
 
 # A dense table (4 bytes per (window id, token + 1) cell) is used up to this size.
@@ -41,16 +43,18 @@ DENSE_TABLE_BYTES = 64 << 20
 class QueryTables:
     """Per level: the sorted keys of the index, each window's adj, each context's B."""
 
-    def __init__(self, order, size, padding, keys, adj, below):
+    def __init__(self, order, size, padding, keys, adj, below, hashed=None):
         self.order, self.size, self.padding = int(order), int(size), padding
         self.keys = keys          # keys[k], k >= 2: the index's sorted keys at level k
         self.adj = adj            # adj[k], k >= 1: float64 per window
         self.below = below        # below[k], 1 <= k < order: float64 B per context
+        self.hashed = hashed or {}  # k: lookup.HashTable of level k's keys, where made
         self.rows = [0, size] + [len(keys[k]) for k in range(2, order + 1)]
         # Window ids across levels: 0 is none, level k's rows from first[k] on.
         self.first = np.cumsum([0, 1] + self.rows[1:]).tolist()
         self._dense = {}
         self._finders = {}
+        self._lock = threading.RLock()   # for the tables made on first use (threads share them)
 
     @classmethod
     def from_backoff(cls, backoff_model):
@@ -79,12 +83,23 @@ class QueryTables:
                 if not np.isfinite(weights).all():
                     return None
                 below.append(weights)
-        return cls(order, index.size, index.padding, keys, adj, below)
+        tables = cls(order, index.size, index.padding, keys, adj, below)
+        # Levels too large for a dense table get a hash table, made once here (a model
+        # file stores it) rather than by every command that scores text.
+        for k in range(2, order + 1):
+            if not tables._dense_fits(k) and HashTable.fits(len(keys[k]), tables.span(k)):
+                tables.hashed[k] = HashTable.build(keys[k])
+        return tables
+
+    def span(self, k):
+        """Level k's keys are below this."""
+        return self.rows[k - 1] * self.size
 
     def arrays(self):
-        """adj and B per level, named for a model file."""
+        """adj and B per level, and the hash tables' slots, named for a model file."""
         out = {f"{k}_adj": self.adj[k] for k in range(1, self.order + 1)}
         out.update({f"{k}_below": self.below[k] for k in range(1, self.order)})
+        out.update({f"{k}_slots": table.slots for k, table in self.hashed.items()})
         return out
 
     # ------------------------------------------------------------------ scoring
@@ -143,32 +158,35 @@ class QueryTables:
         """(id of the level k-1 window) * (V + 1) + token -> id of the level-k window, 0
         where absent. The cells below level k-1's ids are never touched (zeros that the
         system maps lazily)."""
-        if k not in self._dense:
-            keys = self.keys[k]
-            parent_ids = keys // self.size + self.first[k - 1]
-            table = np.zeros((self.first[k - 1] + self.rows[k - 1]) * (self.size + 1),
-                             dtype=np.int32)
-            table[parent_ids * (self.size + 1) + keys % self.size] = np.arange(
-                self.first[k], self.first[k] + len(keys), dtype=np.int32)
-            self._dense[k] = table
+        with self._lock:
+            if k not in self._dense:
+                keys = self.keys[k]
+                parent_ids = keys // self.size + self.first[k - 1]
+                table = np.zeros((self.first[k - 1] + self.rows[k - 1]) * (self.size + 1),
+                                 dtype=np.int32)
+                table[parent_ids * (self.size + 1) + keys % self.size] = np.arange(
+                    self.first[k], self.first[k] + len(keys), dtype=np.int32)
+                self._dense[k] = table
         return self._dense[k]
 
     def _global(self, what, top):
         """adj or B of the windows of levels 1..top by window id; id 0 reads as NaN (adj:
         an unknown token) or 0 (B: no context; the top level has none)."""
-        if (what, top) not in self._dense:
-            if what == "adj":
-                parts = [[np.nan]] + self.adj[1:top + 1]
-            else:
-                parts = [[0.0]] + self.below[1:min(top, self.order - 1) + 1]
-                if top == self.order:
-                    parts.append(np.zeros(self.rows[top]))
-            self._dense[what, top] = np.concatenate(parts)
+        with self._lock:
+            if (what, top) not in self._dense:
+                if what == "adj":
+                    parts = [[np.nan]] + self.adj[1:top + 1]
+                else:
+                    parts = [[0.0]] + self.below[1:min(top, self.order - 1) + 1]
+                    if top == self.order:
+                        parts.append(np.zeros(self.rows[top]))
+                self._dense[what, top] = np.concatenate(parts)
         return self._dense[what, top]
 
     def _finder(self, k):
-        if k not in self._finders:
-            self._finders[k] = LevelFinder(self.keys[k], self.rows[k - 1] * self.size)
+        with self._lock:
+            if k not in self._finders:
+                self._finders[k] = LevelFinder(self.keys[k], self.span(k), self.hashed.get(k))
         return self._finders[k]
 
 

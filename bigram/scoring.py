@@ -23,6 +23,9 @@ are counted as OOVs, not as tokens) or refuses (`oov="error"`).
 
 import json
 import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,22 +281,71 @@ def score_sources(model, arguments, oov="skip", encoding_errors="strict"):
 
     Memory stays that of one block (1 MiB of text) whatever the input's size.
     """
+    scorer = _checked_scorer(model, oov)
+    for job in _line_blocks(arguments, encoding_errors):
+        yield _score_block(model, scorer, oov, *job)
+
+
+def render_sources(model, arguments, render, oov="skip", encoding_errors="strict",
+                   workers=None):
+    """`render(ScoredBlock)` (bytes) for every block of the files given, in input order.
+
+    Blocks are read one after the other and scored and rendered by `workers`
+    threads (by default one per core, at most four): numpy lets go of Python's
+    lock for the long array operations that make up nearly all the work, so the
+    threads run side by side. At most one block per thread and one more are in
+    flight, so memory stays bounded; an error surfaces when its block's turn comes, after
+    the output of every block before it.
+    """
+    scorer = _checked_scorer(model, oov)
+    jobs = _line_blocks(arguments, encoding_errors)
+    workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                             else os.cpu_count() or 1)
+    first = next(jobs, None)
+    if first is None:
+        return
+    # The first block alone: it fills every cache the scorer and vocabulary fill lazily.
+    yield render(_score_block(model, scorer, oov, *first))
+    if workers == 1:
+        for job in jobs:
+            yield render(_score_block(model, scorer, oov, *job))
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque()
+        for job in jobs:
+            pending.append(pool.submit(lambda job=job: render(
+                _score_block(model, scorer, oov, *job))))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _checked_scorer(model, oov):
     if oov not in OOV_POLICIES:
         raise OptionError(f"--oov must be skip or error, not {oov!r}")
-    scorer = scorer_for(model)
+    return scorer_for(model)
+
+
+def _line_blocks(arguments, encoding_errors):
+    """(block, line starts, line ends, namer) for each block read: the namer gives the
+    source and line number of a block's i-th line, for errors."""
     reader = Reader(resolve_sources(arguments), encoding_errors)
     source_lines = {}
     for source, block in reader.blocks():
         first = source_lines.get(id(source), 0)
         starts, ends = block.line_spans()
-        scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov,
-                              lambda i, label=source.label, first=first:
-                              f"{label}: line {first + i + 1}")
         source_lines[id(source)] = first + len(starts)
-        text = block.utf8()
-        if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes
-            starts, ends = Block(text, text).line_spans()
-        yield ScoredBlock(scores, text, starts, ends)
+        yield block, starts, ends, (lambda i, label=source.label, first=first:
+                                    f"{label}: line {first + i + 1}")
+
+
+def _score_block(model, scorer, oov, block, starts, ends, where):
+    scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov, where)
+    text = block.utf8()
+    if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes
+        starts, ends = Block(text, text).line_spans()
+    return ScoredBlock(scores, text, starts, ends)
 
 
 def score_lines(model, lines, oov="skip"):
@@ -403,7 +455,8 @@ def fixed(values, decimals):
     for i, text in others.items():
         matrix[i, width - len(text):] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         lengths[i] = len(text)
-    return matrix, lengths.astype(np.int64)
+    # Columns no number reaches are left out (every later pass is shorter).
+    return matrix[:, width - needed:], lengths.astype(np.int64)
 
 
 def _odd_number(x, decimals):
@@ -420,21 +473,35 @@ def join_fields(fields, text, starts, ends):
     rows = len(starts)
     if not rows:
         return b""
+    lengths = ends - starts
+    longest = int(lengths.max()) + 1
+    width = sum(matrix.shape[1] + 1 for matrix, _ in fields)
+    if rows * longest <= 4 * len(text) + (1 << 16):
+        # Short lines: every row of fields, tabs and line (with its line feed) side by
+        # side in one matrix, and one selection of what each row holds: runs of bytes.
+        out = np.empty((rows, width + longest), dtype=np.uint8)
+        keep = np.empty((rows, width + longest), dtype=bool)
+        column = 0
+        for matrix, field_lengths in fields:
+            size = matrix.shape[1]
+            out[:, column:column + size] = matrix
+            # Row L of this table keeps the last L of `size` columns.
+            table = np.arange(size) >= np.arange(size, -1, -1)[:, None]
+            keep[:, column:column + size] = table[field_lengths]
+            out[:, column + size] = ord("\t")
+            keep[:, column + size] = True
+            column += size + 1
+        # Each line's bytes: the rows of a sliding window over the text, one per start.
+        padded = np.concatenate([text, np.zeros(longest, dtype=np.uint8)])
+        out[:, width:] = np.lib.stride_tricks.sliding_window_view(padded, longest)[starts]
+        out[np.arange(rows), width + lengths] = ord("\n")
+        np.less_equal(np.arange(longest), lengths[:, None], out=keep[:, width:])
+        return out[keep].tobytes()
     tab = np.full((rows, 1), ord("\t"), dtype=np.uint8)
     matrix = np.hstack([part for matrix, _ in fields for part in (matrix, tab)])
     keep = np.hstack([part for matrix, lengths in fields for part in (
         np.arange(matrix.shape[1]) >= (matrix.shape[1] - lengths)[:, None],
         np.ones((rows, 1), dtype=bool))])
-    lengths = ends - starts
-    longest = int(lengths.max()) + 1
-    if rows * longest <= 4 * len(text) + (1 << 16):
-        # Short lines: each line and its line feed as a row of a matrix beside the fields,
-        # and one selection of what every row holds.
-        columns = np.arange(longest, dtype=starts.dtype)
-        lines = text[np.minimum(starts[:, None] + columns, len(text) - 1)]
-        lines[np.arange(rows), lengths] = ord("\n")
-        return np.hstack([matrix, lines])[np.hstack([keep, columns <= lengths[:, None]])]\
-            .tobytes()
     prefix = matrix[keep]                       # every row's fields, row after row
     prefix_lengths = sum(lengths for _, lengths in fields) + len(fields)
     # One gather from prefix, text and a line feed: three segments per line.

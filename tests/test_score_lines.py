@@ -261,8 +261,10 @@ def test_streaming_memory_stays_flat_and_a_closed_pipe_ends_quietly(tmp_path):
     subprocess.run([sys.executable, "-m", "bigram", "train", "--order", "4", "--test-size",
                     "0", "-o", str(tmp_path / "m.npz")], check=True, capture_output=True)
     text = (ROOT / "data" / "names.txt").read_bytes().rstrip(b"\n") + b"\n"
-    (tmp_path / "small.txt").write_bytes(text * 8)   # two blocks
-    (tmp_path / "big.txt").write_bytes(text * 40)    # 9 MB, 1.3 million lines
+    # More blocks than are ever in flight at once (two per scoring thread), and five
+    # times as many.
+    (tmp_path / "small.txt").write_bytes(text * 12)  # 2.7 MB, three blocks
+    (tmp_path / "big.txt").write_bytes(text * 60)    # 13.7 MB, 1.9 million lines
     peaks = {}
     for name in ("small", "big"):
         run = subprocess.run([sys.executable, "-c", PROBE, "score", "-m", str(tmp_path / "m.npz"),
@@ -272,7 +274,7 @@ def test_streaming_memory_stays_flat_and_a_closed_pipe_ends_quietly(tmp_path):
         assert run.returncode == 0, run.stderr
         peaks[name] = int(run.stderr.split(b"PEAK ")[1].split()[0]) // 1024
     rows = (tmp_path / "big.tsv").read_bytes().split(b"\n")
-    assert len(rows) == 40 * text.count(b"\n") + 1
+    assert len(rows) == 60 * text.count(b"\n") + 1
     assert rows[:1000] == (tmp_path / "small.tsv").read_bytes().split(b"\n")[:1000]
     assert peaks["big"] < peaks["small"] + 60, peaks   # all at once: 4.5 times the working set
     process = subprocess.Popen([sys.executable, "-m", "bigram", "score", "-m",
