@@ -41,7 +41,6 @@ def _libc():
 
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim, libc.mallopt   # glibc's
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    return libc
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None

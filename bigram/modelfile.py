@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .checks import INT64_MAX, check_counts, check_finite, check_increasing, check_indices
+from .checks import (
+    INT64_MAX,
+    check_counts,
+    check_finite,
+    check_increasing,
+    check_indices,
+)
 from .corpus import KEEP_TEXT_LIMIT
 from .errors import BigramError, ModelFileError, OptionError
 from .files import atomic_write

@@ -132,7 +132,7 @@ class QueryTables:
         if k <= self.order:
             at = np.flatnonzero(ids)
             rows = ids[at] - self.first[k - 1]
-            for k in range(k, self.order + 1):
+            for level in range(k, self.order + 1):
                 at += 1
                 keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
                 keep = keep[at[keep] < n]
@@ -140,12 +140,12 @@ class QueryTables:
                 queries = rows.astype(np.int64)
                 queries *= size
                 queries += column[at]
-                rows = self._finder(k).find(queries)
+                rows = self._finder(level).find(queries)
                 hit = np.flatnonzero(rows >= 0)
                 at, rows = at[hit], rows[hit]
-                adj[at] = self.adj[k][rows]
-                if k < self.order:
-                    below[at] = self.below[k][rows]
+                adj[at] = self.adj[level][rows]
+                if level < self.order:
+                    below[at] = self.below[level][rows]
         adj[1:] += below[:-1]
         return adj
 

@@ -5,15 +5,15 @@ What KenLM's `query` prints per sentence, for any model: every line of the input
 order, block by block in bounded memory. A line's total counts every prediction
 of its item, the end of the item included, as `query`'s "Total:" does.
 
-Models with a back-off form are scored by looking up, level by level, the row of
-the window of k tokens ending at every position of a block at once: that window
-is (the window of k-1 tokens ending one position earlier, this token), so each
-level is one vectorised lookup (a dense table where it is small, a sorted search
-otherwise). The back-off rule then needs no more lookups: the score is the
-value of the longest listed window, plus the back-off weights of the longer
-contexts that were passed over. Other models (the neural ones) are asked for
-their next-token distribution after the context of every position, once per
-distinct context. Sums per line are one `np.add.reduceat`.
+Models with a back-off form are scored through their query tables (query.py):
+the windows ending at every position of a block are found level by level, each
+level one vectorised lookup (the window of k-1 tokens ending one position
+earlier, plus this token), and a token's score is two numbers of the longest
+window and context found. A model whose tables cannot be made takes the back-off
+rule level by level (BackoffScorer). Other models (the neural ones) are asked
+for their next-token distribution after the context of every position, once per
+distinct context. Sums per line are one `np.add.reduceat`. Blocks are scored by
+several threads at once (`render_sources`), their results kept in input order.
 
 Tokens outside the vocabulary (OOVs): a model with `<unk>` scores them as
 `<unk>` and counts them, as `query` does. A model without it skips every
@@ -31,13 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Block, Reader, resolve_sources, strip_spans
-from .errors import InputError, OptionError
+from .errors import BigramError, InputError, OptionError
 from .evaluation import OOV_POLICIES, encode_for_model, json_number
+from .lookup import sorted_search
 from .ngrams import pad_items, pads_for
 
 LN10 = math.log(10)
-# Below this size a level is looked up through a dense table (parent row x token -> row).
-DENSE_TABLE_BYTES = 64 << 20
 # Lines of an iterable scored together by `score_lines`.
 LINES_PER_BATCH = 8192
 
@@ -78,7 +77,8 @@ class LineScore:
 
 
 class BackoffScorer:
-    """ln P of every predicted position of padded text under a BackoffModel."""
+    """ln P of every predicted position of padded text under a BackoffModel, the back-off
+    rule applied level by level (for models without query tables)."""
 
     def __init__(self, backoff):
         self.index, self.order, self.size = backoff.index, backoff.order, backoff.size
@@ -88,40 +88,23 @@ class BackoffScorer:
                                  for k in range(1, self.order + 1)]
         self.logbackoff = [None] + [np.append(backoff.logbackoff[k], 0.0)
                                     for k in range(1, self.order + 1)]
-        self._tables = {}
-
-    def _table(self, k):
-        """Level k's rows by (parent row + 1) * V + token, -1 for absent windows (so the
-        first V cells answer for parent -1, no window); None where it would be too large."""
-        if k not in self._tables:
-            cells = (len(self.index.level(k - 1)) + 1) * self.size
-            table = None
-            if cells * 4 <= DENSE_TABLE_BYTES:
-                table = np.full(cells, -1, dtype=np.int32)
-                table[self.index.level(k).keys + self.size] = np.arange(
-                    len(self.index.level(k)), dtype=np.int32)
-            self._tables[k] = table
-        return self._tables[k]
 
     def _rows(self, k, context, stream):
         """Rows at level k of the windows (context row, token); -1 where absent."""
-        table = self._table(k)
-        if table is not None:   # keys below 2**31: the table is smaller than that
-            keys = context + 1
-            keys *= self.size
-            keys += stream
-            return table[keys]
-        keys = context.astype(np.int64)
+        rows = np.full(len(context), -1, dtype=np.int64)
+        at = np.flatnonzero(context >= 0)
+        keys = context[at].astype(np.int64)
         keys *= self.size
-        keys += stream
-        return _search(self.index.level(k).keys, keys)
+        keys += stream[at]
+        rows[at] = sorted_search(self.index.level(k).keys, keys)
+        return rows
 
     def score(self, text):
         """ln P at every position of a PaddedText (NaN where nothing is predicted or the
         window holds a token the model does not know)."""
         known = text.stream >= 0
         stream = np.where(known, text.stream, 0).astype(np.int32, copy=False)
-        rows = np.where(known, stream, -1).astype(np.int32)
+        rows = np.where(known, stream, -1).astype(np.int64)
         result = self.logprob[1][rows]
         # With one <s> before each item, a window reaching back past it would continue into
         # the item before: no window ends at an item's <s> but the <s> itself. (With N-1
@@ -181,35 +164,6 @@ def scorer_for(model):
         return tables
     backoff = getattr(model, "backoff", None)
     return BackoffScorer(backoff) if backoff is not None else ContextScorer(model)
-
-
-def _search(keys, wanted):
-    """Rows of `wanted` keys in sorted `keys` (-1 where absent or wanted is -1).
-
-    The wanted keys are sorted first: a binary search for ascending keys walks the
-    same path as its neighbour's and stays in cache, ten times faster than in the
-    text's order. The position rides in the low bits, so one sort does it.
-    """
-    out = np.full(len(wanted), -1, dtype=np.int32)
-    at = np.flatnonzero(wanted >= 0)
-    if not len(at) or not len(keys):
-        return out
-    query = wanted[at]
-    bits = len(at).bit_length()
-    if int(query.max()) < 1 << (62 - bits):
-        packed = query << bits
-        packed |= np.arange(len(at))
-        packed.sort()
-        order = packed & ((1 << bits) - 1)
-        packed >>= bits
-        query = packed
-    else:
-        order = np.argsort(query, kind="stable")
-        query = query[order]
-    rows = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    hit = keys[rows] == query
-    out[at[order[hit]]] = rows[hit]
-    return out
 
 
 # ---------------------------------------------------------------------- per-line totals
@@ -310,15 +264,22 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
         for job in jobs:
             yield render(_score_block(model, scorer, oov, *job))
         return
-    with ThreadPoolExecutor(workers) as pool:
-        pending = deque()
-        for job in jobs:
-            pending.append(pool.submit(lambda job=job: render(
-                _score_block(model, scorer, oov, *job))))
-            if len(pending) > workers:
-                yield pending.popleft().result()
+    pool, pending, unreadable = ThreadPoolExecutor(workers), deque(), None
+    try:
+        try:
+            for job in jobs:
+                pending.append(pool.submit(lambda job=job: render(
+                    _score_block(model, scorer, oov, *job))))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+        except BigramError as error:   # what was read before the bad block still comes out
+            unreadable = error
         while pending:
             yield pending.popleft().result()
+        if unreadable is not None:
+            raise unreadable
+    finally:   # also when the reader of the output stops early (a closed pipe)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _checked_scorer(model, oov):
