@@ -7,9 +7,10 @@ Two ways, picked per level (dense tables for short vocabularies live in
 query.py):
 
 * a hash table with open addressing, built from the sorted keys with one sort
-  once a level has been asked about more keys than a quarter of its rows
-  (building it costs about what half as many searches do, and each later key
-  costs a third of a search): about one gather per key;
+  (or stored in the model file, for level 2): about one gather per key. Built
+  on demand once a level has been asked about as many keys as it has rows:
+  building costs about as much as that many searches, so at worst a level
+  costs twice its searches, and a level asked about a lot costs far less;
 * otherwise the keys asked are sorted first, and a binary search for ascending
   keys walks the same path as its neighbour's and stays in cache.
 
@@ -32,8 +33,8 @@ class LevelFinder:
     """Rows of keys in one level's sorted keys (int64 queries, all >= 0; -1 where absent).
 
     `table`: a HashTable of the keys made beforehand (stored in the model file);
-    without one, a table is built once the level has been asked about more keys
-    than a quarter of its rows, if the keys can have one.
+    without one, a table is built once the level has been asked about as many keys
+    as it has rows, if the keys can have one.
     """
 
     def __init__(self, keys, span, table=None):
@@ -52,7 +53,7 @@ class LevelFinder:
             # others go on searching.
             with self._lock:
                 self.asked += len(queries)
-                build = not self._building and self.asked > len(self.keys) // 4
+                build = not self._building and self.asked > len(self.keys)
                 self._building |= build
             if build:
                 table = self._hash = HashTable.build(self.keys)

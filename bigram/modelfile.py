@@ -110,12 +110,13 @@ def stamp(meta):
 
 
 def _write_npz(stream, arrays):
-    """An .npz (a zip of .npy files): text members deflated at level 1, numeric arrays stored
-    as they are (sorted keys and counts deflate poorly, and deflating hundreds of megabytes
+    """An .npz (a zip of .npy files) of arrays, or of functions making them: text members
+    deflated at level 1, numeric arrays stored as they are (sorted keys and counts deflate poorly, and deflating hundreds of megabytes
     of them took longer than counting them)."""
     with zipfile.ZipFile(stream, "w") as zf:
         for name, array in arrays.items():
-            array = np.asanyarray(array)
+            # A function makes its array as it is written (one at a time, then let go).
+            array = np.asanyarray(array() if callable(array) else array)
             text = array.dtype == np.uint8
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED

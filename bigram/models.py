@@ -192,6 +192,12 @@ class CountModel(BackoffQueries):
                 self._estimate = estimate(self.counts, self.method, self.smoothing)
         return self._estimate
 
+    def used_discounts(self):
+        """The discounts of the (modified) Kneser-Ney estimate, by order."""
+        if self._estimate is None and getattr(self, "_discounts_used", None) is not None:
+            return self._discounts_used
+        return self.estimate.discounts
+
     @property
     def backoff(self):
         """The BackoffModel of the smoothed counts."""
@@ -227,12 +233,12 @@ class CountModel(BackoffQueries):
                 "modified-kneser-ney": "modified Kneser-Ney"}[self.method]
         if self.method == "modified-kneser-ney":
             used = "; ".join(f"{k}: " + ", ".join(f"{d:.3g}" for d in ds)
-                             for k, ds in self.estimate.discounts.items())
+                             for k, ds in self.used_discounts().items())
             how = "given" if self.discounts else "estimated"
             pruned = f", pruned {' '.join(map(str, self.prune))}" if self.prune else ""
             return f"smoothing: {name}, discounts {used} ({how}){pruned}"
         if self.method == "kneser-ney" and self.smoothing is None:
-            used = ", ".join(f"{d:.3g}" for d in self.estimate.discounts.values())
+            used = ", ".join(f"{d:.3g}" for d in self.used_discounts().values())
             return f"smoothing: {name}s {used} (estimated)"
         return f"smoothing: {name} {self.smoothing:.4g}"
 
@@ -240,10 +246,23 @@ class CountModel(BackoffQueries):
         out = self.counts.arrays("counts_")
         if self.token_rank is not None:
             out["token_rank"] = np.asarray(self.token_rank, dtype=np.int64)
-        tables = self.query_tables()
+        tables = self._query_tables if hasattr(self, "_query_tables") else \
+            self._tables_in_place()
         if tables is not None:   # derived, stored so that scoring text needs no estimation
             out.update({f"query_{name}": array for name, array in tables.arrays().items()})
         return out
+
+    def _tables_in_place(self):
+        """The query tables made out of the back-off form's own arrays, which the model
+        then gives up (made again from the counts if asked for): writing a model file
+        takes no more memory than the model holds."""
+        from .query import QueryTables
+
+        tables = QueryTables.from_backoff(self.backoff, in_place=True)
+        self._discounts_used = getattr(self._estimate, "discounts", None)
+        self._backoff = self._estimate = None
+        self._query_tables = tables
+        return tables
 
 
 class NeuralModel(LanguageModel):

@@ -38,6 +38,8 @@ from .ngrams import BOUNDARY
 
 # A dense table (4 bytes per (window id, token + 1) cell) is used up to this size.
 DENSE_TABLE_BYTES = 64 << 20
+# Long arrays are worked through a slice at a time (small temporaries).
+SLICE = 1 << 20
 
 
 class QueryTables:
@@ -57,49 +59,64 @@ class QueryTables:
         self._lock = threading.RLock()   # for the tables made on first use (threads share them)
 
     @classmethod
-    def from_backoff(cls, backoff_model):
+    def from_backoff(cls, backoff_model, in_place=False):
         """The tables of a BackoffModel; None where a B is not finite, or a window's last
-        token has no unigram value to back off to."""
+        token has no unigram value to back off to.
+
+        With `in_place`, the model's own arrays become the tables (no copies: a model
+        file is written with no more memory than the model holds); the model is not to
+        be used afterwards, whatever the result.
+        """
         index, order = backoff_model.index, backoff_model.order
-        logprob, logbackoff = backoff_model.logprob, backoff_model.logbackoff
-        value = np.array(logprob[1], dtype=np.float64)
-        adj, below, keys = [None, value], [None], [None, None]
-        for k in range(1, order + 1):
-            if k > 1:
-                parent, suffix = index.parent(k), index.level(k).suffix
-                current = np.array(logprob[k], dtype=np.float64)
-                blank = np.flatnonzero(np.isnan(current))
-                if len(blank):   # a context-only window: what the back-off rule gives it
-                    current[blank] = logbackoff[k - 1][parent[blank]] + value[suffix[blank]]
-                adj.append(current - below[k - 1][parent])
-                if np.isnan(adj[k]).any():   # a window over a token the model does not list
-                    return None
-                keys.append(index.level(k).keys)
-                value = current
-            if k < order:
-                weights = np.array(logbackoff[k], dtype=np.float64)
-                if k > 1:
-                    weights += below[k - 1][index.level(k).suffix]
-                if not np.isfinite(weights).all():
-                    return None
-                below.append(weights)
-        tables = cls(order, index.size, index.padding, keys, adj, below)
-        # Levels too large for a dense table get a hash table, made once here (a model
-        # file stores it) rather than by every command that scores text.
+        logprob = [None] + [_float_array(backoff_model.logprob[k], in_place)
+                            for k in range(1, order + 1)]
+        logbackoff = [None] + [_float_array(backoff_model.logbackoff[k], in_place)
+                               for k in range(1, order)]
+        # Windows listed only as contexts get what the back-off rule gives them, shorter
+        # windows first (their values are used by the longer ones).
         for k in range(2, order + 1):
-            if not tables._dense_fits(k) and HashTable.fits(len(keys[k]), tables.span(k)):
-                tables.hashed[k] = HashTable.build(keys[k])
-        return tables
+            blank = np.flatnonzero(np.isnan(logprob[k]))
+            if len(blank):
+                parent = index.level(k).keys[blank] // index.size
+                logprob[k][blank] = logbackoff[k - 1][parent] + \
+                    logprob[k - 1][index.level(k).suffix[blank]]
+        # Then, level by level and a slice at a time: B = ln b + B of the suffix, and
+        # adj = value - B of the context (the level below's B, already summed).
+        for k in range(1, order + 1):
+            level = index.level(k)
+            for start in range(0, len(logprob[k]), SLICE):
+                rows = slice(start, start + SLICE)
+                if k < order and k > 1:
+                    logbackoff[k][rows] += logbackoff[k - 1][level.suffix[rows]]
+                if k > 1:
+                    logprob[k][rows] -= logbackoff[k - 1][level.keys[rows] // index.size]
+            if k > 1 and _any_nan(logprob[k]):   # over a token the model does not list
+                return None
+            if k < order and not _all_finite(logbackoff[k]):
+                return None
+        keys = [None, None] + [index.level(k).keys for k in range(2, order + 1)]
+        return cls(order, index.size, index.padding, keys, logprob, logbackoff)
+
+    def hash_slots(self):
+        """{2: a function making level 2's hash-table slots} if level 2 is too large for a
+        dense table: what a model file stores, made as it is written. Every token of a
+        text asks level 2 about its window; longer windows are asked about only where
+        the shorter one exists, and scoring makes their tables when the text asks enough."""
+        if self.order < 2 or self._dense_fits(2) or \
+                not HashTable.fits(len(self.keys[2]), self.span(2)):
+            return {}
+        return {2: lambda: HashTable.build(self.keys[2]).slots}
 
     def span(self, k):
         """Level k's keys are below this."""
         return self.rows[k - 1] * self.size
 
     def arrays(self):
-        """adj and B per level, and the hash tables' slots, named for a model file."""
+        """adj and B per level, and the hash tables' slots (functions making them), named
+        for a model file."""
         out = {f"{k}_adj": self.adj[k] for k in range(1, self.order + 1)}
         out.update({f"{k}_below": self.below[k] for k in range(1, self.order)})
-        out.update({f"{k}_slots": table.slots for k, table in self.hashed.items()})
+        out.update({f"{k}_slots": make for k, make in self.hash_slots().items()})
         return out
 
     # ------------------------------------------------------------------ scoring
@@ -188,6 +205,22 @@ class QueryTables:
             if k not in self._finders:
                 self._finders[k] = LevelFinder(self.keys[k], self.span(k), self.hashed.get(k))
         return self._finders[k]
+
+
+def _float_array(values, in_place):
+    """values as a float64 array of their own (or themselves, in place, when they are one)."""
+    if in_place and isinstance(values, np.ndarray) and values.dtype == np.float64 and \
+            values.flags.writeable and values.strides == (8,):
+        return values
+    return np.array(values, dtype=np.float64)
+
+
+def _any_nan(values):
+    return any(np.isnan(values[i:i + SLICE]).any() for i in range(0, len(values), SLICE))
+
+
+def _all_finite(values):
+    return all(np.isfinite(values[i:i + SLICE]).all() for i in range(0, len(values), SLICE))
 
 
 class TablesModel:

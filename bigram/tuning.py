@@ -176,7 +176,7 @@ def _discount_trials(data, counts, order):
                           token_rank=data.token_rank)
 
     estimated = model_with(None)
-    start = dict(estimated.estimate.discounts)
+    start = dict(estimated.used_discounts())
     search = search_discounts(lambda d: _nll(model_with(d), counts["dev"]), start)
     tuned = model_with(search.discounts)
     return [(Trial(order, MODIFIED, None, discounts=start), estimated),

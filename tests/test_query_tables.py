@@ -89,9 +89,9 @@ def test_every_way_of_finding_windows_gives_the_back_off_rule(tmp_path, way, ord
                                                                unit):
     text = None if unit == "char" else "\n".join(WORD_ITEMS) + "\n"
     model = load(trained(tmp_path, unit=unit, order=order, method=method, text=text)).model
-    model._query_tables = QueryTables.from_backoff(model.backoff)   # made under `way`
+    tables = model._query_tables = QueryTables.from_backoff(model.backoff)   # under `way`
     if way == "hash":
-        assert model._query_tables.hashed
+        tables.hashed = {k: HashTable.build(tables.keys[k]) for k in range(2, order + 1)}
     items = ([i for i in ITEMS if set(i) <= set(model.vocabulary.tokens)] if unit == "char"
              else WORD_ITEMS + ["the cat", ""])
     expected = reference_backoff(model, items)
@@ -122,9 +122,9 @@ def test_a_model_file_stores_its_tables_and_scoring_reads_only_them(tmp_path, mo
     path = trained(tmp_path, unit="word", order=5, text="\n".join(WORD_ITEMS) + "\n")
     with np.load(path) as npz:
         names = set(npz.files)
-    assert {"model_query_1_adj", "model_query_4_below", "model_query_5_slots"} <= names
+    assert {"model_query_1_adj", "model_query_4_below", "model_query_2_slots"} <= names
     light = load_for_scoring(path)
-    assert isinstance(light, TablesModel) and set(light.tables.hashed) == {2, 3, 4, 5}
+    assert isinstance(light, TablesModel) and set(light.tables.hashed) == {2}
     full = load(path).model
     items = WORD_ITEMS + ["the zebra", ""]
     assert [vars(r) for r in score_lines(light, items)] == \
@@ -142,8 +142,8 @@ def _members(path):
      "the scoring values at level 2 are not all numbers"),
     ("model_query_1_below", lambda a: a.__setitem__(3, np.inf),
      "the scoring back-off sums at level 1 are not all finite"),
-    ("model_query_3_slots", lambda a: a.__setitem__(np.flatnonzero(a >= 0)[0], (1 << 40) - 1),
-     "the hash table of level 3 does not fit its"),
+    ("model_query_2_slots", lambda a: a.__setitem__(np.flatnonzero(a >= 0)[0], (1 << 40) - 1),
+     "the hash table of level 2 does not fit its"),
 ])
 def test_damaged_query_tables_are_refused_in_one_line(tmp_path, monkeypatch, member, damage,
                                                       message):
@@ -189,3 +189,23 @@ def test_an_unreadable_block_comes_after_the_output_of_those_before_it(tmp_path,
     clean = b"".join(render_sources(names_model, [str(tmp_path / "bad.txt")], tsv_lines,
                                     encoding_errors="replace", workers=2))
     assert clean.startswith(b"".join(out))
+
+
+def test_saving_turns_the_models_arrays_into_its_tables_and_the_model_still_works(tmp_path):
+    (tmp_path / "words.txt").write_text("\n".join(WORD_ITEMS) + "\n")
+    model = train_model([str(tmp_path / "words.txt")], order=4, unit="word", test_size=0,
+                        method="modified-kneser-ney").saved.model
+    items = WORD_ITEMS + ["the zebra"]
+    before = [vars(r) for r in score_lines(model, items)]
+    separate = QueryTables.from_backoff(model.backoff)   # copies: the model keeps its arrays
+    described = model.describe()
+    saved = train_model([str(tmp_path / "words.txt")], order=4, unit="word", test_size=0,
+                        method="modified-kneser-ney").saved
+    save(tmp_path / "m.npz", saved)                      # in place: the arrays become tables
+    model = saved.model
+    for k in range(1, 5):
+        assert np.array_equal(model.query_tables().adj[k], separate.adj[k])
+    assert [vars(r) for r in score_lines(model, items)] == before
+    assert model.describe() == described
+    assert model.backoff.logprob[2].shape == separate.adj[2].shape   # made again on demand
+    assert [vars(r) for r in score_lines(load(tmp_path / "m.npz").model, items)] == before
