@@ -25,6 +25,8 @@ import threading
 
 import numpy as np
 
+# Keys per run of the sampled search (sorted_search).
+SAMPLE = 64
 # Fibonacci hashing: the key times 2**64 / golden ratio, top bits.
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
@@ -41,6 +43,7 @@ class LevelFinder:
         self.keys = keys
         self.asked = 0
         self._hash = table
+        self._samples = None
         self._building = False
         self._lock = threading.Lock()
         self.hashable = HashTable.fits(len(keys), span)
@@ -59,7 +62,9 @@ class LevelFinder:
                 table = self._hash = HashTable.build(self.keys)
         if table is not None:
             return table.find(queries)
-        return sorted_search(self.keys, queries)
+        if self._samples is None:
+            self._samples = np.ascontiguousarray(self.keys[::SAMPLE])
+        return sorted_search(self.keys, queries, self._samples)
 
 
 class HashTable:
@@ -162,12 +167,15 @@ def _homes(n):
     return max(n + n // 2, 1)
 
 
-def sorted_search(keys, queries):
+def sorted_search(keys, queries, samples=None):
     """Rows of `queries` (int64, >= 0) in sorted `keys`; -1 where absent.
 
     The queries are sorted first: a binary search for ascending keys walks the
     same path as its neighbour's and stays in cache, ten times faster than in
     the text's order. The position rides in the low bits, so one sort does it.
+    With `samples` (every SAMPLE-th key), each query first finds its run of
+    SAMPLE keys among the samples (a small array, in cache), then its key in
+    the run, all queries a step at a time.
     """
     out = np.full(len(queries), -1, dtype=np.int64)
     if not len(queries) or not len(keys):
@@ -183,7 +191,19 @@ def sorted_search(keys, queries):
     else:
         order = np.argsort(queries, kind="stable")
         ordered = queries[order]
-    rows = np.minimum(np.searchsorted(keys, ordered), len(keys) - 1)
+    if samples is None:
+        rows = np.minimum(np.searchsorted(keys, ordered), len(keys) - 1)
+    else:
+        # The last key not above the query: from the start of its run, steps of 32..1.
+        rows = np.searchsorted(samples, ordered, side="right")
+        rows -= 1
+        np.maximum(rows, 0, out=rows)
+        rows *= SAMPLE
+        step = SAMPLE // 2
+        while step:
+            probe = np.minimum(rows + step, len(keys) - 1)
+            rows = np.where(keys[probe] <= ordered, probe, rows)
+            step //= 2
     hit = keys[rows] == ordered
     out[order[hit]] = rows[hit]
     return out

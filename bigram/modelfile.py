@@ -13,6 +13,7 @@ array's declared dtype, shape and size before reading it, and its values
 (checks.py) before anything uses them.
 """
 
+import functools
 import json
 import math
 import zipfile
@@ -367,37 +368,64 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
 
 def _read_query_tables(npz, order, size, padding, keys, path):
     """The stored query tables of a count model (None if the file has none), checked:
-    one adj per window of each level, one B per context below the top."""
+    one adj per window of each level, one B per context below the top, and hash-table
+    slots that fit their level. `keys[k]` may be a function reading level k's keys."""
     from .lookup import HashTable
     from .query import QueryTables
 
     if "model_query_1_adj" not in npz:
         return None
-    adj, below = [None], [None]
-    for k in range(1, order + 1):
-        rows = size if k == 1 else len(keys[k])
-        adj.append(npz.read(f"model_query_{k}_adj", np.float64, (rows,), max_items=rows,
-                            what=f"the array of scoring values at level {k}"))
-        if np.isnan(adj[k]).any() if k > 1 else np.isposinf(adj[k]).any():
+
+    def level_keys(k):
+        return keys[k]() if callable(keys[k]) else keys[k]
+
+    def rows(k):
+        return size if k == 1 else len(level_keys(k))
+
+    def read_adj(k):
+        adj = npz.read(f"model_query_{k}_adj", np.float64, (rows(k),), max_items=rows(k),
+                       what=f"the array of scoring values at level {k}")
+        if np.isnan(adj).any() if k > 1 else np.isposinf(adj).any():
             raise damaged(path, f"the scoring values at level {k} are not all numbers")
-        if k < order:
-            below.append(npz.read(f"model_query_{k}_below", np.float64, (rows,),
-                                  max_items=rows,
-                                  what=f"the array of scoring back-off sums at level {k}"))
-            check_finite(below[k], path, f"the scoring back-off sums at level {k}")
-    hashed = {}
-    for k in range(2, order + 1):
-        name = f"model_query_{k}_slots"
-        if name in npz:
-            n = len(keys[k])
-            slots = npz.read(name, np.int64, (None,), max_items=2 * n + 2,
-                             what=f"the hash table of level {k}")
-            fits = n > 0 and HashTable.fits(n, int(keys[k][-1]) + 1)
-            hashed[k] = HashTable.from_slots(slots, n) if fits else None
-            if hashed[k] is None:
-                raise damaged(path, f"the hash table of level {k} does not fit its "
-                                    f"{n:,} windows")
+        return adj
+
+    def read_below(k):
+        below = npz.read(f"model_query_{k}_below", np.float64, (rows(k),), max_items=rows(k),
+                         what=f"the array of scoring back-off sums at level {k}")
+        check_finite(below, path, f"the scoring back-off sums at level {k}")
+        return below
+
+    def read_slots(k):
+        n = rows(k)
+        slots = npz.read(f"model_query_{k}_slots", np.int64, (None,), max_items=2 * n + 2,
+                         what=f"the hash table of level {k}")
+        table = None
+        if n > 0 and HashTable.fits(n, int(level_keys(k)[-1]) + 1):
+            table = HashTable.from_slots(slots, n)
+        if table is None:
+            raise damaged(path, f"the hash table of level {k} does not fit its {n:,} windows")
+        return table
+
+    # Keys first (the other arrays' lengths follow from them), each array read and checked
+    # by one of two threads: reading hundreds of megabytes is mostly the system's copying.
+    keys = [None, None] + _in_parallel([lambda k=k: level_keys(k) for k in range(2, order + 1)])
+    slotted = [k for k in range(2, order + 1) if f"model_query_{k}_slots" in npz]
+    read = _in_parallel([lambda k=k: read_adj(k) for k in range(1, order + 1)] +
+                        [lambda k=k: read_below(k) for k in range(1, order)] +
+                        [lambda k=k: read_slots(k) for k in slotted])
+    adj, below = [None] + read[:order], [None] + read[order:2 * order - 1]
+    hashed = dict(zip(slotted, read[2 * order - 1:]))
     return QueryTables(order, size, padding, keys, adj, below, hashed)
+
+
+def _in_parallel(functions, threads=2):
+    """Each function's result, in order, computed by `threads` threads (the first error
+    in order is raised)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(function) for function in functions]
+        return [future.result() for future in futures]
 
 
 def load_for_scoring(path):
@@ -416,20 +444,31 @@ def load_for_scoring(path):
                 padding = meta.get("padding")
                 if padding not in PADDINGS:
                     raise damaged(path, f"its padding {padding!r} is not one bigram knows")
-                keys, below = [None, None], size
-                for k in range(2, order + 1):
-                    keys.append(npz.read(f"model_counts_{k}_keys", np.int64, (None,),
-                                         max_items=MAX_LEVEL_ROWS,
-                                         what=f"the array of keys of the model's counts at "
-                                              f"level {k}"))
-                    check_increasing(keys[k], path, f"the keys of the model's counts at level {k}")
-                    check_indices(keys[k], below * size, path,
-                                  f"the keys of the model's counts at level {k}",
-                                  f"the {below * size:,} possible windows")
-                    below = len(keys[k])
+                keys = [None, None] + [functools.partial(_read_keys, npz, k, size, path)
+                                       for k in range(2, order + 1)]
                 tables = _read_query_tables(npz, order, size, padding, keys, path)
+                _check_key_ranges(tables.keys, size, path)
                 return TablesModel(vocabulary, tables)
     return load(path).model
+
+
+def _read_keys(npz, k, size, path):
+    """Level k's keys alone, sorted and distinct (their range is checked once every level
+    is read: `_check_key_ranges`)."""
+    keys = npz.read(f"model_counts_{k}_keys", np.int64, (None,), max_items=MAX_LEVEL_ROWS,
+                    what=f"the array of keys of the model's counts at level {k}")
+    check_increasing(keys, path, f"the keys of the model's counts at level {k}")
+    return keys
+
+
+def _check_key_ranges(keys, size, path):
+    below = size
+    for k in range(2, len(keys)):
+        if len(keys[k]) and (keys[k][0] < 0 or keys[k][-1] >= below * size):  # sorted
+            value = int(keys[k][0] if keys[k][0] < 0 else keys[k][-1])
+            raise damaged(path, f"the keys of the model's counts at level {k} include "
+                                f"{value:,}, outside the {below * size:,} possible windows")
+        below = len(keys[k])
 
 
 def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None):

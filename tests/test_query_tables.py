@@ -40,6 +40,7 @@ def test_hash_table_and_sorted_search_find_every_key_and_nothing_else(n, span):
     table = HashTable.build(keys)
     assert table.find(queries).tolist() == expected
     assert sorted_search(keys, queries).tolist() == expected
+    assert sorted_search(keys, queries, keys[::lookup.SAMPLE].copy()).tolist() == expected
     assert HashTable.from_slots(table.slots.copy(), len(keys)).find(queries).tolist() == expected
 
 
