@@ -379,30 +379,45 @@ def tsv_lines(block):
     return join_fields(fields, block.text, block.starts, block.ends)
 
 
-_DIGITS4 = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), dtype="<u4")
+def _chunk_table():
+    """Four digits of a number at a time, as little-endian uint32s of text: row m writes
+    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits)."""
+    text = [f"{q:0{m}d}".rjust(4, "\0") if m or q else "\0" * 4
+            for m in range(5) for q in range(10_000)]
+    chunks = np.frombuffer("".join(text).encode("latin-1"), dtype="<u4")
+    digits = np.array([4 - t.count("\0") for t in text], dtype=np.int64)
+    return chunks, digits
+
+
+_CHUNKS, _CHUNK_DIGITS = _chunk_table()
 
 
 def fixed(values, decimals):
     """Numbers as text with a fixed number of decimals, all at once: a (numbers x width)
-    uint8 matrix holding each right-aligned, and each one's length. NaN and infinities
-    read "nan", "inf" and "-inf"."""
+    uint8 matrix holding each right-aligned, NUL bytes before it, and each one's length.
+    NaN and infinities read "nan", "inf" and "-inf". The last digit is the scaled value
+    rounded half to even (Python's formatting may differ on a value halfway in binary)."""
     values = np.asarray(values, dtype=np.float64)
     scale = 10 ** decimals
     plain = np.isfinite(values) & (np.abs(values) < 1e15 / scale)
     scaled = np.rint(np.abs(np.where(plain, values, 0.0)) * scale).astype(np.int64)
     negative = (values < 0) & (scaled > 0)
-    powers = 10 ** np.arange(1, 19, dtype=np.int64)
-    digits = np.maximum(np.searchsorted(powers, scaled, side="right") + 1, decimals + 1)
-    dot = 1 if decimals else 0
-    lengths = digits + dot + negative
     others = {i: _odd_number(values[i], decimals) for i in np.flatnonzero(~plain).tolist()}
-    needed = max([int(lengths.max(initial=1))] + [len(t) for t in others.values()])
-    # Four digits at a time from a table of "0000" to "9999" (little-endian uint32s).
-    chunks = -(-needed // 4)
+    largest = max(int(scaled.max(initial=0)), 10 ** decimals)
+    dot = 1 if decimals else 0
+    longest_other = max([len(t) for t in others.values()], default=0)
+    # Room for every digit and a sign before them.
+    chunks = max(-(-(len(str(largest)) + 1) // 4), -(-(longest_other - dot) // 4))
+    # Four digits at a time, from the right: all four where more digits follow on the
+    # left, else only those a number needs (the decimals and one whole digit at least).
     quads = np.empty((len(values), chunks), dtype="<u4")
+    digits = np.zeros(len(values), dtype=np.int64)
     for chunk in range(chunks - 1, -1, -1):
         scaled, rest = np.divmod(scaled, 10_000)
-        quads[:, chunk] = _DIGITS4[rest]
+        least = min(max(decimals + 1 - 4 * (chunks - 1 - chunk), 0), 4)
+        rest += np.where(scaled > 0, 4 * 10_000, least * 10_000)
+        quads[:, chunk] = _CHUNKS[rest]
+        digits += _CHUNK_DIGITS[rest]
     digits_text = quads.view(np.uint8)
     width = 4 * chunks + dot
     matrix = np.empty((len(values), width), dtype=np.uint8)
@@ -411,13 +426,16 @@ def fixed(values, decimals):
     if dot:
         matrix[:, whole] = ord(".")
         matrix[:, whole + 1:] = digits_text[:, whole:]
+    lengths = digits + dot + negative
     rows = np.flatnonzero(negative)
     matrix[rows, width - lengths[rows]] = ord("-")
     for i, text in others.items():
+        matrix[i] = 0
         matrix[i, width - len(text):] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         lengths[i] = len(text)
     # Columns no number reaches are left out (every later pass is shorter).
-    return matrix[:, width - needed:], lengths.astype(np.int64)
+    needed = int(lengths.max(initial=1))
+    return matrix[:, width - needed:], lengths
 
 
 def _odd_number(x, decimals):
@@ -429,8 +447,8 @@ def _odd_number(x, decimals):
 
 
 def join_fields(fields, text, starts, ends):
-    """Lines of tab-separated fields (right-aligned matrices and lengths, as from `fixed`),
-    each followed by a tab and the span [start, end) of `text`, as bytes."""
+    """Lines of tab-separated fields (right-aligned matrices, NUL-padded, and lengths, as
+    from `fixed`), each followed by a tab and the span [start, end) of `text`, as bytes."""
     rows = len(starts)
     if not rows:
         return b""
@@ -440,29 +458,27 @@ def join_fields(fields, text, starts, ends):
     if rows * longest <= 4 * len(text) + (1 << 16):
         # Short lines: every row of fields, tabs and line (with its line feed) side by
         # side in one matrix, and one selection of what each row holds: runs of bytes.
+        # What is not kept is a NUL byte: the fields' padding, and past each line's end.
         out = np.empty((rows, width + longest), dtype=np.uint8)
-        keep = np.empty((rows, width + longest), dtype=bool)
         column = 0
-        for matrix, field_lengths in fields:
+        for matrix, _ in fields:
             size = matrix.shape[1]
             out[:, column:column + size] = matrix
-            # Row L of this table keeps the last L of `size` columns.
-            table = np.arange(size) >= np.arange(size, -1, -1)[:, None]
-            keep[:, column:column + size] = table[field_lengths]
             out[:, column + size] = ord("\t")
-            keep[:, column + size] = True
             column += size + 1
         # Each line's bytes: the rows of a sliding window over the text, one per start.
         padded = np.concatenate([text, np.zeros(longest, dtype=np.uint8)])
-        out[:, width:] = np.lib.stride_tricks.sliding_window_view(padded, longest)[starts]
+        inside = np.arange(longest) <= lengths[:, None]
+        np.multiply(np.lib.stride_tricks.sliding_window_view(padded, longest)[starts], inside,
+                    out=out[:, width:])
         out[np.arange(rows), width + lengths] = ord("\n")
-        np.less_equal(np.arange(longest), lengths[:, None], out=keep[:, width:])
+        keep = out != 0
+        if not keep[:, width:].sum() == inside.sum():   # NUL bytes inside some lines
+            keep[:, width:] = inside
         return out[keep].tobytes()
     tab = np.full((rows, 1), ord("\t"), dtype=np.uint8)
     matrix = np.hstack([part for matrix, _ in fields for part in (matrix, tab)])
-    keep = np.hstack([part for matrix, lengths in fields for part in (
-        np.arange(matrix.shape[1]) >= (matrix.shape[1] - lengths)[:, None],
-        np.ones((rows, 1), dtype=bool))])
+    keep = matrix != 0
     prefix = matrix[keep]                       # every row's fields, row after row
     prefix_lengths = sum(lengths for _, lengths in fields) + len(fields)
     # One gather from prefix, text and a line feed: three segments per line.

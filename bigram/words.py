@@ -14,6 +14,7 @@ point by code point, with the word its hash stands for, and a token whose hash
 belongs to another word (a collision) is resolved by an exact dictionary.
 """
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,19 +116,25 @@ class _Powers:
     """BASE**k and BASE**-k modulo 2**64 for k below a length that grows on demand."""
 
     def __init__(self):
-        self.forward = np.ones(1, dtype=np.uint64)
-        self.inverse = np.ones(1, dtype=np.uint64)
+        self.tables = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
+        self._lock = threading.Lock()   # scoring threads share it
 
     def up_to(self, length):
         """(forward, inverse), each at least `length` long."""
-        while len(self.forward) < length:
-            have = len(self.forward)
-            # Doubling: the powers from `have` on are the first `have` times BASE**have.
-            step = np.uint64(pow(_BASE, have, 1 << 64))
-            back = np.uint64(pow(_INVERSE, have, 1 << 64))
-            self.forward = np.concatenate([self.forward, self.forward * step])
-            self.inverse = np.concatenate([self.inverse, self.inverse * back])
-        return self.forward, self.inverse
+        tables = self.tables
+        if len(tables[0]) >= length:
+            return tables
+        with self._lock:
+            forward, inverse = self.tables
+            while len(forward) < length:
+                have = len(forward)
+                # Doubling: the powers from `have` on are the first `have` times BASE**have.
+                step = np.uint64(pow(_BASE, have, 1 << 64))
+                back = np.uint64(pow(_INVERSE, have, 1 << 64))
+                forward = np.concatenate([forward, forward * step])
+                inverse = np.concatenate([inverse, inverse * back])
+            self.tables = (forward, inverse)   # both at once
+            return self.tables
 
 
 _POWERS = _Powers()

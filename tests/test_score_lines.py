@@ -160,13 +160,22 @@ def test_unknown_characters_skip_the_windows_they_touch_as_eval_does(tmp_path):
         list(score_lines(model, lines, oov="error"))
 
 
-def test_fixed_point_text_matches_python_formatting():
+@pytest.mark.parametrize("decimals", [0, 4, 6])
+def test_fixed_point_text_matches_python_formatting(decimals):
     values = np.array([-87.50966, 0.0, -1e-9, 1.5, 123456.789123, -3.25, 9.9999999, 1e20,
-                       np.nan, np.inf, -np.inf])
-    matrix, lengths = fixed(values, 6)
+                       np.nan, np.inf, -np.inf, -10.337409, -9999.99999999, 0.000049, -0.000051,
+                       -12345678.5, 42.0])
+    rng = np.random.default_rng(decimals)
+    values = np.concatenate([values, -rng.exponential(10, 1000), rng.uniform(0, 1e6, 1000)])
+    if decimals == 0:
+        values = np.abs(np.round(values[np.isfinite(values)] % 1e6))
+    matrix, lengths = fixed(values, decimals)
     got = [bytes(row[len(row) - n:]).decode() for row, n in zip(matrix, lengths.tolist())]
-    assert got == [f"{v:.6f}" if np.isfinite(v) else str(v) for v in
-                   np.where(values == -1e-9, 0.0, values)]
+    # Python prints "-0.000000" for a negative number that rounds to zero; we print 0.
+    expected = [f"{v:.{decimals}f}" if np.isfinite(v) else str(v) for v in values]
+    assert got == [e[1:] if e.startswith("-") and float(e) == 0 else e for e in expected]
+    # Before each number, NUL bytes only (what the output leaves out).
+    assert all(not row[:len(row) - n].any() for row, n in zip(matrix, lengths.tolist()))
 
 
 # ---------------------------------------------------------------------- the command line
