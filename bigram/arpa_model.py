@@ -60,12 +60,29 @@ def index_of_windows(order, size, windows):
     for k in range(2, order + 1):
         rows = sets[k]
         prefix = lookup(index, rows[:, :-1])
-        keys, first = np.unique(prefix * size + rows[:, -1], return_index=True)
+        keys, first = _unique_first(prefix * size + rows[:, -1])
         suffix = lookup(index, rows[first, 1:]).astype(np.int32)
         index.levels.append(Level(keys, suffix, np.zeros(len(keys), np.int32)))
         index.order = k
     index.order = order
     return index
+
+
+def _unique_first(keys):
+    """The distinct keys (sorted) and where each first occurs: one sort of the keys with
+    their positions in the low bits (numpy's sort is many times faster than the stable
+    argsort np.unique needs for return_index)."""
+    bits = max(len(keys) - 1, 1).bit_length()
+    if not len(keys) or int(keys.max()) >= 1 << (63 - bits):
+        return np.unique(keys, return_index=True)
+    packed = keys << bits
+    packed |= np.arange(len(keys))
+    packed.sort()
+    first = packed & ((1 << bits) - 1)
+    packed >>= bits
+    new = np.ones(len(packed), dtype=bool)
+    np.not_equal(packed[1:], packed[:-1], out=new[1:])
+    return packed[new], first[new]
 
 
 def load_arpa(path):

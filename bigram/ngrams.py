@@ -34,20 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .lookup import sorted_search
+
 BOUNDARY = 0
 PADDINGS = ("makemore", "sentence")
 MAX_ORDER = 32   # the index has no limit of its own; a ceiling on what files may claim
 # Below this many possible keys a level is counted with one bincount instead of a sort.
 DENSE_KEYS = 1 << 22
-
-
-def find_keys(sorted_keys, keys):
-    """Index of each key in a sorted array of unique keys, and whether it is there."""
-    keys = np.asarray(keys, dtype=np.int64)
-    if not len(sorted_keys):
-        return np.zeros(keys.shape, dtype=np.int64), np.zeros(keys.shape, dtype=bool)
-    index = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return index, sorted_keys[index] == keys
 
 
 @dataclass
@@ -99,10 +92,15 @@ class NgramIndex:
         tokens = np.asarray(tokens, dtype=np.int64)
         if k == 1:
             return np.where((tokens >= 0) & (tokens < self.size), tokens, -1)
-        ok = (parents >= 0) & (tokens >= 0)
-        index, seen = find_keys(self.levels[k].keys, np.where(ok, parents * self.size + tokens,
-                                                              -1))
-        return np.where(seen & ok, index, -1)
+        shape = np.broadcast(parents, tokens).shape
+        parents = np.broadcast_to(parents, shape).ravel()
+        tokens = np.broadcast_to(tokens, shape).ravel()
+        out = np.full(len(parents), -1, dtype=np.int64)
+        ok = np.flatnonzero((parents >= 0) & (tokens >= 0))
+        keys = parents[ok] * self.size
+        keys += tokens[ok]
+        out[ok] = sorted_search(self.levels[k].keys, keys)
+        return out.reshape(shape)
 
     def children(self, k, rows):
         """For rows at level k-1: (owner, child) pairs of every level-k window extending them."""
