@@ -440,11 +440,17 @@ def score(
         "--output", "-o", help="With --file: write the results to this file, whole or not "
         "at all (stdout by default).", show_default=False)] = None,
     force: ForceOption = False,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", help="With --file: threads scoring blocks at once [default: one per "
+        "core, at most 4].", show_default=False)] = None,
 ):
     """Show each n-gram of each item with its probability, and the item's log-likelihood;
     or, with --file, each line's log-probability and perplexity (as KenLM's `query`)."""
+    if threads is not None and not (files and threads >= 1):
+        raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
+                          else f"--threads must be 1 or more, not {threads}")
     if files:
-        _score_files(names, model_file, as_json, oov, encoding_errors, output, force)
+        _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
         return
     if output is not None:
         raise OptionError("--output goes with --file")
@@ -464,7 +470,7 @@ def score(
         console.print(score_table(item_score, model.order))
 
 
-def _score_files(files, model_file, as_json, oov, encoding_errors, output, force):
+def _score_files(files, model_file, as_json, oov, encoding_errors, output, force, threads):
     """`score --file`: results streamed to stdout, or written whole to --output."""
     from .scoring import check_scores_output, json_lines, render_sources, tsv_lines
 
@@ -479,7 +485,7 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
     keep_freed_memory()   # every block allocates what the one before freed
     model = load_for_scoring(model_file or default_model_path())
     results = render_sources(model, files, json_lines if as_json else tsv_lines, oov.value,
-                             encoding_errors.value)
+                             encoding_errors.value, threads)
     if output is not None:
         from .files import atomic_write
 

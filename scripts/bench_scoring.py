@@ -10,9 +10,12 @@ time and CPU time (user + system, from wait4: a busy machine inflates it less). 
 * characters: order-5 modified Kneser-Ney trained on names.txt, scoring 22.8 MB of
   characters (100 shuffled copies of names.txt; KenLM reads them space-separated).
 
-bigram reads its own model file (`bigram train ... -o m.npz`); KenLM reads lmplz's ARPA
-file and the binary file build_binary makes of it. Loading alone (an empty input) is
-measured for each, and bigram loading lmplz's ARPA file too.
+bigram reads its own model file (`bigram train ... -o m.npz`, which stores the query
+tables scoring reads); KenLM reads lmplz's ARPA file and the binary file build_binary
+makes of it. bigram scores with its default threads (one per core, at most four);
+KenLM's query uses one: the CPU column (all threads together) shows what each costs.
+Loading alone (an empty input) is measured for each, and bigram loading lmplz's ARPA
+file too.
 
     python scripts/bench_scoring.py [--quick] [--json out.json]
 """

@@ -210,3 +210,21 @@ def test_saving_turns_the_models_arrays_into_its_tables_and_the_model_still_work
     assert model.describe() == described
     assert model.backoff.logprob[2].shape == separate.adj[2].shape   # made again on demand
     assert [vars(r) for r in score_lines(load(tmp_path / "m.npz").model, items)] == before
+
+
+def test_the_threads_option(cli, tmp_path):
+    names = (ROOT / "data" / "names.txt").read_bytes().rstrip(b"\n") + b"\n"
+    (tmp_path / "many.txt").write_bytes(names * 6)
+    assert cli("train", str(ROOT / "data" / "names.txt"), "--order", "4", "--test-size",
+               "0", "-o", "m.npz").code == 0
+    outputs = []
+    for threads in ("1", "3"):
+        run = cli("score", "-m", "m.npz", "--file", str(tmp_path / "many.txt"), "--threads",
+                  threads)
+        assert run.code == 0
+        outputs.append(run.out)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") == names.count(b"\n") * 6
+    for bad, message in ((["--file", "-", "--threads", "0"], "--threads must be 1 or more"),
+                         (["emma", "--threads", "2"], "--threads goes with --file")):
+        run = cli("score", "-m", "m.npz", *bad)
+        assert run.code != 0 and run.err.startswith(f"error: {message}")
