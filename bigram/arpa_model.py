@@ -47,6 +47,74 @@ def lookup(index, windows):
     return rows
 
 
+def closed_index(order, size, windows):
+    """For windows (windows[k]: (E, k) token rows) that list every prefix and suffix of
+    their own, each once (as lmplz writes them): their NgramIndex and the row of each
+    listed window, by level; None for any other set (index_of_windows then adds what
+    is missing). Each level is built from the one below in a few array passes: a
+    window's prefix and suffix are found among the shorter windows by a hash of their
+    tokens, checked token by token."""
+    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64),
+                                                 np.zeros(size, np.int32),
+                                                 np.zeros(size, np.int32))], "sentence")
+    rows = {1: np.asarray(windows[1], np.int64)[:, 0]}
+    below = below_order = below_hashes = None
+    for k in range(2, order + 1):
+        grams = np.asarray(windows.get(k, np.zeros((0, k), np.int64)), np.int64)
+        if k == 2:
+            prefix, suffix = grams[:, 0], grams[:, 1]
+        else:
+            prefix = _rows_of(grams[:, :-1], below, below_order, below_hashes, rows[k - 1])
+            suffix = _rows_of(grams[:, 1:], below, below_order, below_hashes, rows[k - 1])
+            if prefix is None or suffix is None:
+                return None
+        keys = prefix * size + grams[:, -1]
+        ordered, first = _unique_first(keys)
+        if len(ordered) != len(keys):    # a window listed twice
+            return None
+        rows[k] = np.empty(len(keys), dtype=np.int64)
+        rows[k][first] = np.arange(len(keys))
+        index.levels.append(Level(ordered, suffix[first].astype(np.int32),
+                                  np.zeros(len(keys), np.int32)))
+        below, below_hashes = grams, _tuple_hashes(grams)
+        below_order = np.argsort(below_hashes)
+        below_hashes = below_hashes[below_order]
+    index.order = order
+    return index, rows
+
+
+_TUPLE_BASE = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _tuple_hashes(grams):
+    """A 64-bit hash of each row of token ids."""
+    hashes = np.zeros(len(grams), dtype=np.uint64)
+    for column in grams.T:
+        hashes *= _TUPLE_BASE
+        hashes += column.astype(np.uint64)
+    hashes ^= hashes >> np.uint64(29)
+    return hashes
+
+
+def _rows_of(tuples, grams, order, sorted_hashes, rows):
+    """The row of each token tuple among `grams` (whose sorted hashes and their order are
+    given), or None if one is not there."""
+    if not len(tuples):
+        return np.zeros(0, dtype=np.int64)
+    if not len(grams):
+        return None
+    wanted = _tuple_hashes(tuples)
+    # Searched in ascending order: a binary search then stays in cache (see lookup.py).
+    ascending = np.argsort(wanted)
+    at = np.empty(len(wanted), dtype=np.int64)
+    at[ascending] = np.minimum(np.searchsorted(sorted_hashes, wanted[ascending]),
+                               len(sorted_hashes) - 1)
+    found = order[at]
+    if (sorted_hashes[at] != wanted).any() or (grams[found] != tuples).any():
+        return None   # absent (or two tuples sharing a hash): the general path decides
+    return rows[found]
+
+
 def index_of_windows(order, size, windows):
     """The NgramIndex holding the given windows (windows[k]: (E, k) token rows) and every
     prefix and suffix of them, with nothing counted."""
@@ -128,10 +196,14 @@ def load_arpa(path):
         windows[k] = ids[grams]
         values[k] = (arpa.log10prob[k - 1] * LN10, arpa.log10backoff[k - 1] * LN10,
                      is_bos[grams[:, -1]] if k == 1 else None)
-    index = index_of_windows(order, size, windows)
+    closed = closed_index(order, size, windows)
+    index = closed[0] if closed else index_of_windows(order, size, windows)
     logprob, logbackoff = [None], [None]
     for k in range(1, order + 1):
-        rows = windows[k][:, 0] if k == 1 else lookup(index, windows[k])
+        if closed:
+            rows = closed[1][k]
+        else:
+            rows = windows[k][:, 0] if k == 1 else lookup(index, windows[k])
         prob = np.full(len(index.level(k)), np.nan)
         backoff = np.zeros(len(index.level(k)))
         ln_prob, ln_backoff, start = values[k]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bigram import arpa_model
 from bigram.modelfile import load
 from conftest import bigram_rows
 
@@ -163,3 +164,34 @@ def test_neural_models_of_higher_order_cannot_be_written_as_arpa(cli):
     cli("train", "--model", "neural", "--order", "3", "--steps", "2")
     result = cli("export", "-o", "m.arpa")
     assert result.code == 1 and "has no back-off form" in result.err
+
+
+def _loaded(path):
+    backoff = load(path).model.backoff
+    index = backoff.index
+    return ([(index.level(k).keys, index.level(k).suffix) for k in range(1, index.order + 1)],
+            backoff.logprob[1:], backoff.logbackoff[1:])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in
+                                        (ROOT / "tests" / "fixtures" / "kenlm").glob("*.arpa*")))
+def test_closed_files_load_as_the_general_path_loads_them(name, monkeypatch):
+    # lmplz's files list every prefix and suffix of their n-grams: the fast path reads them,
+    # and gives exactly what adding the missing windows one level at a time gives.
+    path = ROOT / "tests" / "fixtures" / "kenlm" / name
+    assert arpa_model.closed_index is not None
+    fast = _loaded(path)
+    monkeypatch.setattr(arpa_model, "closed_index", lambda order, size, windows: None)
+    general = _loaded(path)
+    for (keys, suffix), (keys2, suffix2) in zip(fast[0], general[0]):
+        assert np.array_equal(keys, keys2) and np.array_equal(suffix, suffix2)
+    for mine, theirs in zip(fast[1] + fast[2], general[1] + general[2]):
+        assert np.array_equal(mine, theirs, equal_nan=True)
+
+
+def test_a_file_missing_a_prefix_is_not_closed():
+    windows = {1: np.array([[0], [1], [2]]), 2: np.array([[1, 2]]),
+               3: np.array([[1, 2, 0], [2, 1, 0]])}    # (2, 1) is listed by neither
+    assert arpa_model.closed_index(3, 3, windows) is None
+    index = arpa_model.index_of_windows(3, 3, windows)   # which adds them
+    assert (arpa_model.lookup(index, np.array([[2, 1], [2, 0], [1, 0]])) >= 0).all()
