@@ -1,10 +1,13 @@
 """Model files: one .npz of plain arrays plus a JSON metadata entry, never a pickle.
 
 Format 2 stores what the sparse core holds: the vocabulary (UTF-8, one token per
-line), the training NgramIndex level by level (`keys`, `suffix`, `count`, `final`)
-or the neural weights, and each split's index; probabilities are recomputed from
-the counts on load, so nothing derived has to be trusted. ARPA files load too
-(`load` recognises them by their first line) as back-off models.
+line), the training NgramIndex level by level (`keys`, `suffix`, `count`) or the
+neural weights, and each split's index; probabilities are recomputed from the
+counts on load. Count models also store their query tables (query.py: `adj` per
+window, `below` per context, the order-2 hash table's slots where there is one),
+which `score --file` reads instead of the counts (`load_for_scoring`): derived
+values, checked for shape and range but not against the counts. ARPA files load
+too (`load` recognises them by their first line) as back-off models.
 
 Writing goes to a temporary file in the target's folder, is flushed to disk,
 and is renamed over the target, so a crash or Ctrl-C leaves either the old
@@ -112,8 +115,8 @@ def stamp(meta):
 
 def _write_npz(stream, arrays):
     """An .npz (a zip of .npy files) of arrays, or of functions making them: text members
-    deflated at level 1, numeric arrays stored as they are (sorted keys and counts deflate poorly, and deflating hundreds of megabytes
-    of them took longer than counting them)."""
+    deflated at level 1, numeric arrays stored as they are (sorted keys and counts deflate
+    poorly, and deflating hundreds of megabytes of them took longer than counting them)."""
     with zipfile.ZipFile(stream, "w") as zf:
         for name, array in arrays.items():
             # A function makes its array as it is written (one at a time, then let go).
@@ -124,7 +127,22 @@ def _write_npz(stream, arrays):
             if text:
                 info._compresslevel = 1
             with zf.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
+                _write_npy(member, array)
+
+
+def _write_npy(stream, array):
+    """An .npy: numpy's header, then the array's bytes handed over as they lie in memory
+    (numpy's own writer copies them into new bytes objects first, for a stream that is
+    not a file, which costs a third of writing a large model)."""
+    array = np.ascontiguousarray(array)
+    header = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(stream, header)
+    except ValueError:   # a header too long for version 1.0
+        np.lib.format.write_array_header_2_0(stream, header)
+    data = memoryview(array.reshape(-1)).cast("B")
+    for start in range(0, len(data), 64 << 20):
+        stream.write(data[start:start + (64 << 20)])
 
 
 def save(path, saved):

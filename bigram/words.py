@@ -409,11 +409,40 @@ class WordIndex:
     def find(self, codepoints, starts, ends):
         """Ids of the words at the spans [starts, ends) of `codepoints`; -1 for unknown words.
 
-        Each token's hash names at most one candidate (the word standing for it),
-        and the token is compared with it eight bytes at a time; only a token that
+        In ASCII text a word of at most eight bytes is its own key (its bytes as one
+        integer), looked up exactly in a table of the vocabulary's short words. Other
+        words go by their hash, which names at most one candidate (the word standing for
+        it); the word is compared with it eight bytes at a time, and only a word that
         differs from its candidate (a hash collision) is looked up by its string.
         """
         codepoints, starts, ends = _spans(codepoints, starts, ends)
+        if codepoints.dtype != np.uint8 or not len(starts):
+            return self._find_hashed(codepoints, starts, ends)
+        lengths = ends - starts
+        ids = np.empty(len(starts), dtype=np.int64)
+        short = np.flatnonzero(lengths <= 8)
+        packed = _windows(codepoints)[starts[short]] & _LOW_BYTES[lengths[short]]
+        ids[short] = self._short_words().find(packed)
+        long = np.flatnonzero(lengths > 8)
+        if len(long):
+            ids[long] = self._find_hashed(codepoints, starts[long], ends[long])
+        return ids
+
+    def _short_words(self):
+        """The words of at most eight ASCII bytes, keyed by those bytes (little-endian)."""
+        cache = getattr(self, "_short_cache", None)
+        if cache is None or cache[0] != len(self):
+            keys, ids = [], []
+            for i, word in enumerate(self.words()):
+                if len(word) <= 8 and word.isascii():
+                    keys.append(int.from_bytes(word.encode("ascii"), "little"))
+                    ids.append(i)
+            cache = (len(self), _HashBuckets(np.array(keys, dtype=np.uint64),
+                                             np.array(ids, dtype=np.int64)))
+            self._short_cache = cache
+        return cache[1]
+
+    def _find_hashed(self, codepoints, starts, ends):
         hashes = word_hashes(codepoints, starts, ends, self.hash_bits)
         ids = self._buckets().find(hashes)
         at = np.flatnonzero(ids >= 0)
