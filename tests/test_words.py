@@ -119,7 +119,27 @@ def test_colliding_hashes_never_merge_words(bits):
         starts, ends, _ = split_words(chars, offsets)
         assert index.ids(chars, starts, ends).tolist() == expected
         assert index.find(chars, starts, ends).tolist() == expected
+        # The same words as code points (no short-word keys: every word by its hash).
+        assert index.find(chars.astype(np.uint32), starts, ends).tolist() == expected
     assert index.words() == list(seen)
+
+
+@pytest.mark.parametrize("bits", [1, 64])
+def test_find_keys_short_ascii_words_by_their_bytes_and_long_ones_by_hash(bits):
+    # Words of up to eight ASCII bytes are looked up by their bytes, longer ones (and
+    # non-ASCII text) by their hash: both exact, with hashes that all collide too.
+    vocabulary = ["a", "ab", "abcdefgh", "abcdefghi", "hgfedcba", "ihgfedcba", "zz" * 9, "é"]
+    index = WordIndex.from_words(vocabulary, hash_bits=bits)
+    items = ["abcdefgh abcdefghi abcdefg abcdefghij a ab ba", "ihgfedcba zz hgfedcba é",
+             "zz" * 9 + " " + "zz" * 8 + "z"]
+    for some in (items, items[::2]):   # with "é": code points; without: ASCII bytes
+        expected = [vocabulary.index(w) if w in vocabulary else -1
+                    for item in some for w in python_words(item)]
+        for ascii_as_bytes in (True, False):
+            chars, offsets = as_arrays(some, ascii_as_bytes=ascii_as_bytes)
+            assert (chars.dtype == np.uint8) == (ascii_as_bytes and some is not items)
+            starts, ends, _ = split_words(chars, offsets)
+            assert index.find(chars, starts, ends).tolist() == expected
 
 
 def test_a_forced_collision_between_two_words():
