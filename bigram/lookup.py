@@ -6,9 +6,10 @@ order, and numpy's binary search is slow on those (every probe a cache miss).
 Two ways, picked per level (dense tables for short vocabularies live in
 query.py):
 
-* a hash table with open addressing, built from the sorted keys with one sort
-  (or stored in the model file, for level 2): about one gather per key. Built
-  on demand once a level has been asked about as many keys as it has rows:
+* a hash table with open addressing, built from the sorted keys with one sort:
+  about one gather per key. Built while the model is read for level 2 (which
+  every token asks about), on demand for the others once a level has been
+  asked about as many keys as it has rows:
   building costs about as much as that many searches, so at worst a level
   costs twice its searches, and a level asked about a lot costs far less;
 * otherwise the keys asked are sorted first, and a binary search for ascending
@@ -34,8 +35,7 @@ _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 class LevelFinder:
     """Rows of keys in one level's sorted keys (int64 queries, all >= 0; -1 where absent).
 
-    `table`: a HashTable of the keys made beforehand (stored in the model file);
-    without one, a table is built once the level has been asked about as many keys
+    `table`: a HashTable of the keys made beforehand; without one, a table is built once the level has been asked about as many keys
     as it has rows, if the keys can have one.
     """
 
@@ -74,8 +74,7 @@ class HashTable:
     (the top 32 bits of the product times the slot count, over 2**32: no power of
     two needed); the keys are placed in order of home slot, each in its home or
     the slot after the previous key's, so a search can stop at the first slot
-    whose key has a later home. Everything but the slots follows from the number
-    of keys, so the slots alone can be stored and read back (`from_slots`).
+    whose key has a later home.
     """
 
     def __init__(self, slots, n):
@@ -114,19 +113,6 @@ class HashTable:
         values |= rows
         table.slots[packed] = values
         return table
-
-    @classmethod
-    def from_slots(cls, slots, n):
-        """A stored table of n keys; None if its slots cannot be one (too few, or naming
-        rows that are not there)."""
-        if len(slots) < _homes(n) + 1 or slots[-1] != -1:
-            return None
-        mask = (1 << _row_bits(n)) - 1
-        for start in range(0, len(slots), 1 << 20):   # small temporaries
-            part = slots[start:start + (1 << 20)]
-            if (part < -1).any() or ((part >= 0) & ((part & mask) >= n)).any():
-                return None
-        return cls(slots, n)
 
     def home(self, keys):
         hashed = keys.view(np.uint64) * _MULTIPLIER

@@ -119,8 +119,13 @@ def _write_npz(stream, arrays):
     poorly, and deflating hundreds of megabytes of them took longer than counting them)."""
     with zipfile.ZipFile(stream, "w") as zf:
         for name, array in arrays.items():
-            # A function makes its array as it is written (one at a time, then let go).
-            array = np.asanyarray(array() if callable(array) else array)
+            # A function makes its array as it is written (one at a time, then let go), or
+            # says with None that there is none.
+            if callable(array):
+                array = array()
+                if array is None:
+                    continue
+            array = np.asanyarray(array)
             text = array.dtype == np.uint8
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED
@@ -384,12 +389,12 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
         raise damaged(path, str(error)) from None
 
 
-def _read_query_tables(npz, order, size, padding, keys, path):
+def _read_query_tables(npz, order, size, padding, keys, path, hash_level_2=False):
     """The stored query tables of a count model (None if the file has none), checked:
-    one adj per window of each level, one B per context below the top, and hash-table
-    slots that fit their level. `keys[k]` may be a function reading level k's keys."""
+    one adj per window of each level, one B per context below the top. `keys[k]` may be
+    a function reading level k's keys."""
     from .lookup import HashTable
-    from .query import QueryTables
+    from .query import QueryTables, dense_fits
 
     if "model_query_1_adj" not in npz:
         return None
@@ -413,27 +418,22 @@ def _read_query_tables(npz, order, size, padding, keys, path):
         check_finite(below, path, f"the scoring back-off sums at level {k}")
         return below
 
-    def read_slots(k):
-        n = rows(k)
-        slots = npz.read(f"model_query_{k}_slots", np.int64, (None,), max_items=2 * n + 2,
-                         what=f"the hash table of level {k}")
-        table = None
-        if n > 0 and HashTable.fits(n, int(level_keys(k)[-1]) + 1):
-            table = HashTable.from_slots(slots, n)
-        if table is None:
-            raise damaged(path, f"the hash table of level {k} does not fit its {n:,} windows")
-        return table
+    def level_2_table():
+        # Every word of a text asks level 2 about its window: when that level is too large
+        # for a dense table, its hash table is made here, while the other arrays are read.
+        if not hash_level_2 or order < 2 or dense_fits(1, size, size) or \
+                not HashTable.fits(rows(2), size * size):
+            return {}
+        return {2: HashTable.build(level_keys(2))}
 
     # Keys first (the other arrays' lengths follow from them), each array read and checked
     # by one of two threads: reading hundreds of megabytes is mostly the system's copying.
     keys = [None, None] + _in_parallel([lambda k=k: level_keys(k) for k in range(2, order + 1)])
-    slotted = [k for k in range(2, order + 1) if f"model_query_{k}_slots" in npz]
-    read = _in_parallel([lambda k=k: read_adj(k) for k in range(1, order + 1)] +
-                        [lambda k=k: read_below(k) for k in range(1, order)] +
-                        [lambda k=k: read_slots(k) for k in slotted])
-    adj, below = [None] + read[:order], [None] + read[order:2 * order - 1]
-    hashed = dict(zip(slotted, read[2 * order - 1:]))
-    return QueryTables(order, size, padding, keys, adj, below, hashed)
+    read = _in_parallel([level_2_table] +
+                        [lambda k=k: read_adj(k) for k in range(1, order + 1)] +
+                        [lambda k=k: read_below(k) for k in range(1, order)])
+    adj, below = [None] + read[1:order + 1], [None] + read[order + 1:]
+    return QueryTables(order, size, padding, keys, adj, below, read[0])
 
 
 def _in_parallel(functions, threads=2):
@@ -464,7 +464,8 @@ def load_for_scoring(path):
                     raise damaged(path, f"its padding {padding!r} is not one bigram knows")
                 keys = [None, None] + [functools.partial(_read_keys, npz, k, size, path)
                                        for k in range(2, order + 1)]
-                tables = _read_query_tables(npz, order, size, padding, keys, path)
+                tables = _read_query_tables(npz, order, size, padding, keys, path,
+                                            hash_level_2=True)
                 _check_key_ranges(tables.keys, size, path)
                 return TablesModel(vocabulary, tables)
     return load(path).model

@@ -97,26 +97,14 @@ class QueryTables:
         keys = [None, None] + [index.level(k).keys for k in range(2, order + 1)]
         return cls(order, index.size, index.padding, keys, logprob, logbackoff)
 
-    def hash_slots(self):
-        """{2: a function making level 2's hash-table slots} if level 2 is too large for a
-        dense table: what a model file stores, made as it is written. Every token of a
-        text asks level 2 about its window; longer windows are asked about only where
-        the shorter one exists, and scoring makes their tables when the text asks enough."""
-        if self.order < 2 or self._dense_fits(2) or \
-                not HashTable.fits(len(self.keys[2]), self.span(2)):
-            return {}
-        return {2: lambda: HashTable.build(self.keys[2]).slots}
-
     def span(self, k):
         """Level k's keys are below this."""
         return self.rows[k - 1] * self.size
 
     def arrays(self):
-        """adj and B per level, and the hash tables' slots (functions making them), named
-        for a model file."""
+        """adj and B per level, named for a model file."""
         out = {f"{k}_adj": self.adj[k] for k in range(1, self.order + 1)}
         out.update({f"{k}_below": self.below[k] for k in range(1, self.order)})
-        out.update({f"{k}_slots": make for k, make in self.hash_slots().items()})
         return out
 
     # ------------------------------------------------------------------ scoring
@@ -167,9 +155,7 @@ class QueryTables:
         return adj
 
     def _dense_fits(self, k):
-        cells = (self.first[k - 1] + self.rows[k - 1]) * (self.size + 1)
-        return (self.rows[k - 1] + 1) * (self.size + 1) * 4 <= DENSE_TABLE_BYTES and \
-            cells < 1 << 31
+        return dense_fits(self.first[k - 1], self.rows[k - 1], self.size)
 
     def _dense_table(self, k):
         """(id of the level k-1 window) * (V + 1) + token -> id of the level-k window, 0
@@ -205,6 +191,13 @@ class QueryTables:
             if k not in self._finders:
                 self._finders[k] = LevelFinder(self.keys[k], self.span(k), self.hashed.get(k))
         return self._finders[k]
+
+
+def dense_fits(first, rows, size):
+    """Whether a level whose shorter windows have ids first .. first + rows - 1 gets a dense
+    table (a vocabulary of `size` tokens)."""
+    return (rows + 1) * (size + 1) * 4 <= DENSE_TABLE_BYTES and \
+        (first + rows) * (size + 1) < 1 << 31
 
 
 def _float_array(values, in_place):
