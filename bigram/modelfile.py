@@ -4,9 +4,9 @@ Format 2 stores what the sparse core holds: the vocabulary (UTF-8, one token per
 line), the training NgramIndex level by level (`keys`, `suffix`, `count`) or the
 neural weights, and each split's index; probabilities are recomputed from the
 counts on load. Count models also store their query tables (query.py: `adj` per
-window, `below` per context, the order-2 hash table's slots where there is one),
-which `score --file` reads instead of the counts (`load_for_scoring`): derived
-values, checked for shape and range but not against the counts. ARPA files load
+window, `below` per context), which `score --file` reads instead of the counts
+(`load_for_scoring`): derived values, checked for shape and range but not against
+the counts. ARPA files load
 too (`load` recognises them by their first line) as back-off models.
 
 Writing goes to a temporary file in the target's folder, is flushed to disk,
