@@ -2,7 +2,7 @@
 
 The back-off rule scores token w after history h as
 
-    ln P(w | h) = ln P(w | h_j) + (sum of ln b(h_i) for j <= i <= m)
+    ln P(w | h) = ln P(w | h_j) + (sum of ln b(h_i) for j < i <= m)
 
 where (h_j, w) is the longest window the model lists and h_m the longest
 context of h it lists (m >= j). With B(c), the sum of the back-off weights
@@ -33,7 +33,7 @@ import threading
 
 import numpy as np
 
-from .lookup import HashTable, LevelFinder
+from .lookup import LevelFinder
 from .ngrams import BOUNDARY
 
 # A dense table (4 bytes per (window id, token + 1) cell) is used up to this size.

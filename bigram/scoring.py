@@ -473,7 +473,7 @@ def join_fields(fields, text, starts, ends):
                     out=out[:, width:])
         out[np.arange(rows), width + lengths] = ord("\n")
         keep = out != 0
-        if not keep[:, width:].sum() == inside.sum():   # NUL bytes inside some lines
+        if keep[:, width:].sum() != inside.sum():   # NUL bytes inside some lines
             keep[:, width:] = inside
         return out[keep].tobytes()
     tab = np.full((rows, 1), ord("\t"), dtype=np.uint8)

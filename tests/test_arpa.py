@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bigram_rows
 
 from bigram import arpa_model
 from bigram.modelfile import load
-from conftest import bigram_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -142,7 +142,8 @@ def test_damaged_query_tables_are_refused_in_one_line(tmp_path, monkeypatch, mem
     write_model(bad, arrays, meta)
     (tmp_path / "t.txt").write_text("the cat\n")
     run = subprocess.run([sys.executable, "-m", "bigram", "score", "-m", str(bad), "--file",
-                          str(tmp_path / "t.txt")], capture_output=True, text=True)
+                          str(tmp_path / "t.txt")], capture_output=True, text=True,
+                         check=False)
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == f"error: {bad} is damaged: {run.stderr.split('damaged: ')[1]}"
     assert message in run.stderr and run.stderr.count("\n") == 1
@@ -172,7 +173,8 @@ def test_an_unreadable_block_comes_after_the_output_of_those_before_it(tmp_path,
     with pytest.raises(InputError, match=rf"line {bad_line}\b"):
         for result in render_sources(names_model, [str(text)], tsv_lines, workers=2):
             out.append(result)
-    assert b"".join(out).count(b"\n") >= good.count(b"\n") - BLOCK_BYTES // 5
+    # At least the lines of the two whole blocks read before the bad one came out.
+    assert b"".join(out).count(b"\n") >= good[:2 * BLOCK_BYTES].count(b"\n") - 1
     clean = b"".join(render_sources(names_model, [str(tmp_path / "bad.txt")], tsv_lines,
                                     encoding_errors="replace", workers=2))
     assert clean.startswith(b"".join(out))
