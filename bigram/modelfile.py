@@ -426,14 +426,15 @@ def _read_query_tables(npz, order, size, padding, keys, path, hash_level_2=False
             return {}
         return {2: HashTable.build(level_keys(2))}
 
-    # Keys first (the other arrays' lengths follow from them), each array read and checked
-    # by one of two threads: reading hundreds of megabytes is mostly the system's copying.
+    # Keys first (the other arrays' lengths follow from them; the functions above read
+    # them from `keys` as it is now), each array read and checked by one of two threads:
+    # reading hundreds of megabytes is mostly the system's copying.
     keys = [None, None] + _in_parallel([lambda k=k: level_keys(k) for k in range(2, order + 1)])
-    read = _in_parallel([level_2_table] +
-                        [lambda k=k: read_adj(k) for k in range(1, order + 1)] +
-                        [lambda k=k: read_below(k) for k in range(1, order)])
-    adj, below = [None] + read[1:order + 1], [None] + read[order + 1:]
-    return QueryTables(order, size, padding, keys, adj, below, read[0])
+    arrays = _in_parallel([level_2_table] +
+                          [lambda k=k: read_adj(k) for k in range(1, order + 1)] +
+                          [lambda k=k: read_below(k) for k in range(1, order)])
+    adj, below = [None] + arrays[1:order + 1], [None] + arrays[order + 1:]
+    return QueryTables(order, size, padding, keys, adj, below, arrays[0])
 
 
 def _in_parallel(functions, threads=2):

@@ -248,13 +248,12 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
     threads (by default one per core, at most four): numpy lets go of Python's
     lock for the long array operations that make up nearly all the work, so the
     threads run side by side. At most one block per thread and one more are in
-    flight, so memory stays bounded; an error surfaces when its block's turn comes, after
-    the output of every block before it.
+    flight, so memory stays bounded; an error surfaces when its block's turn
+    comes, after the output of every block before it.
     """
     scorer = _checked_scorer(model, oov)
     jobs = _line_blocks(arguments, encoding_errors)
-    workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                             else os.cpu_count() or 1)
+    workers = workers or min(4, _cores())
     first = next(jobs, None)
     if first is None:
         return
@@ -280,6 +279,13 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
             raise unreadable
     finally:   # also when the reader of the output stops early (a closed pipe)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cores():
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _checked_scorer(model, oov):
