@@ -204,10 +204,22 @@ def _distinct(keys, valid, limit):
         return unique, np.where(valid, rank[np.where(valid, keys, 0)], -1).astype(np.int32)
     # Positions that are not valid sort first under one key below every valid one.
     keys[~valid] = -1
-    order = np.argsort(keys)
     skip = len(keys) - int(np.count_nonzero(valid))
-    order = order[skip:]
-    chosen = keys[order]
+    bits = max(len(keys) - 1, 1).bit_length()
+    if limit < 1 << (62 - bits):
+        # The position in the low bits: one sort (many times faster than an argsort).
+        packed = keys + 1
+        packed <<= bits
+        packed |= np.arange(len(keys), dtype=np.int64)
+        packed.sort()
+        packed = packed[skip:]
+        order = packed & ((1 << bits) - 1)
+        packed >>= bits
+        packed -= 1
+        chosen = packed
+    else:
+        order = np.argsort(keys)[skip:]
+        chosen = keys[order]
     new = np.empty(len(chosen), dtype=bool)
     new[:1] = True
     np.not_equal(chosen[1:], chosen[:-1], out=new[1:])

@@ -186,17 +186,8 @@ def same_words(codepoints, starts, ends, other, other_starts, other_ends):
     lengths = ends - starts
     same = lengths == other_ends - other_starts
     pairs = np.flatnonzero(same & (lengths > 0))
-    if not len(pairs):
-        return same
-    lengths = lengths[pairs]
-    dtype = _index_dtype(int(lengths.sum()), len(codepoints), len(other))
-    mine = codepoints[_positions(starts[pairs], lengths, dtype)]
-    theirs = other[_positions(other_starts[pairs], lengths, dtype)]
-    differ = np.flatnonzero(mine != theirs)
-    if len(differ):
-        segments = np.zeros(len(pairs) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=segments[1:])
-        same[pairs[np.searchsorted(segments, differ, side="right") - 1]] = False
+    same[pairs] = same_spans(codepoints, starts[pairs], lengths[pairs], other,
+                             other_starts[pairs])
     return same
 
 
@@ -267,13 +258,15 @@ def same_spans(codepoints, starts, lengths, other, other_starts):
     other[other_starts[i]:][:lengths[i]]: eight bytes per step, all spans at once."""
     if not len(starts):
         return np.ones(0, dtype=bool)
-    item = max(codepoints.dtype.itemsize, other.dtype.itemsize)
-    kind = np.uint8 if item == 1 else np.uint32
+    # uint8 text is pure ASCII (bigram keeps other text as uint32 code points): compared
+    # as bytes, with the other side's code points past ASCII made a byte it never holds.
+    kind = np.uint8 if codepoints.dtype == np.uint8 else np.uint32
+    item = np.dtype(kind).itemsize
     if codepoints.dtype != kind:
         codepoints = codepoints.astype(kind)
     if other.dtype != kind:
-        # Only for uint8 text (pure ASCII): code points outside it can never match.
-        other = np.where(other < 0x80, other, 0xFF).astype(kind)
+        other = np.where(other < 0x80, other, 0xFF).astype(kind) if kind == np.uint8 \
+            else other.astype(kind)
     mine, theirs = _windows(codepoints), _windows(other)
     per = 8 // item
     # The first eight bytes of every span at once; longer spans go on, a step at a time.
