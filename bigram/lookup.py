@@ -27,7 +27,7 @@ import threading
 import numpy as np
 
 # Keys per run of the sampled search (sorted_search).
-SAMPLE = 64
+SAMPLE = 8
 # Fibonacci hashing: the key times 2**64 / golden ratio, top bits.
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
@@ -180,7 +180,7 @@ def sorted_search(keys, queries, samples=None):
     if samples is None:
         rows = np.minimum(np.searchsorted(keys, ordered), len(keys) - 1)
     else:
-        # The last key not above the query: from the start of its run, steps of 32..1.
+        # The last key not above the query: from the start of its run, halving steps.
         rows = np.searchsorted(samples, ordered, side="right")
         rows -= 1
         np.maximum(rows, 0, out=rows)

@@ -254,15 +254,11 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
     scorer = _checked_scorer(model, oov)
     jobs = _line_blocks(arguments, encoding_errors)
     workers = workers or min(4, _cores())
-    first = next(jobs, None)
-    if first is None:
-        return
-    # The first block alone: it fills every cache the scorer and vocabulary fill lazily.
-    yield render(_score_block(model, scorer, oov, *first))
     if workers == 1:
         for job in jobs:
             yield render(_score_block(model, scorer, oov, *job))
         return
+    _warm_up(model, scorer)
     pool, pending, unreadable = ThreadPoolExecutor(workers), deque(), None
     try:
         try:
@@ -279,6 +275,19 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
             raise unreadable
     finally:   # also when the reader of the output stops early (a closed pipe)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _warm_up(model, scorer):
+    """Fill, in this thread, the caches that scoring fills on first use (the word index and
+    its tables, the scorer's dense tables), so that the threads find them made: a few
+    lines touching a short word, a long one and a character outside ASCII."""
+    sample = "a abcdefghijklm \u00e9\nb"
+    codepoints = np.frombuffer(sample.encode("utf-32-le"), dtype=np.uint32)
+    ascii_part = codepoints[:16].astype(np.uint8)
+    for chars in (codepoints, ascii_part):
+        lines = np.flatnonzero(np.append(chars == 0x0A, True))
+        starts = np.concatenate([[0], lines[:-1] + 1])
+        _score_spans(model, scorer, chars, starts, lines, "skip", str)
 
 
 def _cores():
