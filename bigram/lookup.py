@@ -160,7 +160,7 @@ def sorted_search(keys, queries, samples=None):
     same path as its neighbour's and stays in cache, ten times faster than in
     the text's order. The position rides in the low bits, so one sort does it.
     With `samples` (every SAMPLE-th key), each query first finds its run of
-    SAMPLE keys among the samples (a small array, in cache), then its key in
+    SAMPLE keys among the samples (an array SAMPLE times smaller), then its key in
     the run, all queries a step at a time.
     """
     out = np.full(len(queries), -1, dtype=np.int64)
