@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from .errors import ModelFileError
+from .lookup import sort_with_positions
 from .ngrams import BOUNDARY, Level, NgramIndex
 from .vocabulary import UNK, Vocabulary
 
@@ -137,20 +138,12 @@ def index_of_windows(order, size, windows):
 
 
 def _unique_first(keys):
-    """The distinct keys (sorted) and where each first occurs: one sort of the keys with
-    their positions in the low bits (numpy's sort is many times faster than the stable
-    argsort np.unique needs for return_index)."""
-    bits = max(len(keys) - 1, 1).bit_length()
-    if not len(keys) or int(keys.max()) >= 1 << (63 - bits):
-        return np.unique(keys, return_index=True)
-    packed = keys << bits
-    packed |= np.arange(len(keys))
-    packed.sort()
-    first = packed & ((1 << bits) - 1)
-    packed >>= bits
-    new = np.ones(len(packed), dtype=bool)
-    np.not_equal(packed[1:], packed[:-1], out=new[1:])
-    return packed[new], first[new]
+    """The distinct keys (sorted) and where each first occurs (np.unique with return_index,
+    without the slow stable argsort it needs)."""
+    ordered, order = sort_with_positions(keys)
+    new = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return ordered[new], order[new]
 
 
 def load_arpa(path):

@@ -158,25 +158,14 @@ def sorted_search(keys, queries, samples=None):
 
     The queries are sorted first: a binary search for ascending keys walks the
     same path as its neighbour's and stays in cache, ten times faster than in
-    the text's order. The position rides in the low bits, so one sort does it.
-    With `samples` (every SAMPLE-th key), each query first finds its run of
+    the text's order. With `samples` (every SAMPLE-th key), each query first finds its run of
     SAMPLE keys among the samples (an array SAMPLE times smaller), then its key in
     the run, all queries a step at a time.
     """
     out = np.full(len(queries), -1, dtype=np.int64)
     if not len(queries) or not len(keys):
         return out
-    bits = len(queries).bit_length()
-    if int(queries.max()) < 1 << (62 - bits):
-        packed = queries << bits
-        packed |= np.arange(len(queries))
-        packed.sort()
-        order = packed & ((1 << bits) - 1)
-        packed >>= bits
-        ordered = packed
-    else:
-        order = np.argsort(queries, kind="stable")
-        ordered = queries[order]
+    ordered, order = sort_with_positions(queries)
     if samples is None:
         rows = np.minimum(np.searchsorted(keys, ordered), len(keys) - 1)
     else:
@@ -193,3 +182,23 @@ def sorted_search(keys, queries, samples=None):
     hit = keys[rows] == ordered
     out[order[hit]] = rows[hit]
     return out
+
+
+def sort_with_positions(keys, in_place=False, skip=0):
+    """(the keys sorted, the position each came from), equal keys in their order, for int64
+    keys >= 0, the `skip` smallest left out. Where key and position fit in 63 bits
+    together, the position rides in the low bits and one sort does it (numpy's sort is
+    many times faster than an argsort); with `in_place`, the keys' own array holds the
+    sorted keys then."""
+    bits = max(len(keys) - 1, 1).bit_length()
+    if not len(keys) or int(keys.max()) >= 1 << (63 - bits):
+        order = np.argsort(keys, kind="stable")[skip:]
+        return keys[order], order
+    packed = keys if in_place else keys.copy()
+    packed <<= bits
+    packed |= np.arange(len(keys), dtype=np.int64)
+    packed.sort()
+    packed = packed[skip:]
+    order = packed & ((1 << bits) - 1)
+    packed >>= bits
+    return packed, order

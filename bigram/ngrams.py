@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lookup import sorted_search
+from .lookup import sort_with_positions, sorted_search
 
 BOUNDARY = 0
 PADDINGS = ("makemore", "sentence")
@@ -205,21 +205,8 @@ def _distinct(keys, valid, limit):
     # Positions that are not valid sort first under one key below every valid one.
     keys[~valid] = -1
     skip = len(keys) - int(np.count_nonzero(valid))
-    bits = max(len(keys) - 1, 1).bit_length()
-    if limit < 1 << (62 - bits):
-        # The position in the low bits: one sort (many times faster than an argsort).
-        packed = keys + 1
-        packed <<= bits
-        packed |= np.arange(len(keys), dtype=np.int64)
-        packed.sort()
-        packed = packed[skip:]
-        order = packed & ((1 << bits) - 1)
-        packed >>= bits
-        packed -= 1
-        chosen = packed
-    else:
-        order = np.argsort(keys)[skip:]
-        chosen = keys[order]
+    chosen, order = sort_with_positions(keys + 1, in_place=True, skip=skip)   # all >= 0
+    chosen -= 1
     new = np.empty(len(chosen), dtype=bool)
     new[:1] = True
     np.not_equal(chosen[1:], chosen[:-1], out=new[1:])

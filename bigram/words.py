@@ -196,7 +196,9 @@ class _HashBuckets:
     lookup is one gather in a table small enough to stay in cache (a binary search takes
     twenty steps). Home slots are the top bits of the hash after a mixing step (the
     polynomial hashes of similar short words share their top bits); keys sorted by home
-    slot are placed (linear probing) all at once by a cumulative maximum."""
+    slot are placed (linear probing) all at once by a cumulative maximum, as in
+    lookup.HashTable, which packs key and row into one int64: 64-bit hashes leave no
+    room for that, so ids sit in an array of their own here."""
 
     def __init__(self, hashes, ids):
         self.hashes = hashes

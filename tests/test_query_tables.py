@@ -216,3 +216,18 @@ def test_the_threads_option(cli, tmp_path):
                          (["emma", "--threads", "2"], "--threads goes with --file")):
         run = cli("score", "-m", "m.npz", *bad)
         assert run.code != 0 and run.err.startswith(f"error: {message}")
+
+
+@pytest.mark.parametrize("high", [50, 1 << 62])   # positions in the low bits, or argsort
+def test_sort_with_positions_is_a_stable_argsort(high):
+    keys = np.random.default_rng(3).integers(0, high, 5000)
+    expected = np.argsort(keys, kind="stable")
+    for in_place in (False, True):
+        given = keys.copy()
+        ordered, order = lookup.sort_with_positions(given, in_place=in_place)
+        assert order.tolist() == expected.tolist()
+        assert ordered.tolist() == keys[expected].tolist()
+        assert in_place or given.tolist() == keys.tolist()
+    ordered, order = lookup.sort_with_positions(keys.copy(), skip=100)
+    assert order.tolist() == expected[100:].tolist()
+    assert ordered.tolist() == keys[expected[100:]].tolist()
