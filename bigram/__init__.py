@@ -26,20 +26,20 @@ is the command-line program.
 
 from typing import TYPE_CHECKING
 
-from .errors import BigramError, InputError, ModelFileError, OptionError
+from bigram.errors import BigramError, InputError, ModelFileError, OptionError
 
-__version__ = "0.1.0"
+from bigram.version import __version__
 
 __all__ = ["BigramError", "InputError", "ItemScore", "Model", "ModelFileError", "OptionError",
            "Report", "load", "split", "train"]
 
 # Imported on first use: `import bigram` (and the CLI's start-up) stays free of numpy.
 _LAZY = {"train": "api", "load": "api", "split": "api", "Model": "api",
-         "Report": "evaluation", "ItemScore": "evaluation"}
+         "Report": "models.evaluation", "ItemScore": "models.evaluation"}
 
 if TYPE_CHECKING:
-    from .api import Model, load, split, train
-    from .evaluation import ItemScore, Report
+    from bigram.api import Model, load, split, train
+    from bigram.models.evaluation import ItemScore, Report
 
 
 def __getattr__(name):
@@ -47,7 +47,7 @@ def __getattr__(name):
         raise AttributeError(f"module 'bigram' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    value = getattr(importlib.import_module(f"bigram.{_LAZY[name]}"), name)
     globals()[name] = value
     return value
 

@@ -1,6 +1,6 @@
 """`python -m bigram` is the same program as the `bigram` command."""
 
-from .cli import main
+from bigram.cli.app import main
 
 # Guarded: worker processes of `--dask local` start by importing this module again.
 if __name__ == "__main__":

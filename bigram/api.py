@@ -19,10 +19,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import BigramError, InputError, OptionError
+from bigram.errors import BigramError, InputError, OptionError
 
 DEFAULT_SEED = 2147483647       # the lecture's seed: neural weights, and `sample`'s stream
-DEFAULT_SPLIT_SEED = 3407       # makemore's permutation seed (bigram.dataset)
+DEFAULT_SPLIT_SEED = 3407       # makemore's permutation seed (bigram.ngrams.training_data)
 ITEMS_LABEL = "<items>"         # how items given from Python are named in reports and errors
 
 PathLike = str | os.PathLike
@@ -34,7 +34,7 @@ Data = PathLike | Sequence[str] | Sequence[os.PathLike] | None
 
 def _items_source(items):
     """Items held in memory as one corpus.Source: the items joined by newlines, as bytes."""
-    from .corpus import Reader, Source, count_items, items_of_text
+    from bigram.text.sources import Reader, Source, count_items, items_of_text
 
     try:
         text = "\n".join(items)
@@ -82,7 +82,7 @@ def split(items: Sequence[str], split: str = "makemore", test_size: int | None =
     """
     import numpy as np
 
-    from .dataset import default_test_size, parse_split, split_assignment
+    from bigram.ngrams.training_data import default_test_size, parse_split, split_assignment
 
     _items_source(items)
     percentages = parse_split(split)
@@ -124,9 +124,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     model trains on all the data; `split="makemore"` (with `test_size`) or
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
-    neural training step. `dask` counts on a Dask cluster (bigram.distributed).
+    neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
     """
-    from .training import train_model
+    from bigram.training.train import train_model
 
     if split is None:
         if test_size not in (None, 0):
@@ -146,7 +146,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
 def load(path: PathLike) -> Model:
     """Read a model file written by `train`/`save` (or an ARPA file); a damaged or foreign
     file raises ModelFileError."""
-    from .modelfile import load as load_file
+    from bigram.formats.modelfile import load as load_file
 
     return Model(load_file(path))
 
@@ -163,7 +163,7 @@ class Model:
         self._tokens = None
 
     def __repr__(self):
-        from .render import order_name
+        from bigram.cli.render import order_name
 
         return (f"<bigram.Model: {self.kind} {order_name(self.order)}, "
                 f"{len(self.vocabulary):,} {self.unit} tokens, "
@@ -213,7 +213,7 @@ class Model:
     def reports(self) -> dict:
         """The loss on each split the model holds ({"train": Report, ...}; empty for ARPA)."""
         if self._reports is None:
-            from .evaluation import evaluate_splits
+            from bigram.models.evaluation import evaluate_splits
 
             self._reports = {r.name: r for r in evaluate_splits(self._saved)}
         return dict(self._reports)
@@ -236,7 +236,7 @@ class Model:
         Tokens outside the vocabulary of a model without <unk> are left out with the
         n-grams touching them (oov="skip"), or raise InputError (oov="error").
         """
-        from .evaluation import OOV_POLICIES, score_item
+        from bigram.models.evaluation import OOV_POLICIES, score_item
 
         if not isinstance(item, str):
             raise InputError(f"an item is a string, not {type(item).__name__}")
@@ -256,14 +256,14 @@ class Model:
         """A scoring.LineScore (item, logprob, log10prob, tokens, oov, perplexity) for each
         string of `lines` (a list, or an open text file), lazily, in batches; each string
         is one item, as `bigram score --file` reads lines."""
-        from .scoring import score_lines
+        from bigram.models.scoring import score_lines
 
         return score_lines(self._saved.model, lines, oov)
 
     def evaluate(self, data: Data, oov: str = "skip", encoding_errors: str = "strict"):
         """The loss on `data` (items, or one path as `bigram eval FILE` reads it): a Report
         with nll (nats per token), bits_per_token, perplexity, tokens, items and oov."""
-        from .evaluation import evaluate_text_sources
+        from bigram.models.evaluation import evaluate_text_sources
 
         if data is None:
             raise InputError("evaluate needs data: a list of items or a path (the splits the "
@@ -280,8 +280,8 @@ class Model:
                        novel: bool = False) -> Iterator:
         """`sample`'s items in batches (sampling.ItemBatch: `.items()` as strings, `.lines()`
         as UTF-8 bytes, `.cut`), drawn as they are consumed; memory stays flat for any n."""
-        from .sampling import stream_items
-        from .tensor.random import Generator
+        from bigram.models.sampling import stream_items
+        from bigram.tensor.random import Generator
 
         exclude = self._check_sampling(n, temperature, prefix, max_len, novel)
         if seed is None:
@@ -331,7 +331,7 @@ class Model:
     def save(self, path: PathLike, force: bool = False) -> bool:
         """Write the model file (atomically); True if it replaced one. An existing file
         that is not a model file is kept, and OptionError raised, unless `force`."""
-        from .modelfile import save
+        from bigram.formats.modelfile import save
 
         _check_output(path, "model", force)
         return save(path, self._saved)
@@ -339,7 +339,7 @@ class Model:
     def export_arpa(self, path: PathLike, force: bool = False) -> dict[int, int]:
         """Write the model as an ARPA back-off file (as `bigram export`); returns the number
         of n-grams of each order. An existing non-ARPA file is kept unless `force`."""
-        from .arpa import write
+        from bigram.formats.arpa_writer import write
 
         _check_output(path, "arpa", force)
         return write(self._saved.model, Path(path))
@@ -358,7 +358,7 @@ def check_sampling_options(n, temperature, max_len):
 
 def _check_output(path, kind, force):
     """Refuse to replace a file that is not of the kind being written (files.check_output)."""
-    from .files import check_output
+    from bigram.formats.files import check_output
 
     try:
         check_output(Path(path), kind, (), force)

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bigram.dataset import load_training_data  # noqa: E402
-from bigram.evaluation import evaluate_text_sources  # noqa: E402
-from bigram.models import CountModel, NeuralModel  # noqa: E402
-from bigram.sampling import chain_for, sample  # noqa: E402
+from bigram.ngrams.training_data import load_training_data  # noqa: E402
+from bigram.models.evaluation import evaluate_text_sources  # noqa: E402
+from bigram.models.language_models import CountModel, NeuralModel  # noqa: E402
+from bigram.models.sampling import chain_for, sample  # noqa: E402
 from bigram.tensor.random import Generator  # noqa: E402
 import lecture  # noqa: E402
 from lecture import stoi_of, words  # noqa: E402
@@ -281,8 +281,8 @@ def sample_output(quick):
 
 def orders(quick):
     """Train (Kneser-Ney), evaluate on dev and sample 10,000 names at each order."""
-    from bigram.sampling import sample_names
-    from bigram.training import train_model
+    from bigram.models.sampling import sample_names
+    from bigram.training.train import train_model
 
     rows = []
     for order in ((2, 3) if quick else (2, 3, 4, 5, 6)):
@@ -315,7 +315,7 @@ def make_corpus(path, size, accented):
 
 
 def measure_train(path, folder):
-    probe = ("import sys\nfrom bigram.cli import main\n"
+    probe = ("import sys\nfrom bigram.cli.app import main\n"
              "try:\n    main(sys.argv[1:])\nfinally:\n"
              "    peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
              "    sys.stderr.write(f'PEAK {peak[0]}\\n')\n")

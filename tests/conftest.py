@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigram.cli import main
+from bigram.cli.app import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ROOT / "data" / "names.txt"
@@ -71,7 +71,7 @@ def count_matrix(index):
 
 def bigram_index_of(N):
     """The order-2 NgramIndex whose bigram counts are the matrix N (any counts, for tests)."""
-    from bigram.counting import bigram_index
+    from bigram.ngrams.counting import bigram_index
 
     N = np.asarray(N, dtype=np.int64)
     rows, cols = np.nonzero(N)

@@ -214,7 +214,7 @@ def test_help_lists_the_api_and_import_stays_light():
                  "sample", "export_arpa", "class Report", "BigramError"):
         assert name in text, name
     assert set(bigram.__all__) <= set(dir(bigram))
-    code = ("import sys, bigram, bigram.cli; "
+    code = ("import sys, bigram, bigram.cli.app; "
             "print(sorted(m for m in sys.modules if m in ('numpy', 'bigram.api')))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import bigram_rows
 
-from bigram import arpa_model
-from bigram.modelfile import load
+from bigram.formats import arpa_model
+from bigram.formats.modelfile import load
 
 ROOT = Path(__file__).resolve().parent.parent
 

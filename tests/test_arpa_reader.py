@@ -1,4 +1,4 @@
-"""bigram.arpa_reader: ARPA files from lmplz and from bigram's writer, and every malformed case.
+"""bigram.formats.arpa_reader: ARPA files from lmplz and from bigram's writer, and every malformed case.
 
 The reader is compared with a plain line-by-line parse written here, and the back-off
 rule applied to what it reads reproduces KenLM `query`'s scores stored in the fixtures.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigram import arpa_reader
-from bigram.arpa_reader import read_arpa
+from bigram.formats import arpa_reader
+from bigram.formats.arpa_reader import read_arpa
 from bigram.errors import ModelFileError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,7 +268,7 @@ def test_deflate_bomb_stops_early(tmp_path, filler, message):
 def test_huge_declared_count_fails_fast_in_bounded_memory(tmp_path):
     path = write(tmp_path, GOOD.replace("ngram 1=3", "ngram 1=1000000000000"))
     # VmHWM is the child's own peak; the parent's pages do not count.
-    script = ("import sys\nfrom bigram.arpa_reader import read_arpa\n"
+    script = ("import sys\nfrom bigram.formats.arpa_reader import read_arpa\n"
               "from bigram.errors import ModelFileError\n"
               "try:\n    read_arpa(sys.argv[1])\nexcept ModelFileError as e:\n    print(e)\n"
               "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"

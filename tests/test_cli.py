@@ -54,7 +54,7 @@ def test_train_several_files_glob_and_stdin(cli, tmp_path):
     cli("train", "a.txt", "b.txt", "--test-size", "0", "-o", "two.npz")
     cli("train", "*.txt", "--test-size", "0", "-o", "glob.npz")
     cli("train", "-", "--test-size", "0", "-o", "stdin.npz", stdin="emma\nolivia\nava\n")
-    from bigram.modelfile import load
+    from bigram.formats.modelfile import load
 
     expected, _ = lecture_counts(["emma", "olivia", "ava"])
     for name in ["two.npz", "glob.npz", "stdin.npz"]:
@@ -224,7 +224,7 @@ def test_merge_equals_training_on_the_concatenation(cli, tmp_path):
     assert cli("train", "all.txt", "--test-size", "0", "-o", "whole.npz").code == 0
     result = cli("merge", "s0.npz", "s1.npz", "s2.npz", "-o", "merged.npz")
     assert result.code == 0 and "wrote merged.npz: 3 models, 30 tokens" in result.err
-    from bigram.modelfile import load
+    from bigram.formats.modelfile import load
 
     whole, merged = load(tmp_path / "whole.npz"), load(tmp_path / "merged.npz")
     assert merged.vocabulary == whole.vocabulary

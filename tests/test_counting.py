@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bigram.corpus import items_from_text, read_items
-from bigram.dataset import load_training_data, split_assignment
+from bigram.text.sources import items_from_text, read_items
+from bigram.ngrams.training_data import load_training_data, split_assignment
 from conftest import NAMES, count_matrix, lecture_counts, names
 
 TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
@@ -85,7 +85,7 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
 def test_packed_counting_equals_the_general_index(padding):
     """Small vocabularies are counted as packed windows; the index must be the one the
     per-level sort over the padded stream builds, array for array."""
-    from bigram.ngrams import count_packed, index_text, pad_items, pads_for
+    from bigram.ngrams.index import count_packed, index_text, pad_items, pads_for
 
     rng = np.random.default_rng(11)
     for _ in range(150):

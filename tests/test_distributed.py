@@ -1,4 +1,4 @@
-"""Counting on a Dask cluster (bigram.distributed) against training in one process.
+"""Counting on a Dask cluster (bigram.cluster.dask_counting) against training in one process.
 
 One LocalCluster of 2 worker processes serves every test. Inputs are cut into
 blocks of a few hundred bytes, so each file is read by many tasks, lines are
@@ -22,14 +22,14 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from bigram.dataset import load_training_data  # noqa: E402
-from bigram import distributed  # noqa: E402
-from bigram.distributed import hash_split, load_on_cluster  # noqa: E402
+from bigram.ngrams.training_data import load_training_data  # noqa: E402
+from bigram.cluster import dask_counting as distributed  # noqa: E402
+from bigram.cluster.dask_counting import hash_split, load_on_cluster  # noqa: E402
 from bigram.errors import BigramError, InputError, OptionError  # noqa: E402
-from bigram.corpus import read_items  # noqa: E402
-from bigram.ngrams import count_items  # noqa: E402
-from bigram.training import train_model  # noqa: E402
-from bigram.vocabulary import Vocabulary  # noqa: E402
+from bigram.text.sources import read_items  # noqa: E402
+from bigram.ngrams.index import count_items  # noqa: E402
+from bigram.training.train import train_model  # noqa: E402
+from bigram.text.vocabulary import Vocabulary  # noqa: E402
 from conftest import NAMES, assert_same_index  # noqa: E402
 
 BLOCK = 1200   # bytes per task: dozens of blocks per file
@@ -254,7 +254,7 @@ def test_a_local_cluster_is_started_and_stopped(corpora):
 
 
 def test_tune_on_a_cluster_scores_the_hash_split(cluster, corpora):
-    from bigram.tuning import tune
+    from bigram.training.tune import tune
 
     address, files = cluster[0].scheduler_address, corpora["char"]
     with pytest.raises(OptionError, match="hash:80/10/10"):

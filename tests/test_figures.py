@@ -65,7 +65,7 @@ def test_neural_model_matches_pytorch_training_loop(cli):
                  "--steps", "100", "--lr", "50", "--reg", "0.01")
     assert result.code == 0
     assert re.search(r"training loss: 3\.7686 [▁▂▃▄▅▆▇█]+ 2\.4900", result.out)
-    from bigram.modelfile import load
+    from bigram.formats.modelfile import load
 
     losses = load("bigram.npz").model.losses
     assert len(losses) == 101

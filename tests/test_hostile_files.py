@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bigram.cli import main
-from bigram.modelfile import MAX_ORDER
-from bigram.npzfile import NpzFile
+from bigram.cli.app import main
+from bigram.formats.modelfile import MAX_ORDER
+from bigram.formats.npzfile import NpzFile
 
 COMMANDS = [["eval"], ["info"], ["sample", "--novel", "-n", "3", "--seed", "1"], ["score", "x"]]
 MAX_SECONDS = 2.0         # per command; reading the good model takes about 0.1 s
@@ -40,7 +40,7 @@ CHILD_ADDRESS_SPACE = 3 << 30
 # VmHWM is reset before each model, so each model's peak is its own.
 CHILD = """
 import contextlib, io, json, sys, time, traceback
-from bigram.cli import main
+from bigram.cli.app import main
 report = {}
 commands = json.loads(sys.argv[1])
 for path in json.loads(sys.argv[2]):
@@ -744,7 +744,7 @@ def test_arpa_header_declaring_a_trillion_unigrams(tmp_path):
     path = tmp_path / "huge.arpa"
     path.write_text("\\data\\\nngram 1=1000000000000\nngram 2=1\n\n\\1-grams:\n-1.0\t<s>\t-0.5\n"
                     "-1.0\t</s>\n-1.0\ta\t-0.3\n\n\\2-grams:\n-0.5\t<s> a\n\n\\end\\\n")
-    probe = ("import sys\nfrom bigram.cli import main\ntry:\n    main(sys.argv[1:])\n"
+    probe = ("import sys\nfrom bigram.cli.app import main\ntry:\n    main(sys.argv[1:])\n"
              "finally:\n    peak = [l.split()[1] for l in open('/proc/self/status')"
              " if l.startswith('VmHWM')][0]\n    print('PEAK', peak, file=sys.stderr)\n")
     for command in (["eval", "-m", str(path), str(tmp_path / "huge.arpa")],

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import bigram.tensor as torch
-from bigram.dataset import load_training_data
+from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError, TrainingDiverged
-from bigram.modelfile import SavedModel, build_meta, load, save
-from bigram.models import CountModel, NeuralModel, counts_loss, per_example_loss
-from bigram.vocabulary import Vocabulary
+from bigram.formats.modelfile import SavedModel, build_meta, load, save
+from bigram.models.language_models import CountModel, NeuralModel, counts_loss, per_example_loss
+from bigram.text.vocabulary import Vocabulary
 from conftest import NAMES, assert_same_index, bigram_rows, lecture_counts, names
 
 

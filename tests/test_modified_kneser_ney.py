@@ -29,9 +29,9 @@ from reference_kneser_ney import discounts as reference_discounts
 from reference_kneser_ney import estimate as reference_estimate
 from test_kenlm_fixtures import parse_arpa_text
 
-from bigram.arpa import arpa_lines
-from bigram.kneser_ney import closed_form_discounts
-from bigram.training import train_model
+from bigram.formats.arpa_writer import arpa_lines
+from bigram.ngrams.kneser_ney import closed_form_discounts
+from bigram.training.train import train_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 import bigram.tensor as torch
-from bigram.dataset import load_training_data
-from bigram.modelfile import load
-from bigram.models import CountModel, _input_rows, counts_loss
-from bigram.ngrams import count_items
-from bigram.sampling import chain_for, sample, sample_one_at_a_time
-from bigram.smoothing import estimated_discount
-from bigram.tuning import tune
+from bigram.ngrams.training_data import load_training_data
+from bigram.formats.modelfile import load
+from bigram.models.language_models import CountModel, _input_rows, counts_loss
+from bigram.ngrams.index import count_items
+from bigram.models.sampling import chain_for, sample, sample_one_at_a_time
+from bigram.ngrams.smoothing import estimated_discount
+from bigram.training.tune import tune
 from conftest import assert_same_index, names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,7 +246,7 @@ def test_tune_chooses_on_dev_and_reports_test_once(cli, tmp_path):
     assert result.chosen.dev == min(t.dev for t in result.trials)
     assert [t.test for t in result.trials if t is not result.chosen] == [None] * 7
     # The chosen model, saved with its splits, gives the same dev and test losses.
-    from bigram.evaluation import evaluate_splits
+    from bigram.models.evaluation import evaluate_splits
 
     reports = {r.name: r.nll for r in evaluate_splits(result.saved)}
     assert reports["dev"] == pytest.approx(result.chosen.dev)

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from bigram.files import check_output, same_file
+from bigram.formats.files import check_output, same_file
 from conftest import NAMES
 
 WAY_OUT = "give another name, or pass --force to overwrite it anyway"

@@ -4,10 +4,10 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bigram.dataset import load_training_data
-from bigram.modelfile import SavedModel, load, model_meta, save
-from bigram.models import CountModel
-from bigram.vocabulary import Vocabulary
+from bigram.ngrams.training_data import load_training_data
+from bigram.formats.modelfile import SavedModel, load, model_meta, save
+from bigram.models.language_models import CountModel
+from bigram.text.vocabulary import Vocabulary
 from conftest import assert_same_index, bigram_index_of, count_matrix
 
 TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")

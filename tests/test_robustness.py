@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from bigram.modelfile import FORMAT_VERSION, MAX_ORDER
+from bigram.formats.modelfile import FORMAT_VERSION, MAX_ORDER
 
 # ---------------------------------------------------------------------- training data
 
@@ -58,7 +58,7 @@ def test_one_huge_line_fails_fast_in_bounded_memory(tmp_path):
     with open(big, "wb") as f:
         f.write(b"a" * (100 * 1024 * 1024))  # 100 MB, no newline
     # VmHWM is this process's own peak (ru_maxrss would count the forked parent's pages).
-    script = ("import sys\nfrom bigram.cli import main\n"
+    script = ("import sys\nfrom bigram.cli.app import main\n"
               "try:\n    main(['train', sys.argv[1], '-o', sys.argv[2]])\n"
               "except SystemExit as e:\n    code = e.code\n"
               "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"

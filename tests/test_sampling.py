@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import bigram.tensor as torch
-from bigram.models import CountModel
-from bigram.sampling import (InverseCdf, LazyChain, chain_for, normalised_cdf, sample,
+from bigram.models.language_models import CountModel
+from bigram.models.sampling import (InverseCdf, LazyChain, chain_for, normalised_cdf, sample,
                              sample_names, sample_one_at_a_time, tempered, uniform_integers)
-from bigram.vocabulary import Vocabulary
+from bigram.text.vocabulary import Vocabulary
 from conftest import bigram_index_of, bigram_rows, bigram_states, lecture_counts, names
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigram.dataset import load_training_data
+from bigram.ngrams.training_data import load_training_data
 from bigram.errors import InputError
-from bigram.evaluation import evaluate_text_sources
-from bigram.modelfile import load
-from bigram.models import CountModel, NeuralModel
-from bigram.scoring import LN10, fixed, score_lines
-from bigram.training import train_model
+from bigram.models.evaluation import evaluate_text_sources
+from bigram.formats.modelfile import load
+from bigram.models.language_models import CountModel, NeuralModel
+from bigram.models.scoring import LN10, fixed, score_lines
+from bigram.training.train import train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"
@@ -260,7 +260,7 @@ def test_the_readme_filter_keeps_lines_under_a_perplexity(cli, trained, tmp_path
     assert "emma" in kept and "xqzvw" not in kept
 
 
-PROBE = ("import sys\nfrom bigram.cli import main\n"
+PROBE = ("import sys\nfrom bigram.cli.app import main\n"
          "try:\n    main(sys.argv[1:])\nfinally:\n"
          "    peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
          "    sys.stderr.write(f'PEAK {peak[0]}\\n')\n")

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bigram.backoff import BackoffModel
+from bigram.ngrams.backoff import BackoffModel
 from bigram.errors import OptionError
-from bigram.smoothing import DEFAULT_DISCOUNT, estimate, estimated_discount
+from bigram.ngrams.smoothing import DEFAULT_DISCOUNT, estimate, estimated_discount
 from conftest import bigram_index_of
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import bigram.tensor as torch
-from bigram.dataset import load_training_data
-from bigram.models import CountModel
-from bigram.sampling import sample_one_at_a_time, stream_items, utf8_lines
+from bigram.ngrams.training_data import load_training_data
+from bigram.models.language_models import CountModel
+from bigram.models.sampling import sample_one_at_a_time, stream_items, utf8_lines
 from conftest import NAMES, names
 
 
@@ -83,7 +83,7 @@ def test_json_lines_escape_what_json_escapes(cli, tmp_path):
     assert any('"' in s or "\\" in s for s in plain)
 
 
-PROBE = ("import sys\nfrom bigram.cli import main\n"
+PROBE = ("import sys\nfrom bigram.cli.app import main\n"
          "try:\n    main(sys.argv[1:])\nfinally:\n"
          "    peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
          "    sys.stderr.write(f'PEAK {peak[0]}\\n')\n")
@@ -125,7 +125,7 @@ def test_a_reader_that_closes_early_ends_it_quietly(model_file):
 
 
 def test_sample_speaks_of_items_not_names(cli):
-    from bigram.cli import app
+    from bigram.cli.app import app
 
     result = cli("sample", "--help")
     assert result.code == 0

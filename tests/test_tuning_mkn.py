@@ -13,11 +13,11 @@ import pytest
 import reference_kneser_ney as reference
 from conftest import NAMES
 
-from bigram.corpus import read_items
-from bigram.dataset import split_assignment
-from bigram.evaluation import evaluate_splits
-from bigram.modelfile import load
-from bigram.tuning import (
+from bigram.text.sources import read_items
+from bigram.ngrams.training_data import split_assignment
+from bigram.models.evaluation import evaluate_splits
+from bigram.formats.modelfile import load
+from bigram.training.tune import (
     discount_range,
     format_discounts,
     parse_discounts,
@@ -111,7 +111,7 @@ def test_the_saved_model_and_train_with_its_discounts_reproduce_the_dev_loss(sma
     tuned = result.chosen
     assert result.saved.meta["tuning"]["chosen"]["discounts"] == {
         str(k): list(ds) for k, ds in tuned.discounts.items()}
-    from bigram.modelfile import save
+    from bigram.formats.modelfile import save
 
     save(tmp_path / "tuned.npz", result.saved)
     reports = {r.name: r.nll for r in evaluate_splits(load(tmp_path / "tuned.npz"))}

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bigram.corpus import Reader, Source
-from bigram.words import WordIndex, encode_words, split_words, word_hashes
+from bigram.text.sources import Reader, Source
+from bigram.text.words import WordIndex, encode_words, split_words, word_hashes
 
 # lmplz's delimiters; only space, tab and CR can be inside an item.
 DELIMITERS = re.compile("[\0\t\n\r ]+")

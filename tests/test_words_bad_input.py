@@ -4,8 +4,8 @@
 import json
 import pytest
 
-from bigram.models import NEURAL_BUDGET
-from bigram.words import MAX_WORD_CHARS
+from bigram.models.language_models import NEURAL_BUDGET
+from bigram.text.words import MAX_WORD_CHARS
 
 
 def one_line_error(result, code, *pieces):

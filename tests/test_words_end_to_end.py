@@ -20,11 +20,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from bigram.arpa_reader import read_arpa
-from bigram.dataset import split_assignment
-from bigram.modelfile import load
-from bigram.sampling import sample_one_at_a_time
-from bigram.smoothing import DEFAULT_DISCOUNT
+from bigram.formats.arpa_reader import read_arpa
+from bigram.ngrams.training_data import split_assignment
+from bigram.formats.modelfile import load
+from bigram.models.sampling import sample_one_at_a_time
+from bigram.ngrams.smoothing import DEFAULT_DISCOUNT
 from bigram.tensor.random import Generator
 
 # ---------------------------------------------------------------------- the reference

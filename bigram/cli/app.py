@@ -1,0 +1,747 @@
+"""The `bigram` command: train, sample, eval, score and inspect bigram language models.
+
+Each command parses its options, calls one library function and renders the
+result; results go to stdout, status and progress to stderr. Errors raised
+anywhere become one line, `error: ...`, in `main()`, the only handler;
+`--debug` or BIGRAM_DEBUG=1 shows the traceback instead.
+Heavy modules (numpy, the engine, matplotlib) are imported inside the
+commands that need them, so `bigram --help` starts fast.
+"""
+
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bigram.version import __version__
+from bigram.errors import BigramError, OptionError
+
+DEFAULT_MODEL = "bigram.npz"
+
+app = typer.Typer(
+    name="bigram",
+    help="Character-level bigram language models: train on any text with one item per "
+         "line (names.txt by default), sample new items, and report losses.",
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Kind(str, enum.Enum):
+    counts = "counts"
+    neural = "neural"
+
+
+class SmoothingMethod(str, enum.Enum):
+    add_k = "add-k"
+    witten_bell = "witten-bell"
+    kneser_ney = "kneser-ney"
+    modified_kneser_ney = "modified-kneser-ney"
+
+
+class Unit(str, enum.Enum):
+    char = "char"
+    word = "word"
+
+
+class EncodingErrors(str, enum.Enum):
+    strict = "strict"
+    replace = "replace"
+    ignore = "ignore"
+
+
+class OovPolicy(str, enum.Enum):
+    skip = "skip"
+    error = "error"
+
+
+def default_model_path():
+    """$BIGRAM_MODEL, or bigram.npz in the current folder."""
+    return Path(os.environ.get("BIGRAM_MODEL") or DEFAULT_MODEL)
+
+
+def _stderr():
+    from rich.console import Console
+
+    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:").
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False, emoji=False)
+
+
+ModelOption = Annotated[
+    Optional[Path],
+    typer.Option("--model-file", "-m", help="Model file to read [default: $BIGRAM_MODEL or "
+                 "./bigram.npz].", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Overwrite the output even if it is not a file of the kind this command "
+    "writes, or is one of its inputs.")]
+EncodingOption = Annotated[
+    EncodingErrors,
+    typer.Option("--encoding-errors", help="What to do with bytes that are not UTF-8: stop "
+                 "with an error naming the line, replace them with U+FFFD, or ignore them.")]
+
+
+def _show_version(value):
+    if value:
+        typer.echo(f"bigram {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.",
+                                          callback=_show_version, is_eager=True)] = False,
+):
+    """Options before the command; `main()` reads --debug itself."""
+
+
+def _model(path):
+    """The model in a model file (or ARPA file), through the Python API as every command
+    reads it."""
+    from bigram.api import load
+
+    return load(path or default_model_path())
+
+
+def _load(path):
+    """The SavedModel under `_model(path)`, for the commands that draw or merge it."""
+    return _model(path).saved
+
+
+UnitOption = Annotated[Unit, typer.Option(
+    "--unit", help="What a token is: a character, or a word (split at spaces and tabs, as "
+    "KenLM reads text). Stored in the model; later commands read it from there.")]
+MinCountOption = Annotated[Optional[int], typer.Option(
+    "--min-count", help="Tokens seen fewer times than this in training become <unk>.",
+    show_default=False)]
+MaxVocabOption = Annotated[Optional[int], typer.Option(
+    "--max-vocab", help="Keep only the N most frequent tokens; the rest become <unk>.",
+    show_default=False)]
+DaskOption = Annotated[Optional[str], typer.Option(
+    "--dask", help="Count on a Dask cluster: a running scheduler (tcp://host:8786) or "
+    "'local' (a LocalCluster here). The model is the one of one process; needs "
+    "pip install 'bigram[dask]', and --test-size 0 or --split hash:80/10/10.",
+    show_default=False)]
+DaskWorkersOption = Annotated[Optional[int], typer.Option(
+    "--dask-workers", help="Worker processes of --dask local [default: one per core].",
+    show_default=False)]
+
+
+# ---------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files with one item (name, word, line) per line; globs and '-' (stdin) "
+             "work. Default: the bundled names.txt.", show_default=False)] = None,
+    kind: Annotated[Kind, typer.Option("--model", help="counts: smoothed bigram counts; "
+                                       "neural: one linear layer trained by gradient descent.")]
+    = Kind.counts,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the model [default: $BIGRAM_MODEL or "
+        "./bigram.npz].", show_default=False)] = None,
+    smoothing_method: Annotated[SmoothingMethod, typer.Option(
+        help="counts: add-k, interpolated Witten-Bell, interpolated Kneser-Ney, or modified "
+             "Kneser-Ney exactly as KenLM's lmplz estimates it.")]
+    = SmoothingMethod.add_k,
+    smoothing: Annotated[Optional[float], typer.Option(
+        help="counts: the method's strength: k for add-k (default 1, 0 = none), the "
+             "multiplier for witten-bell (default 1), the discount D for kneser-ney "
+             "(default: estimated from the counts).", show_default=False)] = None,
+    prune: Annotated[Optional[list[str]], typer.Option(
+        help="modified-kneser-ney: lmplz's --prune, one threshold per order from unigrams "
+             "up (non-decreasing, the last repeated): n-grams seen at most that often are "
+             "dropped. Give them comma-separated (--prune 0,1,1) or one per --prune.",
+        show_default=False)] = None,
+    discounts: Annotated[Optional[str], typer.Option(
+        help="modified-kneser-ney: the discounts D1,D2,D3+ of some orders instead of the "
+             "estimated ones, as 'order:D1,D2,D3' groups separated by ';' (D_j in [0, j]), "
+             "such as `bigram tune` prints.", show_default=False)] = None,
+    steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
+    lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
+    reg: Annotated[float, typer.Option(help="neural: L2 regularisation strength.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="neural: seed of the weights' initialisation.")]
+    = 2147483647,
+    order: Annotated[int, typer.Option(help="Context length + 1: 2 for bigrams, 3 for "
+                                       "trigrams, ...")] = 2,
+    unit: UnitOption = Unit.char,
+    min_count: MinCountOption = None,
+    max_vocab: MaxVocabOption = None,
+    split: Annotated[str, typer.Option(
+        help="makemore: hold out --test-size items; or train/dev/test percentages such as "
+             "80/10/10.")] = "makemore",
+    test_size: Annotated[Optional[int], typer.Option(
+        help="makemore split: items held out for testing [default: min(1000, 10%)]; 0 trains "
+             "on everything.", show_default=False)] = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="neural: save the training curve (loss per step) as this PNG.",
+        show_default=False)] = None,
+    dask: DaskOption = None,
+    dask_workers: DaskWorkersOption = None,
+    force: ForceOption = False,
+):
+    """Train a bigram model and write it to a model file, with a summary of its losses."""
+    from bigram.api import train as train_model
+    from bigram.cluster.dask_counting import client_visible
+    from bigram.training.tune import parse_discounts
+
+    out = output or default_model_path()
+    inputs = _text_inputs(client_visible(files) if dask else files)
+    _check_output_path(out, "model", inputs, force)
+    if plot is not None:
+        if kind is not Kind.neural:
+            raise OptionError("--plot draws the training curve of --model neural; for the "
+                              "grid of bigrams use `bigram plot`")
+        _check_output_path(plot, "picture", inputs, force)
+    model = train_model(
+        [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
+        steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
+        encoding_errors=encoding_errors.value,
+        progress=_training_progress(steps) if kind is Kind.neural else None,
+        method=smoothing_method.value, order=order, split=split, unit=unit.value,
+        dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
+        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
+        discounts=parse_discounts(discounts, order))
+    replaced = model.save(out, force=force)
+    from bigram.cli.render import training_summary
+
+    _stdout().print(training_summary(model.saved, list(model.reports.values()), out))
+    note = f"replaced {out}" if replaced else f"wrote {out}"
+    if plot is not None:
+        from bigram.cli.pictures import plot_training_curve
+        from bigram.training.train import best_bigram_loss
+
+        plot_training_curve(model.saved.model.losses,
+                            best_bigram_loss(model.saved.data_counts["train"]), plot)
+        note += f", and the training curve to {plot}"
+    _stderr().print(note)
+
+
+def _prune_thresholds(values):
+    """--prune's values as whole numbers, however they were given (commas or repeats)."""
+    if not values:
+        return None
+    thresholds = [t for value in values for t in value.replace(",", " ").split()]
+    if not thresholds or not all(t.isascii() and t.isdigit() for t in thresholds):
+        raise OptionError(f"--prune takes whole numbers 0 or more, not {' '.join(values)!r}")
+    return [int(t) for t in thresholds]
+
+
+def _check_output_path(path, kind, inputs=(), force=False):
+    """Refuse (before any long work) an output that cannot be written or would destroy a file."""
+    from bigram.formats.files import check_output
+
+    try:
+        check_output(path, kind, inputs, force)
+    except BigramError as error:
+        raise OptionError(str(error)) from None
+
+
+def _text_inputs(files):
+    """The text files a command reads (globs expanded), and stdin's descriptor for '-'."""
+    from bigram.text.sources import resolve_sources
+
+    inputs = [source.path for source in resolve_sources(files or []) if source.path]
+    if "-" in (files or []):
+        try:
+            inputs.append(sys.stdin.fileno())
+        except (AttributeError, OSError, ValueError):  # stdin replaced by something in memory
+            pass
+    return inputs
+
+
+def _training_progress(steps):
+    """A rich progress bar with the live loss, as a callback for the training loop."""
+    console = _stderr()
+    if not console.is_terminal:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("training"), BarColumn(), TextColumn("step {task.completed}"
+                        "/{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    task = progress.add_task("train", total=steps, loss=float("nan"))
+
+    def on_step(step, loss):
+        if step == 0:
+            progress.start()
+        progress.update(task, completed=step, loss=loss)
+        if step == steps:
+            progress.stop()
+
+    return on_step
+
+
+def _cluster_progress():
+    """A callback for bigram.cluster.dask_counting: prints the Dask dashboard's address, then shows the
+    blocks counted across the cluster as a rich progress bar."""
+    console = _stderr()
+    shown = {}
+
+    def on_blocks(done, total, dashboard):
+        if not shown:
+            console.print(f"Dask dashboard: {dashboard or 'none (the scheduler serves none)'}")
+            shown["bar"] = None
+            if console.is_terminal and total:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                           TimeElapsedColumn)
+
+                bar = Progress(TextColumn("counting blocks"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), console=console, transient=True)
+                shown["task"] = bar.add_task("count", total=total)
+                bar.start()
+                shown["bar"] = bar
+        if shown["bar"] is not None:
+            shown["bar"].update(shown["task"], completed=done)
+            if done == total:
+                shown["bar"].stop()
+
+    return on_blocks
+
+
+# ---------------------------------------------------------------------- sample
+
+
+@app.command()
+def sample(
+    model_file: ModelOption = None,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many items.")] = 10,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Generator seed; without it one is chosen and printed to stderr.",
+        show_default=False)] = None,
+    temperature: Annotated[float, typer.Option(
+        help="Below 1 sharpens the distribution, above 1 flattens it.")] = 1.0,
+    prefix: Annotated[str, typer.Option(help="Start every item with this text.")] = "",
+    max_len: Annotated[int, typer.Option(help="Cut items at this many characters.")] = 100,
+    novel: Annotated[bool, typer.Option("--novel", help="Only items absent from the "
+                                        "training data.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each item as a JSON string, "
+                                          "one per line (JSON Lines).")] = False,
+):
+    """Sample items, one per line on stdout (reproducible with --seed, as PyTorch's multinomial).
+
+    Items are drawn and written in batches, so output starts at once and memory stays
+    the same for any --count.
+    """
+    from bigram.api import check_sampling_options
+
+    check_sampling_options(count, temperature, max_len)   # before the model is read
+    model = _model(model_file)
+    chosen = seed is None
+    if chosen:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    batches = model.sample_batches(count, seed, temperature, prefix, max_len, novel)
+    if chosen:
+        print(f"seed: {seed}", file=sys.stderr)
+    cut = 0
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    try:
+        for batch in batches:
+            out.write(_json_lines(batch.items()) if as_json else batch.lines())
+            out.flush()
+            cut += batch.cut
+    except BrokenPipeError:
+        # `bigram sample | head`: the reader has what it wanted; not an error.
+        sys.stdout = open(os.devnull, "w")
+        return
+    if cut:
+        print(f"warning: {cut} item(s) reached --max-len {max_len} and were cut short",
+              file=sys.stderr)
+
+
+def _json_lines(items):
+    """UTF-8 JSON Lines: each item as a JSON string on its own line."""
+    # encode_basestring is what json.dumps(a_str, ensure_ascii=False) does, without the call.
+    from json.encoder import encode_basestring
+
+    return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
+
+
+# ---------------------------------------------------------------------- eval and score
+
+
+@app.command("eval")
+def evaluate(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files to evaluate (globs and '-' work); default: the splits the model "
+             "was trained and tested on.", show_default=False)] = None,
+    model_file: ModelOption = None,
+    as_json: JsonOption = False,
+    oov: Annotated[OovPolicy, typer.Option(
+        help="Tokens the model never saw, for models without <unk>: skip the n-grams "
+             "touching them (and report them), or stop with an error. Models with <unk> "
+             "score them as <unk>.")] = OovPolicy.skip,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+):
+    """Report the loss (NLL in nats, bits per token, perplexity) per split or per file."""
+    model = _model(model_file)
+    if files:
+        reports = [model.evaluate(f, oov.value, encoding_errors.value) for f in files]
+    else:
+        reports = list(model.reports.values())
+    saved = model.saved
+    if as_json:
+        payload = {r.name: r.as_dict() for r in reports}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    from bigram.cli.render import loss_table, unit_name
+
+    _stdout().print(loss_table(reports, unit_name(saved.model)))
+    unk = saved.vocabulary.unk
+    unit = "character(s)" if saved.vocabulary.unit == "char" else "word(s)"
+    for report in reports:
+        if report.oov:
+            what = f"{report.oov} {unit} outside the vocabulary"
+            listed = f": {report.oov_tokens!r}" if report.oov_tokens else ""
+            # One line each, however long: plain print, not rich's wrapping console.
+            if unk:
+                print(f"note: {report.name}: {what} were scored as <unk>{listed}; perplexity "
+                      f"excluding them {report.perplexity_excluding_oov:.3f}", file=sys.stderr)
+            else:
+                print(f"note: {report.name}: {what} were skipped{listed}", file=sys.stderr)
+
+
+@app.command()
+def score(
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help="Items (names, words, lines) to score; with --file, files (globs and '-' for "
+             "stdin) to score line by line.", show_default=False)] = None,
+    model_file: ModelOption = None,
+    files: Annotated[bool, typer.Option(
+        "--file", "-f", help="Score every line of the FILES given as arguments: one result a "
+        "line, in order, blank lines included; tab-separated log10 P, ln P, tokens (the end "
+        "of the line included), OOVs, perplexity and the line, or JSON Lines with "
+        "--json.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --file: one "
+                                          "object a line).")] = False,
+    oov: Annotated[OovPolicy, typer.Option(help="Unknown tokens (models without <unk>): skip "
+                                           "or error.")] = OovPolicy.skip,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="With --file: write the results to this file, whole or not "
+        "at all (stdout by default).", show_default=False)] = None,
+    force: ForceOption = False,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", help="With --file: threads scoring blocks at once [default: one per "
+        "core, at most 4].", show_default=False)] = None,
+):
+    """Show each n-gram of each item with its probability, and the item's log-likelihood;
+    or, with --file, each line's log-probability and perplexity (as KenLM's `query`)."""
+    if threads is not None and not (files and threads >= 1):
+        raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
+                          else f"--threads must be 1 or more, not {threads}")
+    if files:
+        _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
+        return
+    if output is not None:
+        raise OptionError("--output goes with --file")
+    if not names:
+        raise OptionError("give items to score, or --file and files")
+    model = _model(model_file)
+    scores = [model.score(name, oov.value) for name in names]
+    if as_json:
+        from bigram.cli.render import score_json
+
+        sys.stdout.write(json.dumps(score_json(scores), ensure_ascii=False) + "\n")
+        return
+    from bigram.cli.render import score_table
+
+    console = _stdout()
+    for item_score in scores:
+        console.print(score_table(item_score, model.order))
+
+
+def _score_files(files, model_file, as_json, oov, encoding_errors, output, force, threads):
+    """`score --file`: results streamed to stdout, or written whole to --output."""
+    from bigram.models.scoring import check_scores_output, json_lines, render_sources, tsv_lines
+
+    if not files:
+        raise OptionError("--file needs files to score (or '-' for stdin)")
+    if output is not None:
+        check_scores_output(output, _text_inputs(files) + [model_file or default_model_path()],
+                            force)
+    from bigram.memory import keep_freed_memory
+    from bigram.formats.modelfile import load_for_scoring
+
+    keep_freed_memory()   # every block allocates what the one before freed
+    model = load_for_scoring(model_file or default_model_path())
+    results = render_sources(model, files, json_lines if as_json else tsv_lines, oov.value,
+                             encoding_errors.value, threads)
+    if output is not None:
+        from bigram.formats.files import atomic_write
+
+        atomic_write(output, lambda stream: stream.writelines(results))
+        return
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    try:
+        for result in results:
+            out.write(result)
+        out.flush()
+    except BrokenPipeError:
+        # `bigram score --file ... | head`: the reader has what it wanted; not an error.
+        sys.stdout = open(os.devnull, "w")
+
+
+@app.command()
+def info(model_file: ModelOption = None, as_json: JsonOption = False):
+    """Describe a model file: kind, vocabulary, settings, training data and splits."""
+    path = model_file or default_model_path()
+    model = _model(path)
+    if as_json:
+        sys.stdout.write(json.dumps(model.info(), ensure_ascii=False) + "\n")
+        return
+    from bigram.cli.render import info_table
+
+    _stdout().print(info_table(model.saved, path))
+
+
+@app.command("merge")
+def merge_models(
+    models: Annotated[list[Path], typer.Argument(help="Count model files trained on shards.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged "
+                                         "model.")],
+    smoothing: Annotated[Optional[float], typer.Option(
+        help="Smoothing of the merged model [default: the shards' common value].",
+        show_default=False)] = None,
+    force: ForceOption = False,
+):
+    """Sum count models trained on shards of a corpus into the model of the whole corpus."""
+    from bigram.training.merge import merge
+    from bigram.formats.modelfile import load, save
+
+    _check_output_path(output, "model", models, force)
+    merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
+    replaced = save(output, merged)
+    from bigram.models.evaluation import evaluate_splits
+    from bigram.cli.render import loss_table
+
+    _stdout().print(loss_table(evaluate_splits(merged)))
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
+                    f"{len(merged.vocabulary)} tokens")
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],
+    model_file: ModelOption = None,
+    force: ForceOption = False,
+):
+    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
+    model = _model(model_file)
+    _check_output_path(output, "arpa", [model_file or default_model_path()], force)
+    counts = model.export_arpa(output, force=force)
+    listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
+    _stderr().print(f"wrote {output}: {listed}")
+
+
+class What(str, enum.Enum):
+    counts = "counts"
+    probs = "probs"
+    logprobs = "logprobs"
+
+
+@app.command()
+def plot(
+    model_file: ModelOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
+    = Path("bigram.png"),
+    what: Annotated[What, typer.Option(help="What the cells show.")] = What.counts,
+    force: ForceOption = False,
+):
+    """Draw the lecture's grid of bigrams (counts, probabilities or log-probabilities) as a PNG."""
+    saved = _load(model_file)
+    _check_output_path(output, "picture", [model_file or default_model_path()], force)
+    from bigram.cli.pictures import plot_grid
+
+    plot_grid(saved, what.value, output)
+    _stderr().print(f"wrote {output}")
+
+
+@app.command()
+def show(
+    model_file: ModelOption = None,
+    what: Annotated[What, typer.Option(help="What the cells show.")] = What.probs,
+):
+    """Show the grid of bigrams in the terminal, in colour."""
+    saved = _load(model_file)
+    from bigram.cli.pictures import terminal_grid
+
+    console = _stdout()
+    separated = not console.is_terminal
+    if separated:  # without colour, cells need a space between them: 3 columns each
+        from rich.console import Console
+
+        console = Console(highlight=False, markup=False, emoji=False,
+                          width=max(80, 3 * len(saved.vocabulary) + 12))
+    console.print(terminal_grid(saved, what.value, separated=separated))
+
+
+@app.command("tune")
+def tune_command(
+    files: Annotated[Optional[list[str]], typer.Argument(
+        help="Text files (default: the bundled names.txt).", show_default=False)] = None,
+    kind: Annotated[Kind, typer.Option("--model", help="Tune count models (smoothing) or "
+                                       "the neural model (reg).")] = Kind.counts,
+    order: Annotated[str, typer.Option(help="Orders to try, comma-separated.")] = "2,3,4,5",
+    smoothing_method: Annotated[Optional[str], typer.Option(
+        help="counts: methods to try, comma-separated [default: all four].",
+        show_default=False)] = None,
+    smoothing: Annotated[Optional[str], typer.Option(
+        help="counts: strengths to try, comma-separated; 'auto' is Kneser-Ney's estimated "
+             "discount [default: a grid per method]. modified-kneser-ney takes none: it "
+             "searches its discounts on dev, starting from the estimated ones.",
+        show_default=False)] = None,
+    reg: Annotated[Optional[str], typer.Option(
+        help="neural: regularisation strengths to try [default: 0.001,0.01,0.1].",
+        show_default=False)] = None,
+    steps: Annotated[int, typer.Option(help="neural: gradient-descent steps.")] = 100,
+    lr: Annotated[float, typer.Option(help="neural: learning rate.")] = 50.0,
+    unit: UnitOption = Unit.char,
+    min_count: MinCountOption = None,
+    max_vocab: MaxVocabOption = None,
+    split: Annotated[str, typer.Option(help="train/dev/test percentages; with --dask a hash "
+                                       "split such as hash:80/10/10.")] = "80/10/10",
+    split_seed: Annotated[int, typer.Option(help="Seed of the split's permutation.")] = 3407,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the chosen model [default: $BIGRAM_MODEL or "
+        "./bigram.npz].", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save dev loss against the setting as "
+                                                 "this PNG.", show_default=False)] = None,
+    as_json: JsonOption = False,
+    encoding_errors: EncodingOption = EncodingErrors.strict,
+    dask: DaskOption = None,
+    dask_workers: DaskWorkersOption = None,
+    force: ForceOption = False,
+):
+    """Train every setting on train, choose the best on dev, report its test loss once."""
+    from bigram.cluster.dask_counting import client_visible
+    from bigram.training.tune import discounts_record, parse_list, tune
+
+    out = output or default_model_path()
+    inputs = _text_inputs(client_visible(files) if dask else files)
+    _check_output_path(out, "model", inputs, force)
+    if plot is not None:
+        _check_output_path(plot, "picture", inputs, force)
+    methods = None if smoothing_method is None else [
+        m.strip() for m in smoothing_method.split(",")]
+    result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
+                  parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
+                  split, split_seed, encoding_errors.value, steps, lr, unit=unit.value,
+                  min_count=min_count, max_vocab=max_vocab, dask=dask, dask_workers=dask_workers,
+                  dask_progress=_cluster_progress() if dask else None)
+    from bigram.formats.modelfile import save
+
+    replaced = save(out, result.saved)
+    if plot is not None:
+        from bigram.cli.pictures import plot_tuning
+
+        plot_tuning(result.trials, plot)
+    if as_json:
+        chosen = result.chosen
+        payload = {"trials": [{"order": t.order, "model": t.method, "strength": t.strength,
+                               **discounts_record(t), "train": t.train, "dev": t.dev}
+                              for t in result.trials],
+                   "chosen": {"order": chosen.order, "model": chosen.method,
+                              "strength": chosen.strength, **discounts_record(chosen),
+                              "dev": chosen.dev, "test": chosen.test}}
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        from bigram.cli.render import tuning_table
+
+        _stdout().print(tuning_table(result))
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
+                    + (f", and the dev losses to {plot}" if plot else ""))
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _exception_classes(name):
+    """`name` from click and from the copy of click that newer typer versions carry."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions", "typer"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def main(argv=None):
+    """Run the CLI; every failure ends as one `error: ...` line and a non-zero exit."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in arguments or os.environ.get("BIGRAM_DEBUG") == "1"
+    try:
+        code = app(args=arguments, prog_name="bigram", standalone_mode=False)
+    except BigramError as error:
+        if debug:
+            raise
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader of our output went away (`bigram sample | head`): not an error.
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as error:
+        if debug:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot access{where}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        sys.exit(1)
+    except Exception as error:
+        if isinstance(error, _exception_classes("UsageError")):
+            message = _one_line(error.format_message())
+            if message.startswith("No such option: --unit"):
+                message = ("--unit belongs to train and tune; every other command reads the "
+                           "unit from the model file")
+            if message:  # (no message: typer already printed the help for a bare `bigram`)
+                print(f"error: {message} (see bigram --help)", file=sys.stderr)
+            sys.exit(2)
+        if isinstance(error, _exception_classes("Abort")):
+            print("error: interrupted", file=sys.stderr)
+            sys.exit(130)
+        if isinstance(error, _exception_classes("Exit")):
+            sys.exit(getattr(error, "exit_code", 0))
+        if debug:
+            raise
+        # A bug: still one line, with the way to see more.
+        print(f"error: internal error ({type(error).__name__}: {_one_line(error)}); run with "
+              "--debug for the traceback", file=sys.stderr)
+        sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C inside a command into a silent exit code 130
+        print("error: interrupted", file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)

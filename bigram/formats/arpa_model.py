@@ -1,0 +1,218 @@
+"""ARPA files as models: `-m FILE.arpa` for eval, score, sample and info.
+
+The reader (arpa_reader.py) gives the file's n-grams per order; here they become an
+NgramIndex read the way KenLM reads text (one `<s>`, the `sentence` padding), with
+each listed n-gram's log-probability and back-off. The index must hold every prefix
+and suffix of a listed n-gram (a context, or the n-gram the back-off rule falls to);
+those the file does not list are added as blanks, which have no probability of their
+own and a back-off of 1, as KenLM does when it loads such a file.
+
+The unit is guessed from the tokens: a file whose tokens are all single characters
+(or bigram's escapes `<space>`, `<tab>`, `<U+XXXX>`) is a character model, any other
+a word model.
+"""
+
+import math
+import re
+
+import numpy as np
+
+from bigram.errors import ModelFileError
+from bigram.ngrams.lookup import sort_with_positions
+from bigram.ngrams.index import BOUNDARY, Level, NgramIndex
+from bigram.text.vocabulary import UNK, Vocabulary
+
+SPECIALS = ("<s>", "</s>", UNK)
+_ESCAPED = re.compile(r"<U\+([0-9A-F]{4,6})>")
+LN10 = math.log(10)
+
+
+def _unescape(word):
+    """The character an ARPA token of a character model stands for, or None."""
+    if word == "<space>":
+        return " "
+    if word == "<tab>":
+        return "\t"
+    match = _ESCAPED.fullmatch(word)
+    if match:
+        return chr(int(match.group(1), 16))
+    return word if len(word) == 1 else None
+
+
+def lookup(index, windows):
+    """Rows of token windows (E, k) at level k of an index; -1 where absent."""
+    windows = np.asarray(windows, dtype=np.int64)
+    rows = windows[:, 0].copy()
+    for j in range(2, windows.shape[1] + 1):
+        rows = index.find(j, rows, windows[:, j - 1])
+    return rows
+
+
+def closed_index(order, size, windows):
+    """For windows (windows[k]: (E, k) token rows) that list every prefix and suffix of
+    their own, each once (as lmplz writes them): their NgramIndex and the row of each
+    listed window, by level; None for any other set (index_of_windows then adds what
+    is missing). Each level is built from the one below in a few array passes: a
+    window's prefix and suffix are found among the shorter windows by a hash of their
+    tokens, checked token by token."""
+    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64),
+                                                 np.zeros(size, np.int32),
+                                                 np.zeros(size, np.int32))], "sentence")
+    rows = {1: np.asarray(windows[1], np.int64)[:, 0]}
+    below = below_order = below_hashes = None
+    for k in range(2, order + 1):
+        grams = np.asarray(windows.get(k, np.zeros((0, k), np.int64)), np.int64)
+        if k == 2:
+            prefix, suffix = grams[:, 0], grams[:, 1]
+        else:
+            prefix = _rows_of(grams[:, :-1], below, below_order, below_hashes, rows[k - 1])
+            suffix = _rows_of(grams[:, 1:], below, below_order, below_hashes, rows[k - 1])
+            if prefix is None or suffix is None:
+                return None
+        keys = prefix * size + grams[:, -1]
+        ordered, first = _unique_first(keys)
+        if len(ordered) != len(keys):    # a window listed twice
+            return None
+        rows[k] = np.empty(len(keys), dtype=np.int64)
+        rows[k][first] = np.arange(len(keys))
+        index.levels.append(Level(ordered, suffix[first].astype(np.int32),
+                                  np.zeros(len(keys), np.int32)))
+        below, below_hashes = grams, _tuple_hashes(grams)
+        below_order = np.argsort(below_hashes)
+        below_hashes = below_hashes[below_order]
+    index.order = order
+    return index, rows
+
+
+_TUPLE_BASE = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _tuple_hashes(grams):
+    """A 64-bit hash of each row of token ids."""
+    hashes = np.zeros(len(grams), dtype=np.uint64)
+    for column in grams.T:
+        hashes *= _TUPLE_BASE
+        hashes += column.astype(np.uint64)
+    hashes ^= hashes >> np.uint64(29)
+    return hashes
+
+
+def _rows_of(tuples, grams, order, sorted_hashes, rows):
+    """The row of each token tuple among `grams` (whose sorted hashes and their order are
+    given), or None if one is not there."""
+    if not len(tuples):
+        return np.zeros(0, dtype=np.int64)
+    if not len(grams):
+        return None
+    wanted = _tuple_hashes(tuples)
+    # Searched in ascending order: a binary search then stays in cache (see lookup.py).
+    ascending = np.argsort(wanted)
+    at = np.empty(len(wanted), dtype=np.int64)
+    at[ascending] = np.minimum(np.searchsorted(sorted_hashes, wanted[ascending]),
+                               len(sorted_hashes) - 1)
+    found = order[at]
+    if (sorted_hashes[at] != wanted).any() or (grams[found] != tuples).any():
+        return None   # absent (or two tuples sharing a hash): the general path decides
+    return rows[found]
+
+
+def index_of_windows(order, size, windows):
+    """The NgramIndex holding the given windows (windows[k]: (E, k) token rows) and every
+    prefix and suffix of them, with nothing counted."""
+    sets = {k: np.asarray(windows.get(k, np.zeros((0, k), np.int64)), np.int64)
+            for k in range(2, order + 1)}
+    for k in range(order, 2, -1):
+        sets[k - 1] = np.concatenate([sets[k - 1], sets[k][:, :-1], sets[k][:, 1:]])
+    zero = np.zeros(size, np.int32)
+    index = NgramIndex(order, size, [None, Level(np.arange(size, dtype=np.int64), zero, zero)],
+                       "sentence")
+    for k in range(2, order + 1):
+        rows = sets[k]
+        prefix = lookup(index, rows[:, :-1])
+        keys, first = _unique_first(prefix * size + rows[:, -1])
+        suffix = lookup(index, rows[first, 1:]).astype(np.int32)
+        index.levels.append(Level(keys, suffix, np.zeros(len(keys), np.int32)))
+        index.order = k
+    index.order = order
+    return index
+
+
+def _unique_first(keys):
+    """The distinct keys (sorted) and where each first occurs (np.unique with return_index,
+    without the slow stable argsort it needs)."""
+    ordered, order = sort_with_positions(keys)
+    new = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return ordered[new], order[new]
+
+
+def load_arpa(path):
+    """An ARPA file as a SavedModel holding a models.ArpaModel."""
+    from bigram.formats.arpa_reader import read_arpa
+    from bigram.ngrams.backoff import BackoffModel
+    from bigram.formats.modelfile import FORMAT, SavedModel, stamp
+    from bigram.models.language_models import ArpaModel
+
+    arpa = read_arpa(path)
+    words = list(arpa.words)
+    # Without `</s>` the end of every item would go unscored (and sampling never ends);
+    # KenLM refuses such files too.
+    missing = [w for w in ("<s>", "</s>") if w not in words]
+    if missing:
+        raise ModelFileError(f"{path} lists no {' and no '.join(missing)} among its unigrams; "
+                             "items are read and scored between <s> and </s>")
+    plain = [w for w in words if w not in SPECIALS]
+    chars = [_unescape(w) for w in plain]
+    unit = "char" if plain and all(c is not None for c in chars) else "word"
+    tokens = chars if unit == "char" else plain
+    if unit == "char" and len(set(tokens)) != len(tokens):
+        unit, tokens = "word", plain
+    try:
+        vocabulary = Vocabulary(tokens, unit, unk=UNK in words)
+    except ValueError as error:
+        raise ModelFileError(f"{path} has tokens bigram cannot use ({error})") from None
+    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
+    ids = np.array([BOUNDARY if w in ("<s>", "</s>") else vocabulary.unk_id if w == UNK
+                    else stoi[c if unit == "char" else w] for w, c in zip(
+                        words, [_unescape(w) for w in words])], dtype=np.int64)
+    is_bos = np.array([w == "<s>" for w in words])
+    is_eos = np.array([w == "</s>" for w in words])
+    size, order = len(vocabulary), arpa.order
+    windows, values = {}, {}
+    for k in range(1, order + 1):
+        grams = np.asarray(arpa.ngrams[k - 1], dtype=np.int64)
+        # `<s>` may only begin an n-gram and `</s>` only end one (of more than one token).
+        bad = is_eos[grams[:, :-1]].any(axis=1) | is_bos[grams[:, 1:]].any(axis=1)
+        if bad.any():
+            raise ModelFileError(f"{path}: the {k}-grams include one with <s> after its start "
+                                 "or </s> before its end, which no text can produce")
+        windows[k] = ids[grams]
+        values[k] = (arpa.log10prob[k - 1] * LN10, arpa.log10backoff[k - 1] * LN10,
+                     is_bos[grams[:, -1]] if k == 1 else None)
+    closed = closed_index(order, size, windows)
+    index = closed[0] if closed else index_of_windows(order, size, windows)
+    logprob, logbackoff = [None], [None]
+    for k in range(1, order + 1):
+        if closed:
+            rows = closed[1][k]
+        else:
+            rows = windows[k][:, 0] if k == 1 else lookup(index, windows[k])
+        prob = np.full(len(index.level(k)), np.nan)
+        backoff = np.zeros(len(index.level(k)))
+        ln_prob, ln_backoff, start = values[k]
+        if k == 1:
+            # `</s>` gives the boundary its probability, `<s>` its back-off.
+            prob[rows[~start]] = ln_prob[~start]
+            backoff[rows[start | ~is_eos[arpa.ngrams[0][:, 0]]]] = \
+                ln_backoff[start | ~is_eos[arpa.ngrams[0][:, 0]]]
+        else:
+            prob[rows] = ln_prob
+            backoff[rows] = ln_backoff
+        logprob.append(prob)
+        logbackoff.append(backoff)
+    model = ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path))
+    meta = stamp({"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
+                  "unk": vocabulary.unk, "padding": "sentence",
+                  "vocabulary_size": size, "source": str(path),
+                  "ngrams": {str(k): int(len(arpa.ngrams[k - 1])) for k in range(1, order + 1)}})
+    return SavedModel(model, {}, meta, None)

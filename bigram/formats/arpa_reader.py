@@ -1,0 +1,551 @@
+"""Reading back-off ARPA files (KenLM's lmplz, SRILM, IRSTLM, bigram's own writer).
+
+The file becomes plain arrays, one set per order: the n-grams as rows of indices into
+the unigram section's words, their log10 probabilities and their log10 back-off weights.
+
+What is accepted, because real files have it: any text before `\\data\\`; fields separated
+by tabs or runs of spaces; CRLF line ends; blank lines inside sections; a missing back-off
+(read as 0); `-inf` (log10 of 0, kept as -inf) as a probability, besides the usual -99,
+or as a back-off (lmplz writes it where a context's discounts add up to 0);
+gzip-compressed files (recognised by their first bytes, whatever the name; the text may
+be at most MAX_GZIP_RATIO times the file, which stops deflate bombs); a UTF-8
+byte-order mark; text after `\\end\\`. Tokens are UTF-8.
+
+What is refused, each as one ModelFileError naming the file and line: a missing `\\data\\`,
+header or section line; a declared count that disagrees with the entries read (counts are
+never used to reserve memory, so a header declaring 10^12 unigrams fails where its section
+ends, in memory bounded by the file's size); a line longer than MAX_LINE_BYTES; a line with
+the wrong number of fields for its section; a back-off on the highest order; a field that
+is not a number; NaN or +inf; a word missing
+from the unigrams; a duplicate n-gram; an n-gram whose prefix (its context) is absent
+from the order below. (KenLM itself tolerates the last one in SRILM files; we do not.)
+
+Parsing is vectorised per block of lines: numpy finds the fields of every line from the
+bytes, and the numbers and words are converted by C-level maps, not a Python loop per line.
+"""
+
+import mmap
+import zlib
+from dataclasses import dataclass
+from operator import itemgetter
+
+import numpy as np
+
+from bigram.formats.arpa_words import WordIndex, eight_byte_view
+from bigram.errors import ModelFileError
+
+MAX_LINE_BYTES = 1 << 20
+# ARPA text compresses 3 to 10 times; a deflate bomb a thousand times.
+MAX_GZIP_RATIO = 100
+_BLOCK_BYTES = 8 << 20
+# N-grams whose prefixes are looked up at once.
+_CHECK_ROWS = 1 << 20
+# bytes.split() splits on exactly these.
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+@dataclass
+class ArpaModel:
+    """The content of an ARPA file; lists are indexed by order - 1."""
+
+    order: int
+    words: list        # the unigram section's tokens, in file order
+    ngrams: list       # per order n, an (E_n, n) int32 array of indices into words
+    log10prob: list    # per order, (E_n,) float64
+    log10backoff: list  # per order, (E_n,) float64, 0.0 where the file gives none
+
+
+class _Error(Exception):
+    """A problem at a line of the file; read_arpa adds the file name."""
+
+    def __init__(self, line, message):
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+def _show(token):
+    """A token for an error message: quoted, shortened, unprintable bytes escaped."""
+    text = token.decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:40]}...'"
+
+
+def _read_bytes(path):
+    """The file's bytes: a read-only memory map of a plain file (whose pages _release gives
+    back as the reading moves on), or the text gunzipped into memory if it is gzip data."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(2) != b"\x1f\x8b":
+                try:
+                    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):  # an empty file, a pipe: read it instead
+                    pass
+            file.seek(0)
+            data = file.read()
+    except OSError as error:
+        raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return _gunzip(data)
+    except (EOFError, zlib.error) as error:
+        raise ModelFileError(f"{path}: damaged gzip data ({error})") from None
+    except _Error as error:
+        raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+
+
+def _release(data, end):
+    """Let the pages of a memory-mapped file before `end` go: they were read already, and
+    keeping them would make the reader's footprint the size of the file."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        end -= end % mmap.PAGESIZE
+        if end > 0:
+            data.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _count_newlines(data, start, end):
+    """data.count(b"\n", start, end), in pieces for a memory map (which has no count)."""
+    if not isinstance(data, mmap.mmap):
+        return data.count(b"\n", start, end)
+    total = 0
+    for at in range(start, end, _BLOCK_BYTES):
+        total += data[at:min(at + _BLOCK_BYTES, end)].count(b"\n")
+    return total
+
+
+def _gunzip(data):
+    """Gunzip piece by piece, so that a deflate bomb stops early: at a line longer than
+    MAX_LINE_BYTES (a bomb of one byte repeated) or when the text grows past
+    MAX_GZIP_RATIO times the file (a bomb of repeated lines)."""
+    limit = MAX_GZIP_RATIO * len(data) + (64 << 20)
+    out, lines, line_start = bytearray(), 0, 0
+    while data:
+        stream = zlib.decompressobj(wbits=31)  # one gzip member; files may hold several
+        pending = data
+        while pending and not stream.eof:
+            piece = stream.decompress(pending, 4 << 20)
+            pending = stream.unconsumed_tail
+            last = piece.rfind(b"\n")
+            if last >= 0:
+                lines += piece.count(b"\n")
+                line_start = len(out) + last + 1
+            out += piece
+            if len(out) - line_start > MAX_LINE_BYTES:
+                raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            if len(out) > limit:
+                raise _Error(lines + 1, f"the gzip data expands more than {MAX_GZIP_RATIO} "
+                                        "times; not an ARPA file")
+        if not stream.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker")
+        data = stream.unused_data
+    return out
+
+
+class _Lines:
+    """A cursor over the lines of the file, for the few lines read one at a time."""
+
+    def __init__(self, data):
+        self.data, self.offset, self.number = data, 0, 0
+
+    def next(self):
+        """The next line, stripped, or None at the end of the file."""
+        if self.offset >= len(self.data):
+            return None
+        end = self.data.find(b"\n", self.offset)
+        end = len(self.data) if end < 0 else end
+        if end - self.offset > MAX_LINE_BYTES:
+            raise _Error(self.number + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+        line = self.data[self.offset:end].strip()
+        self.offset, self.number = end + 1, self.number + 1
+        return line
+
+    def next_content(self):
+        """The next line that is not blank, or None."""
+        line = self.next()
+        while line is not None and not line:
+            line = self.next()
+        return line
+
+
+def _find_data_marker(lines):
+    """Move the cursor past the `\\data\\` line, skipping any text before it."""
+    data, at = lines.data, -1
+    while True:
+        at = data.find(b"\\data\\", at + 1)
+        if at < 0:
+            last = _count_newlines(data, 0, len(data)) + (data[-1:] != b"\n")
+            raise _Error(last, "no \\data\\ line: not an ARPA file")
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        line = data[start:len(data) if end < 0 else end].strip()
+        if line.removeprefix(b"\xef\xbb\xbf") == b"\\data\\":  # a UTF-8 byte-order mark
+            lines.offset, lines.number = start, _count_newlines(data, 0, start)
+            lines.next()
+            return
+
+
+def _read_header(lines):
+    """The declared count of each order, from the `ngram N=COUNT` lines."""
+    declared = []
+    while True:
+        line = lines.next_content()
+        if line is None or not line.startswith(b"ngram "):
+            break
+        order, _, count = line[6:].partition(b"=")
+        try:
+            order, count = int(order), int(count)
+        except ValueError:
+            raise _Error(lines.number, f"bad header line {_show(line)}") from None
+        if order != len(declared) + 1 or count < 0:
+            raise _Error(lines.number, f"bad header line {_show(line)}: expected "
+                                       f"'ngram {len(declared) + 1}=COUNT'")
+        declared.append(count)
+    if not declared:
+        raise _Error(lines.number, "no 'ngram 1=COUNT' line after \\data\\")
+    return declared, line
+
+
+def _section_span(lines):
+    """Where the current section's entries start and end, and the line number before them."""
+    data = lines.data
+    start, before = lines.offset, lines.number
+    # The section ends at the next line that begins with a backslash. The search goes a
+    # block at a time, each window starting one byte back so that no pair is missed.
+    at, end, newlines = start, len(data), 0
+    while at < len(data):
+        window = data[at - 1:at + _BLOCK_BYTES]
+        found = window.find(b"\n\\")
+        if found >= 0:
+            end = at + found
+            newlines += window.count(b"\n", 1, found + 1)
+            break
+        newlines += window.count(b"\n", 1)
+        at += _BLOCK_BYTES
+        _release(data, at)
+    lines.number += newlines
+    lines.offset = end
+    return start, end, before
+
+
+def _blocks(data, start, end):
+    """data[start:end] cut at line ends into blocks of about _BLOCK_BYTES, each ending in a newline."""
+    while start < end:
+        stop = data.find(b"\n", min(start + _BLOCK_BYTES, end) - 1, end)
+        if stop < 0:
+            yield bytes(data[start:end]) + b"\n"
+            return
+        yield bytes(data[start:stop + 1])
+        start = stop + 1
+        _release(data, start)
+
+
+def _fields_per_line(block, first_line):
+    """Each line's number of whitespace-separated fields (the block ends with a newline),
+    and where each field starts in the block and how many bytes it has."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    lengths = np.diff(ends, prepend=-1) - 1
+    if len(lengths) and lengths.max() > MAX_LINE_BYTES:
+        bad = int(np.argmax(lengths > MAX_LINE_BYTES))
+        raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
+    space = _WHITESPACE[raw]
+    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+    stops = np.flatnonzero(~space & np.concatenate((space[1:], [True]))) + 1
+    return np.diff(np.searchsorted(starts, ends), prepend=0), starts, stops - starts
+
+
+def _numbers(tokens, lines, what):
+    try:
+        values = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
+    except ValueError:
+        bad = next(i for i, t in enumerate(tokens) if not _is_number(t))
+        raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not a number") from None
+    ok = np.isfinite(values) | (values == -np.inf)
+    if not ok.all():
+        bad = int(np.argmin(ok))
+        raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not finite")
+    return values
+
+
+def _is_number(token):
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_ids(column, tokens, view, starts, lengths, words, vocabulary, lines):
+    """The ids of one word column: by the WordIndex where it matches exactly, else by the
+    dictionary (which names the first word that is not a unigram)."""
+    ids = words.find(view, starts[tokens], lengths[tokens])
+    rest = np.flatnonzero(ids < 0)
+    if len(rest):
+        ids[rest] = _word_ids([column[i] for i in rest.tolist()], vocabulary, lines[rest])
+    return ids
+
+
+def _word_ids(tokens, vocabulary, lines):
+    try:
+        # One itemgetter call does every lookup in C (it returns a bare value for one key).
+        found = itemgetter(*tokens)(vocabulary) if len(tokens) > 1 else [
+            vocabulary[t] for t in tokens]
+        return np.fromiter(found, dtype=np.int32, count=len(tokens))
+    except KeyError:
+        bad = next(i for i, t in enumerate(tokens) if t not in vocabulary)
+        raise _Error(int(lines[bad]), f"word {_show(tokens[bad])} is not among the "
+                                      "unigrams") from None
+
+
+def _field_columns(tokens, fields, n):
+    """Split a block's tokens into probabilities, n word columns and back-offs (lists).
+
+    Files usually have the same number of fields on every line of a section, and then
+    list slices do it; otherwise an index per line does. `has` marks lines with a back-off.
+    """
+    if len(fields) and fields.min() == fields.max():
+        k = int(fields[0])
+        backoffs = tokens[n + 1::k] if k == n + 2 else []
+        has = np.full(len(fields), k == n + 2)
+        return tokens[0::k], [tokens[j::k] for j in range(1, n + 1)], backoffs, has
+    table = np.empty(len(tokens), dtype=object)
+    table[:] = tokens
+    first = np.cumsum(fields) - fields
+    has = fields == n + 2
+    return (table[first].tolist(), [table[first + j].tolist() for j in range(1, n + 1)],
+            table[first[has] + n + 1].tolist(), has)
+
+
+class _Section:
+    """The entries of one order, read block by block; the unigram section defines the words."""
+
+    def __init__(self, order, top, vocabulary, words=None):
+        self.order, self.top, self.vocabulary, self.words = order, top, vocabulary, words
+        self.probs, self.backoffs, self.ids, self.lines = [], [], [], []
+
+    def add_block(self, block, first_line):
+        n = self.order
+        fields, starts, lengths = _fields_per_line(block, first_line)
+        numbers = np.arange(first_line, first_line + len(fields))
+        used = fields > 0
+        fields, numbers = fields[used], numbers[used]
+        wrong = (fields != n + 1) & ((fields != n + 2) | self.top)
+        if wrong.any():
+            bad = int(np.argmax(wrong))
+            if self.top and fields[bad] == n + 2:
+                raise _Error(int(numbers[bad]), f"a back-off weight on the highest order ({n})")
+            expected = f"{n + 1}" + ("" if self.top else f" or {n + 2}")
+            raise _Error(int(numbers[bad]), f"{fields[bad]} fields where a {n}-gram line has "
+                                            f"{expected}")
+        probs, words, backoffs, has = _field_columns(block.split(), fields, n)
+        self.probs.append(_numbers(probs, numbers, "probability"))
+        backoff = np.zeros(len(fields))
+        if backoffs:
+            backoff[has] = _numbers(backoffs, numbers[has], "back-off")
+        self.backoffs.append(backoff)
+        if n == 1:
+            self._add_unigrams(words[0], numbers)
+        ids = np.empty((len(fields), n), dtype=np.int32)
+        if n == 1:
+            ids[:, 0] = _word_ids(words[0], self.vocabulary, numbers)
+        else:
+            view = eight_byte_view(block)
+            first = np.cumsum(fields) - fields
+            for j, column in enumerate(words, start=1):
+                ids[:, j - 1] = _column_ids(column, first + j, view, starts, lengths, self.words,
+                                            self.vocabulary, numbers)
+        self.ids.append(ids)
+        # Line numbers only name lines in errors; int32 halves them while they fit.
+        fits = not len(numbers) or numbers[-1] < 1 << 31
+        self.lines.append(numbers.astype(np.int32) if fits else numbers)
+
+    def _add_unigrams(self, words, numbers):
+        vocabulary = self.vocabulary
+        size = len(vocabulary)
+        if not vocabulary.keys().isdisjoint(words):  # a word of an earlier block again
+            bad = next(i for i, w in enumerate(words) if w in vocabulary)
+            raise _Error(int(numbers[bad]), f"unigram {_show(words[bad])} listed twice")
+        vocabulary.update(zip(words, range(size, size + len(words))))
+        if len(vocabulary) != size + len(words):
+            seen = set()
+            bad = next(i for i, w in enumerate(words) if w in seen or seen.add(w))
+            raise _Error(int(numbers[bad]), f"unigram {_show(words[bad])} listed twice")
+
+    def finish(self):
+        """The section's word indices, log10 probabilities, back-offs and line numbers."""
+        if not self.ids:
+            empty = np.zeros(0)
+            return (np.zeros((0, self.order), dtype=np.int32), empty, empty,
+                    np.zeros(0, dtype=np.int64))
+        return (np.concatenate(self.ids), np.concatenate(self.probs),
+                np.concatenate(self.backoffs), np.concatenate(self.lines))
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hashes(grams, seed):
+    """A 64-bit hash of every row of word indices, and of every row's prefix (all but the last)."""
+    h = np.full(len(grams), seed, dtype=np.uint64)
+    prefix = h
+    for j in range(grams.shape[1]):
+        if j == grams.shape[1] - 1:
+            prefix = h.copy()
+        h ^= grams[:, j].astype(np.uint64)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+    return h, prefix
+
+
+class _Collision(Exception):
+    """Two different n-grams of one order share a hash; try another seed."""
+
+
+class _HashTable:
+    """Open addressing over an order's hashes, built and probed by whole arrays at a time.
+
+    One or two random reads per lookup where a binary search over sorted hashes takes
+    twenty; that is most of the time saved on files with millions of n-grams.
+    """
+
+    def __init__(self, hashes):
+        bits = max(4, (2 * len(hashes)).bit_length())
+        self.hashes, self.mask = hashes, (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        # Rows and slots as int32 while they fit: half the memory of the largest arrays.
+        self.index = np.int32 if bits < 32 else np.int64
+        self.rows = np.full(1 << bits, -1, dtype=self.index)
+        pending = np.arange(len(hashes), dtype=self.index)
+        slot = (hashes >> self.shift).astype(self.index)
+        while len(pending):
+            at = slot[pending]
+            free = self.rows[at] < 0
+            self.rows[at[free]] = pending[free]  # of several rows after one slot, one wins
+            occupant = self.rows[at]
+            placed = occupant == pending
+            same = ~placed & (hashes[occupant] == hashes[pending])
+            if same.any():
+                self.clash = int(occupant[same][0]), int(pending[same][0])
+                return
+            pending = pending[~placed]
+            slot[pending] = (slot[pending] + 1) & self.mask
+        self.clash = None
+
+    def find(self, queries):
+        """The row holding each query hash, or -1."""
+        found = np.full(len(queries), -1, dtype=self.index)
+        pending = np.arange(len(queries))
+        slot = (queries >> self.shift).astype(self.index)
+        while len(pending):
+            row = self.rows[slot[pending]]
+            hit = row >= 0
+            hit[hit] = self.hashes[row[hit]] == queries[pending[hit]]
+            found[pending[hit]] = row[hit]
+            pending = pending[~hit & (row >= 0)]
+            slot[pending] = (slot[pending] + 1) & self.mask
+        return found
+
+
+def _check_orders(ngrams, lines, seed):
+    below = None
+    for n, grams in enumerate(ngrams, start=1):
+        hashes, prefix = _hashes(grams, seed)
+        if n > 1:
+            _check_listed(below, prefix, ngrams[n - 2], grams, lines[n - 1])
+        del prefix
+        below = None  # before the next table is built, so that two are never held
+        below = _HashTable(hashes)
+        if below.clash is not None:
+            first, second = below.clash
+            if not (grams[first] == grams[second]).all():
+                raise _Collision
+            raise _Error(int(lines[n - 1][max(first, second)]), f"this {n}-gram is listed twice")
+
+
+def _check_listed(below, prefix, shorter, grams, lines):
+    """Every row of `grams` has its prefix among `shorter`, found by its hash in `below`.
+
+    A piece at a time, word column by word column, so that the temporary arrays stay small.
+    """
+    n = grams.shape[1]
+    for start in range(0, len(grams), _CHECK_ROWS):
+        piece = slice(start, start + _CHECK_ROWS)
+        row = below.find(prefix[piece])
+        found = row >= 0
+        row[~found] = 0
+        for j in range(n - 1):
+            found &= shorter[row, j] == grams[piece, j]
+        if not found.all():
+            bad = start + int(np.argmin(found))
+            raise _Error(int(lines[bad]), f"the prefix of this {n}-gram (its "
+                                          f"first {n - 1} words) is not listed")
+
+
+def _check_prefixes(ngrams, lines):
+    """Every n-gram's prefix (its context) is an (n-1)-gram of the file; none is listed twice.
+
+    N-grams are found by a hash of their word indices, then compared word by word, so the
+    answer is exact; a hash shared by two different n-grams only makes us re-hash.
+    """
+    for seed in range(1, 17):
+        try:
+            return _check_orders(ngrams, lines, np.uint64(seed))
+        except _Collision:
+            continue
+    raise ModelFileError("internal error: n-gram hashes kept colliding")
+
+
+def _parse(data):
+    lines = _Lines(data)
+    _find_data_marker(lines)
+    declared, line = _read_header(lines)
+    order = len(declared)
+    vocabulary, ngrams, probs, backoffs, entry_lines = {}, [], [], [], []
+    for n in range(1, order + 1):
+        if line != f"\\{n}-grams:".encode():
+            raise _Error(lines.number, f"expected '\\{n}-grams:', found "
+                                       f"{_show(line or b'end of file')}")
+        start, end, before = _section_span(lines)
+        if n == 2:
+            words = WordIndex(list(vocabulary), _HashTable)
+        section = _Section(n, n == order, vocabulary, words if n > 1 else None)
+        line_number = before + 1
+        for block in _blocks(data, start, end):
+            section.add_block(block, line_number)
+            line_number += block.count(b"\n")
+        grams, prob, backoff, at = section.finish()
+        if len(grams) != declared[n - 1]:
+            raise _Error(lines.number, f"the {n}-gram section has {len(grams)} entries where "
+                                       f"\\data\\ declares {declared[n - 1]}")
+        ngrams.append(grams)
+        probs.append(prob)
+        backoffs.append(backoff)
+        entry_lines.append(at)
+        line = lines.next_content()
+    if line != b"\\end\\":
+        raise _Error(lines.number, f"expected '\\end\\', found {_show(line or b'end of file')}")
+    _check_prefixes(ngrams, entry_lines)
+    words = []
+    for token, number in zip(vocabulary, entry_lines[0].tolist()):
+        try:
+            words.append(token.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Error(number, f"unigram {_show(token)} is not UTF-8") from None
+    return ArpaModel(order, words, ngrams, probs, backoffs)
+
+
+def read_arpa(path):
+    """Read an ARPA back-off model file (plain or gzip) into an ArpaModel.
+
+    Raises ModelFileError with a one-line message naming the file and line on any
+    malformed input (see the module docstring for what is accepted and what is not).
+    """
+    data = _read_bytes(path)
+    try:
+        return _parse(data)
+    except _Error as error:
+        raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()

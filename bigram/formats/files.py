@@ -1,0 +1,159 @@
+"""Writing files so that a crash, a full disk or Ctrl-C never leaves half of one, and so
+that `-o` never replaces a file the command did not write (a slip such as
+`bigram train n.txt -o n.txt` must not destroy the training text).
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from bigram.errors import BigramError
+
+
+def check_writable(path):
+    """Raise a one-line error if `path` cannot be written (before any long work starts)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BigramError(f"cannot write {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise BigramError(f"cannot write {path}: it is a directory")
+    if not os.access(folder, os.W_OK):
+        raise BigramError(f"cannot write {path}: the folder {folder} is not writable")
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Other formats matplotlib writes, recognised when the file's extension names them.
+PICTURE_MAGIC = {".svg": (b"<?xml", b"<svg"), ".svgz": (b"\x1f\x8b",), ".pdf": (b"%PDF-",),
+                 ".ps": (b"%!PS",), ".eps": (b"%!PS",), ".jpg": (b"\xff\xd8\xff",),
+                 ".jpeg": (b"\xff\xd8\xff",), ".tif": (b"II*\x00", b"MM\x00*"),
+                 ".tiff": (b"II*\x00", b"MM\x00*")}
+HEAD_BYTES = 4096
+MAX_META_BYTES = 1 << 20   # a model's metadata is a few kilobytes
+
+
+def is_model_file(path):
+    """Whether `path` is a bigram model file: a zip whose `meta` member says so.
+
+    Reads only the zip directory and the small metadata member.
+    """
+    from bigram.formats.modelfile import FORMAT
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("meta.npy")
+            if info.file_size > MAX_META_BYTES:
+                return False
+            with archive.open(info) as member:
+                import numpy as np
+
+                raw = np.lib.format.read_array(member, allow_pickle=False)
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _head(path):
+    with open(path, "rb") as stream:
+        return stream.read(HEAD_BYTES)
+
+
+def is_arpa_file(path):
+    """Whether `path` is an ARPA file: its first line that is not blank is `\\data\\`."""
+    first = _head(path).lstrip().split(b"\n", 1)[0]
+    return first.strip() == b"\\data\\"
+
+
+def is_picture(path):
+    """Whether `path` is a PNG, or a picture in the format its extension names."""
+    head = _head(path)
+    magic = PICTURE_MAGIC.get(Path(path).suffix.lower(), ())
+    return head.startswith(PNG_MAGIC) or head.lstrip().startswith(magic)
+
+
+OUTPUT_KINDS = {"model": (is_model_file, "a bigram model file"),
+                "arpa": (is_arpa_file, "an ARPA file"),
+                "picture": (is_picture, "a picture")}
+
+
+def same_file(path, other):
+    """Whether two paths (or a path and an open file descriptor) are one file.
+
+    Compares resolved paths and device and inode, so `./n.txt`, a symbolic link or a
+    hard link to the file all count as the file.
+    """
+    try:
+        mine = os.stat(path)
+        theirs = os.fstat(other) if isinstance(other, int) else os.stat(other)
+    except OSError:
+        return False
+    if (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino):
+        return True
+    return not isinstance(other, int) and Path(path).resolve() == Path(other).resolve()
+
+
+def check_output(path, kind, inputs=(), force=False):
+    """Raise a one-line error if writing `path` as a `kind` file could destroy something.
+
+    `kind` is "model", "arpa" or "picture". A missing file is fine; an existing one must
+    not be one of the command's `inputs` (paths, or file descriptors such as stdin's) and
+    must be a file of the same kind (an empty file holds nothing to lose). `force` skips
+    both checks, never the check that the folder can be written.
+    """
+    check_writable(path)
+    path = Path(path)
+    if force or not path.exists():
+        return
+    way_out = "give another name, or pass --force to overwrite it anyway"
+    for source in inputs:
+        if same_file(path, source):
+            raise BigramError(f"not overwriting {path}: it is an input of this command; "
+                              f"{way_out}")
+    recognise, what = OUTPUT_KINDS[kind]
+    try:
+        empty = path.stat().st_size == 0
+        if empty or recognise(path):
+            return
+    except OSError as error:
+        raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
+            from None
+    raise BigramError(f"not overwriting {path}: it is not {what}; {way_out}")
+
+
+def _default_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path, fill):
+    """Call fill(binary stream) on a temporary file beside `path`, then rename it over `path`.
+
+    Returns True if an existing file was replaced. On any failure, including
+    KeyboardInterrupt, the temporary file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    check_writable(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
+            from None
+    try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would,
+        # or the mode of the file it replaces.
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else _default_mode())
+        with os.fdopen(handle, "wb") as stream:
+            fill(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        replaced = path.exists()
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return replaced

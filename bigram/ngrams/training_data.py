@@ -1,0 +1,273 @@
+"""Training data: items read from the sources, split, and counted as n-grams of an order.
+
+Splits come from one permutation of the item indices drawn from a generator
+seeded with `split_seed` (the stream of `torch.manual_seed(3407);
+torch.randperm(n)`):
+
+* `makemore` (default): the last `test_size` entries are the test items; by
+  default `min(1000, 10%)` of them, as makemore.py holds them out.
+* percentages such as `80/10/10`: the first 80% of the permutation is train,
+  the next 10% dev, the rest test (`int(0.8 n)` and `int(0.9 n)` are the cuts).
+
+The vocabulary is every token (character or word) of every item, as makemore
+builds it before splitting; `--min-count` and `--max-vocab` keep only the
+tokens frequent enough in the training split and map the rest to `<unk>`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
+from bigram.ngrams.counting import TokenCollector
+from bigram.errors import InputError, OptionError
+from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.text.vocabulary import UNITS, UNK, Vocabulary
+
+DEFAULT_SPLIT_SEED = 3407
+SPLITS = ("train", "dev", "test")
+
+
+def default_test_size(n_items):
+    """makemore's held-out size: 10% of the items, at most 1000."""
+    return min(1000, int(n_items * 0.1))
+
+
+def parse_split(text):
+    """'makemore' or 'train/dev/test' percentages such as '80/10/10'."""
+    if text in (None, "makemore"):
+        return None
+    try:
+        parts = [float(p) for p in str(text).split("/")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (2, 3) or any(p < 0 for p in parts) or abs(sum(parts) - 100) > 1e-9 \
+            or parts[0] <= 0:
+        raise OptionError(f"--split must be 'makemore' or percentages train/dev/test adding up "
+                          f"to 100 such as 80/10/10, not {text!r}")
+    return parts if len(parts) == 3 else [parts[0], 0.0, parts[1]]
+
+
+def split_assignment(n_items, split_seed, test_size=None, percentages=None):
+    """The split of every item (0 train, 1 dev, 2 test), from a seeded randperm."""
+    assignment = np.zeros(n_items, dtype=np.uint8)
+    if percentages is None and test_size == 0:
+        return assignment
+    from bigram import tensor as torch   # the engine's randperm, only when a split is drawn
+
+    generator = torch.Generator().manual_seed(split_seed)
+    permutation = torch.randperm(n_items, generator=generator).numpy()
+    if percentages is None:
+        assignment[permutation[n_items - test_size:]] = 2
+        return assignment
+    first = int(n_items * percentages[0] / 100)
+    second = int(n_items * (percentages[0] + percentages[1]) / 100)
+    assignment[permutation[first:second]] = 1
+    assignment[permutation[second:]] = 2
+    return assignment
+
+
+@dataclass
+class TrainingData:
+    """What a model is trained and evaluated on: n-gram counts per split, and the items."""
+
+    vocabulary: Vocabulary
+    order: int
+    counts: dict                       # split name -> NgramIndex of the order
+    items: dict                        # split name -> number of items
+    sources: list
+    sha256: str
+    bytes_read: int
+    split: dict                        # how the splits were chosen
+    held_out: dict = field(default_factory=dict)   # split name -> its items (not train)
+    train_items: str | None = None     # training text for --novel, or None if too long
+    vocabulary_control: dict = field(default_factory=dict)   # min_count, max_vocab, unk_tokens
+    token_rank: object = None          # lmplz's word id of each token (first appearance)
+    collector: object = None           # the token ids, to count again at another order
+    mapping: object = None
+
+    @property
+    def splits(self):
+        """The split names that hold items, in train, dev, test order."""
+        return [s for s in SPLITS if self.items.get(s)]
+
+    def tokens(self, split):
+        """Number of predicted tokens in a split."""
+        return self.counts[split].predictions()
+
+    def release_tokens(self):
+        """Let the token ids go (4 bytes per token) once nothing will count them again."""
+        self.collector = self.mapping = None
+
+    def recount(self, order, padding="makemore"):
+        """The counts of every split at another order or padding (the ids are kept)."""
+        return {s: self.collector.count(s, self.mapping, len(self.vocabulary), order, padding)
+                for s in self.counts}
+
+
+def check_vocabulary_options(unit, min_count, max_vocab):
+    """Reject bad --unit, --min-count and --max-vocab values before any data is read."""
+    if unit not in UNITS:
+        raise OptionError(f"--unit must be char or word, not {unit!r}")
+    if min_count is not None and min_count < 1:
+        raise OptionError(f"--min-count must be 1 or more, not {min_count} (tokens seen fewer "
+                          "times become <unk>)")
+    if max_vocab is not None and max_vocab < 1:
+        raise OptionError(f"--max-vocab must be 1 or more, not {max_vocab}")
+
+
+def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
+                       encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT,
+                       order=2, split=None, unit="char", min_count=None, max_vocab=None,
+                       padding="makemore", keep_tokens=True):
+    """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
+
+    Items become token ids block by block (4 bytes per token are kept until
+    counting); bigrams of characters in plain ASCII blocks are counted from
+    byte pairs instead, without materialising items. The training text is
+    kept (for `sample --novel`) while it is at most `keep_text` characters.
+    """
+    check_vocabulary_options(unit, min_count, max_vocab)
+    if padding not in PADDINGS:
+        raise OptionError(f"unknown padding {padding!r}")
+    if not 2 <= order <= MAX_ORDER:
+        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
+    percentages = parse_split(split)
+    if percentages is not None and test_size is not None:
+        raise OptionError("--test-size belongs to the makemore split; --split sets every "
+                          "split's share")
+    sources = resolve_sources(arguments)
+    options = {} if block_bytes is None else {"block_bytes": block_bytes}
+    reader = Reader(sources, encoding_errors, **options)
+    try:
+        return _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
+                     unit, min_count, max_vocab, padding, keep_tokens)
+    finally:
+        reader.close()
+
+
+def _assignment(reader, labels, test_size, split_seed, percentages):
+    if percentages is None and test_size == 0:
+        return None, {"method": "none", "seed": split_seed, "test_size": 0}
+    reader.spool_stdin()
+    n_items = count_items(reader)
+    if n_items == 0:
+        raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
+    if percentages is not None:
+        return (split_assignment(n_items, split_seed, percentages=percentages),
+                {"method": "percent", "seed": split_seed,
+                 "shares": "/".join(f"{p:g}" for p in percentages)})
+    test_size = default_test_size(n_items) if test_size is None else int(test_size)
+    if test_size < 0:
+        raise OptionError("--test-size must be 0 or more")
+    if test_size >= n_items:
+        raise OptionError(f"--test-size {test_size} leaves nothing to train on: the data has "
+                          f"{n_items} items")
+    return (split_assignment(n_items, split_seed, test_size),
+            {"method": "makemore", "seed": split_seed, "test_size": test_size})
+
+
+def _load(reader, sources, test_size, split_seed, keep_text, order, percentages, unit,
+          min_count, max_vocab, padding, keep_tokens=True):
+    labels = ", ".join(s.label for s in sources)
+    assignment, split_info = _assignment(reader, labels, test_size, split_seed, percentages)
+    byte_pairs = unit == "char" and order == 2 and padding == "makemore"
+    collector = TokenCollector(unit, byte_pairs)
+    held_out = {"dev": [], "test": []}
+    kept, kept_size, keep = [], 0, True
+    base = 0
+    for source, block in reader.blocks(hash_bytes=True):
+        n_block = block.n_items
+        local = None if assignment is None else assignment[base:base + n_block]
+        keep = keep and kept_size + len(block.codepoints) <= keep_text
+        if not keep:
+            kept = []   # too long to keep: let it go now, not at the end
+        others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
+        train = None if not len(others) else local == 0
+        if byte_pairs and block.plain:
+            collector.add_plain_block(block, "train", others)
+        else:
+            chars, offsets = block.item_chars(train)
+            collector.add_items(chars, offsets, "train", source.label)
+        for name, code in (("dev", 1), ("test", 2)):
+            which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
+            if len(which):
+                chars, offsets = block.item_chars(which)
+                collector.add_items(chars, offsets, name, source.label)
+                held_out[name].extend(block.item_strings(which))
+        if keep:
+            text = block.joined(train) if train is not None or not block.plain else block.text()
+            kept.append(text)
+            kept_size += len(text)
+        base += n_block
+    if base == 0:
+        raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
+    vocabulary, mapping, control = _vocabulary(collector, unit, min_count, max_vocab,
+                                               force_unk=padding == "sentence")
+    splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
+    counts = {s: collector.count(s, mapping, len(vocabulary), order, padding,
+                                 consume=not keep_tokens) for s in splits}
+    return TrainingData(
+        vocabulary=vocabulary, order=order, counts=counts,
+        items={s: collector.items(s) for s in splits},
+        sources=[s.label for s in sources], sha256=reader.sha256.hexdigest(),
+        bytes_read=reader.bytes_read, split=split_info,
+        held_out={k: v for k, v in held_out.items() if v},
+        train_items="\n".join(k for k in kept if k) if keep else None,
+        vocabulary_control=control, collector=collector, mapping=mapping,
+        token_rank=_lmplz_ranks(mapping, len(vocabulary), vocabulary.unk_id),
+    )
+
+
+def _lmplz_ranks(mapping, size, unk_id):
+    """lmplz's word id of every token: `<unk>` 0, `</s>` (the boundary) 2, then words from 3
+    in order of first appearance (the compact ids' order)."""
+    rank = np.zeros(size, dtype=np.int64)
+    seen = mapping[1:] >= 0
+    compact = np.flatnonzero(seen) + 1
+    rank[mapping[compact][::-1]] = (compact + 2)[::-1]   # first appearance wins on merges
+    rank[0] = 2
+    if unk_id is not None:
+        rank[unk_id] = 0
+    return rank
+
+
+def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
+    """The vocabulary, the renaming of compact ids into it, and what vocabulary control did.
+
+    Without --min-count or --max-vocab every token seen (in any split) is in
+    the vocabulary. With them, the training split's frequencies decide: tokens
+    seen fewer than min_count times, and all but the max_vocab most frequent
+    (ties go to the token that sorts first), become `<unk>`. The word `<unk>` in the
+    text is that token; `<s>` and `</s>` are refused (ARPA files could not tell them from
+    the boundaries), as lmplz refuses all three by default.
+    """
+    tokens = collector.tokens()
+    if unit == "word":
+        reserved = sorted({"<s>", "</s>"} & set(tokens))
+        if reserved:
+            raise InputError(f"the text holds the word {reserved[0]}, which bigram reserves for "
+                             "the boundaries of items; replace it in the text")
+    literal_unk = UNK in tokens
+    if min_count is None and max_vocab is None:
+        # Modified Kneser-Ney always has `<unk>`, as lmplz's models do.
+        vocabulary = Vocabulary(tokens, unit, unk=force_unk or literal_unk)
+        kept = np.array([t != UNK for t in tokens], dtype=bool)
+    else:
+        frequency = collector.train_frequencies()[1:]
+        kept = frequency >= (min_count or 1)
+        if max_vocab is not None and kept.sum() > max_vocab:
+            order = sorted(np.flatnonzero(kept).tolist(), key=lambda i: (-frequency[i], tokens[i]))
+            kept = np.zeros(len(tokens), dtype=bool)
+            kept[order[:max_vocab]] = True
+        kept &= np.array([t != UNK for t in tokens], dtype=bool)
+        vocabulary = Vocabulary([t for t, k in zip(tokens, kept) if k], unit, unk=True)
+    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
+    mapping = np.full(len(tokens) + 1, vocabulary.unk_id if vocabulary.unk else -1,
+                      dtype=np.int64)
+    mapping[0] = 0
+    for i in np.flatnonzero(kept).tolist():
+        mapping[i + 1] = stoi[tokens[i]]
+    control = {"min_count": min_count, "max_vocab": max_vocab,
+               "unk_types": int((~kept).sum()) - int(literal_unk)}
+    return vocabulary, mapping, control

@@ -1,0 +1,340 @@
+"""Choosing a model on the dev split: every setting is trained on train and scored on dev;
+the best one is reported once on test, as the makemore lecture's exercises ask.
+
+The data is read once per padding (its token ids are kept) and counted once per order;
+trying another strength then costs one smoothing pass. Modified Kneser-Ney has no single
+strength: it starts from the discounts lmplz estimates from the counts-of-counts and
+searches its 3 x order discounts on dev (`search_discounts`).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from bigram.ngrams.training_data import load_training_data
+from bigram.errors import OptionError
+from bigram.models.evaluation import report_from_index
+from bigram.formats.modelfile import SavedModel, build_meta
+from bigram.models.language_models import CountModel, NeuralModel
+from bigram.ngrams.smoothing import METHODS, check
+from bigram.training.train import padding_for
+
+MODIFIED = "modified-kneser-ney"
+
+DEFAULT_STRENGTHS = {
+    "add-k": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
+    "witten-bell": [0.03, 0.1, 0.3, 1.0, 3.0],
+    "kneser-ney": [None, 0.1, 0.3, 0.5, 0.7, 0.9],
+}
+DEFAULT_REGS = [0.001, 0.01, 0.1]
+
+
+def parse_list(text, kind, name):
+    """'2,3,4' or '0.1,auto' as a list; 'auto' (an estimated strength) becomes None."""
+    if text is None:
+        return None
+    values = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if kind is float and part == "auto":
+            values.append(None)
+            continue
+        try:
+            value = kind(part)
+        except ValueError:
+            raise OptionError(f"--{name} takes a comma-separated list, and {part!r} is not "
+                              f"a{'n integer' if kind is int else ' number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise OptionError(f"--{name} values must be finite, not {part}")
+        values.append(value)
+    if not values:
+        raise OptionError(f"--{name} needs at least one value")
+    return values
+
+
+@dataclass
+class Trial:
+    """One setting and its losses."""
+
+    order: int
+    method: str                   # smoothing method, or "neural"
+    strength: float | None        # k, multiplier, discount (None: estimated), or reg
+    train: float = math.nan
+    dev: float = math.nan
+    test: float | None = None     # reported for the chosen trial only
+    discounts: dict | None = None  # modified Kneser-Ney: {order: (D1, D2, D3+)} used
+    searched: bool = False        # modified Kneser-Ney: discounts tuned on dev, not estimated
+
+
+@dataclass
+class Tuning:
+    """Every trial, the chosen one, and the saved model of the chosen setting."""
+
+    trials: list
+    chosen: Trial
+    saved: SavedModel
+    data_order: int
+    splits: dict = field(default_factory=dict)
+
+
+def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, split="80/10/10",
+         split_seed=3407, encoding_errors="strict", steps=100, lr=50.0, seed=2147483647,
+         on_trial=None, unit="char", min_count=None, max_vocab=None, dask=None,
+         dask_workers=None, dask_progress=None):
+    """Train every setting on train, choose the lowest dev loss, score it once on test.
+
+    With `dask` (as in training.train_model) the data is counted on a Dask cluster, every
+    order in one pass per padding; the split must then be a hash split ('hash:80/10/10').
+    """
+    if split in (None, "makemore"):
+        raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
+                          "such as 80/10/10")
+    orders = sorted(set(orders))
+    if orders[0] < 2:
+        raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
+    settings = _settings(kind, orders, methods, strengths, regs)
+    loaded = {}
+
+    def data_for(padding):
+        # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
+        if padding not in loaded:
+            if dask is not None:
+                from bigram.cluster.dask_counting import load_on_cluster
+
+                loaded[padding] = load_on_cluster(
+                    files, dask, dask_workers, None, split_seed, encoding_errors, max(orders),
+                    split, unit, min_count, max_vocab, padding, progress=dask_progress,
+                    countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]])
+            else:
+                loaded[padding] = load_training_data(
+                    files, split_seed=split_seed, encoding_errors=encoding_errors,
+                    order=max(orders), split=split, unit=unit, min_count=min_count,
+                    max_vocab=max_vocab, padding=padding)
+            if not loaded[padding].items.get("dev"):
+                raise OptionError("the dev split is empty: give it a share, such as "
+                                  "--split 80/10/10")
+        return loaded[padding]
+
+    if kind == "neural":
+        from bigram.models.language_models import check_neural_budget
+
+        check_neural_budget(len(data_for("makemore").vocabulary), max(orders))
+    tables = {}
+    trials, models = [], {}
+    for order, method, strength in settings:
+        padding = padding_for(kind, method)
+        data = data_for(padding)
+        if (order, padding) not in tables:
+            tables[order, padding] = data.recount(order, padding)
+        counts = tables[order, padding]
+        if method == MODIFIED:
+            tried = _discount_trials(data, counts, order)
+        elif kind == "counts":
+            model = CountModel(data.vocabulary, counts["train"], strength, method)
+            tried = [(Trial(order, method, strength), model)]
+        else:
+            model = NeuralModel.fit(data.vocabulary, counts["train"], steps, lr, strength, seed)
+            tried = [(Trial(order, method, strength), model)]
+        for trial, model in tried:
+            if math.isnan(trial.dev):
+                trial.dev = _nll(model, counts["dev"])
+            trial.train = _nll(model, counts["train"])
+            trials.append(trial)
+            models[id(trial)] = model
+            if on_trial is not None:
+                on_trial(trial)
+    chosen = min(trials, key=lambda t: (math.inf if math.isnan(t.dev) else t.dev))
+    model = models[id(chosen)]
+    padding = padding_for(kind, chosen.method)
+    data, counts = loaded[padding], tables[chosen.order, padding]
+    if "test" in counts:
+        chosen.test = _nll(model, counts["test"])
+    data.order, data.counts = chosen.order, counts
+    meta = build_meta(model, data, {"tuning": {
+        "grid": [{"order": t.order, "method": t.method, "strength": t.strength,
+                  **discounts_record(t), "train": t.train, "dev": t.dev} for t in trials],
+        "chosen": {"order": chosen.order, "method": chosen.method,
+                   "strength": chosen.strength, **discounts_record(chosen)}}})
+    saved = SavedModel(model, counts, meta, data.train_items)
+    return Tuning(trials, chosen, saved, max(orders), data.items)
+
+
+def discounts_record(trial):
+    """Modified Kneser-Ney's discounts of a trial, and whether they were searched on dev,
+    as JSON fields (none for other methods)."""
+    if trial.discounts is None:
+        return {}
+    return {"discounts": {str(k): list(d) for k, d in trial.discounts.items()},
+            "searched": trial.searched}
+
+
+def _discount_trials(data, counts, order):
+    """Modified Kneser-Ney at one order: the estimated discounts, and those searched on dev
+    from them (each with its model)."""
+
+    def model_with(discounts):
+        return CountModel(data.vocabulary, counts["train"], None, MODIFIED, discounts=discounts,
+                          token_rank=data.token_rank)
+
+    estimated = model_with(None)
+    start = dict(estimated.used_discounts())
+    search = search_discounts(lambda d: _nll(model_with(d), counts["dev"]), start)
+    tuned = model_with(search.discounts)
+    return [(Trial(order, MODIFIED, None, discounts=start), estimated),
+            (Trial(order, MODIFIED, None, dev=search.dev, discounts=search.discounts,
+                   searched=True), tuned)]
+
+
+# ---------------------------------------------------------------------- discount search
+
+FIRST_STEP = 1.5      # a discount is first multiplied or divided by this
+LAST_STEP = 1.02      # the search ends when a sweep at this step improves nothing
+EVALUATIONS_PER_DISCOUNT = 100   # a bound on the work: dev scorings per discount searched
+
+
+@dataclass
+class DiscountSearch:
+    """The discounts found, their dev loss, where the search began and what it cost."""
+
+    discounts: dict           # {order: (D1, D2, D3+)}
+    dev: float
+    start_dev: float
+    evaluations: int
+
+
+MARGIN = 1e-3
+
+
+def discount_range(j):
+    """The D_j tried: lmplz accepts [0, j]. Staying below j (Chen and Goodman's D_j < j)
+    leaves every n-gram seen j times some of its own count; staying above 0 keeps some
+    mass for the order below (and the search from halving a vanishing discount forever)."""
+    return j * MARGIN, j * (1 - MARGIN)
+
+
+def _clip(value, j):
+    low, high = discount_range(j)
+    return min(max(value, low), high)
+
+
+def search_discounts(dev_nll, start, first_step=FIRST_STEP, last_step=LAST_STEP,
+                     max_evaluations=None):
+    """Coordinate descent of dev_nll({order: (D1, D2, D3+)}) over every discount, from `start`.
+
+    Each discount in turn (order by order, D1 to D3+) is multiplied by the step while
+    that lowers the dev loss, else divided by it while that does; after a sweep that
+    lowers nothing the step shrinks (its logarithm halves), until it is below
+    `last_step`. Every D_j stays in `discount_range(j)`. A setting whose loss is
+    NaN or infinite (a token left without probability) never wins.
+    """
+    current = {k: [_clip(float(d), j) for j, d in enumerate(ds, 1)]
+               for k, ds in sorted(start.items())}
+
+    def frozen(values):
+        return {k: tuple(ds) for k, ds in values.items()}
+
+    best = dev_nll(frozen(current))
+    start_dev, evaluations = best, 1
+    budget = max_evaluations or EVALUATIONS_PER_DISCOUNT * 3 * len(current)
+    log_step = math.log(first_step)
+    while log_step >= math.log(last_step) and evaluations < budget:
+        improved = False
+        for k in current:
+            for j in range(3):
+                for direction in (1.0, -1.0):
+                    moved = False
+                    while evaluations < budget:
+                        value = _clip(current[k][j] * math.exp(direction * log_step),
+                                      j + 1)
+                        if value == current[k][j]:
+                            break
+                        trial = {o: list(ds) for o, ds in current.items()}
+                        trial[k][j] = value
+                        loss = dev_nll(frozen(trial))
+                        evaluations += 1
+                        if not loss < best:
+                            break
+                        best, current, moved, improved = loss, trial, True, True
+                    if moved:   # no need to try the other way
+                        break
+        if not improved:
+            log_step /= 2
+    return DiscountSearch(frozen(current), best, start_dev, evaluations)
+
+
+def parse_discounts(text, order):
+    """`--discounts '2:0.5,1,1.5;3:...'` as {order: (D1, D2, D3+)}; orders left out keep
+    the estimated discounts. Each D_j must lie in [0, j], the range lmplz accepts."""
+    if text is None:
+        return None
+    discounts = {}
+    for part in str(text).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        where, colon, values = part.partition(":")
+        try:
+            k = int(where)
+            numbers = [float(v) for v in values.split(",")] if colon else []
+        except ValueError:
+            raise OptionError(f"--discounts takes 'order:D1,D2,D3' groups separated by ';', "
+                              f"and {part!r} is not one") from None
+        if len(numbers) != 3:
+            raise OptionError(f"--discounts takes 'order:D1,D2,D3' groups separated by ';', "
+                              f"and {part!r} is not one")
+        if not 1 <= k <= order:
+            raise OptionError(f"--discounts gives order {k}, but the model's orders are 1 "
+                              f"to {order}")
+        if k in discounts:
+            raise OptionError(f"--discounts gives order {k} twice")
+        for j, d in enumerate(numbers, 1):
+            if not (math.isfinite(d) and 0 <= d <= j):
+                raise OptionError(f"--discounts: D{j if j < 3 else '3+'} of order {k} must "
+                                  f"lie in [0, {j}], not {d:g}")
+        discounts[k] = tuple(numbers)
+    if not discounts:
+        raise OptionError("--discounts needs at least one 'order:D1,D2,D3' group")
+    return discounts
+
+
+def format_discounts(discounts):
+    """The --discounts text of {order: (D1, D2, D3+)}, exact (shortest round-trip floats)."""
+    return ";".join(f"{k}:" + ",".join(repr(float(d)) for d in ds)
+                    for k, ds in sorted(discounts.items()))
+
+
+def _settings(kind, orders, methods, strengths, regs):
+    if kind == "neural":
+        if methods or strengths:
+            raise OptionError("--smoothing-method and --smoothing tune count models; the "
+                              "neural model tunes --reg")
+        regs = DEFAULT_REGS if regs is None else regs
+        for reg in regs:
+            if reg is None or reg < 0:
+                raise OptionError(f"--reg values must be numbers >= 0, not {reg}")
+        return [(order, "neural", reg) for order in orders for reg in regs]
+    if regs:
+        raise OptionError("--reg tunes the neural model; count models tune --smoothing")
+    named = methods is not None
+    methods = list(METHODS) if methods is None else methods
+    settings = []
+    for method in methods:
+        check(method, None)
+        if method == MODIFIED:
+            if named and strengths is not None:
+                raise OptionError("modified-kneser-ney tunes its discounts on dev from the "
+                                  "estimated ones; --smoothing does not apply to it")
+            settings.extend((order, method, None) for order in orders)
+            continue
+        values = DEFAULT_STRENGTHS[method] if strengths is None else strengths
+        for value in values:
+            if value is None and method != "kneser-ney":
+                raise OptionError(f"'auto' strength is Kneser-Ney's estimated discount; "
+                                  f"{method} needs numbers")
+            check(method, value)
+            settings.extend((order, method, value) for order in orders)
+    return sorted(settings, key=lambda s: (s[0], METHODS.index(s[1]),
+                                           -1 if s[2] is None else s[2]))
+
+
+def _nll(model, index):
+    return report_from_index(model, index, 0, "").nll
