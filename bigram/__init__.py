@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bigram.errors import BigramError, InputError, ModelFileError, OptionError
 
-from bigram.version import __version__
+from bigram.version import __version__  # noqa: F401  (bigram.__version__)
 
 __all__ = ["BigramError", "InputError", "ItemScore", "Model", "ModelFileError", "OptionError",
            "Report", "load", "split", "train"]

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bigram.errors import BigramError, InputError, OptionError
+from bigram.settings import DEFAULT_SEED, DEFAULT_SPLIT_SEED
 
-DEFAULT_SEED = 2147483647       # the lecture's seed: neural weights, and `sample`'s stream
-DEFAULT_SPLIT_SEED = 3407       # makemore's permutation seed (bigram.ngrams.training_data)
 ITEMS_LABEL = "<items>"         # how items given from Python are named in reports and errors
 
 PathLike = str | os.PathLike
@@ -82,7 +81,7 @@ def split(items: Sequence[str], split: str = "makemore", test_size: int | None =
     """
     import numpy as np
 
-    from bigram.ngrams.training_data import default_test_size, parse_split, split_assignment
+    from bigram.text.splits import default_test_size, parse_split, split_assignment
 
     _items_source(items)
     percentages = parse_split(split)
@@ -126,6 +125,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     has the loss of each split. `progress(step, loss)` is called at every
     neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
     """
+    from bigram.settings import TrainingSettings
     from bigram.training.train import train_model
 
     if split is None:
@@ -133,13 +133,15 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
             raise OptionError("test_size belongs to split='makemore'; without a split the "
                               "model trains on all the data")
         split, test_size = "makemore", 0
-    result = train_model(
-        _sources(data), model, smoothing=smoothing, steps=steps, lr=lr, reg=reg, seed=seed,
-        test_size=test_size, split_seed=split_seed, encoding_errors=encoding_errors,
-        progress=progress if model == "neural" else None, method=method, order=order,
-        split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
-        prune=list(prune) if prune else None, discounts=discounts, dask=dask,
-        dask_workers=dask_workers, dask_progress=dask_progress)
+    settings = TrainingSettings.of(
+        model=model, order=order, unit=unit, method=method, smoothing=smoothing, steps=steps,
+        lr=lr, reg=reg, seed=seed, split=split, test_size=test_size, split_seed=split_seed,
+        min_count=min_count, max_vocab=max_vocab, prune=tuple(prune) if prune else None,
+        discounts=discounts, encoding_errors=encoding_errors, dask=dask,
+        dask_workers=dask_workers)
+    result = train_model(_sources(data), settings,
+                         progress=progress if model == "neural" else None,
+                         dask_progress=dask_progress)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 
@@ -163,7 +165,7 @@ class Model:
         self._tokens = None
 
     def __repr__(self):
-        from bigram.cli.render import order_name
+        from bigram.models.language_models import order_name
 
         return (f"<bigram.Model: {self.kind} {order_name(self.order)}, "
                 f"{len(self.vocabulary):,} {self.unit} tokens, "
@@ -173,7 +175,7 @@ class Model:
 
     @property
     def saved(self):
-        """The underlying modelfile.SavedModel, for the library's other functions."""
+        """The underlying bigram.formats.saved.SavedModel, for the library's other functions."""
         return self._saved
 
     @property

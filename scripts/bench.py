@@ -34,6 +34,7 @@ from bigram.models.evaluation import evaluate_text_sources  # noqa: E402
 from bigram.models.language_models import CountModel, NeuralModel  # noqa: E402
 from bigram.models.sampling import chain_for, sample  # noqa: E402
 from bigram.tensor.random import Generator  # noqa: E402
+from bigram.settings import Reading, TrainingSettings
 import lecture  # noqa: E402
 from lecture import stoi_of, words  # noqa: E402
 
@@ -75,7 +76,7 @@ def timed(fn):
 
 
 def ours_count():
-    data = load_training_data([str(NAMES)], test_size=0)
+    data = load_training_data([str(NAMES)], Reading(test_size=0))
     return data.counts["train"]
 
 
@@ -175,7 +176,7 @@ def startup(args, repeats):
 
 def run(quick):
     repeats = 1 if quick else 5
-    data = load_training_data([str(NAMES)], test_size=0)
+    data = load_training_data([str(NAMES)], Reading(test_size=0))
     counts, vocabulary = data.counts["train"], data.vocabulary
     model = CountModel.fit(vocabulary, counts, 1.0)
     # The lecture's 27 x 27 matrix, row i = P(next | previous token i), for the peers' loops.
@@ -286,8 +287,7 @@ def orders(quick):
 
     rows = []
     for order in ((2, 3) if quick else (2, 3, 4, 5, 6)):
-        t_train, result = timed(lambda: train_model([str(NAMES)], method="kneser-ney",
-                                                    order=order, split="80/10/10"))
+        t_train, result = timed(lambda: train_model([str(NAMES)], TrainingSettings.of(method="kneser-ney", order=order, split="80/10/10")))
         model = result.saved.model
         t_eval, total = timed(lambda: model.log_likelihood(result.data.counts["dev"]))
         t_sample, _ = timed(lambda: sample_names(model, 10_000, Generator().manual_seed(1)))

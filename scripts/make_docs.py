@@ -18,26 +18,27 @@ from bigram.models.evaluation import evaluate_splits  # noqa: E402
 from bigram.cli.pictures import plot_grid, plot_training_curve, terminal_grid  # noqa: E402
 from bigram.training.train import best_bigram_loss, train_model  # noqa: E402
 from bigram.training.tune import tune  # noqa: E402
+from bigram.settings import TrainingSettings
 
 DOCS = ROOT / "docs"
 
 
 def main():
     DOCS.mkdir(exist_ok=True)
-    everything = train_model([], "counts", test_size=0)
+    everything = train_model([], TrainingSettings.of(model="counts", test_size=0))
     plot_grid(everything.saved, "counts", DOCS / "bigram-counts.png",
               title="names.txt: counts of the 27 x 27 bigrams")
     console = Console(record=True, force_terminal=True, width=80, color_system="truecolor",
                       file=open("/dev/null", "w"))
     console.print(terminal_grid(everything.saved, "probs"))
     console.save_svg(str(DOCS / "show.svg"), title="bigram show")
-    neural = train_model([], "neural")
+    neural = train_model([], TrainingSettings.of(model="neural"))
     plot_training_curve(neural.saved.model.losses,
                         best_bigram_loss(neural.data.counts["train"]), DOCS / "training-curve.png")
     print("| smoothing | strength | train NLL | test NLL |")
     print("|---|---|---|---|")
     for method in ("add-k", "witten-bell", "kneser-ney"):
-        result = train_model([], "counts", method=method)
+        result = train_model([], TrainingSettings.of(model="counts", method=method))
         reports = {r.name: r for r in evaluate_splits(result.saved)}
         model = result.saved.model
         strength = (f"{model.smoothing:.4g}" if model.smoothing is not None else

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from bigram.text.sources import items_from_text, read_items
-from bigram.ngrams.training_data import load_training_data, split_assignment
+from bigram.ngrams.training_data import load_training_data
+from bigram.text.splits import split_assignment
+from bigram.settings import Reading
 from conftest import NAMES, count_matrix, lecture_counts, names
 
 TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
@@ -32,8 +34,7 @@ def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_text):
     path = tmp_path / "mixed.txt"
     words = names()[:3000] + ["zoë", "  padded  ", "mary ann", "", "crlf\r"] * 40
     path.write_bytes(("\n".join(words) + "\n").encode())
-    data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
-                              keep_text=keep_text)
+    data = load_training_data([str(path)], Reading(test_size=0, block_bytes=block_bytes), keep_text=keep_text)
     expected, chars = lecture_counts(python_items(path.read_text()))
     assert data.vocabulary.chars == chars
     np.testing.assert_array_equal(count_matrix(data.counts["train"]), expected)
@@ -49,7 +50,7 @@ def test_counts_do_not_depend_on_block_size(tmp_path, block_bytes, keep_text):
 def test_ascii_fast_path_equals_general_path(tmp_path, text):
     path = tmp_path / "t.txt"
     path.write_bytes(text.encode())
-    fast = load_training_data([str(path)], test_size=0, keep_text=0)
+    fast = load_training_data([str(path)], Reading(test_size=0), keep_text=0)
     expected, chars = lecture_counts(python_items(text))
     np.testing.assert_array_equal(count_matrix(fast.counts["train"]), expected)
     np.testing.assert_array_equal(fast.counts["train"].level(1).count, expected.sum(0))
@@ -60,7 +61,7 @@ def test_split_is_makemores_permutation():
     words = names()
     rp = np.load(NAMES.parent.parent / "tests" / "fixtures" / "rng.npz")["makemore_split|0"]
     np.testing.assert_array_equal(np.flatnonzero(split_assignment(len(words), 3407, 1000) == 2), np.sort(rp[-1000:]))
-    data = load_training_data([], test_size=None)
+    data = load_training_data([], Reading(test_size=None))
     assert sorted(data.held_out["test"]) == sorted(words[i] for i in rp[-1000:])
     train_counts, _ = lecture_counts([words[i] for i in rp[:-1000]])
     np.testing.assert_array_equal(count_matrix(data.counts["train"]), train_counts)
@@ -71,7 +72,7 @@ def test_split_subtraction_on_the_fast_path_equals_direct_counts(tmp_path):
     words = names()[:5000]
     path = tmp_path / "n.txt"
     path.write_text("\n".join(words) + "\n")
-    data = load_training_data([str(path)], test_size=500, block_bytes=4096, keep_text=10)
+    data = load_training_data([str(path)], Reading(test_size=500, block_bytes=4096), keep_text=10)
     test = set(np.flatnonzero(split_assignment(5000, 3407, 500) == 2).tolist())
     train_counts, _ = lecture_counts([w for i, w in enumerate(words) if i not in test])
     test_counts, test_chars = lecture_counts([w for i, w in enumerate(words) if i in test])

@@ -30,6 +30,7 @@ from bigram.text.sources import read_items  # noqa: E402
 from bigram.ngrams.index import count_items  # noqa: E402
 from bigram.training.train import train_model  # noqa: E402
 from bigram.text.vocabulary import Vocabulary  # noqa: E402
+from bigram.settings import Cluster, Reading, TrainingSettings
 from conftest import NAMES, assert_same_index  # noqa: E402
 
 BLOCK = 1200   # bytes per task: dozens of blocks per file
@@ -99,9 +100,8 @@ CASES = [("char", 2, "add-k")] + [(unit, order, method) for unit in ("char", "wo
 @pytest.mark.parametrize("unit,order,method", CASES)
 def test_cluster_model_is_the_one_process_model(cluster, corpora, unit, order, method):
     files = corpora[unit]
-    expected = train_model(files, test_size=0, unit=unit, order=order, method=method)
-    got = train_model(files, test_size=0, unit=unit, order=order, method=method,
-                      dask=cluster[0].scheduler_address, block_bytes=BLOCK)
+    expected = train_model(files, TrainingSettings.of(test_size=0, unit=unit, order=order, method=method))
+    got = train_model(files, TrainingSettings.of(test_size=0, unit=unit, order=order, method=method, dask=cluster[0].scheduler_address, block_bytes=BLOCK))
     assert got.data.cluster["blocks"] > 10
     assert_same_model(got, expected)
 
@@ -136,8 +136,7 @@ def test_hash_split_against_a_plain_reference(cluster, corpora):
     got_split = hash_split(codepoints, ends - [len(i) for i in items], ends, shares, seed)
     assert np.bincount(got_split).tolist() == [len(splits[s]) for s in ("train", "dev", "test")]
 
-    data = load_on_cluster(files, cluster[0].scheduler_address, split="hash:70/20/10",
-                           split_seed=seed, order=3, block_bytes=BLOCK)
+    data = load_on_cluster(files, Cluster(cluster[0].scheduler_address), Reading(split="hash:70/20/10", split_seed=seed, block_bytes=BLOCK), order=3)
     vocabulary = Vocabulary(set("".join(items)), "char")
     assert data.vocabulary == vocabulary
     assert data.items == {s: len(v) for s, v in splits.items()}
@@ -151,9 +150,8 @@ def test_hash_split_against_a_plain_reference(cluster, corpora):
 def test_several_orders_in_one_pass_are_the_recounts_of_one_process(cluster, corpora):
     files = corpora["word"]
     countings = [(2, "makemore"), (3, "makemore"), (3, "sentence")]
-    data = load_on_cluster(files, cluster[0].scheduler_address, test_size=0, unit="word",
-                           block_bytes=BLOCK, countings=countings)
-    reference = load_training_data(files, test_size=0, unit="word", order=3)
+    data = load_on_cluster(files, Cluster(cluster[0].scheduler_address), Reading(test_size=0, unit="word", block_bytes=BLOCK), countings=countings)
+    reference = load_training_data(files, Reading(test_size=0, unit="word"), order=3)
     for order, padding in countings:
         assert_same_index(data.recount(order, padding)["train"],
                           reference.recount(order, padding)["train"])
@@ -162,7 +160,7 @@ def test_several_orders_in_one_pass_are_the_recounts_of_one_process(cluster, cor
 def test_a_worker_killed_mid_run_changes_nothing(cluster, corpora):
     local, client = cluster
     files = corpora["char"]
-    expected = train_model(files, test_size=0, order=3, method="kneser-ney")
+    expected = train_model(files, TrainingSettings.of(test_size=0, order=3, method="kneser-ney"))
     before = client.run(os.getpid)
     killed = []
 
@@ -174,9 +172,7 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, corpora):
             os.kill(pid, signal.SIGKILL)
             killed.append(address)
 
-    got = train_model(files, test_size=0, order=3, method="kneser-ney",
-                      dask=local.scheduler_address, block_bytes=BLOCK // 4,
-                      dask_progress=kill_one_worker)
+    got = train_model(files, TrainingSettings.of(test_size=0, order=3, method="kneser-ney", dask=local.scheduler_address, block_bytes=BLOCK // 4), dask_progress=kill_one_worker)
     assert killed
     assert_same_model(got, expected)
     deadline = time.time() + 20   # the nanny restarts the worker for the tests after this one
@@ -188,14 +184,14 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, corpora):
 def test_unreadable_inputs_are_one_line_errors(cluster, corpora, tmp_path):
     address = cluster[0].scheduler_address
     with pytest.raises(InputError, match="no such file: .*missing.txt"):
-        load_on_cluster([str(tmp_path / "missing.txt")], address, test_size=0)
+        load_on_cluster([str(tmp_path / "missing.txt")], Cluster(address), Reading(test_size=0))
     # Invalid UTF-8 deep inside the file: the worker names the line as one process does.
     bad = tmp_path / "bad.txt"
     bad.write_bytes(NAMES.read_bytes()[:5000] + b"caf\xe9\n" + b"emma\n" * 200)
     with pytest.raises(InputError) as one_process:
-        load_training_data([str(bad)], test_size=0)
+        load_training_data([str(bad)], Reading(test_size=0))
     with pytest.raises(InputError) as on_cluster:
-        load_on_cluster([str(bad)], address, test_size=0, block_bytes=BLOCK)
+        load_on_cluster([str(bad)], Cluster(address), Reading(test_size=0, block_bytes=BLOCK))
     assert str(on_cluster.value) == str(one_process.value)
     assert "\n" not in str(on_cluster.value)
 
@@ -203,18 +199,18 @@ def test_unreadable_inputs_are_one_line_errors(cluster, corpora, tmp_path):
 def test_options_that_need_every_item_are_refused(cluster):
     address = cluster[0].scheduler_address
     with pytest.raises(OptionError, match="--test-size 0"):
-        load_on_cluster([str(NAMES)], address)            # makemore's default split
+        load_on_cluster([str(NAMES)], Cluster(address))            # makemore's default split
     with pytest.raises(OptionError, match="hash:80/10/10"):
-        load_on_cluster([str(NAMES)], address, split="80/10/10")
+        load_on_cluster([str(NAMES)], Cluster(address), Reading(split="80/10/10"))
     with pytest.raises(OptionError, match="--min-count"):
-        load_on_cluster([str(NAMES)], address, test_size=0, min_count=2)
+        load_on_cluster([str(NAMES)], Cluster(address), Reading(test_size=0, min_count=2))
 
 
 def test_an_unreachable_scheduler_fails_within_seconds(monkeypatch):
     monkeypatch.setattr(distributed, "CONNECT_SECONDS", 1)
     start = time.time()
     with pytest.raises(BigramError, match="tcp://127.0.0.1:9 "):
-        load_on_cluster([str(NAMES)], "tcp://127.0.0.1:9", test_size=0)
+        load_on_cluster([str(NAMES)], Cluster("tcp://127.0.0.1:9"), Reading(test_size=0))
     assert time.time() - start < 5
 
 
@@ -246,9 +242,8 @@ def test_without_dask_the_option_says_how_to_install_it(cli, monkeypatch, tmp_pa
 
 def test_a_local_cluster_is_started_and_stopped(corpora):
     files = corpora["char"][:1]
-    expected = train_model(files, test_size=0, order=2, method="witten-bell")
-    got = train_model(files, test_size=0, order=2, method="witten-bell", dask="local",
-                      dask_workers=1, block_bytes=4096)
+    expected = train_model(files, TrainingSettings.of(test_size=0, order=2, method="witten-bell"))
+    got = train_model(files, TrainingSettings.of(test_size=0, order=2, method="witten-bell", dask="local", dask_workers=1, block_bytes=4096))
     assert got.data.cluster["workers"] == 1
     assert_same_model(got, expected)
 
@@ -258,12 +253,10 @@ def test_tune_on_a_cluster_scores_the_hash_split(cluster, corpora):
 
     address, files = cluster[0].scheduler_address, corpora["char"]
     with pytest.raises(OptionError, match="hash:80/10/10"):
-        tune(files, [2], methods=["kneser-ney"], strengths=[0.5], dask=address)
-    result = tune(files, [2, 3], methods=["kneser-ney"], strengths=[0.5],
-                  split="hash:70/20/10", dask=address)
+        tune(files, [2], methods=["kneser-ney"], strengths=[0.5], settings=TrainingSettings.of(split="80/10/10", dask=address))
+    result = tune(files, [2, 3], methods=["kneser-ney"], strengths=[0.5], settings=TrainingSettings.of(split="hash:70/20/10", dask=address))
     assert len(result.trials) == 2
     for trial in result.trials:
-        trained = train_model(files, order=trial.order, method="kneser-ney", smoothing=0.5,
-                              split="hash:70/20/10", dask=address, block_bytes=BLOCK)
+        trained = train_model(files, TrainingSettings.of(order=trial.order, method="kneser-ney", smoothing=0.5, split="hash:70/20/10", dask=address, block_bytes=BLOCK))
         dev = {r.name: r for r in trained.reports}["dev"]
         assert trial.dev == pytest.approx(dev.nll, rel=1e-12)

@@ -69,7 +69,7 @@ def test_training_20001_characters_stays_in_bounded_memory(trained):
     assert items == {"train": ITEMS - 1000, "test": 1000}
     assert tokens["train"] + tokens["test"] == len(codes) + ITEMS   # characters and ends
     # The training split's bigrams, counted here with numpy, are the stored ones.
-    from bigram.ngrams.training_data import split_assignment
+    from bigram.text.splits import split_assignment
 
     train = split_assignment(ITEMS, 3407, test_size=1000) == 0
     ids = codes - FIRST + 1                       # the vocabulary is the code points in order

@@ -6,9 +6,11 @@ import pytest
 import bigram.tensor as torch
 from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError, TrainingDiverged
-from bigram.formats.modelfile import SavedModel, build_meta, load, save
+from bigram.formats.modelfile import load, save
+from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel, counts_loss, per_example_loss
 from bigram.text.vocabulary import Vocabulary
+from bigram.settings import Reading
 from conftest import NAMES, assert_same_index, bigram_rows, lecture_counts, names
 
 
@@ -21,7 +23,7 @@ def lecture():
         tokens = [0] + [stoi[c] for c in w] + [0]
         xs += tokens[:-1]
         ys += tokens[1:]
-    data = load_training_data([str(NAMES)], test_size=0)
+    data = load_training_data([str(NAMES)], Reading(test_size=0))
     assert data.vocabulary == Vocabulary(chars)
     return N, data, torch.tensor(xs), torch.tensor(ys)
 
@@ -64,7 +66,7 @@ def test_neural_training_rejects_divergence(lecture):
 
 
 def test_model_file_round_trip(tmp_path):
-    data = load_training_data([], test_size=None)
+    data = load_training_data([], Reading(test_size=None))
     for model in (CountModel.fit(data.vocabulary, data.counts["train"], 0.5),
                   NeuralModel.fit(data.vocabulary, data.counts["train"], steps=3)):
         saved = SavedModel(model, data.counts, build_meta(model, data), data.train_items)

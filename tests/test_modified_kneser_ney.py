@@ -32,6 +32,7 @@ from test_kenlm_fixtures import parse_arpa_text
 from bigram.formats.arpa_writer import arpa_lines
 from bigram.ngrams.kneser_ney import closed_form_discounts
 from bigram.training.train import train_model
+from bigram.settings import TrainingSettings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
@@ -144,8 +145,7 @@ def test_estimator_equals_reference_on_random_corpora(tmp_path, seed, order, pru
     sentences = random_corpus(seed)
     path = tmp_path / "corpus.txt"
     path.write_text("".join(" ".join(s) + "\n" for s in sentences), encoding="utf-8")
-    result = train_model([str(path)], "counts", method="modified-kneser-ney", order=order,
-                         unit="word", test_size=0, prune=prune)
+    result = train_model([str(path)], TrainingSettings.of(model="counts", method="modified-kneser-ney", order=order, unit="word", test_size=0, prune=prune))
     mine = parse_arpa_text("\n".join(arpa_lines(result.saved.model)))
     reference = reference_estimate(sentences, order, prune=prune)
     assert_same_arpa(mine, reference.arpa)
@@ -177,8 +177,7 @@ def test_discounts_on_the_edge_fall_back_as_lmplz_does(tmp_path):
                  + [[f"w{i}"] for i in range(14) for _ in range(3)])
     path = tmp_path / "edge.txt"
     path.write_text("".join(s[0] + "\n" for s in sentences), encoding="utf-8")
-    result = train_model([str(path)], "counts", method="modified-kneser-ney", order=2,
-                         unit="word", test_size=0)
+    result = train_model([str(path)], TrainingSettings.of(model="counts", method="modified-kneser-ney", order=2, unit="word", test_size=0))
     estimate = result.saved.model.estimate
     assert estimate.fallback[2] and estimate.discounts[2] == (0.5, 1.0, 1.5)
     mine = parse_arpa_text("\n".join(arpa_lines(result.saved.model)))

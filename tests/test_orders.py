@@ -21,6 +21,7 @@ from bigram.ngrams.index import count_items
 from bigram.models.sampling import chain_for, sample, sample_one_at_a_time
 from bigram.ngrams.smoothing import estimated_discount
 from bigram.training.tune import tune
+from bigram.settings import Reading, TrainingSettings
 from conftest import assert_same_index, names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,7 @@ def test_counts_of_every_order_match_a_direct_count(order):
 def test_interpolated_probabilities_match_the_recursion(tmp_path, order, method, strength):
     path = tmp_path / "words.txt"
     path.write_text("\n".join(WORDS) + "\n")
-    data = load_training_data([str(path)], test_size=0, order=order)
+    data = load_training_data([str(path)], Reading(test_size=0), order=order)
     model = CountModel(data.vocabulary, data.counts["train"], strength, method)
     reference = Reference(WORDS, order, len(data.vocabulary), method, strength)
     probe = ["emma", "zoë", "xqzy", "mary ann", "aaaaa", "olivia"]  # seen and unseen contexts
@@ -161,7 +162,7 @@ def test_eval_of_a_trigram_model_against_direct_computation(cli, tmp_path):
 
 @pytest.mark.parametrize("order, method", [(3, "kneser-ney"), (4, "add-k"), (6, "witten-bell")])
 def test_sampling_higher_orders_equals_one_at_a_time(order, method):
-    data = load_training_data([], test_size=0, order=order)
+    data = load_training_data([], Reading(test_size=0), order=order)
     model = CountModel(data.vocabulary, data.counts["train"], None, method)
     prefix = model.start_state()
     for token in data.vocabulary.encode_text("ma"):
@@ -227,7 +228,7 @@ def test_split_80_10_10_is_the_seeded_permutation(cli):
     words = names()
     rp = np.load(FIXTURES / "rng.npz")["makemore_split|0"]  # torch.manual_seed(3407); randperm
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
-    data = load_training_data([], split="80/10/10")
+    data = load_training_data([], Reading(split="80/10/10"))
     assert data.items == {"train": n1, "dev": n2 - n1, "test": len(words) - n2}
     assert sorted(data.held_out["dev"]) == sorted(words[i] for i in rp[n1:n2])
     assert sorted(data.held_out["test"]) == sorted(words[i] for i in rp[n2:])
@@ -252,7 +253,7 @@ def test_tune_chooses_on_dev_and_reports_test_once(cli, tmp_path):
     assert reports["dev"] == pytest.approx(result.chosen.dev)
     assert reports["test"] == pytest.approx(result.chosen.test)
     # The order-3 add-k k=0.1 trial, recomputed directly from the split's items.
-    data = load_training_data([], split="80/10/10", order=3)
+    data = load_training_data([], Reading(split="80/10/10"), order=3)
     direct = CountModel(data.vocabulary, data.counts["train"], 0.1, "add-k")
     total, tokens = direct.log_likelihood(data.counts["dev"])
     trial = next(t for t in result.trials if (t.order, t.method, t.strength) == (3, "add-k", 0.1))
@@ -273,7 +274,7 @@ def test_tune_errors(cli):
 
 
 def test_neural_tune_over_reg(cli):
-    result = tune([], [2], "neural", regs=[0.001, 0.1], steps=20)
+    result = tune([], [2], "neural", regs=[0.001, 0.1], settings=TrainingSettings.of(split="80/10/10", steps=20))
     assert {t.strength for t in result.trials} == {0.001, 0.1}
     assert result.chosen.method == "neural" and result.saved.model.reg == result.chosen.strength
 

@@ -5,9 +5,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bigram.ngrams.training_data import load_training_data
-from bigram.formats.modelfile import SavedModel, load, model_meta, save
+from bigram.formats.modelfile import load, save
+from bigram.formats.saved import SavedModel, model_meta
 from bigram.models.language_models import CountModel
 from bigram.text.vocabulary import Vocabulary
+from bigram.settings import Reading
 from conftest import assert_same_index, bigram_index_of, count_matrix
 
 TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
@@ -28,9 +30,8 @@ def test_counting_any_unicode_in_any_chunking(tmp_path, strings, block_bytes, fa
     path.write_bytes(text.encode("utf-8"))
     if not items:
         return
-    data = load_training_data([str(path)], test_size=0, block_bytes=block_bytes,
-                              keep_text=0 if fast_path else 10 ** 9)
-    whole = load_training_data([str(path)], test_size=0)
+    data = load_training_data([str(path)], Reading(test_size=0, block_bytes=block_bytes), keep_text=0 if fast_path else 10 ** 9)
+    whole = load_training_data([str(path)], Reading(test_size=0))
     counts = count_matrix(data.counts["train"])
     assert_same_index(data.counts["train"], whole.counts["train"])   # chunking: no change
     assert counts.sum() == sum(len(w) + 1 for w in items)           # one bigram per token

@@ -24,6 +24,7 @@ from bigram.formats.modelfile import load, load_for_scoring, save
 from bigram.ngrams.query import QueryTables, TablesModel
 from bigram.models.scoring import render_sources, score_lines, tsv_lines
 from bigram.training.train import train_model
+from bigram.settings import TrainingSettings
 
 
 def python_find(keys, queries):
@@ -54,7 +55,7 @@ def trained(tmp_path, *, unit="char", order=4, method="modified-kneser-ney", tex
     """A count model trained on `text` (names.txt by default), saved and loaded back."""
     path = tmp_path / "corpus.txt"
     path.write_text(text if text is not None else (ROOT / "data" / "names.txt").read_text())
-    saved = train_model([str(path)], order=order, method=method, unit=unit, test_size=0).saved
+    saved = train_model([str(path)], TrainingSettings.of(order=order, method=method, unit=unit, test_size=0)).saved
     save(tmp_path / "m.npz", saved)
     return tmp_path / "m.npz"
 
@@ -182,14 +183,12 @@ def test_an_unreadable_block_comes_after_the_output_of_those_before_it(tmp_path,
 
 def test_saving_turns_the_models_arrays_into_its_tables_and_the_model_still_works(tmp_path):
     (tmp_path / "words.txt").write_text("\n".join(WORD_ITEMS) + "\n")
-    model = train_model([str(tmp_path / "words.txt")], order=4, unit="word", test_size=0,
-                        method="modified-kneser-ney").saved.model
+    model = train_model([str(tmp_path / "words.txt")], TrainingSettings.of(order=4, unit="word", test_size=0, method="modified-kneser-ney")).saved.model
     items = WORD_ITEMS + ["the zebra"]
     before = [vars(r) for r in score_lines(model, items)]
     separate = QueryTables.from_backoff(model.backoff)   # copies: the model keeps its arrays
     described = model.describe()
-    saved = train_model([str(tmp_path / "words.txt")], order=4, unit="word", test_size=0,
-                        method="modified-kneser-ney").saved
+    saved = train_model([str(tmp_path / "words.txt")], TrainingSettings.of(order=4, unit="word", test_size=0, method="modified-kneser-ney")).saved
     save(tmp_path / "m.npz", saved)                      # in place: the arrays become tables
     model = saved.model
     for k in range(1, 5):

@@ -12,7 +12,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from bigram.formats.modelfile import FORMAT_VERSION, MAX_ORDER
+from bigram.formats.modelfile import MAX_ORDER
+from bigram.formats.saved import FORMAT_VERSION
 
 # ---------------------------------------------------------------------- training data
 

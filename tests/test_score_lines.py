@@ -22,6 +22,7 @@ from bigram.formats.modelfile import load
 from bigram.models.language_models import CountModel, NeuralModel
 from bigram.models.scoring import LN10, fixed, score_lines
 from bigram.training.train import train_model
+from bigram.settings import Reading, TrainingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"
@@ -103,7 +104,7 @@ WORD_ITEMS = ["the cat sat on the mat", "the dog sat", "a cat ran on the mat", "
 
 
 def char_model(order, method):
-    data = load_training_data([str(ROOT / "data" / "names.txt")], test_size=0, order=order)
+    data = load_training_data([str(ROOT / "data" / "names.txt")], Reading(test_size=0), order=order)
     return CountModel(data.vocabulary, data.counts["train"], None, method)
 
 
@@ -122,8 +123,7 @@ def test_count_models_against_the_back_off_rule_in_plain_python(order, method):
 
 def test_modified_kneser_ney_words_against_the_back_off_rule(tmp_path):
     (tmp_path / "words.txt").write_text("\n".join(WORD_ITEMS[::2]) + "\n")
-    model = train_model([str(tmp_path / "words.txt")], method="modified-kneser-ney",
-                        order=3, unit="word", test_size=0).saved.model
+    model = train_model([str(tmp_path / "words.txt")], TrainingSettings.of(method="modified-kneser-ney", order=3, unit="word", test_size=0)).saved.model
     lines = WORD_ITEMS + ["the zebra sat", "  the   cat\tsat  "]
     results = list(score_lines(model, lines))
     expected = reference_backoff(model, lines)
@@ -134,7 +134,7 @@ def test_modified_kneser_ney_words_against_the_back_off_rule(tmp_path):
 
 
 def test_neural_models_against_their_next_token_distributions():
-    data = load_training_data([str(ROOT / "data" / "names.txt")], test_size=0, order=3)
+    data = load_training_data([str(ROOT / "data" / "names.txt")], Reading(test_size=0), order=3)
     model = NeuralModel.fit(data.vocabulary, data.counts["train"], steps=3)
     items = NAMES[:200] + ["", "zzz"]
     results = list(score_lines(model, items))

@@ -12,11 +12,12 @@ import bigram.tensor as torch
 from bigram.ngrams.training_data import load_training_data
 from bigram.models.language_models import CountModel
 from bigram.models.sampling import sample_one_at_a_time, stream_items, utf8_lines
+from bigram.settings import Reading
 from conftest import NAMES, names
 
 
 def count_model(path, smoothing=1.0, **options):
-    data = load_training_data([str(path)], test_size=0, **options)
+    data = load_training_data([str(path)], Reading(test_size=0, **options))
     return CountModel.fit(data.vocabulary, data.counts["train"], smoothing)
 
 

@@ -14,7 +14,7 @@ import reference_kneser_ney as reference
 from conftest import NAMES
 
 from bigram.text.sources import read_items
-from bigram.ngrams.training_data import split_assignment
+from bigram.text.splits import split_assignment
 from bigram.models.evaluation import evaluate_splits
 from bigram.formats.modelfile import load
 from bigram.training.tune import (

@@ -472,7 +472,8 @@ def score(
 
 def _score_files(files, model_file, as_json, oov, encoding_errors, output, force, threads):
     """`score --file`: results streamed to stdout, or written whole to --output."""
-    from bigram.models.scoring import check_scores_output, json_lines, render_sources, tsv_lines
+    from bigram.formats.files import check_scores_output
+    from bigram.models.scoring import json_lines, render_sources, tsv_lines
 
     if not files:
         raise OptionError("--file needs files to score (or '-' for stdin)")
@@ -635,6 +636,7 @@ def tune_command(
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
     from bigram.cluster.dask_counting import client_visible
+    from bigram.settings import TrainingSettings
     from bigram.training.tune import discounts_record, parse_list, tune
 
     out = output or default_model_path()
@@ -644,11 +646,13 @@ def tune_command(
         _check_output_path(plot, "picture", inputs, force)
     methods = None if smoothing_method is None else [
         m.strip() for m in smoothing_method.split(",")]
+    settings = TrainingSettings.of(
+        model=kind.value, split=split, split_seed=split_seed, encoding_errors=encoding_errors.value,
+        steps=steps, lr=lr, unit=unit.value, min_count=min_count, max_vocab=max_vocab,
+        dask=dask, dask_workers=dask_workers)
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
-                  split, split_seed, encoding_errors.value, steps, lr, unit=unit.value,
-                  min_count=min_count, max_vocab=max_vocab, dask=dask, dask_workers=dask_workers,
-                  dask_progress=_cluster_progress() if dask else None)
+                  settings, dask_progress=_cluster_progress() if dask else None)
     from bigram.formats.modelfile import save
 
     replaced = save(out, result.saved)

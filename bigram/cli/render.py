@@ -7,6 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bigram.models.language_models import order_name
+
 
 def _number(x, digits=5):
     if isinstance(x, float) and not math.isfinite(x):
@@ -57,11 +59,6 @@ def loss_table(reports, unit="char"):
         table.add_row(r.name, _number(r.items), _number(r.tokens), _number(r.nll),
                       _number(r.bits_per_token, 4), _number(r.perplexity, 3), _number(r.oov))
     return table
-
-
-def order_name(order):
-    """bigram, trigram, 4-gram, ..."""
-    return {2: "bigram", 3: "trigram"}.get(order, f"{order}-gram")
 
 
 def score_table(item_score, order=2):

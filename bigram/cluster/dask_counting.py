@@ -39,7 +39,10 @@ import numpy as np
 
 from bigram.text.sources import MAX_LINE_BYTES, UTF8_BOM, Reader, Source, packaged_names
 from bigram.ngrams.counting import TokenCollector
-from bigram.ngrams.training_data import DEFAULT_SPLIT_SEED, MAX_ORDER, SPLITS, TrainingData, parse_split
+from bigram.ngrams.index import MAX_ORDER
+from bigram.ngrams.training_data import TrainingData
+from bigram.settings import DEFAULT_SPLIT_SEED, Reading
+from bigram.text.splits import SPLITS, parse_split
 from bigram.errors import BigramError, InputError, OptionError
 from bigram.ngrams.index import PADDINGS, merge_indexes
 from bigram.text.vocabulary import UNK, UNITS, Vocabulary
@@ -517,22 +520,24 @@ def _check_fits(size):
                           "machine with more memory (the counts stay on the cluster until then)")
 
 
-def load_on_cluster(arguments, address, workers=None, test_size=None,
-                    split_seed=DEFAULT_SPLIT_SEED, encoding_errors="strict", order=2, split=None,
-                    unit="char", min_count=None, max_vocab=None, padding="makemore",
-                    block_bytes=None, progress=None, countings=None):
-    """Training data (as dataset.load_training_data) counted on a Dask cluster.
+def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore",
+                    progress=None, countings=None):
+    """Training data (as ngrams.training_data.load_training_data) counted on a Dask cluster.
 
-    `address` is a scheduler ('tcp://host:8786') or 'local'. Each task reads
-    `block_bytes` of the input (CLUSTER_BLOCK_BYTES by default). `countings` lists
-    every (order, padding) to count in the same pass (tuning needs several);
-    the first is the data's own. `progress(done, total, dashboard)` hears of
-    blocks as they finish.
+    `cluster` (bigram.settings.Cluster) names the scheduler ('tcp://host:8786') or
+    'local' and a LocalCluster's workers; `reading` (bigram.settings.Reading) says how
+    the text is read and split. Each task reads `reading.block_bytes` of the input
+    (CLUSTER_BLOCK_BYTES by default). `countings` lists every (order, padding) to
+    count in the same pass (tuning needs several); the first is the data's own.
+    `progress(done, total, dashboard)` hears of blocks as they finish.
     """
+    reading = reading if reading is not None else Reading()
+    unit, encoding_errors = reading.unit, reading.encoding_errors
+    address = cluster.address
     require_dask()
     if unit not in UNITS:
         raise OptionError(f"--unit must be char or word, not {unit!r}")
-    if min_count is not None or max_vocab is not None:
+    if reading.min_count is not None or reading.max_vocab is not None:
         raise OptionError("--min-count and --max-vocab need every token's frequency before "
                           "ids are fixed, which --dask does not gather; train without them")
     countings = list(countings or [(order, padding)])
@@ -544,11 +549,11 @@ def load_on_cluster(arguments, address, workers=None, test_size=None,
     if encoding_errors not in ("strict", "replace", "ignore"):
         raise InputError(f"unknown --encoding-errors {encoding_errors!r}: choose strict, "
                          "replace or ignore")
-    shares, split_info = check_cluster_split(split, test_size, split_seed)
-    block_bytes = CLUSTER_BLOCK_BYTES if block_bytes is None else int(block_bytes)
+    shares, split_info = check_cluster_split(reading.split, reading.test_size, reading.split_seed)
+    block_bytes = CLUSTER_BLOCK_BYTES if reading.block_bytes is None else int(reading.block_bytes)
     if block_bytes < 1:
         raise OptionError(f"the block size must be 1 byte or more, not {block_bytes}")
-    with Session(address, workers) as session:
+    with Session(address, cluster.workers) as session:
         dashboard = session.dashboard()
         n_workers = len(session.client.scheduler_info().get("workers", {}))
 
@@ -557,7 +562,7 @@ def load_on_cluster(arguments, address, workers=None, test_size=None,
                 progress(done, total, dashboard)
 
         total = count_on_cluster(session.client, list(arguments), unit, countings, shares,
-                                 split_seed, encoding_errors, block_bytes, report)
+                                 reading.split_seed, encoding_errors, block_bytes, report)
     labels = ", ".join(arguments) if arguments else "names.txt (bundled)"
     if total is None or not total.items:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")

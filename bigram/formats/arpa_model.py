@@ -150,7 +150,7 @@ def load_arpa(path):
     """An ARPA file as a SavedModel holding a models.ArpaModel."""
     from bigram.formats.arpa_reader import read_arpa
     from bigram.ngrams.backoff import BackoffModel
-    from bigram.formats.modelfile import FORMAT, SavedModel, stamp
+    from bigram.formats.saved import FORMAT, SavedModel, stamp
     from bigram.models.language_models import ArpaModel
 
     arpa = read_arpa(path)

@@ -9,7 +9,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bigram.errors import BigramError
+from bigram.errors import BigramError, OptionError
 
 
 def check_writable(path):
@@ -39,7 +39,7 @@ def is_model_file(path):
 
     Reads only the zip directory and the small metadata member.
     """
-    from bigram.formats.modelfile import FORMAT
+    from bigram.formats.saved import FORMAT
 
     try:
         with zipfile.ZipFile(path) as archive:
@@ -157,3 +157,37 @@ def atomic_write(path, fill):
         Path(temporary).unlink(missing_ok=True)
         raise
     return replaced
+
+
+def looks_like_scores(path):
+    """Whether a file starts as `score --file` output does (tab-separated or JSON Lines)."""
+    with open(path, "rb") as stream:
+        first = stream.readline(1 << 16).decode("utf-8", "replace")
+    if first.startswith('{"item": '):
+        return True
+    fields = first.split("\t")
+    try:
+        [float(x) for x in fields[:5]]
+    except ValueError:
+        return False
+    return len(fields) >= 6
+
+
+def check_scores_output(path, inputs, force=False):
+    """Refuse an --output that is one of the inputs, or an existing file of another kind
+    (unless forced), before any scoring."""
+    check_writable(path)
+    for source in inputs:
+        if same_file(path, source):
+            raise OptionError(f"not overwriting {path}: it is an input of this command; give "
+                              "another name")
+    if force or not path.exists():
+        return
+    try:
+        if path.stat().st_size == 0 or looks_like_scores(path):
+            return
+    except OSError as error:
+        raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
+            from None
+    raise OptionError(f"not overwriting {path}: it does not hold scores; give another name, "
+                      "or pass --force to overwrite it anyway")

@@ -22,6 +22,12 @@ NEURAL_BUDGET = 512 << 20
 ROW_CHUNK = 1 << 22
 
 
+def order_name(order):
+    """bigram, trigram, 4-gram, ..."""
+    return {2: "bigram", 3: "trigram"}.get(order, f"{order}-gram")
+
+
+
 class LanguageModel:
     """What every model offers: window scores, sampling states, settings, arrays."""
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from bigram.text.sources import IS_BREAK
 from bigram.memory import return_freed_memory
-from bigram.ngrams.index import BOUNDARY, Level, NgramIndex, compact_counts, count_items, merge_indexes
+from bigram.ngrams.index import BOUNDARY, Level, NgramIndex, compact_counts, count_items
 
 IS_LINE_BREAK = IS_BREAK[:256]
 _UNICODE_SIZE = 0x110000

@@ -35,8 +35,8 @@ _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 class LevelFinder:
     """Rows of keys in one level's sorted keys (int64 queries, all >= 0; -1 where absent).
 
-    `table`: a HashTable of the keys made beforehand; without one, a table is built once the level has been asked about as many keys
-    as it has rows, if the keys can have one.
+    `table`: a HashTable of the keys made beforehand; without one, a table is built once
+    the level has been asked about as many keys as it has rows, if the keys can have one.
     """
 
     def __init__(self, keys, span, table=None):

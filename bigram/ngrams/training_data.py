@@ -1,13 +1,5 @@
-"""Training data: items read from the sources, split, and counted as n-grams of an order.
-
-Splits come from one permutation of the item indices drawn from a generator
-seeded with `split_seed` (the stream of `torch.manual_seed(3407);
-torch.randperm(n)`):
-
-* `makemore` (default): the last `test_size` entries are the test items; by
-  default `min(1000, 10%)` of them, as makemore.py holds them out.
-* percentages such as `80/10/10`: the first 80% of the permutation is train,
-  the next 10% dev, the rest test (`int(0.8 n)` and `int(0.9 n)` are the cuts).
+"""Training data: items read from the sources, split (bigram.text.splits), and counted as
+n-grams of an order.
 
 The vocabulary is every token (character or word) of every item, as makemore
 builds it before splitting; `--min-count` and `--max-vocab` keep only the
@@ -21,51 +13,10 @@ import numpy as np
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
 from bigram.ngrams.counting import TokenCollector
 from bigram.errors import InputError, OptionError
+from bigram.settings import Reading
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.text.splits import SPLITS, default_test_size, parse_split, split_assignment
 from bigram.text.vocabulary import UNITS, UNK, Vocabulary
-
-DEFAULT_SPLIT_SEED = 3407
-SPLITS = ("train", "dev", "test")
-
-
-def default_test_size(n_items):
-    """makemore's held-out size: 10% of the items, at most 1000."""
-    return min(1000, int(n_items * 0.1))
-
-
-def parse_split(text):
-    """'makemore' or 'train/dev/test' percentages such as '80/10/10'."""
-    if text in (None, "makemore"):
-        return None
-    try:
-        parts = [float(p) for p in str(text).split("/")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (2, 3) or any(p < 0 for p in parts) or abs(sum(parts) - 100) > 1e-9 \
-            or parts[0] <= 0:
-        raise OptionError(f"--split must be 'makemore' or percentages train/dev/test adding up "
-                          f"to 100 such as 80/10/10, not {text!r}")
-    return parts if len(parts) == 3 else [parts[0], 0.0, parts[1]]
-
-
-def split_assignment(n_items, split_seed, test_size=None, percentages=None):
-    """The split of every item (0 train, 1 dev, 2 test), from a seeded randperm."""
-    assignment = np.zeros(n_items, dtype=np.uint8)
-    if percentages is None and test_size == 0:
-        return assignment
-    from bigram import tensor as torch   # the engine's randperm, only when a split is drawn
-
-    generator = torch.Generator().manual_seed(split_seed)
-    permutation = torch.randperm(n_items, generator=generator).numpy()
-    if percentages is None:
-        assignment[permutation[n_items - test_size:]] = 2
-        return assignment
-    first = int(n_items * percentages[0] / 100)
-    second = int(n_items * (percentages[0] + percentages[1]) / 100)
-    assignment[permutation[first:second]] = 1
-    assignment[permutation[second:]] = 2
-    return assignment
-
 
 @dataclass
 class TrainingData:
@@ -116,32 +67,33 @@ def check_vocabulary_options(unit, min_count, max_vocab):
         raise OptionError(f"--max-vocab must be 1 or more, not {max_vocab}")
 
 
-def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                       encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT,
-                       order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                       padding="makemore", keep_tokens=True):
+def load_training_data(arguments, reading=None, order=2, padding="makemore",
+                       keep_text=KEEP_TEXT_LIMIT, keep_tokens=True):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
 
-    Items become token ids block by block (4 bytes per token are kept until
-    counting); bigrams of characters in plain ASCII blocks are counted from
-    byte pairs instead, without materialising items. The training text is
-    kept (for `sample --novel`) while it is at most `keep_text` characters.
+    `reading` (bigram.settings.Reading; the defaults if None) says how: unit, split,
+    vocabulary control, encoding errors, block size. Items become token ids block by
+    block (4 bytes per token are kept until counting); bigrams of characters in plain
+    ASCII blocks are counted from byte pairs instead, without materialising items.
+    The training text is kept (for `sample --novel`) while it is at most `keep_text`
+    characters.
     """
-    check_vocabulary_options(unit, min_count, max_vocab)
+    reading = reading if reading is not None else Reading()
+    check_vocabulary_options(reading.unit, reading.min_count, reading.max_vocab)
     if padding not in PADDINGS:
         raise OptionError(f"unknown padding {padding!r}")
     if not 2 <= order <= MAX_ORDER:
         raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
-    percentages = parse_split(split)
-    if percentages is not None and test_size is not None:
+    percentages = parse_split(reading.split)
+    if percentages is not None and reading.test_size is not None:
         raise OptionError("--test-size belongs to the makemore split; --split sets every "
                           "split's share")
     sources = resolve_sources(arguments)
-    options = {} if block_bytes is None else {"block_bytes": block_bytes}
-    reader = Reader(sources, encoding_errors, **options)
+    options = {} if reading.block_bytes is None else {"block_bytes": reading.block_bytes}
+    reader = Reader(sources, reading.encoding_errors, **options)
     try:
-        return _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
-                     unit, min_count, max_vocab, padding, keep_tokens)
+        return _load(reader, sources, reading, order, percentages, padding, keep_text,
+                     keep_tokens)
     finally:
         reader.close()
 
@@ -167,10 +119,11 @@ def _assignment(reader, labels, test_size, split_seed, percentages):
             {"method": "makemore", "seed": split_seed, "test_size": test_size})
 
 
-def _load(reader, sources, test_size, split_seed, keep_text, order, percentages, unit,
-          min_count, max_vocab, padding, keep_tokens=True):
+def _load(reader, sources, reading, order, percentages, padding, keep_text, keep_tokens):
+    unit = reading.unit
     labels = ", ".join(s.label for s in sources)
-    assignment, split_info = _assignment(reader, labels, test_size, split_seed, percentages)
+    assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
+                                         percentages)
     byte_pairs = unit == "char" and order == 2 and padding == "makemore"
     collector = TokenCollector(unit, byte_pairs)
     held_out = {"dev": [], "test": []}
@@ -202,8 +155,8 @@ def _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
         base += n_block
     if base == 0:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
-    vocabulary, mapping, control = _vocabulary(collector, unit, min_count, max_vocab,
-                                               force_unk=padding == "sentence")
+    vocabulary, mapping, control = _vocabulary(collector, unit, reading.min_count,
+                                               reading.max_vocab, force_unk=padding == "sentence")
     splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
     counts = {s: collector.count(s, mapping, len(vocabulary), order, padding,
                                  consume=not keep_tokens) for s in splits}

@@ -12,7 +12,7 @@ vocabulary control the merge is exact only when the shards kept the same tokens.
 import numpy as np
 
 from bigram.errors import BigramError, OptionError
-from bigram.formats.modelfile import FORMAT, FORMAT_VERSION, SavedModel, stamp, tokens_of
+from bigram.formats.saved import FORMAT, FORMAT_VERSION, SavedModel, stamp, tokens_of
 from bigram.models.language_models import CountModel
 from bigram.ngrams.index import merge_indexes
 from bigram.ngrams.smoothing import check

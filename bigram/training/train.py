@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.ngrams.training_data import DEFAULT_SPLIT_SEED, TrainingData, load_training_data
+from bigram.ngrams.training_data import TrainingData, load_training_data
 from bigram.errors import OptionError
 from bigram.models.evaluation import evaluate_splits
-from bigram.formats.modelfile import SavedModel, build_meta
+from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel, _check_training_options
 
 
@@ -20,80 +20,72 @@ class TrainingResult:
     reports: list
 
 
-def check_options(kind, smoothing=None, steps=100, lr=50.0, reg=0.01, method="add-k"):
-    """Reject bad settings before any data is read."""
-    if kind == CountModel.kind:
+def check_settings(settings):
+    """Reject bad settings before any data is read (every check of every part, in one place)."""
+    estimation, neural = settings.estimation, settings.neural
+    if estimation.kind == CountModel.kind:
         from bigram.ngrams.smoothing import check
 
-        check(method, smoothing)
-    elif kind == NeuralModel.kind:
-        _check_training_options(steps, lr, reg)
+        check(estimation.method, estimation.smoothing)
+    elif estimation.kind == NeuralModel.kind:
+        _check_training_options(neural.steps, neural.lr, neural.reg)
     else:
-        raise OptionError(f"unknown model kind {kind!r}: choose counts or neural")
-
-
-def padding_for(kind, method):
-    """How items are padded: modified Kneser-Ney reads sentences as KenLM does (one <s>);
-    every other model pads N-1 boundaries, as the lecture does."""
-    return "sentence" if kind == CountModel.kind and method == "modified-kneser-ney" \
-        else "makemore"
-
-
-def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01,
-                seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
-                encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
-                order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None):
-    """Train a `kind` model on the files (names.txt if none) and evaluate it on each split.
-
-    With `dask` (a scheduler address, or 'local' for a LocalCluster of
-    `dask_workers` processes) the counting runs on a Dask cluster, in blocks of
-    `block_bytes` (see bigram.cluster.dask_counting), and `dask_progress(done, total,
-    dashboard)` hears of finished blocks; the model is the one of one process.
-    """
-    check_options(kind, smoothing, steps, lr, reg, method)
-    if (prune or discounts) and (kind != CountModel.kind or method != "modified-kneser-ney"):
+        raise OptionError(f"unknown model kind {estimation.kind!r}: choose counts or neural")
+    if (estimation.prune or estimation.discounts) and settings.padding != "sentence":
         raise OptionError("--prune and --discounts belong to --smoothing-method "
                           "modified-kneser-ney")
-    if prune:
+    if estimation.prune:
         from bigram.ngrams.kneser_ney import check_prune
 
-        check_prune(prune, order)
-    if order < 2:
-        raise OptionError(f"--order must be 2 or more, not {order}")
+        check_prune(list(estimation.prune), estimation.order)
+    if estimation.order < 2:
+        raise OptionError(f"--order must be 2 or more, not {estimation.order}")
+    test_size = settings.reading.test_size
     if test_size is not None and test_size < 0:
         raise OptionError(f"--test-size must be 0 or more, not {test_size}")
-    if dask is not None:
+    return settings
+
+
+def train_model(files, settings, progress=None, dask_progress=None):
+    """Train the model `settings` describe on the files (names.txt if none) and evaluate it
+    on each split.
+
+    With a cluster address in `settings.cluster` the counting runs on Dask, in blocks
+    of `settings.reading.block_bytes` (see bigram.cluster.dask_counting), and
+    `dask_progress(done, total, dashboard)` hears of finished blocks; the model is the
+    one of one process. `progress(step, loss)` hears of neural training steps.
+    """
+    check_settings(settings)
+    order, padding = settings.estimation.order, settings.padding
+    if settings.cluster.address is not None:
         from bigram.cluster.dask_counting import load_on_cluster
 
-        data = load_on_cluster(files, dask, dask_workers, test_size, split_seed, encoding_errors,
-                               order, split, unit, min_count, max_vocab,
-                               padding_for(kind, method), block_bytes, dask_progress)
-        return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune,
-                   discounts)
-    data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
-                              order=order, split=split, unit=unit, min_count=min_count,
-                              max_vocab=max_vocab, padding=padding_for(kind, method),
+        data = load_on_cluster(files, settings.cluster, settings.reading, order, padding,
+                               dask_progress)
+        return fit(data, settings, progress)
+    data = load_training_data(files, settings.reading, order, padding,
                               keep_tokens=False)   # counted once; only tuning counts again
     data.release_tokens()
-    return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune, discounts)
+    return fit(data, settings, progress)
 
 
-def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=2147483647,
-        method="add-k", progress=None, prune=None, discounts=None):
-    """A model of `kind` on loaded training data, evaluated on each of its splits."""
-    if kind == CountModel.kind:
-        model = CountModel(data.vocabulary, data.counts["train"], smoothing, method,
-                           discounts=discounts, prune=prune,
-                           token_rank=data.token_rank if method == "modified-kneser-ney"
-                           else None)
+def fit(data, settings, progress=None):
+    """The model `settings` describe on loaded training data, evaluated on each split."""
+    estimation, neural = settings.estimation, settings.neural
+    if estimation.kind == CountModel.kind:
+        modified = estimation.method == "modified-kneser-ney"
+        model = CountModel(data.vocabulary, data.counts["train"], estimation.smoothing,
+                           estimation.method, discounts=estimation.discounts,
+                           prune=list(estimation.prune) if estimation.prune else None,
+                           token_rank=data.token_rank if modified else None)
     else:
         from bigram.models.language_models import check_neural_budget
 
         check_neural_budget(len(data.vocabulary), data.order)
-        model = NeuralModel.fit(data.vocabulary, data.counts["train"], steps, lr, reg, seed,
-                                on_step=progress)
-    saved = SavedModel(model, data.counts, build_meta(model, data), data.train_items)
+        model = NeuralModel.fit(data.vocabulary, data.counts["train"], neural.steps, neural.lr,
+                                neural.reg, neural.seed, on_step=progress)
+    meta = build_meta(model, data, {"settings": settings.as_meta()})
+    saved = SavedModel(model, data.counts, meta, data.train_items)
     return TrainingResult(saved, data, evaluate_splits(saved))
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError
 from bigram.models.evaluation import report_from_index
-from bigram.formats.modelfile import SavedModel, build_meta
+from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel
 from bigram.ngrams.smoothing import METHODS, check
-from bigram.training.train import padding_for
+from bigram.settings import Estimation, TrainingSettings
 
 MODIFIED = "modified-kneser-ney"
 
@@ -76,39 +76,38 @@ class Tuning:
     splits: dict = field(default_factory=dict)
 
 
-def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, split="80/10/10",
-         split_seed=3407, encoding_errors="strict", steps=100, lr=50.0, seed=2147483647,
-         on_trial=None, unit="char", min_count=None, max_vocab=None, dask=None,
-         dask_workers=None, dask_progress=None):
+def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, settings=None,
+         on_trial=None, dask_progress=None):
     """Train every setting on train, choose the lowest dev loss, score it once on test.
 
-    With `dask` (as in training.train_model) the data is counted on a Dask cluster, every
+    The grid is `orders` x `methods` x `strengths` (count models) or `orders` x
+    `regs` (neural); `settings` (bigram.settings.TrainingSettings, an 80/10/10 split by
+    default) says how every trial reads its data, how the neural model descends, and
+    where counting runs. With a cluster address the data is counted on Dask, every
     order in one pass per padding; the split must then be a hash split ('hash:80/10/10').
     """
-    if split in (None, "makemore"):
+    settings = settings if settings is not None else TrainingSettings.of(split="80/10/10")
+    reading, neural, cluster = settings.reading, settings.neural, settings.cluster
+    if reading.split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
                           "such as 80/10/10")
     orders = sorted(set(orders))
     if orders[0] < 2:
         raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
-    settings = _settings(kind, orders, methods, strengths, regs)
+    grid = _settings(kind, orders, methods, strengths, regs)
     loaded = {}
 
     def data_for(padding):
         # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
         if padding not in loaded:
-            if dask is not None:
+            if cluster.address is not None:
                 from bigram.cluster.dask_counting import load_on_cluster
 
                 loaded[padding] = load_on_cluster(
-                    files, dask, dask_workers, None, split_seed, encoding_errors, max(orders),
-                    split, unit, min_count, max_vocab, padding, progress=dask_progress,
+                    files, cluster, reading, max(orders), padding, progress=dask_progress,
                     countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]])
             else:
-                loaded[padding] = load_training_data(
-                    files, split_seed=split_seed, encoding_errors=encoding_errors,
-                    order=max(orders), split=split, unit=unit, min_count=min_count,
-                    max_vocab=max_vocab, padding=padding)
+                loaded[padding] = load_training_data(files, reading, max(orders), padding)
             if not loaded[padding].items.get("dev"):
                 raise OptionError("the dev split is empty: give it a share, such as "
                                   "--split 80/10/10")
@@ -120,8 +119,8 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
         check_neural_budget(len(data_for("makemore").vocabulary), max(orders))
     tables = {}
     trials, models = [], {}
-    for order, method, strength in settings:
-        padding = padding_for(kind, method)
+    for order, method, strength in grid:
+        padding = Estimation(kind, order, method).padding
         data = data_for(padding)
         if (order, padding) not in tables:
             tables[order, padding] = data.recount(order, padding)
@@ -132,7 +131,8 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
             model = CountModel(data.vocabulary, counts["train"], strength, method)
             tried = [(Trial(order, method, strength), model)]
         else:
-            model = NeuralModel.fit(data.vocabulary, counts["train"], steps, lr, strength, seed)
+            model = NeuralModel.fit(data.vocabulary, counts["train"], neural.steps, neural.lr,
+                                    strength, neural.seed)
             tried = [(Trial(order, method, strength), model)]
         for trial, model in tried:
             if math.isnan(trial.dev):
@@ -144,12 +144,18 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
                 on_trial(trial)
     chosen = min(trials, key=lambda t: (math.inf if math.isnan(t.dev) else t.dev))
     model = models[id(chosen)]
-    padding = padding_for(kind, chosen.method)
+    padding = Estimation(kind, chosen.order, chosen.method).padding
     data, counts = loaded[padding], tables[chosen.order, padding]
     if "test" in counts:
         chosen.test = _nll(model, counts["test"])
     data.order, data.counts = chosen.order, counts
-    meta = build_meta(model, data, {"tuning": {
+    if kind == "counts":
+        used = settings.replace(model=kind, order=chosen.order, method=chosen.method,
+                                smoothing=chosen.strength,
+                                discounts=chosen.discounts if chosen.searched else None)
+    else:
+        used = settings.replace(model=kind, order=chosen.order, reg=chosen.strength)
+    meta = build_meta(model, data, {"settings": used.as_meta(), "tuning": {
         "grid": [{"order": t.order, "method": t.method, "strength": t.strength,
                   **discounts_record(t), "train": t.train, "dev": t.dev} for t in trials],
         "chosen": {"order": chosen.order, "method": chosen.method,
