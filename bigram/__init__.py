@@ -19,9 +19,11 @@ The API (the `bigram` command is built on it, so both give the same numbers):
     Report                      nll, bits_per_token, perplexity, tokens, items, oov
     BigramError                 every error, with InputError, ModelFileError, OptionError
 
-The library underneath: `bigram.tensor` (a PyTorch-compatible engine), `dataset`,
-`ngrams`, `smoothing`, `models`, `sampling`, `evaluation` and `modelfile`; `cli`
-is the command-line program.
+The library underneath, in parts that import only the parts before them: `tensor` (a
+PyTorch-compatible engine), `text` (reading, vocabularies, splits), `ngrams` (counting
+and estimation), `cluster` (counting on Dask), `models` (the models, sampling,
+evaluation, scoring), `formats` (model files, ARPA), `training` (train, tune, merge);
+`settings` is one run's options, `api` this page's calls, and `cli` the command.
 """
 
 from typing import TYPE_CHECKING
