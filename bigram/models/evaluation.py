@@ -212,7 +212,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     items = tokens = known = n_oov = 0
     names = set()
     for _, block in reader.blocks():
-        chars, offsets = block.item_chars()
+        chars, offsets = _block_items(model, block)
         ids, offsets, unknown, spans = encode_for_model(model, chars, offsets)
         items += len(offsets) - 1
         if unknown.any():
@@ -236,6 +236,14 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
         return Report(name, items, tokens, total, n_oov, listed, known, known_total,
                       vocabulary.unit)
     return Report(name, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
+
+
+def _block_items(model, block):
+    """The items of a block as `model` reads text: with sentence padding (word models, ARPA
+    files) every line is one, a blank line an empty sentence, as KenLM's `query` and
+    `bigram score --file` count them; with the lecture's padding (character models of
+    names) blank lines are skipped, as training skipped them."""
+    return block.line_chars() if model.padding == "sentence" else block.item_chars()
 
 
 LISTED_OOV = 50          # tokens a report names, at most
