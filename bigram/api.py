@@ -222,9 +222,8 @@ class Model:
         """The model file's metadata, as `bigram info --json` prints it."""
         meta = dict(self._saved.meta)
         vocabulary = self._saved.vocabulary
-        # Characters as one string (as model files of format 1 stored them), words as a list.
-        meta["vocabulary"] = "".join(vocabulary.tokens) if vocabulary.unit == "char" \
-            else list(vocabulary.tokens)
+        meta["vocabulary"] = list(vocabulary.tokens)   # a list for every unit
+        meta.update(self._saved.model.estimated_settings())
         return meta
 
     # ------------------------------------------------------------------ scoring

@@ -74,6 +74,13 @@ def _stderr():
     return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
+def _show(renderable):
+    """A table or summary on stdout: drawn for a terminal, plain and complete otherwise."""
+    from bigram.cli.plain import show
+
+    show(renderable)
+
+
 def _stdout():
     from rich.console import Console
 
@@ -197,12 +204,18 @@ def train(
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
     force: ForceOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON: the "
+                                          "model's settings, data and loss on each split.")]
+    = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import parse_discounts
 
+    from bigram.cli.inputs import files_or_stdin
+
+    files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -221,9 +234,14 @@ def train(
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
-    from bigram.cli.render import training_summary
+    from bigram.cli.render import training_json, training_summary
 
-    _stdout().print(training_summary(model.saved, list(model.reports.values()), out))
+    reports = list(model.reports.values())
+    if as_json:
+        sys.stdout.write(json.dumps(training_json(model.saved, reports, out),
+                                    ensure_ascii=False) + "\n")
+    else:
+        _show(training_summary(model.saved, reports, out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
     if plot is not None:
         from bigram.cli.pictures import plot_training_curve
@@ -393,6 +411,9 @@ def evaluate(
     encoding_errors: EncodingOption = EncodingErrors.strict,
 ):
     """Report the loss (NLL in nats, bits per token, perplexity) per split or per file."""
+    from bigram.cli.inputs import files_or_stdin
+
+    files = files_or_stdin(files)
     model = _model(model_file)
     if files:
         reports = [model.evaluate(f, oov.value, encoding_errors.value) for f in files]
@@ -405,13 +426,13 @@ def evaluate(
         return
     from bigram.cli.render import loss_table, unit_name
 
-    _stdout().print(loss_table(reports, unit_name(saved.model)))
+    _show(loss_table(reports, unit_name(saved.model)))
     unk = saved.vocabulary.unk
     unit = "character(s)" if saved.vocabulary.unit == "char" else "word(s)"
     for report in reports:
         if report.oov:
             what = f"{report.oov} {unit} outside the vocabulary"
-            listed = f": {report.oov_tokens!r}" if report.oov_tokens else ""
+            listed = f": {report.oov_listing!r}" if report.oov_tokens else ""
             # One line each, however long: plain print, not rich's wrapping console.
             if unk:
                 print(f"note: {report.name}: {what} were scored as <unk>{listed}; perplexity "
@@ -449,11 +470,15 @@ def score(
     if threads is not None and not (files and threads >= 1):
         raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
                           else f"--threads must be 1 or more, not {threads}")
+    from bigram.cli.inputs import files_or_stdin, items_or_stdin
+
     if files:
+        names = files_or_stdin(names)
         _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
         return
     if output is not None:
         raise OptionError("--output goes with --file")
+    names = items_or_stdin(names, encoding_errors.value)
     if not names:
         raise OptionError("give items to score, or --file and files")
     model = _model(model_file)
@@ -463,11 +488,11 @@ def score(
 
         sys.stdout.write(json.dumps(score_json(scores), ensure_ascii=False) + "\n")
         return
+    from rich.console import Group
+
     from bigram.cli.render import score_table
 
-    console = _stdout()
-    for item_score in scores:
-        console.print(score_table(item_score, model.order))
+    _show(Group(*[score_table(item_score, model.order) for item_score in scores]))
 
 
 def _score_files(files, model_file, as_json, oov, encoding_errors, output, force, threads):
@@ -512,7 +537,7 @@ def info(model_file: ModelOption = None, as_json: JsonOption = False):
         return
     from bigram.cli.render import info_table
 
-    _stdout().print(info_table(model.saved, path))
+    _show(info_table(model.saved, path))
 
 
 @app.command("merge")
@@ -535,7 +560,7 @@ def merge_models(
     from bigram.models.evaluation import evaluate_splits
     from bigram.cli.render import loss_table
 
-    _stdout().print(loss_table(evaluate_splits(merged)))
+    _show(loss_table(evaluate_splits(merged)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
                     f"{len(merged.vocabulary)} tokens")
 
@@ -637,6 +662,9 @@ def tune_command(
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import discounts_record, parse_list, tune
 
+    from bigram.cli.inputs import files_or_stdin
+
+    files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -668,7 +696,7 @@ def tune_command(
     else:
         from bigram.cli.render import tuning_table
 
-        _stdout().print(tuning_table(result))
+        _show(tuning_table(result))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
                     + (f", and the dev losses to {plot}" if plot else ""))
 
