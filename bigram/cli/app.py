@@ -70,8 +70,9 @@ def default_model_path():
 def _stderr():
     from rich.console import Console
 
-    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:").
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:");
+    # a status line stays one line (soft_wrap), however long, as logs and greps want it.
+    return Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def _show(renderable):
@@ -558,11 +559,11 @@ def merge_models(
     merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
     replaced = save(output, merged)
     from bigram.models.evaluation import evaluate_splits
-    from bigram.cli.render import loss_table
+    from bigram.cli.render import loss_table, unit_name
 
-    _show(loss_table(evaluate_splits(merged)))
+    _show(loss_table(evaluate_splits(merged), unit_name(merged.model)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
-                    f"{len(merged.vocabulary)} tokens")
+                    f"{len(merged.vocabulary):,} tokens")
 
 
 @app.command("export")
@@ -575,7 +576,7 @@ def export(
     model = _model(model_file)
     _check_output_path(output, "arpa", [model_file or default_model_path()], force)
     counts = model.export_arpa(output, force=force)
-    listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
+    listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
 
 

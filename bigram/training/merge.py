@@ -29,6 +29,21 @@ def _mapping(vocabulary, union):
     return where
 
 
+def _refuse_same_data(saved_models, labels):
+    """Two shards trained on the same bytes would count that text twice: refused."""
+    seen = {}
+    for saved, label in zip(saved_models, labels):
+        digest = (saved.meta.get("data") or {}).get("sha256")
+        if not digest:
+            continue
+        if digest in seen:
+            same = "is given twice" if seen[digest] == label else \
+                f"and {seen[digest]} were trained on the same data"
+            raise OptionError(f"{label} {same} (sha256 {digest[:12]}…): merging would count "
+                              "that text twice; give each shard once")
+        seen[digest] = label
+
+
 def merge(saved_models, labels, smoothing=None):
     """One count model from several; `smoothing` defaults to the shards' common value."""
     if len(saved_models) < 2:
@@ -37,6 +52,7 @@ def merge(saved_models, labels, smoothing=None):
         if not isinstance(saved.model, CountModel):
             raise BigramError(f"{label} is a {saved.model.kind} model; only count models "
                               "can be merged (their counts add up, weights do not)")
+    _refuse_same_data(saved_models, labels)
     methods = {saved.model.method for saved in saved_models}
     if len(methods) > 1:
         raise OptionError(f"the models use different smoothing methods "
