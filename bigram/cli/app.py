@@ -24,8 +24,10 @@ DEFAULT_MODEL = "bigram.npz"
 
 app = typer.Typer(
     name="bigram",
-    help="Character-level bigram language models: train on any text with one item per "
-         "line (names.txt by default), sample new items, and report losses.",
+    help="n-gram language models of characters or words (bigrams by default, modified "
+         "Kneser-Ney as KenLM's lmplz, ARPA in and out): train on text with one item per "
+         "line (names.txt by default, or text piped to stdin), sample new items, score text "
+         "and report losses.",
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -157,7 +159,8 @@ DaskWorkersOption = Annotated[Optional[int], typer.Option(
 def train(
     files: Annotated[Optional[list[str]], typer.Argument(
         help="Text files with one item (name, word, line) per line; globs and '-' (stdin) "
-             "work. Default: the bundled names.txt.", show_default=False)] = None,
+             "work. Default: the text piped to stdin, else the bundled names.txt.",
+        show_default=False)] = None,
     kind: Annotated[Kind, typer.Option("--model", help="counts: smoothed bigram counts; "
                                        "neural: one linear layer trained by gradient descent.")]
     = Kind.counts,
@@ -349,7 +352,8 @@ def sample(
     temperature: Annotated[float, typer.Option(
         help="Below 1 sharpens the distribution, above 1 flattens it.")] = 1.0,
     prefix: Annotated[str, typer.Option(help="Start every item with this text.")] = "",
-    max_len: Annotated[int, typer.Option(help="Cut items at this many characters.")] = 100,
+    max_len: Annotated[int, typer.Option(help="Cut items at this many tokens (characters, or "
+                                         "words for a word model).")] = 100,
     novel: Annotated[bool, typer.Option("--novel", help="Only items absent from the "
                                         "training data.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print each item as a JSON string, "
@@ -401,8 +405,9 @@ def _json_lines(items):
 @app.command("eval")
 def evaluate(
     files: Annotated[Optional[list[str]], typer.Argument(
-        help="Text files to evaluate (globs and '-' work); default: the splits the model "
-             "was trained and tested on.", show_default=False)] = None,
+        help="Text files to evaluate (globs and '-' work); default: the text piped to stdin, "
+             "else the splits the model was trained and tested on.", show_default=False)]
+    = None,
     model_file: ModelOption = None,
     as_json: JsonOption = False,
     oov: Annotated[OovPolicy, typer.Option(
@@ -445,8 +450,9 @@ def evaluate(
 @app.command()
 def score(
     names: Annotated[Optional[list[str]], typer.Argument(
-        help="Items (names, words, lines) to score; with --file, files (globs and '-' for "
-             "stdin) to score line by line.", show_default=False)] = None,
+        help="Items (names, words, lines) to score, or '-' for the lines of stdin; with "
+             "--file, files (globs and '-' for stdin) to score line by line. Default: the "
+             "text piped to stdin.", show_default=False)] = None,
     model_file: ModelOption = None,
     files: Annotated[bool, typer.Option(
         "--file", "-f", help="Score every line of the FILES given as arguments: one result a "
@@ -625,7 +631,8 @@ def show(
 @app.command("tune")
 def tune_command(
     files: Annotated[Optional[list[str]], typer.Argument(
-        help="Text files (default: the bundled names.txt).", show_default=False)] = None,
+        help="Text files (default: the text piped to stdin, else the bundled names.txt).",
+        show_default=False)] = None,
     kind: Annotated[Kind, typer.Option("--model", help="Tune count models (smoothing) or "
                                        "the neural model (reg).")] = Kind.counts,
     order: Annotated[str, typer.Option(help="Orders to try, comma-separated.")] = "2,3,4,5",
@@ -700,6 +707,15 @@ def tune_command(
         _show(tuning_table(result))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
                     + (f", and the dev losses to {plot}" if plot else ""))
+
+
+def _literal_help():
+    from bigram.cli.help import literal_help
+
+    literal_help(app)
+
+
+_literal_help()
 
 
 # ---------------------------------------------------------------------- entry point
