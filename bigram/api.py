@@ -115,7 +115,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           encoding_errors: str = "strict",
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
-          dask_progress: Callable[[int, int, str], None] | None = None) -> Model:
+          dask_progress: Callable[[int, int, str], None] | None = None,
+          skip_symbols: bool = False) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -125,6 +126,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
     neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
+    The word `<unk>` in word text is the unknown word (the number met is in
+    `Model.info()["vocabulary_control"]["literal_unk"]`); `skip_symbols` reads `<s>`,
+    `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols.
     """
     from bigram.training.train import train_model
 
@@ -139,7 +143,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         progress=progress if model == "neural" else None, method=method, order=order,
         split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
         prune=list(prune) if prune else None, discounts=discounts, dask=dask,
-        dask_workers=dask_workers, dask_progress=dask_progress)
+        dask_workers=dask_workers, dask_progress=dask_progress, skip_symbols=skip_symbols)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 

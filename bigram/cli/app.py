@@ -157,6 +157,7 @@ DaskWorkersOption = Annotated[Optional[int], typer.Option(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     files: Annotated[Optional[list[str]], typer.Argument(
         help="Text files with one item (name, word, line) per line; globs and '-' (stdin) "
              "work. Default: the text piped to stdin, else the bundled names.txt.",
@@ -211,14 +212,32 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON: the "
                                           "model's settings, data and loss on each split.")]
     = False,
+    kenlm: Annotated[bool, typer.Option("--kenlm", help="A word model as KenLM's lmplz makes "
+                                        "it: short for --unit word --order 5 "
+                                        "--smoothing-method modified-kneser-ney --test-size 0; "
+                                        "options given as well win.")] = False,
+    skip_symbols: Annotated[bool, typer.Option(
+        "--skip-symbols", help="word models: read the words <s>, </s> and <unk> of the text as "
+        "spaces, as lmplz --skip_symbols does. Without it the word <unk> is the unknown word "
+        "(as SRILM's -unk: its count is said on stderr) and <s> or </s> is refused.")]
+    = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import parse_discounts
 
+    from bigram.cli.habits import check_output_name, check_prune_spelling, kenlm_settings
     from bigram.cli.inputs import files_or_stdin
 
+    check_output_name(output)
+    check_prune_spelling(prune, files)
+    if kenlm:
+        preset = kenlm_settings(
+            {"unit": unit.value, "order": order, "test_size": test_size,
+             "smoothing_method": smoothing_method.value}, _given_options(ctx))
+        unit, smoothing_method = Unit(preset["unit"]), SmoothingMethod(preset["smoothing_method"])
+        order, test_size = preset["order"], preset["test_size"]
     files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
@@ -235,9 +254,15 @@ def train(
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
         dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
+        skip_symbols=skip_symbols,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
+    literal_unk = (model.saved.meta.get("vocabulary_control") or {}).get("literal_unk")
+    if literal_unk:
+        print(f"note: the text holds the word <unk> {literal_unk:,} time(s); it was read as the "
+              "unknown word (as SRILM's -unk); lmplz refuses it, or with --skip_symbols reads "
+              "it as a space, as --skip-symbols does", file=sys.stderr)
     from bigram.cli.render import training_json, training_summary
 
     reports = list(model.reports.values())
@@ -255,6 +280,14 @@ def train(
                             best_bigram_loss(model.saved.data_counts["train"]), plot)
         note += f", and the training curve to {plot}"
     _stderr().print(note)
+
+
+def _given_options(ctx):
+    """The names of the options the command line gave (not left at their defaults)."""
+    # By the source's name: typer may carry its own copy of click, and so of the enum.
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") in ("COMMANDLINE",
+                                                                            "ENVIRONMENT")}
 
 
 def _prune_thresholds(values):
@@ -670,8 +703,10 @@ def tune_command(
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import discounts_record, parse_list, tune
 
+    from bigram.cli.habits import check_output_name
     from bigram.cli.inputs import files_or_stdin
 
+    check_output_name(output)
     files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)

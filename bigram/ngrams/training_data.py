@@ -119,15 +119,20 @@ def check_vocabulary_options(unit, min_count, max_vocab):
 def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                        encoding_errors="strict", block_bytes=None, keep_text=KEEP_TEXT_LIMIT,
                        order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                       padding="makemore", keep_tokens=True):
+                       padding="makemore", keep_tokens=True, skip_symbols=False):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
 
     Items become token ids block by block (4 bytes per token are kept until
     counting); bigrams of characters in plain ASCII blocks are counted from
     byte pairs instead, without materialising items. The training text is
-    kept (for `sample --novel`) while it is at most `keep_text` characters.
+    kept (for `sample --novel`) while it is at most `keep_text` characters. With
+    `skip_symbols` the words <s>, </s> and <unk> of word text are read as spaces (lmplz's
+    --skip_symbols); without it <unk> is the unknown word and its count is recorded.
     """
     check_vocabulary_options(unit, min_count, max_vocab)
+    if skip_symbols and unit != "word":
+        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
+                          "--unit word")
     if padding not in PADDINGS:
         raise OptionError(f"unknown padding {padding!r}")
     if not 2 <= order <= MAX_ORDER:
@@ -141,7 +146,7 @@ def load_training_data(arguments, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
     reader = Reader(sources, encoding_errors, **options)
     try:
         return _load(reader, sources, test_size, split_seed, keep_text, order, percentages,
-                     unit, min_count, max_vocab, padding, keep_tokens)
+                     unit, min_count, max_vocab, padding, keep_tokens, skip_symbols)
     finally:
         reader.close()
 
@@ -168,11 +173,11 @@ def _assignment(reader, labels, test_size, split_seed, percentages):
 
 
 def _load(reader, sources, test_size, split_seed, keep_text, order, percentages, unit,
-          min_count, max_vocab, padding, keep_tokens=True):
+          min_count, max_vocab, padding, keep_tokens=True, skip_symbols=False):
     labels = ", ".join(s.label for s in sources)
     assignment, split_info = _assignment(reader, labels, test_size, split_seed, percentages)
     byte_pairs = unit == "char" and order == 2 and padding == "makemore"
-    collector = TokenCollector(unit, byte_pairs)
+    collector = TokenCollector(unit, byte_pairs, skip_symbols)
     held_out = {"dev": [], "test": []}
     kept, kept_size, keep = [], 0, True
     base = 0
@@ -247,7 +252,9 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
         reserved = sorted({"<s>", "</s>"} & set(tokens))
         if reserved:
             raise InputError(f"the text holds the word {reserved[0]}, which bigram reserves for "
-                             "the boundaries of items; replace it in the text")
+                             "the boundaries of items; replace it in the text, or pass "
+                             "--skip-symbols to read <s>, </s> and <unk> as spaces as lmplz's "
+                             "--skip_symbols does")
     literal_unk = UNK in tokens
     if min_count is None and max_vocab is None:
         # Modified Kneser-Ney always has `<unk>`, as lmplz's models do.
@@ -270,4 +277,6 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
         mapping[i + 1] = stoi[tokens[i]]
     control = {"min_count": min_count, "max_vocab": max_vocab,
                "unk_types": int((~kept).sum()) - int(literal_unk)}
+    if collector.literal_unk:
+        control["literal_unk"] = collector.literal_unk
     return vocabulary, mapping, control

@@ -43,13 +43,15 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                 encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
                 order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None):
+                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None,
+                skip_symbols=False):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split.
 
     With `dask` (a scheduler address, or 'local' for a LocalCluster of
     `dask_workers` processes) the counting runs on a Dask cluster, in blocks of
     `block_bytes` (see bigram.cluster.dask_counting), and `dask_progress(done, total,
     dashboard)` hears of finished blocks; the model is the one of one process.
+    `skip_symbols` reads the words <s>, </s> and <unk> as spaces (lmplz's --skip_symbols).
     """
     check_options(kind, smoothing, steps, lr, reg, method)
     if (prune or discounts) and (kind != CountModel.kind or method != "modified-kneser-ney"):
@@ -66,6 +68,9 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
     if dask is not None:
         from bigram.cluster.dask_counting import load_on_cluster
 
+        if skip_symbols:
+            raise OptionError("--skip-symbols is not available with --dask")
+
         data = load_on_cluster(files, dask, dask_workers, test_size, split_seed, encoding_errors,
                                order, split, unit, min_count, max_vocab,
                                padding_for(kind, method), block_bytes, dask_progress)
@@ -74,7 +79,7 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
                               order=order, split=split, unit=unit, min_count=min_count,
                               max_vocab=max_vocab, padding=padding_for(kind, method),
-                              keep_tokens=False)   # counted once; only tuning counts again
+                              keep_tokens=False, skip_symbols=skip_symbols)   # counted once; only tuning counts again
     data.release_tokens()
     return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune, discounts)
 
