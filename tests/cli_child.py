@@ -19,4 +19,4 @@ def bigram(*args, stdin=subprocess.DEVNULL, cwd, env=None, stdout=None):
                           env=environment, input=stdin if piped else None,
                           stdin=None if piped else stdin,
                           stdout=subprocess.PIPE if stdout is None else stdout,
-                          stderr=subprocess.PIPE, text=True, timeout=300)
+                          stderr=subprocess.PIPE, text=True, timeout=300, check=False)

@@ -109,13 +109,13 @@ def test_train_and_info_count_predicted_tokens_export_distinct_ngrams(word_model
                      cwd=word_model)
     lines = WORDS.read_text().splitlines()
     predicted = sum(len(line.split()) + 1 for line in lines if line.strip())
-    assert re.search(rf"^  predicted tokens\s+{predicted:,}$", trained.stdout, re.M)
+    assert re.search(rf"^  predicted tokens\s+{predicted:,}$", trained.stdout, re.MULTILINE)
     assert f"{len(lines):,} items, {predicted:,} predicted tokens" in bigram(
         "info", "-m", "m.npz", cwd=word_model).stdout
     exported = bigram("export", "-m", "m.npz", "-o", "m.arpa", cwd=word_model)
-    header = re.findall(r"^ngram (\d)=(\d+)$", (word_model / "m.arpa").read_text(), re.M)
+    header = re.findall(r"^ngram (\d)=(\d+)$", (word_model / "m.arpa").read_text(), re.MULTILINE)
     lmplz = gzip.decompress((FIXTURES / MANIFEST["words.o3"]["arpa"]).read_bytes()).decode()
-    assert header == re.findall(r"^ngram (\d)=(\d+)$", lmplz, re.M)   # lmplz's own counts
+    assert header == re.findall(r"^ngram (\d)=(\d+)$", lmplz, re.MULTILINE)   # lmplz's own counts
     listed = ", ".join(f"{int(n):,} distinct {k}-grams" for k, n in header)
     assert exported.stderr.strip() == f"wrote m.arpa: {listed}"
 

@@ -66,7 +66,7 @@ def prune_option(model):
 
 def skip_option(model):
     """lmplz's --skip_symbols (the `symbols` corpus) is bigram's --skip-symbols."""
-    return ["--skip-symbols"] if "--skip_symbols" in model["lmplz_args"] else []
+    return ["--skip-symbols"] if "--skip_symbols" in model.get("lmplz_args", []) else []
 
 
 def train_and_export(cli, text_file, unit, model):

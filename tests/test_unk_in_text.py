@@ -20,9 +20,9 @@ def test_literal_unk_is_the_unknown_word_and_said_with_its_count(tmp_path):
     done = bigram("train", "text.txt", "--kenlm", "--order", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "<unk>" in line]
-    assert notes == [f"note: the text holds the word <unk> {literal:,} time(s); it was read "
-                     "as the unknown word (as SRILM's -unk); lmplz refuses it, or with "
-                     "--skip_symbols reads it as a space, as --skip-symbols does"]
+    assert notes == [(f"note: the text holds the word <unk> {literal:,} time(s); it was read "
+                      "as the unknown word (as SRILM's -unk); lmplz refuses it, or with "
+                      "--skip_symbols reads it as a space, as --skip-symbols does")]
     info = json.loads(bigram("info", "--json", cwd=tmp_path).stdout)
     assert info["vocabulary_control"]["literal_unk"] == literal
     assert "<unk>" not in info["vocabulary"] and info["unk"] is True

@@ -6,9 +6,19 @@ argument help of every command is escaped once, after the commands are defined, 
 help says exactly what the source says.
 """
 
+import re
 import typing
 
-from rich.markup import escape
+# What rich reads as a markup tag: `[` then a letter, `#`, `/` or `@`, up to the next `]`;
+# a backslash before the `[` makes it text (backslashes already there are doubled).
+# Written here rather than imported from rich.markup, which would cost every command's
+# start-up the import of rich.
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def escape(text):
+    """`text` with every would-be rich tag escaped, so rich prints it as written."""
+    return _TAG.sub(lambda match: f"{match[1]}{match[1]}\\{match[2]}", text)
 
 
 def parameter_infos(app):

@@ -52,7 +52,6 @@ def merge(saved_models, labels, smoothing=None):
         if not isinstance(saved.model, CountModel):
             raise BigramError(f"{label} is a {saved.model.kind} model; only count models "
                               "can be merged (their counts add up, weights do not)")
-    _refuse_same_data(saved_models, labels)
     methods = {saved.model.method for saved in saved_models}
     if len(methods) > 1:
         raise OptionError(f"the models use different smoothing methods "
@@ -75,6 +74,7 @@ def merge(saved_models, labels, smoothing=None):
     if len(units) > 1:
         raise OptionError("the models mix units (a char model and a word model); their "
                           "counts do not add up")
+    _refuse_same_data(saved_models, labels)
     union = Vocabulary(set().union(*(s.vocabulary.tokens for s in saved_models)), units.pop(),
                        unk=any(s.vocabulary.unk for s in saved_models))
     mappings = [_mapping(s.vocabulary, union) for s in saved_models]
