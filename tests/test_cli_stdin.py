@@ -74,3 +74,12 @@ def test_nothing_piped_keeps_the_defaults(word_model):
         os.close(leader)
         os.close(follower)
     assert terminal.returncode == 0 and json.loads(terminal.stdout) == json.loads(stored.stdout)
+
+
+def test_tune_reads_piped_text(tmp_path):
+    options = ["--unit", "word", "--order", "2,3", "--smoothing-method", "add-k", "--json"]
+    piped = bigram("tune", *options, "-o", "p.npz", stdin=CORPUS * 4, cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    (tmp_path / "corpus.txt").write_text(CORPUS * 4)
+    named = bigram("tune", "corpus.txt", *options, "-o", "f.npz", cwd=tmp_path)
+    assert json.loads(piped.stdout) == json.loads(named.stdout)

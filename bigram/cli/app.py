@@ -591,11 +591,16 @@ def merge_models(
     force: ForceOption = False,
 ):
     """Sum count models trained on shards of a corpus into the model of the whole corpus."""
-    from bigram.training.merge import merge
+    from bigram.training.merge import check_distinct_files, merge, shared_data
     from bigram.formats.modelfile import load, save
 
+    check_distinct_files(models)
     _check_output_path(output, "model", models, force)
-    merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
+    shards = [load(path) for path in models]
+    merged = merge(shards, [str(p) for p in models], smoothing)
+    for first, second in shared_data(shards, [str(p) for p in models]):
+        print(f"warning: {first} and {second} were trained on the same data (the same "
+              "sha256): the merged model counts that text twice", file=sys.stderr)
     replaced = save(output, merged)
     from bigram.models.evaluation import evaluate_splits
     from bigram.cli.render import loss_table, unit_name

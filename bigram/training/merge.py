@@ -9,6 +9,8 @@ token that one shard mapped to `<unk>` and another kept stays apart, so with
 vocabulary control the merge is exact only when the shards kept the same tokens.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from bigram.errors import BigramError, OptionError
@@ -29,19 +31,30 @@ def _mapping(vocabulary, union):
     return where
 
 
-def _refuse_same_data(saved_models, labels):
-    """Two shards trained on the same bytes would count that text twice: refused."""
+def check_distinct_files(paths):
+    """Refuse a model file given twice: its counts would be added to themselves."""
     seen = {}
+    for path in paths:
+        where = Path(path).resolve()
+        if where in seen:
+            same = "is given twice" if str(path) == str(seen[where]) else \
+                f"and {seen[where]} are the same file"
+            raise OptionError(f"{path} {same}: merging would count its training text twice; "
+                              "give each shard once")
+        seen[where] = path
+
+
+def shared_data(saved_models, labels):
+    """Pairs of labels of shards trained on the same bytes (the same sha256): their merge
+    counts that text twice, as training on the two copies laid end to end would."""
+    first, pairs = {}, []
     for saved, label in zip(saved_models, labels):
         digest = (saved.meta.get("data") or {}).get("sha256")
-        if not digest:
-            continue
-        if digest in seen:
-            same = "is given twice" if seen[digest] == label else \
-                f"and {seen[digest]} were trained on the same data"
-            raise OptionError(f"{label} {same} (sha256 {digest[:12]}…): merging would count "
-                              "that text twice; give each shard once")
-        seen[digest] = label
+        if digest and digest in first:
+            pairs.append((first[digest], label))
+        elif digest:
+            first[digest] = label
+    return pairs
 
 
 def merge(saved_models, labels, smoothing=None):
@@ -74,7 +87,6 @@ def merge(saved_models, labels, smoothing=None):
     if len(units) > 1:
         raise OptionError("the models mix units (a char model and a word model); their "
                           "counts do not add up")
-    _refuse_same_data(saved_models, labels)
     union = Vocabulary(set().union(*(s.vocabulary.tokens for s in saved_models)), units.pop(),
                        unk=any(s.vocabulary.unk for s in saved_models))
     mappings = [_mapping(s.vocabulary, union) for s in saved_models]
