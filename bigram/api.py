@@ -114,7 +114,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           encoding_errors: str = "strict",
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
-          dask_progress: Callable[[int, int, str], None] | None = None) -> Model:
+          dask_progress: Callable[[int, int, str], None] | None = None,
+          skip_symbols: bool = False) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -124,6 +125,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
     neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
+    The word `<unk>` in word text is the unknown word (the number met is in
+    `Model.info()["vocabulary_control"]["literal_unk"]`); `skip_symbols` reads `<s>`,
+    `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols.
     """
     from bigram.settings import TrainingSettings
     from bigram.training.train import train_model
@@ -138,7 +142,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         lr=lr, reg=reg, seed=seed, split=split, test_size=test_size, split_seed=split_seed,
         min_count=min_count, max_vocab=max_vocab, prune=tuple(prune) if prune else None,
         discounts=discounts, encoding_errors=encoding_errors, dask=dask,
-        dask_workers=dask_workers)
+        dask_workers=dask_workers, skip_symbols=skip_symbols)
     result = train_model(_sources(data), settings,
                          progress=progress if model == "neural" else None,
                          dask_progress=dask_progress)
@@ -224,9 +228,8 @@ class Model:
         """The model file's metadata, as `bigram info --json` prints it."""
         meta = dict(self._saved.meta)
         vocabulary = self._saved.vocabulary
-        # Characters as one string (as model files of format 1 stored them), words as a list.
-        meta["vocabulary"] = "".join(vocabulary.tokens) if vocabulary.unit == "char" \
-            else list(vocabulary.tokens)
+        meta["vocabulary"] = list(vocabulary.tokens)   # a list for every unit
+        meta.update(self._saved.model.estimated_settings())
         return meta
 
     # ------------------------------------------------------------------ scoring

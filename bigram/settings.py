@@ -30,6 +30,7 @@ class Reading:
     max_vocab: int | None = None       # keep the most frequent tokens, the rest become <unk>
     encoding_errors: str = "strict"    # 'strict', 'replace' or 'ignore' on invalid UTF-8
     block_bytes: int | None = None     # bytes read (or sent to a Dask task) at a time
+    skip_symbols: bool = False         # words <s>, </s>, <unk> read as spaces (lmplz's flag)
 
 
 @dataclass(frozen=True)

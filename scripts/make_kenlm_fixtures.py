@@ -16,7 +16,9 @@ What is written:
   data/names.txt, one character a token, a space inside an item written `<space>`),
   `words` (seeded Zipf-like words with some word-to-word structure) and `fallback` (a
   tiny corpus of repeated lines whose counts-of-counts force `--discount_fallback`), and
-  `edge` (blank lines, and a discount of exactly 0 that gives a back-off of -inf).
+  `edge` (blank lines, and a discount of exactly 0 that gives a back-off of -inf), and
+  `symbols` (the words corpus with `<unk>`, `<s>`, `</s>` in its text, read by lmplz with
+  `--skip_symbols`).
   The held-out files contain out-of-vocabulary tokens and one blank line.
 - `<corpus>.o<N>[.prune-<t1>-...].arpa.gz`: `lmplz -o N --discount_fallback [--prune ...]`.
 - `manifest.json`: see `model_record` for the schema of each model's entry.
@@ -38,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"
 SEED = 3407
 ORDERS = range(2, 7)
+# Corpora lmplz reads with --skip_symbols (their text holds <unk>, <s>, </s>).
+SKIP_SYMBOLS = {"symbols"}
 # Pruned variants: (corpus, order, thresholds as given to --prune).
 PRUNED = [
     ("chars", 3, (0, 1, 1)),
@@ -117,6 +121,21 @@ def fallback_corpus(rng):
              + ["the cat sat"] * 2 + ["the dog sat"] * 2 + ["a cat ran"] * 2 + ["the cat ran"])
     rng.shuffle(lines)
     return lines, ["the cat sat", "a dog ran", "p q r s", "the bird sat", ""]
+
+
+def symbols_corpus(rng):
+    """The words corpus with lmplz's reserved words written in the text: `<unk>`, `<s>` and
+    `</s>`, which lmplz refuses unless `--skip_symbols` makes them whitespace (a line of
+    them alone becomes an empty sentence)."""
+    train, heldout = words_corpus(rng)
+    symbols = ["<unk>", "<s>", "</s>"]
+    with_symbols = []
+    for line in train[:200]:
+        words = line.split()
+        for _ in range(rng.randint(0, 2)):
+            words.insert(rng.randint(0, len(words)), rng.choice(symbols))
+        with_symbols.append(" ".join(words))
+    return with_symbols + ["<unk>", "</s> <s>"], heldout
 
 
 # ----------------------------------------------------------------------------
@@ -201,8 +220,12 @@ def model_record(kenlm, work, corpus, order, prune):
     or query null and query_error (KenLM's message) when query refuses the file.
     """
     name = f"{corpus}.o{order}" + (f".prune-{'-'.join(map(str, prune))}" if prune else "")
+    if corpus in SKIP_SYMBOLS:
+        name += ".skip-symbols"
     arpa = work / f"{name}.arpa"
     args = ["-o", str(order), "--discount_fallback", "-S", "100M"]
+    if corpus in SKIP_SYMBOLS:
+        args.append("--skip_symbols")
     if prune:
         args += ["--prune", *map(str, prune)]
     run = subprocess.run([str(kenlm / "lmplz"), *args, "-T", f"{work}/", "--text",
@@ -229,13 +252,14 @@ def main():
     kenlm = find_kenlm(parser.parse_args().kenlm_bin)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     makers = {"chars": chars_corpus, "words": words_corpus, "fallback": fallback_corpus,
-              "edge": edge_corpus}
+              "edge": edge_corpus, "symbols": symbols_corpus}
     for corpus, make in makers.items():
         train, heldout = make(random.Random(SEED))
         (FIXTURES / f"{corpus}.train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
         (FIXTURES / f"{corpus}.heldout.txt").write_text("\n".join(heldout) + "\n",
                                                         encoding="utf-8")
-    models = [(corpus, order, None) for corpus in makers for order in ORDERS] + PRUNED
+    models = [(corpus, order, None) for corpus in makers if corpus not in SKIP_SYMBOLS
+              for order in ORDERS] + PRUNED + [("symbols", 3, None)]
     with tempfile.TemporaryDirectory() as folder:
         records = [model_record(kenlm, Path(folder), *model) for model in models]
     for stale in set(FIXTURES.glob("*.arpa.gz")) - {FIXTURES / r["arpa"] for r in records}:

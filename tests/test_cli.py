@@ -156,7 +156,7 @@ def test_score_walks_through_a_name(trained):
     logs = [np.log(P[a, b]) for a, b in zip(tokens, tokens[1:])]
     assert f"{P[0, 1]:.4f}" in result.out and ".a" in result.out and "q." in result.out
     assert f"log-likelihood {sum(logs):.4f}" in result.out
-    assert f"nll {-sum(logs) / 8:.4f} over 8 bigrams" in result.out
+    assert f"nll {-sum(logs) / 8:.4f} over 8 predicted tokens" in result.out
     data = json.loads(trained("score", "andrejq", "emma", "--json").out)
     assert [d["item"] for d in data] == ["andrejq", "emma"]
     assert data[0]["log_likelihood"] == pytest.approx(sum(logs), rel=1e-6)
@@ -169,7 +169,7 @@ def test_info_describes_the_model(trained):
     assert "counts (order 2)" in result.out and "27 tokens" in result.out
     meta = json.loads(trained("info", "--json").out)
     assert meta["data"]["sha256"] == digest
-    assert meta["vocabulary"] == "abcdefghijklmnopqrstuvwxyz"
+    assert meta["vocabulary"] == list("abcdefghijklmnopqrstuvwxyz")
     assert meta["hyperparameters"] == {"smoothing": 1.0, "smoothing_method": "add-k"}
     assert meta["data"]["items"] == {"train": 32033}
 

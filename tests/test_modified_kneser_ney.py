@@ -65,10 +65,15 @@ def prune_option(model):
     return ["--prune", ",".join(map(str, model["prune"]))] if model["prune"] else []
 
 
+def skip_option(model):
+    """lmplz's --skip_symbols (the `symbols` corpus) is bigram's --skip-symbols."""
+    return ["--skip-symbols"] if "--skip_symbols" in model.get("lmplz_args", []) else []
+
+
 def train_and_export(cli, text_file, unit, model):
     trained = cli("train", text_file, "--unit", unit, "--smoothing-method",
                   "modified-kneser-ney", "--test-size", "0", "--order", model["order"],
-                  *prune_option(model), "-o", "model.npz", "--force")
+                  *prune_option(model), *skip_option(model), "-o", "model.npz", "--force")
     assert trained.code == 0, trained.err
     exported = cli("export", "-m", "model.npz", "-o", "model.arpa", "--force")
     assert exported.code == 0, exported.err

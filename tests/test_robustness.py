@@ -33,7 +33,7 @@ def test_crlf_and_bom_are_text_conventions_not_characters(cli, tmp_path):
     (tmp_path / "win.txt").write_bytes(b"\xef\xbb\xbfemma\r\nolivia\r\n\r\nava\r\n")
     assert cli("train", "win.txt", "--test-size", "0").code == 0
     meta = json.loads(cli("info", "--json").out)
-    assert meta["vocabulary"] == "aeilmov"
+    assert meta["vocabulary"] == list("aeilmov")
     assert meta["data"]["items"]["train"] == 3
 
 
@@ -45,7 +45,7 @@ def test_invalid_utf8_names_the_line(cli, tmp_path):
     assert cli("train", "bad.txt", "--encoding-errors", "replace", "--test-size", "0").code == 0
     assert "\ufffd" in json.loads(cli("info", "--json").out)["vocabulary"]
     assert cli("train", "bad.txt", "--encoding-errors", "ignore", "--test-size", "0").code == 0
-    assert json.loads(cli("info", "--json").out)["vocabulary"] == "aegilmov"
+    assert json.loads(cli("info", "--json").out)["vocabulary"] == list("aegilmov")
 
 
 def test_binary_file_is_refused(cli, tmp_path):
@@ -90,7 +90,7 @@ def test_score_with_unknown_characters(cli):
     cli("train")
     result = cli("score", "zoë", "--json")
     scored = json.loads(result.out)[0]
-    assert scored["oov_tokens"] == "ë" and scored["tokens"] == 2  # .z and zo remain
+    assert scored["oov_tokens"] == ["ë"] and scored["tokens"] == 2  # .z and zo remain
     one_line_error(cli("score", "zoë", "--oov", "error"), 1,
                    "'zoë' has characters outside the model's vocabulary (ë)")
 

@@ -24,8 +24,10 @@ DEFAULT_MODEL = "bigram.npz"
 
 app = typer.Typer(
     name="bigram",
-    help="Character-level bigram language models: train on any text with one item per "
-         "line (names.txt by default), sample new items, and report losses.",
+    help="n-gram language models of characters or words (bigrams by default, modified "
+         "Kneser-Ney as KenLM's lmplz, ARPA in and out): train on text with one item per "
+         "line (names.txt by default, or text piped to stdin), sample new items, score text "
+         "and report losses.",
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -70,8 +72,16 @@ def default_model_path():
 def _stderr():
     from rich.console import Console
 
-    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:").
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    # No markup or emoji codes: names and paths are printed as they are ("[x]", ":a:");
+    # a status line stays one line (soft_wrap), however long, as logs and greps want it.
+    return Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def _show(renderable):
+    """A table or summary on stdout: drawn for a terminal, plain and complete otherwise."""
+    from bigram.cli.plain import show
+
+    show(renderable)
 
 
 def _stdout():
@@ -147,9 +157,11 @@ DaskWorkersOption = Annotated[Optional[int], typer.Option(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     files: Annotated[Optional[list[str]], typer.Argument(
         help="Text files with one item (name, word, line) per line; globs and '-' (stdin) "
-             "work. Default: the bundled names.txt.", show_default=False)] = None,
+             "work. Default: the text piped to stdin, else the bundled names.txt.",
+        show_default=False)] = None,
     kind: Annotated[Kind, typer.Option("--model", help="counts: smoothed bigram counts; "
                                        "neural: one linear layer trained by gradient descent.")]
     = Kind.counts,
@@ -197,12 +209,36 @@ def train(
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
     force: ForceOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON: the "
+                                          "model's settings, data and loss on each split.")]
+    = False,
+    kenlm: Annotated[bool, typer.Option("--kenlm", help="A word model as KenLM's lmplz makes "
+                                        "it: short for --unit word --order 5 "
+                                        "--smoothing-method modified-kneser-ney --test-size 0; "
+                                        "options given as well win.")] = False,
+    skip_symbols: Annotated[bool, typer.Option(
+        "--skip-symbols", help="word models: read the words <s>, </s> and <unk> of the text as "
+        "spaces, as lmplz --skip_symbols does. Without it the word <unk> is the unknown word "
+        "(as SRILM's -unk: its count is said on stderr) and <s> or </s> is refused.")]
+    = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import parse_discounts
 
+    from bigram.cli.habits import check_output_name, check_prune_spelling, kenlm_settings
+    from bigram.cli.inputs import files_or_stdin
+
+    check_output_name(output)
+    check_prune_spelling(prune, files)
+    if kenlm:
+        preset = kenlm_settings(
+            {"unit": unit.value, "order": order, "test_size": test_size,
+             "smoothing_method": smoothing_method.value}, _given_options(ctx))
+        unit, smoothing_method = Unit(preset["unit"]), SmoothingMethod(preset["smoothing_method"])
+        order, test_size = preset["order"], preset["test_size"]
+    files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -218,12 +254,23 @@ def train(
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
         dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
+        skip_symbols=skip_symbols,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
-    from bigram.cli.render import training_summary
+    literal_unk = (model.saved.meta.get("vocabulary_control") or {}).get("literal_unk")
+    if literal_unk:
+        print(f"note: the text holds the word <unk> {literal_unk:,} time(s); it was read as the "
+              "unknown word (as SRILM's -unk); lmplz refuses it, or with --skip_symbols reads "
+              "it as a space, as --skip-symbols does", file=sys.stderr)
+    from bigram.cli.render import training_json, training_summary
 
-    _stdout().print(training_summary(model.saved, list(model.reports.values()), out))
+    reports = list(model.reports.values())
+    if as_json:
+        sys.stdout.write(json.dumps(training_json(model.saved, reports, out),
+                                    ensure_ascii=False) + "\n")
+    else:
+        _show(training_summary(model.saved, reports, out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
     if plot is not None:
         from bigram.cli.pictures import plot_training_curve
@@ -233,6 +280,14 @@ def train(
                             best_bigram_loss(model.saved.data_counts["train"]), plot)
         note += f", and the training curve to {plot}"
     _stderr().print(note)
+
+
+def _given_options(ctx):
+    """The names of the options the command line gave (not left at their defaults)."""
+    # By the source's name: typer may carry its own copy of click, and so of the enum.
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") in ("COMMANDLINE",
+                                                                            "ENVIRONMENT")}
 
 
 def _prune_thresholds(values):
@@ -330,7 +385,8 @@ def sample(
     temperature: Annotated[float, typer.Option(
         help="Below 1 sharpens the distribution, above 1 flattens it.")] = 1.0,
     prefix: Annotated[str, typer.Option(help="Start every item with this text.")] = "",
-    max_len: Annotated[int, typer.Option(help="Cut items at this many characters.")] = 100,
+    max_len: Annotated[int, typer.Option(help="Cut items at this many tokens (characters, or "
+                                         "words for a word model).")] = 100,
     novel: Annotated[bool, typer.Option("--novel", help="Only items absent from the "
                                         "training data.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print each item as a JSON string, "
@@ -382,8 +438,9 @@ def _json_lines(items):
 @app.command("eval")
 def evaluate(
     files: Annotated[Optional[list[str]], typer.Argument(
-        help="Text files to evaluate (globs and '-' work); default: the splits the model "
-             "was trained and tested on.", show_default=False)] = None,
+        help="Text files to evaluate (globs and '-' work); default: the text piped to stdin, "
+             "else the splits the model was trained and tested on.", show_default=False)]
+    = None,
     model_file: ModelOption = None,
     as_json: JsonOption = False,
     oov: Annotated[OovPolicy, typer.Option(
@@ -393,6 +450,9 @@ def evaluate(
     encoding_errors: EncodingOption = EncodingErrors.strict,
 ):
     """Report the loss (NLL in nats, bits per token, perplexity) per split or per file."""
+    from bigram.cli.inputs import files_or_stdin
+
+    files = files_or_stdin(files)
     model = _model(model_file)
     if files:
         reports = [model.evaluate(f, oov.value, encoding_errors.value) for f in files]
@@ -405,13 +465,13 @@ def evaluate(
         return
     from bigram.cli.render import loss_table, unit_name
 
-    _stdout().print(loss_table(reports, unit_name(saved.model)))
+    _show(loss_table(reports, unit_name(saved.model)))
     unk = saved.vocabulary.unk
     unit = "character(s)" if saved.vocabulary.unit == "char" else "word(s)"
     for report in reports:
         if report.oov:
             what = f"{report.oov} {unit} outside the vocabulary"
-            listed = f": {report.oov_tokens!r}" if report.oov_tokens else ""
+            listed = f": {report.oov_listing!r}" if report.oov_tokens else ""
             # One line each, however long: plain print, not rich's wrapping console.
             if unk:
                 print(f"note: {report.name}: {what} were scored as <unk>{listed}; perplexity "
@@ -423,8 +483,9 @@ def evaluate(
 @app.command()
 def score(
     names: Annotated[Optional[list[str]], typer.Argument(
-        help="Items (names, words, lines) to score; with --file, files (globs and '-' for "
-             "stdin) to score line by line.", show_default=False)] = None,
+        help="Items (names, words, lines) to score, or '-' for the lines of stdin; with "
+             "--file, files (globs and '-' for stdin) to score line by line. Default: the "
+             "text piped to stdin.", show_default=False)] = None,
     model_file: ModelOption = None,
     files: Annotated[bool, typer.Option(
         "--file", "-f", help="Score every line of the FILES given as arguments: one result a "
@@ -449,11 +510,15 @@ def score(
     if threads is not None and not (files and threads >= 1):
         raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
                           else f"--threads must be 1 or more, not {threads}")
+    from bigram.cli.inputs import files_or_stdin, items_or_stdin
+
     if files:
+        names = files_or_stdin(names)
         _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
         return
     if output is not None:
         raise OptionError("--output goes with --file")
+    names = items_or_stdin(names, encoding_errors.value)
     if not names:
         raise OptionError("give items to score, or --file and files")
     model = _model(model_file)
@@ -463,11 +528,11 @@ def score(
 
         sys.stdout.write(json.dumps(score_json(scores), ensure_ascii=False) + "\n")
         return
+    from rich.console import Group
+
     from bigram.cli.render import score_table
 
-    console = _stdout()
-    for item_score in scores:
-        console.print(score_table(item_score, model.order))
+    _show(Group(*[score_table(item_score, model.order) for item_score in scores]))
 
 
 def _score_files(files, model_file, as_json, oov, encoding_errors, output, force, threads):
@@ -513,7 +578,7 @@ def info(model_file: ModelOption = None, as_json: JsonOption = False):
         return
     from bigram.cli.render import info_table
 
-    _stdout().print(info_table(model.saved, path))
+    _show(info_table(model.saved, path))
 
 
 @app.command("merge")
@@ -527,18 +592,23 @@ def merge_models(
     force: ForceOption = False,
 ):
     """Sum count models trained on shards of a corpus into the model of the whole corpus."""
-    from bigram.training.merge import merge
+    from bigram.training.merge import check_distinct_files, merge, shared_data
     from bigram.formats.modelfile import load, save
 
+    check_distinct_files(models)
     _check_output_path(output, "model", models, force)
-    merged = merge([load(path) for path in models], [str(p) for p in models], smoothing)
+    shards = [load(path) for path in models]
+    merged = merge(shards, [str(p) for p in models], smoothing)
+    for first, second in shared_data(shards, [str(p) for p in models]):
+        print(f"warning: {first} and {second} were trained on the same data (the same "
+              "sha256): the merged model counts that text twice", file=sys.stderr)
     replaced = save(output, merged)
     from bigram.models.evaluation import evaluate_splits
-    from bigram.cli.render import loss_table
+    from bigram.cli.render import loss_table, unit_name
 
-    _stdout().print(loss_table(evaluate_splits(merged)))
+    _show(loss_table(evaluate_splits(merged), unit_name(merged.model)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
-                    f"{len(merged.vocabulary)} tokens")
+                    f"{len(merged.vocabulary):,} tokens")
 
 
 @app.command("export")
@@ -551,7 +621,7 @@ def export(
     model = _model(model_file)
     _check_output_path(output, "arpa", [model_file or default_model_path()], force)
     counts = model.export_arpa(output, force=force)
-    listed = ", ".join(f"{n:,} {order}-grams" for order, n in counts.items())
+    listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
 
 
@@ -600,7 +670,8 @@ def show(
 @app.command("tune")
 def tune_command(
     files: Annotated[Optional[list[str]], typer.Argument(
-        help="Text files (default: the bundled names.txt).", show_default=False)] = None,
+        help="Text files (default: the text piped to stdin, else the bundled names.txt).",
+        show_default=False)] = None,
     kind: Annotated[Kind, typer.Option("--model", help="Tune count models (smoothing) or "
                                        "the neural model (reg).")] = Kind.counts,
     order: Annotated[str, typer.Option(help="Orders to try, comma-separated.")] = "2,3,4,5",
@@ -639,6 +710,11 @@ def tune_command(
     from bigram.settings import TrainingSettings
     from bigram.training.tune import discounts_record, parse_list, tune
 
+    from bigram.cli.habits import check_output_name
+    from bigram.cli.inputs import files_or_stdin
+
+    check_output_name(output)
+    files = files_or_stdin(files)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -672,9 +748,18 @@ def tune_command(
     else:
         from bigram.cli.render import tuning_table
 
-        _stdout().print(tuning_table(result))
+        _show(tuning_table(result))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
                     + (f", and the dev losses to {plot}" if plot else ""))
+
+
+def _literal_help():
+    from bigram.cli.help import literal_help
+
+    literal_help(app)
+
+
+_literal_help()
 
 
 # ---------------------------------------------------------------------- entry point

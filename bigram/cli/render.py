@@ -26,12 +26,12 @@ def training_summary(saved, reports, path):
         table.add_column(split, justify="right")
     by_split = {r.name: r for r in reports}
     table.add_row("items", *[_number(by_split[s].items) for s in splits])
-    table.add_row(order_name(model.order) + "s", *[_number(by_split[s].tokens) for s in splits])
+    table.add_row("predicted tokens", *[_number(by_split[s].tokens) for s in splits])
     table.add_row("loss (nats)", *[_number(by_split[s].nll) for s in splits])
     table.add_row(f"bits/{unit_name(model)}", *[_number(by_split[s].bits_per_token, 4)
                                                 for s in splits])
     table.add_row("perplexity", *[_number(by_split[s].perplexity, 3) for s in splits])
-    lines = [Text(f"vocabulary: {len(model.vocabulary)} tokens   {model.describe()}",
+    lines = [Text(f"vocabulary: {len(model.vocabulary):,} tokens   {model.describe()}",
                   overflow="fold")]
     losses = getattr(model, "losses", None)
     if losses:
@@ -70,10 +70,10 @@ def score_table(item_score, order=2):
     for ngram, prob, logprob in item_score.ngrams:
         table.add_row(ngram, f"{prob:.4f}", _number(logprob, 4))
     totals = (f"log-likelihood {_number(item_score.log_likelihood, 4)}   "
-              f"nll {_number(item_score.nll, 4)} over {item_score.tokens} "
-              f"{order_name(order)}s")
+              f"nll {_number(item_score.nll, 4)} over {item_score.tokens:,} "
+              "predicted tokens")
     if item_score.oov_tokens:
-        totals += f"   unknown: {item_score.oov_tokens}"
+        totals += f"   unknown: {item_score.oov_listing}"
     return Group(table, Text(totals), Text(""))
 
 
@@ -82,7 +82,8 @@ def score_json(scores):
     from bigram.models.evaluation import json_number
 
     return [{"item": s.item, "log_likelihood": json_number(s.log_likelihood),
-             "nll": json_number(s.nll), "tokens": s.tokens, "oov_tokens": s.oov_tokens,
+             "nll": json_number(s.nll), "tokens": s.tokens,
+             "oov_tokens": list(s.oov_tokens),
              "ngrams": [{"ngram": g, "prob": p, "log_prob": json_number(lp)}
                         for g, p, lp in s.ngrams]} for s in scores]
 
@@ -109,18 +110,25 @@ def info_table(saved, path):
     if meta.get("kind") == "arpa":
         table.add_row("source", str(meta.get("source")))
         for order, n in (meta.get("ngrams") or {}).items():
-            table.add_row(f"{order}-grams", f"{n:,}")
+            table.add_row(f"{order}-grams", f"{n:,} distinct")
+        table.add_row("modified", str(meta.get("modified", "")))
         return table
+    described = saved.model.describe()
+    smoothed = described.startswith("smoothing: ")
     for key, value in (meta.get("hyperparameters") or {}).items():
-        table.add_row(key, str(value))
+        # Unset values, and those the smoothing line says with what was estimated, are left
+        # to that line.
+        if value is not None and not (smoothed and key in ("smoothing", "discounts")):
+            table.add_row(key, _setting(value))
+    if smoothed:
+        table.add_row("smoothing", described[len("smoothing: "):])
     data = meta.get("data", {})
     table.add_row("trained on", ", ".join(data.get("sources", [])))
     table.add_row("sha256", str(data.get("sha256", "")))
     table.add_row("bytes", _number(int(data.get("bytes", 0))))
     for split, items in (data.get("items") or {}).items():
         tokens = (data.get("tokens") or data.get("bigrams") or {}).get(split, 0)
-        table.add_row(split, f"{items:,} items, {tokens:,} "
-                             f"{order_name(meta.get('order', 2))}s")
+        table.add_row(split, f"{items:,} items, {tokens:,} predicted tokens")
     split = meta.get("split") or {}
     if split.get("method") == "makemore":
         table.add_row("split", f"makemore (seed {split.get('seed')}, test size "
@@ -133,6 +141,34 @@ def info_table(saved, path):
                              f"{meta.get('bigram_version', '')}")
     table.add_row("novel check", "available" if saved.train_items is not None else "not kept")
     return table
+
+
+def _setting(value):
+    """A hyperparameter as `bigram info` shows it: numbers in one format, lists spaced."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(_setting(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return _number(value) if isinstance(value, int) and not isinstance(value, bool) \
+        else str(value)
+
+
+def training_json(saved, reports, path):
+    """What `bigram train` prints, as JSON-ready values: the model file, its kind, order,
+    unit, vocabulary and settings, the training data, and the loss on each split."""
+    from bigram.models.evaluation import json_number
+
+    model = saved.model
+    meta = saved.meta
+    out = {"model_file": str(path), "kind": model.kind, "order": model.order,
+           "unit": model.vocabulary.unit, "vocabulary_size": len(model.vocabulary),
+           "settings": {**model.hyperparameters(), **model.estimated_settings()}, "data": meta.get("data", {}),
+           "split": meta.get("split", {}),
+           "splits": {r.name: r.as_dict() for r in reports if r.items}}
+    losses = getattr(model, "losses", None)
+    if losses:
+        out["training_loss"] = [json_number(float(x)) for x in losses]
+    return out
 
 
 def strength_text(method, strength):

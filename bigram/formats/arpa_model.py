@@ -14,6 +14,8 @@ a word model.
 
 import math
 import re
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from bigram.errors import ModelFileError
 from bigram.ngrams.lookup import sort_with_positions
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex
 from bigram.text.vocabulary import UNK, Vocabulary
+from bigram.version import __version__
 
 SPECIALS = ("<s>", "</s>", UNK)
 _ESCAPED = re.compile(r"<U\+([0-9A-F]{4,6})>")
@@ -150,7 +153,7 @@ def load_arpa(path):
     """An ARPA file as a SavedModel holding a models.ArpaModel."""
     from bigram.formats.arpa_reader import read_arpa
     from bigram.ngrams.backoff import BackoffModel
-    from bigram.formats.saved import FORMAT, SavedModel, stamp
+    from bigram.formats.saved import FORMAT, SavedModel
     from bigram.models.language_models import ArpaModel
 
     arpa = read_arpa(path)
@@ -211,8 +214,12 @@ def load_arpa(path):
         logprob.append(prob)
         logbackoff.append(backoff)
     model = ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path))
-    meta = stamp({"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
-                  "unk": vocabulary.unk, "padding": "sentence",
-                  "vocabulary_size": size, "source": str(path),
-                  "ngrams": {str(k): int(len(arpa.ngrams[k - 1])) for k in range(1, order + 1)}})
+    # An ARPA file records no creation time: its own modification time is reported, never
+    # the time it was read.
+    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
+    meta = {"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
+            "unk": vocabulary.unk, "padding": "sentence", "vocabulary_size": size,
+            "source": str(path),
+            "ngrams": {str(k): int(len(arpa.ngrams[k - 1])) for k in range(1, order + 1)},
+            "modified": modified.isoformat(timespec="seconds"), "bigram_version": __version__}
     return SavedModel(model, {}, meta, None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.text.sources import Reader, resolve_sources
+from bigram.text.sources import Reader, gather_spans, resolve_sources
 from bigram.errors import InputError, OptionError
 from bigram.ngrams.index import index_text, pad_items, pads_for
 
@@ -31,10 +31,15 @@ class Report:
     tokens: int
     log_likelihood: float
     oov: int = 0
-    oov_tokens: str = ""
+    oov_tokens: tuple = ()                    # every distinct token outside the vocabulary
     known_tokens: int | None = None           # predictions of in-vocabulary tokens
     known_log_likelihood: float | None = None
     unit: str = "char"
+
+    @property
+    def oov_listing(self):
+        """The OOV tokens as a report line shows them (at most 50, each cut at 40 characters)."""
+        return _listing(self.oov_tokens, self.unit)
 
     @property
     def nll(self):
@@ -69,12 +74,13 @@ class Report:
         out = {"items": self.items, "tokens": self.tokens, "nll": json_number(self.nll),
                "bits_per_token": json_number(self.bits_per_token),
                "perplexity": json_number(self.perplexity), "oov": self.oov,
-               "oov_tokens": self.oov_tokens,
+               "oov_tokens": list(self.oov_tokens),
                "log10_total": json_number(self.log_likelihood / math.log(10))}
         if self.known_tokens is not None:
             out["perplexity_excluding_oov"] = json_number(self.perplexity_excluding_oov)
         if self.unit == "char":   # the names of a character model's report since version 1
-            out["bits_per_char"], out["oov_chars"] = out["bits_per_token"], self.oov_tokens
+            out["bits_per_char"] = out["bits_per_token"]
+            out["oov_chars"] = "".join(self.oov_tokens)
         return out
 
 
@@ -118,7 +124,7 @@ def report_from_index(model, index, items, name):
     unit = model.vocabulary.unit
     if unk is None:
         return Report(name, int(items), tokens, total, unit=unit)
-    return Report(name, int(items), tokens, total, tokens - known, "", known, known_total, unit)
+    return Report(name, int(items), tokens, total, tokens - known, (), known, known_total, unit)
 
 
 def evaluate_splits(saved):
@@ -192,12 +198,15 @@ def encode_for_model(model, chars, offsets):
 
 
 def _oov_strings(vocabulary, spans, unknown):
+    """The distinct tokens marked unknown, as strings."""
     chars, starts, ends = spans
     if vocabulary.unit == "char":
         return {chr(int(c)) for c in np.unique(chars[unknown])}
-    picked = np.flatnonzero(unknown)[:1000]   # enough to name them; never all of a huge file
-    return {chars[starts[i]:ends[i]].astype("<u4").tobytes().decode("utf-32-le")
-            for i in picked.tolist()}
+    # The unknown words laid end to end with a line feed between them (no word holds one),
+    # decoded and split in one go each.
+    words, offsets = gather_spans(chars, starts[unknown], ends[unknown])
+    joined = np.insert(words.astype(np.uint32), offsets[1:-1], 0x0A)
+    return set(joined.astype("<u4").tobytes().decode("utf-32-le").split("\n"))
 
 
 def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict"):
@@ -212,13 +221,12 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     items = tokens = known = n_oov = 0
     names = set()
     for _, block in reader.blocks():
-        chars, offsets = block.item_chars()
+        chars, offsets = _block_items(model, block)
         ids, offsets, unknown, spans = encode_for_model(model, chars, offsets)
         items += len(offsets) - 1
         if unknown.any():
             n_oov += int(unknown.sum())
-            if len(names) < 50:
-                names |= _oov_strings(vocabulary, spans, unknown)
+            names |= _oov_strings(vocabulary, spans, unknown)
             if oov == "error" and not vocabulary.unk:
                 raise _oov_refusal(name, vocabulary, names, int(unknown.sum()))
         scored = score_tokens(model, ids, offsets, unknown)
@@ -231,11 +239,19 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
         known += int(keep.sum())
     if items == 0:
         raise InputError(f"{name} holds no items (it is empty or only has blank lines)")
-    listed = _listing(names, vocabulary.unit)
+    listed = tuple(sorted(names))
     if vocabulary.unk:
         return Report(name, items, tokens, total, n_oov, listed, known, known_total,
                       vocabulary.unit)
     return Report(name, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
+
+
+def _block_items(model, block):
+    """The items of a block as `model` reads text: with sentence padding (word models, ARPA
+    files) every line is one, a blank line an empty sentence, as KenLM's `query` and
+    `bigram score --file` count them; with the lecture's padding (character models of
+    names) blank lines are skipped, as training skipped them."""
+    return block.line_chars() if model.padding == "sentence" else block.item_chars()
 
 
 LISTED_OOV = 50          # tokens a report names, at most
@@ -278,7 +294,13 @@ class ItemScore:
     ngrams: list             # (n-gram label, probability, log-probability)
     log_likelihood: float
     tokens: int
-    oov_tokens: str = ""
+    oov_tokens: tuple = ()   # every distinct token outside the vocabulary
+    unit: str = "char"
+
+    @property
+    def oov_listing(self):
+        """The OOV tokens as the walk-through's totals line shows them."""
+        return _listing(self.oov_tokens, self.unit)
 
     @property
     def nll(self):
@@ -293,7 +315,7 @@ def score_item(model, item, oov="skip"):
     ids, offsets, unknown, spans = encode_for_model(model, codepoints,
                                                 np.array([0, len(codepoints)]))
     names = _oov_strings(vocabulary, spans, unknown) if unknown.any() else set()
-    listed = _listing(names, vocabulary.unit)
+    listed = tuple(sorted(names))
     if unknown.any() and oov == "error" and not vocabulary.unk:
         raise _oov_refusal(repr(item), vocabulary, names)
     scored = score_tokens(model, ids, offsets, unknown)
@@ -309,4 +331,5 @@ def score_item(model, item, oov="skip"):
         if vocabulary.unit == "word" and window[0] == 0 and width > 1:
             text[0] = "<s>"
         ngrams.append((separator.join(text), math.exp(value), value))
-    return ItemScore(item, ngrams, float(scored.logprob[used].sum()), int(used.sum()), listed)
+    return ItemScore(item, ngrams, float(scored.logprob[used].sum()), int(used.sum()), listed,
+                     vocabulary.unit)

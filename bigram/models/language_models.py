@@ -99,6 +99,10 @@ class LanguageModel:
         """The settings in words, for summaries."""
         return ""
 
+    def estimated_settings(self):
+        """Settings the model estimated from its data rather than was given (none here)."""
+        return {}
+
     def arrays(self):
         """The arrays that define this model (stored in the model file)."""
         raise NotImplementedError
@@ -232,6 +236,13 @@ class CountModel(BackoffQueries):
             out["discounts"] = None if not self.discounts else {
                 str(k): list(v) for k, v in self.discounts.items()}
         return out
+
+    def estimated_settings(self):
+        """The discounts (modified) Kneser-Ney used, by order: [D1, D2, D3+] or D."""
+        if self.method not in ("kneser-ney", "modified-kneser-ney"):
+            return {}
+        return {"discounts_used": {str(k): [float(d) for d in np.atleast_1d(ds)]
+                                   for k, ds in self.used_discounts().items()}}
 
     def describe(self):
         name = {"add-k": "add-k, k", "witten-bell": "Witten-Bell, multiplier",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.text.sources import Block, Reader, resolve_sources, strip_spans
+from bigram.text.sources import Block, Reader, gather_spans, resolve_sources, strip_spans
 from bigram.errors import BigramError, InputError, OptionError
 from bigram.models.evaluation import OOV_POLICIES, encode_for_model, json_number
 from bigram.ngrams.lookup import sorted_search
@@ -199,18 +199,9 @@ def _touches_unknown(text, order):
     return last_unknown > where - longest
 
 
-def _gather(codepoints, starts, ends):
-    """The code points of spans, concatenated, and their offsets."""
-    lengths = ends - starts
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - starts, lengths)
-    return codepoints[index], offsets
-
-
 def _score_spans(model, scorer, codepoints, starts, ends, oov, where):
     """LineScores of lines given as spans of code points; `where(i)` names line i in errors."""
-    items, offsets = _gather(codepoints, *strip_spans(codepoints, starts, ends))
+    items, offsets = gather_spans(codepoints, *strip_spans(codepoints, starts, ends))
     tokens, offsets, unknown, _ = encode_for_model(model, items, offsets)
     if oov == "error" and not model.vocabulary.unk and unknown.any():
         line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right") - 1)

@@ -136,8 +136,10 @@ class SparsePairs:
 class TokenCollector:
     """Token ids of every split, and the bigram byte-pair counts of plain ASCII blocks."""
 
-    def __init__(self, unit="char", byte_pairs=False):
+    def __init__(self, unit="char", byte_pairs=False, skip_symbols=False):
         self.unit = unit
+        self.skip_symbols = skip_symbols  # read <s>, </s>, <unk> as spaces, as lmplz's option
+        self.literal_unk = 0              # the word <unk> met in the text (it is kept)
         self.index = CodepointIndex() if unit == "char" else WordIds()
         self.splits = {}
         self.byte_pairs = byte_pairs      # count plain ASCII blocks from their byte pairs
@@ -159,9 +161,17 @@ class TokenCollector:
                 return
             self.splits.setdefault(split, SplitTokens()).add(ids, offsets)
             return
-        from bigram.text.words import WordTooLong, split_words
+        from bigram.text.words import (SYMBOLS, WordTooLong, drop_words, split_words,
+                                       words_equal_to)
 
         starts, ends, word_offsets = split_words(chars, offsets)
+        if self.skip_symbols:
+            symbols = np.zeros(len(starts), dtype=bool)
+            for symbol in SYMBOLS:
+                symbols |= words_equal_to(chars, starts, ends, symbol)
+            starts, ends, word_offsets = drop_words(starts, ends, word_offsets, symbols)
+        else:
+            self.literal_unk += int(words_equal_to(chars, starts, ends, "<unk>").sum())
         try:
             ids = self.index.ids(chars, starts, ends)
         except WordTooLong as error:

@@ -76,10 +76,15 @@ def load_training_data(arguments, reading=None, order=2, padding="makemore",
     block (4 bytes per token are kept until counting); bigrams of characters in plain
     ASCII blocks are counted from byte pairs instead, without materialising items.
     The training text is kept (for `sample --novel`) while it is at most `keep_text`
-    characters.
+    characters. With `reading.skip_symbols` the words <s>, </s> and <unk> of word text
+    are read as spaces (lmplz's --skip_symbols); without it <unk> is the unknown word and
+    its count is recorded.
     """
     reading = reading if reading is not None else Reading()
     check_vocabulary_options(reading.unit, reading.min_count, reading.max_vocab)
+    if reading.skip_symbols and reading.unit != "word":
+        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
+                          "--unit word")
     if padding not in PADDINGS:
         raise OptionError(f"unknown padding {padding!r}")
     if not 2 <= order <= MAX_ORDER:
@@ -125,7 +130,7 @@ def _load(reader, sources, reading, order, percentages, padding, keep_text, keep
     assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
                                          percentages)
     byte_pairs = unit == "char" and order == 2 and padding == "makemore"
-    collector = TokenCollector(unit, byte_pairs)
+    collector = TokenCollector(unit, byte_pairs, reading.skip_symbols)
     held_out = {"dev": [], "test": []}
     kept, kept_size, keep = [], 0, True
     base = 0
@@ -200,7 +205,9 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
         reserved = sorted({"<s>", "</s>"} & set(tokens))
         if reserved:
             raise InputError(f"the text holds the word {reserved[0]}, which bigram reserves for "
-                             "the boundaries of items; replace it in the text")
+                             "the boundaries of items; replace it in the text, or pass "
+                             "--skip-symbols to read <s>, </s> and <unk> as spaces as lmplz's "
+                             "--skip_symbols does")
     literal_unk = UNK in tokens
     if min_count is None and max_vocab is None:
         # Modified Kneser-Ney always has `<unk>`, as lmplz's models do.
@@ -223,4 +230,6 @@ def _vocabulary(collector, unit, min_count, max_vocab, force_unk=False):
         mapping[i + 1] = stoi[tokens[i]]
     control = {"min_count": min_count, "max_vocab": max_vocab,
                "unk_types": int((~kept).sum()) - int(literal_unk)}
+    if collector.literal_unk:
+        control["literal_unk"] = collector.literal_unk
     return vocabulary, mapping, control

@@ -212,11 +212,12 @@ class Block:
         starts, ends = self.spans()
         if which is not None:
             starts, ends = starts[which], ends[which]
-        lengths = ends - starts
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - starts, lengths)
-        return self.codepoints[index], offsets
+        return gather_spans(self.codepoints, starts, ends)
+
+    def line_chars(self):
+        """Code points of every line stripped (blank ones empty, none skipped), concatenated,
+        and their offsets: the items of text read as KenLM reads it, one sentence a line."""
+        return gather_spans(self.codepoints, *strip_spans(self.codepoints, *self.line_spans()))
 
     def item_strings(self, which=None):
         """The chosen items as Python strings (for small selections: test sets, samples)."""
@@ -239,6 +240,15 @@ class Block:
                                                       np.diff(offsets))
         out[positions] = chars
         return out.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def gather_spans(codepoints, starts, ends):
+    """The code points of spans, concatenated, and their offsets."""
+    lengths = ends - starts
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    index = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - starts, lengths)
+    return codepoints[index], offsets
 
 
 def _table_lookup(table, codepoints):

@@ -66,6 +66,28 @@ class WordTooLong(InputError):
         return WordTooLong(self.length, self.beginning, where)
 
 
+# The words lmplz reserves: `--skip_symbols` reads them as whitespace.
+SYMBOLS = ("<s>", "</s>", "<unk>")
+
+
+def words_equal_to(codepoints, starts, ends, word):
+    """Which of the words (spans of code points) are exactly `word`."""
+    target = np.frombuffer(word.encode("utf-32-le"), dtype=np.uint32)
+    same = (ends - starts) == len(target)
+    for offset, code in enumerate(target.tolist()):   # a few characters, not the tokens
+        at = np.flatnonzero(same)
+        same[at] = codepoints[starts[at] + offset] == code
+    return same
+
+
+def drop_words(starts, ends, offsets, dropped):
+    """The word spans without the `dropped` ones, and each item's new word offsets."""
+    kept = ~dropped
+    before = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(kept, out=before[1:])
+    return starts[kept], ends[kept], before[offsets]
+
+
 def check_word_lengths(codepoints, starts, ends):
     """Raise WordTooLong for the first span longer than MAX_WORD_CHARS."""
     lengths = np.asarray(ends) - np.asarray(starts)

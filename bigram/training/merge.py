@@ -9,6 +9,8 @@ token that one shard mapped to `<unk>` and another kept stays apart, so with
 vocabulary control the merge is exact only when the shards kept the same tokens.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from bigram.errors import BigramError, OptionError
@@ -27,6 +29,32 @@ def _mapping(vocabulary, union):
         where[1] = union.unk_id
     where[vocabulary.first:] = [stoi[t] for t in vocabulary.tokens]
     return where
+
+
+def check_distinct_files(paths):
+    """Refuse a model file given twice: its counts would be added to themselves."""
+    seen = {}
+    for path in paths:
+        where = Path(path).resolve()
+        if where in seen:
+            same = "is given twice" if str(path) == str(seen[where]) else \
+                f"and {seen[where]} are the same file"
+            raise OptionError(f"{path} {same}: merging would count its training text twice; "
+                              "give each shard once")
+        seen[where] = path
+
+
+def shared_data(saved_models, labels):
+    """Pairs of labels of shards trained on the same bytes (the same sha256): their merge
+    counts that text twice, as training on the two copies laid end to end would."""
+    first, pairs = {}, []
+    for saved, label in zip(saved_models, labels):
+        digest = (saved.meta.get("data") or {}).get("sha256")
+        if digest and digest in first:
+            pairs.append((first[digest], label))
+        elif digest:
+            first[digest] = label
+    return pairs
 
 
 def merge(saved_models, labels, smoothing=None):

@@ -60,6 +60,8 @@ def train_model(files, settings, progress=None, dask_progress=None):
     if settings.cluster.address is not None:
         from bigram.cluster.dask_counting import load_on_cluster
 
+        if settings.reading.skip_symbols:
+            raise OptionError("--skip-symbols is not available with --dask")
         data = load_on_cluster(files, settings.cluster, settings.reading, order, padding,
                                dask_progress)
         return fit(data, settings, progress)
