@@ -3,9 +3,8 @@ in docs/*.md runs as shown (see tests/doc_examples.py for how examples are read 
 
 from pathlib import Path
 
-import pytest
-
 import doc_examples
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = doc_examples.documents()
