@@ -160,8 +160,10 @@ def shows(expected, actual):
 
 def run_command(command, folder, env, timeout=600):
     """Run one example command in bash; returns (exit code, stdout, stderr)."""
+    # stdin is empty, never the test runner's own: a command reads only what its line pipes in
     done = subprocess.run(["bash", "-c", command.command], check=False, cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
     return done.returncode, done.stdout, done.stderr
 
 
