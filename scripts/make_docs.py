@@ -1,9 +1,9 @@
-"""Regenerate the README's pictures and tables from real runs on names.txt.
+"""Regenerate the guides' pictures and tables from real runs on names.txt.
 
     python scripts/make_docs.py
 
-Writes docs/bigram-counts.png, docs/training-curve.png, docs/show.svg, and
-prints the smoothing table (default split) for the README.
+Writes docs/bigram-counts.png, docs/training-curve.png, docs/show.svg (shown in
+docs/pictures.md), and prints the smoothing tables of docs/training.md.
 """
 
 import sys

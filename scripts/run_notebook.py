@@ -1,9 +1,12 @@
 """Run a Jupyter notebook's code cells in order on PyTorch or on bigram.tensor, and
 write what each cell printed, so the two engines can be compared cell by cell.
 
-    python scripts/run_notebook.py makemore_part2_mlp.ipynb --engine bigram --out runs/bigram
-    python scripts/run_notebook.py makemore_part2_mlp.ipynb --engine torch --out runs/torch
+    python scripts/run_notebook.py notebooks/makemore_part1_bigrams.ipynb --engine bigram --out runs/bigram
+    python scripts/run_notebook.py notebooks/makemore_part1_bigrams.ipynb --engine torch --out runs/torch
     diff -r runs/torch runs/bigram
+
+The repository ships part 1's code cells in notebooks/; the other parts are in
+github.com/karpathy/nn-zero-to-hero, lectures/makemore/ (docs/engine.md).
 
 With `--engine bigram`, `import torch` and `import torch.nn.functional as F` in
 the notebook resolve to `bigram.tensor` and its `functional` module; nothing in

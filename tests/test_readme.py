@@ -1,8 +1,14 @@
-"""The README's first two commands are the ones CI runs."""
+"""The README's first two commands are the ones CI runs, and every example in the README and
+in docs/*.md runs as shown (see tests/doc_examples.py for how examples are read and marked)."""
 
 from pathlib import Path
 
+import doc_examples
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = doc_examples.documents()
+NAMES = [str(d.relative_to(ROOT)) for d in DOCUMENTS]
 
 
 def readme_commands():
@@ -24,33 +30,62 @@ def test_ci_runs_exactly_the_readme_commands():
     assert commands == readme_commands()
 
 
-def test_readme_engine_example_runs_as_shown():
-    import doctest
+@pytest.mark.parametrize("document", DOCUMENTS, ids=NAMES)
+def test_console_examples_print_what_they_show(document, tmp_path):
+    """Every `$ command` of the document's console blocks, run in order in one folder."""
+    commands = doc_examples.console_commands(document)
+    if not commands:
+        pytest.skip("no console examples")
+    env = doc_examples.sandbox(tmp_path)
+    failures = [doc_examples.check_command(c, tmp_path, env) for c in commands]
+    failures = [f for f in failures if f]
+    assert not failures, "\n\n".join(failures)
 
-    text = (ROOT / "README.md").read_text()
-    start = text.index("```python\n") + len("```python\n")
-    example = text[start:text.index("```", start)]
-    parser = doctest.DocTestParser()
-    test = parser.get_doctest(example, {}, "README", "README.md", 0)
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 8
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=NAMES)
+def test_python_examples_run_as_shown(document, tmp_path):
+    """The document's pycon/python blocks as one doctest session (files written in tmp_path)."""
+    examples = doc_examples.doctest_blocks(document)
+    if not examples:
+        pytest.skip("no Python examples")
+    failures, tries = doc_examples.run_doctests(document, tmp_path)
+    assert failures == 0 and tries >= len(examples)
 
 
-def test_readme_python_section_runs_as_shown(tmp_path, monkeypatch):
-    """The "From Python" examples, as one doctest session (they write files: in tmp_path)."""
-    import doctest
-    import re
+@pytest.mark.parametrize("document", DOCUMENTS, ids=NAMES)
+def test_every_example_is_run_or_marked_not_run(document):
+    """A `$ ` or `>>>` session outside a console/pycon/python block would go unchecked."""
+    assert doc_examples.unrun_examples(document) == []
 
-    text = (ROOT / "README.md").read_text()
-    start = text.index("\n## From Python\n")
-    section = text[start:text.index("\n## ", start + 1)]
-    session = "\n".join(re.findall(r"```pycon\n(.*?)```", section, re.DOTALL))
-    monkeypatch.chdir(tmp_path)
-    test = doctest.DocTestParser().get_doctest(session, {}, "From Python", "README.md", 0)
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 20
+
+def test_the_readme_and_guides_hold_examples_that_run():
+    """The runner finds what it should: the README's engine and API sessions, and consoles."""
+    readme = ROOT / "README.md"
+    examples = doc_examples.doctest_blocks(readme)
+    assert len(examples) >= 2 and sum(b.text.count(">>>") for b in examples) >= 15
+    assert len(doc_examples.console_commands(readme)) >= 5
+    total = sum(len(doc_examples.console_commands(d)) for d in DOCUMENTS)
+    assert total >= 40
+
+
+def test_unrun_example_checker_finds_an_unmarked_session(tmp_path, monkeypatch):
+    """The checker itself: a `$ ` block in a plain fence fails, the marked one passes."""
+    page = tmp_path / "page.md"
+    page.write_text("```\n$ bigram train\n```\n\n<!-- not run: needs a cluster -->\n"
+                    "```console\n$ bigram train --dask tcp://x:8786\n```\n\n"
+                    "```text\n>>> 1 + 1\n2\n```\n\n```console\n$ bigram info\n```\n")
+    monkeypatch.setattr(doc_examples, "ROOT", tmp_path)
+    assert doc_examples.unrun_examples(page) == ["page.md:1", "page.md:10"]
+    assert [c.command for c in doc_examples.console_commands(page)] == ["bigram info"]
+
+
+def test_console_comparison_is_exact_in_words_and_numbers():
+    """Padding and table rules do not count; every word and number does; `...` is any text."""
+    shows = doc_examples.shows
+    assert shows("  items   31,033 ", "items 31,033\n ──────── \n\n")
+    assert not shows("items 31,033", "items 31,034")
+    assert shows("a ...\n...\nz", "a b c\nx\ny\nz")
+    assert not shows("a\nz", "a\nb\nz")
 
 
 def test_benchmark_harness_runs_in_quick_mode(tmp_path):
