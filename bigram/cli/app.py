@@ -554,6 +554,29 @@ def export(
     _stderr().print(f"wrote {output}: {listed}")
 
 
+@app.command("convert")
+def convert_model(
+    model_file: Annotated[Path, typer.Argument(
+        help="A count model file (.npz) or an ARPA file (plain or gzip).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The query file to write.")],
+    quantize: Annotated[Optional[int], typer.Option(
+        "--quantize", help="Store adj and back-off sums of the orders above 1 in this many "
+        "bits (1-16), bins trained on the model's own values (KenLM's -q/-b); smaller, "
+        "slightly less exact.", show_default=False)] = None,
+    force: ForceOption = False,
+):
+    """Write a query file: the model as a mapped trie that eval, score and info open in
+    milliseconds at any size (see docs/query-format.md)."""
+    from bigram.formats.query_file import MAX_QUANTIZE, convert
+
+    if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
+        raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
+    _check_output_path(output, "query", [model_file], force)
+    _, rows = convert(model_file, output, quantize)
+    listed = ", ".join(f"{n:,} {order}-grams" for order, n in enumerate(rows, 1))
+    _stderr().print(f"wrote {output} ({output.stat().st_size:,} bytes): {listed}")
+
+
 class What(str, enum.Enum):
     counts = "counts"
     probs = "probs"

@@ -74,7 +74,15 @@ def is_picture(path):
     return head.startswith(PNG_MAGIC) or head.lstrip().startswith(magic)
 
 
+def is_query_output(path):
+    """Whether `path` is a bigram query file (`bigram convert`)."""
+    from bigram.formats.query_file import is_query_file
+
+    return is_query_file(path)
+
+
 OUTPUT_KINDS = {"model": (is_model_file, "a bigram model file"),
+                "query": (is_query_output, "a bigram query file"),
                 "arpa": (is_arpa_file, "an ARPA file"),
                 "picture": (is_picture, "a picture")}
 

@@ -454,6 +454,8 @@ def load_for_scoring(path):
     from bigram.ngrams.query import TablesModel
 
     path = Path(path)
+    if path.is_file() and is_query_file(path):
+        return open_query_file(path).model
     if not (path.is_file() and is_arpa(path)):
         with NpzFile(path) as npz:
             meta = _read_meta(npz, path)
@@ -524,14 +526,30 @@ def is_arpa(path):
     return head.lstrip().startswith(b"\\data\\")
 
 
+def is_query_file(path):
+    """Whether a file is a query file (`bigram convert`), by its magic bytes."""
+    from bigram.formats.query_file import is_query_file as recognise
+
+    return recognise(path)
+
+
+def open_query_file(path):
+    """A query file as a SavedModel, mapped (query_file.open_query_file)."""
+    from bigram.formats.query_file import open_query_file as open_mapped
+
+    return open_mapped(path)
+
+
 def load(path):
-    """Read and validate a model file (or an ARPA file); every problem is a one-line
-    ModelFileError.
+    """Read and validate a model file (or an ARPA file, or a query file, mapped); every
+    problem is a one-line ModelFileError.
 
     Every member is checked, by size before it is read and by value after, so
     every command refuses a damaged file, whichever part of it is damaged.
     """
     path = Path(path)
+    if path.is_file() and is_query_file(path):
+        return open_query_file(path)
     if path.is_file() and is_arpa(path):
         from bigram.formats.arpa_model import load_arpa
 
