@@ -53,7 +53,7 @@ MAX_VOCABULARY = 1 << 27
 MAX_ROWS = 1 << 40
 MAX_QUANTIZE = 16
 # Files up to this size have every array checked against its crc32 when opened.
-VERIFY_WHOLE = 64 << 20
+VERIFY_WHOLE = 16 << 20
 SLICE = 1 << 20
 
 
@@ -276,6 +276,8 @@ def open_query_file(path, verify=False):
             directory = _directory(body, path)
             entries = _check_layout(directory, length, path)
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mapped, "madvise"):   # scoring reads scattered pages: no read-ahead
+                mapped.madvise(mmap.MADV_RANDOM)
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}") \
             from None

@@ -62,7 +62,7 @@ class QueryFileModel(LanguageModel):
     def backoff(self):
         """The whole model as a BackoffModel in memory, made on first use."""
         if self._backoff is None:
-            self._backoff = backoff_of(self.tables)
+            self._backoff = backoff_of(self.tables, self.source)
             self._backoff.unk_row = self.vocabulary.unk_id
         return self._backoff
 
@@ -83,7 +83,7 @@ class QueryFileModel(LanguageModel):
         return self.backoff.boundary_bound()
 
 
-def backoff_of(tables):
+def backoff_of(tables, source="the query file"):
     """A BackoffModel equal to query tables: ln b(c) = B(c) - B(suffix of c), ln P(h w) =
     adj(h w) + B(h). Suffix links are found level by level (the suffix's parent is the
     parent's suffix); a damaged file's missing suffix reads as row 0."""
@@ -108,5 +108,28 @@ def backoff_of(tables):
         if k < order:
             below.append(tables.level_values("below", k))
             logbackoff.append(below[k] - below[k - 1][suffix])
+    _check_values(logprob, logbackoff, source)
     index = NgramIndex(order, size, levels, tables.padding)
     return BackoffModel(index, logprob, logbackoff)
+
+
+# ln b beyond this (a back-off weight of e**1000) is no model's.
+MAX_LOG_BACKOFF = 1000.0
+
+
+def _check_values(logprob, logbackoff, source):
+    """Probabilities (at most 1, a float32 rounding over allowed) and finite back-off
+    weights, before sampling draws from them: the large tables of a large file are not
+    checked against their checksums when it is opened."""
+    from bigram.formats.npzfile import damaged
+
+    for k in range(1, len(logprob)):
+        values = logprob[k]
+        with np.errstate(invalid="ignore"):
+            bad = values > 1e-4 if k == 1 else ~(values <= 1e-4)
+        if bad.any():
+            raise damaged(source, f"its tables give probabilities above 1 or not numbers at "
+                                  f"level {k}")
+    for k in range(1, len(logbackoff)):
+        if not (np.abs(logbackoff[k]) < MAX_LOG_BACKOFF).all():
+            raise damaged(source, f"its tables give back-off weights out of range at level {k}")

@@ -26,6 +26,13 @@ from bigram.ngrams.bitpack import unpack, unpack_range
 from bigram.ngrams.lookup import HashTable
 from bigram.ngrams.query import QueryTables
 
+# A level gets a hash table once it has been asked about this many times as many windows
+# as it holds (building one costs about as much as that many searches).
+HASH_AFTER = 1.0
+# Levels of at most this many windows (read whole: a few megabytes of the file) may get
+# query.py's dense tables, where those fit; larger levels are searched where they lie.
+DENSE_ROWS = 1 << 18
+
 class PackedArray:
     """n values of `bits` bits in packed uint64 words (bitpack.py)."""
 
@@ -75,6 +82,9 @@ class TrieTables(QueryTables):
         self._trie_lock = threading.Lock()
         super().__init__(order, size, padding, [None, None] + [_Rows(n) for n in rows[2:]],
                          [None, adj[1].floats] + [None] * (order - 1), [None] * order)
+
+    def _dense_fits(self, k):
+        return self.rows[k] <= DENSE_ROWS and super()._dense_fits(k)
 
     def values(self, what, k, rows):
         return (self._adj_values if what == "adj" else self._below_values)[k][rows]
@@ -135,12 +145,12 @@ class TrieTables(QueryTables):
         return rows
 
     def _table(self, k, asked):
-        """Level k's hash table once it has been asked about as many windows as it has."""
+        """Level k's hash table, once it has been asked about HASH_AFTER times its windows."""
         with self._trie_lock:
             if k in self._tables:
                 return self._tables[k]
             self._asked[k] = self._asked.get(k, 0) + asked
-            if self._asked[k] <= self.rows[k] or not HashTable.fits(self.rows[k],
+            if self._asked[k] <= HASH_AFTER * self.rows[k] or not HashTable.fits(self.rows[k],
                                                                     self.span(k)):
                 return None
         table = HashTable.build(self.level_keys(k))
