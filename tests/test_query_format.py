@@ -412,3 +412,18 @@ def test_gzip_arpa_and_plain_arpa_convert_alike(tmp_path):
 def test_commands_list(good):
     """The commands the damaged-file tests run are those of test_hostile_files."""
     assert [c[0] for c in COMMANDS] == ["eval", "info", "sample", "score"]
+
+
+def test_train_writes_the_query_file_too(cli, tmp_path):
+    train = FIXTURES / "words.train.txt"
+    result = cli("train", train, "--unit", "word", "--order", "4", "--smoothing-method",
+                 "modified-kneser-ney", "-o", "m.npz", "--query-file", "m.bq")
+    assert result.code == 0, result.err
+    assert cli("convert", "m.npz", "-o", "c.bq").code == 0
+    heldout = FIXTURES / "words.heldout.txt"
+    written, converted = (cli("score", "--file", heldout, "-m", name).out
+                          for name in ("m.bq", "c.bq"))
+    assert written == converted and written.count("\n") == len(lines_of("words.heldout.txt"))
+    refused = cli("train", train, "--model", "neural", "-o", "n.npz", "--query-file", "n.bq")
+    assert refused.code != 0 and "--query-file belongs to --model counts" in refused.err
+    assert not (tmp_path / "n.npz").exists()

@@ -196,6 +196,9 @@ def train(
         show_default=False)] = None,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    query_file: Annotated[Optional[Path], typer.Option(
+        "--query-file", help="counts: also write the model as a query file (as `bigram "
+        "convert` does), for scoring.", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
@@ -211,6 +214,10 @@ def train(
             raise OptionError("--plot draws the training curve of --model neural; for the "
                               "grid of bigrams use `bigram plot`")
         _check_output_path(plot, "picture", inputs, force)
+    if query_file is not None:
+        if kind is not Kind.counts:
+            raise OptionError("--query-file belongs to --model counts")
+        _check_output_path(query_file, "query", inputs + [out], force)
     model = train_model(
         [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
         steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
@@ -221,10 +228,16 @@ def train(
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
+    if query_file is not None:
+        from bigram.formats.query_file import write_saved
+
+        write_saved(query_file, model.saved, out)
     from bigram.cli.render import training_summary
 
     _stdout().print(training_summary(model.saved, list(model.reports.values()), out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
+    if query_file is not None:
+        note += f" and the query file {query_file}"
     if plot is not None:
         from bigram.cli.pictures import plot_training_curve
         from bigram.training.train import best_bigram_loss

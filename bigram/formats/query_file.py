@@ -467,11 +467,27 @@ def tables_for_conversion(path):
     if tables is None:
         raise OptionError(f"{path} has a back-off weight of zero or a window over a token "
                           "without a probability of its own; a query file cannot hold it")
+    return tables, vocabulary, conversion_meta(meta, path)
+
+
+def conversion_meta(meta, source):
+    """A model's metadata as a query file keeps it: where it came from, and its kind."""
     meta = {key: value for key, value in meta.items() if key not in ("format",
                                                                      "format_version")}
-    meta["converted_from"] = str(path)
+    meta["converted_from"] = str(source)
     meta["source_kind"] = meta.pop("kind", None)
-    return tables, vocabulary, meta
+    return meta
+
+
+def write_saved(path, saved, source, quantize=None):
+    """The query file of a count model just trained (`train --query-file`): its query
+    tables, made for its model file, written again as a trie."""
+    tables = saved.model.query_tables()
+    if tables is None:
+        raise OptionError("this model has a back-off weight of zero; a query file cannot "
+                          "hold it")
+    return write_query_file(path, tables, saved.vocabulary,
+                            conversion_meta(saved.meta, source), quantize)
 
 
 def convert(source, output, quantize=None):
