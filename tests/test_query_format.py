@@ -260,6 +260,16 @@ def damaged_variants(good):
     order = json.loads(json.dumps(directory))
     order["order"] = 10 ** 9
     out["order"] = (_rewritten(data, order, length), "is damaged: its order")
+    # A word holding a space, with its checksum made right.
+    spaced = bytearray(data)
+    words = entries["vocabulary"]
+    a = words["offset"] + bytes(data[words["offset"]:]).index(b"\n") - 1
+    spaced[a] = ord(" ")
+    renamed = json.loads(json.dumps(directory))
+    renamed["arrays"][0]["crc32"] = \
+        f"{zlib.crc32(bytes(spaced[words['offset']:words['offset'] + words['bytes']])):08x}"
+    out["word with a space"] = (_rewritten(bytes(spaced), renamed, length),
+                                "is damaged: its vocabulary holds")
     version = bytearray(_rewritten(data, directory, length))
     version[8:12] = struct.pack("<I", 99)
     version[28:32] = struct.pack("<I", zlib.crc32(bytes(version[:28])))

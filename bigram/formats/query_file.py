@@ -383,19 +383,29 @@ def _check_layout(directory, length, path):
 
 
 def _vocabulary(raw, directory, path):
+    """The vocabulary, checked as a whole: UTF-8; words separated by line feeds, none empty
+    and none holding a space, tab, carriage return or NUL (checked on the bytes at once);
+    sorted and distinct; no `<unk>` among them."""
+    from bigram.text.vocabulary import UNK
+
     unit, unk, size = directory["unit"], directory["unk"], directory["size"]
+    data = bytes(raw)
     try:
-        text = bytes(raw).decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise damaged(path, "its vocabulary is not UTF-8") from None
-    tokens = (list(text) if unit == "char" else text.split("\n")) if text else []
+    if unit == "char":
+        tokens = list(text)
+    else:
+        tokens = text.split("\n") if text else []
+        if any(byte in data for byte in (b" ", b"\t", b"\r", b"\0")) or "" in tokens:
+            raise damaged(path, "its vocabulary holds an empty word or one with a space, tab "
+                                "or control character")
     first = 2 if unk else 1
-    if len(tokens) + first != size or tokens != sorted(set(tokens)):
+    if len(tokens) + first != size or UNK in tokens or \
+            not all(a < b for a, b in zip(tokens, tokens[1:])):
         raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
-    try:
-        return Vocabulary(tokens, unit, unk)
-    except ValueError as error:
-        raise damaged(path, f"its vocabulary is not valid ({error})") from None
+    return Vocabulary.from_sorted(tokens, unit, unk)
 
 
 def _tables(directory, arrays, path):
