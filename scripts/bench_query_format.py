@@ -39,8 +39,7 @@ STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 def stdlib_text(train, test, size=2_000_000):
     """Two disjoint texts of `size` bytes: non-blank lines of the standard library's .py
     files (sorted paths, site-packages left out), stripped."""
-    out = [open(train, "w", encoding="utf-8"), open(test, "w", encoding="utf-8")]
-    written, which = 0, 0
+    parts, written, which = [[], []], 0, 0
     for path in sorted(STDLIB.rglob("*.py")):
         if "site-packages" in path.parts:
             continue
@@ -49,14 +48,14 @@ def stdlib_text(train, test, size=2_000_000):
         except (UnicodeDecodeError, OSError):
             continue
         text = "".join(s.strip() + "\n" for s in lines if s.strip())
-        out[which].write(text)
+        parts[which].append(text)
         written += len(text.encode())
         if written >= size:
             which, written = which + 1, 0
             if which == 2:
                 break
-    for stream in out:
-        stream.close()
+    Path(train).write_text("".join(parts[0]), encoding="utf-8")
+    Path(test).write_text("".join(parts[1]), encoding="utf-8")
 
 
 def run_measured(command, stdin=None):

@@ -297,7 +297,7 @@ def test_tables_of_garbage_with_right_checksums_never_read_out_of_bounds(good, t
     """A hostile file whose tables are random bytes with checksums to match: every command
     runs to its end or refuses in one line, and nothing is read outside the file."""
     data = bytearray(good.read_bytes())
-    directory, start, length = _directory(bytes(data))
+    directory, _, length = _directory(bytes(data))
     rng = np.random.default_rng(5)
     for entry in directory["arrays"]:
         if entry["name"] in ("vocabulary", "1_adj", "1_below"):

@@ -27,6 +27,7 @@ was opened cannot be guarded against by any mapped format (the system then
 stops the process, as it would KenLM's).
 """
 
+import itertools
 import json
 import mmap
 import os
@@ -257,7 +258,7 @@ def open_query_file(path, verify=False):
             head = stream.read(PREFIX.size)
             if len(head) < PREFIX.size or not head.startswith(MAGIC):
                 raise ModelFileError(f"{path} is not a bigram query file")
-            magic, version, directory_length, declared, directory_crc, prefix_crc = \
+            _, version, directory_length, declared, directory_crc, prefix_crc = \
                 PREFIX.unpack(head)
             if zlib.crc32(head[:-4]) != prefix_crc:
                 raise damaged(path, "its header does not match its checksum")
@@ -286,9 +287,9 @@ def open_query_file(path, verify=False):
     small = {"vocabulary", "1_adj", "1_below", "1_offsets"} | \
         {name for name in arrays if name.endswith("_centres")}
     for name, entry in entries.items():
-        if verify or length <= VERIFY_WHOLE or name in small:
-            if _crc(arrays[name]) != int(entry["crc32"], 16):
-                raise damaged(path, f"its table {name} does not match its checksum")
+        checked = verify or length <= VERIFY_WHOLE or name in small
+        if checked and _crc(arrays[name]) != int(entry["crc32"], 16):
+            raise damaged(path, f"its table {name} does not match its checksum")
     vocabulary = _vocabulary(arrays["vocabulary"], directory, path)
     tables = _tables(directory, arrays, path)
     from bigram.models.query_model import QueryFileModel
@@ -403,7 +404,7 @@ def _vocabulary(raw, directory, path):
                                 "or control character")
     first = 2 if unk else 1
     if len(tokens) + first != size or UNK in tokens or \
-            not all(a < b for a, b in zip(tokens, tokens[1:])):
+            not all(a < b for a, b in itertools.pairwise(tokens)):
         raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
     return Vocabulary.from_sorted(tokens, unit, unk)
 
