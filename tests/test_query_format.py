@@ -419,6 +419,25 @@ def test_gzip_arpa_and_plain_arpa_convert_alike(tmp_path):
     assert (totals(a, lines)[0] == totals(b, lines)[0]).all()
 
 
+def test_info_verify_checks_the_large_tables_of_a_large_file(tmp_path, cli):
+    """A large file opens without reading its big tables; `info --verify` reads them all
+    and finds a flipped bit that opening does not."""
+    tables, vocabulary = synthetic_tables(4000, 1_000_000, 3_000_000, seed=2)
+    path = tmp_path / "large.bq"
+    query_file.write_query_file(path, tables, vocabulary, {"kind": "synthetic"})
+    assert path.stat().st_size > query_file.VERIFY_WHOLE
+    data = bytearray(path.read_bytes())
+    directory, _, _ = _directory(bytes(data))
+    tokens = next(e for e in directory["arrays"] if e["name"] == "3_tokens")
+    data[tokens["offset"] + tokens["bytes"] // 2] ^= 1
+    path.write_bytes(bytes(data))
+    assert cli("info", "-m", path).code == 0
+    refused = cli("info", "--verify", "-m", path)
+    assert refused.code == 1
+    assert refused.err == f"error: {path} is damaged: its table 3_tokens does not match its " \
+                          "checksum\n"
+
+
 def test_commands_list(good):
     """The commands the damaged-file tests run are those of test_hostile_files."""
     assert [c[0] for c in COMMANDS] == ["eval", "info", "sample", "score"]

@@ -516,9 +516,19 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
 
 
 @app.command()
-def info(model_file: ModelOption = None, as_json: JsonOption = False):
+def info(model_file: ModelOption = None, as_json: JsonOption = False,
+         verify: Annotated[bool, typer.Option(
+             "--verify", help="Query files: check every table against its checksum (reads "
+             "the whole file; opening checks only the small ones of a large file). Model "
+             "files are checked whole whenever they are read.")] = False):
     """Describe a model file: kind, vocabulary, settings, training data and splits."""
     path = model_file or default_model_path()
+    if verify:
+        from bigram.formats.query_file import is_query_file
+        from bigram.formats.query_file import verify as verify_tables
+
+        if is_query_file(path):
+            verify_tables(path)
     model = _model(path)
     if as_json:
         sys.stdout.write(json.dumps(model.info(), ensure_ascii=False) + "\n")

@@ -277,8 +277,6 @@ def open_query_file(path, verify=False):
             directory = _directory(body, path)
             entries = _check_layout(directory, length, path)
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
-            if hasattr(mapped, "madvise"):   # scoring reads scattered pages: no read-ahead
-                mapped.madvise(mmap.MADV_RANDOM)
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}") \
             from None

@@ -38,11 +38,16 @@ class PackedArray:
 
     def __init__(self, words, bits, n):
         self.words, self.bits, self.n = words, int(bits), int(n)
+        # Values of 8, 16 or 32 bits are plain little-endian integers side by side: one
+        # gather reads them.
+        self.plain = words.view(f"<u{self.bits // 8}") if self.bits in (8, 16, 32) else None
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, positions):
+        if self.plain is not None:
+            return self.plain[positions].astype(np.int64)
         return unpack(self.words, self.bits, positions)
 
     def all(self):
@@ -157,10 +162,6 @@ class TrieTables(QueryTables):
         with self._trie_lock:
             self._tables[k] = table
         return table
-
-    def resident_keys(self):
-        """Whether any level's keys were made in memory (for tests and benchmarks)."""
-        return bool(self._keys)
 
 
 class _Rows:
