@@ -208,6 +208,9 @@ def train(
         show_default=False)] = None,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    query_file: Annotated[Optional[Path], typer.Option(
+        "--query-file", help="counts: also write the model as a query file (as `bigram "
+        "convert` does), for scoring.", show_default=False)] = None,
     force: ForceOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON: the "
                                           "model's settings, data and loss on each split.")]
@@ -247,6 +250,10 @@ def train(
             raise OptionError("--plot draws the training curve of --model neural; for the "
                               "grid of bigrams use `bigram plot`")
         _check_output_path(plot, "picture", inputs, force)
+    if query_file is not None:
+        if kind is not Kind.counts:
+            raise OptionError("--query-file belongs to --model counts")
+        _check_output_path(query_file, "query", inputs + [out], force)
     model = train_model(
         [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
         steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
@@ -263,6 +270,10 @@ def train(
         print(f"note: the text holds the word <unk> {literal_unk:,} time(s); it was read as the "
               "unknown word (as SRILM's -unk); lmplz refuses it, or with --skip_symbols reads "
               "it as a space, as --skip-symbols does", file=sys.stderr)
+    if query_file is not None:
+        from bigram.formats.convert import write_saved
+
+        write_saved(query_file, model.saved, out)
     from bigram.cli.render import training_json, training_summary
 
     reports = list(model.reports.values())
@@ -272,6 +283,8 @@ def train(
     else:
         _show(training_summary(model.saved, reports, out))
     note = f"replaced {out}" if replaced else f"wrote {out}"
+    if query_file is not None:
+        note += f" and the query file {query_file}"
     if plot is not None:
         from bigram.cli.pictures import plot_training_curve
         from bigram.training.train import best_bigram_loss
@@ -569,9 +582,19 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
 
 
 @app.command()
-def info(model_file: ModelOption = None, as_json: JsonOption = False):
+def info(model_file: ModelOption = None, as_json: JsonOption = False,
+         verify: Annotated[bool, typer.Option(
+             "--verify", help="Query files: check every table against its checksum (reads "
+             "the whole file; opening checks only the small ones of a large file). Model "
+             "files are checked whole whenever they are read.")] = False):
     """Describe a model file: kind, vocabulary, settings, training data and splits."""
     path = model_file or default_model_path()
+    if verify:
+        from bigram.formats.files import is_query_file
+        from bigram.formats.query_file import verify as verify_tables
+
+        if is_query_file(path):
+            verify_tables(path)
     model = _model(path)
     if as_json:
         sys.stdout.write(json.dumps(model.info(), ensure_ascii=False) + "\n")
@@ -623,6 +646,30 @@ def export(
     counts = model.export_arpa(output, force=force)
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
+
+
+@app.command("convert")
+def convert_model(
+    model_file: Annotated[Path, typer.Argument(
+        help="A count model file (.npz) or an ARPA file (plain or gzip).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The query file to write.")],
+    quantize: Annotated[Optional[int], typer.Option(
+        "--quantize", help="Store adj and back-off sums of the orders above 1 in this many "
+        "bits (1-16), bins trained on the model's own values (KenLM's -q/-b); smaller, "
+        "slightly less exact.", show_default=False)] = None,
+    force: ForceOption = False,
+):
+    """Write a query file: the model as a mapped trie that eval, score and info open in
+    milliseconds at any size (see docs/query-format.md)."""
+    from bigram.formats.convert import convert
+    from bigram.formats.query_file import MAX_QUANTIZE
+
+    if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
+        raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
+    _check_output_path(output, "query", [model_file], force)
+    _, rows = convert(model_file, output, quantize)
+    listed = ", ".join(f"{n:,} {order}-grams" for order, n in enumerate(rows, 1))
+    _stderr().print(f"wrote {output} ({output.stat().st_size:,} bytes): {listed}")
 
 
 class What(str, enum.Enum):

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from bigram.errors import BigramError, OptionError
 
+# The first bytes of a query file (query_file.py): recognised here to protect outputs.
+QUERY_MAGIC = b"\x93BIGRAMQ"
+
 
 def check_writable(path):
     """Raise a one-line error if `path` cannot be written (before any long work starts)."""
@@ -74,7 +77,17 @@ def is_picture(path):
     return head.startswith(PNG_MAGIC) or head.lstrip().startswith(magic)
 
 
+def is_query_file(path):
+    """Whether a file starts with the query file's magic bytes."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(QUERY_MAGIC)) == QUERY_MAGIC
+    except OSError:
+        return False
+
+
 OUTPUT_KINDS = {"model": (is_model_file, "a bigram model file"),
+                "query": (is_query_file, "a bigram query file"),
                 "arpa": (is_arpa_file, "an ARPA file"),
                 "picture": (is_picture, "a picture")}
 

@@ -34,7 +34,7 @@ from bigram.formats.checks import (
 )
 from bigram.text.sources import KEEP_TEXT_LIMIT
 from bigram.errors import BigramError, ModelFileError, OptionError
-from bigram.formats.files import atomic_write
+from bigram.formats.files import atomic_write, is_query_file
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
 from bigram.formats.npzfile import NpzFile, damaged
@@ -386,6 +386,8 @@ def load_for_scoring(path):
     from bigram.ngrams.query import TablesModel
 
     path = Path(path)
+    if path.is_file() and is_query_file(path):
+        return open_query_file(path).model
     if not (path.is_file() and is_arpa(path)):
         with NpzFile(path) as npz:
             meta = _read_meta(npz, path)
@@ -456,14 +458,23 @@ def is_arpa(path):
     return head.lstrip().startswith(b"\\data\\")
 
 
+def open_query_file(path):
+    """A query file as a SavedModel, mapped (query_file.open_query_file)."""
+    from bigram.formats.query_file import open_query_file as open_mapped
+
+    return open_mapped(path)
+
+
 def load(path):
-    """Read and validate a model file (or an ARPA file); every problem is a one-line
-    ModelFileError.
+    """Read and validate a model file (or an ARPA file, or a query file, mapped); every
+    problem is a one-line ModelFileError.
 
     Every member is checked, by size before it is read and by value after, so
     every command refuses a damaged file, whichever part of it is damaged.
     """
     path = Path(path)
+    if path.is_file() and is_query_file(path):
+        return open_query_file(path)
     if path.is_file() and is_arpa(path):
         from bigram.formats.arpa_model import load_arpa
 

@@ -142,17 +142,69 @@ class QueryTables:
                 keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
                 keep = keep[at[keep] < n]
                 at, rows = at[keep], rows[keep]
-                queries = rows.astype(np.int64)
-                queries *= size
-                queries += column[at]
-                rows = self._finder(level).find(queries)
+                rows = self.find(level, rows, column[at])
                 hit = np.flatnonzero(rows >= 0)
                 at, rows = at[hit], rows[hit]
-                adj[at] = self.adj[level][rows]
+                adj[at] = self.values("adj", level, rows)
                 if level < self.order:
-                    below[at] = self.below[level][rows]
+                    below[at] = self.values("below", level, rows)
         adj[1:] += below[:-1]
         return adj
+
+    def find(self, k, parents, tokens):
+        """Rows at level k of the windows (level k-1 row, token); -1 where absent."""
+        queries = np.asarray(parents, dtype=np.int64) * self.size
+        queries += tokens
+        return self._finder(k).find(queries)
+
+    def values(self, what, k, rows):
+        """adj or B ("adj" or "below") of level k's `rows`, float64."""
+        return getattr(self, what)[k][rows]
+
+    def level_values(self, what, k):
+        """adj or B of every window of level k."""
+        return getattr(self, what)[k]
+
+    def level_keys(self, k):
+        """Level k's sorted keys (parent row * V + token)."""
+        return self.keys[k]
+
+    def score_index(self, text):
+        """ln P of the last token of every window of a text index (this model's token ids
+        and order) that scores a prediction, per level (NaN elsewhere), as
+        BackoffModel.score_index gives it: adj of the longest suffix of the window the
+        model lists plus B of the longest suffix of its context."""
+        size = self.size
+        rows = np.where(np.arange(text.size) < size, np.arange(text.size), -1)
+        listed = rows >= 0
+        adj = np.full(text.size, np.nan)
+        adj[listed] = self.values("adj", 1, rows[listed])
+        below = np.zeros(text.size)
+        if self.order > 1:
+            below[listed] = self.values("below", 1, rows[listed])
+        scores = [None, adj]
+        for k in range(2, text.order + 1):
+            level = text.level(k)
+            parent, token = level.keys // text.size, level.keys % text.size
+            mine = np.full(len(level), -1, dtype=np.int64)
+            if k <= self.order:
+                ok = np.flatnonzero(rows[parent] >= 0)
+                mine[ok] = self.find(k, rows[parent[ok]], token[ok])
+            found = mine >= 0
+            # Not listed: the longest listed suffix's values (the window minus its oldest
+            # token, whose values are already those of its own longest listed suffix).
+            window_adj = adj[level.suffix]
+            window_adj[found] = self.values("adj", k, mine[found])
+            score = window_adj + below[parent]
+            needed = text.final(k) > 0
+            score[~needed] = np.nan
+            scores.append(score)
+            if k < text.order:
+                window_below = below[level.suffix]
+                if k < self.order:
+                    window_below[found] = self.values("below", k, mine[found])
+                adj, below, rows = window_adj, window_below, mine
+        return scores
 
     def _dense_fits(self, k):
         return dense_fits(self.first[k - 1], self.rows[k - 1], self.size)
@@ -163,7 +215,7 @@ class QueryTables:
         system maps lazily)."""
         with self._lock:
             if k not in self._dense:
-                keys = self.keys[k]
+                keys = self.level_keys(k)
                 parent_ids = keys // self.size + self.first[k - 1]
                 table = np.zeros((self.first[k - 1] + self.rows[k - 1]) * (self.size + 1),
                                  dtype=np.int32)
@@ -178,9 +230,11 @@ class QueryTables:
         with self._lock:
             if (what, top) not in self._dense:
                 if what == "adj":
-                    parts = [[np.nan]] + self.adj[1:top + 1]
+                    parts = [[np.nan]] + [self.level_values("adj", k)
+                                          for k in range(1, top + 1)]
                 else:
-                    parts = [[0.0]] + self.below[1:min(top, self.order - 1) + 1]
+                    parts = [[0.0]] + [self.level_values("below", k)
+                                       for k in range(1, min(top, self.order - 1) + 1)]
                     if top == self.order:
                         parts.append(np.zeros(self.rows[top]))
                 self._dense[what, top] = np.concatenate(parts)

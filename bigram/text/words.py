@@ -449,13 +449,17 @@ class WordIndex:
         """The words of at most eight ASCII bytes, keyed by those bytes (little-endian)."""
         cache = getattr(self, "_short_cache", None)
         if cache is None or cache[0] != len(self):
-            keys, ids = [], []
-            for i, word in enumerate(self.words()):
-                if len(word) <= 8 and word.isascii():
-                    keys.append(int.from_bytes(word.encode("ascii"), "little"))
-                    ids.append(i)
-            cache = (len(self), _HashBuckets(np.array(keys, dtype=np.uint64),
-                                             np.array(ids, dtype=np.int64)))
+            # All words at once: those of at most 8 code points, all below 128, packed.
+            chars, offsets = self._chars.values, self._offsets.values
+            lengths = np.diff(offsets)
+            wide = np.zeros(len(chars) + 1, dtype=np.int64)
+            np.cumsum(chars >= 128, out=wide[1:])
+            ids = np.flatnonzero((lengths <= 8) & (wide[offsets[1:]] == wide[offsets[:-1]]))
+            keys = np.zeros(len(ids), dtype=np.uint64)
+            for j in range(8):
+                has = np.flatnonzero(lengths[ids] > j)
+                keys[has] |= chars[offsets[ids[has]] + j].astype(np.uint64) << np.uint64(8 * j)
+            cache = (len(self), _HashBuckets(keys, ids.astype(np.int64)))
             self._short_cache = cache
         return cache[1]
 

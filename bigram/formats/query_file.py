@@ -1,0 +1,432 @@
+"""Query files: a back-off model laid out to be mapped and scored, not read (`bigram convert`).
+
+Layout (little-endian, every array starting on a 64-byte boundary):
+
+    prefix     32 bytes: magic b"\\x93BIGRAMQ", version (u32), directory length (u32),
+               file length (u64), crc32 of the directory (u32), crc32 of these
+               first 28 bytes (u32)
+    directory  JSON: the model's metadata, order, V, rows per level, bits, and for
+               each array its name, offset, length in bytes and crc32
+    arrays     vocabulary (UTF-8); per level k: tokens (k >= 2, ceil(log2 V) bits each),
+               child offsets (k < order, rows + 1 values in ceil(log2(rows of k+1 + 1))
+               bits), adj and B (k < order) as float32, or as codes of --quantize
+               bits (levels 2 and up) with a table of 2**bits float64 bin centres
+
+(trie.py reads them). Opening checks, before anything is mapped: the magic,
+version and both checksums of the prefix and directory; that the file's length is
+the one declared; that every array the directory names has exactly the length
+its rows and bits imply and lies inside the file, aligned, not overlapping
+another. Then the file is mapped read-only and the small arrays (vocabulary,
+level 1, bin centres) are checked against their crc32 and their values; files up
+to VERIFY_WHOLE bytes have every array checked so. The large tables of a large
+file are not read at opening (that would cost what mapping saves): their
+checksums are checked by `verify` (`bigram info --verify`), and nothing read
+from them is trusted for addressing (trie.py clips every range), so a damaged
+table gives wrong numbers, never a read out of bounds. A file shortened after it
+was opened cannot be guarded against by any mapped format (the system then
+stops the process, as it would KenLM's).
+"""
+
+import itertools
+import json
+import mmap
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from bigram.errors import BigramError, ModelFileError, OptionError
+from bigram.formats.files import QUERY_MAGIC as MAGIC
+from bigram.formats.files import atomic_write
+from bigram.formats.npzfile import damaged
+from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
+from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.text.vocabulary import UNITS, Vocabulary
+
+VERSION = 1
+FORMAT = "bigram-query"
+PREFIX = struct.Struct("<8sIIQII")
+ALIGN = 64
+MAX_DIRECTORY = 16 << 20
+MAX_VOCABULARY = 1 << 27
+MAX_ROWS = 1 << 40
+MAX_QUANTIZE = 16
+# Files up to this size have every array checked against its crc32 when opened.
+VERIFY_WHOLE = 16 << 20
+SLICE = 1 << 20
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def bins(values, bits):
+    """2**bits bin centres for `values` (KenLM's -q/-b): the values sorted and cut into
+    bins of equal counts, each bin's centre the mean of its values; -inf (a probability
+    of zero) keeps a bin of its own. Centres ascending, float64."""
+    count = 1 << bits
+    values = np.sort(np.asarray(values, dtype=np.float64))
+    infinite = bool(len(values)) and values[0] == -np.inf
+    finite = values[np.isfinite(values)]
+    slots = count - infinite
+    if len(np.unique(finite)) <= slots:
+        centres = np.unique(finite)
+    else:
+        edges = np.unique(np.linspace(0, len(finite), slots + 1).astype(np.int64)[:-1])
+        sums = np.add.reduceat(finite, edges)
+        centres = sums / np.diff(np.append(edges, len(finite)))
+    centres = np.concatenate([[-np.inf] if infinite else [], centres])
+    if not len(centres):
+        centres = np.zeros(1)
+    out = np.full(count, centres[-1])
+    out[:len(centres)] = centres
+    return out
+
+
+def codes_of(values, centres):
+    """The code of the nearest bin centre for each value."""
+    middles = (centres[1:] + centres[:-1]) / 2
+    with np.errstate(invalid="ignore"):
+        return np.searchsorted(middles, values, side="left")
+
+
+def _layout(order, size, rows, quantize, vocabulary_bytes):
+    """The arrays of a query file in order: (name, bytes, kind, level)."""
+    arrays = [("vocabulary", vocabulary_bytes, "text", 0)]
+    token_bits = bits_for(size - 1)
+    for k in range(1, order + 1):
+        if k > 1:
+            arrays.append((f"{k}_tokens", 8 * packed_words(rows[k], token_bits), "tokens", k))
+        if k < order:
+            arrays.append((f"{k}_offsets", 8 * packed_words(rows[k] + 1, bits_for(rows[k + 1])),
+                           "offsets", k))
+        for what in ("adj", "below") if k < order else ("adj",):
+            if quantize and k > 1:
+                arrays.append((f"{k}_{what}_centres", 8 << quantize, "centres", k))
+                arrays.append((f"{k}_{what}", 8 * packed_words(rows[k], quantize), "codes", k))
+            else:
+                arrays.append((f"{k}_{what}", 4 * rows[k], "floats", k))
+    return arrays
+
+
+def _aligned(n):
+    return -(-n // ALIGN) * ALIGN
+
+
+def write_query_file(path, tables, vocabulary, meta, quantize=None):
+    """Write query tables (query.QueryTables) as a query file, atomically; returns True if
+    an existing file was replaced. Each level is written a slice at a time: the memory
+    used beyond the tables' own is a few slices."""
+    if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
+        raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
+    order, size = tables.order, tables.size
+    rows = [0] + [len(tables.level_values("adj", 1))] + \
+        [len(tables.level_keys(k)) for k in range(2, order + 1)]
+    separator = "" if vocabulary.unit == "char" else "\n"
+    vocabulary_text = separator.join(vocabulary.tokens).encode("utf-8")
+    layout = _layout(order, size, rows, quantize, len(vocabulary_text))
+    directory = {"format": FORMAT, "version": VERSION, "order": order, "size": size,
+                 "padding": tables.padding, "unit": vocabulary.unit, "unk": vocabulary.unk,
+                 "rows": rows[1:], "quantize": quantize, "meta": meta, "arrays": []}
+    for name, length, _, _ in layout:
+        directory["arrays"].append({"name": name, "offset": 0, "bytes": length,
+                                    "crc32": "00000000"})
+    # The directory's length does not depend on the offsets' and checksums' values: the
+    # offsets are laid out after a first rendering, with room for every digit.
+    text = _render(directory)
+    offset = _aligned(PREFIX.size + len(text) + 20 * len(layout))
+    for entry in directory["arrays"]:
+        entry["offset"] = offset
+        offset = _aligned(offset + entry["bytes"])
+    file_length = offset
+    centres = {}
+
+    def fill(stream):
+        stream.write(b"\0" * _aligned(PREFIX.size + len(text) + 20 * len(layout)))
+        for entry, (name, length, kind, k) in zip(directory["arrays"], layout):
+            stream.seek(entry["offset"])
+            checksum = _Crc()
+            if kind == "text":
+                written = _write(stream, vocabulary_text, checksum)
+            elif kind == "tokens":
+                written = _write_tokens(stream, tables.level_keys(k), size, checksum)
+            elif kind == "offsets":
+                written = _write_offsets(stream, tables.level_keys(k + 1), rows[k], size,
+                                         rows[k + 1], checksum)
+            elif kind == "floats":
+                written = _write_floats(stream, tables.level_values(name.split("_")[1], k),
+                                        checksum)
+            elif kind == "centres":
+                what = name.split("_")[1]
+                centres[k, what] = bins(tables.level_values(what, k), quantize)
+                written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
+            else:
+                values = tables.level_values(name.split("_")[1], k)
+                table = centres[k, name.split("_")[1]]
+                codes = np.concatenate([codes_of(values[i:i + SLICE], table)
+                                        for i in range(0, len(values), SLICE)] or [[]])
+                written = write_packed(stream, codes.astype(np.int64), quantize,
+                                       checksum.update)
+            if written != length:
+                raise BigramError(f"internal error: {name} is {written} bytes, not {length}")
+            entry["crc32"] = f"{checksum.value:08x}"
+        stream.truncate(file_length)
+        stream.seek(0)
+        body = _render(directory).encode("utf-8")
+        prefix = PREFIX.pack(MAGIC, VERSION, len(body), file_length, zlib.crc32(body), 0)
+        prefix = prefix[:-4] + struct.pack("<I", zlib.crc32(prefix[:-4]))
+        stream.write(prefix + body)
+
+    return atomic_write(path, fill)
+
+
+def _render(directory):
+    return json.dumps(directory, ensure_ascii=False, sort_keys=True)
+
+
+class _Crc:
+    def __init__(self):
+        self.value = 0
+
+    def update(self, data):
+        self.value = zlib.crc32(data, self.value)
+
+
+def _write(stream, data, checksum):
+    stream.write(data)
+    checksum.update(data)
+    return len(data)
+
+
+def _write_tokens(stream, keys, size, checksum):
+    tokens = _Sliced(len(keys), lambda a, b: keys[a:b] % size)
+    return write_packed(stream, tokens, bits_for(size - 1), checksum.update)
+
+
+def _write_offsets(stream, child_keys, rows, size, child_rows, checksum):
+    """Per window of a level, the first row of the next level whose parent it is or comes
+    after (rows + 1 values, the last the next level's length)."""
+    starts = _Sliced(rows + 1, lambda a, b: np.searchsorted(
+        child_keys, np.arange(a, b, dtype=np.int64) * size))
+    return write_packed(stream, starts, bits_for(child_rows), checksum.update)
+
+
+def _write_floats(stream, values, checksum):
+    written = 0
+    for start in range(0, len(values), SLICE):
+        data = np.asarray(values[start:start + SLICE], dtype="<f4").tobytes()
+        written += _write(stream, data, checksum)
+    return written
+
+
+class _Sliced:
+    """A sequence made a slice at a time by a function of (start, stop)."""
+
+    def __init__(self, n, make):
+        self.n, self.make = n, make
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, part):
+        start, stop, _ = part.indices(self.n)
+        return self.make(start, stop)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def open_query_file(path, verify=False):
+    """A query file as a SavedModel holding a QueryFileModel, mapped; every problem a
+    one-line ModelFileError. `verify` checks every array's crc32 (reads the whole file)."""
+    from bigram.formats.saved import SavedModel
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            length = os.fstat(stream.fileno()).st_size
+            head = stream.read(PREFIX.size)
+            if len(head) < PREFIX.size or not head.startswith(MAGIC):
+                raise ModelFileError(f"{path} is not a bigram query file")
+            _, version, directory_length, declared, directory_crc, prefix_crc = \
+                PREFIX.unpack(head)
+            if zlib.crc32(head[:-4]) != prefix_crc:
+                raise damaged(path, "its header does not match its checksum")
+            if version != VERSION:
+                raise ModelFileError(f"{path} is a query file of version {version}; this "
+                                     f"bigram reads version {VERSION}: convert the model again")
+            if declared != length:
+                raise damaged(path, f"it is {length:,} bytes long but declares {declared:,} "
+                                    "(truncated or extended)")
+            if directory_length > min(MAX_DIRECTORY, length - PREFIX.size):
+                raise damaged(path, f"its directory of {directory_length:,} bytes does not "
+                                    "fit in the file")
+            body = stream.read(directory_length)
+            if len(body) != directory_length or zlib.crc32(body) != directory_crc:
+                raise damaged(path, "its directory does not match its checksum")
+            directory = _directory(body, path)
+            entries = _check_layout(directory, length, path)
+            mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as error:
+        raise ModelFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}") \
+            from None
+    arrays = {name: np.frombuffer(mapped, dtype=np.uint8, count=entry["bytes"],
+                                  offset=entry["offset"]) for name, entry in entries.items()}
+    small = {"vocabulary", "1_adj", "1_below", "1_offsets"} | \
+        {name for name in arrays if name.endswith("_centres")}
+    for name, entry in entries.items():
+        checked = verify or length <= VERIFY_WHOLE or name in small
+        if checked and _crc(arrays[name]) != int(entry["crc32"], 16):
+            raise damaged(path, f"its table {name} does not match its checksum")
+    vocabulary = _vocabulary(arrays["vocabulary"], directory, path)
+    tables = _tables(directory, arrays, path)
+    from bigram.models.query_model import QueryFileModel
+
+    meta = dict(directory["meta"])
+    meta.update({"format": FORMAT, "kind": QueryFileModel.kind, "order": directory["order"],
+                 "unit": directory["unit"], "unk": directory["unk"],
+                 "padding": directory["padding"], "vocabulary_size": directory["size"],
+                 "quantize": directory["quantize"],
+                 "ngrams": {str(k): n for k, n in enumerate(directory["rows"], 1)}})
+    model = QueryFileModel(vocabulary, tables, meta, str(path))
+    return SavedModel(model, {}, meta, None)
+
+
+def verify(path):
+    """Open a query file checking every table against its crc32."""
+    return open_query_file(path, verify=True)
+
+
+def _crc(array):
+    value = 0
+    view = memoryview(array)
+    for start in range(0, len(view), 16 << 20):
+        value = zlib.crc32(view[start:start + (16 << 20)], value)
+    return value
+
+
+def _whole(value, upper):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
+
+
+def _directory(body, path):
+    try:
+        directory = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise damaged(path, "its directory is not valid JSON") from None
+    if not isinstance(directory, dict) or directory.get("format") != FORMAT:
+        raise damaged(path, "its directory is not a query file's")
+    order, size, rows = directory.get("order"), directory.get("size"), directory.get("rows")
+    if not _whole(order, MAX_ORDER) or order < 2:
+        raise damaged(path, f"its order {order!r} is not from 2 to {MAX_ORDER}")
+    if not _whole(size, MAX_VOCABULARY) or size < 2:
+        raise damaged(path, f"its vocabulary size {size!r} is not a whole number from 2")
+    if not (isinstance(rows, list) and len(rows) == order and all(
+            _whole(n, MAX_ROWS) for n in rows)) or rows[0] != size:
+        raise damaged(path, "its rows per level are not whole numbers, one per order")
+    quantize = directory.get("quantize")
+    if quantize is not None and not (_whole(quantize, MAX_QUANTIZE) and quantize >= 1):
+        raise damaged(path, f"its quantization {quantize!r} is not 1 to {MAX_QUANTIZE} bits")
+    if directory.get("padding") not in PADDINGS or directory.get("unit") not in UNITS or \
+            not isinstance(directory.get("unk"), bool) or \
+            not isinstance(directory.get("meta"), dict):
+        raise damaged(path, "its directory does not state padding, unit, <unk> and metadata")
+    if not isinstance(directory.get("arrays"), list):
+        raise damaged(path, "its directory lists no arrays")
+    return directory
+
+
+def _check_layout(directory, length, path):
+    """The directory's arrays by name, each checked: the one the rows and bits imply, of
+    the length they imply, aligned, inside the file, after the directory and the array
+    before."""
+    order, size, rows = directory["order"], directory["size"], [0] + directory["rows"]
+    entries = directory["arrays"]
+    if not all(isinstance(e, dict) for e in entries) or not entries:
+        raise damaged(path, "its array list is not a list of arrays")
+    vocabulary_bytes = entries[0].get("bytes") if entries[0].get("name") == "vocabulary" \
+        else None
+    if not _whole(vocabulary_bytes, 4 * MAX_VOCABULARY * 64):
+        raise damaged(path, "its first array is not the vocabulary")
+    expected = _layout(order, size, rows, directory["quantize"], vocabulary_bytes)
+    if len(entries) != len(expected):
+        raise damaged(path, f"it lists {len(entries)} arrays, not the {len(expected)} of its "
+                            "order")
+    end = PREFIX.size
+    out = {}
+    for entry, (name, nbytes, _, _) in zip(entries, expected):
+        offset, crc = entry.get("offset"), entry.get("crc32")
+        if entry.get("name") != name or entry.get("bytes") != nbytes:
+            raise damaged(path, f"its array {entry.get('name')!r} is not {name} of "
+                                f"{nbytes:,} bytes")
+        if not _whole(offset, length) or offset % ALIGN or offset < end or \
+                offset + nbytes > length:
+            raise damaged(path, f"its array {name} at {offset!r} lies outside the file, "
+                                "overlaps another or is not aligned")
+        if not (isinstance(crc, str) and len(crc) == 8 and
+                all(c in "0123456789abcdef" for c in crc)):
+            raise damaged(path, f"its array {name} has no checksum")
+        end = offset + nbytes
+        out[name] = entry
+    return out
+
+
+def _vocabulary(raw, directory, path):
+    """The vocabulary, checked as a whole: UTF-8; words separated by line feeds, none empty
+    and none holding a space, tab, carriage return or NUL (checked on the bytes at once);
+    sorted and distinct; no `<unk>` among them."""
+    from bigram.text.vocabulary import UNK
+
+    unit, unk, size = directory["unit"], directory["unk"], directory["size"]
+    data = bytes(raw)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise damaged(path, "its vocabulary is not UTF-8") from None
+    if unit == "char":
+        tokens = list(text)
+    else:
+        tokens = text.split("\n") if text else []
+        if any(byte in data for byte in (b" ", b"\t", b"\r", b"\0")) or "" in tokens:
+            raise damaged(path, "its vocabulary holds an empty word or one with a space, tab "
+                                "or control character")
+    first = 2 if unk else 1
+    if len(tokens) + first != size or UNK in tokens or \
+            not all(a < b for a, b in itertools.pairwise(tokens)):
+        raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
+    return Vocabulary.from_sorted(tokens, unit, unk)
+
+
+def _tables(directory, arrays, path):
+    """trie.TrieTables over the mapped arrays; level 1 and the bin centres checked."""
+    from bigram.ngrams.trie import LevelValues, PackedArray, TrieTables
+
+    order, size, rows = directory["order"], directory["size"], [0] + directory["rows"]
+    quantize = directory["quantize"]
+    tokens, offsets = [None] * (order + 1), [None] * (order + 1)
+    adj, below = [None] * (order + 1), [None] * (order + 1)
+    for k in range(1, order + 1):
+        if k > 1:
+            tokens[k] = PackedArray(arrays[f"{k}_tokens"].view("<u8"), bits_for(size - 1),
+                                    rows[k])
+        if k < order:
+            offsets[k] = PackedArray(arrays[f"{k}_offsets"].view("<u8"),
+                                     bits_for(rows[k + 1]), rows[k] + 1)
+        for what, into in (("adj", adj), ("below", below)):
+            if what == "below" and k == order:
+                continue
+            name = f"{k}_{what}"
+            if quantize and k > 1:
+                centres = arrays[name + "_centres"].view("<f8").astype(np.float64)
+                if np.isnan(centres).any() or np.isposinf(centres).any():
+                    raise damaged(path, f"the bin centres of {name} are not all numbers")
+                into[k] = LevelValues(codes=PackedArray(arrays[name].view("<u8"), quantize,
+                                                        rows[k]), centres=centres)
+            else:
+                into[k] = LevelValues(floats=arrays[name].view("<f4"))
+    if np.isposinf(adj[1].floats).any():
+        raise damaged(path, "the scoring values at level 1 are not all numbers")
+    if not np.isfinite(below[1].floats).all():
+        raise damaged(path, "the scoring back-off sums at level 1 are not all finite")
+    return TrieTables(order, size, directory["padding"], rows, tokens, offsets, adj, below)

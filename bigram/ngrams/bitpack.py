@@ -1,0 +1,100 @@
+"""Whole numbers in as few bits as their largest needs, packed into little-endian uint64 words.
+
+Value i of a packed array of `bits`-bit values occupies bits i * bits .. i * bits + bits - 1
+of the stream of words (bit 0 the lowest bit of word 0). A value spans at most two
+words, so reading any set of positions is two gathers and a few shifts, all
+vectorised; one spare word after the last keeps the second gather in bounds for
+every position below the array's length. Packing goes 64 values at a time (64
+values of `bits` bits fill exactly `bits` words), so a long array is packed in
+slices that start on a word boundary and can be written out one after the other.
+"""
+
+import numpy as np
+
+# Values per slice packed at once (a multiple of 64: slices start on word boundaries).
+SLICE = 1 << 20
+MAX_BITS = 63
+
+
+def bits_for(largest):
+    """Bits a value of up to `largest` (>= 0) needs; at least 1."""
+    return max(int(largest).bit_length(), 1)
+
+
+def packed_words(n, bits):
+    """uint64 words of n packed `bits`-bit values, the spare word included."""
+    return (n * bits + 63) // 64 + 1
+
+
+def pack_slice(values, bits):
+    """The words of values (non-negative integers below 2**bits), packed from bit 0 of the
+    first word; len(values) * bits / 64 words, rounded up (no spare word)."""
+    values = np.asarray(values).astype(np.uint64, copy=False)
+    n = len(values)
+    words = np.zeros((n * bits + 63) // 64 + 1, dtype=np.uint64)
+    if not n:
+        return words[:0]
+    position = np.arange(n, dtype=np.uint64) * np.uint64(bits)
+    word = (position >> np.uint64(6)).astype(np.int64)
+    shift = position & np.uint64(63)
+    # Each value's low part goes to its word; parts in one word hold different bits, so
+    # adding them up is OR-ing them (no carries). Words are non-decreasing: one reduceat.
+    low = values << shift
+    starts = np.flatnonzero(np.diff(word, prepend=-1))
+    words[word[starts]] = np.add.reduceat(low, starts)
+    # The part past the word's end goes to the next word, whose lowest bits no other
+    # value holds.
+    spill = np.flatnonzero(shift + np.uint64(bits) > np.uint64(64))
+    if len(spill):
+        words[word[spill] + 1] |= values[spill] >> (np.uint64(64) - shift[spill])
+    return words[:(n * bits + 63) // 64]
+
+
+def write_packed(stream, values, bits, checksum=None):
+    """Write values packed in `bits` bits to a binary stream, slice by slice, with the spare
+    word; returns the bytes written. `checksum(bytes-like)` sees every byte written."""
+    written = 0
+    n = len(values)
+    for start in range(0, n, SLICE):
+        part = pack_slice(values[start:start + SLICE], bits)
+        if start + SLICE < n:   # a whole slice fills its last word exactly
+            data = memoryview(part).cast("B")
+        else:
+            whole = np.zeros(packed_words(n, bits) - start * bits // 64, dtype=np.uint64)
+            whole[:len(part)] = part
+            data = memoryview(whole).cast("B")
+        stream.write(data)
+        if checksum is not None:
+            checksum(data)
+        written += len(data)
+    if not n:
+        data = memoryview(np.zeros(1, dtype=np.uint64)).cast("B")
+        stream.write(data)
+        if checksum is not None:
+            checksum(data)
+        written += 8
+    return written
+
+
+def unpack(words, bits, positions):
+    """The `bits`-bit values at `positions` (int64, each below the packed array's length)
+    of packed words, as int64."""
+    position = np.asarray(positions, dtype=np.int64) * bits
+    word = position >> 6
+    shift = (position & 63).astype(np.uint64)
+    low = words[word] >> shift
+    # The high part from the next word; shifting in two steps makes a shift of 0 give 0.
+    high = words[word + 1] << np.uint64(1)
+    high <<= np.uint64(63) - shift
+    low |= high
+    low &= np.uint64((1 << bits) - 1)
+    return low.view(np.int64)
+
+
+def unpack_range(words, bits, start, stop):
+    """Values start .. stop - 1 of packed words (int64), a slice at a time."""
+    out = np.empty(max(stop - start, 0), dtype=np.int64)
+    for first in range(start, stop, SLICE):
+        last = min(first + SLICE, stop)
+        out[first - start:last - start] = unpack(words, bits, np.arange(first, last))
+    return out

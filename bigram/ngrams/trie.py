@@ -1,0 +1,174 @@
+"""Query tables held as a trie of bit-packed arrays (a query file, mapped), not as keys.
+
+Level k's windows are sorted by (parent row, last token), as the index's keys
+are, so the children of a level k-1 window are one contiguous range of level k:
+instead of a 64-bit key per window, level k stores each window's last token in
+ceil(log2 V) bits, and level k-1 stores, per window, where its children begin
+in level k (offsets, rows + 1 of them, in as few bits as level k's length
+needs). Window (p, t) is found by a binary search for t among the tokens of
+p's range, for a whole block of windows at once: every step is one gather per
+window still searching. A level asked about more windows than it has (a small
+model scoring a large text) gets lookup.py's hash table, built once from its
+keys, as the model file's tables do.
+
+Values are adj and B (query.py) as float32, or as codes of `bits` bits into a
+level's table of bin centres (quantized). Every array may be a numpy.memmap:
+nothing here reads more of it than the rows asked about, and no offset read
+from the file is trusted: ranges are clipped to the level before any search,
+so a damaged file gives wrong numbers, never a read out of bounds.
+"""
+
+import threading
+
+import numpy as np
+
+from bigram.ngrams.bitpack import unpack, unpack_range
+from bigram.ngrams.lookup import HashTable
+from bigram.ngrams.query import QueryTables
+
+# A level gets a hash table once it has been asked about this many times as many windows
+# as it holds (building one costs about as much as that many searches).
+HASH_AFTER = 1.0
+# Levels of at most this many windows (read whole: a few megabytes of the file) may get
+# query.py's dense tables, where those fit; larger levels are searched where they lie.
+DENSE_ROWS = 1 << 18
+
+class PackedArray:
+    """n values of `bits` bits in packed uint64 words (bitpack.py)."""
+
+    def __init__(self, words, bits, n):
+        self.words, self.bits, self.n = words, int(bits), int(n)
+        # Values of 8, 16 or 32 bits are plain little-endian integers side by side: one
+        # gather reads them.
+        self.plain = words.view(f"<u{self.bits // 8}") if self.bits in (8, 16, 32) else None
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, positions):
+        if self.plain is not None:
+            return self.plain[positions].astype(np.int64)
+        return unpack(self.words, self.bits, positions)
+
+    def all(self):
+        """Every value, int64."""
+        return unpack_range(self.words, self.bits, 0, self.n)
+
+
+class LevelValues:
+    """A level's adj or B: float32 values, or packed codes into bin centres."""
+
+    def __init__(self, floats=None, codes=None, centres=None):
+        self.floats, self.codes, self.centres = floats, codes, centres
+
+    def __len__(self):
+        return len(self.floats) if self.floats is not None else len(self.codes)
+
+    def __getitem__(self, rows):
+        if self.floats is not None:
+            return self.floats[rows].astype(np.float64)
+        return self.centres[self.codes[rows]]
+
+    def all(self):
+        """Every value, float64."""
+        if self.floats is not None:
+            return np.asarray(self.floats, dtype=np.float64)
+        return self.centres[self.codes.all()]
+
+
+class TrieTables(QueryTables):
+    """QueryTables over a trie: per level, packed tokens (k >= 2), packed child offsets
+    (k < order) and LevelValues of adj and B."""
+
+    def __init__(self, order, size, padding, rows, tokens, offsets, adj, below):
+        self._tokens, self._offsets = tokens, offsets   # [k]: PackedArray (None where none)
+        self._adj_values, self._below_values = adj, below  # [k]: LevelValues
+        self._keys, self._tables, self._asked = {}, {}, {}
+        self._trie_lock = threading.Lock()
+        super().__init__(order, size, padding, [None, None] + [_Rows(n) for n in rows[2:]],
+                         [None, adj[1].floats] + [None] * (order - 1), [None] * order)
+
+    def _dense_fits(self, k):
+        return self.rows[k] <= DENSE_ROWS and super()._dense_fits(k)
+
+    def values(self, what, k, rows):
+        return (self._adj_values if what == "adj" else self._below_values)[k][rows]
+
+    def level_values(self, what, k):
+        return (self._adj_values if what == "adj" else self._below_values)[k].all()
+
+    def level_keys(self, k):
+        """Level k's keys, made from the trie (a pass over the level) and kept."""
+        with self._trie_lock:
+            if k not in self._keys:
+                starts = self._offsets[k - 1].all()
+                n = self.rows[k]
+                np.clip(starts, 0, n, out=starts)
+                np.maximum.accumulate(starts, out=starts)
+                parents = np.repeat(np.arange(self.rows[k - 1], dtype=np.int64),
+                                    np.diff(starts))
+                keys = np.zeros(n, dtype=np.int64)
+                keys[:len(parents)] = parents
+                keys *= self.size
+                keys += np.minimum(self._tokens[k].all(), self.size - 1)
+                self._keys[k] = keys
+        return self._keys[k]
+
+    def find(self, k, parents, tokens):
+        """Rows at level k of the windows (level k-1 row, token); -1 where absent."""
+        parents = np.asarray(parents, dtype=np.int64)
+        tokens = np.asarray(tokens, dtype=np.int64)
+        table = self._table(k, len(parents))
+        if table is not None:
+            queries = parents * self.size
+            queries += tokens
+            return table.find(queries)
+        n = self.rows[k]
+        offsets = self._offsets[k - 1]
+        low = np.clip(offsets[parents], 0, n)
+        high = np.clip(offsets[parents + 1], 0, n)
+        np.maximum(high, low, out=high)
+        # Lower bound of each token in [low, high): all windows a step at a time, those
+        # whose range is down to nothing leaving the search.
+        words = self._tokens[k]
+        at = np.flatnonzero(low < high)
+        lo, hi, want = low[at], high[at], tokens[at]
+        while len(at):
+            middle = (lo + hi) >> 1
+            right = words[middle] < want
+            lo = np.where(right, middle + 1, lo)
+            hi = np.where(right, hi, middle)
+            going = lo < hi
+            if not going.all():
+                low[at[~going]] = lo[~going]
+                at, lo, hi, want = at[going], lo[going], hi[going], want[going]
+        found = low < high
+        rows = np.full(len(parents), -1, dtype=np.int64)
+        hit = np.flatnonzero(found)
+        hit = hit[words[low[hit]] == tokens[hit]]
+        rows[hit] = low[hit]
+        return rows
+
+    def _table(self, k, asked):
+        """Level k's hash table, once it has been asked about HASH_AFTER times its windows."""
+        with self._trie_lock:
+            if k in self._tables:
+                return self._tables[k]
+            self._asked[k] = self._asked.get(k, 0) + asked
+            if self._asked[k] <= HASH_AFTER * self.rows[k] or not HashTable.fits(self.rows[k],
+                                                                    self.span(k)):
+                return None
+        table = HashTable.build(self.level_keys(k))
+        with self._trie_lock:
+            self._tables[k] = table
+        return table
+
+
+class _Rows:
+    """Stands for a level's keys where only their number is asked (QueryTables.rows)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
