@@ -370,3 +370,17 @@ def test_dask_reads_a_compressed_file_as_one_block(cluster, corpora, codec):
     for k in range(1, 4):
         np.testing.assert_array_equal(got.saved.model.backoff.logprob[k],
                                       expected.saved.model.backoff.logprob[k])
+
+
+def test_dask_names_a_damaged_stream_as_one_process_does(cluster, tmp_path):
+    from bigram.cluster.dask_counting import load_on_cluster
+    from bigram.ngrams.training_data import load_training_data
+
+    data = gzip.compress(NAMES.read_bytes())
+    (tmp_path / "cut.gz").write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError) as one_process:
+        load_training_data([str(tmp_path / "cut.gz")], test_size=0)
+    with pytest.raises(InputError) as on_cluster:
+        load_on_cluster([str(tmp_path / "cut.gz")], cluster, test_size=0, block_bytes=4096)
+    assert str(on_cluster.value) == str(one_process.value)
+    assert f"the file ends at byte {len(data) // 2:,}" in str(on_cluster.value)

@@ -180,11 +180,8 @@ class DecompressedStream:
         self._output = b""          # decoded bytes beyond what `read` asked for (zstd)
         self._done = False
 
-    def read(self, size=-1):
-        """At most `size` bytes of text (b"" at the end); all of it if size < 0 (for small
-        inputs only)."""
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(1 << 20), b""))
+    def read(self, size):
+        """At most `size` bytes of text; b"" at the end."""
         pieces, wanted = [], size
         if self._output:
             pieces.append(self._output[:wanted])
@@ -248,11 +245,6 @@ class DecompressedStream:
                              f"{self.codec} data")
         self._decoder = self._new_decoder()
 
-    def close(self):
-        """Close the compressed file."""
-        self._raw.close()
-
-
 class _Prefixed:
     """A binary file object with bytes already read from it put back in front (stdin and
     pipes cannot seek back after the first bytes were looked at)."""
@@ -260,19 +252,12 @@ class _Prefixed:
     def __init__(self, head, raw):
         self._head, self._raw = head, raw
 
-    def read(self, size=-1):
-        """Bytes from the head first, then from the file."""
+    def read(self, size):
+        """At most `size` bytes: from the head first, then from the file."""
         if not self._head:
             return self._raw.read(size)
-        if size is None or size < 0:
-            data, self._head = self._head + self._raw.read(), b""
-            return data
         data, self._head = self._head[:size], self._head[size:]
         return data
-
-    def close(self):
-        """Close the file."""
-        self._raw.close()
 
 
 def read_head(raw, size=HEAD_BYTES):
