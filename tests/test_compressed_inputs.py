@@ -384,3 +384,12 @@ def test_dask_names_a_damaged_stream_as_one_process_does(cluster, tmp_path):
         load_on_cluster([str(tmp_path / "cut.gz")], cluster, test_size=0, block_bytes=4096)
     assert str(on_cluster.value) == str(one_process.value)
     assert f"the file ends at byte {len(data) // 2:,}" in str(on_cluster.value)
+
+
+def test_tune_reads_a_compressed_corpus_as_its_text(cli, corpora):
+    plain, packed = corpora["mixed", None], corpora["mixed", "xz"]
+    expected = cli("tune", plain, "--order", "2,3", "--json", "-o", "plain.npz")
+    got = cli("tune", packed, "--order", "2,3", "--json", "-o", "packed.npz")
+    assert expected.code == got.code == 0
+    assert json.loads(got.out.replace(str(packed), str(plain))) == json.loads(expected.out)
+    assert_same_model_file("packed.npz", "plain.npz")
