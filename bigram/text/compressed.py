@@ -26,7 +26,7 @@ HEAD_BYTES = 10               # enough first bytes to tell every codec apart
 READ_BYTES = 64 << 10         # compressed bytes read from the file at once
 FEED_BYTES = 8 << 10          # of which handed to a gzip, bzip2 or xz decoder at once (errors
                               # are placed to within this many bytes)
-ZSTD_FEED_BYTES = 256         # zstd's output per feed is at most 8 MiB (32768 times this)
+ZSTD_FEED_BYTES = 512         # zstd's output per feed is at most 16 MiB (32768 times this)
 ZSTD_INSTALL = "pip install zstandard"
 
 # bzip2: "BZh", the block size '1'..'9', then the magic of a first block (pi) or of the end
