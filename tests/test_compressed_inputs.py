@@ -393,3 +393,13 @@ def test_tune_reads_a_compressed_corpus_as_its_text(cli, corpora):
     assert expected.code == got.code == 0
     assert json.loads(got.out.replace(str(packed), str(plain))) == json.loads(expected.out)
     assert_same_model_file("packed.npz", "plain.npz")
+
+
+def test_zstd_skippable_frames_are_skipped(tmp_path):
+    # A skippable frame (magic 0x184D2A5?, little-endian; a 4-byte size; content ignored),
+    # as seekable zstd writes its seek table: first, between frames and last.
+    skippable = bytes.fromhex("5e2a4d18") + (5).to_bytes(4, "little") + b"12345"
+    text = mixed_text()
+    path = tmp_path / "frames"
+    path.write_bytes(skippable + _zstd(text[:500]) + skippable + _zstd(text[500:]) + skippable)
+    assert read_items([str(path)]) == items_of_text(text.decode("utf-8-sig"))
