@@ -218,6 +218,10 @@ def test_invalid_utf8_inside_is_the_plain_files_error(cli, tmp_path, codec):
         plain, packed = cli(*command, "bad.txt"), cli(*command, "bad.packed")
         one_error_line(packed, "bad.packed: line 2001 is not valid UTF-8 (byte 0xe9 at byte 4")
         assert packed.err.replace("bad.packed", "bad.txt") == plain.err
+    # --encoding-errors replace reads both alike.
+    for name in ("bad.txt", "bad.packed"):
+        assert cli("train", name, "--encoding-errors", "replace", "-o", f"{name}.npz").code == 0
+    assert_same_model_file("bad.packed.npz", "bad.txt.npz")
 
 
 @pytest.fixture
@@ -283,7 +287,7 @@ def test_zstd_without_zstandard_names_the_pip_command(cli, tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_compressed_arpa_files_load(cli, tmp_path, codec):
+def test_compressed_arpa_files_load(cli, tmp_path, private_tmp, codec):
     assert cli("train", NAMES, "--order", "3", "--smoothing-method", "kneser-ney",
                "-o", "kn.npz").code == 0
     assert cli("export", "-m", "kn.npz", "-o", "kn.arpa").code == 0
@@ -293,6 +297,7 @@ def test_compressed_arpa_files_load(cli, tmp_path, codec):
     assert cli("score", "-m", "kn.arpa.packed", "--file", NAMES).out == expected
     (tmp_path / "cut.arpa").write_bytes(COMPRESS[codec](arpa)[:len(arpa) // 20])
     one_error_line(cli("eval", "-m", "cut.arpa", NAMES), f"cut.arpa: damaged {codec} data")
+    assert list(private_tmp.iterdir()) == []   # the decompressed text had no name
 
 
 BOUNDED_CHILD = """
