@@ -1,6 +1,7 @@
 """Counting on a Dask cluster: the same counts, and so the same model, as one process.
 
-The inputs are cut into byte ranges (`CLUSTER_BLOCK_BYTES` each). A worker
+The inputs are cut into byte ranges (`CLUSTER_BLOCK_BYTES` each; a compressed input,
+which cannot be entered in the middle, is one range, decompressed as a stream). A worker
 reads the whole lines that *start* in its range (the line that crosses the
 range's end is finished by reading on; the one that crosses its start
 belongs to the range before), so every line is read by exactly one task,
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bigram.text.compressed import DecompressedStream, codec_of, read_head
 from bigram.text.sources import MAX_LINE_BYTES, UTF8_BOM, Reader, Source, packaged_names
 from bigram.ngrams.counting import TokenCollector
 from bigram.ngrams.index import MAX_ORDER
@@ -123,6 +125,7 @@ class BlockSpec:
     location: str | None  # path or fsspec URL; None: the bundled names.txt
     start: int
     end: int
+    codec: str | None = None  # a compressed input ('gzip', ...): one task reads all of it
 
 
 def _is_url(argument):
@@ -190,10 +193,24 @@ def _inputs(arguments):
     return found
 
 
+def _codec(location, label):
+    """The compression of an input ('gzip', 'bzip2', 'xz', 'zstd'), from its first bytes."""
+    with _open(location, label) as handle:
+        return codec_of(read_head(handle))
+
+
 def plan_blocks(arguments, block_bytes=CLUSTER_BLOCK_BYTES):
-    """The byte ranges of every input, in input order (runs on a worker: its view of files)."""
+    """The byte ranges of every input, in input order (runs on a worker: its view of files).
+
+    A compressed input cannot be entered at a byte offset, so it is one task, which
+    decompresses it as a stream: several compressed files count in parallel, one does not.
+    """
     specs = []
     for label, location, size in _inputs(arguments):
+        codec = _codec(location, label) if size else None
+        if codec is not None:
+            specs.append(BlockSpec(len(specs), label, location, 0, size, codec))
+            continue
         for start in range(0, size, block_bytes):
             specs.append(BlockSpec(len(specs), label, location, start,
                                    min(size, start + block_bytes)))
@@ -287,20 +304,13 @@ def count_block(spec, unit, countings, shares=None, split_seed=DEFAULT_SPLIT_SEE
                 encoding_errors="strict"):
     """Read one byte range and count its items at every (order, padding) of `countings`."""
     reader = Reader([], encoding_errors)
-    with _open(spec.location, spec.label) as handle:
-        data, first_byte = _read_range(handle, spec)
     byte_pairs = unit == "char" and list(countings) == [(2, "makemore")]
     collector = TokenCollector(unit, byte_pairs)
-    try:
-        for block in _parsed_blocks(reader, spec, data, 1):
-            _collect(collector, block, unit, shares, split_seed)
-    except InputError:
-        # Parse again, numbering lines as one process would, for the message.
-        first = _lines_before(spec.location, spec.label, first_byte)
-        for _ in _parsed_blocks(reader, spec, data, first):
-            pass
-        raise
-    del data
+    if spec.codec is not None:
+        bytes_read = _count_compressed(reader, collector, spec, unit, shares, split_seed)
+    else:
+        bytes_read = spec.end - spec.start
+        _count_range(reader, collector, spec, unit, shares, split_seed)
     tokens = collector.tokens()
     order = sorted(range(len(tokens)), key=tokens.__getitem__)
     ids = np.zeros(len(tokens) + 1, dtype=np.int64)
@@ -311,7 +321,32 @@ def count_block(spec, unit, countings, shares=None, split_seed=DEFAULT_SPLIT_SEE
               for n, padding in countings}
     first_seen = (np.int64(spec.number) << np.int64(32)) + np.array(order, dtype=np.int64)
     return BlockCounts([tokens[i] for i in order], first_seen, counts,
-                       {s: collector.items(s) for s in splits}, spec.end - spec.start)
+                       {s: collector.items(s) for s in splits}, bytes_read)
+
+
+def _count_range(reader, collector, spec, unit, shares, split_seed):
+    """Count the lines of a plain input's byte range (read whole: CLUSTER_BLOCK_BYTES)."""
+    with _open(spec.location, spec.label) as handle:
+        data, first_byte = _read_range(handle, spec)
+    try:
+        for block in _parsed_blocks(reader, spec, data, 1):
+            _collect(collector, block, unit, shares, split_seed)
+    except InputError:
+        # Parse again, numbering lines as one process would, for the message.
+        first = _lines_before(spec.location, spec.label, first_byte)
+        for _ in _parsed_blocks(reader, spec, data, first):
+            pass
+        raise
+
+
+def _count_compressed(reader, collector, spec, unit, shares, split_seed):
+    """Count a compressed input, decompressed a block at a time; its text's size in bytes."""
+    source = Source(spec.label)
+    with _open(spec.location, spec.label) as handle:
+        text = DecompressedStream(handle, spec.codec, spec.label)
+        for _, block in reader._source_blocks(source, text, hash_bytes=True):
+            _collect(collector, block, unit, shares, split_seed)
+    return reader.bytes_read
 
 
 def _collect(collector, block, unit, shares, split_seed):

@@ -7,8 +7,9 @@ What is accepted, because real files have it: any text before `\\data\\`; fields
 by tabs or runs of spaces; CRLF line ends; blank lines inside sections; a missing back-off
 (read as 0); `-inf` (log10 of 0, kept as -inf) as a probability, besides the usual -99,
 or as a back-off (lmplz writes it where a context's discounts add up to 0);
-gzip-compressed files (recognised by their first bytes, whatever the name; the text may
-be at most MAX_GZIP_RATIO times the file, which stops deflate bombs); a UTF-8
+gzip-, bzip2-, xz- and zstd-compressed files (recognised by their first bytes, whatever
+the name; the text may be at most MAX_EXPANSION times the file, which stops decompression
+bombs, and is decompressed to an unnamed temporary file, not memory); a UTF-8
 byte-order mark; text after `\\end\\`. Tokens are UTF-8.
 
 What is refused, each as one ModelFileError naming the file and line: a missing `\\data\\`,
@@ -25,18 +26,20 @@ bytes, and the numbers and words are converted by C-level maps, not a Python loo
 """
 
 import mmap
-import zlib
+import os
+import tempfile
 from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
 
+from bigram.errors import InputError, ModelFileError
 from bigram.formats.arpa_words import WordIndex, eight_byte_view
-from bigram.errors import ModelFileError
+from bigram.text.compressed import DecompressedStream, codec_of, read_head
 
 MAX_LINE_BYTES = 1 << 20
-# ARPA text compresses 3 to 10 times; a deflate bomb a thousand times.
-MAX_GZIP_RATIO = 100
+# ARPA text compresses 3 to 20 times; a decompression bomb a thousand times and more.
+MAX_EXPANSION = 100
 _BLOCK_BYTES = 8 << 20
 # N-grams whose prefixes are looked up at once.
 _CHECK_ROWS = 1 << 20
@@ -73,26 +76,57 @@ def _show(token):
 
 def _read_bytes(path):
     """The file's bytes: a read-only memory map of a plain file (whose pages _release gives
-    back as the reading moves on), or the text gunzipped into memory if it is gzip data."""
+    back as the reading moves on); a compressed file is first decompressed to an unnamed
+    temporary file, which is mapped in the same way."""
     try:
         with open(path, "rb") as file:
-            if file.read(2) != b"\x1f\x8b":
-                try:
-                    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-                except (OSError, ValueError):  # an empty file, a pipe: read it instead
-                    pass
+            codec = codec_of(read_head(file))
             file.seek(0)
-            data = file.read()
+            if codec is not None:
+                size = os.fstat(file.fileno()).st_size
+                return _decompressed(path, DecompressedStream(file, codec, str(path)), size)
+            try:
+                return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # an empty file, a pipe: read it instead
+                return file.read()
+    except InputError as error:   # a zstd file without zstandard installed
+        raise ModelFileError(str(error)) from None
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
-    if data[:2] != b"\x1f\x8b":
-        return data
+
+
+def _decompressed(path, stream, compressed_size):
+    """The text of a compressed file, mapped from an unnamed temporary file (nothing is
+    left behind, whatever happens), written a piece at a time so that a bomb stops early:
+    at a line longer than MAX_LINE_BYTES (a bomb of one byte repeated) or when the text
+    grows past MAX_EXPANSION times the file (a bomb of repeated lines)."""
+    limit = MAX_EXPANSION * compressed_size + (64 << 20)
+    written, lines, line_start = 0, 0, 0
     try:
-        return _gunzip(data)
-    except (EOFError, zlib.error) as error:
-        raise ModelFileError(f"{path}: damaged gzip data ({error})") from None
+        with tempfile.TemporaryFile(prefix="bigram-arpa-") as spool:
+            while piece := stream.read(_BLOCK_BYTES):
+                last = piece.rfind(b"\n")
+                if last >= 0:
+                    lines += piece.count(b"\n")
+                    line_start = written + last + 1
+                written += len(piece)
+                if written - line_start > MAX_LINE_BYTES:
+                    raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+                if written > limit:
+                    raise _Error(lines + 1, f"the {stream.codec} data expands more than "
+                                            f"{MAX_EXPANSION} times; not an ARPA file")
+                spool.write(piece)
+            if not written:
+                return b""
+            spool.flush()
+            return mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+    except InputError as error:   # damaged compressed data
+        raise ModelFileError(str(error)) from None
     except _Error as error:
         raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+    except OSError as error:
+        raise ModelFileError(f"cannot decompress {path} into {tempfile.gettempdir()}: "
+                             f"{(error.strerror or str(error)).lower()}") from None
 
 
 def _release(data, end):
@@ -112,34 +146,6 @@ def _count_newlines(data, start, end):
     for at in range(start, end, _BLOCK_BYTES):
         total += data[at:min(at + _BLOCK_BYTES, end)].count(b"\n")
     return total
-
-
-def _gunzip(data):
-    """Gunzip piece by piece, so that a deflate bomb stops early: at a line longer than
-    MAX_LINE_BYTES (a bomb of one byte repeated) or when the text grows past
-    MAX_GZIP_RATIO times the file (a bomb of repeated lines)."""
-    limit = MAX_GZIP_RATIO * len(data) + (64 << 20)
-    out, lines, line_start = bytearray(), 0, 0
-    while data:
-        stream = zlib.decompressobj(wbits=31)  # one gzip member; files may hold several
-        pending = data
-        while pending and not stream.eof:
-            piece = stream.decompress(pending, 4 << 20)
-            pending = stream.unconsumed_tail
-            last = piece.rfind(b"\n")
-            if last >= 0:
-                lines += piece.count(b"\n")
-                line_start = len(out) + last + 1
-            out += piece
-            if len(out) - line_start > MAX_LINE_BYTES:
-                raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
-            if len(out) > limit:
-                raise _Error(lines + 1, f"the gzip data expands more than {MAX_GZIP_RATIO} "
-                                        "times; not an ARPA file")
-        if not stream.eof:
-            raise EOFError("compressed data ended before the end-of-stream marker")
-        data = stream.unused_data
-    return out
 
 
 class _Lines:
@@ -536,7 +542,7 @@ def _parse(data):
 
 
 def read_arpa(path):
-    """Read an ARPA back-off model file (plain or gzip) into an ArpaModel.
+    """Read an ARPA back-off model file (plain or compressed) into an ArpaModel.
 
     Raises ModelFileError with a one-line message naming the file and line on any
     malformed input (see the module docstring for what is accepted and what is not).

@@ -32,8 +32,9 @@ from bigram.formats.checks import (
     check_increasing,
     check_indices,
 )
+from bigram.text.compressed import DecompressedStream, codec_of
 from bigram.text.sources import KEEP_TEXT_LIMIT
-from bigram.errors import BigramError, ModelFileError, OptionError
+from bigram.errors import BigramError, InputError, ModelFileError, OptionError
 from bigram.formats.files import atomic_write, is_query_file
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
@@ -447,14 +448,20 @@ def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None
 
 
 def is_arpa(path):
-    """Whether a file is an ARPA file (plain or gzip): its first non-blank line is \\data\\."""
+    """Whether a file is an ARPA file (plain or compressed): its first non-blank line is
+    \\data\\. A compressed file whose start does not decompress counts as one, so that
+    reading it names the damage."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
+            codec = codec_of(head)
+            if codec is not None:
+                handle.seek(0)
+                head = DecompressedStream(handle, codec, str(path)).read(4096)
+    except InputError:
+        return True
     except OSError:
         return False
-    if head.startswith(b"\x1f\x8b"):
-        return True
     return head.lstrip().startswith(b"\\data\\")
 
 

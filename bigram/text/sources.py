@@ -1,6 +1,8 @@
 """Reading text corpora as streams of items (one per line), in bounded memory.
 
-Files, several files, globs or stdin ('-') are read in blocks of whole lines.
+Files, several files, globs or stdin ('-') are read in blocks of whole lines;
+gzip, bzip2, xz and zstd files (and stdin) are recognised by their first bytes and
+read as the text they decompress to (text/compressed.py).
 Each block becomes a numpy array of Unicode code points and is split into
 items by vectorised masks: line breaks are those of `str.splitlines`, items
 are stripped of surrounding whitespace, blank lines are skipped. A UTF-8 byte
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import InputError
+from bigram.text.compressed import open_decompressed
 
 BLOCK_BYTES = 1 << 20          # read size: 1 MiB keeps a block's working set near 50 MB
 MAX_LINE_BYTES = 1 << 20       # an item longer than 1 MiB is not a name, word or line of text
@@ -342,14 +345,20 @@ class Reader:
         return open(spooled, "rb") if spooled else source.open()
 
     def blocks(self, hash_bytes=False):
-        """Yield (source, Block) for every block of whole lines of every source."""
+        """Yield (source, Block) for every block of whole lines of every source.
+
+        A source whose first bytes are a gzip, bzip2, xz or zstd stream's is read as
+        the text it decompresses to (streamed, a block at a time); the bytes hashed and
+        counted are the text's.
+        """
         for source in self.sources:
-            handle = self._open(source)
+            raw = self._open(source)
             try:
+                handle = open_decompressed(raw, source.label)
                 yield from self._source_blocks(source, handle, hash_bytes)
             finally:
-                if handle is not sys.stdin.buffer:
-                    handle.close()
+                if raw is not sys.stdin.buffer:
+                    raw.close()
 
     def _source_blocks(self, source, handle, hash_bytes):
         carry = b""
