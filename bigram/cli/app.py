@@ -75,9 +75,9 @@ def _stderr():
 
 
 def _stdout():
-    from rich.console import Console
+    from bigram.cli.streams import console
 
-    return Console(highlight=False, markup=False, emoji=False)
+    return console(highlight=False, markup=False, emoji=False)
 
 
 ModelOption = Annotated[
@@ -699,8 +699,15 @@ def main(argv=None):
     """Run the CLI; every failure ends as one `error: ...` line and a non-zero exit."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in arguments or os.environ.get("BIGRAM_DEBUG") == "1"
+    from bigram.cli import signals, streams
+
+    streams.utf8_output()
+    handlers = signals.install()
     try:
         code = app(args=arguments, prog_name="bigram", standalone_mode=False)
+    except signals.Terminated as stop:
+        print(f"error: stopped by {stop.name}", file=sys.stderr)
+        sys.exit(stop.exit_code)
     except BigramError as error:
         if debug:
             raise
@@ -711,7 +718,7 @@ def main(argv=None):
         sys.exit(130)
     except BrokenPipeError:
         # The reader of our output went away (`bigram sample | head`): not an error.
-        sys.stderr.close()
+        streams.quiet_broken_pipe()
         sys.exit(0)
     except OSError as error:
         if debug:
@@ -742,6 +749,8 @@ def main(argv=None):
         print(f"error: internal error ({type(error).__name__}: {_one_line(error)}); run with "
               "--debug for the traceback", file=sys.stderr)
         sys.exit(1)
+    finally:
+        signals.restore(handlers)
     if code == 130:  # typer turns Ctrl-C inside a command into a silent exit code 130
         print("error: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

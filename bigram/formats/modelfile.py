@@ -36,7 +36,7 @@ from bigram.formats.checks import (
 )
 from bigram.text.sources import KEEP_TEXT_LIMIT
 from bigram.errors import BigramError, ModelFileError, OptionError
-from bigram.formats.files import atomic_write
+from bigram.formats.files import atomic_write, check_regular_file
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
 from bigram.formats.npzfile import NpzFile, damaged
@@ -454,6 +454,7 @@ def load_for_scoring(path):
     from bigram.ngrams.query import TablesModel
 
     path = Path(path)
+    check_regular_file(path, "a model file", ModelFileError)
     if not (path.is_file() and is_arpa(path)):
         with NpzFile(path) as npz:
             meta = _read_meta(npz, path)
@@ -529,9 +530,11 @@ def load(path):
     ModelFileError.
 
     Every member is checked, by size before it is read and by value after, so
-    every command refuses a damaged file, whichever part of it is damaged.
+    every command refuses a damaged file, whichever part of it is damaged. A path that
+    is not a regular file (a FIFO, a device) is refused before it is opened.
     """
     path = Path(path)
+    check_regular_file(path, "a model file", ModelFileError)
     if path.is_file() and is_arpa(path):
         from bigram.formats.arpa_model import load_arpa
 
