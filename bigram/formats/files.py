@@ -63,9 +63,11 @@ def _head(path):
 
 
 def is_arpa_file(path):
-    """Whether `path` is an ARPA file: its first line that is not blank is `\\data\\`."""
-    first = _head(path).lstrip().split(b"\n", 1)[0]
-    return first.strip() == b"\\data\\"
+    """Whether `path` is an ARPA file: a line among its first is `\\data\\`."""
+    from bigram.formats.arpa_reader import HEAD_BYTES, looks_like_arpa
+
+    with open(path, "rb") as stream:
+        return looks_like_arpa(stream.read(HEAD_BYTES))
 
 
 def is_picture(path):

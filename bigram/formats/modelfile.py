@@ -514,15 +514,15 @@ def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None
 
 
 def is_arpa(path):
-    """Whether a file is an ARPA file (plain or gzip): its first non-blank line is \\data\\."""
+    """Whether a file is an ARPA file (plain or gzip): a line among its first is \\data\\."""
+    from bigram.formats.arpa_reader import HEAD_BYTES, looks_like_arpa
+
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096)
+            head = handle.read(HEAD_BYTES)
     except OSError:
         return False
-    if head.startswith(b"\x1f\x8b"):
-        return True
-    return head.lstrip().startswith(b"\\data\\")
+    return looks_like_arpa(head)
 
 
 def load(path):
