@@ -115,7 +115,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           encoding_errors: str = "strict",
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
-          dask_progress: Callable[[int, int, str], None] | None = None) -> Model:
+          dask_progress: Callable[[int, int, str], None] | None = None,
+          dask_timeout: float | None = None) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -124,7 +125,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     model trains on all the data; `split="makemore"` (with `test_size`) or
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
-    neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
+    neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting);
+    `dask_timeout` is how many seconds a scheduler has to answer.
     """
     from bigram.training.train import train_model
 
@@ -139,7 +141,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         progress=progress if model == "neural" else None, method=method, order=order,
         split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
         prune=list(prune) if prune else None, discounts=discounts, dask=dask,
-        dask_workers=dask_workers, dask_progress=dask_progress)
+        dask_workers=dask_workers, dask_progress=dask_progress, dask_timeout=dask_timeout)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 
@@ -283,7 +285,7 @@ class Model:
         from bigram.models.sampling import stream_items
         from bigram.tensor.random import Generator
 
-        exclude = self._check_sampling(n, temperature, prefix, max_len, novel)
+        exclude = self._check_sampling(n, temperature, prefix, max_len, novel, seed)
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
         generator = Generator().manual_seed(seed)
@@ -303,9 +305,9 @@ class Model:
             items.extend(batch.items())
         return items
 
-    def _check_sampling(self, n, temperature, prefix, max_len, novel):
+    def _check_sampling(self, n, temperature, prefix, max_len, novel, seed=None):
         """Refuse bad sampling options; the training items to avoid when `novel`."""
-        check_sampling_options(n, temperature, max_len)
+        check_sampling_options(n, temperature, max_len, seed)
         if prefix:
             vocabulary = self._saved.vocabulary
             what = "words" if vocabulary.unit == "word" else "characters"
@@ -345,15 +347,19 @@ class Model:
         return write(self._saved.model, Path(path))
 
 
-def check_sampling_options(n, temperature, max_len):
-    """Refuse a count, temperature or length limit no sampling can use (before a model is
-    read)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise OptionError(f"--count must be 0 or more, not {n}")
-    if not temperature > 0 or temperature == float("inf"):
-        raise OptionError(f"--temperature must be a positive number, not {temperature}")
-    if max_len < 1:
-        raise OptionError(f"--max-len must be at least 1, not {max_len}")
+def check_sampling_options(n, temperature, max_len, seed=None):
+    """Refuse a count, temperature, length limit or seed no sampling can use (before a model
+    is read)."""
+    from bigram.limits import MAX_COUNT, MAX_LENGTH, TEMPERATURE_RANGE, check_number, check_seed
+
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_COUNT:
+        raise OptionError(f"--count must be from 0 to 2^63-1, not {n}")
+    check_number(temperature, "--temperature", *TEMPERATURE_RANGE)
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or \
+            not 1 <= max_len <= MAX_LENGTH:
+        raise OptionError(f"--max-len must be from 1 to {MAX_LENGTH:,}, not {max_len}")
+    if seed is not None:
+        check_seed(seed)
 
 
 def _check_output(path, kind, force):

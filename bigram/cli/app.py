@@ -137,6 +137,12 @@ DaskOption = Annotated[Optional[str], typer.Option(
     "'local' (a LocalCluster here). The model is the one of one process; needs "
     "pip install 'bigram[dask]', and --test-size 0 or --split hash:80/10/10.",
     show_default=False)]
+DaskTimeoutOption = Annotated[Optional[float], typer.Option(
+    "--dask-timeout", help="Seconds a --dask scheduler has to answer (default 5).",
+    show_default=False)]
+OversubscribeOption = Annotated[bool, typer.Option(
+    "--oversubscribe", help="Allow more --threads or --dask-workers than this machine has "
+    "cores.")]
 DaskWorkersOption = Annotated[Optional[int], typer.Option(
     "--dask-workers", help="Worker processes of --dask local [default: one per core].",
     show_default=False)]
@@ -196,13 +202,16 @@ def train(
         show_default=False)] = None,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    dask_timeout: DaskTimeoutOption = None,
+    oversubscribe: OversubscribeOption = False,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
-    from bigram.cluster.dask_counting import client_visible
+    from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.training.tune import parse_discounts
 
+    check_workers(dask_workers, oversubscribe)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -218,6 +227,7 @@ def train(
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
         dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
+        dask_timeout=dask_timeout,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
@@ -343,7 +353,7 @@ def sample(
     """
     from bigram.api import check_sampling_options
 
-    check_sampling_options(count, temperature, max_len)   # before the model is read
+    check_sampling_options(count, temperature, max_len, seed)   # before the model is read
     model = _model(model_file)
     chosen = seed is None
     if chosen:
@@ -442,13 +452,17 @@ def score(
     force: ForceOption = False,
     threads: Annotated[Optional[int], typer.Option(
         "--threads", help="With --file: threads scoring blocks at once [default: one per "
-        "core, at most 4].", show_default=False)] = None,
+        "core, at most 4; at most the cores unless --oversubscribe].",
+        show_default=False)] = None,
+    oversubscribe: OversubscribeOption = False,
 ):
     """Show each n-gram of each item with its probability, and the item's log-likelihood;
     or, with --file, each line's log-probability and perplexity (as KenLM's `query`)."""
-    if threads is not None and not (files and threads >= 1):
-        raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
-                          else f"--threads must be 1 or more, not {threads}")
+    from bigram.models.scoring import check_threads
+
+    check_threads(threads, oversubscribe)
+    if threads is not None and not files:
+        raise OptionError("--threads goes with --file")
     if files:
         _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
         return
@@ -631,12 +645,15 @@ def tune_command(
     encoding_errors: EncodingOption = EncodingErrors.strict,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    dask_timeout: DaskTimeoutOption = None,
+    oversubscribe: OversubscribeOption = False,
     force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
-    from bigram.cluster.dask_counting import client_visible
+    from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.training.tune import discounts_record, parse_list, tune
 
+    check_workers(dask_workers, oversubscribe)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -648,7 +665,7 @@ def tune_command(
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
                   split, split_seed, encoding_errors.value, steps, lr, unit=unit.value,
                   min_count=min_count, max_vocab=max_vocab, dask=dask, dask_workers=dask_workers,
-                  dask_progress=_cluster_progress() if dask else None)
+                  dask_progress=_cluster_progress() if dask else None, dask_timeout=dask_timeout)
     from bigram.formats.modelfile import save
 
     replaced = save(out, result.saved)

@@ -14,6 +14,7 @@ builds it before splitting; `--min-count` and `--max-vocab` keep only the
 tokens frequent enough in the training split and map the rest to `<unk>`.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
 from bigram.ngrams.counting import TokenCollector
 from bigram.errors import InputError, OptionError
+from bigram.limits import check_seed
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.text.vocabulary import UNITS, UNK, Vocabulary
 
@@ -41,6 +43,8 @@ def parse_split(text):
         parts = [float(p) for p in str(text).split("/")]
     except ValueError:
         parts = []
+    if not all(math.isfinite(p) for p in parts):   # nan/50/50 compares false to everything
+        parts = []
     if len(parts) not in (2, 3) or any(p < 0 for p in parts) or abs(sum(parts) - 100) > 1e-9 \
             or parts[0] <= 0:
         raise OptionError(f"--split must be 'makemore' or percentages train/dev/test adding up "
@@ -50,6 +54,7 @@ def parse_split(text):
 
 def split_assignment(n_items, split_seed, test_size=None, percentages=None):
     """The split of every item (0 train, 1 dev, 2 test), from a seeded randperm."""
+    check_seed(split_seed, "--split-seed")
     assignment = np.zeros(n_items, dtype=np.uint8)
     if percentages is None and test_size == 0:
         return assignment

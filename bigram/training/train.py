@@ -6,6 +6,7 @@ import numpy as np
 
 from bigram.ngrams.training_data import DEFAULT_SPLIT_SEED, TrainingData, load_training_data
 from bigram.errors import OptionError
+from bigram.limits import check_seed
 from bigram.models.evaluation import evaluate_splits
 from bigram.formats.modelfile import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel, _check_training_options
@@ -43,7 +44,8 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                 encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
                 order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None):
+                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None,
+                dask_timeout=None):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split.
 
     With `dask` (a scheduler address, or 'local' for a LocalCluster of
@@ -52,6 +54,8 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
     dashboard)` hears of finished blocks; the model is the one of one process.
     """
     check_options(kind, smoothing, steps, lr, reg, method)
+    check_seed(seed)
+    check_seed(split_seed, "--split-seed")
     if (prune or discounts) and (kind != CountModel.kind or method != "modified-kneser-ney"):
         raise OptionError("--prune and --discounts belong to --smoothing-method "
                           "modified-kneser-ney")
@@ -68,7 +72,8 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
 
         data = load_on_cluster(files, dask, dask_workers, test_size, split_seed, encoding_errors,
                                order, split, unit, min_count, max_vocab,
-                               padding_for(kind, method), block_bytes, dask_progress)
+                               padding_for(kind, method), block_bytes, dask_progress,
+                               timeout=dask_timeout)
         return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune,
                    discounts)
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError
+from bigram.limits import check_seed
 from bigram.models.evaluation import report_from_index
 from bigram.formats.modelfile import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel
@@ -79,7 +80,7 @@ class Tuning:
 def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, split="80/10/10",
          split_seed=3407, encoding_errors="strict", steps=100, lr=50.0, seed=2147483647,
          on_trial=None, unit="char", min_count=None, max_vocab=None, dask=None,
-         dask_workers=None, dask_progress=None):
+         dask_workers=None, dask_progress=None, dask_timeout=None):
     """Train every setting on train, choose the lowest dev loss, score it once on test.
 
     With `dask` (as in training.train_model) the data is counted on a Dask cluster, every
@@ -88,6 +89,7 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     if split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
                           "such as 80/10/10")
+    check_seed(split_seed, "--split-seed")
     orders = sorted(set(orders))
     if orders[0] < 2:
         raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
@@ -103,6 +105,7 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
                 loaded[padding] = load_on_cluster(
                     files, dask, dask_workers, None, split_seed, encoding_errors, max(orders),
                     split, unit, min_count, max_vocab, padding, progress=dask_progress,
+                    timeout=dask_timeout,
                     countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]])
             else:
                 loaded[padding] = load_training_data(
