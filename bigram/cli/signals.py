@@ -4,11 +4,22 @@ signal's number (143 for SIGTERM), as a shell reports a process the signal ended
 
 `timeout`, job schedulers, `kill` and a closed terminal stop a process this way; without
 a handler Python dies at once and leaves half-written temporaries behind.
+
+Python runs signal handlers in the main thread only, between bytecodes. The kernel may
+deliver a process's signal to any of its threads (numpy's, a thread pool's); the main
+thread, blocked in a read from a pipe that stays silent, would then never notice. So a
+relay thread hears of every signal through Python's wakeup file descriptor and, if the
+main thread has not handled it, sends it on to the main thread itself, which interrupts
+the read.
 """
 
 import signal
+import socket
+import threading
+import time
 
-HANDLED = ("SIGTERM", "SIGHUP")
+HANDLED = ("SIGTERM", "SIGHUP", "SIGINT")
+RELAY_DELAY = 0.05   # seconds the main thread has to handle a signal before it is sent on
 
 
 class Terminated(BaseException):
@@ -33,30 +44,83 @@ class Terminated(BaseException):
         return 128 + self.signum
 
 
-def _raise(signum, frame):
-    raise Terminated(signum)
+class _Installed:
+    """The handlers in place for one run of main(), and the relay thread."""
+
+    def __init__(self):
+        self.previous, self.numbers = {}, set()
+        self.stopping = False
+        self.wakeup = self.relay = None
+
+    def handle(self, signum, frame):
+        if self.stopping:   # a copy the relay sent on, or a repeat while stopping
+            return
+        self.stopping = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    def start_relay(self):
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        try:
+            old = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:   # not the main thread
+            reader.close()
+            writer.close()
+            return
+        self.wakeup = (reader, writer, old)
+        main = threading.main_thread().ident
+        self.relay = threading.Thread(target=self._relay, args=(reader, main), daemon=True,
+                                      name="bigram-signal-relay")
+        self.relay.start()
+
+    def _relay(self, reader, main):
+        while True:
+            try:
+                received = reader.recv(64)
+            except OSError:
+                return
+            if not received:
+                return
+            for number in set(received) & self.numbers:
+                time.sleep(RELAY_DELAY)
+                if not self.stopping:
+                    signal.pthread_kill(main, number)
+
+    def restore(self):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        if self.wakeup is not None:
+            reader, writer, old = self.wakeup
+            signal.set_wakeup_fd(old)
+            writer.close()
+            reader.close()
 
 
 def install():
-    """Handle SIGTERM and SIGHUP by raising Terminated; returns the previous handlers for
-    `restore` (main() runs in tests in-process, which must get theirs back)."""
-    previous = {}
+    """Handle SIGTERM and SIGHUP by raising Terminated, and SIGINT by KeyboardInterrupt,
+    once each run; returns what `restore` needs (main() runs in tests in-process, which
+    must get their handlers back)."""
+    installed = _Installed()
     for name in HANDLED:
         number = getattr(signal, name, None)
         if number is None:
             continue
         try:
             old = signal.getsignal(number)
-            if old == signal.SIG_IGN:   # nohup: the user asked to ignore it; keep that
+            if old == signal.SIG_IGN:   # nohup, or a background job: the user asked to ignore it
                 continue
-            signal.signal(number, _raise)
-            previous[number] = old
+            signal.signal(number, installed.handle)
         except ValueError:   # not the main thread: leave signals alone
-            return {}
-    return previous
+            return installed
+        installed.previous[number] = old
+        installed.numbers.add(int(number))
+    if installed.numbers:
+        installed.start_relay()
+    return installed
 
 
-def restore(previous):
-    """Put back the handlers `install` replaced."""
-    for number, handler in previous.items():
-        signal.signal(number, handler)
+def restore(installed):
+    """Put back the handlers `install` replaced, and stop the relay."""
+    installed.restore()
