@@ -475,7 +475,7 @@ def test_a_hostile_member_header_is_never_executed(tmp_path, model, header, memb
     for args in (["score", "emma"], ["score", "--file", "text.txt"], ["info"]):
         result = run([*args, "-m", "hostile.npz"], tmp_path, timeout=60)
         assert not (tmp_path / "PWNED").exists()
-        read_by_score = member.startswith("model_query") or args[1] != "--file"
+        read_by_score = member.startswith("model_query") or "--file" not in args
         if read_by_score:
             assert result.returncode == 1
             assert one_error_line(result.stderr).startswith("error: hostile.npz ")
