@@ -300,10 +300,9 @@ class Model:
         item starts with `prefix`; items are cut at `max_len` tokens; `novel` keeps
         only items absent from the training data.
         """
-        items = []
-        for batch in self.sample_batches(n, seed, temperature, prefix, max_len, novel):
-            items.extend(batch.items())
-        return items
+        from bigram.models.sampling import whole_items
+
+        return whole_items(self.sample_batches(n, seed, temperature, prefix, max_len, novel))
 
     def _check_sampling(self, n, temperature, prefix, max_len, novel, seed=None):
         """Refuse bad sampling options; the training items to avoid when `novel`."""

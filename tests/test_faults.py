@@ -595,3 +595,81 @@ def test_worker_failures_are_reported_once_without_tracebacks(tmp_path):
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert errors == ["error: nul.txt looks like a binary file (a NUL byte on line 2), not "
                       "text with one item per line"]
+
+
+# ---------------------------------------------------------------------- long samples
+
+
+def _count_model(path, **options):
+    from bigram.models.language_models import CountModel
+    from bigram.ngrams.training_data import load_training_data
+
+    data = load_training_data([str(path)], test_size=0, **options)
+    return CountModel.fit(data.vocabulary, data.counts["train"], 1.0)
+
+
+def _one_at_a_time(model, n, seed, prefix, max_steps):
+    import bigram.tensor as torch
+    from bigram.models.sampling import sample_one_at_a_time
+
+    state = model.start_state()
+    for token in model.vocabulary.encode_text(prefix):
+        state = int(model.advance(np.array([state]), np.array([token]))[0])
+    drawn = sample_one_at_a_time(model, n, torch.Generator().manual_seed(seed), state,
+                                 max_steps)
+    join = " ".join if model.vocabulary.unit == "word" else "".join
+    return [prefix + join(model.vocabulary.token(t) for t in item) for item in drawn]
+
+
+@pytest.mark.parametrize("text, prefix, options", [
+    (None, "", {}), (None, "ma", {}),
+    ("the cat sat on the mat\nthe dog ran\na cat ran home to the dog\n", "the ",
+     {"unit": "word"}),
+])
+def test_long_items_are_drawn_in_pieces_as_one_at_a_time(tmp_path, text, prefix, options):
+    import json
+
+    import bigram.tensor as torch
+    from bigram.models.sampling import stream_items, whole_items
+
+    path = NAMES
+    if text is not None:
+        path = tmp_path / "train.txt"
+        path.write_text(text)
+    model = _count_model(path, **options)
+    tokens = len(model.vocabulary.encode_text(prefix)) if prefix else 0
+    max_len, segment = 14, 3
+    expected = _one_at_a_time(model, 400, 11, prefix, max_len - tokens)
+    batches = list(stream_items(model, 400, torch.Generator().manual_seed(11), prefix=prefix,
+                                max_len=max_len, segment=segment, batch_size=64))
+    assert any(b.continues for b in batches)          # long items came in pieces
+    assert all(len(b.samples.tokens) <= segment for b in batches if b.continues)
+    assert whole_items(batches) == expected
+    assert b"".join(b.lines() for b in batches).decode() == "".join(s + "\n" for s in expected)
+    joined = b"".join(b.json_lines() for b in batches).decode()
+    assert [json.loads(line) for line in joined.splitlines()] == expected
+    numbers = [n for b in batches for n in b.cut_items]
+    assert numbers == [i for i, s in enumerate(expected, 1)
+                       if len(model.vocabulary.encode_text(s)) == max_len]
+
+
+@pytest.fixture
+def never_ending(arpa):
+    """The names model with the end of an item made (nearly) impossible."""
+    lines = []
+    for line in arpa.read_text().split("\n"):
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[1].split(" ")[-1] == "</s>":
+            fields[0] = "-99"
+        lines.append("\t".join(fields))
+    arpa.write_text("\n".join(lines))
+    return arpa
+
+
+def test_a_model_that_never_ends_streams_its_item_and_names_it(tmp_path, never_ending):
+    result = run(["sample", "-m", never_ending, "-n", "2", "--seed", "3", "--max-len",
+                  "20000"], tmp_path)
+    assert result.returncode == 0
+    assert [len(line) for line in result.stdout.decode().splitlines()] == [20000, 20000]
+    assert result.stderr.decode() == ("warning: 2 items reached --max-len 20,000 and were cut "
+                                      "short: items 1, 2\n")

@@ -361,29 +361,22 @@ def sample(
     batches = model.sample_batches(count, seed, temperature, prefix, max_len, novel)
     if chosen:
         print(f"seed: {seed}", file=sys.stderr)
-    cut = 0
+    cut = []
     sys.stdout.flush()
     out = sys.stdout.buffer
     try:
         for batch in batches:
-            out.write(_json_lines(batch.items()) if as_json else batch.lines())
+            out.write(batch.json_lines() if as_json else batch.lines())
             out.flush()
-            cut += batch.cut
+            cut.extend(batch.cut_items)
     except BrokenPipeError:
         # `bigram sample | head`: the reader has what it wanted; not an error.
         sys.stdout = open(os.devnull, "w")
         return
     if cut:
-        print(f"warning: {cut} item(s) reached --max-len {max_len} and were cut short",
-              file=sys.stderr)
+        from bigram.cli.render import cut_warning
 
-
-def _json_lines(items):
-    """UTF-8 JSON Lines: each item as a JSON string on its own line."""
-    # encode_basestring is what json.dumps(a_str, ensure_ascii=False) does, without the call.
-    from json.encoder import encode_basestring
-
-    return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
+        print(cut_warning(cut, max_len), file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- eval and score
