@@ -349,14 +349,22 @@ class Model:
 def check_sampling_options(n, temperature, max_len, seed=None):
     """Refuse a count, temperature, length limit or seed no sampling can use (before a model
     is read)."""
-    from bigram.limits import MAX_COUNT, MAX_LENGTH, TEMPERATURE_RANGE, check_number, check_seed
+    from bigram.limits import MAX_COUNT, MAX_LENGTH, TEMPERATURE_RANGE, check_seed
 
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_COUNT:
-        raise OptionError(f"--count must be from 0 to 2^63-1, not {n}")
-    check_number(temperature, "--temperature", *TEMPERATURE_RANGE)
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or \
-            not 1 <= max_len <= MAX_LENGTH:
-        raise OptionError(f"--max-len must be from 1 to {MAX_LENGTH:,}, not {max_len}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise OptionError(f"--count must be 0 or more, not {n}")
+    if n > MAX_COUNT:
+        raise OptionError(f"--count must be at most 2^63-1, not {n}")
+    if not temperature > 0 or temperature == float("inf"):
+        raise OptionError(f"--temperature must be a positive number, not {temperature}")
+    low, high = TEMPERATURE_RANGE
+    if not low <= temperature <= high:
+        raise OptionError(f"--temperature must be from {low:g} to {high:g} (beyond, sampling is "
+                          f"greedy or uniform to float precision), not {temperature}")
+    if max_len < 1:
+        raise OptionError(f"--max-len must be at least 1, not {max_len}")
+    if max_len > MAX_LENGTH:
+        raise OptionError(f"--max-len must be at most {MAX_LENGTH:,}, not {max_len}")
     if seed is not None:
         check_seed(seed)
 

@@ -3,8 +3,6 @@ so that a value no computation can use is one line naming the option, never an o
 deep inside numpy.
 """
 
-import math
-
 from bigram.errors import OptionError
 
 # torch.manual_seed takes 64 bits: -2^63 up to 2^64 - 1 (negatives wrap to their bits).
@@ -26,16 +24,3 @@ def check_seed(seed, option="--seed"):
         raise OptionError(f"{option} must be a whole number from -2^63 to 2^64-1 (64 bits, as "
                           f"torch.manual_seed takes), not {seed}")
 
-
-def check_number(value, option, low=None, high=None, low_open=False):
-    """Refuse a value that is not a finite number in [low, high] (or (low, high])."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        bound = "" if low is None else f" {'>' if low_open else '>='} {low:g}"
-        bound += "" if high is None else f"{' and' if bound else ''} <= {high:g}"
-        raise OptionError(f"{option} must be a finite number{bound}, not {value}")

@@ -13,7 +13,6 @@ import os
 import re
 import tempfile
 
-
 # What a full disk, a quota or a file-size limit (ulimit -f) make a write fail with.
 WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 

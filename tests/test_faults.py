@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigram.formats import arpa_reader
 from bigram.errors import ModelFileError
+from bigram.formats import arpa_reader
 from conftest import NAMES, ROOT
 
 TEMPORARY = ".bigram-"
@@ -298,24 +298,17 @@ def test_an_arpa_file_that_shrinks_while_read_is_one_error(arpa, monkeypatch):
 
 def test_arpa_truncated_by_another_process_never_kills_the_reader(tmp_path, arpa):
     big = tmp_path / "big.arpa"
-    text = arpa.read_text()
-    head, _, rest = text.partition("\\2-grams:\n")
-    bigrams, _, _ = rest.partition("\n\\end\\")
-    big.write_text(text)
-    sizes = []
-    for _ in range(3):
+    for delay in (0.2, 0.4, 0.6):
         shutil.copy(arpa, big)
         child = start(["eval", "-m", big], tmp_path, stdout=subprocess.DEVNULL)
-        time.sleep(0.3)
+        time.sleep(delay)
         with open(big, "r+b") as stream:
             stream.truncate(4096)
         child.wait(timeout=60)
-        sizes.append(child.returncode)
         assert child.returncode in (0, 1)    # never a signal (negative): no SIGBUS
         err = child.stderr.read()
         if child.returncode:
-            assert str(big.name) in one_error_line(err)
-    assert bigrams  # the file had a bigram section to cut into
+            assert big.name in one_error_line(err)
 
 
 def _edited(arpa, old, new):
@@ -382,13 +375,13 @@ def test_bom_and_comments_before_data_are_accepted(cli, arpa, tmp_path):
     (["tune", "--split-seed", str(2 ** 64), "-o", "x.npz"], "--split-seed must be"),
     (["train", "--split", "nan/50/50", "-o", "x.npz"], "--split must be 'makemore' or"),
     (["train", "--split", "inf/-inf/100", "-o", "x.npz"], "--split must be 'makemore' or"),
-    (["train", "--smoothing", "1e308", "-o", "x.npz"], "--smoothing must be a finite number"),
+    (["train", "--smoothing", "1e308", "-o", "x.npz"], "--smoothing must be at most 1e+12"),
     (["train", "--smoothing-method", "witten-bell", "--smoothing", "1e300", "-o", "x.npz"],
-     "--smoothing must be a finite number >= 0 and <= 1e+12"),
-    (["sample", "--temperature", "1e-320"], "--temperature must be a finite number"),
-    (["sample", "--temperature", "inf"], "--temperature must be a finite number"),
-    (["sample", "--max-len", str(2 ** 70)], "--max-len must be from 1 to"),
-    (["sample", "--count", str(2 ** 64)], "--count must be from 0 to"),
+     "--smoothing must be at most 1e+12 (beyond, float32 sums overflow), not 1e+300"),
+    (["sample", "--temperature", "1e-320"], "--temperature must be from 1e-06 to 1e+06"),
+    (["sample", "--temperature", "inf"], "--temperature must be a positive number"),
+    (["sample", "--max-len", str(2 ** 70)], "--max-len must be at most 2,147,483,647"),
+    (["sample", "--count", str(2 ** 64)], "--count must be at most 2^63-1"),
     (["score", "--file", "-", "--threads", "0"], "--threads must be 1 or more"),
     (["score", "--file", "-", "--threads", "100000"], "pass --oversubscribe"),
     (["train", "--dask", "local", "--dask-workers", "0", "--test-size", "0", "-o", "x.npz"],

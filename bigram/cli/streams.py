@@ -38,7 +38,7 @@ def quiet_broken_pipe():
         os.close(devnull)
     except (OSError, AttributeError, ValueError):
         pass
-    sys.stdout = open(os.devnull, "w")
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until the process ends
 
 
 def console(**options):

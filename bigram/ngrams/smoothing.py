@@ -27,12 +27,13 @@ kneser-ney   explicit = max(c(h, w) - D, 0) / c(h), lambda = D T(h) / c(h), wher
              --smoothing D sets one discount for every order (0 <= D <= 1).
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bigram.errors import OptionError
-from bigram.limits import MAX_SMOOTHING, check_number
+from bigram.limits import MAX_SMOOTHING
 
 METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
 CHUNK = 1 << 20
@@ -51,7 +52,11 @@ def check(method, parameter):
                           f"{', '.join(METHODS)}")
     if parameter is None:
         return
-    check_number(parameter, "--smoothing", 0, MAX_SMOOTHING)
+    if not math.isfinite(parameter) or parameter < 0:
+        raise OptionError(f"--smoothing must be a finite number >= 0, not {parameter}")
+    if parameter > MAX_SMOOTHING:
+        raise OptionError(f"--smoothing must be at most {MAX_SMOOTHING:g} (beyond, float32 sums "
+                          f"overflow), not {parameter}")
     if method == "kneser-ney" and parameter > 1:
         raise OptionError(f"--smoothing for kneser-ney is the discount D, which must lie in "
                           f"[0, 1], not {parameter}")
