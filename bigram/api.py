@@ -115,7 +115,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
           dask_progress: Callable[[int, int, str], None] | None = None,
-          skip_symbols: bool = False) -> Model:
+          skip_symbols: bool = False, dask_timeout: float | None = None) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -124,8 +124,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     model trains on all the data; `split="makemore"` (with `test_size`) or
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
-    neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
-    The word `<unk>` in word text is the unknown word (the number met is in
+    neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting);
+    `dask_timeout` is how many seconds a scheduler has to answer. The word `<unk>` in
+    word text is the unknown word (the number met is in
     `Model.info()["vocabulary_control"]["literal_unk"]`); `skip_symbols` reads `<s>`,
     `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols.
     """
@@ -142,7 +143,7 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         lr=lr, reg=reg, seed=seed, split=split, test_size=test_size, split_seed=split_seed,
         min_count=min_count, max_vocab=max_vocab, prune=tuple(prune) if prune else None,
         discounts=discounts, encoding_errors=encoding_errors, dask=dask,
-        dask_workers=dask_workers, skip_symbols=skip_symbols)
+        dask_workers=dask_workers, dask_timeout=dask_timeout, skip_symbols=skip_symbols)
     result = train_model(_sources(data), settings,
                          progress=progress if model == "neural" else None,
                          dask_progress=dask_progress)
@@ -288,7 +289,7 @@ class Model:
         from bigram.models.sampling import stream_items
         from bigram.tensor.random import Generator
 
-        exclude = self._check_sampling(n, temperature, prefix, max_len, novel)
+        exclude = self._check_sampling(n, temperature, prefix, max_len, novel, seed)
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
         generator = Generator().manual_seed(seed)
@@ -303,14 +304,13 @@ class Model:
         item starts with `prefix`; items are cut at `max_len` tokens; `novel` keeps
         only items absent from the training data.
         """
-        items = []
-        for batch in self.sample_batches(n, seed, temperature, prefix, max_len, novel):
-            items.extend(batch.items())
-        return items
+        from bigram.models.sampling import whole_items
 
-    def _check_sampling(self, n, temperature, prefix, max_len, novel):
+        return whole_items(self.sample_batches(n, seed, temperature, prefix, max_len, novel))
+
+    def _check_sampling(self, n, temperature, prefix, max_len, novel, seed=None):
         """Refuse bad sampling options; the training items to avoid when `novel`."""
-        check_sampling_options(n, temperature, max_len)
+        check_sampling_options(n, temperature, max_len, seed)
         if prefix:
             vocabulary = self._saved.vocabulary
             what = "words" if vocabulary.unit == "word" else "characters"
@@ -350,15 +350,27 @@ class Model:
         return write(self._saved.model, Path(path))
 
 
-def check_sampling_options(n, temperature, max_len):
-    """Refuse a count, temperature or length limit no sampling can use (before a model is
-    read)."""
+def check_sampling_options(n, temperature, max_len, seed=None):
+    """Refuse a count, temperature, length limit or seed no sampling can use (before a model
+    is read)."""
+    from bigram.limits import MAX_COUNT, MAX_LENGTH, TEMPERATURE_RANGE, check_seed
+
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise OptionError(f"--count must be 0 or more, not {n}")
+    if n > MAX_COUNT:
+        raise OptionError(f"--count must be at most 2^63-1, not {n}")
     if not temperature > 0 or temperature == float("inf"):
         raise OptionError(f"--temperature must be a positive number, not {temperature}")
+    low, high = TEMPERATURE_RANGE
+    if not low <= temperature <= high:
+        raise OptionError(f"--temperature must be from {low:g} to {high:g} (beyond, sampling is "
+                          f"greedy or uniform to float precision), not {temperature}")
     if max_len < 1:
         raise OptionError(f"--max-len must be at least 1, not {max_len}")
+    if max_len > MAX_LENGTH:
+        raise OptionError(f"--max-len must be at most {MAX_LENGTH:,}, not {max_len}")
+    if seed is not None:
+        check_seed(seed)
 
 
 def _check_output(path, kind, force):

@@ -68,6 +68,7 @@ class Cluster:
 
     address: str | None = None         # 'tcp://host:8786', or 'local' for a LocalCluster
     workers: int | None = None         # processes of a LocalCluster (None: one per core)
+    timeout: float | None = None       # seconds a scheduler has to answer (None: a few)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class TrainingSettings:
     def of(cls, **options):
         """Settings from flat keywords (`order=3, unit="word", dask="local"`), as the CLI
         and the API name them; an unknown name raises TypeError."""
-        renamed = {"model": "kind", "dask": "address", "dask_workers": "workers"}
+        renamed = {"model": "kind", "dask": "address", "dask_workers": "workers",
+                   "dask_timeout": "timeout"}
         parts = {name: {} for name in _PARTS}
         for name, value in options.items():
             key = renamed.get(name, name)
@@ -97,7 +99,8 @@ class TrainingSettings:
         """A copy with some flat keywords changed (as `of`)."""
         flat = {key: value for part in _PARTS for key, value in
                 dataclasses.asdict(getattr(self, part)).items()}
-        renamed = {"model": "kind", "dask": "address", "dask_workers": "workers"}
+        renamed = {"model": "kind", "dask": "address", "dask_workers": "workers",
+                   "dask_timeout": "timeout"}
         flat.update({renamed.get(k, k): v for k, v in options.items()})
         return TrainingSettings.of(**flat)
 

@@ -62,7 +62,8 @@ def test_hand_written_defaults_survive(tmp_path):
                  "Worker processes of --dask local [default: one per core]."):
         assert text in train
     assert "[default: the shards' common value]" in rendered_help(tmp_path, "merge")
-    assert "[default: one per core, at most 4]" in rendered_help(tmp_path, "score")
+    assert "[default: one per core, at most 4; at most the cores unless --oversubscribe]" \
+        in rendered_help(tmp_path, "score")
 
 
 def test_help_speaks_of_words_as_well_as_characters(tmp_path):

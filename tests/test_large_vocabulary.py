@@ -96,8 +96,11 @@ def test_sampling_20001_characters_stays_in_bounded_memory(trained):
     assert all(FIRST <= ord(c) < FIRST + DISTINCT for line in lines for c in line)
     # Add-one smoothing over 20,002 tokens leaves about 1 in 2,000 for the end of an item,
     # so most items run to --max-len.
-    cut = sum(len(line) == 30 for line in lines)
-    assert cut and messages == [f"warning: {cut} item(s) reached --max-len 30 and were cut short"]
+    cut = [str(i) for i, line in enumerate(lines, 1) if len(line) == 30]
+    expected = (f"warning: item {cut[0]} reached --max-len 30 and was cut short" if len(cut) == 1
+                else f"warning: {len(cut)} items reached --max-len 30 and were cut short: "
+                     f"items {', '.join(cut)}")
+    assert cut and messages == [expected]
 
 
 def test_the_grid_of_a_large_vocabulary_shows_the_most_frequent_and_says_so(trained, cli):

@@ -80,7 +80,8 @@ def test_name_longer_than_max_len_at_sampling(cli, tmp_path):
     result = cli("sample", "-n", "2", "--seed", "1", "--max-len", "10")
     assert result.code == 0
     assert result.out.splitlines() == ["abcdefghij", "abcdefghij"]
-    assert result.err == "warning: 2 item(s) reached --max-len 10 and were cut short\n"
+    assert result.err == ("warning: 2 items reached --max-len 10 and were cut short: "
+                          "items 1, 2\n")
 
 
 # ---------------------------------------------------------------------- evaluation and scoring

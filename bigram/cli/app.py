@@ -85,9 +85,9 @@ def _show(renderable):
 
 
 def _stdout():
-    from rich.console import Console
+    from bigram.cli.streams import console
 
-    return Console(highlight=False, markup=False, emoji=False)
+    return console(highlight=False, markup=False, emoji=False)
 
 
 ModelOption = Annotated[
@@ -147,6 +147,12 @@ DaskOption = Annotated[Optional[str], typer.Option(
     "'local' (a LocalCluster here). The model is the one of one process; needs "
     "pip install 'bigram[dask]', and --test-size 0 or --split hash:80/10/10.",
     show_default=False)]
+DaskTimeoutOption = Annotated[Optional[float], typer.Option(
+    "--dask-timeout", help="Seconds a --dask scheduler has to answer (default 5).",
+    show_default=False)]
+OversubscribeOption = Annotated[bool, typer.Option(
+    "--oversubscribe", help="Allow more --threads or --dask-workers than this machine has "
+    "cores.")]
 DaskWorkersOption = Annotated[Optional[int], typer.Option(
     "--dask-workers", help="Worker processes of --dask local [default: one per core].",
     show_default=False)]
@@ -208,6 +214,8 @@ def train(
         show_default=False)] = None,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    dask_timeout: DaskTimeoutOption = None,
+    oversubscribe: OversubscribeOption = False,
     query_file: Annotated[Optional[Path], typer.Option(
         "--query-file", help="counts: also write the model as a query file (as `bigram "
         "convert` does), for scoring.", show_default=False)] = None,
@@ -227,7 +235,7 @@ def train(
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
-    from bigram.cluster.dask_counting import client_visible
+    from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.training.tune import parse_discounts
 
     from bigram.cli.habits import check_output_name, check_prune_spelling, kenlm_settings
@@ -242,6 +250,7 @@ def train(
         unit, smoothing_method = Unit(preset["unit"]), SmoothingMethod(preset["smoothing_method"])
         order, test_size = preset["order"], preset["test_size"]
     files = files_or_stdin(files)
+    check_workers(dask_workers, oversubscribe)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -261,7 +270,7 @@ def train(
         progress=_training_progress(steps) if kind is Kind.neural else None,
         method=smoothing_method.value, order=order, split=split, unit=unit.value,
         dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
-        skip_symbols=skip_symbols,
+        skip_symbols=skip_symbols, dask_timeout=dask_timeout,
         min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
         discounts=parse_discounts(discounts, order))
     replaced = model.save(out, force=force)
@@ -412,7 +421,7 @@ def sample(
     """
     from bigram.api import check_sampling_options
 
-    check_sampling_options(count, temperature, max_len)   # before the model is read
+    check_sampling_options(count, temperature, max_len, seed)   # before the model is read
     model = _model(model_file)
     chosen = seed is None
     if chosen:
@@ -420,29 +429,22 @@ def sample(
     batches = model.sample_batches(count, seed, temperature, prefix, max_len, novel)
     if chosen:
         print(f"seed: {seed}", file=sys.stderr)
-    cut = 0
+    cut = []
     sys.stdout.flush()
     out = sys.stdout.buffer
     try:
         for batch in batches:
-            out.write(_json_lines(batch.items()) if as_json else batch.lines())
+            out.write(batch.json_lines() if as_json else batch.lines())
             out.flush()
-            cut += batch.cut
+            cut.extend(batch.cut_items)
     except BrokenPipeError:
         # `bigram sample | head`: the reader has what it wanted; not an error.
         sys.stdout = open(os.devnull, "w")
         return
     if cut:
-        print(f"warning: {cut} item(s) reached --max-len {max_len} and were cut short",
-              file=sys.stderr)
+        from bigram.cli.render import cut_warning
 
-
-def _json_lines(items):
-    """UTF-8 JSON Lines: each item as a JSON string on its own line."""
-    # encode_basestring is what json.dumps(a_str, ensure_ascii=False) does, without the call.
-    from json.encoder import encode_basestring
-
-    return "".join(line + "\n" for line in map(encode_basestring, items)).encode("utf-8")
+        print(cut_warning(cut, max_len), file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- eval and score
@@ -516,15 +518,18 @@ def score(
     force: ForceOption = False,
     threads: Annotated[Optional[int], typer.Option(
         "--threads", help="With --file: threads scoring blocks at once [default: one per "
-        "core, at most 4].", show_default=False)] = None,
+        "core, at most 4; at most the cores unless --oversubscribe].",
+        show_default=False)] = None,
+    oversubscribe: OversubscribeOption = False,
 ):
     """Show each n-gram of each item with its probability, and the item's log-likelihood;
     or, with --file, each line's log-probability and perplexity (as KenLM's `query`)."""
-    if threads is not None and not (files and threads >= 1):
-        raise OptionError("--threads goes with --file and is 1 or more" if threads >= 1
-                          else f"--threads must be 1 or more, not {threads}")
     from bigram.cli.inputs import files_or_stdin, items_or_stdin
+    from bigram.models.scoring import check_threads
 
+    check_threads(threads, oversubscribe)
+    if threads is not None and not files:
+        raise OptionError("--threads goes with --file")
     if files:
         names = files_or_stdin(names)
         _score_files(names, model_file, as_json, oov, encoding_errors, output, force, threads)
@@ -750,18 +755,20 @@ def tune_command(
     encoding_errors: EncodingOption = EncodingErrors.strict,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    dask_timeout: DaskTimeoutOption = None,
+    oversubscribe: OversubscribeOption = False,
     force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
-    from bigram.cluster.dask_counting import client_visible
+    from bigram.cli.habits import check_output_name
+    from bigram.cli.inputs import files_or_stdin
+    from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.settings import TrainingSettings
     from bigram.training.tune import discounts_record, parse_list, tune
 
-    from bigram.cli.habits import check_output_name
-    from bigram.cli.inputs import files_or_stdin
-
     check_output_name(output)
     files = files_or_stdin(files)
+    check_workers(dask_workers, oversubscribe)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -772,7 +779,7 @@ def tune_command(
     settings = TrainingSettings.of(
         model=kind.value, split=split, split_seed=split_seed, encoding_errors=encoding_errors.value,
         steps=steps, lr=lr, unit=unit.value, min_count=min_count, max_vocab=max_vocab,
-        dask=dask, dask_workers=dask_workers)
+        dask=dask, dask_workers=dask_workers, dask_timeout=dask_timeout)
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
                   settings, dask_progress=_cluster_progress() if dask else None)
@@ -835,8 +842,15 @@ def main(argv=None):
     """Run the CLI; every failure ends as one `error: ...` line and a non-zero exit."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in arguments or os.environ.get("BIGRAM_DEBUG") == "1"
+    from bigram.cli import signals, streams
+
+    streams.utf8_output()
+    handlers = signals.install()
     try:
         code = app(args=arguments, prog_name="bigram", standalone_mode=False)
+    except signals.Terminated as stop:
+        print(f"error: stopped by {stop.name}", file=sys.stderr)
+        sys.exit(stop.exit_code)
     except BigramError as error:
         if debug:
             raise
@@ -847,7 +861,7 @@ def main(argv=None):
         sys.exit(130)
     except BrokenPipeError:
         # The reader of our output went away (`bigram sample | head`): not an error.
-        sys.stderr.close()
+        streams.quiet_broken_pipe()
         sys.exit(0)
     except OSError as error:
         if debug:
@@ -878,6 +892,8 @@ def main(argv=None):
         print(f"error: internal error ({type(error).__name__}: {_one_line(error)}); run with "
               "--debug for the traceback", file=sys.stderr)
         sys.exit(1)
+    finally:
+        signals.restore(handlers)
     if code == 130:  # typer turns Ctrl-C inside a command into a silent exit code 130
         print("error: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

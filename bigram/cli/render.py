@@ -206,3 +206,12 @@ def tuning_table(tuning):
 
         summary += f"\ndiscounts (as train's --discounts): {format_discounts(chosen.discounts)}"
     return Group(table, Text(summary))
+
+
+def cut_warning(numbers, max_len, shown=10):
+    """The warning for sampled items cut at --max-len, naming them by number (from 1)."""
+    listed = ", ".join(map(str, numbers[:shown])) + (", ..." if len(numbers) > shown else "")
+    if len(numbers) == 1:
+        return f"warning: item {listed} reached --max-len {max_len:,} and was cut short"
+    return (f"warning: {len(numbers):,} items reached --max-len {max_len:,} and were cut "
+            f"short: items {listed}")

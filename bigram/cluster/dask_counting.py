@@ -51,7 +51,7 @@ from bigram.text.vocabulary import UNK, UNITS, Vocabulary
 from bigram.text.words import split_words, word_hashes
 
 CLUSTER_BLOCK_BYTES = 64 << 20   # one task's byte range: ~1 GB of a worker's memory at order 3
-CONNECT_SECONDS = 3              # how long to try to reach a scheduler before giving up
+CONNECT_SECONDS = 5              # how long a scheduler has to answer (--dask-timeout)
 HASH_SPLIT = "hash:"
 INSTALL = "pip install 'bigram[dask]'"
 # Estimation holds several arrays per window beside the counts; below this share of the
@@ -442,38 +442,112 @@ class ClusterTrainingData(TrainingData):
         return self.tables[order, padding]
 
 
-class Session:
-    """A Dask client on `address` ('local': a LocalCluster of `workers` processes)."""
+def check_workers(workers, oversubscribe=False):
+    """Refuse --dask-workers below 1, or above the cores unless `oversubscribe` insists
+    (each worker is a process of its own: a thousand of them on two cores only take turns,
+    in gigabytes of memory)."""
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise OptionError(f"--dask-workers must be 1 or more, not {workers}")
+    cores = _cores()
+    if workers > cores and not oversubscribe:
+        raise OptionError(f"--dask-workers {workers} is more than the {cores} core(s) here; "
+                          "pass --oversubscribe to start them anyway")
 
-    def __init__(self, address, workers=None):
+
+def _cores():
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _connect(distributed, address, timeout):
+    """A Client of the scheduler at `address`, or one line saying why there is none.
+
+    Connecting runs in a thread of its own that is given up after `timeout` seconds:
+    Dask's own connect timeout does not cover a server that accepts the connection and
+    then never answers.
+    """
+    import threading
+
+    outcome = {}
+
+    def connect():
+        try:
+            outcome["client"] = distributed.Client(address, timeout=f"{timeout}s")
+        except BaseException as error:   # handed to the waiting thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=connect, name="bigram-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if thread.is_alive():
+        raise BigramError(f"no Dask scheduler answered at {address} within {timeout:g} s "
+                          "(--dask-timeout); is that the scheduler's address and port?")
+    error = outcome.get("error")
+    if error is None:
+        return outcome["client"]
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, (ValueError, TypeError)):
+        raise OptionError(f"--dask {address!r} is not a scheduler address ({reason}): give "
+                          "tcp://host:port, or local")
+    # Nothing listening (refused, unreachable): Dask retries until its timeout, then says so.
+    if isinstance(error, (ConnectionRefusedError, TimeoutError)) or (
+            isinstance(error, OSError) and ("refused" in reason.lower()
+                                            or reason.startswith("Timed out trying"))):
+        raise BigramError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+                          f"({reason})")
+    # An HTTP server, a proxy, anything that speaks another protocol: its answer is not
+    # Dask's framing (read as a frame length it can ask for terabytes: MemoryError).
+    raise BigramError(f"no Dask scheduler answered at {address}: something that is not a Dask "
+                      f"scheduler is listening there ({type(error).__name__})")
+
+
+def check_timeout(timeout):
+    """Refuse a --dask-timeout that is not a positive number of seconds."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
+            not 0 < timeout <= 86400:
+        raise OptionError(f"--dask-timeout must be a number of seconds above 0 (at most a "
+                          f"day), not {timeout}")
+
+
+class Session:
+    """A Dask client on `address` ('local': a LocalCluster of `workers` processes).
+
+    A local cluster's workers are children of this process, and Dask's process wrapper in
+    each watches a pipe from it: when this process dies, even by SIGKILL, they exit (a
+    test counts them). SIGTERM and Ctrl-C close the cluster on the way out. Failures of our
+    tasks are reported once, by the client, so the workers' own error logs are silenced.
+    """
+
+    def __init__(self, address, workers=None, timeout=None):
         distributed = require_dask()
+        check_timeout(timeout)
         self.address = address
         self.cluster = None
+        self.timeout = CONNECT_SECONDS if timeout is None else timeout
         if address == "local":
-            workers = workers or os.cpu_count() or 1
-            if workers < 1:
-                raise OptionError(f"--dask-workers must be 1 or more, not {workers}")
+            check_workers(workers, oversubscribe=True)
             import logging
 
+            # Our tasks' failures are reported once, by the client; the workers' own
+            # "Compute Failed" tracebacks would repeat them on stderr.
             self.cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR)
-            target = self.cluster
-        else:
-            if workers is not None:
-                raise OptionError("--dask-workers sizes a local cluster (--dask local); a "
-                                  "running scheduler has its own workers")
-            target = address
-        try:
-            self.client = distributed.Client(target, timeout=f"{CONNECT_SECONDS}s")
-        except (ValueError, TypeError) as error:
-            raise OptionError(f"--dask {address!r} is not a scheduler address ({error}): give "
-                              "tcp://host:port, or local") from None
-        except (OSError, TimeoutError) as error:
-            self._close_cluster()
-            reason = " ".join(str(error).split()) or type(error).__name__
-            raise BigramError(f"cannot reach the Dask scheduler at {address} within "
-                              f"{CONNECT_SECONDS} s ({reason})") from None
+                n_workers=_cores() if workers is None else workers, threads_per_worker=1,
+                processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL)
+            try:
+                self.client = distributed.Client(self.cluster)
+            except BaseException:
+                self._close_cluster()
+                raise
+            return
+        if workers is not None:
+            raise OptionError("--dask-workers sizes a local cluster (--dask local); a "
+                              "running scheduler has its own workers")
+        self.client = _connect(distributed, address, self.timeout)
 
     def dashboard(self):
         """The dashboard's address, or None when the scheduler serves none."""
@@ -564,7 +638,8 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
     the text is read and split. Each task reads `reading.block_bytes` of the input
     (CLUSTER_BLOCK_BYTES by default). `countings` lists every (order, padding) to
     count in the same pass (tuning needs several); the first is the data's own.
-    `progress(done, total, dashboard)` hears of blocks as they finish.
+    `progress(done, total, dashboard)` hears of blocks as they finish; a scheduler has
+    `cluster.timeout` seconds (CONNECT_SECONDS) to answer.
     """
     reading = reading if reading is not None else Reading()
     unit, encoding_errors = reading.unit, reading.encoding_errors
@@ -588,7 +663,7 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
     block_bytes = CLUSTER_BLOCK_BYTES if reading.block_bytes is None else int(reading.block_bytes)
     if block_bytes < 1:
         raise OptionError(f"the block size must be 1 byte or more, not {block_bytes}")
-    with Session(address, cluster.workers) as session:
+    with Session(address, cluster.workers, cluster.timeout) as session:
         dashboard = session.dashboard()
         n_workers = len(session.client.scheduler_info().get("workers", {}))
 

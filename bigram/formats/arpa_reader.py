@@ -17,15 +17,20 @@ header or section line; a declared count that disagrees with the entries read (c
 never used to reserve memory, so a header declaring 10^12 unigrams fails where its section
 ends, in memory bounded by the file's size); a line longer than MAX_LINE_BYTES; a line with
 the wrong number of fields for its section; a back-off on the highest order; a field that
-is not a number; NaN or +inf; a word missing
+is not a number; NaN or +inf; a probability above 1 (a log10 above
+POSITIVE_LOG10_TOLERANCE, which allows for rounding); a back-off weight too large for
+float32 (a log10 above FLOAT32_MAX_LOG10); a word missing
 from the unigrams; a duplicate n-gram; an n-gram whose prefix (its context) is absent
 from the order below. (KenLM itself tolerates the last one in SRILM files; we do not.)
+
+A plain file is read with pread, a block at a time, never memory-mapped: a mapped file
+that is truncated or replaced while it is read kills the process with SIGBUS, where a
+read simply comes back short, which is reported as one error naming the file.
 
 Parsing is vectorised per block of lines: numpy finds the fields of every line from the
 bytes, and the numbers and words are converted by C-level maps, not a Python loop per line.
 """
 
-import mmap
 import os
 import tempfile
 from dataclasses import dataclass
@@ -41,6 +46,12 @@ MAX_LINE_BYTES = 1 << 20
 # ARPA text compresses 3 to 20 times; a decompression bomb a thousand times and more.
 MAX_EXPANSION = 100
 _BLOCK_BYTES = 8 << 20
+_FIRST_WINDOW = 64 << 10   # the first read of a search for a short line (headers)
+# log10 P may print as a hair above 0 for P = 1 (KenLM refuses any positive value).
+POSITIVE_LOG10_TOLERANCE = 1e-5
+# The largest log10 whose power of ten float32 holds (3.4e38): sampling works in float32.
+FLOAT32_MAX_LOG10 = float(np.log10(np.finfo(np.float32).max))
+HEAD_BYTES = 64 << 10      # where `looks_like_arpa` looks for the \data\ line
 # N-grams whose prefixes are looked up at once.
 _CHECK_ROWS = 1 << 20
 # bytes.split() splits on exactly these.
@@ -74,52 +85,114 @@ def _show(token):
     return f"'{text}'" if len(text) <= 40 else f"'{text[:40]}...'"
 
 
+class _Shrunk(Exception):
+    """The file became shorter than it was when opened (truncated or being replaced)."""
+
+
+class _FileView:
+    """The bytes of a plain file, read with os.pread where they are needed: slices, `find`,
+    `rfind` and `len` as on bytes, over the file's size when it was opened."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._fd = handle.fileno()
+        self.size = os.fstat(self._fd).st_size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, key):
+        start, stop, _ = key.indices(self.size)
+        wanted = max(0, stop - start)
+        pieces, at = [], start
+        while at < start + wanted:
+            piece = os.pread(self._fd, min(start + wanted - at, 1 << 30), at)
+            if not piece:
+                raise _Shrunk()
+            pieces.append(piece)
+            at += len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def find(self, sub, start=0, end=None):
+        """data.find: windows of growing size, each overlapping the last by len(sub) - 1."""
+        end = self.size if end is None else min(end, self.size)
+        at, window = max(start, 0), _FIRST_WINDOW
+        while at < end:
+            stop = min(at + window, end)
+            found = self[at:min(stop + len(sub) - 1, end)].find(sub)
+            if found >= 0:
+                return at + found
+            at, window = stop, min(window * 2, _BLOCK_BYTES)
+        return -1
+
+    def rfind(self, sub, start=0, end=None):
+        """data.rfind, backwards in windows."""
+        end = self.size if end is None else min(end, self.size)
+        stop, window = end, _FIRST_WINDOW
+        while stop > start:
+            at = max(stop - window, start)
+            found = self[at:min(stop + len(sub) - 1, end)].rfind(sub)
+            if found >= 0:
+                return at + found
+            stop, window = at, min(window * 2, _BLOCK_BYTES)
+        return -1
+
+    def close(self):
+        """Close the file."""
+        self._handle.close()
+
+
 def _read_bytes(path):
-    """The file's bytes: a read-only memory map of a plain file (whose pages _release gives
-    back as the reading moves on); a compressed file is first decompressed to an unnamed
-    temporary file, which is mapped in the same way."""
+    """The file's bytes as a _FileView (read with pread where needed, so a file that
+    shrinks under us is an error, not SIGBUS): of the file itself, or, for a compressed
+    file, of an unnamed temporary file it is first decompressed into."""
     try:
-        with open(path, "rb") as file:
-            codec = codec_of(read_head(file))
-            file.seek(0)
-            if codec is not None:
-                size = os.fstat(file.fileno()).st_size
-                return _decompressed(path, DecompressedStream(file, codec, str(path)), size)
-            try:
-                return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # an empty file, a pipe: read it instead
-                return file.read()
+        file = open(path, "rb")
+    except OSError as error:
+        raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        codec = codec_of(read_head(file))
+        file.seek(0)
+        if codec is None:
+            view = _FileView(file)
+            file = None   # the view owns it now
+            return view
+        size = os.fstat(file.fileno()).st_size
+        return _decompressed(path, DecompressedStream(file, codec, str(path)), size)
     except InputError as error:   # a zstd file without zstandard installed
         raise ModelFileError(str(error)) from None
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
+    finally:
+        if file is not None:
+            file.close()
 
 
 def _decompressed(path, stream, compressed_size):
-    """The text of a compressed file, mapped from an unnamed temporary file (nothing is
+    """The text of a compressed file, in an unnamed temporary file (nothing is
     left behind, whatever happens), written a piece at a time so that a bomb stops early:
     at a line longer than MAX_LINE_BYTES (a bomb of one byte repeated) or when the text
     grows past MAX_EXPANSION times the file (a bomb of repeated lines)."""
     limit = MAX_EXPANSION * compressed_size + (64 << 20)
     written, lines, line_start = 0, 0, 0
+    spool = None
     try:
-        with tempfile.TemporaryFile(prefix="bigram-arpa-") as spool:
-            while piece := stream.read(_BLOCK_BYTES):
-                last = piece.rfind(b"\n")
-                if last >= 0:
-                    lines += piece.count(b"\n")
-                    line_start = written + last + 1
-                written += len(piece)
-                if written - line_start > MAX_LINE_BYTES:
-                    raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
-                if written > limit:
-                    raise _Error(lines + 1, f"the {stream.codec} data expands more than "
-                                            f"{MAX_EXPANSION} times; not an ARPA file")
-                spool.write(piece)
-            if not written:
-                return b""
-            spool.flush()
-            return mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+        spool = tempfile.TemporaryFile(prefix="bigram-arpa-")
+        while piece := stream.read(_BLOCK_BYTES):
+            last = piece.rfind(b"\n")
+            if last >= 0:
+                lines += piece.count(b"\n")
+                line_start = written + last + 1
+            written += len(piece)
+            if written - line_start > MAX_LINE_BYTES:
+                raise _Error(lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            if written > limit:
+                raise _Error(lines + 1, f"the {stream.codec} data expands more than "
+                                        f"{MAX_EXPANSION} times; not an ARPA file")
+            spool.write(piece)
+        spool.flush()
+        view, spool = _FileView(spool), None   # the view owns it now
+        return view
     except InputError as error:   # damaged compressed data
         raise ModelFileError(str(error)) from None
     except _Error as error:
@@ -127,20 +200,26 @@ def _decompressed(path, stream, compressed_size):
     except OSError as error:
         raise ModelFileError(f"cannot decompress {path} into {tempfile.gettempdir()}: "
                              f"{(error.strerror or str(error)).lower()}") from None
+    finally:
+        if spool is not None:
+            spool.close()
 
 
-def _release(data, end):
-    """Let the pages of a memory-mapped file before `end` go: they were read already, and
-    keeping them would make the reader's footprint the size of the file."""
-    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        end -= end % mmap.PAGESIZE
-        if end > 0:
-            data.madvise(mmap.MADV_DONTNEED, 0, end)
+def looks_like_arpa(head):
+    """Whether the first bytes of a file are those of an ARPA file: compressed data (gzip,
+    bzip2, xz, zstd), or a line `\\data\\` among the first lines (after a UTF-8 byte-order
+    mark, comments or any other text that SRILM and hand-edited files put before it)."""
+    if codec_of(head) is not None:
+        return True
+    if head.startswith(b"PK\x03\x04") or b"\x00" in head:   # a zip (a model file), binary
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    return any(line.strip() == b"\\data\\" for line in head.split(b"\n"))
 
 
 def _count_newlines(data, start, end):
-    """data.count(b"\n", start, end), in pieces for a memory map (which has no count)."""
-    if not isinstance(data, mmap.mmap):
+    """data.count(b"\n", start, end), in pieces for a file read as it goes."""
+    if not isinstance(data, _FileView):
         return data.count(b"\n", start, end)
     total = 0
     for at in range(start, end, _BLOCK_BYTES):
@@ -228,7 +307,6 @@ def _section_span(lines):
             break
         newlines += window.count(b"\n", 1)
         at += _BLOCK_BYTES
-        _release(data, at)
     lines.number += newlines
     lines.offset = end
     return start, end, before
@@ -243,7 +321,6 @@ def _blocks(data, start, end):
             return
         yield bytes(data[start:stop + 1])
         start = stop + 1
-        _release(data, start)
 
 
 def _fields_per_line(block, first_line):
@@ -272,6 +349,14 @@ def _numbers(tokens, lines, what):
         bad = int(np.argmin(ok))
         raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not finite")
     return values
+
+
+def _check_at_most(values, limit, tokens, lines, what, reason):
+    """Refuse the first log10 value above `limit`, naming its line."""
+    over = values > limit
+    if over.any():
+        bad = int(np.argmax(over))
+        raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is {reason}")
 
 
 def _is_number(token):
@@ -345,10 +430,16 @@ class _Section:
             raise _Error(int(numbers[bad]), f"{fields[bad]} fields where a {n}-gram line has "
                                             f"{expected}")
         probs, words, backoffs, has = _field_columns(block.split(), fields, n)
-        self.probs.append(_numbers(probs, numbers, "probability"))
+        prob = _numbers(probs, numbers, "probability")
+        _check_at_most(prob, POSITIVE_LOG10_TOLERANCE, probs, numbers,
+                       "probability", "above 1 (log10 P > 0)")
+        self.probs.append(prob)
         backoff = np.zeros(len(fields))
         if backoffs:
             backoff[has] = _numbers(backoffs, numbers[has], "back-off")
+            _check_at_most(backoff[has], FLOAT32_MAX_LOG10, backoffs, numbers[has],
+                           "back-off", f"beyond 10^{FLOAT32_MAX_LOG10:.2f}, the largest "
+                           "weight float32 holds")
         self.backoffs.append(backoff)
         if n == 1:
             self._add_unigrams(words[0], numbers)
@@ -552,6 +643,12 @@ def read_arpa(path):
         return _parse(data)
     except _Error as error:
         raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
+    except _Shrunk:
+        raise ModelFileError(f"{path} changed while it was being read (it is shorter than "
+                             f"the {len(data):,} bytes it had); read it again once it is "
+                             "written") from None
+    except OSError as error:
+        raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
     finally:
-        if isinstance(data, mmap.mmap):
+        if isinstance(data, _FileView):
             data.close()

@@ -5,11 +5,12 @@ that `-o` never replaces a file the command did not write (a slip such as
 
 import json
 import os
-import tempfile
+import stat
 import zipfile
 from pathlib import Path
 
 from bigram.errors import BigramError, OptionError
+from bigram.temporaries import WRITE_FAILURES, make_temporary
 
 # The first bytes of a query file (query_file.py): recognised here to protect outputs.
 QUERY_MAGIC = b"\x93BIGRAMQ"
@@ -65,9 +66,11 @@ def _head(path):
 
 
 def is_arpa_file(path):
-    """Whether `path` is an ARPA file: its first line that is not blank is `\\data\\`."""
-    first = _head(path).lstrip().split(b"\n", 1)[0]
-    return first.strip() == b"\\data\\"
+    """Whether `path` is an ARPA file: a line among its first is `\\data\\`."""
+    from bigram.formats.arpa_reader import HEAD_BYTES, looks_like_arpa
+
+    with open(path, "rb") as stream:
+        return looks_like_arpa(stream.read(HEAD_BYTES))
 
 
 def is_picture(path):
@@ -126,6 +129,7 @@ def check_output(path, kind, inputs=(), force=False):
             raise BigramError(f"not overwriting {path}: it is an input of this command; "
                               f"{way_out}")
     recognise, what = OUTPUT_KINDS[kind]
+    check_regular_file(path, what)   # never open a FIFO to look inside: it would block
     try:
         empty = path.stat().st_size == 0
         if empty or recognise(path):
@@ -142,17 +146,35 @@ def _default_mode():
     return 0o666 & ~mask
 
 
+def check_regular_file(path, what="a model file", error=BigramError):
+    """Refuse at once a path that exists but is not a regular file (a FIFO nobody writes
+    to would block the reader forever; a device never ends)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return   # missing or unreadable: the reader says so in its own words
+    if stat.S_ISREG(mode):
+        return
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    raise error(f"{path} is {kind}, not {what}")
+
+
 def atomic_write(path, fill):
     """Call fill(binary stream) on a temporary file beside `path`, then rename it over `path`.
 
     Returns True if an existing file was replaced. On any failure, including
-    KeyboardInterrupt, the temporary file is removed and `path` is untouched.
+    KeyboardInterrupt and SIGTERM (bigram.cli.signals), the temporary file is removed and
+    `path` is untouched; one that a killed process left is removed by the next write to
+    the folder (`remove_stale_temporaries`).
     """
     path = Path(path)
     check_writable(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        handle, temporary = make_temporary(folder, f".{path.name}")
     except OSError as error:
         raise BigramError(f"cannot write {path}: {(error.strerror or str(error)).lower()}") \
             from None
@@ -166,6 +188,12 @@ def atomic_write(path, fill):
             os.fsync(stream.fileno())
         replaced = path.exists()
         os.replace(temporary, path)
+    except OSError as failure:
+        Path(temporary).unlink(missing_ok=True)
+        if failure.errno not in WRITE_FAILURES:
+            raise
+        raise BigramError(f"cannot write {path}: {os.strerror(failure.errno).lower()} (while "
+                          f"writing the temporary file {temporary}, now removed)") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -35,7 +35,7 @@ from bigram.formats.checks import (
 from bigram.text.compressed import DecompressedStream, codec_of
 from bigram.text.sources import KEEP_TEXT_LIMIT
 from bigram.errors import BigramError, InputError, ModelFileError, OptionError
-from bigram.formats.files import atomic_write, is_query_file
+from bigram.formats.files import atomic_write, check_regular_file, is_query_file
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
 from bigram.formats.npzfile import NpzFile, damaged
@@ -387,7 +387,8 @@ def load_for_scoring(path):
     from bigram.ngrams.query import TablesModel
 
     path = Path(path)
-    if path.is_file() and is_query_file(path):
+    check_regular_file(path, "a model file", ModelFileError)
+    if is_query_file(path):
         return open_query_file(path).model
     if not (path.is_file() and is_arpa(path)):
         with NpzFile(path) as npz:
@@ -448,21 +449,23 @@ def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None
 
 
 def is_arpa(path):
-    """Whether a file is an ARPA file (plain or compressed): its first non-blank line is
-    \\data\\. A compressed file whose start does not decompress counts as one, so that
-    reading it names the damage."""
+    """Whether a file is an ARPA file (plain or compressed): a line among its first is
+    \\data\\ (arpa_reader.looks_like_arpa). A compressed file whose start does not
+    decompress counts as one, so that reading it names the damage."""
+    from bigram.formats.arpa_reader import HEAD_BYTES, looks_like_arpa
+
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096)
+            head = handle.read(HEAD_BYTES)
             codec = codec_of(head)
             if codec is not None:
                 handle.seek(0)
-                head = DecompressedStream(handle, codec, str(path)).read(4096)
+                head = DecompressedStream(handle, codec, str(path)).read(HEAD_BYTES)
     except InputError:
         return True
     except OSError:
         return False
-    return head.lstrip().startswith(b"\\data\\")
+    return looks_like_arpa(head)
 
 
 def open_query_file(path):
@@ -477,10 +480,12 @@ def load(path):
     problem is a one-line ModelFileError.
 
     Every member is checked, by size before it is read and by value after, so
-    every command refuses a damaged file, whichever part of it is damaged.
+    every command refuses a damaged file, whichever part of it is damaged. A path that
+    is not a regular file (a FIFO, a device) is refused before it is opened.
     """
     path = Path(path)
-    if path.is_file() and is_query_file(path):
+    check_regular_file(path, "a model file", ModelFileError)
+    if is_query_file(path):
         return open_query_file(path)
     if path.is_file() and is_arpa(path):
         from bigram.formats.arpa_model import load_arpa

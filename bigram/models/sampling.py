@@ -200,6 +200,7 @@ class Chains:
 
     consumed: np.ndarray   # -1 where the chain ran past the drawn uniforms
     cut: np.ndarray
+    states: np.ndarray | None = None   # each chain's state where it stopped
 
 
 def run_chains(chain, k, starts, start_state, max_steps, record=False):
@@ -225,7 +226,7 @@ def run_chains(chain, k, starts, start_state, max_steps, record=False):
         state[alive] = chain.advance(state[alive], tokens)
     consumed[alive] = max_steps
     cut[alive] = True
-    return Chains(consumed, cut), trace
+    return Chains(consumed, cut, state), trace
 
 
 def orbit(next_index, n):
@@ -249,6 +250,7 @@ class Samples:
     offsets: np.ndarray    # item i is tokens[offsets[i]:offsets[i+1]]
     cut: int
     draws: int             # uniforms consumed from the generator
+    end_states: np.ndarray | None = None   # the chain's state after each item's tokens
 
 
 def _attempt(chain, k, n, start_state, max_steps):
@@ -285,7 +287,7 @@ def _attempt(chain, k, n, start_state, max_steps):
     if (path == sentinel).any() or chains.consumed[path[-1]] < 0:
         return None
     real_starts = starts[path]
-    _, trace = run_chains(chain, k, real_starts, start_state, max_steps, record=True)
+    replayed, trace = run_chains(chain, k, real_starts, start_state, max_steps, record=True)
     lengths = chains.consumed[path] - ~chains.cut[path]
     chain_ids = np.concatenate([a for a, t in trace]) if trace else np.zeros(0, np.int64)
     tokens = np.concatenate([t for a, t in trace]) if trace else np.zeros(0, np.int64)
@@ -294,7 +296,8 @@ def _attempt(chain, k, n, start_state, max_steps):
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     draws = int(real_starts[-1] + chains.consumed[path[-1]])
-    return Samples(tokens[keep][order], offsets, int(chains.cut[path].sum()), draws)
+    return Samples(tokens[keep][order], offsets, int(chains.cut[path].sum()), draws,
+                   replayed.states)
 
 
 def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16.0):
@@ -414,34 +417,77 @@ class ItemBatch:
     prefix: str
     cut: int               # items of this batch that reached the length limit
     draws: int             # uniforms this batch consumed from the generator
+    cut_items: tuple = ()  # their numbers in the whole stream, from 1
+    continues: bool = False   # its one item goes on from the previous batch's last item
+    open_end: bool = False    # its last item goes on in the next batch
+
+    def _prefix(self):
+        if not self.continues:
+            return self.prefix
+        # A piece of an item begun before: no prefix; words still need their space.
+        return " " if self.vocabulary.unit == "word" and len(self.samples.tokens) else ""
 
     def items(self):
-        """The items as strings."""
-        return decode(self.vocabulary, self.samples, self.prefix)
+        """The items as strings (a piece of an item where `continues` or `open_end`)."""
+        return decode(self.vocabulary, self.samples, self._prefix())
 
     def lines(self):
-        """The items as UTF-8 bytes, one per line."""
-        return utf8_lines(self.vocabulary, self.samples, self.prefix)
+        """The items as UTF-8 bytes, one per line (no line end after an open item)."""
+        data = utf8_lines(self.vocabulary, self.samples, self._prefix())
+        return data[:-1] if self.open_end else data
+
+    def json_lines(self):
+        """The items as UTF-8 JSON Lines, one JSON string per item; the escaping works
+        character by character, so the pieces of a long item join into one string."""
+        # encode_basestring is what json.dumps(a_str, ensure_ascii=False) does.
+        from json.encoder import encode_basestring
+
+        texts = [encode_basestring(text) for text in self.items()]
+        if self.continues and texts:
+            texts[0] = texts[0][1:]
+        text = "".join(line + "\n" for line in texts)
+        return (text[:-2] if self.open_end else text).encode("utf-8")
+
+
+def whole_items(batches):
+    """The items of a stream of ItemBatch as strings, the pieces of long items joined."""
+    items = []
+    for batch in batches:
+        texts = batch.items()
+        if batch.continues and texts:
+            items[-1] += texts[0]
+            texts = texts[1:]
+        items.extend(texts)
+    return items
 
 
 STREAM_BATCH = 16_384   # items per batch: drawing is as fast as with larger ones, in ~50 MB
+# Items are drawn this many tokens at a time: a longer one (a model that rarely ends an
+# item, with a large --max-len) is written a piece at a time, so memory stays bounded.
+LONG_SEGMENT = 4096
 FIRST_BATCH = 1024      # the first lines appear at once; batches then grow 4x to STREAM_BATCH
 
 
 def stream_items(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None,
-                 batch_size=STREAM_BATCH):
+                 batch_size=STREAM_BATCH, segment=LONG_SEGMENT):
     """n items from the model, as ItemBatch objects of at most `batch_size` items each.
 
     Every batch continues the generator's stream where the previous one stopped, so the
     items are the same as one batch of n would give, and any prefix of them is what a
     smaller n gives. With `exclude` (e.g. the training items) only items not in it are
     kept: the first n novel items of that same stream.
+
+    Items are drawn at most `segment` tokens at a time (without `exclude`): one that
+    grows longer ends its batch open (`open_end`) and goes on in batches of one piece
+    each (`continues`), drawn from the same uniforms, so memory stays that of a segment
+    however long an item grows up to `max_len`.
     """
     start = model.start_state()
     prefix_tokens = model.vocabulary.encode_text(prefix) if prefix else []
     for token in prefix_tokens:   # a handful of tokens: the state after the prefix
         start = int(model.advance(np.array([start]), np.array([token]))[0])
     max_steps = max_len - len(prefix_tokens)
+    steps = max_steps if exclude is not None else min(max_steps, segment)
     chain = chain_for(model, temperature, draws=16 * min(n, batch_size))
     excluded = None if exclude is None else np.array(sorted(exclude), dtype=str)
     written, draws, drawn_items, size = 0, 0, 0, min(FIRST_BATCH, batch_size)
@@ -452,22 +498,60 @@ def stream_items(model, n, generator, temperature=1.0, prefix="", max_len=100, e
             wanted = max(64, 2 * wanted)
         # Size the next buffer from the items drawn so far (a fifth more than their mean).
         per_item = 16.0 if not drawn_items else 1.2 * draws / drawn_items + 1
-        result = sample(chain, min(wanted, size), generator, start, max_steps, per_item)
+        snapshot = generator.get_state()
+        result = sample(chain, min(wanted, size), generator, start, steps, per_item)
+        lengths = np.diff(result.offsets)
+        if steps < max_steps and (lengths == steps).any():
+            first = int(np.argmax(lengths == steps))
+            yield from _long_item(chain, generator, snapshot, result, first, written, steps,
+                                  max_steps, model.vocabulary, prefix)
+            written += first + 1
+            draws += int(lengths[:first].sum()) + first   # the items that ended, for per_item
+            drawn_items += first
+            continue
         draws += result.draws
         drawn_items += len(result.offsets) - 1
         size = min(4 * size, batch_size)
-        cut = np.diff(result.offsets) == max_steps   # only an item cut short is that long
+        cut = lengths == max_steps   # only an item cut short is that long
         kept = result
         if excluded is not None:
             drawn = np.array(decode(model.vocabulary, result, prefix), dtype=str)
             novel = ~np.isin(drawn, excluded)
             novel &= np.cumsum(novel) <= n - written
             kept, cut = select(result, novel), cut[novel]
+        numbers = tuple((written + 1 + np.flatnonzero(cut)).tolist())
         written += len(kept.offsets) - 1
-        yield ItemBatch(kept, model.vocabulary, prefix, int(cut.sum()), result.draws)
+        yield ItemBatch(kept, model.vocabulary, prefix, int(cut.sum()), result.draws, numbers)
         if excluded is not None and draws > limit and written < n:
             raise BigramError(f"only {written} novel items after {draws:,} draws: the model "
                               "almost always reproduces its training data")
+
+
+def _long_item(chain, generator, snapshot, result, first, written, steps, max_steps,
+               vocabulary, prefix):
+    """The batch's items up to its `first`, which reached `steps` tokens without ending,
+    then that item piece by piece until it ends or reaches `max_steps`; the generator is
+    left where one-at-a-time drawing would be after it."""
+    lengths = np.diff(result.offsets)
+    # The uniforms of the items before it (each its tokens and its end) and of its tokens.
+    used = int(lengths[:first].sum()) + first + steps
+    generator.set_state(snapshot)
+    generator.words64(used)
+    head = Samples(result.tokens[:result.offsets[first + 1]], result.offsets[:first + 2], 0,
+                   used)
+    yield ItemBatch(head, vocabulary, prefix, 0, used, open_end=True)
+    state, length, number = int(result.end_states[first]), steps, written + first + 1
+    while True:
+        piece = sample(chain, 1, generator, state, min(steps, max_steps - length), steps + 1)
+        length += len(piece.tokens)
+        ended = not piece.cut
+        cut = not ended and length >= max_steps
+        yield ItemBatch(piece, vocabulary, prefix, int(cut), piece.draws,
+                        (number,) if cut else (), continues=True,
+                        open_end=not (ended or cut))
+        if ended or cut:
+            return
+        state = int(piece.end_states[0])
 
 
 @dataclass
@@ -481,9 +565,6 @@ class NameSample:
 
 def sample_names(model, n, generator, temperature=1.0, prefix="", max_len=100, exclude=None):
     """n items from the model; with `exclude`, only items not in that set (e.g. training items)."""
-    names, cut, draws = [], 0, 0
-    for batch in stream_items(model, n, generator, temperature, prefix, max_len, exclude):
-        names.extend(batch.items())
-        cut += batch.cut
-        draws += batch.draws
-    return NameSample(names, cut, draws)
+    batches = list(stream_items(model, n, generator, temperature, prefix, max_len, exclude))
+    return NameSample(whole_items(batches), sum(b.cut for b in batches),
+                      sum(b.draws for b in batches))

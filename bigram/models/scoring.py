@@ -239,12 +239,13 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
     threads (by default one per core, at most four): numpy lets go of Python's
     lock for the long array operations that make up nearly all the work, so the
     threads run side by side. At most one block per thread and one more are in
-    flight, so memory stays bounded; an error surfaces when its block's turn
-    comes, after the output of every block before it.
+    flight, and never more than MAX_THREADS threads however many are asked for
+    (`check_threads`), so memory stays bounded; an error surfaces when its block's
+    turn comes, after the output of every block before it.
     """
     scorer = _checked_scorer(model, oov)
     jobs = _line_blocks(arguments, encoding_errors)
-    workers = workers or min(4, _cores())
+    workers = min(workers or min(4, _cores()), MAX_THREADS)
     if workers == 1:
         for job in jobs:
             yield render(_score_block(model, scorer, oov, *job))
@@ -279,6 +280,25 @@ def _warm_up(model, scorer):
         lines = np.flatnonzero(np.append(chars == 0x0A, True))
         starts = np.concatenate([[0], lines[:-1] + 1])
         _score_spans(model, scorer, chars, starts, lines, "skip", str)
+
+
+# Blocks scored at once, whatever --threads says: each holds about 50 MB while in flight,
+# and more threads than cores only take turns.
+MAX_THREADS = 16
+
+
+def check_threads(threads, oversubscribe=False):
+    """Refuse a thread count below 1, or above the cores this process may use unless
+    `oversubscribe` (--oversubscribe) insists; memory never grows past MAX_THREADS."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise OptionError(f"--threads must be 1 or more, not {threads}")
+    cores = _cores()
+    if threads > cores and not oversubscribe:
+        raise OptionError(f"--threads {threads} is more than the {cores} core(s) this process "
+                          "may use, where threads only take turns; pass --oversubscribe to "
+                          "run them anyway")
 
 
 def _cores():

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bigram.errors import OptionError
+from bigram.limits import MAX_SMOOTHING
 
 METHODS = ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")
 CHUNK = 1 << 20
@@ -53,6 +54,9 @@ def check(method, parameter):
         return
     if not math.isfinite(parameter) or parameter < 0:
         raise OptionError(f"--smoothing must be a finite number >= 0, not {parameter}")
+    if parameter > MAX_SMOOTHING:
+        raise OptionError(f"--smoothing must be at most {MAX_SMOOTHING:g} (beyond, float32 sums "
+                          f"overflow), not {parameter}")
     if method == "kneser-ney" and parameter > 1:
         raise OptionError(f"--smoothing for kneser-ney is the discount D, which must lie in "
                           f"[0, 1], not {parameter}")

@@ -62,7 +62,7 @@ class Source:
         if self.data is not None:
             return io.BytesIO(self.data)
         if self.path is None:
-            return sys.stdin.buffer
+            return stdin_bytes()
         try:
             return open(self.path, "rb")
         except IsADirectoryError:
@@ -71,6 +71,44 @@ class Source:
             raise InputError(f"no such file: {self.label}") from None
         except PermissionError:
             raise InputError(f"cannot read {self.label}: permission denied") from None
+
+
+def stdin_bytes():
+    """Standard input as a binary stream; an InputError if it is closed (`bigram train <&-`)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or getattr(stream, "closed", False):
+        raise InputError("standard input is closed: there is nothing to read from '-'; give "
+                         "a file, or pipe the text in")
+    return stream
+
+
+def spool_stream(stream, label):
+    """Copy a binary stream into a temporary file in $TMPDIR and return its path; on any
+    failure or interruption the file is removed, and a write error says what was being
+    written where."""
+    from bigram.temporaries import WRITE_FAILURES, make_temporary
+
+    folder = tempfile.gettempdir()
+    try:
+        handle, name = make_temporary(folder, "bigram-stdin")
+    except OSError as error:
+        raise InputError(f"cannot copy {label} to a temporary file in {folder}: "
+                         f"{(error.strerror or str(error)).lower()}") from None
+    path = Path(name)
+    try:
+        with open(handle, "wb") as spool:
+            shutil.copyfileobj(stream, spool, 1 << 20)
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        if error.errno not in WRITE_FAILURES:
+            raise
+        raise InputError(f"cannot copy {label} to the temporary file {path}: "
+                         f"{os.strerror(error.errno).lower()}; it was removed (set TMPDIR to a "
+                         "folder with more room)") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def packaged_names():
@@ -326,13 +364,15 @@ class Reader:
         self._spools = {}
 
     def spool_stdin(self):
-        """Copy stdin to a temporary file so that it can be read twice (for the split)."""
+        """Copy stdin to a temporary file so that it can be read twice (for the split).
+
+        The copy is removed by `close`, and also when the copying fails (a full disk)
+        or is stopped (Ctrl-C, SIGTERM); one a killed process left behind is removed by
+        the next spool (files.make_temporary).
+        """
         for source in self.sources:
             if source.is_stdin and id(source) not in self._spools:
-                spool = tempfile.NamedTemporaryFile(prefix="bigram-stdin-", delete=False)
-                with spool:
-                    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
-                self._spools[id(source)] = Path(spool.name)
+                self._spools[id(source)] = spool_stream(stdin_bytes(), source.label)
 
     def close(self):
         """Remove any spooled copy of stdin."""
@@ -357,7 +397,7 @@ class Reader:
                 handle = open_decompressed(raw, source.label)
                 yield from self._source_blocks(source, handle, hash_bytes)
             finally:
-                if raw is not sys.stdin.buffer:
+                if raw is not getattr(sys.stdin, "buffer", None):
                     raw.close()
 
     def _source_blocks(self, source, handle, hash_bytes):

@@ -10,9 +10,12 @@ torch.randperm(n)`):
   the next 10% dev, the rest test (`int(0.8 n)` and `int(0.9 n)` are the cuts).
 """
 
+import math
+
 import numpy as np
 
 from bigram.errors import OptionError
+from bigram.limits import check_seed
 
 SPLITS = ("train", "dev", "test")
 
@@ -30,6 +33,8 @@ def parse_split(text):
         parts = [float(p) for p in str(text).split("/")]
     except ValueError:
         parts = []
+    if not all(math.isfinite(p) for p in parts):   # nan/50/50 compares false to everything
+        parts = []
     if len(parts) not in (2, 3) or any(p < 0 for p in parts) or abs(sum(parts) - 100) > 1e-9 \
             or parts[0] <= 0:
         raise OptionError(f"--split must be 'makemore' or percentages train/dev/test adding up "
@@ -39,6 +44,7 @@ def parse_split(text):
 
 def split_assignment(n_items, split_seed, test_size=None, percentages=None):
     """The split of every item (0 train, 1 dev, 2 test), from a seeded randperm."""
+    check_seed(split_seed, "--split-seed")
     assignment = np.zeros(n_items, dtype=np.uint8)
     if percentages is None and test_size == 0:
         return assignment

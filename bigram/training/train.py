@@ -6,6 +6,7 @@ import numpy as np
 
 from bigram.ngrams.training_data import TrainingData, load_training_data
 from bigram.errors import OptionError
+from bigram.limits import check_seed
 from bigram.models.evaluation import evaluate_splits
 from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel, _check_training_options
@@ -40,6 +41,8 @@ def check_settings(settings):
         check_prune(list(estimation.prune), estimation.order)
     if estimation.order < 2:
         raise OptionError(f"--order must be 2 or more, not {estimation.order}")
+    check_seed(settings.neural.seed)
+    check_seed(settings.reading.split_seed, "--split-seed")
     test_size = settings.reading.test_size
     if test_size is not None and test_size < 0:
         raise OptionError(f"--test-size must be 0 or more, not {test_size}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError
+from bigram.limits import check_seed
 from bigram.models.evaluation import report_from_index
 from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel
@@ -88,6 +89,7 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     """
     settings = settings if settings is not None else TrainingSettings.of(split="80/10/10")
     reading, neural, cluster = settings.reading, settings.neural, settings.cluster
+    check_seed(reading.split_seed, "--split-seed")
     if reading.split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
                           "such as 80/10/10")
