@@ -161,6 +161,7 @@ class Model:
         self._saved = saved
         self._reports = reports
         self._tokens = None
+        self._sentence_scorer = None
 
     def __repr__(self):
         from bigram.cli.render import order_name
@@ -229,7 +230,7 @@ class Model:
 
     # ------------------------------------------------------------------ scoring
 
-    def score(self, item: str, oov: str = "skip"):
+    def score_item(self, item: str, oov: str = "skip"):
         """The lecture's walk through one item, as `bigram score` shows it: an ItemScore with
         each n-gram's (label, probability, ln probability) and the item's totals.
 
@@ -246,16 +247,64 @@ class Model:
 
     def logprob(self, item: str, oov: str = "skip") -> float:
         """ln P(item): the natural log of the item's probability, boundaries included."""
-        return self.score(item, oov).log_likelihood
+        return self.score_item(item, oov).log_likelihood
 
     def logprobs(self, item: str, oov: str = "skip") -> list[tuple[str, float]]:
         """(n-gram, ln P) of every predicted token of the item, as `bigram score` lists them."""
-        return [(ngram, logprob) for ngram, _, logprob in self.score(item, oov).ngrams]
+        return [(ngram, logprob) for ngram, _, logprob in self.score_item(item, oov).ngrams]
+
+    # ------------------------------------------------------------------ kenlm's calls
+
+    @property
+    def _sentences(self):
+        """The per-sentence scorer (models.sentences), made on first use."""
+        if self._sentence_scorer is None:
+            from bigram.models.sentences import SentenceScorer
+
+            self._sentence_scorer = SentenceScorer(self._saved.model)
+        return self._sentence_scorer
+
+    def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
+        """log10 P(sentence), as kenlm.Model.score: `bos` starts it after `<s>`, `eos` ends
+        it with `</s>`. A word model's sentence is split on whitespace; a character
+        model's is its characters. One call is one small walk over the sentence; for
+        many lines, `score_lines` (or `bigram score --file`) is the fast path and gives
+        the same numbers."""
+        return self._sentences.score(sentence, bos, eos)
+
+    def perplexity(self, sentence: str) -> float:
+        """10 ** (-score(sentence) / tokens), `</s>` counted, as kenlm.Model.perplexity."""
+        return self._sentences.perplexity(sentence)
+
+    def full_scores(self, sentence: str, bos: bool = True,
+                    eos: bool = True) -> Iterator[tuple[float, int, bool]]:
+        """(log10 P, n-gram length, oov) of each token of the sentence (`</s>` last when
+        `eos`), as kenlm.Model.full_scores yields them."""
+        return zip(*self._sentences.full_scores(sentence, bos, eos))
+
+    def __contains__(self, word: str) -> bool:
+        """Whether the model gives `word` a probability of its own (`<s>` and `</s>`
+        always; `<unk>` and pruned words never), as `word in kenlm.Model`."""
+        return isinstance(word, str) and self._sentences.contains(word)
+
+    def BeginSentenceWrite(self, state) -> None:
+        """Set a bigram.State to the start of a sentence (after `<s>`)."""
+        self._sentences.begin_sentence(state)
+
+    def NullContextWrite(self, state) -> None:
+        """Set a bigram.State to no context (back-off models only)."""
+        self._sentences.null_context(state)
+
+    def BaseScore(self, in_state, word: str, out_state) -> float:
+        """log10 P(word | in_state), and out_state set to the state after `word` (`</s>`
+        ends the sentence), as kenlm.Model.BaseScore."""
+        return self._sentences.base_score(in_state, word, out_state)
 
     def score_lines(self, lines: Iterable[str], oov: str = "skip") -> Iterator:
         """A scoring.LineScore (item, logprob, log10prob, tokens, oov, perplexity) for each
         string of `lines` (a list, or an open text file), lazily, in batches; each string
-        is one item, as `bigram score --file` reads lines."""
+        is one item, as `bigram score --file` reads lines. The fast path for many lines:
+        blocks of them are scored at once (same numbers as `score`, one line at a time)."""
         from bigram.models.scoring import score_lines
 
         return score_lines(self._saved.model, lines, oov)

@@ -237,7 +237,7 @@ def test_the_cli_goes_through_the_api(cli, monkeypatch):
 
     for name in ("train", "load"):
         spy(api, name)
-    for name in ("save", "sample_batches", "evaluate", "score", "info", "export_arpa"):
+    for name in ("save", "sample_batches", "evaluate", "score_item", "info", "export_arpa"):
         spy(api.Model, name)
     commands = [("train", "--test-size", "0"), ("sample", "-n", "2", "--seed", "1"),
                 ("eval", str(NAMES)), ("score", "emma"), ("info", "--json"),
@@ -245,4 +245,4 @@ def test_the_cli_goes_through_the_api(cli, monkeypatch):
     for command in commands:
         assert cli(*command).code == 0
     assert calls == ["train", "save", "load", "sample_batches", "load", "evaluate", "load",
-                     "score", "load", "info", "load", "export_arpa"]
+                     "score_item", "load", "info", "load", "export_arpa"]

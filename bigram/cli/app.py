@@ -457,7 +457,7 @@ def score(
     if not names:
         raise OptionError("give items to score, or --file and files")
     model = _model(model_file)
-    scores = [model.score(name, oov.value) for name in names]
+    scores = [model.score_item(name, oov.value) for name in names]
     if as_json:
         from bigram.cli.render import score_json
 
