@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from bigram.errors import BigramError, InputError, OptionError
+from bigram.errors import BigramError, InputError, OptionError, cli_message
 
 DEFAULT_SEED = 2147483647       # the lecture's seed: neural weights, and `sample`'s stream
 DEFAULT_SPLIT_SEED = 3407       # makemore's permutation seed (bigram.ngrams.training_data)
@@ -412,4 +412,4 @@ def _check_output(path, kind, force):
     try:
         check_output(Path(path), kind, (), force)
     except BigramError as error:
-        raise OptionError(str(error)) from None
+        raise OptionError(cli_message(error)) from None

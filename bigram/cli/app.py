@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from bigram.version import __version__
-from bigram.errors import BigramError, OptionError
+from bigram.errors import BigramError, OptionError, cli_message
 
 DEFAULT_MODEL = "bigram.npz"
 
@@ -252,7 +252,7 @@ def _check_output_path(path, kind, inputs=(), force=False):
     try:
         check_output(path, kind, inputs, force)
     except BigramError as error:
-        raise OptionError(str(error)) from None
+        raise OptionError(cli_message(error)) from None
 
 
 def _text_inputs(files):
@@ -704,7 +704,7 @@ def main(argv=None):
     except BigramError as error:
         if debug:
             raise
-        print(f"error: {_one_line(error)}", file=sys.stderr)
+        print(f"error: {_one_line(error.cli_message)}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

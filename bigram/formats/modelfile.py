@@ -35,7 +35,7 @@ from bigram.formats.checks import (
     check_indices,
 )
 from bigram.text.sources import KEEP_TEXT_LIMIT
-from bigram.errors import BigramError, ModelFileError, OptionError
+from bigram.errors import BigramError, ModelFileError, OptionError, cli_message
 from bigram.formats.files import atomic_write
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
@@ -167,7 +167,7 @@ def save(path, saved):
     try:
         return atomic_write(path, lambda stream: _write_npz(stream, arrays))
     except BigramError as error:
-        raise ModelFileError(str(error)) from None
+        raise ModelFileError(cli_message(error)) from None
 
 
 # ---------------------------------------------------------------------- reading
@@ -386,7 +386,7 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
         return NeuralModel(vocabulary, weights, steps, hyper.get("lr", 0.0),
                            hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
     except (TypeError, ValueError, OptionError) as error:
-        raise damaged(path, str(error)) from None
+        raise damaged(path, cli_message(error)) from None
 
 
 def _read_query_tables(npz, order, size, padding, keys, path, hash_level_2=False):
