@@ -148,7 +148,47 @@ def load(path: PathLike) -> Model:
     file raises ModelFileError."""
     from bigram.formats.modelfile import load as load_file
 
-    return Model(load_file(path))
+    model = Model(load_file(path))
+    model.path = os.fspath(path)
+    return model
+
+
+def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | None = None,
+                tune_on: Data = None, encoding_errors: str = "strict") -> Model:
+    """The linear mixture of models of one unit (`bigram interpolate`): P(w | h) = sum of
+    weight_i * P_i(w | h), each model with its own context and back-off.
+
+    `models` are loaded Models or model/ARPA paths; give `weights` (adding up to 1) or
+    `tune_on` held-out data (items or a path), whose perplexity EM then minimises, as
+    SRILM's compute-best-mix. The result saves as a small file naming its components'
+    files (so components must come from files to be saved).
+    """
+    from bigram.formats.modelfile import SavedModel, interpolation_meta
+    from bigram.models.interpolation import InterpolatedModel
+
+    if isinstance(models, (str, os.PathLike)) or not isinstance(models, Sequence):
+        raise OptionError("models must be a list of models or model files")
+    loaded = [m if isinstance(m, Model) else load(m) for m in models]
+    if (weights is None) == (tune_on is None):
+        raise OptionError("give --weights or --tune-on (one of them)")
+    sources = [getattr(m, "path", None) for m in loaded]
+    components = [m.saved.model for m in loaded]
+    if tune_on is not None:
+        from bigram.training.interpolate import tune_weights
+
+        sources_of_data = _sources(tune_on)
+        if len(sources_of_data) != 1:
+            raise InputError("tune_on reads one path (or one list of items)")
+        tuning = tune_weights(components, sources_of_data[0], encoding_errors)
+        weights = tuning.weights
+    model = InterpolatedModel(components, weights, [s or "<in memory>" for s in sources])
+    saved = SavedModel(model, {}, {}, None)
+    if all(sources):
+        saved.meta = interpolation_meta(model)
+    result = Model(saved)
+    if tune_on is not None:
+        result.tuning = tuning
+    return result
 
 
 # ---------------------------------------------------------------------- the model
@@ -162,6 +202,8 @@ class Model:
         self._reports = reports
         self._tokens = None
         self._sentence_scorer = None
+        self.path = None            # the file it was loaded from, if any
+        self.tuning = None          # interpolate(tune_on=...): training.interpolate.Tuning
 
     def __repr__(self):
         from bigram.cli.render import order_name
@@ -382,6 +424,9 @@ class Model:
         that is not a model file is kept, and OptionError raised, unless `force`."""
         from bigram.formats.modelfile import save
 
+        if self.kind == "interpolated" and not self._saved.meta:
+            raise OptionError("an interpolated model is saved as the list of its component "
+                              "files: interpolate models loaded from files to save it")
         _check_output(path, "model", force)
         return save(path, self._saved)
 
@@ -390,6 +435,10 @@ class Model:
         of n-grams of each order. An existing non-ARPA file is kept unless `force`."""
         from bigram.formats.arpa_writer import write
 
+        if self.kind == "interpolated":
+            raise OptionError("an interpolated model has no ARPA form yet (SRILM's "
+                              "-write-lm approximation is not built): export each model it "
+                              "mixes, or score with the interpolated file itself")
         _check_output(path, "arpa", force)
         return write(self._saved.model, Path(path))
 

@@ -540,6 +540,43 @@ def merge_models(
                     f"{len(merged.vocabulary)} tokens")
 
 
+@app.command("interpolate")
+def interpolate_models(
+    models: Annotated[list[Path], typer.Argument(
+        help="Two or more model files (or ARPA files) of one unit.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the "
+                                         "interpolated model.")],
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", help="The models' weights, comma-separated, adding up to 1 "
+        "(e.g. 0.7,0.3).", show_default=False)] = None,
+    tune_on: Annotated[Optional[str], typer.Option(
+        "--tune-on", help="Held-out text (one item a line): weights by EM, minimising its "
+        "perplexity (SRILM's compute-best-mix).", show_default=False)] = None,
+    force: ForceOption = False,
+):
+    """Mix models trained on different text: P = sum of weight * P_model, exactly, each
+    model with its own back-off. The file written names the model files it mixes."""
+    import bigram.api as api
+
+    if weights is not None:
+        try:
+            weights = [float(w) for w in weights.replace(" ", "").split(",")]
+        except ValueError:
+            raise OptionError(f"--weights takes numbers separated by commas, not "
+                              f"{weights!r}") from None
+    _check_output_path(output, "model", models, force)
+    mixed = api.interpolate(list(models), weights=weights, tune_on=tune_on)
+    replaced = mixed.save(output, force=True)
+    shown = ", ".join(f"{w:.4f} {p}" for w, p in zip(mixed.settings["weights"], models))
+    if mixed.tuning is not None:
+        tuning = mixed.tuning
+        each = ", ".join(f"{p:.2f}" for p in tuning.component_perplexities)
+        _stdout().print(f"EM on {tune_on}: {tuning.predictions:,} predictions, "
+                        f"{tuning.rounds} rounds; perplexity {tuning.perplexity:.2f} "
+                        f"(the models alone: {each})")
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: weights {shown}")
+
+
 @app.command("export")
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],

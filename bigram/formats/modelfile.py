@@ -150,8 +150,38 @@ def _write_npy(stream, array):
         stream.write(data[start:start + (64 << 20)])
 
 
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, in hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def interpolation_meta(model):
+    """The metadata of an interpolated model file: its components' files (absolute paths,
+    and their SHA-256, so that a file changed since is noticed) and weights."""
+    components = []
+    for source in model.sources:
+        resolved = Path(source).resolve()
+        components.append({"path": str(resolved), "sha256": file_sha256(resolved)})
+    return stamp({**model_meta(model), "components": components, "weights": model.weights})
+
+
 def save(path, saved):
-    """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
+    """Write `saved` to `path` atomically; returns True if an existing file was replaced.
+
+    An interpolated model's file holds its metadata and names its component files,
+    which are read again (and checked unchanged) when it is loaded."""
+    if saved.model.kind == "interpolated":
+        text = _text_array(json.dumps(saved.meta, ensure_ascii=False))
+        try:
+            return atomic_write(path, lambda stream: _write_npz(stream, {"meta": text}))
+        except BigramError as error:
+            raise ModelFileError(cli_message(error)) from None
     # Characters side by side (any character, a line break included); words one per line
     # (a word never holds whitespace).
     separator = "" if saved.vocabulary.unit == "char" else "\n"
@@ -538,6 +568,8 @@ def load(path):
         return load_arpa(path)
     with NpzFile(path) as npz:
         meta = _read_meta(npz, path)
+        if meta.get("kind") == "interpolated":
+            return _load_interpolation(meta, path)
         if meta.get("kind") not in MODEL_KINDS:
             raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
         vocabulary = _vocabulary(npz, meta, path)
@@ -552,3 +584,29 @@ def load(path):
         items = npz.read_text("train_items", max_bytes=TRAIN_ITEMS_LIMIT,
                               what="its training text") if "train_items" in npz else None
     return SavedModel(model, data_counts, meta, items)
+
+
+def _load_interpolation(meta, path):
+    """An interpolated model: its component files, each checked unchanged, and weights."""
+    from bigram.models.interpolation import InterpolatedModel
+
+    components = meta.get("components")
+    weights = meta.get("weights")
+    if not isinstance(components, list) or not isinstance(weights, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("path"), str) and
+            isinstance(c.get("sha256"), str) for c in components):
+        raise damaged(path, "its metadata does not list the interpolated models and weights")
+    models = []
+    for component in components:
+        source = Path(component["path"])
+        if not source.is_file():
+            raise ModelFileError(f"{path} interpolates {source}, which is missing")
+        if file_sha256(source) != component["sha256"]:
+            raise ModelFileError(f"{path} interpolates {source}, which has changed since "
+                                 "(interpolate the models again)")
+        models.append(load(source).model)
+    try:
+        model = InterpolatedModel(models, weights, [c["path"] for c in components])
+    except OptionError as error:
+        raise damaged(path, cli_message(error)) from None
+    return SavedModel(model, {}, meta, None)

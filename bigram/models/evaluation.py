@@ -143,17 +143,26 @@ class ScoredText:
 def score_tokens(model, tokens, offsets, unknown=None):
     """ln P of every prediction of items given as model token ids (-1 or `<unk>` for OOVs)."""
     text = pad_items(tokens, offsets, pads_for(model.padding, model.order))
-    index, rows = index_text(text, model.order, model.size, model.padding, keep_rows=True)
-    scores = model.score_index(index)
     predicted = np.flatnonzero(text.position >= text.pads)
     longest = np.minimum(text.position[predicted] + 1, model.order)
-    logprob = np.full(len(predicted), np.nan)
-    for k in range(1, model.order + 1):
-        at = longest == k
-        found = rows[k][predicted[at]]
-        values = np.full(len(found), np.nan)
-        values[found >= 0] = scores[k][found[found >= 0]]
-        logprob[at] = values
+    if hasattr(model, "prediction_logprobs"):   # an interpolation: its components score
+        logprob = model.prediction_logprobs(tokens, offsets)
+        if not model.vocabulary.unk and (np.asarray(tokens) < 0).any():
+            from bigram.models.scoring import touches_unknown
+
+            # As for other models: predictions whose window holds an OOV are left out.
+            logprob[touches_unknown(text, model.order)[predicted]] = np.nan
+    else:
+        index, rows = index_text(text, model.order, model.size, model.padding,
+                                 keep_rows=True)
+        scores = model.score_index(index)
+        logprob = np.full(len(predicted), np.nan)
+        for k in range(1, model.order + 1):
+            at = longest == k
+            found = rows[k][predicted[at]]
+            values = np.full(len(found), np.nan)
+            values[found >= 0] = scores[k][found[found >= 0]]
+            logprob[at] = values
     oov_stream = np.zeros(len(text.stream), dtype=bool)
     if unknown is not None and len(unknown):
         lengths = np.diff(offsets)

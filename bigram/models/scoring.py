@@ -159,6 +159,8 @@ class ContextScorer:
 def scorer_for(model):
     """The fastest scorer for a model: its query tables (query.py) where it has them,
     level-by-level back-off for other back-off models, else contexts."""
+    if hasattr(model, "components"):   # an interpolation scores through its components
+        return model
     tables = model.query_tables() if hasattr(model, "query_tables") else None
     if tables is not None:
         return tables
@@ -176,7 +178,7 @@ def score_items(model, scorer, tokens, offsets, unknown):
     predicted = text.position >= text.pads
     if not model.vocabulary.unk and unknown.any():
         values[~predicted] = 0.0
-        values[_touches_unknown(text, model.order)] = np.nan
+        values[touches_unknown(text, model.order)] = np.nan
     counted = predicted & ~np.isnan(values)
     values[~counted] = 0.0
     starts = text.starts[:-1]
@@ -190,7 +192,7 @@ def score_items(model, scorer, tokens, offsets, unknown):
     return LineScores(logprob, counts, seen[offsets[1:]] - seen[offsets[:-1]])
 
 
-def _touches_unknown(text, order):
+def touches_unknown(text, order):
     """Positions whose scored window (the longest that fits in the item, at most `order`
     tokens) holds an unknown token."""
     where = np.arange(len(text.stream))

@@ -68,6 +68,7 @@ class SentenceScorer:
         self.size = len(self.vocabulary)
         self.pads = pads_for(model.padding, model.order)
         self.unk = self.vocabulary.unk_id
+        self.parts = [SentenceScorer(c) for c in getattr(model, "components", ())]
         self.tables = model.query_tables() if hasattr(model, "query_tables") else None
         self.backoff = getattr(model, "backoff", None) if self.tables is None else None
         self._ids = None
@@ -118,10 +119,14 @@ class SentenceScorer:
         words = self.tokens_of(sentence)
         get, unknown_id = self.token_ids().get, -1 if self.unk is None else self.unk
         ids = [get(word, unknown_id) for word in words]
-        start = self.start_context(bos)
-        logprob, length, _ = self.walk(start + ids + [BOUNDARY] * bool(eos))
-        first = len(start)
-        logprob, length = logprob[first:], length[first:]
+        if self.parts:
+            logprob, length = self._mixed(words, bos, eos)
+            first = 0
+        else:
+            start = self.start_context(bos)
+            logprob, length, _ = self.walk(start + ids + [BOUNDARY] * bool(eos))
+            first = len(start)
+            logprob, length = logprob[first:], length[first:]
         if unknown_id not in ids:
             return logprob, length, [False] * (len(words) + bool(eos))
         oov = [get(word) is None for word in words] + [False] * bool(eos)
@@ -130,6 +135,22 @@ class SentenceScorer:
             logprob[skipped] = np.nan
             length = np.where(skipped, 0, length)
         return logprob, length, oov
+
+    def _mixed(self, words, bos, eos):
+        """An interpolation's ln P per token: each component walks the sentence with its
+        own vocabulary and padding (a token it cannot score: probability 0 from it), and
+        the weighted probabilities are summed; the n-gram length is the longest any
+        component used."""
+        logprobs, lengths = [], []
+        for part in self.parts:
+            get = part.token_ids().get
+            missing = -1 if part.unk is None else part.unk
+            start = part.start_context(bos)
+            ids = [get(word, missing) for word in words] + [BOUNDARY] * bool(eos)
+            logprob, length, _ = part.walk(start + ids)
+            logprobs.append(np.nan_to_num(logprob[len(start):], nan=-np.inf))
+            lengths.append(np.asarray(length[len(start):]))
+        return self.model.mix(np.array(logprobs)), np.max(lengths, axis=0)
 
     def full_scores(self, sentence, bos=True, eos=True):
         """log10 P, n-gram length and OOV flag of each token of the sentence (`</s>` last
@@ -166,11 +187,26 @@ class SentenceScorer:
 
     def begin_sentence(self, state):
         """Set `state` to the start of a sentence (kenlm's BeginSentenceWrite)."""
+        if self.parts:
+            return self._set_parts(state, "begin_sentence")
         self._set(state, self.start_context(True))
 
     def null_context(self, state):
         """Set `state` to no context at all (kenlm's NullContextWrite)."""
+        if self.parts:
+            return self._set_parts(state, "null_context")
         self._set(state, self.start_context(False))
+
+    def _set_parts(self, state, how):
+        """An interpolation's state: each component's context, side by side."""
+        if not isinstance(state, State):
+            raise InputError("state must be a bigram State object")
+        contexts = []
+        for part in self.parts:
+            own = State()
+            getattr(part, how)(own)
+            contexts.append(own.context)
+        state.context = tuple(contexts)
 
     def base_score(self, state, word, out_state):
         """log10 P(word | state), and `out_state` set to the state after it (kenlm's
@@ -180,11 +216,25 @@ class SentenceScorer:
             raise InputError("in_state and out_state must be bigram State objects")
         if not isinstance(word, str):
             raise InputError(f"a word is a string, not {type(word).__name__}")
+        if self.parts:
+            return self._base_score_parts(context, word, out_state)
         tokens = context + [self.word_id(word)]
         logprob, _, context_length = self.walk(tokens)
         out_state.context = self._kept(tokens, context_length[-1])
         value = logprob[-1] / LN10
         return float("-inf") if math.isnan(value) else float(value)
+
+    def _base_score_parts(self, contexts, word, out_state):
+        """BaseScore of an interpolation: each component from its own context, mixed."""
+        values, following = [], []
+        for part, context in zip(self.parts, contexts):
+            own, after = State(), State()
+            own.context = context
+            values.append(part.base_score(own, word, after) * LN10)
+            following.append(after.context)
+        out_state.context = tuple(following)
+        mixed = float(self.model.mix(np.array(values)[:, None])[0])
+        return float("-inf") if math.isnan(mixed) else mixed / LN10
 
     def _set(self, state, context):
         if not isinstance(state, State):
@@ -361,7 +411,7 @@ class SentenceScorer:
 
 def _touches(unknown, first, order):
     """Tokens (after `first` context positions) whose window of at most `order` tokens holds
-    an unknown one, as scoring._touches_unknown leaves them out."""
+    an unknown one, as scoring.touches_unknown leaves them out."""
     where = np.arange(len(unknown))
     last = np.maximum.accumulate(np.where(unknown, where, -1))
     reach = np.minimum(where + first + 1, order)
