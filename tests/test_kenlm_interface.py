@@ -134,6 +134,13 @@ def test_every_model_kind_agrees_with_score_lines():
             assert sum(oov for _, _, oov in full) == scored.oov
 
 
+def test_a_sentence_left_out_entirely_has_no_perplexity():
+    model = bigram.train(["ab", "ba"], order=3)
+    assert math.isnan(model.perplexity("z"))
+    assert [n for _, n, _ in model.full_scores("z")] == [0, 0]
+    assert model.score("z") == 0.0
+
+
 def test_neural_model_has_no_null_context():
     model = bigram.train(["ab", "ba"], model="neural", steps=2)
     with pytest.raises(bigram.OptionError, match="bos"):

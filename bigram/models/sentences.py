@@ -172,6 +172,8 @@ class SentenceScorer:
         kenlm's `perplexity`); tokens left out (see the module) are not counted."""
         logprob, _, _ = self._scores(sentence, True, True)
         counted = logprob[~np.isnan(logprob)]
+        if not len(counted):    # every prediction left out: NaN, as score_lines says
+            return math.nan
         return 10.0 ** (-float(counted.sum()) / LN10 / len(counted))
 
     # ------------------------------------------------------------------ states
