@@ -115,7 +115,7 @@ class SentenceScorer:
     # ------------------------------------------------------------------ sentences
 
     def _scores(self, sentence, bos, eos):
-        """ln P and n-gram length of each token (arrays) and the OOV flags (a list)."""
+        """ln P and n-gram length of each token (sequences) and the OOV flags (a list)."""
         words = self.tokens_of(sentence)
         get, unknown_id = self.token_ids().get, -1 if self.unk is None else self.unk
         ids = [get(word, unknown_id) for word in words]
@@ -132,6 +132,7 @@ class SentenceScorer:
         oov = [get(word) is None for word in words] + [False] * bool(eos)
         if self.unk is None:
             skipped = _touches(np.array(oov), first, self.order)
+            logprob = np.array(logprob, dtype=np.float64)
             logprob[skipped] = np.nan
             length = np.where(skipped, 0, length)
         return logprob, length, oov
@@ -157,12 +158,13 @@ class SentenceScorer:
         when `eos`), as lists; log10 P is NaN (length 0) where a model without `<unk>`
         leaves a prediction out."""
         logprob, length, oov = self._scores(sentence, bos, eos)
-        return (logprob / LN10).tolist(), [int(n) for n in length], oov
+        return (np.asarray(logprob, dtype=np.float64) / LN10).tolist(), \
+            [int(n) for n in length], oov
 
     def score(self, sentence, bos=True, eos=True):
         """log10 P of the sentence (the sum of its tokens' scores)."""
         logprob, _, _ = self._scores(sentence, bos, eos)
-        total = float(logprob.sum())
+        total = math.fsum(logprob)
         if math.isnan(total):
             total = float(np.nansum(logprob))
         return total / LN10
@@ -170,7 +172,7 @@ class SentenceScorer:
     def perplexity(self, sentence):
         """10 ** (-log10 P / tokens) with both boundaries, `</s>` counted as a token (as
         kenlm's `perplexity`); tokens left out (see the module) are not counted."""
-        logprob, _, _ = self._scores(sentence, True, True)
+        logprob = np.asarray(self._scores(sentence, True, True)[0], dtype=np.float64)
         counted = logprob[~np.isnan(logprob)]
         if not len(counted):    # every prediction left out: NaN, as score_lines says
             return math.nan
@@ -256,8 +258,8 @@ class SentenceScorer:
     def walk(self, tokens):
         """For every position of `tokens` (a list of ids, -1 for none): ln P of the token
         given those before it, the length of the longest window listed that ends there,
-        and of the longest one that can be a context (at most order - 1): an array and
-        two sequences."""
+        and of the longest one that can be a context (at most order - 1): three
+        sequences."""
         if self.tables is not None:
             children = self._successors()
             if children is not None:
@@ -296,50 +298,58 @@ class SentenceScorer:
             tables, order = self.tables, self.order
             count = sum(len(tables.keys[k]) for k in range(2, order + 1))
             self._children = SuccessorTable(tables) if count <= TABLE_WINDOWS else None
-            self._adj = tables._global("adj", order)
-            self._below = tables._global("below", order)
+            # adj and B by window id, read one float at a time from plain Python.
+            self._adj_view = memoryview(tables._global("adj", order)).cast("B").cast("d")
+            self._below_view = memoryview(tables._global("below", order)).cast("B").cast("d")
         return self._children
 
     def _walk_dict(self, tokens, children):
         """The query-table walk in plain Python over the successor table: the windows ending
         at a token are those ending one earlier (the ones with extensions) extended by it,
-        as long as they are found. (SuccessorTable.get, inlined: this loop is the cost of
-        a call.)"""
+        as long as they are found; ln P = adj of the longest + B of the longest context
+        one earlier, read through memoryviews of the tables' arrays. (SuccessorTable.get
+        is inlined: this loop is the cost of a call.)"""
         size, longest_context = self.size, self.order - 1
         view, shift = children.view, 64 - children.bits
         unigram_extends = children.unigram_extends
-        longest, context, lengths, context_lengths = [], [], [], []
+        adj, below = self._adj_view, self._below_view
+        logprobs, lengths, context_lengths = [], [], []
         before = []            # ids of the windows ending one earlier that have extensions
+        carried = 0.0          # B of the longest context ending one earlier
         for token in tokens:
             if token < 0:
-                here, extendable = [], 0
-            else:
-                here = [token + 1]
-                extendable = 1 if unigram_extends[token] else 0
-                for window in before:
-                    key = window * size + token + 1
-                    slot = ((key * _HASH_MULTIPLIER) & _MASK) >> shift << 1
+                logprobs.append(math.nan)
+                lengths.append(0)
+                context_lengths.append(0)
+                before, carried = [], 0.0
+                continue
+            here = [token + 1]
+            extendable = 1 if unigram_extends[token] else 0
+            for window in before:
+                key = window * size + token + 1
+                slot = ((key * _HASH_MULTIPLIER) & _MASK) >> shift << 1
+                found = view[slot]
+                while found != key and found:
+                    slot += 2
                     found = view[slot]
-                    while found != key and found:
-                        slot += 2
-                        found = view[slot]
-                    if not found:
-                        break
-                    found = view[slot + 1]
-                    if found < 0:
-                        found = ~found
-                    elif extendable == len(here):
-                        extendable += 1
-                    here.append(found)
-            longest.append(here[-1] if here else 0)
-            lengths.append(len(here))
-            shown = min(len(here), longest_context)
-            context.append(here[shown - 1] if shown else 0)
+                if not found:
+                    break
+                found = view[slot + 1]
+                if found < 0:
+                    found = ~found
+                elif extendable == len(here):
+                    extendable += 1
+                here.append(found)
+            count = len(here)
+            logprobs.append(adj[here[-1]] + carried)
+            lengths.append(count)
+            # (if-expressions, not min(): a call per token costs here)
+            shown = count if count <= longest_context else longest_context  # noqa: FURB136
             context_lengths.append(shown)
-            before = here[:min(extendable, longest_context)]
-        logprob = self._adj[longest]
-        logprob[1:] += self._below[context[:-1]]
-        return logprob, lengths, context_lengths
+            carried = below[here[shown - 1]] if shown else 0.0
+            before = here[:extendable if extendable < longest_context  # noqa: FURB136
+                          else longest_context]
+        return logprobs, lengths, context_lengths
 
     def _walk_tables(self, tokens):
         """query.QueryTables, level by level (models too large for a SuccessorTable): ln P
