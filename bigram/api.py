@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from bigram.errors import BigramError, InputError, OptionError
+from bigram.errors import BigramError, InputError, OptionError, cli_message
 from bigram.settings import DEFAULT_SEED, DEFAULT_SPLIT_SEED
 
 ITEMS_LABEL = "<items>"         # how items given from Python are named in reports and errors
@@ -155,7 +155,47 @@ def load(path: PathLike) -> Model:
     file raises ModelFileError."""
     from bigram.formats.modelfile import load as load_file
 
-    return Model(load_file(path))
+    model = Model(load_file(path))
+    model.path = os.fspath(path)
+    return model
+
+
+def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | None = None,
+                tune_on: Data = None, encoding_errors: str = "strict") -> Model:
+    """The linear mixture of models of one unit (`bigram interpolate`): P(w | h) = sum of
+    weight_i * P_i(w | h), each model with its own context and back-off.
+
+    `models` are loaded Models or model/ARPA paths; give `weights` (adding up to 1) or
+    `tune_on` held-out data (items or a path), whose perplexity EM then minimises, as
+    SRILM's compute-best-mix. The result saves as a small file naming its components'
+    files (so components must come from files to be saved).
+    """
+    from bigram.formats.modelfile import SavedModel, interpolation_meta
+    from bigram.models.interpolation import InterpolatedModel
+
+    if isinstance(models, (str, os.PathLike)) or not isinstance(models, Sequence):
+        raise OptionError("models must be a list of models or model files")
+    loaded = [m if isinstance(m, Model) else load(m) for m in models]
+    if (weights is None) == (tune_on is None):
+        raise OptionError("give --weights or --tune-on (one of them)")
+    sources = [getattr(m, "path", None) for m in loaded]
+    components = [m.saved.model for m in loaded]
+    if tune_on is not None:
+        from bigram.training.interpolate import tune_weights
+
+        sources_of_data = _sources(tune_on)
+        if len(sources_of_data) != 1:
+            raise InputError("tune_on reads one path (or one list of items)")
+        tuning = tune_weights(components, sources_of_data[0], encoding_errors)
+        weights = tuning.weights
+    model = InterpolatedModel(components, weights, [s or "<in memory>" for s in sources])
+    saved = SavedModel(model, {}, {}, None)
+    if all(sources):
+        saved.meta = interpolation_meta(model)
+    result = Model(saved)
+    if tune_on is not None:
+        result.tuning = tuning
+    return result
 
 
 # ---------------------------------------------------------------------- the model
@@ -168,6 +208,9 @@ class Model:
         self._saved = saved
         self._reports = reports
         self._tokens = None
+        self._sentence_scorer = None
+        self.path = None            # the file it was loaded from, if any
+        self.tuning = None          # interpolate(tune_on=...): training.interpolate.Tuning
 
     def __repr__(self):
         from bigram.models.language_models import order_name
@@ -235,7 +278,7 @@ class Model:
 
     # ------------------------------------------------------------------ scoring
 
-    def score(self, item: str, oov: str = "skip"):
+    def score_item(self, item: str, oov: str = "skip"):
         """The lecture's walk through one item, as `bigram score` shows it: an ItemScore with
         each n-gram's (label, probability, ln probability) and the item's totals.
 
@@ -252,16 +295,64 @@ class Model:
 
     def logprob(self, item: str, oov: str = "skip") -> float:
         """ln P(item): the natural log of the item's probability, boundaries included."""
-        return self.score(item, oov).log_likelihood
+        return self.score_item(item, oov).log_likelihood
 
     def logprobs(self, item: str, oov: str = "skip") -> list[tuple[str, float]]:
         """(n-gram, ln P) of every predicted token of the item, as `bigram score` lists them."""
-        return [(ngram, logprob) for ngram, _, logprob in self.score(item, oov).ngrams]
+        return [(ngram, logprob) for ngram, _, logprob in self.score_item(item, oov).ngrams]
+
+    # ------------------------------------------------------------------ kenlm's calls
+
+    @property
+    def _sentences(self):
+        """The per-sentence scorer (models.sentences), made on first use."""
+        if self._sentence_scorer is None:
+            from bigram.models.sentences import SentenceScorer
+
+            self._sentence_scorer = SentenceScorer(self._saved.model)
+        return self._sentence_scorer
+
+    def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
+        """log10 P(sentence), as kenlm.Model.score: `bos` starts it after `<s>`, `eos` ends
+        it with `</s>`. A word model's sentence is split on whitespace; a character
+        model's is its characters. One call is one small walk over the sentence; for
+        many lines, `score_lines` (or `bigram score --file`) is the fast path and gives
+        the same numbers."""
+        return self._sentences.score(sentence, bos, eos)
+
+    def perplexity(self, sentence: str) -> float:
+        """10 ** (-score(sentence) / tokens), `</s>` counted, as kenlm.Model.perplexity."""
+        return self._sentences.perplexity(sentence)
+
+    def full_scores(self, sentence: str, bos: bool = True,
+                    eos: bool = True) -> Iterator[tuple[float, int, bool]]:
+        """(log10 P, n-gram length, oov) of each token of the sentence (`</s>` last when
+        `eos`), as kenlm.Model.full_scores yields them."""
+        return zip(*self._sentences.full_scores(sentence, bos, eos))
+
+    def __contains__(self, word: str) -> bool:
+        """Whether the model gives `word` a probability of its own (`<s>` and `</s>`
+        always; `<unk>` and pruned words never), as `word in kenlm.Model`."""
+        return isinstance(word, str) and self._sentences.contains(word)
+
+    def BeginSentenceWrite(self, state) -> None:
+        """Set a bigram.State to the start of a sentence (after `<s>`)."""
+        self._sentences.begin_sentence(state)
+
+    def NullContextWrite(self, state) -> None:
+        """Set a bigram.State to no context (back-off models only)."""
+        self._sentences.null_context(state)
+
+    def BaseScore(self, in_state, word: str, out_state) -> float:
+        """log10 P(word | in_state), and out_state set to the state after `word` (`</s>`
+        ends the sentence), as kenlm.Model.BaseScore."""
+        return self._sentences.base_score(in_state, word, out_state)
 
     def score_lines(self, lines: Iterable[str], oov: str = "skip") -> Iterator:
         """A scoring.LineScore (item, logprob, log10prob, tokens, oov, perplexity) for each
         string of `lines` (a list, or an open text file), lazily, in batches; each string
-        is one item, as `bigram score --file` reads lines."""
+        is one item, as `bigram score --file` reads lines. The fast path for many lines:
+        blocks of them are scored at once (same numbers as `score`, one line at a time)."""
         from bigram.models.scoring import score_lines
 
         return score_lines(self._saved.model, lines, oov)
@@ -338,6 +429,9 @@ class Model:
         that is not a model file is kept, and OptionError raised, unless `force`."""
         from bigram.formats.modelfile import save
 
+        if self.kind == "interpolated" and not self._saved.meta:
+            raise OptionError("an interpolated model is saved as the list of its component "
+                              "files: interpolate models loaded from files to save it")
         _check_output(path, "model", force)
         return save(path, self._saved)
 
@@ -346,6 +440,10 @@ class Model:
         of n-grams of each order. An existing non-ARPA file is kept unless `force`."""
         from bigram.formats.arpa_writer import write
 
+        if self.kind == "interpolated":
+            raise OptionError("an interpolated model has no ARPA form yet (SRILM's "
+                              "-write-lm approximation is not built): export each model it "
+                              "mixes, or score with the interpolated file itself")
         _check_output(path, "arpa", force)
         return write(self._saved.model, Path(path))
 
@@ -380,4 +478,4 @@ def _check_output(path, kind, force):
     try:
         check_output(Path(path), kind, (), force)
     except BigramError as error:
-        raise OptionError(str(error)) from None
+        raise OptionError(cli_message(error)) from None

@@ -5,6 +5,10 @@ corpora and writes everything into tests/fixtures/kenlm/, which is committed, so
 tests never need KenLM. Build the programs first with ../shared/tools/build-kenlm.sh.
 
     python scripts/make_kenlm_fixtures.py [--kenlm-bin DIR]
+    python scripts/make_kenlm_fixtures.py --python-module   # only python_module.json
+
+The second form records what the `kenlm` Python module (`pip install kenlm`) answers on
+the ARPA files already written: see `python_module_record`.
 
 DIR defaults to $KENLM_BIN, then to build-kenlm.sh's default ~/.cache/kenlm/build/bin.
 Re-running rewrites the same bytes: the corpora are seeded and the gzip headers carry
@@ -22,6 +26,8 @@ What is written:
   The held-out files contain out-of-vocabulary tokens and one blank line.
 - `<corpus>.o<N>[.prune-<t1>-...].arpa.gz`: `lmplz -o N --discount_fallback [--prune ...]`.
 - `manifest.json`: see `model_record` for the schema of each model's entry.
+- `python_module.json`: the kenlm module's score/full_scores/perplexity/BaseScore values
+  on those files (see `python_module_record`).
 """
 
 import argparse
@@ -246,10 +252,63 @@ def model_record(kenlm, work, corpus, order, prune):
     return record | {"query": parse_query(query.stdout.decode("utf-8"))}
 
 
+def python_module_record(kenlm_module, record):
+    """What `kenlm.Model` answers on one fixture model, for each held-out sentence: per
+    (bos, eos) its full_scores ([log10 p, n-gram length, oov] per token) and score; the
+    sentence's perplexity; the BaseScore of each word and `</s>` walked from
+    BeginSentenceWrite and from NullContextWrite (the state carried along); and whether
+    the model contains a few words. Entry: name, sentences (list of {sentence, scores:
+    {"TT"/"TF"/"FT"/"FF" (bos, eos as T/F): {full: [...], total}}, perplexity, begin,
+    null}), contains ({word: bool})."""
+    model = kenlm_module.Model(str(FIXTURES / record["arpa"]))
+    lines = (FIXTURES / f"{record['corpus']}.heldout.txt").read_text(encoding="utf-8")
+    sentences = []
+    for line in lines.splitlines():
+        scores = {}
+        for bos in (True, False):
+            for eos in (True, False):
+                full = [[round(p, 7), n, oov] for p, n, oov in model.full_scores(line, bos, eos)]
+                scores[f"{'TF'[not bos]}{'TF'[not eos]}"] = {
+                    "full": full, "total": round(model.score(line, bos, eos), 7)}
+        walks = {}
+        for name, start in (("begin", model.BeginSentenceWrite),
+                            ("null", model.NullContextWrite)):
+            state, out, values = kenlm_module.State(), kenlm_module.State(), []
+            start(state)
+            for word in line.split() + ["</s>"]:
+                values.append(round(model.BaseScore(state, word, out), 7))
+                state, out = out, state
+            walks[name] = values
+        sentences.append({"sentence": line, "scores": scores,
+                          "perplexity": model.perplexity(line), **walks})
+    words = sorted({w for line in lines.split() for w in line.split()})[:12]
+    contains = {w: w in model for w in words + ["<s>", "</s>", "<unk>", "zzyzx"]}
+    return {"name": record["name"], "sentences": sentences, "contains": contains}
+
+
+def write_python_module_fixtures():
+    """python_module.json: the kenlm module's answers on every fixture model it loads."""
+    import kenlm as kenlm_module
+
+    manifest = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
+    records = [python_module_record(kenlm_module, r) for r in manifest["models"]
+               if r["query"] is not None]
+    out = {"kenlm": "kenlm Python module 0.3.0 (pip install kenlm)", "models": records}
+    (FIXTURES / "python_module.json").write_text(json.dumps(out, ensure_ascii=False) + "\n",
+                                                 encoding="utf-8")
+    print(f"wrote {len(records)} models' kenlm module values to python_module.json")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kenlm-bin", help="folder holding lmplz and query")
-    kenlm = find_kenlm(parser.parse_args().kenlm_bin)
+    parser.add_argument("--python-module", action="store_true",
+                        help="only record the kenlm Python module's values")
+    args = parser.parse_args()
+    if args.python_module:
+        write_python_module_fixtures()
+        return
+    kenlm = find_kenlm(args.kenlm_bin)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     makers = {"chars": chars_corpus, "words": words_corpus, "fallback": fallback_corpus,
               "edge": edge_corpus, "symbols": symbols_corpus}

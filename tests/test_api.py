@@ -12,6 +12,7 @@ import pytest
 from conftest import NAMES, names
 
 import bigram
+from bigram.errors import python_wording
 
 LECTURE_SEED = 2147483647
 
@@ -202,8 +203,37 @@ def test_errors_are_the_cli_errors(cli, tmp_path, everything):
             continue
         with pytest.raises(kind) as error:
             call()
-        assert str(error.value).replace(str(tmp_path) + "/", "") == shown
+        # The same message; the API's names the argument where the CLI's names the flag.
+        assert error.value.cli_message.replace(str(tmp_path) + "/", "") == shown
+        assert str(error.value) == python_wording(error.value.cli_message)
     assert (tmp_path / "notes.txt").read_text() == "keep me\n"
+
+
+def test_api_errors_name_arguments_and_cli_errors_name_flags(cli, everything):
+    with pytest.raises(bigram.OptionError) as error:
+        everything.sample(temperature=0.0)
+    assert str(error.value) == "temperature must be a positive number, not 0.0"
+    assert error_line(cli("sample", "--temperature", "0")) == \
+        "--temperature must be a positive number, not 0.0"
+    with pytest.raises(bigram.OptionError) as error:
+        everything.sample(n=-2)
+    assert str(error.value) == "n must be 0 or more, not -2"
+    with pytest.raises(bigram.OptionError) as error:
+        bigram.train(["ab"], model="neural", method="kneser-ney", prune=[0, 1])
+    assert "--" not in str(error.value) and "method='modified-kneser-ney'" in str(error.value)
+
+
+def test_python_wording_of_flags():
+    assert python_wording("--max-len must be at least 1, not 0") == \
+        "max_len must be at least 1, not 0"
+    assert python_wording("use --model counts (or --max-vocab to keep fewer)") == \
+        "use model='counts' (or max_vocab to keep fewer)"
+    assert python_wording("or pass --force to overwrite it") == "or pass force=True to overwrite it"
+    assert python_wording("--split 80/10/10 or --split hash:80/10/10") == \
+        "split='80/10/10' or split='hash:80/10/10'"
+    assert python_wording("--threads goes with --file") == "--threads goes with --file"
+    assert python_wording("--smoothing-method kneser-ney, --smoothing 0.5") == \
+        "method='kneser-ney', smoothing 0.5"
 
 
 def test_help_lists_the_api_and_import_stays_light():
@@ -237,7 +267,7 @@ def test_the_cli_goes_through_the_api(cli, monkeypatch):
 
     for name in ("train", "load"):
         spy(api, name)
-    for name in ("save", "sample_batches", "evaluate", "score", "info", "export_arpa"):
+    for name in ("save", "sample_batches", "evaluate", "score_item", "info", "export_arpa"):
         spy(api.Model, name)
     commands = [("train", "--test-size", "0"), ("sample", "-n", "2", "--seed", "1"),
                 ("eval", str(NAMES)), ("score", "emma"), ("info", "--json"),
@@ -245,4 +275,4 @@ def test_the_cli_goes_through_the_api(cli, monkeypatch):
     for command in commands:
         assert cli(*command).code == 0
     assert calls == ["train", "save", "load", "sample_batches", "load", "evaluate", "load",
-                     "score", "load", "info", "load", "export_arpa"]
+                     "score_item", "load", "info", "load", "export_arpa"]

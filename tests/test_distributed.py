@@ -198,11 +198,11 @@ def test_unreadable_inputs_are_one_line_errors(cluster, corpora, tmp_path):
 
 def test_options_that_need_every_item_are_refused(cluster):
     address = cluster[0].scheduler_address
-    with pytest.raises(OptionError, match="--test-size 0"):
+    with pytest.raises(OptionError, match="test_size 0"):
         load_on_cluster([str(NAMES)], Cluster(address))            # makemore's default split
     with pytest.raises(OptionError, match="hash:80/10/10"):
         load_on_cluster([str(NAMES)], Cluster(address), Reading(split="80/10/10"))
-    with pytest.raises(OptionError, match="--min-count"):
+    with pytest.raises(OptionError, match="min_count"):
         load_on_cluster([str(NAMES)], Cluster(address), Reading(test_size=0, min_count=2))
 
 

@@ -87,5 +87,5 @@ def test_kneser_ney_discount_from_count_of_counts():
 def test_out_of_range_strengths():
     with pytest.raises(OptionError, match="discount D, which must lie in"):
         smooth(np.ones((3, 3), dtype=np.int64), "kneser-ney", 1.5)
-    with pytest.raises(OptionError, match="unknown --smoothing-method"):
+    with pytest.raises(OptionError, match="unknown method"):
         smooth(np.ones((3, 3), dtype=np.int64), "good-turing")

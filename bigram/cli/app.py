@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from bigram.version import __version__
-from bigram.errors import BigramError, OptionError
+from bigram.errors import BigramError, OptionError, cli_message
 
 DEFAULT_MODEL = "bigram.npz"
 
@@ -329,7 +329,7 @@ def _check_output_path(path, kind, inputs=(), force=False):
     try:
         check_output(path, kind, inputs, force)
     except BigramError as error:
-        raise OptionError(str(error)) from None
+        raise OptionError(cli_message(error)) from None
 
 
 def _text_inputs(files):
@@ -540,7 +540,7 @@ def score(
     if not names:
         raise OptionError("give items to score, or --file and files")
     model = _model(model_file)
-    scores = [model.score(name, oov.value) for name in names]
+    scores = [model.score_item(name, oov.value) for name in names]
     if as_json:
         from bigram.cli.render import score_json
 
@@ -637,6 +637,43 @@ def merge_models(
     _show(loss_table(evaluate_splits(merged), unit_name(merged.model)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
                     f"{len(merged.vocabulary):,} tokens")
+
+
+@app.command("interpolate")
+def interpolate_models(
+    models: Annotated[list[Path], typer.Argument(
+        help="Two or more model files (or ARPA files) of one unit.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the "
+                                         "interpolated model.")],
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", help="The models' weights, comma-separated, adding up to 1 "
+        "(e.g. 0.7,0.3).", show_default=False)] = None,
+    tune_on: Annotated[Optional[str], typer.Option(
+        "--tune-on", help="Held-out text (one item a line): weights by EM, minimising its "
+        "perplexity (SRILM's compute-best-mix).", show_default=False)] = None,
+    force: ForceOption = False,
+):
+    """Mix models trained on different text: P = sum of weight * P_model, exactly, each
+    model with its own back-off. The file written names the model files it mixes."""
+    import bigram.api as api
+
+    if weights is not None:
+        try:
+            weights = [float(w) for w in weights.replace(" ", "").split(",")]
+        except ValueError:
+            raise OptionError(f"--weights takes numbers separated by commas, not "
+                              f"{weights!r}") from None
+    _check_output_path(output, "model", models, force)
+    mixed = api.interpolate(list(models), weights=weights, tune_on=tune_on)
+    replaced = mixed.save(output, force=True)
+    shown = ", ".join(f"{w:.4f} {p}" for w, p in zip(mixed.settings["weights"], models))
+    if mixed.tuning is not None:
+        tuning = mixed.tuning
+        each = ", ".join(f"{p:.2f}" for p in tuning.component_perplexities)
+        _stdout().print(f"EM on {tune_on}: {tuning.predictions:,} predictions, "
+                        f"{tuning.rounds} rounds; perplexity {tuning.perplexity:.2f} "
+                        f"(the models alone: {each})")
+    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: weights {shown}")
 
 
 @app.command("export")
@@ -854,7 +891,7 @@ def main(argv=None):
     except BigramError as error:
         if debug:
             raise
-        print(f"error: {_one_line(error)}", file=sys.stderr)
+        print(f"error: {_one_line(error.cli_message)}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -34,12 +34,12 @@ from bigram.formats.checks import (
 )
 from bigram.text.compressed import DecompressedStream, codec_of
 from bigram.text.sources import KEEP_TEXT_LIMIT
-from bigram.errors import BigramError, InputError, ModelFileError, OptionError
+from bigram.errors import BigramError, InputError, ModelFileError, OptionError, cli_message
 from bigram.formats.files import atomic_write, check_regular_file, is_query_file
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
 from bigram.formats.npzfile import NpzFile, damaged
-from bigram.formats.saved import FORMAT, FORMAT_VERSION, SPLITS, SavedModel
+from bigram.formats.saved import FORMAT, FORMAT_VERSION, SPLITS, SavedModel, model_meta, stamp
 from bigram.text.vocabulary import UNITS, Vocabulary
 
 def _text_array(text):
@@ -83,8 +83,38 @@ def _write_npy(stream, array):
         stream.write(data[start:start + (64 << 20)])
 
 
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, in hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def interpolation_meta(model):
+    """The metadata of an interpolated model file: its components' files (absolute paths,
+    and their SHA-256, so that a file changed since is noticed) and weights."""
+    components = []
+    for source in model.sources:
+        resolved = Path(source).resolve()
+        components.append({"path": str(resolved), "sha256": file_sha256(resolved)})
+    return stamp({**model_meta(model), "components": components, "weights": model.weights})
+
+
 def save(path, saved):
-    """Write `saved` to `path` atomically; returns True if an existing file was replaced."""
+    """Write `saved` to `path` atomically; returns True if an existing file was replaced.
+
+    An interpolated model's file holds its metadata and names its component files,
+    which are read again (and checked unchanged) when it is loaded."""
+    if saved.model.kind == "interpolated":
+        text = _text_array(json.dumps(saved.meta, ensure_ascii=False))
+        try:
+            return atomic_write(path, lambda stream: _write_npz(stream, {"meta": text}))
+        except BigramError as error:
+            raise ModelFileError(cli_message(error)) from None
     # Characters side by side (any character, a line break included); words one per line
     # (a word never holds whitespace).
     separator = "" if saved.vocabulary.unit == "char" else "\n"
@@ -100,7 +130,7 @@ def save(path, saved):
     try:
         return atomic_write(path, lambda stream: _write_npz(stream, arrays))
     except BigramError as error:
-        raise ModelFileError(str(error)) from None
+        raise ModelFileError(cli_message(error)) from None
 
 
 # ---------------------------------------------------------------------- reading
@@ -319,7 +349,7 @@ def _read_model(npz, meta, vocabulary, order, padding, stated, path):
         return NeuralModel(vocabulary, weights, steps, hyper.get("lr", 0.0),
                            hyper.get("reg", 0.0), hyper.get("seed", 0), losses.tolist(), order)
     except (TypeError, ValueError, OptionError) as error:
-        raise damaged(path, str(error)) from None
+        raise damaged(path, cli_message(error)) from None
 
 
 def _read_query_tables(npz, order, size, padding, keys, path, hash_level_2=False):
@@ -493,6 +523,8 @@ def load(path):
         return load_arpa(path)
     with NpzFile(path) as npz:
         meta = _read_meta(npz, path)
+        if meta.get("kind") == "interpolated":
+            return _load_interpolation(meta, path)
         if meta.get("kind") not in MODEL_KINDS:
             raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
         vocabulary = _vocabulary(npz, meta, path)
@@ -507,3 +539,29 @@ def load(path):
         items = npz.read_text("train_items", max_bytes=TRAIN_ITEMS_LIMIT,
                               what="its training text") if "train_items" in npz else None
     return SavedModel(model, data_counts, meta, items)
+
+
+def _load_interpolation(meta, path):
+    """An interpolated model: its component files, each checked unchanged, and weights."""
+    from bigram.models.interpolation import InterpolatedModel
+
+    components = meta.get("components")
+    weights = meta.get("weights")
+    if not isinstance(components, list) or not isinstance(weights, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("path"), str) and
+            isinstance(c.get("sha256"), str) for c in components):
+        raise damaged(path, "its metadata does not list the interpolated models and weights")
+    models = []
+    for component in components:
+        source = Path(component["path"])
+        if not source.is_file():
+            raise ModelFileError(f"{path} interpolates {source}, which is missing")
+        if file_sha256(source) != component["sha256"]:
+            raise ModelFileError(f"{path} interpolates {source}, which has changed since "
+                                 "(interpolate the models again)")
+        models.append(load(source).model)
+    try:
+        model = InterpolatedModel(models, weights, [c["path"] for c in components])
+    except OptionError as error:
+        raise damaged(path, cli_message(error)) from None
+    return SavedModel(model, {}, meta, None)

@@ -149,17 +149,24 @@ class ScoredText:
 def score_tokens(model, tokens, offsets, unknown=None):
     """ln P of every prediction of items given as model token ids (-1 or `<unk>` for OOVs)."""
     text = pad_items(tokens, offsets, pads_for(model.padding, model.order))
-    index, rows = index_text(text, model.order, model.size, model.padding, keep_rows=True)
-    scores = model.score_index(index)
     predicted = np.flatnonzero(text.position >= text.pads)
     longest = np.minimum(text.position[predicted] + 1, model.order)
-    logprob = np.full(len(predicted), np.nan)
-    for k in range(1, model.order + 1):
-        at = longest == k
-        found = rows[k][predicted[at]]
-        values = np.full(len(found), np.nan)
-        values[found >= 0] = scores[k][found[found >= 0]]
-        logprob[at] = values
+    if hasattr(model, "prediction_logprobs"):   # an interpolation: its components score
+        logprob = model.prediction_logprobs(tokens, offsets)
+        if not model.vocabulary.unk and (np.asarray(tokens) < 0).any():
+            # As for other models: predictions whose window holds an OOV are left out.
+            logprob[touches_unknown(text, model.order)[predicted]] = np.nan
+    else:
+        index, rows = index_text(text, model.order, model.size, model.padding,
+                                 keep_rows=True)
+        scores = model.score_index(index)
+        logprob = np.full(len(predicted), np.nan)
+        for k in range(1, model.order + 1):
+            at = longest == k
+            found = rows[k][predicted[at]]
+            values = np.full(len(found), np.nan)
+            values[found >= 0] = scores[k][found[found >= 0]]
+            logprob[at] = values
     oov_stream = np.zeros(len(text.stream), dtype=bool)
     if unknown is not None and len(unknown):
         lengths = np.diff(offsets)
@@ -333,3 +340,12 @@ def score_item(model, item, oov="skip"):
         ngrams.append((separator.join(text), math.exp(value), value))
     return ItemScore(item, ngrams, float(scored.logprob[used].sum()), int(used.sum()), listed,
                      vocabulary.unit)
+
+
+def touches_unknown(text, order):
+    """Positions whose scored window (the longest that fits in the item, at most `order`
+    tokens) holds an unknown token."""
+    where = np.arange(len(text.stream))
+    last_unknown = np.maximum.accumulate(np.where(text.stream < 0, where, -1))
+    longest = np.minimum(text.position.astype(np.int64) + 1, order)
+    return last_unknown > where - longest

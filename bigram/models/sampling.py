@@ -153,14 +153,7 @@ class LazyChain:
 
     def __init__(self, model, temperature=1.0):
         self.model, self.temperature = model, temperature
-        # A position can start an item only after a uniform small enough to draw the
-        # boundary in some state. With the model's bound on that probability (and a margin
-        # for float32 rounding of the row's CDF), most positions are never tried.
-        bound = getattr(model, "boundary_bound", None)
-        self.boundary_limit = 1 << MANTISSA
-        if bound is not None and temperature == 1.0:
-            self.boundary_limit = min(1 << MANTISSA,
-                                      int((bound() * (1 + 1e-4) + 1e-9) * SCALE) + 1)
+        self.boundary_limit = boundary_limit(model, temperature)
 
     def draw(self, states, k):
         """Tokens drawn in `states` with uniform integers `k` (one row per distinct state)."""
@@ -186,11 +179,32 @@ TRANSITION_LIMIT = 1 << 22     # states x V entries of its transition table
 ROW_BUDGET = 1 << 22           # floats of rows a LazyChain computes at once
 
 
+def boundary_limit(model, temperature):
+    """The largest uniform integer that can draw the boundary in some state.
+
+    A position can start an item only after a uniform small enough to draw the boundary
+    in some state. With the model's bound on that probability (and a margin for float32
+    rounding of the row's CDF), most positions are never tried.
+    """
+    bound = getattr(model, "boundary_bound", None)
+    if bound is None or temperature != 1.0:
+        return 1 << MANTISSA
+    return min(1 << MANTISSA, int((bound() * (1 + 1e-4) + 1e-9) * SCALE) + 1)
+
+
 def chain_for(model, temperature=1.0, draws=0):
-    """The fastest exact chain for a model."""
+    """The fastest exact chain for a model: every row at once for small ones, the back-off
+    chain walked per draw for large back-off models (backoff_chain.py), else rows per
+    distinct state (neural models, and any temperature but 1)."""
     states = model.n_states()
     if states is not None and states * model.size <= TABLE_LIMIT:
         return TableChain(model, temperature, draws)
+    if temperature == 1.0 and hasattr(model, "backoff") and model.backoff is not None:
+        from bigram.models.backoff_chain import BackoffChain
+
+        chain = BackoffChain(model)
+        chain.boundary_limit = boundary_limit(model, temperature)
+        return chain
     return LazyChain(model, temperature)
 
 
@@ -222,8 +236,10 @@ def run_chains(chain, k, starts, start_state, max_steps, record=False):
             trace.append((alive, tokens))
         ended = tokens == BOUNDARY
         consumed[alive[ended]] = step + 1
-        alive, tokens = alive[~ended], tokens[~ended]
-        state[alive] = chain.advance(state[alive], tokens)
+        # Advanced with the very arrays drawn (a BackoffChain found the states then).
+        following = chain.advance(state[alive], tokens)
+        alive = alive[~ended]
+        state[alive] = following[~ended]
     consumed[alive] = max_steps
     cut[alive] = True
     return Chains(consumed, cut, state), trace

@@ -32,7 +32,8 @@ import numpy as np
 
 from bigram.text.sources import Block, Reader, gather_spans, resolve_sources, strip_spans
 from bigram.errors import BigramError, InputError, OptionError
-from bigram.models.evaluation import OOV_POLICIES, encode_for_model, json_number
+from bigram.models.evaluation import (OOV_POLICIES, encode_for_model, json_number,
+                                      touches_unknown)
 from bigram.ngrams.lookup import sorted_search
 from bigram.ngrams.index import pad_items, pads_for
 
@@ -159,6 +160,8 @@ class ContextScorer:
 def scorer_for(model):
     """The fastest scorer for a model: its query tables (query.py) where it has them,
     level-by-level back-off for other back-off models, else contexts."""
+    if hasattr(model, "components"):   # an interpolation scores through its components
+        return model
     tables = model.query_tables() if hasattr(model, "query_tables") else None
     if tables is not None:
         return tables
@@ -176,7 +179,7 @@ def score_items(model, scorer, tokens, offsets, unknown):
     predicted = text.position >= text.pads
     if not model.vocabulary.unk and unknown.any():
         values[~predicted] = 0.0
-        values[_touches_unknown(text, model.order)] = np.nan
+        values[touches_unknown(text, model.order)] = np.nan
     counted = predicted & ~np.isnan(values)
     values[~counted] = 0.0
     starts = text.starts[:-1]
@@ -188,15 +191,6 @@ def score_items(model, scorer, tokens, offsets, unknown):
     seen = np.zeros(len(unknown) + 1, dtype=np.int64)
     np.cumsum(unknown, out=seen[1:])
     return LineScores(logprob, counts, seen[offsets[1:]] - seen[offsets[:-1]])
-
-
-def _touches_unknown(text, order):
-    """Positions whose scored window (the longest that fits in the item, at most `order`
-    tokens) holds an unknown token."""
-    where = np.arange(len(text.stream))
-    last_unknown = np.maximum.accumulate(np.where(text.stream < 0, where, -1))
-    longest = np.minimum(text.position.astype(np.int64) + 1, order)
-    return last_unknown > where - longest
 
 
 def _score_spans(model, scorer, codepoints, starts, ends, oov, where):

@@ -1,0 +1,482 @@
+"""kenlm's Python interface on every model: one sentence at a time, in log10.
+
+`kenlm.Model(path).score(sentence, bos=True, eos=True)`, `perplexity`, `full_scores`,
+`word in model` and the state calls (`BeginSentenceWrite`, `NullContextWrite`,
+`BaseScore`) answer here for counts, neural and ARPA models alike, with the values
+KenLM gives on the same ARPA file. A sentence of a word model is split on whitespace,
+as kenlm splits it; a sentence of a character model is its characters (bigram's items),
+each one token.
+
+This is the per-call path: a sentence is walked in plain Python over one dict of the
+model's windows (window id * V + token -> id of the longer window) and two numpy
+gathers of query.QueryTables' values, so a Python loop over lines stays within a small
+factor of kenlm's. Many lines at once go faster through `Model.score_lines` or
+`bigram score --file`, which score blocks of text and give the same numbers.
+
+Words outside the vocabulary: a model with `<unk>` scores them as `<unk>` (as kenlm).
+A model without it has no probability for them: as `score_lines` and `bigram eval`
+do, every prediction whose window holds one is left out of the sentence's total and
+of the token count `perplexity` divides by; `full_scores` yields it as (nan, 0, oov).
+"""
+
+import math
+
+import numpy as np
+
+from bigram.errors import InputError, OptionError
+from bigram.ngrams.index import BOUNDARY, pads_for
+
+LN10 = math.log(10)
+# Models with up to this many windows of 2+ tokens score a sentence in plain Python over
+# a SuccessorTable (32 to 64 bytes a window, made on the first call); larger ones level
+# by level in numpy (a few times slower per call).
+TABLE_WINDOWS = 50_000_000
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+SENTENCE_MARKS = ("<s>", "</s>")
+
+
+class State:
+    """What a model remembers of the words before: the context tokens that matter (ids,
+    oldest first), as kenlm.State; equal states score every next word alike."""
+
+    __slots__ = ("context",)
+
+    def __init__(self):
+        self.context = ()
+
+    def __eq__(self, other):
+        return isinstance(other, State) and self.context == other.context
+
+    def __hash__(self):
+        return hash(self.context)
+
+    def __len__(self):
+        return len(self.context)
+
+    def __repr__(self):
+        return f"State({self.context})"
+
+
+class SentenceScorer:
+    """The per-sentence queries of one models.LanguageModel."""
+
+    def __init__(self, model):
+        self.model = model
+        self.vocabulary = model.vocabulary
+        self.order = model.order
+        self.size = len(self.vocabulary)
+        self.pads = pads_for(model.padding, model.order)
+        self.unk = self.vocabulary.unk_id
+        self.parts = [SentenceScorer(c) for c in getattr(model, "components", ())]
+        self.tables = model.query_tables() if hasattr(model, "query_tables") else None
+        self.backoff = getattr(model, "backoff", None) if self.tables is None else None
+        self._ids = None
+        self._children = False            # the successor dict, not made yet
+
+    # ------------------------------------------------------------------ tokens
+
+    def token_ids(self):
+        """Token string -> id of every token the model gives a probability of its own (made
+        on first use); tokens without one (pruned unigrams) are left out, and read as
+        `<unk>` as kenlm reads them."""
+        if self._ids is None:
+            vocabulary = self.vocabulary
+            ids = {token: i + vocabulary.first for i, token in enumerate(vocabulary.tokens)}
+            unlisted = self.model.unlisted_tokens()
+            if unlisted is not None:
+                for i in np.flatnonzero(unlisted).tolist():
+                    ids.pop(vocabulary.token(i), None)
+            self._ids = ids
+        return self._ids
+
+    def tokens_of(self, sentence):
+        """The sentence's tokens: its words (split on whitespace) or its characters."""
+        if not isinstance(sentence, str):
+            raise InputError(f"a sentence is a string, not {type(sentence).__name__}")
+        if self.vocabulary.unit == "word":
+            return sentence.split()
+        return list(sentence.strip())
+
+    def contains(self, word):
+        """Whether the model gives `word` a probability of its own (kenlm's `word in model`):
+        `<s>` and `</s>` are in every model, `<unk>` in none."""
+        return word in SENTENCE_MARKS or word in self.token_ids()
+
+    def word_id(self, word):
+        """The id a word is scored as (`</s>` is the boundary); -1 when it has none."""
+        if word == "</s>":
+            return BOUNDARY
+        found = self.token_ids().get(word)
+        if found is not None:
+            return found
+        return self.unk if self.unk is not None else -1
+
+    # ------------------------------------------------------------------ sentences
+
+    def _scores(self, sentence, bos, eos):
+        """ln P and n-gram length of each token (sequences) and the OOV flags (a list)."""
+        words = self.tokens_of(sentence)
+        get, unknown_id = self.token_ids().get, -1 if self.unk is None else self.unk
+        ids = [get(word, unknown_id) for word in words]
+        if self.parts:
+            logprob, length = self._mixed(words, bos, eos)
+            first = 0
+        else:
+            start = self.start_context(bos)
+            logprob, length, _ = self.walk(start + ids + [BOUNDARY] * bool(eos))
+            first = len(start)
+            logprob, length = logprob[first:], length[first:]
+        if unknown_id not in ids:
+            return logprob, length, [False] * (len(words) + bool(eos))
+        oov = [get(word) is None for word in words] + [False] * bool(eos)
+        if self.unk is None:
+            skipped = _touches(np.array(oov), first, self.order)
+            logprob = np.array(logprob, dtype=np.float64)
+            logprob[skipped] = np.nan
+            length = np.where(skipped, 0, length)
+        return logprob, length, oov
+
+    def _mixed(self, words, bos, eos):
+        """An interpolation's ln P per token: each component walks the sentence with its
+        own vocabulary and padding (a token it cannot score: probability 0 from it), and
+        the weighted probabilities are summed; the n-gram length is the longest any
+        component used."""
+        logprobs, lengths = [], []
+        for part in self.parts:
+            get = part.token_ids().get
+            missing = -1 if part.unk is None else part.unk
+            start = part.start_context(bos)
+            ids = [get(word, missing) for word in words] + [BOUNDARY] * bool(eos)
+            logprob, length, _ = part.walk(start + ids)
+            logprobs.append(np.nan_to_num(logprob[len(start):], nan=-np.inf))
+            lengths.append(np.asarray(length[len(start):]))
+        return self.model.mix(np.array(logprobs)), np.max(lengths, axis=0)
+
+    def full_scores(self, sentence, bos=True, eos=True):
+        """log10 P, n-gram length and OOV flag of each token of the sentence (`</s>` last
+        when `eos`), as lists; log10 P is NaN (length 0) where a model without `<unk>`
+        leaves a prediction out."""
+        logprob, length, oov = self._scores(sentence, bos, eos)
+        return (np.asarray(logprob, dtype=np.float64) / LN10).tolist(), \
+            [int(n) for n in length], oov
+
+    def score(self, sentence, bos=True, eos=True):
+        """log10 P of the sentence (the sum of its tokens' scores)."""
+        logprob, _, _ = self._scores(sentence, bos, eos)
+        total = math.fsum(logprob)
+        if math.isnan(total):
+            total = float(np.nansum(logprob))
+        return total / LN10
+
+    def perplexity(self, sentence):
+        """10 ** (-log10 P / tokens) with both boundaries, `</s>` counted as a token (as
+        kenlm's `perplexity`); tokens left out (see the module) are not counted."""
+        logprob = np.asarray(self._scores(sentence, True, True)[0], dtype=np.float64)
+        counted = logprob[~np.isnan(logprob)]
+        if not len(counted):    # every prediction left out: NaN, as score_lines says
+            return math.nan
+        return 10.0 ** (-float(counted.sum()) / LN10 / len(counted))
+
+    # ------------------------------------------------------------------ states
+
+    def start_context(self, bos):
+        """The context ids before a sentence: its `<s>` padding, or none (-1)."""
+        if bos:
+            return [BOUNDARY] * self.pads
+        if self.tables is None and self.backoff is None:
+            raise OptionError("bos must be True for a neural model: it predicts every token "
+                              "from a full context and has no null context")
+        return [-1]
+
+    def begin_sentence(self, state):
+        """Set `state` to the start of a sentence (kenlm's BeginSentenceWrite)."""
+        if self.parts:
+            return self._set_parts(state, "begin_sentence")
+        self._set(state, self.start_context(True))
+
+    def null_context(self, state):
+        """Set `state` to no context at all (kenlm's NullContextWrite)."""
+        if self.parts:
+            return self._set_parts(state, "null_context")
+        self._set(state, self.start_context(False))
+
+    def _set_parts(self, state, how):
+        """An interpolation's state: each component's context, side by side."""
+        if not isinstance(state, State):
+            raise InputError("state must be a bigram State object")
+        contexts = []
+        for part in self.parts:
+            own = State()
+            getattr(part, how)(own)
+            contexts.append(own.context)
+        state.context = tuple(contexts)
+
+    def base_score(self, state, word, out_state):
+        """log10 P(word | state), and `out_state` set to the state after it (kenlm's
+        BaseScore); -inf for a word a model without `<unk>` has no probability for."""
+        context = list(state.context) if isinstance(state, State) else None
+        if context is None or not isinstance(out_state, State):
+            raise InputError("in_state and out_state must be bigram State objects")
+        if not isinstance(word, str):
+            raise InputError(f"a word is a string, not {type(word).__name__}")
+        if self.parts:
+            return self._base_score_parts(context, word, out_state)
+        tokens = context + [self.word_id(word)]
+        logprob, _, context_length = self.walk(tokens)
+        out_state.context = self._kept(tokens, context_length[-1])
+        value = logprob[-1] / LN10
+        return float("-inf") if math.isnan(value) else float(value)
+
+    def _base_score_parts(self, contexts, word, out_state):
+        """BaseScore of an interpolation: each component from its own context, mixed."""
+        values, following = [], []
+        for part, context in zip(self.parts, contexts):
+            own, after = State(), State()
+            own.context = context
+            values.append(part.base_score(own, word, after) * LN10)
+            following.append(after.context)
+        out_state.context = tuple(following)
+        mixed = float(self.model.mix(np.array(values)[:, None])[0])
+        return float("-inf") if math.isnan(mixed) else mixed / LN10
+
+    def _set(self, state, context):
+        if not isinstance(state, State):
+            raise InputError("state must be a bigram State object")
+        tokens = list(context)
+        _, _, context_length = self.walk(tokens)
+        state.context = self._kept(tokens, context_length[-1])
+
+    def _kept(self, tokens, length):
+        """The last `length` tokens (those the next word's window can reach back to)."""
+        if self.tables is None and self.backoff is None:
+            return tuple(tokens[-(self.order - 1):])   # a neural model's context
+        return tuple(tokens[len(tokens) - int(length):])
+
+    # ------------------------------------------------------------------ the walk
+
+    def walk(self, tokens):
+        """For every position of `tokens` (a list of ids, -1 for none): ln P of the token
+        given those before it, the length of the longest window listed that ends there,
+        and of the longest one that can be a context (at most order - 1): three
+        sequences."""
+        if self.tables is not None:
+            children = self._successors()
+            if children is not None:
+                return self._walk_dict(tokens, children)
+            return self._walk_tables(np.array(tokens, dtype=np.int64))
+        if self.backoff is not None:
+            return self._walk_backoff(np.array(tokens, dtype=np.int64))
+        return self._walk_neural(np.array(tokens, dtype=np.int64))
+
+    def _windows(self, keys_of, tokens):
+        """Per level k >= 2: positions where a listed window of k tokens ends, and its row
+        (the window of k - 1 tokens ending one earlier, extended by this token); up to the
+        first level where none ends, which is yielded empty."""
+        size, n = self.size, len(tokens)
+        rows = np.where(tokens >= 0, tokens, -1)
+        for k in range(2, self.order + 1):
+            keys = keys_of(k)
+            ok = np.flatnonzero((rows[:-1] >= 0) & (tokens[1:] >= 0))
+            if not len(ok) or not len(keys):
+                at = found = ok[:0]
+            else:
+                queries = rows[ok] * size + tokens[ok + 1]
+                found = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+                hit = keys[found] == queries
+                at, found = ok[hit] + 1, found[hit]
+            yield k, at, found
+            if not len(at):
+                return
+            rows = np.full(n, -1, dtype=np.int64)
+            rows[at] = found
+
+    def _successors(self):
+        """The SuccessorTable of the model's windows (made on first use), or None for
+        models with more than TABLE_WINDOWS windows of 2+ tokens."""
+        if self._children is False:
+            tables, order = self.tables, self.order
+            count = sum(len(tables.keys[k]) for k in range(2, order + 1))
+            self._children = SuccessorTable(tables) if count <= TABLE_WINDOWS else None
+            # adj and B by window id, read one float at a time from plain Python.
+            self._adj_view = memoryview(tables._global("adj", order)).cast("B").cast("d")
+            self._below_view = memoryview(tables._global("below", order)).cast("B").cast("d")
+        return self._children
+
+    def _walk_dict(self, tokens, children):
+        """The query-table walk in plain Python over the successor table: the windows ending
+        at a token are those ending one earlier (the ones with extensions) extended by it,
+        as long as they are found; ln P = adj of the longest + B of the longest context
+        one earlier, read through memoryviews of the tables' arrays. (SuccessorTable.get
+        is inlined: this loop is the cost of a call.)"""
+        size, longest_context = self.size, self.order - 1
+        view, shift = children.view, 64 - children.bits
+        unigram_extends = children.unigram_extends
+        adj, below = self._adj_view, self._below_view
+        logprobs, lengths, context_lengths = [], [], []
+        before = []            # ids of the windows ending one earlier that have extensions
+        carried = 0.0          # B of the longest context ending one earlier
+        for token in tokens:
+            if token < 0:
+                logprobs.append(math.nan)
+                lengths.append(0)
+                context_lengths.append(0)
+                before, carried = [], 0.0
+                continue
+            here = [token + 1]
+            extendable = 1 if unigram_extends[token] else 0
+            for window in before:
+                key = window * size + token + 1
+                slot = ((key * _HASH_MULTIPLIER) & _MASK) >> shift << 1
+                found = view[slot]
+                while found != key and found:
+                    slot += 2
+                    found = view[slot]
+                if not found:
+                    break
+                found = view[slot + 1]
+                if found < 0:
+                    found = ~found
+                elif extendable == len(here):
+                    extendable += 1
+                here.append(found)
+            count = len(here)
+            logprobs.append(adj[here[-1]] + carried)
+            lengths.append(count)
+            # (if-expressions, not min(): a call per token costs here)
+            shown = count if count <= longest_context else longest_context  # noqa: FURB136
+            context_lengths.append(shown)
+            carried = below[here[shown - 1]] if shown else 0.0
+            before = here[:extendable if extendable < longest_context  # noqa: FURB136
+                          else longest_context]
+        return logprobs, lengths, context_lengths
+
+    def _walk_tables(self, tokens):
+        """query.QueryTables, level by level (models too large for a SuccessorTable): ln P
+        = adj of the longest window + B of the longest context one position earlier."""
+        tables, order = self.tables, self.order
+        known = tokens >= 0
+        safe = np.where(known, tokens, 0)
+        adj = np.where(known, tables.adj[1][safe], np.nan)
+        length = known.astype(np.int64)
+        if order > 1:
+            below = np.where(known, tables.below[1][safe], 0.0)
+        else:
+            below = np.zeros(len(tokens))
+        context = length.copy() if order > 1 else np.zeros(len(tokens), np.int64)
+        for k, at, rows in self._windows(lambda k: tables.keys[k], tokens):
+            adj[at] = tables.adj[k][rows]
+            length[at] = k
+            if k < order:
+                below[at] = tables.below[k][rows]
+                context[at] = k
+        adj[1:] += below[:-1]
+        return adj, length, context
+
+    def _walk_backoff(self, tokens):
+        """A BackoffModel whose tables cannot be made (a back-off weight of zero): the
+        back-off rule level by level, as scoring.BackoffScorer applies it."""
+        backoff, order = self.backoff, self.order
+        known = tokens >= 0
+        safe = np.where(known, tokens, 0)
+        result = np.where(known, backoff.logprob[1][safe], np.nan)
+        if self.unk is not None:
+            unlisted = known & np.isnan(result)
+            result[unlisted] = backoff.logprob[1][self.unk]
+        length = known.astype(np.int64)
+        context = length.copy() if order > 1 else np.zeros(len(tokens), np.int64)
+        rows_below = np.where(known, tokens, -1)
+        for k, at, rows in self._windows(lambda k: backoff.index.level(k).keys, tokens):
+            # Every position whose k-1 context is listed picks up that context's back-off,
+            # then takes the window's own value where the window is listed with one.
+            has_context = np.flatnonzero(rows_below[:-1] >= 0) + 1
+            result[has_context] += backoff.logbackoff[k - 1][rows_below[has_context - 1]]
+            value = backoff.logprob[k][rows]
+            listed = ~np.isnan(value)
+            result[at[listed]] = value[listed]
+            length[at[listed]] = k
+            if k < order:
+                context[at] = k
+            rows_below = np.full(len(tokens), -1, dtype=np.int64)
+            rows_below[at] = rows
+        return result, length, context
+
+    def _walk_neural(self, tokens):
+        """A model without a back-off form: its distribution after each full context."""
+        model, order, n = self.model, self.order, len(tokens)
+        result = np.full(n, np.nan)
+        at = np.arange(order - 1, n)
+        if len(at):
+            windows = tokens[at[:, None] + np.arange(-(order - 1), 1)]
+            known = (windows >= 0).all(axis=1)
+            at, windows = at[known], windows[known]
+            powers = self.size ** np.arange(order - 2, -1, -1, dtype=np.int64)
+            states = windows[:, :-1] @ powers
+            if len(at):
+                probabilities = model.next_token_probabilities(states)
+                picked = probabilities[np.arange(len(at)), windows[:, -1]].astype(np.float64)
+                with np.errstate(divide="ignore"):
+                    result[at] = np.log(picked)
+        length = np.where(np.isnan(result), 0, order)
+        return result, length, np.full(n, order - 1)
+
+
+def _touches(unknown, first, order):
+    """Tokens (after `first` context positions) whose window of at most `order` tokens holds
+    an unknown one, as evaluation.touches_unknown leaves them out."""
+    where = np.arange(len(unknown))
+    last = np.maximum.accumulate(np.where(unknown, where, -1))
+    reach = np.minimum(where + first + 1, order)
+    return (last >= 0) & (last > where - reach)
+
+
+class SuccessorTable:
+    """(id of a window) * V + token -> id of that window extended by the token, for every
+    window of 2+ tokens of a query.QueryTables (ids as QueryTables numbers windows: level
+    1 is token + 1), read from plain Python: open addressing in one int64 array of (key
+    + 1, value) pairs (0: an empty slot), each placed by linear probing from the home
+    slot of key + 1, read through a memoryview (one cache line a probe, where a dict of
+    a million ints costs several misses a lookup and about 100 bytes a window). A value
+    is stored inverted (~id) where that window has no extension itself, so a walk need
+    not try it."""
+
+    def __init__(self, tables):
+        order, size, first = tables.order, tables.size, tables.first
+        extends = np.zeros(first[order] + tables.rows[order], dtype=bool)
+        for k in range(2, order + 1):
+            extends[tables.keys[k] // size + first[k - 1]] = True
+        self.unigram_extends = extends[1:size + 1].tolist()
+        keys, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for k in range(2, order + 1):
+            parents, last = np.divmod(tables.keys[k], size)
+            parents += first[k - 1]
+            parents *= size
+            parents += last + 1
+            keys.append(parents)
+            ids = np.arange(first[k], first[k] + len(parents))
+            values.append(np.where(extends[ids], ids, ~ids))
+        keys, values = np.concatenate(keys), np.concatenate(values)
+        self.bits = max(2 * len(keys) - 1, 1).bit_length()
+        hashed = keys.astype(np.uint64) * np.uint64(_HASH_MULTIPLIER)
+        home = (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
+        by_home = np.argsort(home, kind="stable")
+        home = home[by_home]
+        step = np.arange(len(keys), dtype=np.int64)
+        slot = np.maximum.accumulate(home - step) + step if len(keys) else step
+        # Probing that runs past the last home slot goes on into a tail, and an empty
+        # slot always ends the table.
+        slots = max(int(slot[-1]) + 2 if len(keys) else 1, 1 << self.bits)
+        self.pairs = np.zeros(2 * slots, dtype=np.int64)
+        self.pairs[2 * slot] = keys[by_home]
+        self.pairs[2 * slot + 1] = values[by_home]
+        self.view = memoryview(self.pairs).cast("B").cast("q")
+
+    def get(self, key):
+        """The value stored for `key` (window id * V + token), or None."""
+        view, key = self.view, key + 1
+        slot = ((key * _HASH_MULTIPLIER) & _MASK) >> (64 - self.bits) << 1
+        while view[slot] != key:
+            if not view[slot]:
+                return None
+            slot += 2
+        return view[slot + 1]
