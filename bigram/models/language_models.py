@@ -108,15 +108,8 @@ class LanguageModel:
         raise NotImplementedError
 
 
-class BackoffQueries(LanguageModel):
-    """Models whose queries are those of a BackoffModel (`self.backoff`)."""
-
-    @property
-    def padding(self):
-        return self.backoff.index.padding
-
-    def score_index(self, text):
-        return self.backoff.score_index(text)
+class BackoffSampling(LanguageModel):
+    """Models that sample by the states of a BackoffModel (`self.backoff`)."""
 
     def start_state(self):
         return self.backoff.start_state()
@@ -133,6 +126,17 @@ class BackoffQueries(LanguageModel):
     def boundary_bound(self):
         """An upper bound on P(end of item | any state)."""
         return self.backoff.boundary_bound()
+
+
+class BackoffQueries(BackoffSampling):
+    """Models whose queries are those of a BackoffModel (`self.backoff`)."""
+
+    @property
+    def padding(self):
+        return self.backoff.index.padding
+
+    def score_index(self, text):
+        return self.backoff.score_index(text)
 
     def query_tables(self):
         """The back-off form rearranged for scoring text (query.QueryTables), made on first

@@ -11,11 +11,11 @@ back-off from adj and B), as loading a model file does.
 import numpy as np
 
 from bigram.errors import ModelFileError, OptionError
-from bigram.models.language_models import LanguageModel
+from bigram.models.language_models import BackoffSampling
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex
 
 
-class QueryFileModel(LanguageModel):
+class QueryFileModel(BackoffSampling):
     """A back-off model whose query tables are a mapped trie (trie.TrieTables)."""
 
     kind = "query"
@@ -65,22 +65,6 @@ class QueryFileModel(LanguageModel):
             self._backoff = backoff_of(self.tables, self.source)
             self._backoff.unk_row = self.vocabulary.unk_id
         return self._backoff
-
-    def start_state(self):
-        return self.backoff.start_state()
-
-    def next_token_probabilities(self, states):
-        return self.backoff.rows(states).astype(np.float32)
-
-    def advance(self, states, tokens):
-        return self.backoff.advance(states, tokens)
-
-    def n_states(self):
-        return int(self.backoff.offsets[-1])
-
-    def boundary_bound(self):
-        """An upper bound on P(end of item | any state)."""
-        return self.backoff.boundary_bound()
 
 
 def backoff_of(tables, source="the query file"):
