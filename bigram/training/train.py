@@ -43,13 +43,19 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
                 seed=2147483647, test_size=None, split_seed=DEFAULT_SPLIT_SEED,
                 encoding_errors="strict", progress=None, block_bytes=None, method="add-k",
                 order=2, split=None, unit="char", min_count=None, max_vocab=None,
-                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None):
+                prune=None, discounts=None, dask=None, dask_workers=None, dask_progress=None,
+                memory=None, temp_dir=None, budget_progress=None, budget_note=None):
     """Train a `kind` model on the files (names.txt if none) and evaluate it on each split.
 
     With `dask` (a scheduler address, or 'local' for a LocalCluster of
     `dask_workers` processes) the counting runs on a Dask cluster, in blocks of
     `block_bytes` (see bigram.cluster.dask_counting), and `dask_progress(done, total,
     dashboard)` hears of finished blocks; the model is the one of one process.
+
+    `memory` (bytes; default half of physical memory) bounds counting: a text too large
+    for the in-memory counter is counted with sorted runs spilled under `temp_dir`
+    (bigram.ngrams.budgeted_training_data), `budget_note(text)` and
+    `budget_progress(stage, done, total)` hearing how it goes; the model is the same.
     """
     check_options(kind, smoothing, steps, lr, reg, method)
     if (prune or discounts) and (kind != CountModel.kind or method != "modified-kneser-ney"):
@@ -71,12 +77,40 @@ def train_model(files, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.
                                padding_for(kind, method), block_bytes, dask_progress)
         return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune,
                    discounts)
+    budgeted = _budget(files, memory, temp_dir, order, unit, padding_for(kind, method))
+    if budgeted is not None:
+        from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+
+        data = load_training_data_budgeted(
+            files, budgeted, temp_dir, test_size, split_seed, encoding_errors, order=order,
+            split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
+            padding=padding_for(kind, method), progress=budget_progress, note=budget_note)
+        return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune,
+                   discounts)
     data = load_training_data(files, test_size, split_seed, encoding_errors, block_bytes,
                               order=order, split=split, unit=unit, min_count=min_count,
                               max_vocab=max_vocab, padding=padding_for(kind, method),
                               keep_tokens=False)   # counted once; only tuning counts again
     data.release_tokens()
     return fit(data, kind, smoothing, steps, lr, reg, seed, method, progress, prune, discounts)
+
+
+def _budget(files, memory, temp_dir, order, unit, padding):
+    """The budget (bytes) to count within, or None to count in memory: when the text is
+    too large for the budget, or comes from stdin under an explicit --memory. Bigrams of
+    characters (counted as byte pairs) need no memory per token and stay in memory."""
+    from bigram.ngrams.budgeted_training_data import text_bytes
+    from bigram.text.sources import resolve_sources
+    from bigram.training.budget import check_temp_dir, default_budget, fits_in_memory
+
+    check_temp_dir(temp_dir)
+    if unit == "char" and order == 2 and padding == "makemore":
+        return None
+    budget = default_budget() if memory is None else int(memory)
+    size = text_bytes(resolve_sources(files))
+    if fits_in_memory(size, budget) or (size == 0 and memory is None):
+        return None
+    return budget
 
 
 def fit(data, kind="counts", smoothing=None, steps=100, lr=50.0, reg=0.01, seed=2147483647,
