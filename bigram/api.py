@@ -115,7 +115,10 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           encoding_errors: str = "strict",
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
-          dask_progress: Callable[[int, int, str], None] | None = None) -> Model:
+          dask_progress: Callable[[int, int, str], None] | None = None,
+          memory: int | None = None, temp_dir: PathLike | None = None,
+          budget_progress: Callable[[str, int, int | None], None] | None = None,
+          budget_note: Callable[[str], None] | None = None) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -125,6 +128,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     "80/10/10" holds items out as the command line does, and `Model.reports`
     has the loss of each split. `progress(step, loss)` is called at every
     neural training step. `dask` counts on a Dask cluster (bigram.cluster.dask_counting).
+    `memory` (bytes) bounds counting: a text too large for it is counted with sorted runs
+    spilled under `temp_dir` (see docs/memory-budget.md); the model is the same.
     """
     from bigram.training.train import train_model
 
@@ -139,7 +144,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         progress=progress if model == "neural" else None, method=method, order=order,
         split=split, unit=unit, min_count=min_count, max_vocab=max_vocab,
         prune=list(prune) if prune else None, discounts=discounts, dask=dask,
-        dask_workers=dask_workers, dask_progress=dask_progress)
+        dask_workers=dask_workers, dask_progress=dask_progress, memory=memory,
+        temp_dir=temp_dir, budget_progress=budget_progress, budget_note=budget_note)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 

@@ -196,13 +196,23 @@ def train(
         show_default=False)] = None,
     dask: DaskOption = None,
     dask_workers: DaskWorkersOption = None,
+    memory: Annotated[Optional[str], typer.Option(
+        "--memory", help="Memory budget of counting, such as 1G, 500M or 40% (of physical "
+        "memory); a text too large for it is counted with sorted runs spilled to --temp-dir "
+        "[default: 50%].", show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Folder for the runs spilled under --memory [default: the "
+        "system's temporary folder].", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
     from bigram.cluster.dask_counting import client_visible
+    from bigram.training.budget import check_temp_dir, parse_memory
     from bigram.training.tune import parse_discounts
 
+    budget = parse_memory(memory) if memory is not None else None
+    check_temp_dir(temp_dir)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -211,15 +221,22 @@ def train(
             raise OptionError("--plot draws the training curve of --model neural; for the "
                               "grid of bigrams use `bigram plot`")
         _check_output_path(plot, "picture", inputs, force)
-    model = train_model(
-        [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
-        steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
-        encoding_errors=encoding_errors.value,
-        progress=_training_progress(steps) if kind is Kind.neural else None,
-        method=smoothing_method.value, order=order, split=split, unit=unit.value,
-        dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
-        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
-        discounts=parse_discounts(discounts, order))
+    counting_progress = _budget_progress()
+    try:
+        model = train_model(
+            [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
+            steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
+            encoding_errors=encoding_errors.value,
+            progress=_training_progress(steps) if kind is Kind.neural else None,
+            method=smoothing_method.value, order=order, split=split, unit=unit.value,
+            dask=dask, dask_workers=dask_workers,
+            dask_progress=_cluster_progress() if dask else None,
+            min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
+            discounts=parse_discounts(discounts, order), memory=budget, temp_dir=temp_dir,
+            budget_note=lambda text: _stderr().print(text), budget_progress=counting_progress)
+    finally:
+        if counting_progress is not None:
+            counting_progress.stop()
     replaced = model.save(out, force=force)
     from bigram.cli.render import training_summary
 
@@ -288,6 +305,32 @@ def _training_progress(steps):
             progress.stop()
 
     return on_step
+
+
+def _budget_progress():
+    """A callback for budgeted counting: each stage as a rich progress line on stderr (only
+    when stderr is a terminal)."""
+    console = _stderr()
+    if not console.is_terminal:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    tasks = {}
+
+    def on_stage(stage, done, total):
+        if not tasks:
+            progress.start()
+        if stage not in tasks:
+            for task in tasks.values():
+                progress.update(task, visible=False)
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    on_stage.stop = progress.stop
+    return on_stage
 
 
 def _cluster_progress():
@@ -637,6 +680,10 @@ def tune_command(
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import discounts_record, parse_list, tune
 
+    from bigram.training.budget import check_temp_dir, parse_memory
+
+    budget = parse_memory(memory) if memory is not None else None
+    check_temp_dir(temp_dir)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)

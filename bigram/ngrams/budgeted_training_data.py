@@ -12,7 +12,7 @@ from bigram.errors import InputError, OptionError
 from bigram.ngrams.budgeted_counting import (SpillingCollector, chunk_tokens, count_spilled,
                                              disk_estimate, open_space, reader_block_bytes)
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
-from bigram.ngrams.spill import human_bytes
+from bigram.ngrams.spill import binary_bytes, human_bytes
 from bigram.ngrams.training_data import (DEFAULT_SPLIT_SEED, SPLITS, TrainingData, _assignment,
                                          _lmplz_ranks, _vocabulary, check_vocabulary_options,
                                          parse_split)
@@ -58,7 +58,7 @@ def load_training_data_budgeted(arguments, budget, temp_dir=None, test_size=None
             if note is not None:
                 from bigram.ngrams.spill import free_bytes
 
-                note(f"memory budget {human_bytes(budget)}, temporary folder {space.parent} "
+                note(f"memory budget {binary_bytes(budget)}, temporary folder {space.parent} "
                      f"({human_bytes(free_bytes(space.folder))} free)")
             data = _load(reader, sources, space, budget, test_size, split_seed, order,
                          percentages, unit, min_count, max_vocab, padding, progress, size)

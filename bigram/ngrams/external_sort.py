@@ -43,8 +43,8 @@ class WindowSorter:
     def __init__(self, space, memory, name="windows", on_spill=None):
         self.space = space
         self.name = name
-        self.buffer_records = max(1 << 10, int(memory) // (RECORD_BYTES * WORK_FACTOR))
-        self.frame_records = max(1 << 10, min(1 << 20, self.buffer_records // 16))
+        self.buffer_records = max(1 << 8, int(memory) // (RECORD_BYTES * WORK_FACTOR))
+        self.frame_records = max(1 << 6, min(1 << 20, self.buffer_records // 16))
         self.fan_in = max(2, self.buffer_records // (self.frame_records * 2))
         self.pending, self.pending_records = [], 0
         self.runs = []

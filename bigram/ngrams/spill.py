@@ -27,7 +27,7 @@ from bigram.errors import BigramError
 
 _HEADER = struct.Struct("<BBq q")   # kind (0 plain, 1 deltas), width code, length, bytes
 _WIDTHS = (np.uint8, np.uint16, np.uint32, np.uint64)
-LEVEL = 1
+LEVEL = int(__import__('os').environ.get('BIGRAM_SPILL_ZLIB', '1'))
 
 
 class BudgetError(BigramError):
@@ -42,6 +42,14 @@ def human_bytes(n):
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
         n /= 1000
     return f"{n:.3g} TB"
+
+
+def binary_bytes(n):
+    """A budget as it is given (1 GiB, 500 MiB, 64 KiB)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} B"
 
 
 def free_bytes(folder):
@@ -178,7 +186,9 @@ def encode(array, deltas=False):
             values = values - low
     top = int(values.max()) if len(values) else 0
     code = 0 if top < 1 << 8 else 1 if top < 1 << 16 else 2 if top < 1 << 32 else 3
-    raw = zlib.compress(values.astype(_WIDTHS[code]).tobytes(), LEVEL)
+    raw = values.astype(_WIDTHS[code]).tobytes()
+    if LEVEL:
+        raw = zlib.compress(raw, LEVEL)
     return _HEADER.pack(int(deltas), code, len(array), len(raw)) + struct.pack("<q", low) + raw
 
 
@@ -188,7 +198,8 @@ def decode(data, offset):
     offset += _HEADER.size
     (low,) = struct.unpack_from("<q", data, offset)
     offset += 8
-    values = np.frombuffer(zlib.decompress(data[offset:offset + size]), dtype=_WIDTHS[code])
+    raw = data[offset:offset + size]
+    values = np.frombuffer(zlib.decompress(raw) if LEVEL else raw, dtype=_WIDTHS[code])
     values = values.astype(np.int64)
     if kind == 1:
         values[0] = low
