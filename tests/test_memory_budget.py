@@ -9,7 +9,7 @@
 - lmplz's ARPA files (tests/fixtures/kenlm) come out of the budgeted path too;
 - --memory/--temp-dir errors are one line; a full disk, a disk too small, Ctrl-C and a
   real SIGINT leave no temporary files and no file at -o;
-- a child process counting a text 30 times its budget stays within it (ru_maxrss).
+- a child process counting a text 20 times its budget stays within it (ru_maxrss).
 """
 
 import errno
@@ -328,24 +328,25 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(result.saved
 """
 
 
-def test_peak_memory_within_budget_on_a_text_30_times_larger(tmp_path):
-    """A repetitive text of 60 MB (the in-memory counter would hold ~1 GB) counted with
-    a 2 MB budget: the child's peak RSS grows by less than 40 MB over its start."""
+def test_peak_memory_within_budget_on_a_text_20_times_larger(tmp_path):
+    """A repetitive text of 42 MB (the in-memory counter would hold ~600 MB) counted with
+    a 2 MiB budget: the child's peak RSS stays within 2 budgets of what it was once its
+    modules were imported (measured: it does not grow at all)."""
     rng = np.random.default_rng(9)
     words = [f"w{i}" for i in range(300)]
     sentences = [" ".join(rng.choice(words, rng.integers(5, 20))) for _ in range(2000)]
     block = ("\n".join(sentences) + "\n").encode()
     text = tmp_path / "c.txt"
     with open(text, "wb") as out:
-        for _ in range(60_000_000 // len(block) + 1):
+        for _ in range(42_000_000 // len(block) + 1):
             out.write(block)
     memory = 2 << 20
-    assert text.stat().st_size >= 30 * memory
+    assert text.stat().st_size >= 20 * memory
     done = subprocess.run([sys.executable, "-c", PEAK, str(text), str(memory), str(tmp_path)],
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, check=True)
     base, peak, windows = map(int, done.stdout.split())
     grown = (peak - base) * 1024
     assert windows > 50_000
-    assert grown < 40 << 20, f"grew {grown / 1e6:.0f} MB"
+    assert grown < 2 * memory, f"grew {grown / 1e6:.1f} MB"
     assert not leftovers(tmp_path)

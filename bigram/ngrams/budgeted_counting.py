@@ -28,7 +28,7 @@ from bigram.errors import InputError
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.external_sort import WindowSorter
 from bigram.ngrams.index import Level, NgramIndex, compact_counts, pad_items, pads_for
-from bigram.ngrams.lookup import SAMPLE, sorted_search
+from bigram.ngrams.lookup import LevelFinder
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
@@ -127,13 +127,16 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
         writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
         previous_rows = read_frames(rows_path) if rows_path is not None else None
+        # Rows at level k-1 by hash table once it has been asked as often as it has rows
+        # (the same finder scoring uses).
+        finder = LevelFinder(levels[k - 1].keys, len(levels[k - 2]) * size) if k > 2 else None
         for done, text in enumerate(chunks()):
             known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
             if k == 2:
                 rows = known
             else:
                 below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
-                rows = _rows(levels[k - 1], below, known, text.position, k - 1, size)
+                rows = _rows(finder, below, known, text.position, k - 1, size)
                 if writer is not None:
                     writer.write(rows)
             keys, valid = _window_keys(rows, known, text.position, k, size)
@@ -142,6 +145,7 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
                 progress(f"counting {k}-grams", done + 1, frames)
         if progress:
             progress(f"merging {k}-grams", 0, None)
+        del finder
         keys, suffix, count = sorter.finish()
         levels.append(Level(keys, suffix, compact_counts(count)))
         if rows_path is not None:
@@ -161,12 +165,12 @@ def _window_keys(rows, stream, position, k, size):
     return before, valid
 
 
-def _rows(level, below, stream, position, k, size):
-    """Each position's row at level k (-1 where no window), given rows at level k-1."""
+def _rows(finder, below, stream, position, k, size):
+    """Each position's row at level k (-1 where no window), given rows at level k-1 and a
+    LevelFinder of level k."""
     keys, valid = _window_keys(below, stream, position, k, size)
     rows = np.full(len(stream), -1, dtype=np.int32)
-    samples = np.ascontiguousarray(level.keys[::SAMPLE])
-    found = sorted_search(level.keys, keys[valid], samples)
+    found = finder.find(keys[valid])
     if len(found) and found.min() < 0:   # every window was counted into the level
         raise InputError("the spilled text changed while it was counted")
     rows[valid] = found
