@@ -146,7 +146,8 @@ def measure(command, temp):
     watcher = threading.Thread(target=poll)
     watcher.start()
     start = time.perf_counter()
-    result = subprocess.run(timed(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    result = subprocess.run(timed(command), check=False, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall = time.perf_counter() - start
     done.set()
@@ -164,7 +165,7 @@ def main():
     parser.add_argument("corpora", nargs="+", help="kind-size: zipf-320M, real-100M, ...")
     parser.add_argument("--folder", default="/tmp/bench-budget", type=Path)
     parser.add_argument("--memory", default="1G")
-    parser.add_argument("--skip-lmplz", action="store_true")
+    parser.add_argument("--tools", default="bigram,lmplz", help="which to run, in order")
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -178,12 +179,12 @@ def main():
                 "--order", "5", "--smoothing-method", "modified-kneser-ney", "--test-size",
                 "0", "--memory", args.memory, "--temp-dir", str(temp), "--force",
                 "-o", str(folder / "model.npz")]
-        theirs = [str(LMPLZ), "-o", "5", "-S", args.memory, "-T", str(temp), "--text",
+        theirs = [str(LMPLZ), "-o", "5", "-S", args.memory, "-T", str(temp),
+                  "--discount_fallback", "--text",
                   str(path), "--arpa", str(folder / "model.arpa")]
-        runs = [("bigram --memory " + args.memory, ours)]
-        if not args.skip_lmplz:
-            runs.append((f"lmplz -S {args.memory}", theirs))
-        for tool, command in runs:
+        runs = {"bigram": ("bigram --memory " + args.memory, ours),
+                "lmplz": (f"lmplz -S {args.memory}", theirs)}
+        for tool, command in (runs[t] for t in args.tools.split(",")):
             wall, rss, disk = measure(command, temp)
             print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | "
                   f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB |", flush=True)

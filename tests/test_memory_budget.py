@@ -18,13 +18,17 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_modified_kneser_ney import TRAINED, assert_same_arpa, fixture_text, prune_option
 from test_kenlm_fixtures import FIXTURES, parse_arpa_text
+from test_modified_kneser_ney import (
+    TRAINED,
+    assert_same_arpa,
+    fixture_text,
+    prune_option,
+)
 
 from bigram.formats.modelfile import save
 from bigram.ngrams import budgeted_training_data, external_sort, spill
@@ -338,8 +342,7 @@ def test_peak_memory_within_budget_on_a_text_20_times_larger(tmp_path):
     block = ("\n".join(sentences) + "\n").encode()
     text = tmp_path / "c.txt"
     with open(text, "wb") as out:
-        for _ in range(42_000_000 // len(block) + 1):
-            out.write(block)
+        out.writelines(block for _ in range(42_000_000 // len(block) + 1))
     memory = 2 << 20
     assert text.stat().st_size >= 20 * memory
     done = subprocess.run([sys.executable, "-c", PEAK, str(text), str(memory), str(tmp_path)],

@@ -41,9 +41,14 @@ SORTER_SHARE, CHUNK_SHARE = 0.5, 0.25
 DISK_PER_TOKEN = 24
 
 
+# Chunks larger than this gain no speed (numpy's per-call cost is long paid off), only
+# memory.
+MAX_CHUNK_TOKENS = 1 << 21
+
+
 def chunk_tokens(budget):
     """Tokens processed at once under a budget of `budget` bytes."""
-    return max(1 << 12, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN)
+    return min(MAX_CHUNK_TOKENS, max(1 << 12, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN))
 
 
 def reader_block_bytes(budget):

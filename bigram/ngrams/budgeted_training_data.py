@@ -9,13 +9,26 @@ windows are sorted, differ.
 import numpy as np
 
 from bigram.errors import InputError, OptionError
-from bigram.ngrams.budgeted_counting import (SpillingCollector, chunk_tokens, count_spilled,
-                                             disk_estimate, open_space, reader_block_bytes)
+from bigram.ngrams.budgeted_counting import (
+    SpillingCollector,
+    chunk_tokens,
+    count_spilled,
+    disk_estimate,
+    open_space,
+    reader_block_bytes,
+)
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.ngrams.spill import binary_bytes, human_bytes
-from bigram.ngrams.training_data import (DEFAULT_SPLIT_SEED, SPLITS, TrainingData, _assignment,
-                                         _lmplz_ranks, _vocabulary, check_vocabulary_options,
-                                         parse_split)
+from bigram.ngrams.training_data import (
+    DEFAULT_SPLIT_SEED,
+    SPLITS,
+    TrainingData,
+    _assignment,
+    _lmplz_ranks,
+    _vocabulary,
+    check_vocabulary_options,
+    parse_split,
+)
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
 
 

@@ -13,18 +13,39 @@ many passes as that takes.
 
 import numpy as np
 
-from bigram.ngrams.lookup import sort_with_positions
 from bigram.ngrams.spill import FrameWriter, read_frames
 
 RECORD_BYTES = 8 + 4 + 8     # key, suffix, count
 WORK_FACTOR = 3              # a sort and a combine hold about three copies of a buffer
 
 
+def sort_keys(keys):
+    """(keys sorted, where each came from), equal keys in their order.
+
+    numpy's stable sort (timsort here) beats its default quicksort on these keys, twice
+    over on a chunk's windows and five times on slices of sorted runs laid end to end,
+    which it merges as the runs they are. Where key and position fit in 63 bits the
+    position rides in the low bits, so the sort moves one array, not an argsort's two.
+    """
+    n = len(keys)
+    bits = max(n - 1, 1).bit_length()
+    if int(keys.max()) >= 1 << (63 - bits):
+        order = np.argsort(keys, kind="stable")
+        return keys[order], order
+    packed = keys << bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort(kind="stable")
+    order = packed & ((1 << bits) - 1)
+    packed >>= bits
+    return packed, order
+
+
 def combine(keys, suffix, count):
     """Records sorted by key, the counts of equal keys added (suffix of the first)."""
     if not len(keys):
-        return keys.astype(np.int64), suffix.astype(np.int32), count.astype(np.int64)
-    keys, order = sort_with_positions(np.asarray(keys, dtype=np.int64))
+        return (np.asarray(keys, dtype=np.int64), np.asarray(suffix, dtype=np.int32),
+                np.asarray(count, dtype=np.int64))
+    keys, order = sort_keys(np.asarray(keys, dtype=np.int64))
     new = np.empty(len(keys), dtype=bool)
     new[0] = True
     np.not_equal(keys[1:], keys[:-1], out=new[1:])
@@ -40,16 +61,20 @@ class WindowSorter:
     opens at most memory / (frame bytes) runs at once (at least 2).
     """
 
-    def __init__(self, space, memory, name="windows", on_spill=None):
+    def __init__(self, space, memory, name="windows"):
         self.space = space
         self.name = name
         self.buffer_records = max(1 << 8, int(memory) // (RECORD_BYTES * WORK_FACTOR))
-        self.frame_records = max(1 << 6, min(1 << 20, self.buffer_records // 16))
+        self.frame_records = max(1 << 6, min(1 << 16, self.buffer_records // 16))
         self.fan_in = max(2, self.buffer_records // (self.frame_records * 2))
         self.pending, self.pending_records = [], 0
+        # Combining what waits pays when blocks repeat each other (real text): memory then
+        # holds what is distinct once, not every block's copy. Tried at twice the size of
+        # the last combination; given up once it stops shrinking the records by a quarter.
+        self.compacted = self.buffer_records // 8
+        self.repeats_pay = True
         self.runs = []
         self.merge_passes = 0
-        self.on_spill = on_spill
 
     def add(self, keys, suffix, count):
         """Records in any order, repeats allowed."""
@@ -58,6 +83,13 @@ class WindowSorter:
         self.pending_records += len(block[0])
         if self.pending_records >= self.buffer_records:
             self._spill()
+        elif (self.repeats_pay and len(self.pending) > 1
+              and self.pending_records >= 2 * self.compacted):
+            waiting = self.pending_records
+            block = self._combined_pending()
+            self.pending, self.pending_records = [block], len(block[0])
+            self.compacted = len(block[0])
+            self.repeats_pay = len(block[0]) <= 0.75 * waiting
 
     def _combined_pending(self):
         if len(self.pending) == 1:
@@ -68,14 +100,17 @@ class WindowSorter:
         return block
 
     def _spill(self):
-        keys, suffix, count = self._combined_pending()
-        writer = FrameWriter(self.space, f"{self.name}-run")
-        for start in range(0, len(keys), self.frame_records):
-            end = start + self.frame_records
-            writer.write(keys[start:end], suffix[start:end], count[start:end], sorted_first=True)
-        self.runs.append(writer.close())
-        if self.on_spill is not None:
-            self.on_spill(len(self.runs))
+        """Write what waits as runs: one combined run when blocks repeat each other, else
+        each (already sorted) block as its own run, which saves sorting them again."""
+        blocks = [self._combined_pending()] if self.repeats_pay else self.pending
+        self.pending, self.pending_records = [], 0
+        for keys, suffix, count in blocks:
+            writer = FrameWriter(self.space, f"{self.name}-run")
+            for start in range(0, len(keys), self.frame_records):
+                end = start + self.frame_records
+                writer.write(keys[start:end], suffix[start:end], count[start:end],
+                             sorted_first=True)
+            self.runs.append(writer.close())
 
     def finish(self):
         """Every record, sorted and combined: (keys int64, suffix int32, count int64)."""

@@ -121,7 +121,7 @@ class FrameWriter:
         self.space = space
         self.path = space.path(stem)
         try:
-            self._file = open(self.path, "wb")
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         except OSError as error:
             raise space.full_disk(error) from None
         self.frames = 0
@@ -195,7 +195,7 @@ def encode(array, deltas=False):
 
 def decode(data, offset):
     """The array encoded at `offset` (int64), and the offset after it."""
-    kind, code, length, size = _HEADER.unpack_from(data, offset)
+    kind, code, _, size = _HEADER.unpack_from(data, offset)
     offset += _HEADER.size
     (low,) = struct.unpack_from("<q", data, offset)
     offset += 8
