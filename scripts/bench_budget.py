@@ -115,13 +115,37 @@ def corpus(folder, name):
     return path
 
 
-def disk_used(folder):
-    """Bytes of the files under `folder` now."""
+def descendants(pid):
+    """The process ids below `pid`."""
+    found, todo = [], [pid]
+    while todo:
+        try:
+            children = Path(f"/proc/{todo.pop()}/task").glob("*/children")
+            for child in children:
+                ids = [int(c) for c in child.read_text().split()]
+                found.extend(ids)
+                todo.extend(ids)
+        except OSError:
+            continue
+    return found
+
+
+def disk_used(folder, pid):
+    """Bytes of the files under `folder` now, and of files there that the processes
+    under `pid` hold open after deleting them (lmplz unlinks its temporary files)."""
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    for child in descendants(pid):
+        for fd in Path(f"/proc/{child}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+                if target.startswith(str(folder)) and target.endswith(" (deleted)"):
+                    total += os.stat(fd).st_size
             except OSError:
                 pass
     return total
@@ -139,22 +163,22 @@ def measure(command, temp):
     peak = [0]
     done = threading.Event()
 
-    def poll():
+    def poll(pid):
         while not done.wait(0.2):
-            peak[0] = max(peak[0], disk_used(temp))
+            peak[0] = max(peak[0], disk_used(temp, pid))
 
-    watcher = threading.Thread(target=poll)
-    watcher.start()
     start = time.perf_counter()
-    result = subprocess.run(timed(command), check=False, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(timed(command), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    watcher = threading.Thread(target=poll, args=(process.pid,))
+    watcher.start()
+    _, err = process.communicate()
     wall = time.perf_counter() - start
     done.set()
     watcher.join()
     shutil.rmtree(temp, ignore_errors=True)
-    err = result.stderr.decode()
-    if result.returncode:
+    err = err.decode()
+    if process.returncode:
         raise RuntimeError(f"{command[0]} failed: {err[-800:]}")
     rss_kb = int(err.strip().splitlines()[-1])
     return wall, rss_kb * 1024, peak[0]

@@ -292,8 +292,10 @@ def test_interrupt_while_merging_leaves_nothing(cli, forced, tmp_path, monkeypat
     assert Path("m.npz").read_bytes() == b"mine" and not leftovers(".")
 
 
-def test_sigint_leaves_no_temporary_files(tmp_path):
-    """A real Ctrl-C (SIGINT) to `bigram train` in the middle of counting."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_signal_leaves_no_temporary_files(tmp_path, signum):
+    """A real Ctrl-C (SIGINT) or kill (SIGTERM) to `bigram train` in the middle of
+    counting."""
     text = tmp_path / "c.txt"
     random_corpus(text, 5, "word", lines=200_000)
     temp = tmp_path / "temp"
@@ -311,7 +313,7 @@ def test_sigint_leaves_no_temporary_files(tmp_path):
     else:
         process.kill()
         pytest.fail("no runs were spilled")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert err.decode().strip().endswith("error: interrupted")

@@ -6,6 +6,10 @@ bigram.ngrams.training_data; only where the training split's tokens wait, and ho
 windows are sorted, differ.
 """
 
+import contextlib
+import signal
+import threading
+
 import numpy as np
 
 from bigram.errors import InputError, OptionError
@@ -30,6 +34,24 @@ from bigram.ngrams.training_data import (
     parse_split,
 )
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
+
+
+@contextlib.contextmanager
+def removed_on_termination():
+    """SIGTERM (kill, a job scheduler's time limit) ends the build as Ctrl-C does, so the
+    temporary folder is removed; the handler before is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def text_bytes(sources):
@@ -67,7 +89,7 @@ def load_training_data_budgeted(arguments, budget, temp_dir=None, test_size=None
     size = text_bytes(sources)
     reader = Reader(sources, encoding_errors, block_bytes=reader_block_bytes(budget))
     try:
-        with open_space(temp_dir, disk_estimate(size, unit)) as space:
+        with removed_on_termination(), open_space(temp_dir, disk_estimate(size, unit)) as space:
             if note is not None:
                 from bigram.ngrams.spill import free_bytes
 
