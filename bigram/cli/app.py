@@ -680,10 +680,6 @@ def tune_command(
     from bigram.cluster.dask_counting import client_visible
     from bigram.training.tune import discounts_record, parse_list, tune
 
-    from bigram.training.budget import check_temp_dir, parse_memory
-
-    budget = parse_memory(memory) if memory is not None else None
-    check_temp_dir(temp_dir)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
