@@ -355,3 +355,19 @@ def test_peak_memory_within_budget_on_a_text_20_times_larger(tmp_path):
     assert windows > 50_000
     assert grown < 2 * memory, f"grew {grown / 1e6:.1f} MB"
     assert not leftovers(tmp_path)
+
+
+def test_progress_hears_every_stage_to_its_end(tmp_path, forced):
+    path = str(random_corpus(tmp_path / "c.txt", 6, "word", lines=2500))
+    heard, notes = [], []
+    train_model([path], method="kneser-ney", order=3, unit="word", test_size=0,
+                memory=1 << 16, temp_dir=tmp_path, budget_progress=lambda *a: heard.append(a),
+                budget_note=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(f"memory budget 64 KiB, temporary folder "
+                                                   f"{tmp_path} (")
+    stages = list(dict.fromkeys(stage for stage, _, _ in heard))
+    assert stages == ["reading", "counting 2-grams", "merging 2-grams", "counting 3-grams",
+                      "merging 3-grams"]
+    last = {stage: (done, total) for stage, done, total in heard}
+    assert last["reading"] == (Path(path).stat().st_size,) * 2
+    assert last["counting 3-grams"][0] == last["counting 3-grams"][1] > 1

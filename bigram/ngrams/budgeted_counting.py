@@ -107,12 +107,13 @@ class SpillingCollector(TokenCollector):
         return self.writer.close()
 
 
-def count_spilled(space, path, mapping, size, order, padding, budget, progress=None):
+def count_spilled(space, path, mapping, size, order, padding, budget, progress=None,
+                  frames=None):
     """The NgramIndex of the training ids spilled at `path` (compact ids renamed by
-    `mapping`), built level by level within `budget` bytes besides the levels."""
+    `mapping`), built level by level within `budget` bytes besides the levels; `frames`
+    (how many chunks the file holds) is the total `progress` hears."""
     pads = pads_for(padding, order)
     mapping = np.asarray(mapping, dtype=np.int32)
-    frames = sum(1 for _ in read_frames(path)) if progress else 0
     levels = [None]
 
     def chunks():

@@ -146,7 +146,7 @@ def _load(reader, sources, space, budget, test_size, split_seed, order, percenta
     for s in splits:
         if s == "train":
             counts[s] = count_spilled(space, spilled, mapping, len(vocabulary), order, padding,
-                                      budget, progress)
+                                      budget, progress, collector.writer.frames)
             space.removed(spilled)
         else:
             counts[s] = collector.count(s, mapping, len(vocabulary), order, padding,
