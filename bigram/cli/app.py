@@ -199,10 +199,10 @@ def train(
     memory: Annotated[Optional[str], typer.Option(
         "--memory", help="Memory budget of counting, such as 1G, 500M or 40% (of physical "
         "memory); a text too large for it is counted with sorted runs spilled to --temp-dir "
-        "[default: 50%].", show_default=False)] = None,
+        "(default: half of physical memory).", show_default=False)] = None,
     temp_dir: Annotated[Optional[Path], typer.Option(
-        "--temp-dir", help="Folder for the runs spilled under --memory [default: the "
-        "system's temporary folder].", show_default=False)] = None,
+        "--temp-dir", help="Folder for the runs spilled under --memory (default: the "
+        "system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
