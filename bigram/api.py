@@ -115,7 +115,10 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
           progress: Callable[[int, float], None] | None = None, dask: str | None = None,
           dask_workers: int | None = None,
           dask_progress: Callable[[int, int, str], None] | None = None,
-          skip_symbols: bool = False, dask_timeout: float | None = None) -> Model:
+          skip_symbols: bool = False, dask_timeout: float | None = None,
+          memory: int | None = None, temp_dir: PathLike | None = None,
+          budget_progress: Callable[[str, int, int | None], None] | None = None,
+          budget_note: Callable[[str], None] | None = None) -> Model:
     """Train a model on `data` (the bundled names.txt if None), as `bigram train` does.
 
     `model` is "counts" or "neural"; `method` is `--smoothing-method` (add-k,
@@ -128,7 +131,9 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     `dask_timeout` is how many seconds a scheduler has to answer. The word `<unk>` in
     word text is the unknown word (the number met is in
     `Model.info()["vocabulary_control"]["literal_unk"]`); `skip_symbols` reads `<s>`,
-    `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols.
+    `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols. `memory` (bytes)
+    bounds counting: a text too large for it is counted with sorted runs spilled under
+    `temp_dir` (see docs/memory-budget.md); the model is the same.
     """
     from bigram.settings import TrainingSettings
     from bigram.training.train import train_model
@@ -143,10 +148,12 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
         lr=lr, reg=reg, seed=seed, split=split, test_size=test_size, split_seed=split_seed,
         min_count=min_count, max_vocab=max_vocab, prune=tuple(prune) if prune else None,
         discounts=discounts, encoding_errors=encoding_errors, dask=dask,
-        dask_workers=dask_workers, dask_timeout=dask_timeout, skip_symbols=skip_symbols)
+        dask_workers=dask_workers, dask_timeout=dask_timeout, skip_symbols=skip_symbols,
+        memory=memory, temp_dir=None if temp_dir is None else str(temp_dir))
     result = train_model(_sources(data), settings,
                          progress=progress if model == "neural" else None,
-                         dask_progress=dask_progress)
+                         dask_progress=dask_progress, budget_progress=budget_progress,
+                         budget_note=budget_note)
     return Model(result.saved, {report.name: report for report in result.reports})
 
 

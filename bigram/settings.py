@@ -72,6 +72,14 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What counting may use of this machine (docs/memory-budget.md)."""
+
+    memory: int | None = None          # bytes counting may hold (None: half of physical memory)
+    temp_dir: str | None = None        # where sorted runs spill (None: the system's temp folder)
+
+
+@dataclass(frozen=True)
 class TrainingSettings:
     """Every setting of a training run, by concern."""
 
@@ -79,6 +87,7 @@ class TrainingSettings:
     estimation: Estimation = field(default_factory=Estimation)
     neural: Neural = field(default_factory=Neural)
     cluster: Cluster = field(default_factory=Cluster)
+    resources: Resources = field(default_factory=Resources)
 
     @classmethod
     def of(cls, **options):
@@ -115,10 +124,13 @@ class TrainingSettings:
         discounts = meta["estimation"]["discounts"]
         if discounts:
             meta["estimation"]["discounts"] = {str(k): list(v) for k, v in discounts.items()}
+        if meta["resources"]["temp_dir"] is not None:
+            meta["resources"]["temp_dir"] = str(meta["resources"]["temp_dir"])
         if meta["estimation"]["prune"] is not None:
             meta["estimation"]["prune"] = list(meta["estimation"]["prune"])
         return meta
 
 
-_PARTS = {"reading": Reading, "estimation": Estimation, "neural": Neural, "cluster": Cluster}
+_PARTS = {"reading": Reading, "estimation": Estimation, "neural": Neural, "cluster": Cluster,
+          "resources": Resources}
 _OWNER = {f.name: part for part, cls in _PARTS.items() for f in dataclasses.fields(cls)}

@@ -219,6 +219,13 @@ def train(
     query_file: Annotated[Optional[Path], typer.Option(
         "--query-file", help="counts: also write the model as a query file (as `bigram "
         "convert` does), for scoring.", show_default=False)] = None,
+    memory: Annotated[Optional[str], typer.Option(
+        "--memory", help="Memory budget of counting, such as 1G, 500M or 40% (of physical "
+        "memory); a text too large for it is counted with sorted runs spilled to --temp-dir "
+        "(default: half of physical memory).", show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Folder for the runs spilled under --memory (default: the "
+        "system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON: the "
                                           "model's settings, data and loss on each split.")]
@@ -236,6 +243,7 @@ def train(
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
     from bigram.cluster.dask_counting import check_workers, client_visible
+    from bigram.training.budget import check_temp_dir, parse_memory
     from bigram.training.tune import parse_discounts
 
     from bigram.cli.habits import check_output_name, check_prune_spelling, kenlm_settings
@@ -251,6 +259,8 @@ def train(
         order, test_size = preset["order"], preset["test_size"]
     files = files_or_stdin(files)
     check_workers(dask_workers, oversubscribe)
+    budget = parse_memory(memory) if memory is not None else None
+    check_temp_dir(temp_dir)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -263,16 +273,23 @@ def train(
         if kind is not Kind.counts:
             raise OptionError("--query-file belongs to --model counts")
         _check_output_path(query_file, "query", inputs + [out], force)
-    model = train_model(
-        [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
-        steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
-        encoding_errors=encoding_errors.value,
-        progress=_training_progress(steps) if kind is Kind.neural else None,
-        method=smoothing_method.value, order=order, split=split, unit=unit.value,
-        dask=dask, dask_workers=dask_workers, dask_progress=_cluster_progress() if dask else None,
-        skip_symbols=skip_symbols, dask_timeout=dask_timeout,
-        min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
-        discounts=parse_discounts(discounts, order))
+    counting_progress = _budget_progress()
+    try:
+        model = train_model(
+            [Path(f) for f in files] if files else None, model=kind.value, smoothing=smoothing,
+            steps=steps, lr=lr, reg=reg, seed=seed, test_size=test_size, split_seed=split_seed,
+            encoding_errors=encoding_errors.value,
+            progress=_training_progress(steps) if kind is Kind.neural else None,
+            method=smoothing_method.value, order=order, split=split, unit=unit.value,
+            dask=dask, dask_workers=dask_workers,
+            dask_progress=_cluster_progress() if dask else None,
+            skip_symbols=skip_symbols, dask_timeout=dask_timeout,
+            min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
+            discounts=parse_discounts(discounts, order), memory=budget, temp_dir=temp_dir,
+            budget_note=lambda text: _stderr().print(text), budget_progress=counting_progress)
+    finally:
+        if counting_progress is not None:
+            counting_progress.stop()
     replaced = model.save(out, force=force)
     literal_unk = (model.saved.meta.get("vocabulary_control") or {}).get("literal_unk")
     if literal_unk:
@@ -365,6 +382,32 @@ def _training_progress(steps):
             progress.stop()
 
     return on_step
+
+
+def _budget_progress():
+    """A callback for budgeted counting: each stage as a rich progress line on stderr (only
+    when stderr is a terminal)."""
+    console = _stderr()
+    if not console.is_terminal:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    tasks = {}
+
+    def on_stage(stage, done, total):
+        if not tasks:
+            progress.start()
+        if stage not in tasks:
+            for task in tasks.values():
+                progress.update(task, visible=False)
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    on_stage.stop = progress.stop
+    return on_stage
 
 
 def _cluster_progress():

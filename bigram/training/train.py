@@ -49,7 +49,8 @@ def check_settings(settings):
     return settings
 
 
-def train_model(files, settings, progress=None, dask_progress=None):
+def train_model(files, settings, progress=None, dask_progress=None, budget_progress=None,
+                budget_note=None):
     """Train the model `settings` describe on the files (names.txt if none) and evaluate it
     on each split.
 
@@ -57,6 +58,11 @@ def train_model(files, settings, progress=None, dask_progress=None):
     of `settings.reading.block_bytes` (see bigram.cluster.dask_counting), and
     `dask_progress(done, total, dashboard)` hears of finished blocks; the model is the
     one of one process. `progress(step, loss)` hears of neural training steps.
+
+    `settings.resources.memory` (bytes; default half of physical memory) bounds counting:
+    a text too large for the in-memory counter is counted with sorted runs spilled under
+    `settings.resources.temp_dir` (bigram.ngrams.budgeted_training_data), `budget_note(text)`
+    and `budget_progress(stage, done, total)` hearing how it goes; the model is the same.
     """
     check_settings(settings)
     order, padding = settings.estimation.order, settings.padding
@@ -68,10 +74,36 @@ def train_model(files, settings, progress=None, dask_progress=None):
         data = load_on_cluster(files, settings.cluster, settings.reading, order, padding,
                                dask_progress)
         return fit(data, settings, progress)
+    resources, reading = settings.resources, settings.reading
+    budgeted = _budget(files, resources.memory, resources.temp_dir, order, reading.unit, padding)
+    if budgeted is not None:
+        from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+
+        data = load_training_data_budgeted(files, budgeted, reading, order, padding,
+                                           resources.temp_dir, budget_progress, budget_note)
+        return fit(data, settings, progress)
     data = load_training_data(files, settings.reading, order, padding,
                               keep_tokens=False)   # counted once; only tuning counts again
     data.release_tokens()
     return fit(data, settings, progress)
+
+
+def _budget(files, memory, temp_dir, order, unit, padding):
+    """The budget (bytes) to count within, or None to count in memory: when the text is
+    too large for the budget, or comes from stdin under an explicit --memory. Bigrams of
+    characters (counted as byte pairs) need no memory per token and stay in memory."""
+    from bigram.ngrams.budgeted_training_data import text_bytes
+    from bigram.text.sources import resolve_sources
+    from bigram.training.budget import check_temp_dir, default_budget, fits_in_memory
+
+    check_temp_dir(temp_dir)
+    if unit == "char" and order == 2 and padding == "makemore":
+        return None
+    budget = default_budget() if memory is None else int(memory)
+    size = text_bytes(resolve_sources(files))
+    if fits_in_memory(size, budget) or (size == 0 and memory is None):
+        return None
+    return budget
 
 
 def fit(data, settings, progress=None):

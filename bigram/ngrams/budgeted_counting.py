@@ -1,0 +1,198 @@
+"""Counting a training text within a memory budget: the same NgramIndex as in memory,
+built from token ids and sorted runs spilled to a temporary folder.
+
+The in-memory builder (`index.index_text`) holds the whole padded text and sorts every
+window of every level at once: about 14 bytes of memory per byte of text. Here:
+
+1. The text is read once. Training items become compact ids (the vocabulary is being
+   discovered) and are spilled, a chunk at a time, to the temporary folder; only the
+   vocabulary, the token frequencies and the held-out splits (dev/test, counted in
+   memory as before) stay.
+2. The vocabulary is fixed (`--min-count`, `--max-vocab`, `<unk>`), exactly as in memory.
+3. Level k (2..N) is one pass over the spilled ids: a chunk's ids are renamed and padded,
+   each position's row at level k-1 is found (looked up in level k-1, or read from the
+   previous pass), and every window's trie key `row(k-1 tokens) * V + token` goes to a
+   `WindowSorter` with its suffix row and whether it is counted. The sorter combines
+   repeats, spills runs and merges them into the level: the same sorted keys, suffix
+   links and counts as `index_text` makes, hence the same model, array for array.
+
+What stays in memory: the finished levels themselves (16 bytes per distinct window:
+key, suffix, count), because estimation (Kneser-Ney and the others) and the model file
+are still made from an NgramIndex in memory. The budget bounds everything else: the
+chunks of text, the sorter's buffers and the merge's frames.
+"""
+
+import numpy as np
+
+from bigram.errors import InputError
+from bigram.ngrams.counting import SplitTokens, TokenCollector
+from bigram.ngrams.external_sort import WindowSorter
+from bigram.ngrams.index import Level, NgramIndex, compact_counts, pad_items, pads_for
+from bigram.ngrams.lookup import LevelFinder
+from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
+
+# Bytes of working memory per padded position while a chunk is processed (stream,
+# positions, rows, keys, masks and a sort's copies).
+CHUNK_BYTES_PER_TOKEN = 48
+# Shares of the budget: the sorter's buffer, a chunk's working set.
+SORTER_SHARE, CHUNK_SHARE = 0.5, 0.25
+# Temporary disk per token at most (spilled ids, rows of one level, runs of one level
+# while they are merged into longer ones), for the refusal before a build.
+DISK_PER_TOKEN = 24
+
+
+# Chunks larger than this gain no speed (numpy's per-call cost is long paid off), only
+# memory.
+MAX_CHUNK_TOKENS = 1 << 21
+
+
+def chunk_tokens(budget):
+    """Tokens processed at once under a budget of `budget` bytes."""
+    return min(MAX_CHUNK_TOKENS, max(1 << 12, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN))
+
+
+def reader_block_bytes(budget):
+    """Bytes read at once: a block's decoded text and items take ~50 bytes per byte."""
+    return int(min(1 << 20, max(1 << 14, budget // 64)))
+
+
+def disk_estimate(text_bytes, unit):
+    """Temporary disk a build of `text_bytes` of text may need at most (bytes)."""
+    tokens = text_bytes if unit == "char" else text_bytes // 4
+    return int(tokens * DISK_PER_TOKEN)
+
+
+class SpillingCollector(TokenCollector):
+    """A TokenCollector that writes the training split's ids to disk a chunk at a time
+    (and counts their frequencies) instead of keeping them; other splits stay in memory."""
+
+    def __init__(self, unit, space, chunk, skip_symbols=False):
+        super().__init__(unit, byte_pairs=False, skip_symbols=skip_symbols)
+        self.writer = FrameWriter(space, "tokens")
+        self.chunk = chunk
+        self.frequency = np.zeros(1, np.int64)
+        self.train_tokens = 0
+
+    def add_items(self, chars, offsets, split, source="the training text"):
+        """As TokenCollector.add_items; training items are spilled when a chunk is full."""
+        super().add_items(chars, offsets, split, source)
+        if split == "train":
+            pending = sum(len(ids) for ids, _ in self.splits["train"].parts)
+            if pending >= self.chunk:
+                self.flush()
+
+    def flush(self):
+        """Spill the training ids gathered so far."""
+        part = self.splits.get("train")
+        if part is None or not part.parts:
+            return
+        ids = np.concatenate([i for i, _ in part.parts])
+        lengths = np.concatenate([n for _, n in part.parts])
+        part.parts = []
+        if len(self.frequency) < len(self.index):
+            self.frequency = np.pad(self.frequency, (0, len(self.index) - len(self.frequency)))
+        self.frequency += np.bincount(ids, minlength=len(self.frequency))
+        self.train_tokens += len(ids)
+        self.writer.write(ids, lengths)
+
+    def train_frequencies(self):
+        """How often each compact id occurs in the training split."""
+        self.flush()
+        return np.pad(self.frequency, (0, len(self.index) - len(self.frequency)))
+
+    def close(self):
+        """Finish the spilled file; its path."""
+        self.flush()
+        self.splits.setdefault("train", SplitTokens())
+        return self.writer.close()
+
+
+def count_spilled(space, path, mapping, size, order, padding, budget, progress=None,
+                  frames=None):
+    """The NgramIndex of the training ids spilled at `path` (compact ids renamed by
+    `mapping`), built level by level within `budget` bytes besides the levels; `frames`
+    (how many chunks the file holds) is the total `progress` hears."""
+    pads = pads_for(padding, order)
+    mapping = np.asarray(mapping, dtype=np.int32)
+    levels = [None]
+
+    def chunks():
+        for ids, lengths in read_frames(path):
+            offsets = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            yield pad_items(mapping[ids], offsets, pads)
+
+    first = np.zeros(size, np.int64)
+    for text in chunks():
+        counted = text.stream[(text.stream >= 0) & (text.position >= pads)]
+        first += np.bincount(counted, minlength=size)
+    levels.append(Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
+                        compact_counts(first)))
+    rows_path = None        # each position's row at level k-2, from the pass before
+    for k in range(2, order + 1):
+        sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
+        writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
+        previous_rows = read_frames(rows_path) if rows_path is not None else None
+        # Rows at level k-1 by hash table once it has been asked as often as it has rows
+        # (the same finder scoring uses).
+        finder = LevelFinder(levels[k - 1].keys, len(levels[k - 2]) * size) if k > 2 else None
+        for done, text in enumerate(chunks()):
+            known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
+            if k == 2:
+                rows = known
+            else:
+                below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
+                rows = _rows(finder, below, known, text.position, k - 1, size)
+                if writer is not None:
+                    writer.write(rows)
+            keys, valid = _window_keys(rows, known, text.position, k, size)
+            sorter.add(keys[valid], rows[valid], (text.position >= pads)[valid])
+            if progress:
+                progress(f"counting {k}-grams", done + 1, frames)
+        if progress:
+            progress(f"merging {k}-grams", 0, None)
+        del finder
+        keys, suffix, count = sorter.finish()
+        levels.append(Level(keys, suffix, compact_counts(count)))
+        if rows_path is not None:
+            space.removed(rows_path)
+        rows_path = writer.close() if writer is not None else None
+    return NgramIndex(order, size, levels, padding)
+
+
+def _window_keys(rows, stream, position, k, size):
+    """Trie keys of the level-k windows ending at each position (row of the k-1 tokens
+    before * V + token), and where such a window exists (as index.index_text)."""
+    before = np.full(len(stream), -1, dtype=np.int64)
+    before[1:] = rows[:-1]
+    valid = (position >= k - 1) & (before >= 0) & (stream >= 0)
+    before *= size
+    before += stream
+    return before, valid
+
+
+def _rows(finder, below, stream, position, k, size):
+    """Each position's row at level k (-1 where no window), given rows at level k-1 and a
+    LevelFinder of level k."""
+    keys, valid = _window_keys(below, stream, position, k, size)
+    rows = np.full(len(stream), -1, dtype=np.int32)
+    found = finder.find(keys[valid])
+    if len(found) and found.min() < 0:   # every window was counted into the level
+        raise InputError("the spilled text changed while it was counted")
+    rows[valid] = found
+    return rows
+
+
+def open_space(temp_dir, needed):
+    """The temporary folder of a build, refusing at once when its disk is too small."""
+    from bigram.ngrams.spill import BudgetError, free_bytes, human_bytes
+
+    space = TempSpace(temp_dir, needed)
+    free = free_bytes(space.folder)
+    if needed and free < needed:
+        space.close()
+        raise BudgetError(f"the disk of the temporary folder {space.parent} has "
+                          f"{human_bytes(free)} free; counting this text within the memory "
+                          f"budget needs about {human_bytes(needed)}; pass --temp-dir on a "
+                          "larger disk")
+    return space

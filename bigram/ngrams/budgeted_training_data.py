@@ -1,0 +1,168 @@
+"""load_training_data within a memory budget: the same TrainingData, the training split
+counted from ids spilled to a temporary folder (bigram.ngrams.budgeted_counting).
+
+The split, the vocabulary and the held-out splits are made exactly as in
+bigram.ngrams.training_data; only where the training split's tokens wait, and how its
+windows are sorted, differ.
+"""
+
+import contextlib
+import signal
+import threading
+
+import numpy as np
+
+from bigram.errors import InputError, OptionError
+from bigram.ngrams.budgeted_counting import (
+    SpillingCollector,
+    chunk_tokens,
+    count_spilled,
+    disk_estimate,
+    open_space,
+    reader_block_bytes,
+)
+from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.ngrams.spill import binary_bytes, human_bytes
+from bigram.ngrams.training_data import (
+    TrainingData,
+    _assignment,
+    _lmplz_ranks,
+    _vocabulary,
+    check_vocabulary_options,
+)
+from bigram.settings import Reading
+from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
+from bigram.text.splits import SPLITS, parse_split
+
+
+@contextlib.contextmanager
+def removed_on_termination():
+    """SIGTERM (kill, a job scheduler's time limit) ends the build as Ctrl-C does, so the
+    temporary folder is removed; the handler before is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def text_bytes(sources):
+    """Bytes of the sources that are files (stdin counts 0)."""
+    total = 0
+    for source in sources:
+        if source.path is not None:
+            try:
+                total += source.path.stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def load_training_data_budgeted(arguments, budget, reading=None, order=2, padding="makemore",
+                                temp_dir=None, progress=None, note=None):
+    """load_training_data, its training split counted within `budget` bytes (besides the
+    finished levels) with runs spilled under `temp_dir`; `reading`
+    (bigram.settings.Reading) as for load_training_data.
+
+    `note(text)` hears the plan (budget, folder, free disk) once; `progress(stage, done,
+    total)` hears each stage as it goes (total None when unknown).
+    """
+    reading = reading if reading is not None else Reading()
+    unit, test_size, split = reading.unit, reading.test_size, reading.split
+    check_vocabulary_options(unit, reading.min_count, reading.max_vocab)
+    if reading.skip_symbols and unit != "word":
+        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
+                          "--unit word")
+    if padding not in PADDINGS:
+        raise OptionError(f"unknown padding {padding!r}")
+    if not 2 <= order <= MAX_ORDER:
+        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
+    percentages = parse_split(split)
+    if percentages is not None and test_size is not None:
+        raise OptionError("--test-size belongs to the makemore split; --split sets every "
+                          "split's share")
+    sources = resolve_sources(arguments)
+    size = text_bytes(sources)
+    reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
+    try:
+        with removed_on_termination(), open_space(temp_dir, disk_estimate(size, unit)) as space:
+            if note is not None:
+                from bigram.ngrams.spill import free_bytes
+
+                note(f"memory budget {binary_bytes(budget)}, temporary folder {space.parent} "
+                     f"({human_bytes(free_bytes(space.folder))} free)")
+            data = _load(reader, sources, space, budget, reading, order, percentages, padding,
+                         progress, size)
+            data.spilled = {"peak_bytes": space.peak}
+            return data
+    finally:
+        reader.close()
+
+
+def _load(reader, sources, space, budget, reading, order, percentages, padding, progress,
+          size):
+    unit = reading.unit
+    labels = ", ".join(s.label for s in sources)
+    assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
+                                         percentages)
+    collector = SpillingCollector(unit, space, chunk_tokens(budget), reading.skip_symbols)
+    held_out = {"dev": [], "test": []}
+    # The training text is kept for `sample --novel` as in memory, while it is small
+    # beside the budget too.
+    kept, kept_size, keep, keep_limit = [], 0, True, min(KEEP_TEXT_LIMIT, budget // 8)
+    base = 0
+    for source, block in reader.blocks(hash_bytes=True):
+        n_block = block.n_items
+        local = None if assignment is None else assignment[base:base + n_block]
+        others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
+        train = None if not len(others) else local == 0
+        keep = keep and kept_size + len(block.codepoints) <= keep_limit
+        if not keep:
+            kept = []
+        if keep:
+            text = block.joined(train) if train is not None or not block.plain else block.text()
+            kept.append(text)
+            kept_size += len(text)
+        chars, offsets = block.item_chars(train)
+        collector.add_items(chars, offsets, "train", source.label)
+        for name, code in (("dev", 1), ("test", 2)):
+            which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
+            if len(which):
+                chars, offsets = block.item_chars(which)
+                collector.add_items(chars, offsets, name, source.label)
+                held_out[name].extend(block.item_strings(which))
+        base += n_block
+        if progress:
+            progress("reading", reader.bytes_read, size or None)
+    if base == 0:
+        raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
+    spilled = collector.close()
+    vocabulary, mapping, control = _vocabulary(collector, unit, reading.min_count,
+                                               reading.max_vocab, force_unk=padding == "sentence")
+    splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
+    counts = {}
+    for s in splits:
+        if s == "train":
+            counts[s] = count_spilled(space, spilled, mapping, len(vocabulary), order, padding,
+                                      budget, progress, collector.writer.frames)
+            space.removed(spilled)
+        else:
+            counts[s] = collector.count(s, mapping, len(vocabulary), order, padding,
+                                        consume=True)
+    return TrainingData(
+        vocabulary=vocabulary, order=order, counts=counts,
+        items={s: collector.items(s) for s in splits},
+        sources=[s.label for s in sources], sha256=reader.sha256.hexdigest(),
+        bytes_read=reader.bytes_read, split=split_info,
+        held_out={k: v for k, v in held_out.items() if v},
+        train_items="\n".join(k for k in kept if k) if keep else None,
+        vocabulary_control=control,
+        token_rank=_lmplz_ranks(mapping, len(vocabulary), vocabulary.unk_id),
+    )

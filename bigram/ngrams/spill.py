@@ -1,0 +1,210 @@
+"""Temporary files for estimation within a memory budget: a folder that always goes away,
+and integer arrays written to it compressed.
+
+Everything a budgeted build spills (token ids, rows per position, sorted runs of
+windows) goes through `TempSpace`: one private folder under `--temp-dir`, removed on
+success, on error and on Ctrl-C (it is a context manager). A full disk or an unwritable
+folder becomes one `BudgetError` line naming the folder, its disk's free space and what
+the build needed.
+
+Arrays are stored as frames: each integer array in the narrowest unsigned width that
+holds it (sorted keys as differences from their predecessor first, which makes them
+small; other arrays shifted by their minimum), optionally zlib'd (BIGRAM_SPILL_ZLIB).
+"""
+
+import errno
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from bigram.errors import BigramError
+
+_HEADER = struct.Struct("<BBq q")   # kind (0 plain, 1 deltas), width code, length, bytes
+_WIDTHS = (np.uint8, np.uint16, np.uint32, np.uint64)
+# zlib on top of the narrow widths: a third less disk, a fifth more time (measured on
+# 20 MB of Zipf words, order 5); off unless BIGRAM_SPILL_ZLIB names a level (1-9).
+LEVEL = int(os.environ.get("BIGRAM_SPILL_ZLIB", "0") or 0)
+
+
+class BudgetError(BigramError):
+    """The temporary folder cannot hold what a budgeted build spills."""
+
+
+def human_bytes(n):
+    """A byte count as people read it (1.5 GB, 320 MB, 12 kB)."""
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} TB"
+
+
+def binary_bytes(n):
+    """A budget as it is given (1 GiB, 500 MiB, 64 KiB)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} B"
+
+
+def free_bytes(folder):
+    """Free space on the disk holding `folder`, in bytes."""
+    stat = os.statvfs(folder)
+    return stat.f_bavail * stat.f_frsize
+
+
+class TempSpace:
+    """A private folder under `parent` (the system's temporary folder if None) for spilled
+    files; `needed` (bytes) is the estimate quoted when the disk fills up."""
+
+    def __init__(self, parent=None, needed=0):
+        parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+        if not parent.is_dir():
+            raise BudgetError(f"--temp-dir {parent} is not a folder")
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix="bigram-build-", dir=parent))
+        except OSError as error:
+            raise BudgetError(f"cannot create temporary files in {parent}: "
+                              f"{error.strerror or error}") from None
+        self.parent = parent
+        self.needed = int(needed)
+        self.written = 0       # bytes on disk now
+        self.peak = 0          # the most bytes on disk at once
+        self._count = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Remove the folder and everything in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def path(self, stem):
+        """A fresh file name in the folder."""
+        self._count += 1
+        return self.folder / f"{stem}-{self._count}.bin"
+
+    def full_disk(self, error):
+        """The BudgetError for a failed write (full disk or otherwise)."""
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return BudgetError(
+                f"the disk of the temporary folder {self.parent} is full "
+                f"({human_bytes(free_bytes(self.parent))} free, {human_bytes(self.written)} "
+                f"written so far; this build needs about {human_bytes(self.needed)}); pass "
+                "--temp-dir on a larger disk")
+        return BudgetError(f"cannot write temporary files in {self.parent}: "
+                           f"{error.strerror or error}")
+
+    def removed(self, path):
+        """Account for a spilled file about to be deleted, and delete it."""
+        try:
+            self.written -= path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class FrameWriter:
+    """Appends frames of integer arrays to one spilled file."""
+
+    def __init__(self, space, stem):
+        self.space = space
+        self.path = space.path(stem)
+        try:
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        except OSError as error:
+            raise space.full_disk(error) from None
+        self.frames = 0
+
+    def write(self, *arrays, sorted_first=False):
+        """One frame of arrays (int, any width); with sorted_first the first array is
+        ascending and is stored as differences."""
+        parts = []
+        for i, array in enumerate(arrays):
+            parts.append(encode(array, deltas=sorted_first and i == 0))
+        data = struct.pack("<I", len(parts)) + b"".join(parts)
+        self._write(struct.pack("<q", len(data)) + data)
+        self.frames += 1
+
+    def _write(self, data):
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self._file.close()
+            raise self.space.full_disk(error) from None
+        self.space.written += len(data)
+        self.space.peak = max(self.space.peak, self.space.written)
+
+    def close(self):
+        """Finish the file (flushing it: a full disk shows here too)."""
+        try:
+            self._file.close()
+        except OSError as error:
+            raise self.space.full_disk(error) from None
+        return self.path
+
+
+def read_frames(path):
+    """Yield each frame of a spilled file as a list of arrays (int64 or the stored width
+    for plain arrays)."""
+    with open(path, "rb") as handle:
+        while True:
+            head = handle.read(8)
+            if not head:
+                return
+            (size,) = struct.unpack("<q", head)
+            data = handle.read(size)
+            (n,) = struct.unpack_from("<I", data)
+            offset, arrays = 4, []
+            for _ in range(n):
+                array, offset = decode(data, offset)
+                arrays.append(array)
+            yield arrays
+
+
+def encode(array, deltas=False):
+    """An integer array as header + zlib'd bytes in its narrowest unsigned width (signed
+    arrays are shifted by their minimum, stored in the header)."""
+    array = np.asarray(array)
+    low = 0
+    if deltas and len(array):
+        values = np.diff(array, prepend=array[:1]).astype(np.int64)
+        low = int(array[0])
+    else:
+        values = array.astype(np.int64, copy=False)
+        if len(values):
+            low = int(values.min())
+            values = values - low
+    top = int(values.max()) if len(values) else 0
+    code = 0 if top < 1 << 8 else 1 if top < 1 << 16 else 2 if top < 1 << 32 else 3
+    raw = values.astype(_WIDTHS[code]).tobytes()
+    if LEVEL:
+        raw = zlib.compress(raw, LEVEL)
+    return _HEADER.pack(int(deltas), code, len(array), len(raw)) + struct.pack("<q", low) + raw
+
+
+def decode(data, offset):
+    """The array encoded at `offset` (int64), and the offset after it."""
+    kind, code, _, size = _HEADER.unpack_from(data, offset)
+    offset += _HEADER.size
+    (low,) = struct.unpack_from("<q", data, offset)
+    offset += 8
+    raw = data[offset:offset + size]
+    values = np.frombuffer(zlib.decompress(raw) if LEVEL else raw, dtype=_WIDTHS[code])
+    values = values.astype(np.int64)
+    if kind == 1:
+        values[0] = low
+        np.cumsum(values, out=values)
+    else:
+        values += low
+    return values, offset + size

@@ -1,0 +1,377 @@
+"""Training within a memory budget (`--memory`, `--temp-dir`): the same model as in memory.
+
+- spilled frames read back as written; the external sorter equals np.unique + bincount on
+  random records under budgets that force many runs and merges in several passes;
+- the NgramIndex counted from spilled runs equals the in-memory one, level by level, and
+  the trained model equals the in-memory model array for array, for every method (add-k,
+  Witten-Bell, Kneser-Ney, modified Kneser-Ney pruned and not), characters and words,
+  orders 2 to 5, with dev/test splits and vocabulary control;
+- lmplz's ARPA files (tests/fixtures/kenlm) come out of the budgeted path too;
+- --memory/--temp-dir errors are one line; a full disk, a disk too small, Ctrl-C and a
+  real SIGINT leave no temporary files and no file at -o;
+- a child process counting a text 20 times its budget stays within it (ru_maxrss).
+"""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_kenlm_fixtures import FIXTURES, parse_arpa_text
+from test_modified_kneser_ney import (
+    TRAINED,
+    assert_same_arpa,
+    fixture_text,
+    prune_option,
+    skip_option,
+)
+
+from bigram.formats.modelfile import save
+from bigram.ngrams import budgeted_training_data, external_sort, spill
+from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+from bigram.ngrams.external_sort import WindowSorter
+from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
+from bigram.ngrams.training_data import load_training_data
+from bigram.settings import Reading, TrainingSettings
+from bigram.training import budget
+from bigram.training.budget import parse_memory
+from bigram.training.train import train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def random_corpus(path, seed, unit, lines=600):
+    """Zipf-ish words or characters, lines of 1 to 14 tokens, with repeats."""
+    rng = np.random.default_rng(seed)
+    types = 40 if unit == "char" else 120
+    alphabet = [chr(ord("a") + i % 26) + ("" if i < 26 else chr(ord("a") + i // 26))
+                for i in range(types)]
+    weights = 1.0 / np.arange(1, types + 1)
+    weights /= weights.sum()
+    joiner = "" if unit == "char" else " "
+    text = []
+    for _ in range(lines):
+        tokens = rng.choice(types, rng.integers(1, 15), p=weights)
+        if unit == "char":
+            text.append("".join(alphabet[t][0] for t in tokens))
+        else:
+            text.append(joiner.join(alphabet[t] for t in tokens))
+    Path(path).write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    """Every text takes the budgeted path, and the sorters' merge passes are recorded."""
+    monkeypatch.setattr(budget, "fits_in_memory", lambda size, memory: False)
+    passes = []
+    finish = WindowSorter.finish
+
+    def recorded(self):
+        result = finish(self)
+        passes.append(self.merge_passes)
+        return result
+
+    monkeypatch.setattr(WindowSorter, "finish", recorded)
+    return passes
+
+
+def leftovers(folder):
+    return [p for p in Path(folder).iterdir() if p.name.startswith("bigram-build-")]
+
+
+# ---------------------------------------------------------------------- spilled frames
+
+
+def test_frames_read_back_as_written(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(-5, 5, 100), rng.integers(0, 1 << 62, 50), np.zeros(0, np.int64),
+              np.sort(rng.integers(0, 1 << 40, 1000)), rng.integers(0, 200, 7).astype(np.int32)]
+    with TempSpace(tmp_path) as space:
+        writer = FrameWriter(space, "t")
+        writer.write(*arrays[:3])
+        writer.write(arrays[3], arrays[4], sorted_first=True)
+        path = writer.close()
+        frames = list(read_frames(path))
+        assert space.written == path.stat().st_size
+    assert len(frames) == 2
+    for got, want in zip(frames[0] + frames[1], arrays, strict=True):
+        assert np.array_equal(got, want)
+    assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("memory", [1 << 15, 1 << 17, 1 << 22])
+def test_sorter_equals_unique_and_bincount(tmp_path, memory):
+    rng = np.random.default_rng(memory)
+    blocks = [rng.integers(0, 30_000, rng.integers(1, 5000)) ** 2 for _ in range(40)]
+    with TempSpace(tmp_path) as space:
+        sorter = WindowSorter(space, memory)
+        for keys in blocks:
+            sorter.add(keys, (keys % 1000).astype(np.int32), keys % 3)
+        keys, suffix, count = sorter.finish()
+        assert space.written == 0     # runs are removed once merged
+    every = np.concatenate(blocks)
+    want, inverse = np.unique(every, return_inverse=True)
+    assert np.array_equal(keys, want)
+    assert np.array_equal(count, np.bincount(inverse, weights=every % 3).astype(np.int64))
+    assert np.array_equal(suffix, want % 1000)
+    if memory <= 1 << 17:
+        assert sorter.merge_passes >= 2     # more runs than one merge opens
+
+
+# ---------------------------------------------------------------------- same index, same model
+
+
+@pytest.mark.parametrize("unit,order,padding,split", [
+    ("word", 5, "sentence", "makemore"), ("word", 3, "makemore", "80/10/10"),
+    ("char", 4, "makemore", "makemore"), ("char", 2, "sentence", None),
+    ("word", 2, "makemore", None)])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_budgeted_index_equals_in_memory(tmp_path, forced, unit, order, padding, split, seed):
+    path = str(random_corpus(tmp_path / "c.txt", seed, unit, lines=8000 if unit == "char" else 2500))
+    reading = Reading(unit=unit, split=split or "makemore", test_size=None if split else 0)
+    memory = 1 << 14
+    a = load_training_data([path], reading, order, padding)
+    b = load_training_data_budgeted([path], memory, reading, order, padding, tmp_path)
+    assert a.counts.keys() == b.counts.keys()
+    for name in a.counts:
+        for k in range(1, order + 1):
+            for field in ("keys", "suffix", "count"):
+                x = getattr(a.counts[name].level(k), field)
+                y = getattr(b.counts[name].level(k), field)
+                assert x.dtype == y.dtype and np.array_equal(x, y), (name, k, field)
+    assert a.vocabulary.tokens == b.vocabulary.tokens
+    assert np.array_equal(a.token_rank, b.token_rank)
+    assert max(forced) >= 2
+    assert not leftovers(tmp_path)
+
+
+def model_arrays(path):
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files
+                if name not in ("meta", "train_items")}
+
+
+METHODS = [("add-k", {}), ("witten-bell", {}), ("kneser-ney", {}),
+           ("modified-kneser-ney", {}), ("modified-kneser-ney", {"prune": [0, 1]})]
+
+
+@pytest.mark.parametrize("method,extra", METHODS, ids=lambda x: str(x))
+@pytest.mark.parametrize("unit,order", [("char", 3), ("word", 4), ("word", 2), ("char", 5)])
+def test_budgeted_model_equals_in_memory(tmp_path, forced, method, extra, unit, order):
+    path = str(random_corpus(tmp_path / "c.txt", order, unit, lines=400))
+    common = dict(method=method, order=order, unit=unit, test_size=None, **extra)
+    if unit == "word" and order == 2:
+        common.update(min_count=2)
+    if unit == "char" and order == 3:
+        common.update(max_vocab=20)
+    plain = train_model([path], TrainingSettings.of(**common))
+    budgeted = train_model([path], TrainingSettings.of(memory=1 << 14, temp_dir=str(tmp_path),
+                                                       **common))
+    save(tmp_path / "a.npz", plain.saved)
+    save(tmp_path / "b.npz", budgeted.saved)
+    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+    assert [(r.name, r.tokens, r.log_likelihood) for r in plain.reports] == \
+        [(r.name, r.tokens, r.log_likelihood) for r in budgeted.reports]
+    assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("model", TRAINED, ids=lambda m: m["name"])
+def test_budgeted_words_export_lmplz_arpa(cli, forced, model):
+    trained = cli("train", FIXTURES / f"{model['corpus']}.train.txt", "--unit", "word",
+                  "--smoothing-method", "modified-kneser-ney", "--test-size", "0", "--order",
+                  model["order"], *prune_option(model), *skip_option(model), "--memory", "1M",
+                  "--temp-dir", ".",
+                  "-o", "model.npz", "--force")
+    assert trained.code == 0, trained.err
+    assert "memory budget 1 MiB, temporary folder ." in trained.err
+    exported = cli("export", "-m", "model.npz", "-o", "model.arpa", "--force")
+    assert exported.code == 0, exported.err
+    mine = parse_arpa_text(Path("model.arpa").read_text(encoding="utf-8"))
+    assert_same_arpa(mine, parse_arpa_text(fixture_text(model)))
+    assert not leftovers(".")
+
+
+# ---------------------------------------------------------------------- options and faults
+
+
+@pytest.mark.parametrize("text,size", [("1G", 1 << 30), ("500M", 500 << 20), ("2048k", 2 << 20),
+                                       ("1.5G", 3 << 29), ("2097152", 2 << 20),
+                                       ("1GB", 1 << 30)])
+def test_memory_sizes(text, size):
+    assert parse_memory(text) == size
+
+
+def test_memory_percent_is_of_physical_memory():
+    assert parse_memory("40%") == int(budget.physical_memory() * 0.4)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--memory", "lots"], "error: --memory takes a size such as 1G, 500M or 40%"),
+    (["--memory", "0%"], "error: --memory as a share of physical memory must be above 0%"),
+    (["--memory", "100K"], "error: --memory 100K is below the smallest budget, 1M"),
+    (["--memory", "1G", "--temp-dir", "nowhere"], "error: --temp-dir nowhere is not a folder"),
+])
+def test_bad_budget_options_are_one_line(cli, args, message):
+    result = cli("train", *args)
+    assert result.code == 2
+    assert result.err.startswith(message) and result.err.count("\n") == 1
+
+
+def test_unwritable_temp_dir_is_one_line(cli, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = cli("train", "--memory", "1G", "--temp-dir", locked)
+    assert result.code == 2 and "is not writable" in result.err
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(cli, forced, tmp_path, monkeypatch):
+    random_corpus(tmp_path / "c.txt", 3, "word", lines=3000)
+    real_open = open
+
+    class FillingFile:
+        """A spilled file on a disk that fills after 40 kB."""
+
+        def __init__(self, path, mode):
+            self.file = real_open(path, mode)
+
+        def write(self, data):
+            if self.file.tell() + len(data) > 40_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.file.write(data)
+
+        def close(self):
+            self.file.close()
+
+    monkeypatch.setattr(spill, "open", lambda path, mode: FillingFile(path, mode)
+                        if "w" in mode else real_open(path, mode), raising=False)
+    result = cli("train", "c.txt", "--unit", "word", "--order", "4", "--memory", "1M",
+                 "--temp-dir", ".", "-o", "m.npz")
+    assert result.code == 1
+    last = result.err.splitlines()[-1]
+    assert last.startswith("error: the disk of the temporary folder . is full (")
+    assert "this build needs about" in last and result.err.count("error") == 1
+    assert not Path("m.npz").exists() and not leftovers(".")
+
+
+def test_too_small_a_disk_is_refused_at_once(cli, forced, tmp_path, monkeypatch):
+    random_corpus(tmp_path / "c.txt", 3, "word")
+    monkeypatch.setattr(spill, "free_bytes", lambda folder: 1000)
+    calls = []
+    monkeypatch.setattr(budgeted_training_data, "count_spilled",
+                        lambda *a, **k: calls.append(1))
+    result = cli("train", "c.txt", "--unit", "word", "--memory", "1M", "--temp-dir", ".",
+                 "-o", "m.npz")
+    assert result.code == 1 and not calls
+    assert result.err.startswith("error: the disk of the temporary folder . has 1 kB free; "
+                                 "counting this text within the memory budget needs about")
+    assert not Path("m.npz").exists() and not leftovers(".")
+
+
+def test_interrupt_while_merging_leaves_nothing(cli, forced, tmp_path, monkeypatch):
+    random_corpus(tmp_path / "c.txt", 4, "word", lines=3000)
+    Path(tmp_path / "m.npz").write_bytes(b"mine")
+
+    def interrupted(paths):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(external_sort, "merge_runs", interrupted)
+    result = cli("train", "c.txt", "--unit", "word", "--order", "3", "--memory", "1M",
+                 "--temp-dir", ".", "-o", "m.npz", "--force")
+    assert result.code == 130 and result.err.endswith("error: interrupted\n")
+    assert Path("m.npz").read_bytes() == b"mine" and not leftovers(".")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_signal_leaves_no_temporary_files(tmp_path, signum):
+    """A real Ctrl-C (SIGINT) or kill (SIGTERM) to `bigram train` in the middle of
+    counting."""
+    text = tmp_path / "c.txt"
+    random_corpus(text, 5, "word", lines=200_000)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bigram", "train", str(text), "--unit", "word", "--order", "5",
+         "--memory", "2M", "--temp-dir", str(temp), "-o", str(tmp_path / "m.npz")],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:   # wait until runs are being spilled
+        built = leftovers(temp)
+        if built and any(p.name.startswith("level") for p in built[0].iterdir()):
+            break
+        time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("no runs were spilled")
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.decode().strip().endswith("error: interrupted")
+    assert not leftovers(temp) and not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------------- memory
+
+
+PEAK = """
+import resource, sys
+from bigram.settings import TrainingSettings
+from bigram.training.train import train_model
+import bigram.ngrams.budgeted_training_data, bigram.models.language_models
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = train_model([sys.argv[1]], TrainingSettings.of(
+    method="modified-kneser-ney", order=5, unit="word", test_size=0, memory=int(sys.argv[2]),
+    temp_dir=sys.argv[3]))
+print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(result.saved.model.counts))
+"""
+
+
+def test_peak_memory_within_budget_on_a_text_20_times_larger(tmp_path):
+    """A repetitive text of 42 MB (the in-memory counter would hold ~600 MB) counted with
+    a 2 MiB budget: the child's peak RSS stays within 2 budgets of what it was once its
+    modules were imported (measured: it does not grow at all)."""
+    rng = np.random.default_rng(9)
+    words = [f"w{i}" for i in range(300)]
+    sentences = [" ".join(rng.choice(words, rng.integers(5, 20))) for _ in range(2000)]
+    block = ("\n".join(sentences) + "\n").encode()
+    text = tmp_path / "c.txt"
+    with open(text, "wb") as out:
+        out.writelines(block for _ in range(42_000_000 // len(block) + 1))
+    memory = 2 << 20
+    assert text.stat().st_size >= 20 * memory
+    done = subprocess.run([sys.executable, "-c", PEAK, str(text), str(memory), str(tmp_path)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, check=True)
+    base, peak, windows = map(int, done.stdout.split())
+    grown = (peak - base) * 1024
+    assert windows > 50_000
+    assert grown < 2 * memory, f"grew {grown / 1e6:.1f} MB"
+    assert not leftovers(tmp_path)
+
+
+def test_progress_hears_every_stage_to_its_end(tmp_path, forced):
+    path = str(random_corpus(tmp_path / "c.txt", 6, "word", lines=2500))
+    heard, notes = [], []
+    train_model([path], TrainingSettings.of(method="kneser-ney", order=3, unit="word",
+                                            test_size=0, memory=1 << 16,
+                                            temp_dir=str(tmp_path)),
+                budget_progress=lambda *a: heard.append(a), budget_note=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(f"memory budget 64 KiB, temporary folder "
+                                                   f"{tmp_path} (")
+    stages = list(dict.fromkeys(stage for stage, _, _ in heard))
+    assert stages == ["reading", "counting 2-grams", "merging 2-grams", "counting 3-grams",
+                      "merging 3-grams"]
+    last = {stage: (done, total) for stage, done, total in heard}
+    assert last["reading"] == (Path(path).stat().st_size,) * 2
+    assert last["counting 3-grams"][0] == last["counting 3-grams"][1] > 1
