@@ -10,9 +10,8 @@ import contextlib
 import signal
 import threading
 
-import numpy as np
 
-from bigram.errors import InputError, OptionError
+from bigram.errors import OptionError
 from bigram.ngrams.budgeted_counting import (
     SpillingCollector,
     chunk_tokens,
@@ -29,6 +28,7 @@ from bigram.ngrams.training_data import (
     _lmplz_ranks,
     _vocabulary,
     check_vocabulary_options,
+    collect_blocks,
 )
 from bigram.settings import Reading
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
@@ -113,36 +113,11 @@ def _load(reader, sources, space, budget, reading, order, percentages, padding, 
     assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
                                          percentages)
     collector = SpillingCollector(unit, space, chunk_tokens(budget), reading.skip_symbols)
-    held_out = {"dev": [], "test": []}
     # The training text is kept for `sample --novel` as in memory, while it is small
     # beside the budget too.
-    kept, kept_size, keep, keep_limit = [], 0, True, min(KEEP_TEXT_LIMIT, budget // 8)
-    base = 0
-    for source, block in reader.blocks(hash_bytes=True):
-        n_block = block.n_items
-        local = None if assignment is None else assignment[base:base + n_block]
-        others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
-        train = None if not len(others) else local == 0
-        keep = keep and kept_size + len(block.codepoints) <= keep_limit
-        if not keep:
-            kept = []
-        if keep:
-            text = block.joined(train) if train is not None or not block.plain else block.text()
-            kept.append(text)
-            kept_size += len(text)
-        chars, offsets = block.item_chars(train)
-        collector.add_items(chars, offsets, "train", source.label)
-        for name, code in (("dev", 1), ("test", 2)):
-            which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
-            if len(which):
-                chars, offsets = block.item_chars(which)
-                collector.add_items(chars, offsets, name, source.label)
-                held_out[name].extend(block.item_strings(which))
-        base += n_block
-        if progress:
-            progress("reading", reader.bytes_read, size or None)
-    if base == 0:
-        raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
+    held_out, train_items = collect_blocks(reader, labels, assignment, collector,
+                                           min(KEEP_TEXT_LIMIT, budget // 8),
+                                           progress=progress, size=size)
     spilled = collector.close()
     vocabulary, mapping, control = _vocabulary(collector, unit, reading.min_count,
                                                reading.max_vocab, force_unk=padding == "sentence")
@@ -161,8 +136,7 @@ def _load(reader, sources, space, budget, reading, order, percentages, padding, 
         items={s: collector.items(s) for s in splits},
         sources=[s.label for s in sources], sha256=reader.sha256.hexdigest(),
         bytes_read=reader.bytes_read, split=split_info,
-        held_out={k: v for k, v in held_out.items() if v},
-        train_items="\n".join(k for k in kept if k) if keep else None,
+        held_out=held_out, train_items=train_items,
         vocabulary_control=control,
         token_rank=_lmplz_ranks(mapping, len(vocabulary), vocabulary.unk_id),
     )

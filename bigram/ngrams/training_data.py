@@ -124,13 +124,13 @@ def _assignment(reader, labels, test_size, split_seed, percentages):
             {"method": "makemore", "seed": split_seed, "test_size": test_size})
 
 
-def _load(reader, sources, reading, order, percentages, padding, keep_text, keep_tokens):
-    unit = reading.unit
-    labels = ", ".join(s.label for s in sources)
-    assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
-                                         percentages)
-    byte_pairs = unit == "char" and order == 2 and padding == "makemore"
-    collector = TokenCollector(unit, byte_pairs, reading.skip_symbols)
+def collect_blocks(reader, labels, assignment, collector, keep_text, byte_pairs=False,
+                   progress=None, size=None):
+    """Every block of the sources into `collector` by split (`assignment`: 0 train, 1 dev,
+    2 test per item; None: all train), ASCII blocks as byte pairs when `byte_pairs`.
+    Returns the held-out items as strings per split, and the training text while it is at
+    most `keep_text` characters (for `sample --novel`; None beyond). `progress("reading",
+    bytes read, size)` hears of each block."""
     held_out = {"dev": [], "test": []}
     kept, kept_size, keep = [], 0, True
     base = 0
@@ -158,8 +158,23 @@ def _load(reader, sources, reading, order, percentages, padding, keep_text, keep
             kept.append(text)
             kept_size += len(text)
         base += n_block
+        if progress is not None:
+            progress("reading", reader.bytes_read, size or None)
     if base == 0:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
+    train_items = "\n".join(k for k in kept if k) if keep else None
+    return {k: v for k, v in held_out.items() if v}, train_items
+
+
+def _load(reader, sources, reading, order, percentages, padding, keep_text, keep_tokens):
+    unit = reading.unit
+    labels = ", ".join(s.label for s in sources)
+    assignment, split_info = _assignment(reader, labels, reading.test_size, reading.split_seed,
+                                         percentages)
+    byte_pairs = unit == "char" and order == 2 and padding == "makemore"
+    collector = TokenCollector(unit, byte_pairs, reading.skip_symbols)
+    held_out, train_items = collect_blocks(reader, labels, assignment, collector, keep_text,
+                                           byte_pairs)
     vocabulary, mapping, control = _vocabulary(collector, unit, reading.min_count,
                                                reading.max_vocab, force_unk=padding == "sentence")
     splits = [s for s in SPLITS if collector.items(s) > 0 or s == "train"]
@@ -170,8 +185,7 @@ def _load(reader, sources, reading, order, percentages, padding, keep_text, keep
         items={s: collector.items(s) for s in splits},
         sources=[s.label for s in sources], sha256=reader.sha256.hexdigest(),
         bytes_read=reader.bytes_read, split=split_info,
-        held_out={k: v for k, v in held_out.items() if v},
-        train_items="\n".join(k for k in kept if k) if keep else None,
+        held_out=held_out, train_items=train_items,
         vocabulary_control=control, collector=collector, mapping=mapping,
         token_rank=_lmplz_ranks(mapping, len(vocabulary), vocabulary.unk_id),
     )
