@@ -34,7 +34,6 @@ evaluation, scoring), `formats` (model files, ARPA), `training` (train, tune, me
 from typing import TYPE_CHECKING
 
 from bigram.errors import BigramError, InputError, ModelFileError, OptionError
-
 from bigram.version import __version__  # noqa: F401  (bigram.__version__)
 
 __all__ = ["BigramError", "InputError", "ItemScore", "Model", "ModelFileError", "OptionError",

@@ -29,14 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bigram.ngrams.training_data import load_training_data  # noqa: E402
+import lecture  # noqa: E402
+from lecture import stoi_of, words  # noqa: E402
+
 from bigram.models.evaluation import evaluate_text_sources  # noqa: E402
 from bigram.models.language_models import CountModel, NeuralModel  # noqa: E402
 from bigram.models.sampling import chain_for, sample  # noqa: E402
-from bigram.tensor.random import Generator  # noqa: E402
+from bigram.ngrams.training_data import load_training_data  # noqa: E402
 from bigram.settings import Reading, TrainingSettings
-import lecture  # noqa: E402
-from lecture import stoi_of, words  # noqa: E402
+from bigram.tensor.random import Generator  # noqa: E402
 
 NAMES = ROOT / "data" / "names.txt"
 

@@ -14,11 +14,11 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bigram.models.evaluation import evaluate_splits  # noqa: E402
 from bigram.cli.pictures import plot_grid, plot_training_curve, terminal_grid  # noqa: E402
+from bigram.models.evaluation import evaluate_splits  # noqa: E402
+from bigram.settings import TrainingSettings
 from bigram.training.train import best_bigram_loss, train_model  # noqa: E402
 from bigram.training.tune import tune  # noqa: E402
-from bigram.settings import TrainingSettings
 
 DOCS = ROOT / "docs"
 

@@ -14,18 +14,16 @@ import json
 import sys
 from pathlib import Path
 
+import lecture
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-import lecture
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(ROOT / "tests"))
 
-from engine_cases import (OP_CASES, REPR_CASES, RNG_CASES, case_upstream,  # noqa: E402
-                          make_inputs)
+from engine_cases import OP_CASES, REPR_CASES, RNG_CASES, case_upstream, make_inputs  # noqa: E402
 
 
 def run_op_case(case, arrays):

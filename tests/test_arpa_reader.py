@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bigram.errors import ModelFileError
 from bigram.formats import arpa_reader
 from bigram.formats.arpa_reader import read_arpa
-from bigram.errors import ModelFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"

@@ -22,11 +22,11 @@ import tempfile
 
 import numpy as np
 import pytest
+from conftest import NAMES, ROOT, assert_same_index
 
 from bigram.errors import InputError
 from bigram.text import compressed
 from bigram.text.sources import items_of_text, read_items
-from conftest import NAMES, ROOT, assert_same_index
 
 try:
     import zstandard

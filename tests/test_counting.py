@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-
-from bigram.text.sources import items_from_text, read_items
-from bigram.ngrams.training_data import load_training_data
-from bigram.text.splits import split_assignment
-from bigram.settings import Reading
 from conftest import NAMES, count_matrix, lecture_counts, names
+
+from bigram.ngrams.training_data import load_training_data
+from bigram.settings import Reading
+from bigram.text.sources import items_from_text, read_items
+from bigram.text.splits import split_assignment
 
 TRICKY = ("\ufeffemma\r\n  olivia \r\n\r\n\tava\t\nmary ann\n\n x \n\x0bzoë\u2028ñandú\n"
           "last line without newline")

@@ -22,16 +22,17 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from bigram.ngrams.training_data import load_training_data  # noqa: E402
+from conftest import NAMES, assert_same_index  # noqa: E402
+
 from bigram.cluster import dask_counting as distributed  # noqa: E402
 from bigram.cluster.dask_counting import hash_split, load_on_cluster  # noqa: E402
 from bigram.errors import BigramError, InputError, OptionError  # noqa: E402
-from bigram.text.sources import read_items  # noqa: E402
 from bigram.ngrams.index import count_items  # noqa: E402
-from bigram.training.train import train_model  # noqa: E402
-from bigram.text.vocabulary import Vocabulary  # noqa: E402
+from bigram.ngrams.training_data import load_training_data  # noqa: E402
 from bigram.settings import Cluster, Reading, TrainingSettings
-from conftest import NAMES, assert_same_index  # noqa: E402
+from bigram.text.sources import read_items  # noqa: E402
+from bigram.text.vocabulary import Vocabulary  # noqa: E402
+from bigram.training.train import train_model  # noqa: E402
 
 BLOCK = 1200   # bytes per task: dozens of blocks per file
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import NAMES, ROOT
 
 from bigram.errors import ModelFileError
 from bigram.formats import arpa_reader
-from conftest import NAMES, ROOT
 
 TEMPORARY = ".bigram-"
 

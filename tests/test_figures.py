@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import lecture_counts, names
 
 FIXTURES = Path(__file__).parent / "fixtures"

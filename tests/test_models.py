@@ -2,16 +2,21 @@
 
 import numpy as np
 import pytest
+from conftest import NAMES, assert_same_index, bigram_rows, lecture_counts, names
 
 import bigram.tensor as torch
-from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError, TrainingDiverged
 from bigram.formats.modelfile import load, save
 from bigram.formats.saved import SavedModel, build_meta
-from bigram.models.language_models import CountModel, NeuralModel, counts_loss, per_example_loss
-from bigram.text.vocabulary import Vocabulary
+from bigram.models.language_models import (
+    CountModel,
+    NeuralModel,
+    counts_loss,
+    per_example_loss,
+)
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading
-from conftest import NAMES, assert_same_index, bigram_rows, lecture_counts, names
+from bigram.text.vocabulary import Vocabulary
 
 
 @pytest.fixture(scope="module")

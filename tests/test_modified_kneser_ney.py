@@ -31,8 +31,8 @@ from test_kenlm_fixtures import parse_arpa_text
 
 from bigram.formats.arpa_writer import arpa_lines
 from bigram.ngrams.kneser_ney import closed_form_discounts
-from bigram.training.train import train_model
 from bigram.settings import TrainingSettings
+from bigram.training.train import train_model
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))

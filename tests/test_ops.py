@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_cases import OP_CASES, case_upstream
 
 import bigram.tensor as torch
 import bigram.tensor.functional as F
-from engine_cases import OP_CASES, case_upstream
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = {c["name"]: c for c in json.loads((FIXTURES / "ops.json").read_text())}

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_same_index, names
 
 import bigram.tensor as torch
-from bigram.ngrams.training_data import load_training_data
 from bigram.formats.modelfile import load
 from bigram.models.language_models import CountModel, _input_rows, counts_loss
-from bigram.ngrams.index import count_items
 from bigram.models.sampling import chain_for, sample, sample_one_at_a_time
+from bigram.ngrams.index import count_items
 from bigram.ngrams.smoothing import estimated_discount
-from bigram.training.tune import tune
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading, TrainingSettings
-from conftest import assert_same_index, names
+from bigram.training.tune import tune
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -4,9 +4,9 @@ import os
 import zipfile
 
 import pytest
+from conftest import NAMES
 
 from bigram.formats.files import check_output, same_file
-from conftest import NAMES
 
 WAY_OUT = "give another name, or pass --force to overwrite it anyway"
 

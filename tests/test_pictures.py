@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from bigram.formats.modelfile import load
 from bigram.cli.pictures import sparkline
+from bigram.formats.modelfile import load
 
 
 def png_size(path):

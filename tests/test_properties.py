@@ -1,16 +1,16 @@
 """Property tests (hypothesis): counting over arbitrary Unicode, and model files round-trip."""
 
 import numpy as np
+from conftest import assert_same_index, bigram_index_of, count_matrix
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bigram.ngrams.training_data import load_training_data
 from bigram.formats.modelfile import load, save
 from bigram.formats.saved import SavedModel, model_meta
 from bigram.models.language_models import CountModel
-from bigram.text.vocabulary import Vocabulary
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading
-from conftest import assert_same_index, bigram_index_of, count_matrix
+from bigram.text.vocabulary import Vocabulary
 
 TEXT_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 

@@ -16,15 +16,15 @@ from conftest import ROOT
 from test_hostile_files import write_model
 from test_score_lines import ITEMS, WORD_ITEMS, reference_backoff
 
-from bigram.ngrams import lookup, query
-from bigram.text.sources import BLOCK_BYTES
 from bigram.errors import InputError
-from bigram.ngrams.lookup import HashTable, sorted_search
 from bigram.formats.modelfile import load, load_for_scoring, save
-from bigram.ngrams.query import QueryTables, TablesModel
 from bigram.models.scoring import render_sources, score_lines, tsv_lines
-from bigram.training.train import train_model
+from bigram.ngrams import lookup, query
+from bigram.ngrams.lookup import HashTable, sorted_search
+from bigram.ngrams.query import QueryTables, TablesModel
 from bigram.settings import TrainingSettings
+from bigram.text.sources import BLOCK_BYTES
+from bigram.training.train import train_model
 
 
 def python_find(keys, queries):

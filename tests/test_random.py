@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_cases import RNG_CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bigram.tensor as torch
 import bigram.tensor.functional as F
 from bigram.tensor.random import fisher_yates
-from engine_cases import RNG_CASES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARRAYS = np.load(FIXTURES / "rng.npz")

@@ -2,13 +2,22 @@
 
 import numpy as np
 import pytest
+from conftest import bigram_index_of, bigram_rows, bigram_states, lecture_counts, names
 
 import bigram.tensor as torch
 from bigram.models.language_models import CountModel
-from bigram.models.sampling import (InverseCdf, LazyChain, chain_for, normalised_cdf, sample,
-                             sample_names, sample_one_at_a_time, tempered, uniform_integers)
+from bigram.models.sampling import (
+    InverseCdf,
+    LazyChain,
+    chain_for,
+    normalised_cdf,
+    sample,
+    sample_names,
+    sample_one_at_a_time,
+    tempered,
+    uniform_integers,
+)
 from bigram.text.vocabulary import Vocabulary
-from conftest import bigram_index_of, bigram_rows, bigram_states, lecture_counts, names
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bigram.ngrams.training_data import load_training_data
 from bigram.errors import InputError
-from bigram.models.evaluation import evaluate_text_sources
 from bigram.formats.modelfile import load
+from bigram.models.evaluation import evaluate_text_sources
 from bigram.models.language_models import CountModel, NeuralModel
 from bigram.models.scoring import LN10, fixed, score_lines
-from bigram.training.train import train_model
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading, TrainingSettings
+from bigram.training.train import train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"

@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
+from conftest import bigram_index_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bigram.ngrams.backoff import BackoffModel
 from bigram.errors import OptionError
+from bigram.ngrams.backoff import BackoffModel
 from bigram.ngrams.smoothing import DEFAULT_DISCOUNT, estimate, estimated_discount
-from conftest import bigram_index_of
 
 
 def smooth(counts, method, strength=None):

@@ -7,13 +7,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import NAMES, names
 
 import bigram.tensor as torch
-from bigram.ngrams.training_data import load_training_data
 from bigram.models.language_models import CountModel
 from bigram.models.sampling import sample_one_at_a_time, stream_items, utf8_lines
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading
-from conftest import NAMES, names
 
 
 def count_model(path, smoothing=1.0, **options):

@@ -13,10 +13,10 @@ import pytest
 import reference_kneser_ney as reference
 from conftest import NAMES
 
+from bigram.formats.modelfile import load
+from bigram.models.evaluation import evaluate_splits
 from bigram.text.sources import read_items
 from bigram.text.splits import split_assignment
-from bigram.models.evaluation import evaluate_splits
-from bigram.formats.modelfile import load
 from bigram.training.tune import (
     discount_range,
     format_discounts,

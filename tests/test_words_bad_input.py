@@ -2,6 +2,7 @@
 (1 for data, 2 for options), and the model file that was there left as it was."""
 
 import json
+
 import pytest
 
 from bigram.models.language_models import NEURAL_BUDGET

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 from bigram.formats.arpa_reader import read_arpa
-from bigram.text.splits import split_assignment
 from bigram.formats.modelfile import load
 from bigram.models.sampling import sample_one_at_a_time
 from bigram.ngrams.smoothing import DEFAULT_DISCOUNT
 from bigram.tensor.random import Generator
+from bigram.text.splits import split_assignment
 
 # ---------------------------------------------------------------------- the reference
 

@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bigram.version import __version__
 from bigram.errors import BigramError, OptionError, cli_message
+from bigram.version import __version__
 
 DEFAULT_MODEL = "bigram.npz"
 
@@ -242,12 +242,15 @@ def train(
 ):
     """Train a bigram model and write it to a model file, with a summary of its losses."""
     from bigram.api import train as train_model
+    from bigram.cli.habits import (
+        check_output_name,
+        check_prune_spelling,
+        kenlm_settings,
+    )
+    from bigram.cli.inputs import files_or_stdin
     from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.training.budget import check_temp_dir, parse_memory
     from bigram.training.tune import parse_discounts
-
-    from bigram.cli.habits import check_output_name, check_prune_spelling, kenlm_settings
-    from bigram.cli.inputs import files_or_stdin
 
     check_output_name(output)
     check_prune_spelling(prune, files)
@@ -421,8 +424,13 @@ def _cluster_progress():
             console.print(f"Dask dashboard: {dashboard or 'none (the scheduler serves none)'}")
             shown["bar"] = None
             if console.is_terminal and total:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                           TimeElapsedColumn)
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
 
                 bar = Progress(TextColumn("counting blocks"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), console=console, transient=True)
@@ -606,8 +614,8 @@ def _score_files(files, model_file, as_json, oov, encoding_errors, output, force
     if output is not None:
         check_scores_output(output, _text_inputs(files) + [model_file or default_model_path()],
                             force)
-    from bigram.memory import keep_freed_memory
     from bigram.formats.modelfile import load_for_scoring
+    from bigram.memory import keep_freed_memory
 
     keep_freed_memory()   # every block allocates what the one before freed
     model = load_for_scoring(model_file or default_model_path())
@@ -663,8 +671,8 @@ def merge_models(
     force: ForceOption = False,
 ):
     """Sum count models trained on shards of a corpus into the model of the whole corpus."""
-    from bigram.training.merge import check_distinct_files, merge, shared_data
     from bigram.formats.modelfile import load, save
+    from bigram.training.merge import check_distinct_files, merge, shared_data
 
     check_distinct_files(models)
     _check_output_path(output, "model", models, force)
@@ -674,8 +682,8 @@ def merge_models(
         print(f"warning: {first} and {second} were trained on the same data (the same "
               "sha256): the merged model counts that text twice", file=sys.stderr)
     replaced = save(output, merged)
-    from bigram.models.evaluation import evaluate_splits
     from bigram.cli.render import loss_table, unit_name
+    from bigram.models.evaluation import evaluate_splits
 
     _show(loss_table(evaluate_splits(merged), unit_name(merged.model)))
     _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "

@@ -38,16 +38,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bigram.text.compressed import DecompressedStream, codec_of, read_head
-from bigram.text.sources import MAX_LINE_BYTES, UTF8_BOM, Reader, Source, packaged_names
+from bigram.errors import BigramError, InputError, OptionError
 from bigram.ngrams.counting import TokenCollector
-from bigram.ngrams.index import MAX_ORDER
+from bigram.ngrams.index import MAX_ORDER, PADDINGS, merge_indexes
 from bigram.ngrams.training_data import TrainingData
 from bigram.settings import DEFAULT_SPLIT_SEED, Reading
+from bigram.text.compressed import DecompressedStream, codec_of, read_head
+from bigram.text.sources import MAX_LINE_BYTES, UTF8_BOM, Reader, Source, packaged_names
 from bigram.text.splits import SPLITS, parse_split
-from bigram.errors import BigramError, InputError, OptionError
-from bigram.ngrams.index import PADDINGS, merge_indexes
-from bigram.text.vocabulary import UNK, UNITS, Vocabulary
+from bigram.text.vocabulary import UNITS, UNK, Vocabulary
 from bigram.text.words import split_words, word_hashes
 
 CLUSTER_BLOCK_BYTES = 64 << 20   # one task's byte range: ~1 GB of a worker's memory at order 3

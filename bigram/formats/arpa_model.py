@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import ModelFileError
-from bigram.ngrams.lookup import sort_with_positions
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex
+from bigram.ngrams.lookup import sort_with_positions
 from bigram.text.vocabulary import UNK, Vocabulary
 from bigram.version import __version__
 
@@ -152,9 +152,9 @@ def _unique_first(keys):
 def load_arpa(path):
     """An ARPA file as a SavedModel holding a models.ArpaModel."""
     from bigram.formats.arpa_reader import read_arpa
-    from bigram.ngrams.backoff import BackoffModel
     from bigram.formats.saved import FORMAT, SavedModel
     from bigram.models.language_models import ArpaModel
+    from bigram.ngrams.backoff import BackoffModel
 
     arpa = read_arpa(path)
     words = list(arpa.words)

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bigram.version import __version__
+from bigram.errors import (
+    BigramError,
+    InputError,
+    ModelFileError,
+    OptionError,
+    cli_message,
+)
 from bigram.formats.checks import (
     INT64_MAX,
     check_counts,
@@ -32,15 +38,23 @@ from bigram.formats.checks import (
     check_increasing,
     check_indices,
 )
-from bigram.text.compressed import DecompressedStream, codec_of
-from bigram.text.sources import KEEP_TEXT_LIMIT
-from bigram.errors import BigramError, InputError, ModelFileError, OptionError, cli_message
 from bigram.formats.files import atomic_write, check_regular_file, is_query_file
+from bigram.formats.npzfile import NpzFile, damaged
+from bigram.formats.saved import (
+    FORMAT,
+    FORMAT_VERSION,
+    SPLITS,
+    SavedModel,
+    model_meta,
+    stamp,
+)
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
-from bigram.formats.npzfile import NpzFile, damaged
-from bigram.formats.saved import FORMAT, FORMAT_VERSION, SPLITS, SavedModel, model_meta, stamp
+from bigram.text.compressed import DecompressedStream, codec_of
+from bigram.text.sources import KEEP_TEXT_LIMIT
 from bigram.text.vocabulary import UNITS, Vocabulary
+from bigram.version import __version__
+
 
 def _text_array(text):
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.text.sources import Reader, gather_spans, resolve_sources
 from bigram.errors import InputError, OptionError
 from bigram.ngrams.index import index_text, pad_items, pads_for
+from bigram.text.sources import Reader, gather_spans, resolve_sources
 
 OOV_POLICIES = ("skip", "error")
 

@@ -30,12 +30,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.text.sources import Block, Reader, gather_spans, resolve_sources, strip_spans
 from bigram.errors import BigramError, InputError, OptionError
-from bigram.models.evaluation import (OOV_POLICIES, encode_for_model, json_number,
-                                      touches_unknown)
-from bigram.ngrams.lookup import sorted_search
+from bigram.models.evaluation import (
+    OOV_POLICIES,
+    encode_for_model,
+    json_number,
+    touches_unknown,
+)
 from bigram.ngrams.index import pad_items, pads_for
+from bigram.ngrams.lookup import sorted_search
+from bigram.text.sources import (
+    Block,
+    Reader,
+    gather_spans,
+    resolve_sources,
+    strip_spans,
+)
 
 LN10 = math.log(10)
 # Lines of an iterable scored together by `score_lines`.

@@ -10,7 +10,6 @@ import contextlib
 import signal
 import threading
 
-
 from bigram.errors import OptionError
 from bigram.ngrams.budgeted_counting import (
     SpillingCollector,

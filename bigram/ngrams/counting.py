@@ -16,9 +16,9 @@ per-token memory at all.
 
 import numpy as np
 
-from bigram.text.sources import IS_BREAK
 from bigram.memory import return_freed_memory
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex, compact_counts, count_items
+from bigram.text.sources import IS_BREAK
 
 IS_LINE_BREAK = IS_BREAK[:256]
 _UNICODE_SIZE = 0x110000
@@ -161,8 +161,13 @@ class TokenCollector:
                 return
             self.splits.setdefault(split, SplitTokens()).add(ids, offsets)
             return
-        from bigram.text.words import (SYMBOLS, WordTooLong, drop_words, split_words,
-                                       words_equal_to)
+        from bigram.text.words import (
+            SYMBOLS,
+            WordTooLong,
+            drop_words,
+            split_words,
+            words_equal_to,
+        )
 
         starts, ends, word_offsets = split_words(chars, offsets)
         if self.skip_symbols:

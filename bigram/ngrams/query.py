@@ -33,8 +33,8 @@ import threading
 
 import numpy as np
 
-from bigram.ngrams.lookup import LevelFinder
 from bigram.ngrams.index import BOUNDARY
+from bigram.ngrams.lookup import LevelFinder
 
 # A dense table (4 bytes per (window id, token + 1) cell) is used up to this size.
 DENSE_TABLE_BYTES = 64 << 20

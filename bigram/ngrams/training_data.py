@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
-from bigram.ngrams.counting import TokenCollector
 from bigram.errors import InputError, OptionError
-from bigram.settings import Reading
+from bigram.ngrams.counting import TokenCollector
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.settings import Reading
+from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
 from bigram.text.splits import SPLITS, default_test_size, parse_split, split_assignment
 from bigram.text.vocabulary import UNITS, UNK, Vocabulary
+
 
 @dataclass
 class TrainingData:

@@ -8,9 +8,25 @@ CPU generator bit for bit (see `random.py`).
 import importlib
 
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, as_tensor, empty, empty_like, equal, eye, from_numpy, full,
-                       full_like, is_tensor, linspace, numel, ones, ones_like, tensor, zeros,
-                       zeros_like)
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    equal,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    is_tensor,
+    linspace,
+    numel,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
 from .dtypes import dtype, float32, float64, int32, int64, promote_types, result_type
 from .tensor import Size, Tensor

@@ -48,7 +48,9 @@ def split_assignment(n_items, split_seed, test_size=None, percentages=None):
     assignment = np.zeros(n_items, dtype=np.uint8)
     if percentages is None and test_size == 0:
         return assignment
-    from bigram import tensor as torch   # the engine's randperm, only when a split is drawn
+    from bigram import (
+        tensor as torch,  # the engine's randperm, only when a split is drawn
+    )
 
     generator = torch.Generator().manual_seed(split_seed)
     permutation = torch.randperm(n_items, generator=generator).numpy()

@@ -4,12 +4,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.ngrams.training_data import TrainingData, load_training_data
 from bigram.errors import OptionError
+from bigram.formats.saved import SavedModel, build_meta
 from bigram.limits import check_seed
 from bigram.models.evaluation import evaluate_splits
-from bigram.formats.saved import SavedModel, build_meta
-from bigram.models.language_models import CountModel, NeuralModel, _check_training_options
+from bigram.models.language_models import (
+    CountModel,
+    NeuralModel,
+    _check_training_options,
+)
+from bigram.ngrams.training_data import TrainingData, load_training_data
 
 
 @dataclass

@@ -10,13 +10,13 @@ searches its 3 x order discounts on dev (`search_discounts`).
 import math
 from dataclasses import dataclass, field
 
-from bigram.ngrams.training_data import load_training_data
 from bigram.errors import OptionError
+from bigram.formats.saved import SavedModel, build_meta
 from bigram.limits import check_seed
 from bigram.models.evaluation import report_from_index
-from bigram.formats.saved import SavedModel, build_meta
 from bigram.models.language_models import CountModel, NeuralModel
 from bigram.ngrams.smoothing import METHODS, check
+from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Estimation, TrainingSettings
 
 MODIFIED = "modified-kneser-ney"
