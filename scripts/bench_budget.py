@@ -31,33 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scoring import zipf_sentences  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 LMPLZ = Path("/root/.cache/kenlm/build/bin/lmplz")
 
 
-def zipf_corpus(path, target_bytes, seed=7, types=200_000):
-    """Sentences of 5 to 40 words over `types` Zipf-weighted word types."""
-    vocabulary_rng = np.random.default_rng(0)
-    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)
-    lengths = vocabulary_rng.integers(2, 9, types * 2)
-    pool = letters[vocabulary_rng.integers(0, 26, int(lengths.sum()))].tobytes().decode()
-    ends = np.cumsum(lengths)
-    vocabulary = np.array(list(dict.fromkeys(pool[e - n:e] for e, n in
-                                             zip(ends.tolist(), lengths.tolist())))[:types],
-                          dtype=object)
-    weights = 1.0 / np.arange(1, len(vocabulary) + 1)
-    weights /= weights.sum()
-    rng = np.random.default_rng(seed)
-    with open(path, "w", encoding="utf-8") as out:
-        written = 0
-        while written < target_bytes:
-            sizes = rng.integers(5, 41, 20_000)
-            words = vocabulary[rng.choice(len(vocabulary), int(sizes.sum()), p=weights)]
-            cuts = np.cumsum(sizes)[:-1]
-            text = "\n".join(" ".join(sentence) for sentence in np.split(words, cuts)) + "\n"
-            text = text[:max(text.rfind("\n", 0, target_bytes - written) + 1, 1)]
-            out.write(text)
-            written += len(text)
+def zipf_corpus(path, target_bytes, seed=7):
+    """Sentences of 5 to 40 words over 200,000 Zipf-weighted word types of 2 to 8 letters
+    (bench_scoring.zipf_sentences, with a larger vocabulary than scoring's)."""
+    zipf_sentences(path, target_bytes, seed, types=200_000, word_lengths=(2, 8), batch=20_000)
 
 
 def real_sentences():

@@ -58,12 +58,14 @@ def run_timed(command, stdin, expected_lines=None):
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def zipf_sentences(path, target_bytes, seed, types=33_278):
-    """Sentences of 5 to 40 words of Zipf-distributed frequencies over a fixed vocabulary
-    (seeded apart from the text, so texts of other seeds share it)."""
+def zipf_sentences(path, target_bytes, seed, types=33_278, word_lengths=(2, 6),
+                   batch=10_000):
+    """Sentences of 5 to 40 words of Zipf-distributed frequencies over a fixed vocabulary of
+    `types` words of `word_lengths` letters (seeded apart from the text, so texts of other
+    seeds share it), drawn `batch` sentences at a time."""
     vocabulary_rng = np.random.default_rng(0)
     letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)
-    lengths = vocabulary_rng.integers(2, 7, types * 2)
+    lengths = vocabulary_rng.integers(word_lengths[0], word_lengths[1] + 1, types * 2)
     pool = letters[vocabulary_rng.integers(0, 26, int(lengths.sum()))].tobytes().decode()
     ends = np.cumsum(lengths)
     vocabulary = np.array(list(dict.fromkeys(pool[e - n:e] for e, n in
@@ -75,7 +77,7 @@ def zipf_sentences(path, target_bytes, seed, types=33_278):
     with open(path, "w", encoding="utf-8") as out:
         written = 0
         while written < target_bytes:
-            sizes = rng.integers(5, 41, 10_000)
+            sizes = rng.integers(5, 41, batch)
             words = vocabulary[rng.choice(len(vocabulary), int(sizes.sum()), p=weights)]
             cuts = np.cumsum(sizes)[:-1]
             text = "\n".join(" ".join(sentence) for sentence in np.split(words, cuts)) + "\n"
