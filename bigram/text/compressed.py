@@ -69,7 +69,20 @@ def _starts_stream(codec, data):
 # ------------------------------------------------------------------ decoders of one stream
 
 
-class _Zlib:
+class _Stream:
+    """What every decoder of one stream offers beside decode and needs_input: whether the
+    stream has ended, and the input after its end (the next stream's start)."""
+
+    @property
+    def eof(self):
+        return self._decoder.eof
+
+    @property
+    def unused_data(self):
+        return self._decoder.unused_data
+
+
+class _Zlib(_Stream):
     """One gzip member (zlib keeps input it could not use in `unconsumed_tail`)."""
 
     feed_bytes = FEED_BYTES
@@ -88,16 +101,8 @@ class _Zlib:
     def needs_input(self):
         return not self._decoder.unconsumed_tail and not self._full
 
-    @property
-    def eof(self):
-        return self._decoder.eof
 
-    @property
-    def unused_data(self):
-        return self._decoder.unused_data
-
-
-class _Buffered:
+class _Buffered(_Stream):
     """One bzip2 or xz stream (these decoders keep unused input themselves)."""
 
     feed_bytes = FEED_BYTES
@@ -113,16 +118,8 @@ class _Buffered:
     def needs_input(self):
         return self._decoder.needs_input
 
-    @property
-    def eof(self):
-        return self._decoder.eof
 
-    @property
-    def unused_data(self):
-        return self._decoder.unused_data
-
-
-class _Zstd:
+class _Zstd(_Stream):
     """One zstd frame. The decoder takes no output limit: small feeds bound its output."""
 
     feed_bytes = ZSTD_FEED_BYTES
@@ -135,13 +132,6 @@ class _Zstd:
     def decode(self, data, limit):
         return self._decoder.decompress(data)
 
-    @property
-    def eof(self):
-        return self._decoder.eof
-
-    @property
-    def unused_data(self):
-        return self._decoder.unused_data
 
 
 def _zstandard(label):
