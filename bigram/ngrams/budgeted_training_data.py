@@ -10,7 +10,6 @@ import contextlib
 import signal
 import threading
 
-from bigram.errors import OptionError
 from bigram.ngrams.budgeted_counting import (
     SpillingCollector,
     chunk_tokens,
@@ -19,19 +18,18 @@ from bigram.ngrams.budgeted_counting import (
     open_space,
     reader_block_bytes,
 )
-from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.ngrams.spill import binary_bytes, human_bytes
 from bigram.ngrams.training_data import (
     TrainingData,
     _assignment,
     _lmplz_ranks,
     _vocabulary,
-    check_vocabulary_options,
+    check_reading,
     collect_blocks,
 )
 from bigram.settings import Reading
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
-from bigram.text.splits import SPLITS, parse_split
+from bigram.text.splits import SPLITS
 
 
 @contextlib.contextmanager
@@ -74,19 +72,8 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     total)` hears each stage as it goes (total None when unknown).
     """
     reading = reading if reading is not None else Reading()
-    unit, test_size, split = reading.unit, reading.test_size, reading.split
-    check_vocabulary_options(unit, reading.min_count, reading.max_vocab)
-    if reading.skip_symbols and unit != "word":
-        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
-                          "--unit word")
-    if padding not in PADDINGS:
-        raise OptionError(f"unknown padding {padding!r}")
-    if not 2 <= order <= MAX_ORDER:
-        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
-    percentages = parse_split(split)
-    if percentages is not None and test_size is not None:
-        raise OptionError("--test-size belongs to the makemore split; --split sets every "
-                          "split's share")
+    unit = reading.unit
+    percentages = check_reading(reading, order, padding)
     sources = resolve_sources(arguments)
     size = text_bytes(sources)
     reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))

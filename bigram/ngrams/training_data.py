@@ -68,6 +68,24 @@ def check_vocabulary_options(unit, min_count, max_vocab):
         raise OptionError(f"--max-vocab must be 1 or more, not {max_vocab}")
 
 
+def check_reading(reading, order, padding):
+    """Refuse reading settings no reader can follow, before any data is read; returns the
+    split's percentages (None for makemore's split)."""
+    check_vocabulary_options(reading.unit, reading.min_count, reading.max_vocab)
+    if reading.skip_symbols and reading.unit != "word":
+        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
+                          "--unit word")
+    if padding not in PADDINGS:
+        raise OptionError(f"unknown padding {padding!r}")
+    if not 2 <= order <= MAX_ORDER:
+        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
+    percentages = parse_split(reading.split)
+    if percentages is not None and reading.test_size is not None:
+        raise OptionError("--test-size belongs to the makemore split; --split sets every "
+                          "split's share")
+    return percentages
+
+
 def load_training_data(arguments, reading=None, order=2, padding="makemore",
                        keep_text=KEEP_TEXT_LIMIT, keep_tokens=True):
     """Read, split and count the training sources (paths, globs, '-'; names.txt if none).
@@ -82,18 +100,7 @@ def load_training_data(arguments, reading=None, order=2, padding="makemore",
     its count is recorded.
     """
     reading = reading if reading is not None else Reading()
-    check_vocabulary_options(reading.unit, reading.min_count, reading.max_vocab)
-    if reading.skip_symbols and reading.unit != "word":
-        raise OptionError("--skip-symbols drops the words <s>, </s> and <unk>: it goes with "
-                          "--unit word")
-    if padding not in PADDINGS:
-        raise OptionError(f"unknown padding {padding!r}")
-    if not 2 <= order <= MAX_ORDER:
-        raise OptionError(f"--order must be from 2 to {MAX_ORDER}, not {order}")
-    percentages = parse_split(reading.split)
-    if percentages is not None and reading.test_size is not None:
-        raise OptionError("--test-size belongs to the makemore split; --split sets every "
-                          "split's share")
+    percentages = check_reading(reading, order, padding)
     sources = resolve_sources(arguments)
     options = {} if reading.block_bytes is None else {"block_bytes": reading.block_bytes}
     reader = Reader(sources, reading.encoding_errors, **options)
