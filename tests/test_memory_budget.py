@@ -13,6 +13,7 @@
 """
 
 import errno
+import gc
 import os
 import signal
 import subprocess
@@ -70,14 +71,15 @@ def forced(monkeypatch):
     """Every text takes the budgeted path, and the sorters' merge passes are recorded."""
     monkeypatch.setattr(budget, "fits_in_memory", lambda size, memory: False)
     passes = []
-    finish = WindowSorter.finish
+    def recording(finish):
+        def recorded(self):
+            result = finish(self)
+            passes.append(self.merge_passes)
+            return result
+        return recorded
 
-    def recorded(self):
-        result = finish(self)
-        passes.append(self.merge_passes)
-        return result
-
-    monkeypatch.setattr(WindowSorter, "finish", recorded)
+    for name in ("finish", "finish_columns"):
+        monkeypatch.setattr(WindowSorter, name, recording(getattr(WindowSorter, name)))
     return passes
 
 
@@ -139,6 +141,8 @@ def test_budgeted_index_equals_in_memory(tmp_path, forced, unit, order, padding,
     a = load_training_data([path], reading, order, padding)
     b = load_training_data_budgeted([path], memory, reading, order, padding, tmp_path)
     assert a.counts.keys() == b.counts.keys()
+    assert type(b.counts["train"]).__name__ == "DiskIndex"    # the levels are on disk
+    b.counts["train"] = b.counts["train"].in_memory()
     for name in a.counts:
         for k in range(1, order + 1):
             for field in ("keys", "suffix", "count"):
@@ -148,6 +152,8 @@ def test_budgeted_index_equals_in_memory(tmp_path, forced, unit, order, padding,
     assert a.vocabulary.tokens == b.vocabulary.tokens
     assert np.array_equal(a.token_rank, b.token_rank)
     assert max(forced) >= 2
+    del b
+    gc.collect()
     assert not leftovers(tmp_path)
 
 
@@ -181,7 +187,37 @@ def test_budgeted_model_equals_in_memory(tmp_path, forced, method, extra, unit, 
         assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
     assert [(r.name, r.tokens, r.log_likelihood) for r in plain.reports] == \
         [(r.name, r.tokens, r.log_likelihood) for r in budgeted.reports]
+    # A model estimated on disk keeps its columns there while it lives.
+    del budgeted
+    gc.collect()
     assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("prune", [None, [0, 1, 1]])
+@pytest.mark.parametrize("unit,order", [("word", 3), ("char", 5), ("word", 5)])
+def test_streamed_estimate_in_small_slices_equals_in_memory(tmp_path, forced, monkeypatch,
+                                                           unit, order, prune):
+    """Modified Kneser-Ney estimated on disk a few rows at a time (slices cut at context
+    boundaries, gathers and finders sweeping their columns) is the in-memory model."""
+    from bigram.ngrams import streaming_kneser_ney
+
+    monkeypatch.setattr(streaming_kneser_ney, "MIN_ROWS", 7)
+    path = str(random_corpus(tmp_path / "c.txt", order + 10, unit, lines=300))
+    common = dict(method="modified-kneser-ney", order=order, unit=unit, prune=prune)
+    plain = train_model([path], TrainingSettings.of(**common))
+    budgeted = train_model([path], TrainingSettings.of(memory=1 << 10, temp_dir=str(tmp_path),
+                                                       **common))
+    assert type(budgeted.saved.model).__name__ == "StreamedCountModel"
+    save(tmp_path / "a.npz", plain.saved)
+    save(tmp_path / "b.npz", budgeted.saved)
+    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+    for x, y in zip(plain.reports, budgeted.reports):
+        assert (x.name, x.tokens) == (y.name, y.tokens)
+        assert y.log_likelihood == pytest.approx(x.log_likelihood, rel=1e-12, nan_ok=True)
 
 
 @pytest.mark.parametrize("model", TRAINED, ids=lambda m: m["name"])

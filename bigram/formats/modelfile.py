@@ -72,6 +72,9 @@ def _write_npz(stream, arrays):
                 array = array()
                 if array is None:
                     continue
+            if hasattr(array, "npy_chunks"):   # a column on disk (ngrams.columns)
+                _write_column(zf, name, array)
+                continue
             array = np.asanyarray(array)
             text = array.dtype == np.uint8
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
@@ -80,6 +83,19 @@ def _write_npz(stream, arrays):
                 info._compresslevel = 1
             with zf.open(info, "w", force_zip64=True) as member:
                 _write_npy(member, array)
+
+
+def _write_column(zf, name, column):
+    """A member written from a column on disk a slice at a time (a model estimated within
+    a memory budget never holds a level in memory)."""
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    header = {"descr": np.lib.format.dtype_to_descr(column.dtype), "fortran_order": False,
+              "shape": (len(column),)}
+    with zf.open(info, "w", force_zip64=True) as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        for chunk in column.npy_chunks():
+            member.write(chunk)
 
 
 def _write_npy(stream, array):

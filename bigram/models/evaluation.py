@@ -127,11 +127,25 @@ def report_from_index(model, index, items, name):
     return Report(name, int(items), tokens, total, tokens - known, (), known, known_total, unit)
 
 
-def evaluate_splits(saved):
-    """A report for each split the model file holds (train, test)."""
+def evaluate_splits(saved, known=None):
+    """A report for each split the model file holds (train, test); `known` (split ->
+    Report) gives those already made (a model estimated within a budget sums its training
+    split's loss as it goes)."""
     items = saved.meta.get("data", {}).get("items", {})
-    return [report_from_index(saved.model, counts, items.get(split, 0), split)
+    known = known or {}
+    return [known[split] if split in known else
+            report_from_index(saved.model, counts, items.get(split, 0), split)
             for split, counts in saved.data_counts.items()]
+
+
+def report_from_totals(model, totals, items, name):
+    """The report of a split whose loss was summed elsewhere (streaming_kneser_ney's
+    TrainTotals), as report_from_index makes it."""
+    unit = model.vocabulary.unit
+    if model.vocabulary.unk_id is None:
+        return Report(name, int(items), totals.tokens, totals.total, unit=unit)
+    return Report(name, int(items), totals.tokens, totals.total, totals.tokens - totals.known,
+                  (), totals.known, totals.known_total, unit)
 
 
 @dataclass

@@ -16,26 +16,32 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    repeats, spills runs and merges them into the level: the same sorted keys, suffix
    links and counts as `index_text` makes, hence the same model, array for array.
 
-What stays in memory: the finished levels themselves (16 bytes per distinct window:
-key, suffix, count), because estimation (Kneser-Ney and the others) and the model file
-are still made from an NgramIndex in memory. The budget bounds everything else: the
-chunks of text, the sorter's buffers and the merge's frames.
+Each finished level is written to columns on disk (a DiskIndex), so the budget bounds
+everything: the chunks of text, the sorter's buffers, the merge's frames and the finder of
+level k-1 (its keys in memory when they fit in its share, else swept from disk).
 """
 
 import numpy as np
 
 from bigram.errors import InputError
+from bigram.ngrams.columns import ColumnFinder
 from bigram.ngrams.counting import SplitTokens, TokenCollector
+from bigram.ngrams.disk_index import (
+    DiskIndex,
+    DiskLevel,
+    compact_count_column,
+    level_columns,
+)
 from bigram.ngrams.external_sort import WindowSorter
-from bigram.ngrams.index import Level, NgramIndex, compact_counts, pad_items, pads_for
-from bigram.ngrams.lookup import LevelFinder
+from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
 # positions, rows, keys, masks and a sort's copies).
 CHUNK_BYTES_PER_TOKEN = 48
-# Shares of the budget: the sorter's buffer, a chunk's working set.
-SORTER_SHARE, CHUNK_SHARE = 0.5, 0.25
+# Shares of the budget: the sorter's buffer, a chunk's working set, the finder of the
+# level below.
+SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
 # Temporary disk per token at most (spilled ids, rows of one level, runs of one level
 # while they are merged into longer ones), for the refusal before a build.
 DISK_PER_TOKEN = 24
@@ -109,9 +115,10 @@ class SpillingCollector(TokenCollector):
 
 def count_spilled(space, path, mapping, size, order, padding, budget, progress=None,
                   frames=None):
-    """The NgramIndex of the training ids spilled at `path` (compact ids renamed by
-    `mapping`), built level by level within `budget` bytes besides the levels; `frames`
-    (how many chunks the file holds) is the total `progress` hears."""
+    """The DiskIndex of the training ids spilled at `path` (compact ids renamed by
+    `mapping`), built level by level within `budget` bytes, each level written to columns
+    of `space` as it is merged; `frames` (how many chunks the file holds) is the total
+    `progress` hears."""
     pads = pads_for(padding, order)
     mapping = np.asarray(mapping, dtype=np.int32)
     levels = [None]
@@ -126,16 +133,17 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
     for text in chunks():
         counted = text.stream[(text.stream >= 0) & (text.position >= pads)]
         first += np.bincount(counted, minlength=size)
-    levels.append(Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
-                        compact_counts(first)))
+    levels.append(level_columns(space, "level1", np.arange(size, dtype=np.int64),
+                                np.zeros(size, np.int32), first))
     rows_path = None        # each position's row at level k-2, from the pass before
     for k in range(2, order + 1):
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
         writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
         previous_rows = read_frames(rows_path) if rows_path is not None else None
-        # Rows at level k-1 by hash table once it has been asked as often as it has rows
-        # (the same finder scoring uses).
-        finder = LevelFinder(levels[k - 1].keys, len(levels[k - 2]) * size) if k > 2 else None
+        # Rows at level k-1: in memory by hash table or sorted search when its keys fit
+        # in the finder's share of the budget, else swept from their column.
+        finder = ColumnFinder(levels[k - 1].keys, budget * FINDER_SHARE,
+                              len(levels[k - 2]) * size) if k > 2 else None
         for done, text in enumerate(chunks()):
             known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
             if k == 2:
@@ -152,12 +160,12 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         if progress:
             progress(f"merging {k}-grams", 0, None)
         del finder
-        keys, suffix, count = sorter.finish()
-        levels.append(Level(keys, suffix, compact_counts(count)))
+        keys, suffix, count = sorter.finish_columns()
+        levels.append(DiskLevel(keys, suffix, compact_count_column(space, count)))
         if rows_path is not None:
             space.removed(rows_path)
         rows_path = writer.close() if writer is not None else None
-    return NgramIndex(order, size, levels, padding)
+    return DiskIndex(order, size, levels, padding, space)
 
 
 def _window_keys(rows, stream, position, k, size):

@@ -9,6 +9,7 @@ windows are sorted, differ.
 import contextlib
 import signal
 import threading
+import weakref
 
 from bigram.ngrams.budgeted_counting import (
     SpillingCollector,
@@ -78,14 +79,22 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     size = text_bytes(sources)
     reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
     try:
-        with removed_on_termination(), open_space(temp_dir, disk_estimate(size, unit)) as space:
-            if note is not None:
-                from bigram.ngrams.spill import free_bytes
+        with removed_on_termination():
+            space = open_space(temp_dir, disk_estimate(size, unit))
+            try:
+                if note is not None:
+                    from bigram.ngrams.spill import free_bytes
 
-                note(f"memory budget {binary_bytes(budget)}, temporary folder {space.parent} "
-                     f"({human_bytes(free_bytes(space.folder))} free)")
-            data = _load(reader, sources, space, budget, reading, order, percentages, padding,
-                         progress, size)
+                    note(f"memory budget {binary_bytes(budget)}, temporary folder "
+                         f"{space.parent} ({human_bytes(free_bytes(space.folder))} free)")
+                data = _load(reader, sources, space, budget, reading, order, percentages,
+                             padding, progress, size)
+            except BaseException:
+                space.close()
+                raise
+            # The training counts stay on disk: the folder goes when they do (or when the
+            # process exits, whichever comes first).
+            weakref.finalize(data.counts["train"], space.close)
             data.spilled = {"peak_bytes": space.peak}
             return data
     finally:

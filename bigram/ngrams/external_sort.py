@@ -116,6 +116,28 @@ class WindowSorter:
         """Every record, sorted and combined: (keys int64, suffix int32, count int64)."""
         if not self.runs:
             return self._combined_pending()
+        parts = list(self._merged())
+        if not parts:
+            return combine(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64))
+        return tuple(np.concatenate(column) for column in zip(*parts))
+
+    def finish_columns(self):
+        """Every record, sorted and combined, written to three columns of the temporary
+        folder (bigram.ngrams.columns) a merged slice at a time: (keys, suffix, count)."""
+        from bigram.ngrams.columns import ColumnWriter
+
+        writers = [ColumnWriter(self.space, f"{self.name}-{what}", dtype)
+                   for what, dtype in (("keys", np.int64), ("suffix", np.int32),
+                                       ("count", np.int64))]
+        parts = [self._combined_pending()] if not self.runs else self._merged()
+        for part in parts:
+            for writer, column in zip(writers, part):
+                writer.append(column)
+        return tuple(writer.close() for writer in writers)
+
+    def _merged(self):
+        """Yield the merge of every run, slice by slice (merging groups of runs first when
+        there are more than one merge may open), removing the runs as they are read."""
         if self.pending:
             self._spill()
         while len(self.runs) > self.fan_in:
@@ -134,13 +156,10 @@ class WindowSorter:
                     self.space.removed(path)
             self.runs = merged
         self.merge_passes += 1
-        parts = list(merge_runs(self.runs))
+        yield from merge_runs(self.runs)
         for path in self.runs:
             self.space.removed(path)
         self.runs = []
-        if not parts:
-            return combine(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64))
-        return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 class _Run:

@@ -126,9 +126,12 @@ def _greatest_window(index, rank):
 def _quirk_rows(index, rank):
     """Per order below the top, the row counted with its raw count (see the module notes)."""
     found = _greatest_window(index, rank)
-    if found is None:
-        return {}
-    k, row = found
+    return {} if found is None else quirk_chain(index, *found)
+
+
+def quirk_chain(index, k, row):
+    """The rows of the quirk's n-grams, per order below the top, given the greatest window
+    (level k, row): the suffixes of it that lmplz's stream ends with."""
     leading = index.order - k + (1 if k < index.order else 0)
     if k == index.order:
         leading = 1 if index.tokens(k, [row])[0, 0] == BOUNDARY else 0

@@ -113,6 +113,13 @@ def _budget(files, memory, temp_dir, order, unit, padding):
 def fit(data, settings, progress=None):
     """The model `settings` describe on loaded training data, evaluated on each split."""
     estimation, neural = settings.estimation, settings.neural
+    counts = data.counts["train"]
+    if hasattr(counts, "space"):   # counted within a memory budget: levels on disk
+        streamed = _fit_streamed(data, settings)
+        if streamed is not None:
+            return streamed
+        data.counts["train"] = counts.in_memory()
+        del counts
     if estimation.kind == CountModel.kind:
         modified = estimation.method == "modified-kneser-ney"
         model = CountModel(data.vocabulary, data.counts["train"], estimation.smoothing,
@@ -128,6 +135,36 @@ def fit(data, settings, progress=None):
     meta = build_meta(model, data, {"settings": settings.as_meta()})
     saved = SavedModel(model, data.counts, meta, data.train_items)
     return TrainingResult(saved, data, evaluate_splits(saved))
+
+
+def _fit_streamed(data, settings):
+    """fit() of modified Kneser-Ney over levels on disk, within the memory budget; None
+    for the other methods and models (estimated in memory from the levels read whole) and
+    where the query tables cannot be made (a pruned unigram under a longer window)."""
+    from bigram.models.evaluation import report_from_totals
+    from bigram.models.streamed_model import StreamedCountModel
+    from bigram.ngrams.streaming_kneser_ney import TablesUnavailable, estimate_streaming
+    from bigram.training.budget import default_budget
+
+    estimation = settings.estimation
+    if estimation.kind != CountModel.kind or estimation.method != "modified-kneser-ney":
+        return None
+    budget = settings.resources.memory or default_budget()
+    counts = data.counts["train"]
+    prune = list(estimation.prune) if estimation.prune else None
+    try:
+        streamed = estimate_streaming(counts, budget, prune, estimation.discounts,
+                                      data.token_rank, data.vocabulary.unk_id)
+    except TablesUnavailable:
+        return None
+    model = StreamedCountModel(data.vocabulary, counts, streamed, int(budget * 0.4),
+                               prune=prune, discounts=estimation.discounts,
+                               token_rank=data.token_rank)
+    meta = build_meta(model, data, {"settings": settings.as_meta()})
+    saved = SavedModel(model, data.counts, meta, data.train_items)
+    train = report_from_totals(model, streamed.train, meta["data"]["items"].get("train", 0),
+                               "train")
+    return TrainingResult(saved, data, evaluate_splits(saved, {"train": train}))
 
 
 def best_bigram_loss(index):

@@ -1,0 +1,50 @@
+"""Query tables whose levels are columns on disk (a model estimated within a memory
+budget, ngrams.streaming_kneser_ney): windows found and values read within a budget."""
+
+import numpy as np
+
+from bigram.ngrams.columns import ColumnFinder, ColumnGather
+from bigram.ngrams.query import QueryTables
+
+
+class ColumnTables(QueryTables):
+    """QueryTables over columns: `keys[k]`, `adj[k]`, `below[k]` are columns.Column; each
+    level's finder and gathers get `memory` bytes (levels that fit are read whole)."""
+
+    def __init__(self, order, size, padding, keys, adj, below, memory):
+        super().__init__(order, size, padding, keys, adj, below)
+        self.memory = memory
+        self._gathers = {}
+
+    def find(self, k, parents, tokens):
+        queries = np.asarray(parents, dtype=np.int64) * self.size
+        queries += tokens
+        with self._lock:
+            if k not in self._finders:
+                self._finders[k] = ColumnFinder(self.keys[k], self.memory, self.span(k))
+        return self._finders[k].find(queries)
+
+    def values(self, what, k, rows):
+        with self._lock:
+            if (what, k) not in self._gathers:
+                self._gathers[what, k] = ColumnGather(getattr(self, what)[k], self.memory)
+        return self._gathers[what, k](np.asarray(rows, dtype=np.int64))
+
+    def level_values(self, what, k):
+        """adj or B of every window of level k (read whole)."""
+        return getattr(self, what)[k].load()
+
+    def level_keys(self, k):
+        """Level k's sorted keys (read whole)."""
+        return self.keys[k].load()
+
+    def score(self, text):
+        """Scoring a padded text reads whole levels (QueryTables.score); made in memory."""
+        return self.in_memory().score(text)
+
+    def in_memory(self):
+        """The same tables read whole into memory."""
+        load = [None] + [None if c is None else c.load() for c in self.adj[1:]]
+        return QueryTables(self.order, self.size, self.padding,
+                           [None, None] + [self.keys[k].load() for k in range(2, self.order + 1)],
+                           load, [None] + [c.load() for c in self.below[1:]])
