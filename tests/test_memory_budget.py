@@ -32,7 +32,9 @@ from test_modified_kneser_ney import (
     skip_option,
 )
 
+from bigram.formats import streamed_export
 from bigram.formats.modelfile import save
+from bigram.ngrams import streaming_kneser_ney as slices
 from bigram.ngrams import budgeted_training_data, external_sort, spill
 from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 from bigram.ngrams.external_sort import WindowSorter
@@ -221,7 +223,7 @@ def test_streamed_estimate_in_small_slices_equals_in_memory(tmp_path, forced, mo
 
 
 @pytest.mark.parametrize("model", TRAINED, ids=lambda m: m["name"])
-def test_budgeted_words_export_lmplz_arpa(cli, forced, model):
+def test_budgeted_words_export_lmplz_arpa(cli, forced, monkeypatch, model):
     trained = cli("train", FIXTURES / f"{model['corpus']}.train.txt", "--unit", "word",
                   "--smoothing-method", "modified-kneser-ney", "--test-size", "0", "--order",
                   model["order"], *prune_option(model), *skip_option(model), "--memory", "1M",
@@ -231,8 +233,22 @@ def test_budgeted_words_export_lmplz_arpa(cli, forced, model):
     assert "memory budget 1 MiB, temporary folder ." in trained.err
     exported = cli("export", "-m", "model.npz", "-o", "model.arpa", "--force")
     assert exported.code == 0, exported.err
-    mine = parse_arpa_text(Path("model.arpa").read_text(encoding="utf-8"))
+    text = Path("model.arpa").read_text(encoding="utf-8")
+    mine = parse_arpa_text(text)
     assert_same_arpa(mine, parse_arpa_text(fixture_text(model)))
+    # Exported from disk a slice at a time (any file is larger than a quarter of nothing):
+    # the same file, line for line.
+    monkeypatch.setattr(streamed_export, "STREAM_SHARE", 0)
+    calls = []
+    export = streamed_export.export_streamed
+    monkeypatch.setattr(streamed_export, "export_streamed",
+                        lambda *a: calls.append(a) or export(*a))
+    monkeypatch.setattr(slices, "MIN_ROWS", 5)
+    streamed = cli("export", "-m", "model.npz", "-o", "streamed.arpa", "--memory", "1M",
+                   "--temp-dir", ".")
+    assert streamed.code == 0, streamed.err
+    assert len(calls) == 1
+    assert Path("streamed.arpa").read_text(encoding="utf-8") == text
     assert not leftovers(".")
 
 

@@ -731,12 +731,30 @@ def interpolate_models(
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],
     model_file: ModelOption = None,
+    memory: Annotated[Optional[str], typer.Option(
+        "--memory", help="Memory budget, such as 1G, 500M or 40% (of physical memory): a "
+        "modified Kneser-Ney model file larger than a quarter of it is exported from disk a "
+        "slice at a time, with temporary files in --temp-dir (default: half of physical "
+        "memory).", show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Folder for the temporary files of an export within --memory "
+        "(default: the system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
-    model = _model(model_file)
-    _check_output_path(output, "arpa", [model_file or default_model_path()], force)
-    counts = model.export_arpa(output, force=force)
+    from bigram.formats.streamed_export import export_streamed, streams
+    from bigram.training.budget import check_temp_dir, default_budget, parse_memory
+
+    budget = parse_memory(memory) if memory is not None else default_budget()
+    check_temp_dir(temp_dir)
+    path = model_file or default_model_path()
+    if streams(path, budget):
+        _check_output_path(output, "arpa", [path], force)
+        counts = export_streamed(path, output, budget, temp_dir)
+    else:
+        model = _model(model_file)
+        _check_output_path(output, "arpa", [path], force)
+        counts = model.export_arpa(output, force=force)
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
 

@@ -146,13 +146,7 @@ def arpa_lines(model):
     else:
         start_backoff = _padded_entries(backoff, entries)
     vocabulary = model.vocabulary
-    words = [vocabulary.token(i) if i >= vocabulary.first else "" for i in range(len(vocabulary))]
-    if vocabulary.unit == "char":
-        words = [escape(w) if w else w for w in words]
-    words[BOUNDARY] = "</s>"
-    if vocabulary.unk:
-        words[1] = "<unk>"
-    history_words = ["<s>"] + words[1:]
+    words, history_words = arpa_words(vocabulary)
     counts = {m: entries.count(m) for m in range(1, model.order + 1)}
     counts[1] += 1 + (0 if vocabulary.unk else 1)   # <s>, and <unk> when the model has none
     yield "\\data\\"
@@ -173,21 +167,38 @@ def arpa_lines(model):
     yield "\\end\\"
 
 
+def arpa_words(vocabulary):
+    """(words, history words) of the vocabulary's ids as an ARPA file writes them: the
+    boundary is `</s>` when predicted and `<s>` in a history; characters escaped."""
+    words = [vocabulary.token(i) if i >= vocabulary.first else "" for i in range(len(vocabulary))]
+    if vocabulary.unit == "char":
+        words = [escape(w) if w else w for w in words]
+    words[BOUNDARY] = "</s>"
+    if vocabulary.unk:
+        words[1] = "<unk>"
+    history_words = ["<s>"] + words[1:]
+    return np.array(words, dtype=object), np.array(history_words, dtype=object)
+
+
 def _section(entries, m, order, words, history_words):
-    words = np.array(words, dtype=object)
-    history_words = np.array(history_words, dtype=object)
     for bos, tokens, values, backoffs in entries.lines[m]:
-        columns = [history_words[tokens[:, j]] for j in range(tokens.shape[1] - 1)]
-        columns.append(words[tokens[:, -1]])
-        if bos:
-            columns.insert(0, np.full(len(tokens), "<s>", dtype=object))
-        texts = [" ".join(parts) for parts in zip(*columns)]
-        if backoffs is None or m == order:
-            yield from (f"{_number(v)}\t{t}" for v, t in zip(values.tolist(), texts))
-            continue
-        ends = (tokens[:, -1] == BOUNDARY).tolist()
-        for v, t, b, end in zip(values.tolist(), texts, backoffs.tolist(), ends):
-            yield f"{_number(v)}\t{t}" if end else f"{_number(v)}\t{t}\t{_number(b)}"
+        yield from section_lines(bos, tokens, values, backoffs, m, order, words, history_words)
+
+
+def section_lines(bos, tokens, values, backoffs, m, order, words, history_words):
+    """ARPA lines of order m: token rows (after a leading `<s>` when bos), log10 values and
+    back-offs (None at the top order; none is written after `</s>`)."""
+    columns = [history_words[tokens[:, j]] for j in range(tokens.shape[1] - 1)]
+    columns.append(words[tokens[:, -1]])
+    if bos:
+        columns.insert(0, np.full(len(tokens), "<s>", dtype=object))
+    texts = [" ".join(parts) for parts in zip(*columns)]
+    if backoffs is None or m == order:
+        yield from (f"{_number(v)}\t{t}" for v, t in zip(values.tolist(), texts))
+        return
+    ends = (tokens[:, -1] == BOUNDARY).tolist()
+    for v, t, b, end in zip(values.tolist(), texts, backoffs.tolist(), ends):
+        yield f"{_number(v)}\t{t}" if end else f"{_number(v)}\t{t}\t{_number(b)}"
 
 
 def _listed_bigrams(model):

@@ -129,6 +129,24 @@ class NpzFile:
                                      f"header but {info.file_size:,} in the zip directory")
         return header
 
+    def column(self, name, dtype):
+        """A stored (not deflated) one-dimensional member of `dtype` as a columns.Column
+        read in place, a slice at a time; None if the member is deflated or not so."""
+        from bigram.ngrams.columns import Column
+
+        info, header = self._info(name), self.header(name)
+        if info.compress_type != zipfile.ZIP_STORED or header.dtype != np.dtype(dtype) or \
+                len(header.shape) != 1 or header.fortran_order:
+            return None
+        with open(self.path, "rb") as raw:
+            raw.seek(info.header_offset)
+            local = raw.read(30)
+        if len(local) != 30 or not local.startswith(ZIP_MAGIC):
+            return None
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_length + extra_length + header.data_offset
+        return Column(self.path, header.dtype, header.shape[0], start)
+
     def read(self, name, dtype, shape, *, max_items, what=None):
         """The member `name` as an array, checked before anything large is allocated.
 

@@ -22,10 +22,12 @@ SLICE_ROWS = 1 << 22
 
 
 class Column:
-    """A 1-D array of `length` values of `dtype` in the raw file at `path`."""
+    """A 1-D array of `length` values of `dtype` in the raw file at `path`, from byte
+    `offset` on (a stored member of a model file is one too)."""
 
-    def __init__(self, path, dtype, length):
+    def __init__(self, path, dtype, length, offset=0):
         self.path, self.dtype, self.length = path, np.dtype(dtype), int(length)
+        self.offset = int(offset)
 
     def __len__(self):
         return self.length
@@ -40,10 +42,10 @@ class Column:
         if stop <= start:
             return np.zeros(0, self.dtype)
         with open(self.path, "rb") as handle:
-            handle.seek(start * self.dtype.itemsize)
+            handle.seek(self.offset + start * self.dtype.itemsize)
             out = np.fromfile(handle, dtype=self.dtype, count=stop - start)
         if len(out) != stop - start:
-            raise OSError(f"the temporary file {self.path} is shorter than it was written")
+            raise OSError(f"{self.path} is shorter than it was when it was opened")
         return out
 
     def load(self):

@@ -71,6 +71,8 @@ class StreamedEstimate:
 
     adj: list                      # adj[k], k >= 1: a float64 column per level
     below: list                    # below[k], 1 <= k < order: B per context
+    # With backoff_only: k -> (ln P column, NaN where pruned; ln back-off column or None)
+    backoff: dict = field(default_factory=dict)
     discounts: dict = field(default_factory=dict)
     fallback: dict = field(default_factory=dict)
     kept: dict = field(default_factory=dict)
@@ -87,10 +89,14 @@ class _Plan:
 
 
 def estimate_streaming(index, budget, prune=None, discounts=None, token_rank=None,
-                       unk_id=None, fallback=FALLBACK, progress=None):
+                       unk_id=None, fallback=FALLBACK, progress=None, backoff_only=False):
     """The query tables of modified Kneser-Ney over a `sentence`-padded DiskIndex, within
     `budget` bytes (arguments as kneser_ney.estimate_modified). Raises TablesUnavailable
-    where QueryTables.from_backoff would give None."""
+    where QueryTables.from_backoff would give None. With `backoff_only`, the back-off form
+    (ln P, ln back-off) of every level instead, as columns (for an ARPA file)."""
+    from bigram.memory import keep_freed_memory
+
+    keep_freed_memory()   # every slice allocates what the one before freed
     order, space = index.order, index.space
     plan = _Plan(budget)
     thresholds = check_prune(prune, order)
@@ -114,14 +120,15 @@ def estimate_streaming(index, budget, prune=None, discounts=None, token_rank=Non
             remove(space, extensions)
             if k > 1:
                 finished = _complete(index, k - 1, below["P"], gamma, finished, thresholds,
-                                     unk_id, plan, result)
+                                     unk_id, plan, result, backoff_only)
                 remove(space, below["P"], gamma)
             below = {"P": level_P}
         finished = _complete(index, order, below["P"], None, finished, thresholds, unk_id,
-                             plan, result)
+                             plan, result, backoff_only)
         remove(space, below["P"])
     except BaseException:
-        remove(space, *result.adj[1:], *result.below[1:])
+        remove(space, *result.adj[1:], *result.below[1:],
+               *(c for pair in result.backoff.values() for c in pair))
         raise
     if progress:
         progress("estimating", order, order)
@@ -259,23 +266,19 @@ def _gather(index, k, table, plan, stem):
 
 # ------------------------------------------------------------------ a complete level
 
-def _complete(index, k, P, gamma, finished, thresholds, unk_id, plan, result):
-    """Level k's log probabilities and back-off weights (k < N: from the gammas its
-    contexts got), and then its query tables: adj (and B below the top) are appended to
-    `result`, the training split's loss is added up; returns level k's {"lb", "lpf",
-    "B"} columns for level k+1 (level k-1's, `finished`, are removed)."""
-    level, size, space, order = index.level(k), index.size, index.space, index.order
-    top = k == order
-    blank_values = B_suffix = None
-    if k > 1:
-        B_suffix = _gather(index, k, finished["B"], plan, "suffixB") if not top else None
-        blank_values = _gather(index, k, finished["lpf"], plan, "suffixLP") \
-            if thresholds[k - 1] > 0 else None
-    adj = ColumnWriter(space, f"adj{k}", np.float64)
-    B = ColumnWriter(space, f"B{k}", np.float64) if not top else None
+def _complete(index, k, P, gamma, finished, thresholds, unk_id, plan, result,
+              backoff_only=False):
+    """Level k is complete (k < N: its contexts got their gammas from level k+1): its log
+    probabilities and back-off weights, then its query tables (adj, and B below the top,
+    appended to `result`) with the training split's loss added up. Returns what level k+1
+    needs of it ({"lb", "lpf", "B"} columns); level k-1's (`finished`) are removed. With
+    `backoff_only`, the back-off form is kept in `result.backoff` instead of tables."""
+    level, size, space = index.level(k), index.size, index.space
+    top = k == index.order
+    tables = None if backoff_only else _Tables(index, k, finished, thresholds, plan, result,
+                                                     unk_id)
+    lp_out = ColumnWriter(space, f"lp{k}", np.float64) if backoff_only else None
     lb_out = ColumnWriter(space, f"lb{k}", np.float64) if not top else None
-    lpf_out = ColumnWriter(space, f"lpf{k}", np.float64) if not top else None
-    loss = _TrainLoss(result.train, unk_id)
     for start, stop in aligned_slices(level.keys, size, plan.slice_rows):
         keys = level.keys.read(start, stop)
         count = level.count.read(start, stop)
@@ -287,6 +290,7 @@ def _complete(index, k, P, gamma, finished, thresholds, unk_id, plan, result):
             np.log(lp, out=lp)
         np.minimum(lp, 0.0, out=lp)
         lp[~kept] = np.nan
+        lb = None
         if not top:
             g = gamma.read(start, stop)
             has = (g > 0) & (tokens != BOUNDARY) & kept
@@ -298,42 +302,79 @@ def _complete(index, k, P, gamma, finished, thresholds, unk_id, plan, result):
             if k == 1 and start <= BOUNDARY < stop and g[BOUNDARY - start] > 0:
                 lb[BOUNDARY - start] = np.log(g[BOUNDARY - start])
             lb_out.append(lb)
+        if backoff_only:
+            lp_out.append(lp)
+        else:
+            tables.add(start, stop, keys, count, tokens, lp, lb)
+    lb = lb_out.close() if not top else None
+    if backoff_only:
+        result.backoff[k] = (lp_out.close(), lb)
+        return {"lb": lb}
+    return tables.close(lb)
+
+
+class _Tables:
+    """Level k's query tables (query.QueryTables.from_backoff), a slice at a time: pruned
+    windows get the back-off rule's value, B = ln b + B of the suffix, adj = value - B of
+    the context."""
+
+    def __init__(self, index, k, finished, thresholds, plan, result, unk_id):
+        self.index, self.k, self.finished, self.result = index, k, finished, result
+        self.top = k == index.order
+        space = index.space
+        self.B_suffix = self.blank_values = None
+        if k > 1:
+            if not self.top:
+                self.B_suffix = _gather(index, k, finished["B"], plan, "suffixB")
+            if thresholds[k - 1] > 0:
+                self.blank_values = _gather(index, k, finished["lpf"], plan, "suffixLP")
+        self.adj = ColumnWriter(space, f"adj{k}", np.float64)
+        self.B = ColumnWriter(space, f"B{k}", np.float64) if not self.top else None
+        self.lpf = ColumnWriter(space, f"lpf{k}", np.float64) if not self.top else None
+        self.loss = _TrainLoss(result.train, unk_id)
+
+    def add(self, start, stop, keys, count, tokens, lp, lb):
+        """Rows start..stop-1 (whole contexts): keys, counts, last tokens, ln P (NaN where
+        pruned; made adj in place) and ln back-off (None at the top)."""
+        k, finished, size = self.k, self.finished, self.index.size
         if k > 1:
             parents = keys // size
-            low = int(parents[0])
+            low, high = int(parents[0]), int(parents[-1]) + 1
             local = parents - low
-            high = int(parents[-1]) + 1
             blank = np.flatnonzero(np.isnan(lp))
             if len(blank):
-                if blank_values is None:
+                if self.blank_values is None:
                     raise TablesUnavailable
                 lp[blank] = finished["lb"].read(low, high)[local[blank]] + \
-                    blank_values.read(start, stop)[blank]
-        if not top:
-            lpf_out.append(lp)
-        final = _final(index, k, start, stop, count)
+                    self.blank_values.read(start, stop)[blank]
+        if not self.top:
+            self.lpf.append(lp)
+        final = _final(self.index, k, start, stop, count)
         if final is not None:
-            loss.add(start, final, lp.copy(), tokens)
-        if not top:
-            Bk = lb.copy() if k == 1 else lb + B_suffix.read(start, stop)
-            if not np.isfinite(Bk).all():
+            self.loss.add(start, final, lp.copy(), tokens)
+        if not self.top:
+            B = lb.copy() if k == 1 else lb + self.B_suffix.read(start, stop)
+            if not np.isfinite(B).all():
                 raise TablesUnavailable
-            B.append(Bk)
+            self.B.append(B)
         if k > 1:
             lp -= finished["B"].read(low, high)[local]
             if np.isnan(lp).any():
                 raise TablesUnavailable
-        adj.append(lp)
-    loss.flush()
-    result.adj.append(adj.close())
-    if not top:
-        result.below.append(B.close())
-    remove(space, B_suffix, blank_values)
-    if finished is not None:   # level k-1's B stays: it is a table of the model
-        remove(space, finished["lb"], finished["lpf"])
-    if top:
-        return {}
-    return {"lb": lb_out.close(), "lpf": lpf_out.close(), "B": result.below[k]}
+        self.adj.append(lp)
+
+    def close(self, lb):
+        """Finish the level's tables; what level k+1 needs of it."""
+        space, result = self.index.space, self.result
+        self.loss.flush()
+        result.adj.append(self.adj.close())
+        remove(space, self.B_suffix, self.blank_values)
+        if self.finished is not None:   # level k-1's B stays: it is a table of the model
+            remove(space, self.finished["lpf"], self.finished["lb"])
+        if self.top:
+            return {}
+        result.below.append(self.B.close())
+        return {"lb": lb, "lpf": self.lpf.close(), "B": result.below[self.k]}
 
 
 class _TrainLoss:
@@ -409,7 +450,8 @@ def mapped_view(index):
     def mapped(column):
         if not len(column):
             return np.zeros(0, column.dtype)
-        return np.memmap(column.path, dtype=column.dtype, mode="r", shape=(len(column),))
+        return np.memmap(column.path, dtype=column.dtype, mode="r", shape=(len(column),),
+                         offset=column.offset)
 
     levels = [None] + [Level(mapped(level.keys), mapped(level.suffix), mapped(level.count))
                        for level in index.levels[1:]]

@@ -85,7 +85,7 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
 
         data = load_training_data_budgeted(files, budgeted, reading, order, padding,
                                            resources.temp_dir, budget_progress, budget_note)
-        return fit(data, settings, progress)
+        return fit(data, settings, progress, budget_progress)
     data = load_training_data(files, settings.reading, order, padding,
                               keep_tokens=False)   # counted once; only tuning counts again
     data.release_tokens()
@@ -110,12 +110,14 @@ def _budget(files, memory, temp_dir, order, unit, padding):
     return budget
 
 
-def fit(data, settings, progress=None):
-    """The model `settings` describe on loaded training data, evaluated on each split."""
+def fit(data, settings, progress=None, budget_progress=None):
+    """The model `settings` describe on loaded training data, evaluated on each split;
+    `budget_progress(stage, done, total)` hears the stages of an estimate within the memory
+    budget."""
     estimation, neural = settings.estimation, settings.neural
     counts = data.counts["train"]
     if hasattr(counts, "space"):   # counted within a memory budget: levels on disk
-        streamed = _fit_streamed(data, settings)
+        streamed = _fit_streamed(data, settings, budget_progress)
         if streamed is not None:
             return streamed
         data.counts["train"] = counts.in_memory()
@@ -137,7 +139,7 @@ def fit(data, settings, progress=None):
     return TrainingResult(saved, data, evaluate_splits(saved))
 
 
-def _fit_streamed(data, settings):
+def _fit_streamed(data, settings, progress=None):
     """fit() of modified Kneser-Ney over levels on disk, within the memory budget; None
     for the other methods and models (estimated in memory from the levels read whole) and
     where the query tables cannot be made (a pruned unigram under a longer window)."""
@@ -154,7 +156,8 @@ def _fit_streamed(data, settings):
     prune = list(estimation.prune) if estimation.prune else None
     try:
         streamed = estimate_streaming(counts, budget, prune, estimation.discounts,
-                                      data.token_rank, data.vocabulary.unk_id)
+                                      data.token_rank, data.vocabulary.unk_id,
+                                      progress=progress)
     except TablesUnavailable:
         return None
     model = StreamedCountModel(data.vocabulary, counts, streamed, int(budget * 0.4),
