@@ -131,6 +131,35 @@ def test_sorter_equals_unique_and_bincount(tmp_path, memory):
 # ---------------------------------------------------------------------- same index, same model
 
 
+@pytest.mark.parametrize("memory", [8 << 10, 1 << 20])
+def test_column_lookups_equal_sorted_search(tmp_path, memory):
+    """The finders of columns too large for memory (a sweep per batch, an external join
+    over key ranges) give the rows a plain search gives, -1 where a key is absent."""
+    from bigram.ngrams.columns import BucketedLookup, ColumnFinder, ColumnGather, write_column
+
+    rng = np.random.default_rng(5)
+    keys = np.unique(rng.integers(0, 1 << 40, 20_000))
+    with TempSpace(tmp_path) as space:
+        column = write_column(space, "keys", keys)
+        batches = [np.where(rng.random(n) < 0.8, rng.choice(keys, n), rng.integers(0, 1 << 40, n))
+                   for n in (1000, 0, 3000, 17)]
+        expected = [np.where(np.isin(b, keys), np.searchsorted(keys, b), -1) for b in batches]
+        sweep = ColumnFinder(column, memory, 1 << 40)
+        assert (sweep.whole is None) == (memory < 1 << 20)
+        lookup = BucketedLookup(space, column, memory)
+        assert len(lookup.starts) == -(-keys.nbytes // memory)
+        for batch in batches:
+            lookup.ask(batch)
+        lookup.resolve()
+        for batch, rows in zip(batches, expected):
+            assert np.array_equal(sweep.find(batch), rows)
+            assert np.array_equal(lookup.find(batch), rows)
+        lookup.close()
+        gather = ColumnGather(column, memory)
+        at = rng.integers(0, len(keys), 5000)
+        assert np.array_equal(gather(at), keys[at])
+
+
 @pytest.mark.parametrize("unit,order,padding,split", [
     ("word", 5, "sentence", "makemore"), ("word", 3, "makemore", "80/10/10"),
     ("char", 4, "makemore", "makemore"), ("char", 2, "sentence", None),

@@ -24,7 +24,7 @@ level k-1 (its keys in memory when they fit in its share, else swept from disk).
 import numpy as np
 
 from bigram.errors import InputError
-from bigram.ngrams.columns import ColumnFinder
+from bigram.ngrams.columns import BucketedLookup, ColumnFinder
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.disk_index import (
     DiskIndex,
@@ -140,10 +140,8 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
         writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
         previous_rows = read_frames(rows_path) if rows_path is not None else None
-        # Rows at level k-1: in memory by hash table or sorted search when its keys fit
-        # in the finder's share of the budget, else swept from their column.
-        finder = ColumnFinder(levels[k - 1].keys, budget * FINDER_SHARE,
-                              len(levels[k - 2]) * size) if k > 2 else None
+        finder = _finder(space, levels, k, size, budget, chunks, rows_path) \
+            if k > 2 else None
         for done, text in enumerate(chunks()):
             known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
             if k == 2:
@@ -159,6 +157,8 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
                 progress(f"counting {k}-grams", done + 1, frames)
         if progress:
             progress(f"merging {k}-grams", 0, None)
+        if hasattr(finder, "close"):
+            finder.close()
         del finder
         keys, suffix, count = sorter.finish_columns()
         levels.append(DiskLevel(keys, suffix, compact_count_column(space, count)))
@@ -166,6 +166,26 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             space.removed(rows_path)
         rows_path = writer.close() if writer is not None else None
     return DiskIndex(order, size, levels, padding, space)
+
+
+def _finder(space, levels, k, size, budget, chunks, rows_path):
+    """What finds each position's row at level k-1 in the pass of level k: its keys in
+    memory (by hash table or sorted search) when they fit in the finder's share of the
+    budget; else an external join (columns.BucketedLookup), asked every key of the pass
+    beforehand, in one pass over the text of its own."""
+    keys = levels[k - 1].keys
+    memory = budget * FINDER_SHARE
+    if keys.nbytes <= memory // 3:
+        return ColumnFinder(keys, memory, len(levels[k - 2]) * size)
+    lookup = BucketedLookup(space, keys, memory)
+    previous_rows = read_frames(rows_path) if rows_path is not None else None
+    for text in chunks():
+        known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
+        below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
+        queries, valid = _window_keys(below, known, text.position, k - 1, size)
+        lookup.ask(queries[valid])
+    lookup.resolve()
+    return lookup
 
 
 def _window_keys(rows, stream, position, k, size):

@@ -209,3 +209,104 @@ def _end_of_parent(keys, size, at, parent, rows):
     return at
 
 
+
+
+class BucketedLookup:
+    """Rows of a stream of keys in a sorted key column too large for memory, as an external
+    join (a sweep of the whole column for every batch of keys would read it once per
+    batch): the keys are asked first, in order, and spilled to buckets by key range
+    (`ask`); each bucket is answered with its range of the column in memory (`resolve`);
+    then the rows come back in the order the keys were asked (`find`, given the same keys
+    again, batch by batch). Within `memory` bytes for the column's ranges."""
+
+    def __init__(self, space, column, memory):
+        from bigram.ngrams.spill import FrameWriter
+
+        self.space, self.column = space, column
+        parts = max(1, -(-column.nbytes // max(1, int(memory))))
+        rows = -(-column.length // parts)
+        self.starts = list(range(0, column.length, rows)) or [0]
+        # The first key of each range but the first: a key's bucket by searchsorted.
+        self.bounds = np.array([column.read(s, s + 1)[0] for s in self.starts[1:]], np.int64)
+        self.asked = self.answered = 0
+        self._writers = [FrameWriter(space, "asked") for _ in self.starts]
+        self._answers = None
+
+    def ask(self, queries):
+        """The next keys (int64), in order."""
+        queries = np.asarray(queries, dtype=np.int64)
+        bucket = np.searchsorted(self.bounds, queries, side="right")
+        number = np.arange(self.asked, self.asked + len(queries), dtype=np.int64)
+        self.asked += len(queries)
+        for b, writer in enumerate(self._writers):
+            pick = bucket == b
+            if pick.any():
+                writer.write(number[pick], queries[pick], sorted_first=True)
+
+    def resolve(self):
+        """Answer every bucket: (query number, row) frames, in query order per bucket."""
+        from bigram.ngrams.spill import FrameWriter, read_frames
+
+        answers = []
+        for b, writer in enumerate(self._writers):
+            asked = writer.close()
+            start = self.starts[b]
+            stop = self.starts[b + 1] if b + 1 < len(self.starts) else self.column.length
+            keys = self.column.read(start, stop)
+            out = FrameWriter(self.space, "answered")
+            for number, queries in read_frames(asked):
+                at = np.minimum(np.searchsorted(keys, queries), max(len(keys) - 1, 0))
+                rows = np.where(keys[at] == queries, at + start, -1) if len(keys) else \
+                    np.full(len(queries), -1)
+                out.write(number, rows, sorted_first=True)
+            del keys
+            self.space.removed(asked)
+            answers.append(_Answers(out.close()))
+        self._writers, self._answers = None, answers
+
+    def find(self, queries):
+        """Rows of the next len(queries) keys asked (the same keys, in the same order)."""
+        end = self.answered + len(queries)
+        out = np.full(len(queries), -1, dtype=np.int64)
+        for answers in self._answers:
+            number, rows = answers.upto(end)
+            out[number - self.answered] = rows
+        self.answered = end
+        return out
+
+    def close(self):
+        """Remove the answers."""
+        for answers in self._answers or ():
+            answers.close(self.space)
+
+
+class _Answers:
+    """A bucket's answers, read in query order as they are asked for."""
+
+    def __init__(self, path):
+        from bigram.ngrams.spill import read_frames
+
+        self.path = path
+        self.frames = read_frames(path)
+        self.number = np.zeros(0, np.int64)
+        self.rows = np.zeros(0, np.int64)
+
+    def upto(self, end):
+        """(query numbers, rows) of the answers to the queries numbered below `end`."""
+        parts_n, parts_r = [], []
+        while True:
+            cut = int(np.searchsorted(self.number, end))
+            parts_n.append(self.number[:cut])
+            parts_r.append(self.rows[:cut])
+            self.number, self.rows = self.number[cut:], self.rows[cut:]
+            if len(self.number):
+                break
+            frame = next(self.frames, None)
+            if frame is None:
+                break
+            self.number, self.rows = frame
+        return np.concatenate(parts_n), np.concatenate(parts_r)
+
+    def close(self, space):
+        self.frames.close()
+        space.removed(self.path)
