@@ -456,3 +456,17 @@ def test_progress_hears_every_stage_to_its_end(tmp_path, forced):
     last = {stage: (done, total) for stage, done, total in heard}
     assert last["reading"] == (Path(path).stat().st_size,) * 2
     assert last["counting 3-grams"][0] == last["counting 3-grams"][1] > 1
+
+
+def test_progress_hears_the_estimation_stages(tmp_path, forced):
+    """Modified Kneser-Ney within the budget reports each order's estimation to its end."""
+    path = str(random_corpus(tmp_path / "c.txt", 6, "word", lines=500))
+    heard = []
+    train_model([path], TrainingSettings.of(method="modified-kneser-ney", order=3, unit="word",
+                                            test_size=0, memory=1 << 16,
+                                            temp_dir=str(tmp_path)),
+                budget_progress=lambda *a: heard.append(a))
+    stages = list(dict.fromkeys(stage for stage, _, _ in heard))
+    assert stages[-4:] == ["estimating 1-grams", "estimating 2-grams", "estimating 3-grams",
+                           "estimating"]
+    assert heard[-1] == ("estimating", 3, 3)

@@ -8,27 +8,22 @@ from bigram.ngrams.query import QueryTables
 
 
 class ColumnTables(QueryTables):
-    """QueryTables over columns: `keys[k]`, `adj[k]`, `below[k]` are columns.Column; each
-    level's finder and gathers get `memory` bytes (levels that fit are read whole)."""
+    """QueryTables over columns: `keys[k]`, `adj[k]`, `below[k]` are columns.Column. Each
+    search or gather gets `memory` bytes and lets them go when it is done (score_index
+    asks each level once), so the tables hold nothing between calls."""
 
     def __init__(self, order, size, padding, keys, adj, below, memory):
         super().__init__(order, size, padding, keys, adj, below)
         self.memory = memory
-        self._gathers = {}
 
     def find(self, k, parents, tokens):
         queries = np.asarray(parents, dtype=np.int64) * self.size
         queries += tokens
-        with self._lock:
-            if k not in self._finders:
-                self._finders[k] = ColumnFinder(self.keys[k], self.memory, self.span(k))
-        return self._finders[k].find(queries)
+        return ColumnFinder(self.keys[k], self.memory, self.span(k)).find(queries)
 
     def values(self, what, k, rows):
-        with self._lock:
-            if (what, k) not in self._gathers:
-                self._gathers[what, k] = ColumnGather(getattr(self, what)[k], self.memory)
-        return self._gathers[what, k](np.asarray(rows, dtype=np.int64))
+        gather = ColumnGather(getattr(self, what)[k], self.memory)
+        return gather(np.asarray(rows, dtype=np.int64))
 
     def level_values(self, what, k):
         """adj or B of every window of level k (read whole)."""

@@ -141,7 +141,8 @@ def _extensions(index, k, plan):
     """Distinct left extensions of each level-k window (an int64 column)."""
     level, above = index.level(k), index.level(k + 1)
     length = len(level)
-    window = max(1, min(length, plan.table_bytes // 8)) if length else 1
+    # A window's counts and the bincount that adds to them: 16 bytes per row.
+    window = max(1, min(length, plan.table_bytes // 16)) if length else 1
     writer = ColumnWriter(index.space, f"extensions{k}", np.int64)
     for low in range(0, max(length, 1), window):
         high = min(length, low + window)
