@@ -444,15 +444,18 @@ class Model:
 
     def export_arpa(self, path: PathLike, force: bool = False) -> dict[int, int]:
         """Write the model as an ARPA back-off file (as `bigram export`); returns the number
-        of n-grams of each order. An existing non-ARPA file is kept unless `force`."""
-        from bigram.formats.arpa_writer import write
+        of n-grams of each order. An existing non-ARPA file is kept unless `force`.
 
-        if self.kind == "interpolated":
-            raise OptionError("an interpolated model has no ARPA form yet (SRILM's "
-                              "-write-lm approximation is not built): export each model it "
-                              "mixes, or score with the interpolated file itself")
+        An interpolated model is written as SRILM's `-mix-lm -write-lm` writes one
+        (formats.arpa_mixture): an approximation, equal to the mixture on every n-gram
+        it lists, backing off as one model elsewhere."""
+        from bigram.formats.arpa_writer import arpa_lines, write
+
         _check_output(path, "arpa", force)
-        return write(self._saved.model, Path(path))
+        lines = arpa_lines
+        if self.kind == "interpolated":
+            from bigram.formats.arpa_mixture import mixture_arpa_lines as lines
+        return write(self._saved.model, Path(path), lines)
 
 
 def check_sampling_options(n, temperature, max_len, seed=None):

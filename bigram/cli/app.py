@@ -739,6 +739,11 @@ def export(
     counts = model.export_arpa(output, force=force)
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
+    if model.kind == "interpolated":
+        _stderr().print("note: an interpolated model has no exact back-off form; this file "
+                        "approximates it as SRILM's -mix-lm -write-lm does: it equals the "
+                        "mixture on every n-gram it lists, and other continuations follow "
+                        "its back-off weights")
 
 
 @app.command("convert")
