@@ -174,8 +174,8 @@ def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | N
 
     `models` are loaded Models or model/ARPA paths; give `weights` (adding up to 1) or
     `tune_on` held-out data (items or a path), whose perplexity EM then minimises, as
-    SRILM's compute-best-mix. The result saves as a small file naming its components'
-    files (so components must come from files to be saved).
+    SRILM's compute-best-mix. The result saves as one file that holds its components
+    (it reads alone, wherever they go).
     """
     from bigram.formats.modelfile import SavedModel, interpolation_meta
     from bigram.models.interpolation import InterpolatedModel
@@ -196,9 +196,7 @@ def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | N
         tuning = tune_weights(components, sources_of_data[0], encoding_errors)
         weights = tuning.weights
     model = InterpolatedModel(components, weights, [s or "<in memory>" for s in sources])
-    saved = SavedModel(model, {}, {}, None)
-    if all(sources):
-        saved.meta = interpolation_meta(model)
+    saved = SavedModel(model, {}, interpolation_meta(model), None)
     result = Model(saved)
     if tune_on is not None:
         result.tuning = tuning
@@ -436,9 +434,6 @@ class Model:
         that is not a model file is kept, and OptionError raised, unless `force`."""
         from bigram.formats.modelfile import save
 
-        if self.kind == "interpolated" and not self._saved.meta:
-            raise OptionError("an interpolated model is saved as the list of its component "
-                              "files: interpolate models loaded from files to save it")
         _check_output(path, "model", force)
         return save(path, self._saved)
 

@@ -705,7 +705,8 @@ def interpolate_models(
     force: ForceOption = False,
 ):
     """Mix models trained on different text: P = sum of weight * P_model, exactly, each
-    model with its own back-off. The file written names the model files it mixes."""
+    model with its own back-off. The file written holds the models it mixes (it reads
+    alone); `export` writes it as one ARPA file, an approximation (SRILM's -write-lm)."""
     import bigram.api as api
 
     if weights is not None:
