@@ -73,11 +73,11 @@ def backoff_p(levels, context, word):
     return 0.0
 
 
-def mixture_p(parts, context, word):
+def mixture_p(parts, context, word, weights=WEIGHTS):
     """sum_i w_i P_i(word | context): a context word a model lacks reads as its <unk>, a
     predicted word it lacks gets 0 from it (its <unk> mass is the mixture's <unk>)."""
     total = 0.0
-    for weight, levels in zip(WEIGHTS, parts):
+    for weight, levels in zip(weights, parts):
         known = levels[0]
         if (word,) not in known or known[(word,)][0] <= -99:
             continue
@@ -215,3 +215,32 @@ def _is_number(text):
     except ValueError:
         return False
     return True
+
+
+def test_character_models_neural_and_padded_the_lectures_way(tmp_path):
+    """Components that are first turned into their exact ARPA text (a neural bigram, models
+    padded with N-1 boundaries), one with <unk> and two without."""
+    names = (ROOT / "data" / "names.txt").read_text().split()
+    models = [bigram.train(names[:2000], order=2, model="neural", steps=20),
+              bigram.train(names[2000:4000], order=3, method="kneser-ney"),
+              bigram.train(names[4000:6000], order=4, method="witten-bell", min_count=3)]
+    weights = [0.2, 0.3, 0.5]
+    mixed = bigram.interpolate(models, weights=weights)
+    mixed.export_arpa(tmp_path / "mix.arpa")
+    parts = []
+    for i, model in enumerate(models):
+        model.export_arpa(tmp_path / f"{i}.arpa")
+        parts.append(parse_arpa_text((tmp_path / f"{i}.arpa").read_text(encoding="utf-8")))
+    written = parse_arpa_text((tmp_path / "mix.arpa").read_text(encoding="utf-8"))
+    for grams in written:
+        for gram, (log10p, _) in grams.items():
+            if gram == ("<s>",):
+                continue
+            expected = mixture_p(parts, gram[:-1], gram[-1], weights)
+            if expected == 0:   # <unk>, which no model here gives a probability
+                assert (gram, log10p) == (("<unk>",), -99)
+            else:
+                assert log10p == pytest.approx(math.log10(expected), abs=1e-7), gram
+    backoff = bigram.load(tmp_path / "mix.arpa").saved.model.backoff
+    totals = backoff.rows(np.arange(backoff.offsets[-1])).sum(axis=1)
+    assert np.abs(totals - 1).max() < 1e-6

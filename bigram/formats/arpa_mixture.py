@@ -36,7 +36,7 @@ import numpy as np
 from bigram.errors import BigramError
 from bigram.formats.arpa_model import arpa_model_of, index_of_windows, lookup
 from bigram.formats.arpa_reader import parse_arpa
-from bigram.formats.arpa_writer import arpa_lines
+from bigram.formats.arpa_writer import LN10, LOG_ZERO, arpa_lines
 from bigram.ngrams.backoff import BackoffModel
 from bigram.ngrams.index import BOUNDARY
 
@@ -75,8 +75,8 @@ def mixture_backoff(mixture):
     for component, mapping in zip(components, _to_union(mixture, components)):
         index = component.backoff.index
         for k in range(2, component.order + 1):
-            listed = ~np.isnan(component.backoff.logprob[k])
-            windows.setdefault(k, []).append(mapping[index.tokens(k)[listed]])
+            grams = mapping[index.tokens(k)[~np.isnan(component.backoff.logprob[k])]]
+            windows.setdefault(k, []).append(grams[(grams >= 0).all(axis=1)])
     index = index_of_windows(order, size, {k: np.concatenate(v) for k, v in windows.items()})
     logw = np.log(np.asarray(mixture.weights, dtype=np.float64))
     logprob = [None]
@@ -84,7 +84,10 @@ def mixture_backoff(mixture):
         tokens = index.tokens(k)
         parts = [_component_logprob(c.backoff, ctx[tokens[:, :-1]], pred[tokens[:, -1]])
                  for c, ctx, pred in zip(components, contexts, predicted)]
-        logprob.append(_log_mix(np.array(parts), logw))
+        parts = np.array(parts)
+        # log10 -99 and below is ARPA's zero (lmplz and bigram write -99 or -100 for it).
+        parts[parts <= LOG_ZERO * LN10] = -np.inf
+        logprob.append(_log_mix(parts, logw))
     logbackoff = [None] + [_backoff_weights(index, logprob, k) for k in range(1, order)]
     logbackoff.append(np.zeros(len(index.level(order))))
     return MixtureArpa(mixture.vocabulary, BackoffModel(index, logprob, logbackoff))
@@ -103,7 +106,8 @@ def _predicted_ids(mixture, component, contexts):
 
 
 def _to_union(mixture, components):
-    """For each component, its id -> the union's id (the boundary and `<unk>` kept)."""
+    """For each component, its id -> the union's id (the boundary and `<unk>` kept; -1 for
+    a `<unk>` the union has not)."""
     union = mixture.vocabulary
     stoi = {t: i + union.first for i, t in enumerate(union.tokens)}
     maps = []
@@ -112,7 +116,9 @@ def _to_union(mixture, components):
         out = np.full(len(theirs), BOUNDARY, dtype=np.int64)
         out[theirs.first:] = [stoi[t] for t in theirs.tokens]
         if theirs.unk:
-            out[theirs.unk_id] = union.unk_id
+            # (A model without `<unk>` reads back from its ARPA text with one of log10
+            # probability -100: no union `<unk>` stands for it, and its n-grams are left.)
+            out[theirs.unk_id] = union.unk_id if union.unk else -1
         maps.append(out)
     return maps
 
