@@ -323,11 +323,12 @@ class Model:
         model's is its characters. One call is one small walk over the sentence; for
         many lines, `score_lines` (or `bigram score --file`) is the fast path and gives
         the same numbers."""
-        return self._sentences.score(sentence, bos, eos)
+        # (The scorer read as an attribute once made: a property costs here, per call.)
+        return (self._sentence_scorer or self._sentences).score(sentence, bos, eos)
 
     def perplexity(self, sentence: str) -> float:
         """10 ** (-score(sentence) / tokens), `</s>` counted, as kenlm.Model.perplexity."""
-        return self._sentences.perplexity(sentence)
+        return (self._sentence_scorer or self._sentences).perplexity(sentence)
 
     def full_scores(self, sentence: str, bos: bool = True,
                     eos: bool = True) -> Iterator[tuple[float, int, bool]]:
