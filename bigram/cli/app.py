@@ -734,7 +734,8 @@ def export(
     model_file: ModelOption = None,
     force: ForceOption = False,
 ):
-    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
+    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders).
+    An interpolated model is written as SRILM's -mix-lm -write-lm approximation."""
     model = _model(model_file)
     _check_output_path(output, "arpa", [model_file or default_model_path()], force)
     counts = model.export_arpa(output, force=force)
