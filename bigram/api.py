@@ -174,8 +174,8 @@ def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | N
 
     `models` are loaded Models or model/ARPA paths; give `weights` (adding up to 1) or
     `tune_on` held-out data (items or a path), whose perplexity EM then minimises, as
-    SRILM's compute-best-mix. The result saves as a small file naming its components'
-    files (so components must come from files to be saved).
+    SRILM's compute-best-mix. The result saves as one file that holds its components
+    (it reads alone, wherever they go).
     """
     from bigram.formats.modelfile import SavedModel, interpolation_meta
     from bigram.models.interpolation import InterpolatedModel
@@ -196,9 +196,7 @@ def interpolate(models: Sequence[Model | PathLike], weights: Sequence[float] | N
         tuning = tune_weights(components, sources_of_data[0], encoding_errors)
         weights = tuning.weights
     model = InterpolatedModel(components, weights, [s or "<in memory>" for s in sources])
-    saved = SavedModel(model, {}, {}, None)
-    if all(sources):
-        saved.meta = interpolation_meta(model)
+    saved = SavedModel(model, {}, interpolation_meta(model), None)
     result = Model(saved)
     if tune_on is not None:
         result.tuning = tuning
@@ -325,11 +323,12 @@ class Model:
         model's is its characters. One call is one small walk over the sentence; for
         many lines, `score_lines` (or `bigram score --file`) is the fast path and gives
         the same numbers."""
-        return self._sentences.score(sentence, bos, eos)
+        # (The scorer read as an attribute once made: a property costs here, per call.)
+        return (self._sentence_scorer or self._sentences).score(sentence, bos, eos)
 
     def perplexity(self, sentence: str) -> float:
         """10 ** (-score(sentence) / tokens), `</s>` counted, as kenlm.Model.perplexity."""
-        return self._sentences.perplexity(sentence)
+        return (self._sentence_scorer or self._sentences).perplexity(sentence)
 
     def full_scores(self, sentence: str, bos: bool = True,
                     eos: bool = True) -> Iterator[tuple[float, int, bool]]:
@@ -436,23 +435,23 @@ class Model:
         that is not a model file is kept, and OptionError raised, unless `force`."""
         from bigram.formats.modelfile import save
 
-        if self.kind == "interpolated" and not self._saved.meta:
-            raise OptionError("an interpolated model is saved as the list of its component "
-                              "files: interpolate models loaded from files to save it")
         _check_output(path, "model", force)
         return save(path, self._saved)
 
     def export_arpa(self, path: PathLike, force: bool = False) -> dict[int, int]:
         """Write the model as an ARPA back-off file (as `bigram export`); returns the number
-        of n-grams of each order. An existing non-ARPA file is kept unless `force`."""
-        from bigram.formats.arpa_writer import write
+        of n-grams of each order. An existing non-ARPA file is kept unless `force`.
 
-        if self.kind == "interpolated":
-            raise OptionError("an interpolated model has no ARPA form yet (SRILM's "
-                              "-write-lm approximation is not built): export each model it "
-                              "mixes, or score with the interpolated file itself")
+        An interpolated model is written as SRILM's `-mix-lm -write-lm` writes one
+        (formats.arpa_mixture): an approximation, equal to the mixture on every n-gram
+        it lists, backing off as one model elsewhere."""
+        from bigram.formats.arpa_writer import arpa_lines, write
+
         _check_output(path, "arpa", force)
-        return write(self._saved.model, Path(path))
+        lines = arpa_lines
+        if self.kind == "interpolated":
+            from bigram.formats.arpa_mixture import mixture_arpa_lines as lines
+        return write(self._saved.model, Path(path), lines)
 
 
 def check_sampling_options(n, temperature, max_len, seed=None):

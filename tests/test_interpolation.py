@@ -130,17 +130,10 @@ def test_interpolated_file_every_command_reads(components, tmp_path, cli):
     run = cli("interpolate", str(words), str(names), "-o", str(tmp_path / "tuned.npz"),
               "--tune-on", str(dev))
     assert run.code == 0 and "EM on" in run.out
+    # export writes SRILM's approximation (its values: test_arpa_mixture.py) and says so.
     run = cli("export", "-m", str(out), "-o", str(tmp_path / "mix.arpa"))
-    assert run.code == 2 and "no ARPA form" in run.err
-    assert not (tmp_path / "mix.arpa").exists()
-    # A component changed since: refused, naming it.
-    changed = tmp_path / "words-copy.npz"
-    changed.write_bytes(Path(words).read_bytes())
-    cli("interpolate", str(changed), str(names), "-o", str(tmp_path / "m2.npz"),
-        "--weights", "0.5,0.5")
-    changed.write_bytes(Path(names).read_bytes())
-    with pytest.raises(bigram.ModelFileError, match="has changed"):
-        bigram.load(tmp_path / "m2.npz")
+    assert run.code == 0 and "approximates it as SRILM's -mix-lm -write-lm" in run.err
+    assert bigram.load(tmp_path / "mix.arpa").order == 4
 
 
 def test_bad_weights_name_the_argument_or_the_flag(components, cli, tmp_path):
@@ -171,3 +164,62 @@ def test_mixture_rows_are_the_weighted_rows():
                for m, s in zip((a, b), mixed._state_list[state])]
         assert rows == pytest.approx(0.25 * own[0] + 0.75 * own[1], abs=1e-6)
         state = int(mixed.advance(np.array([state]), np.array([token]))[0])
+
+
+def test_the_file_holds_its_components(components, tmp_path, cli):
+    """Moving or changing the component files after `interpolate` changes nothing: the
+    file holds them (a count model's arrays; an ARPA file's back-off form as ARPA text)."""
+    words, names, arpa = components
+    copies = []
+    for source in (words, names, arpa):
+        copy = tmp_path / Path(source).name
+        copy.write_bytes(Path(source).read_bytes())
+        copies.append(copy)
+    out = tmp_path / "mix.npz"
+    assert cli("interpolate", *map(str, copies), "-o", str(out), "--weights",
+               "0.5,0.25,0.25").code == 0
+    lines = WORD_HELDOUT[:10] + NAME_HELDOUT[:10]
+    direct = bigram.interpolate(list(components), weights=[0.5, 0.25, 0.25])
+    expected = [direct.score(line) for line in lines]
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for copy in copies:
+        copy.rename(moved / copy.name)
+    (moved / Path(words).name).write_bytes(Path(names).read_bytes())   # and one changed
+    loaded = bigram.load(out)
+    assert [loaded.score(line) for line in lines] == pytest.approx(expected, abs=1e-9)
+    for command in (("info",), ("sample", "-n", "2", "--seed", "1")):
+        run = cli(*command[:1], "-m", str(out), *command[1:])
+        assert run.code == 0, (command, run.err)
+    # Mixtures of models made in memory save too.
+    a = bigram.train(WORD_LINES[:200], order=2, unit="word")
+    b = bigram.train(NAME_LINES[:200], order=2, unit="word")
+    mixed = bigram.interpolate([a, b], weights=[0.4, 0.6])
+    mixed.save(tmp_path / "memory.npz")
+    again = bigram.load(tmp_path / "memory.npz")
+    assert again.score(lines[0]) == pytest.approx(mixed.score(lines[0]), abs=1e-12)
+
+
+def test_files_written_before_embedding_still_load_and_check_their_components(
+        components, tmp_path):
+    """The earlier layout (metadata naming component files by path and SHA-256)."""
+    import json
+
+    from bigram.formats.modelfile import _text_array, _write_npz, interpolation_meta
+
+    words, names, _ = components
+    copy = tmp_path / "words.npz"
+    copy.write_bytes(Path(words).read_bytes())
+    mixed = bigram.interpolate([copy, names], weights=[0.5, 0.5])
+    meta = interpolation_meta(mixed.saved.model)
+    old = tmp_path / "old.npz"
+    with open(old, "wb") as stream:
+        _write_npz(stream, {"meta": _text_array(json.dumps(meta))})
+    line = WORD_HELDOUT[0]
+    assert bigram.load(old).score(line) == pytest.approx(mixed.score(line), abs=1e-12)
+    copy.write_bytes(Path(names).read_bytes())
+    with pytest.raises(bigram.ModelFileError, match="has changed"):
+        bigram.load(old)
+    copy.unlink()
+    with pytest.raises(bigram.ModelFileError, match="which is missing"):
+        bigram.load(old)

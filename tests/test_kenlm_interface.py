@@ -164,25 +164,40 @@ def test_bad_arguments_name_them():
     assert 3 not in model
 
 
-def test_successor_table_finds_every_window_and_nothing_else():
-    """The open-addressing table of the per-call walk holds exactly the index's windows."""
+@pytest.mark.parametrize("as_dict", [True, False])
+def test_window_links_find_every_window_and_its_suffix(as_dict):
+    """The links of the per-call walk hold exactly the index's windows (as a dict, or as
+    the open-addressing table of large models), each with its suffix and length."""
     import numpy as np
 
-    from bigram.models.sentences import SuccessorTable
+    from bigram.models.sentences import WindowLinks
 
     model = bigram.load(FIXTURES / "words.o5.arpa.gz")
     tables = model.saved.model.query_tables()
-    table = SuccessorTable(tables)
+    links = WindowLinks(tables, as_dict)
     size = tables.size
+    tokens = {i + 1: (i,) for i in range(size)}       # window id -> its tokens
     expected = {}
     for k in range(2, tables.order + 1):
         for row, key in enumerate(tables.keys[k].tolist()):
             parent, token = divmod(key, size)
-            expected[(parent + tables.first[k - 1]) * size + token] = tables.first[k] + row
+            window = tables.first[k] + row
+            tokens[window] = tokens[parent + tables.first[k - 1]] + (token,)
+            expected[(parent + tables.first[k - 1]) * size + token] = window
+    ids = {t: i for i, t in tokens.items()}
     for key, window in expected.items():
-        found = table.get(key)
-        assert found is not None and (found if found >= 0 else ~found) == window
+        assert links.find(key) == window
+    for window, words in tokens.items():
+        assert links.level[window] == len(words)
+        assert links.suffix[window] == (ids[words[1:]] if len(words) > 1 else 0)
     rng = np.random.default_rng(0)
     for key in rng.integers(0, tables.first[-1] * size, 5000).tolist():
         if key not in expected:
-            assert table.get(key) is None
+            assert links.find(key) is None
+    # Walked over either form, sentences score as the block scorer scores them.
+    lines = (FIXTURES / "words.heldout.txt").read_text().splitlines()
+    model._sentences._links = links
+    for scored in model.score_lines(lines):
+        assert model.score(scored.item) == pytest.approx(scored.log10prob, abs=1e-9)
+        assert sum(v for v, _, _ in model.full_scores(scored.item)) == \
+            pytest.approx(scored.log10prob, abs=1e-9)

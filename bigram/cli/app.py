@@ -705,7 +705,8 @@ def interpolate_models(
     force: ForceOption = False,
 ):
     """Mix models trained on different text: P = sum of weight * P_model, exactly, each
-    model with its own back-off. The file written names the model files it mixes."""
+    model with its own back-off. The file written holds the models it mixes (it reads
+    alone); `export` writes it as one ARPA file, an approximation (SRILM's -write-lm)."""
     import bigram.api as api
 
     if weights is not None:
@@ -741,13 +742,15 @@ def export(
         "(default: the system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
 ):
-    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders)."""
+    """Write the model as an ARPA back-off file (for KenLM, SRILM, speech and OCR decoders).
+    An interpolated model is written as SRILM's -mix-lm -write-lm approximation."""
     from bigram.formats.streamed_export import export_streamed, streams
     from bigram.training.budget import check_temp_dir, default_budget, parse_memory
 
     budget = parse_memory(memory) if memory is not None else default_budget()
     check_temp_dir(temp_dir)
     path = model_file or default_model_path()
+    model = None
     if streams(path, budget):
         _check_output_path(output, "arpa", [path], force)
         counts = export_streamed(path, output, budget, temp_dir)
@@ -757,6 +760,11 @@ def export(
         counts = model.export_arpa(output, force=force)
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
     _stderr().print(f"wrote {output}: {listed}")
+    if model is not None and model.kind == "interpolated":
+        _stderr().print("note: an interpolated model has no exact back-off form; this file "
+                        "approximates it as SRILM's -mix-lm -write-lm does: it equals the "
+                        "mixture on every n-gram it lists, and other continuations follow "
+                        "its back-off weights")
 
 
 @app.command("convert")

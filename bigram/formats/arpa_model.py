@@ -153,10 +153,25 @@ def load_arpa(path):
     """An ARPA file as a SavedModel holding a models.ArpaModel."""
     from bigram.formats.arpa_reader import read_arpa
     from bigram.formats.saved import FORMAT, SavedModel
+
+    model, arpa = arpa_model_of(read_arpa(path), path)
+    # An ARPA file records no creation time: its own modification time is reported, never
+    # the time it was read.
+    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
+    meta = {"format": FORMAT, "kind": "arpa", "order": arpa.order,
+            "unit": model.vocabulary.unit, "unk": model.vocabulary.unk, "padding": "sentence",
+            "vocabulary_size": len(model.vocabulary), "source": str(path),
+            "ngrams": {str(k): len(arpa.ngrams[k - 1]) for k in range(1, arpa.order + 1)},
+            "modified": modified.isoformat(timespec="seconds"), "bigram_version": __version__}
+    return SavedModel(model, {}, meta, None)
+
+
+def arpa_model_of(arpa, path):
+    """A parsed ARPA file (arpa_reader.ArpaModel) as a models.ArpaModel; `path` names it in
+    messages. Returns (model, arpa)."""
     from bigram.models.language_models import ArpaModel
     from bigram.ngrams.backoff import BackoffModel
 
-    arpa = read_arpa(path)
     words = list(arpa.words)
     # Without `</s>` the end of every item would go unscored (and sampling never ends);
     # KenLM refuses such files too.
@@ -213,13 +228,4 @@ def load_arpa(path):
             backoff[rows] = ln_backoff
         logprob.append(prob)
         logbackoff.append(backoff)
-    model = ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path))
-    # An ARPA file records no creation time: its own modification time is reported, never
-    # the time it was read.
-    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
-    meta = {"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
-            "unk": vocabulary.unk, "padding": "sentence", "vocabulary_size": size,
-            "source": str(path),
-            "ngrams": {str(k): int(len(arpa.ngrams[k - 1])) for k in range(1, order + 1)},
-            "modified": modified.isoformat(timespec="seconds"), "bigram_version": __version__}
-    return SavedModel(model, {}, meta, None)
+    return ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path)), arpa

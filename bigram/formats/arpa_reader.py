@@ -632,6 +632,14 @@ def _parse(data):
     return ArpaModel(order, words, ngrams, probs, backoffs)
 
 
+def parse_arpa(data, label):
+    """ARPA text already in memory (bytes) as an ArpaModel; `label` names it in messages."""
+    try:
+        return _parse(data)
+    except _Error as error:
+        raise ModelFileError(f"{label}: line {error.line}: {error.message}") from None
+
+
 def read_arpa(path):
     """Read an ARPA back-off model file (plain or compressed) into an ArpaModel.
 

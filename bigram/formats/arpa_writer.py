@@ -219,15 +219,16 @@ def _listed_bigrams(model):
     return BackoffModel(index, logprob, [None, np.zeros(size), np.zeros(size * size)])
 
 
-def write(model, path):
-    """Write the model as an ARPA file (atomically); returns the entries per order."""
+def write(model, path, lines=arpa_lines):
+    """Write the model as an ARPA file (atomically), its text made by `lines(model)`;
+    returns the entries per order."""
     from bigram.formats.files import atomic_write
 
     counts = {}
 
     def fill(stream):
         buffer = []
-        for line in arpa_lines(model):
+        for line in lines(model):
             if line.startswith("ngram "):
                 order, count = line[6:].split("=")
                 counts[int(order)] = int(count)

@@ -125,26 +125,63 @@ def file_sha256(path):
 
 
 def interpolation_meta(model):
-    """The metadata of an interpolated model file: its components' files (absolute paths,
-    and their SHA-256, so that a file changed since is noticed) and weights."""
+    """The metadata of an interpolated model file: its weights and, for each component,
+    the file it was read from (absolute path and SHA-256, where it came from a file)."""
     components = []
     for source in model.sources:
         resolved = Path(source).resolve()
-        components.append({"path": str(resolved), "sha256": file_sha256(resolved)})
+        if resolved.is_file():
+            components.append({"path": str(resolved), "sha256": file_sha256(resolved)})
+        else:
+            components.append({"path": str(source)})
     return stamp({**model_meta(model), "components": components, "weights": model.weights})
+
+
+def _component_arrays(component, prefix):
+    """The arrays of one component of an interpolated model file, under `prefix`, and how
+    it is stored: a count or neural model as its own file stores it ("model"); a model
+    kept as a file of another kind (an ARPA or query file) as the ARPA text of its
+    back-off form, which is exact ("arpa")."""
+    try:
+        own = component.arrays()
+    except OptionError:
+        from bigram.formats.arpa_writer import arpa_lines
+
+        text = "\n".join(arpa_lines(component)) + "\n"
+        return {f"{prefix}arpa": _text_array(text)}, "arpa"
+    separator = "" if component.vocabulary.unit == "char" else "\n"
+    arrays = {f"{prefix}vocabulary": _text_array(separator.join(component.vocabulary.tokens)),
+              f"{prefix}meta": _text_array(json.dumps(model_meta(component)))}
+    arrays.update({f"{prefix}model_{name}": array for name, array in own.items()})
+    return arrays, "model"
+
+
+def _save_interpolation(path, saved):
+    """An interpolated model's file: its metadata and every component's arrays, so that it
+    reads alone (as SRILM's mixture is one file), wherever its components go."""
+    model = saved.model
+    meta = dict(saved.meta or interpolation_meta(model))
+    entries = [dict(c) for c in meta["components"]]
+    arrays = {}
+    for i, (component, entry) in enumerate(zip(model.components, entries)):
+        prefix = f"component{i}_"
+        stored, form = _component_arrays(component, prefix)
+        arrays.update(stored)
+        entry.update(embedded=prefix, form=form)
+    meta["components"] = entries
+    arrays["meta"] = _text_array(json.dumps(meta, ensure_ascii=False))
+    try:
+        return atomic_write(path, lambda stream: _write_npz(stream, arrays))
+    except BigramError as error:
+        raise ModelFileError(cli_message(error)) from None
 
 
 def save(path, saved):
     """Write `saved` to `path` atomically; returns True if an existing file was replaced.
 
-    An interpolated model's file holds its metadata and names its component files,
-    which are read again (and checked unchanged) when it is loaded."""
+    An interpolated model's file holds its components too (_save_interpolation)."""
     if saved.model.kind == "interpolated":
-        text = _text_array(json.dumps(saved.meta, ensure_ascii=False))
-        try:
-            return atomic_write(path, lambda stream: _write_npz(stream, {"meta": text}))
-        except BigramError as error:
-            raise ModelFileError(cli_message(error)) from None
+        return _save_interpolation(path, saved)
     # Characters side by side (any character, a line break included); words one per line
     # (a word never holds whitespace).
     separator = "" if saved.vocabulary.unit == "char" else "\n"
@@ -170,6 +207,7 @@ def save(path, saved):
 META_LIMIT = 16 << 20                     # bytes of JSON metadata
 VOCABULARY_LIMIT = 256 << 20              # bytes of the vocabulary's text
 MAX_VOCABULARY = 1 << 27                  # tokens
+MAX_EMBEDDED_ARPA = 1 << 36               # bytes of a component's ARPA text (64 GiB)
 TRAIN_ITEMS_LIMIT = 4 * KEEP_TEXT_LIMIT   # bytes: the kept characters, at most 4 UTF-8 bytes each
 MAX_LEVEL_ROWS = 1 << 30                  # windows of one length in a stored index
 MAX_MATRIX_VALUES = 1 << 28               # values of the neural weight matrix
@@ -554,7 +592,7 @@ def load(path):
     with NpzFile(path) as npz:
         meta = _read_meta(npz, path)
         if meta.get("kind") == "interpolated":
-            return _load_interpolation(meta, path)
+            return _load_interpolation(npz, meta, path)
         if meta.get("kind") not in MODEL_KINDS:
             raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
         vocabulary = _vocabulary(npz, meta, path)
@@ -571,18 +609,24 @@ def load(path):
     return SavedModel(model, data_counts, meta, items)
 
 
-def _load_interpolation(meta, path):
-    """An interpolated model: its component files, each checked unchanged, and weights."""
+def _load_interpolation(npz, meta, path):
+    """An interpolated model: its weights and components, read from the file itself (or,
+    in files written before components were embedded, from the component files it
+    names, each checked unchanged)."""
     from bigram.models.interpolation import InterpolatedModel
 
     components = meta.get("components")
     weights = meta.get("weights")
     if not isinstance(components, list) or not isinstance(weights, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("path"), str) and
-            isinstance(c.get("sha256"), str) for c in components):
+            isinstance(c, dict) and isinstance(c.get("path"), str) and (
+                isinstance(c.get("sha256"), str) or isinstance(c.get("embedded"), str))
+            for c in components):
         raise damaged(path, "its metadata does not list the interpolated models and weights")
     models = []
     for component in components:
+        if "embedded" in component:
+            models.append(_load_embedded(npz, component["embedded"], path))
+            continue
         source = Path(component["path"])
         if not source.is_file():
             raise ModelFileError(f"{path} interpolates {source}, which is missing")
@@ -595,3 +639,46 @@ def _load_interpolation(meta, path):
     except OptionError as error:
         raise damaged(path, cli_message(error)) from None
     return SavedModel(model, {}, meta, None)
+
+
+class _Prefixed:
+    """The members of an NpzFile whose names start with a prefix, read by the rest of the
+    name (a component embedded in an interpolated model file reads as its own file)."""
+
+    def __init__(self, npz, prefix):
+        self.npz, self.prefix = npz, prefix
+
+    def __contains__(self, name):
+        return self.prefix + name in self.npz
+
+    def header(self, name):
+        return self.npz.header(self.prefix + name)
+
+    def read(self, name, *args, **kwargs):
+        return self.npz.read(self.prefix + name, *args, **kwargs)
+
+    def read_text(self, name, **kwargs):
+        return self.npz.read_text(self.prefix + name, **kwargs)
+
+
+def _load_embedded(npz, prefix, path):
+    """A component stored in an interpolated model file (see _component_arrays)."""
+    if not isinstance(prefix, str) or not (prefix + "arpa" in npz or prefix + "meta" in npz):
+        raise damaged(path, f"it does not hold the model it names {prefix!r}")
+    if prefix + "arpa" in npz:
+        from bigram.formats.arpa_model import arpa_model_of
+        from bigram.formats.arpa_reader import parse_arpa
+
+        text = npz.read(prefix + "arpa", np.uint8, (None,), max_items=MAX_EMBEDDED_ARPA,
+                        what="an interpolated model's ARPA text")
+        return arpa_model_of(parse_arpa(text.tobytes(), f"{path} ({prefix}arpa)"), path)[0]
+    view = _Prefixed(npz, prefix)
+    meta = _read_meta(view, path)
+    if meta.get("kind") not in MODEL_KINDS:
+        raise ModelFileError(f"{path} holds a model of unknown kind {meta.get('kind')!r}")
+    vocabulary = _vocabulary(view, meta, path)
+    order = _order(meta, path)
+    padding = meta.get("padding")
+    if padding not in PADDINGS:
+        raise damaged(path, f"its padding {padding!r} is not one bigram knows")
+    return _read_model(view, meta, vocabulary, order, padding, ({}, {}), path)

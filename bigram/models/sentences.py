@@ -7,11 +7,13 @@ KenLM gives on the same ARPA file. A sentence of a word model is split on whites
 as kenlm splits it; a sentence of a character model is its characters (bigram's items),
 each one token.
 
-This is the per-call path: a sentence is walked in plain Python over one dict of the
-model's windows (window id * V + token -> id of the longer window) and two numpy
-gathers of query.QueryTables' values, so a Python loop over lines stays within a small
-factor of kenlm's. Many lines at once go faster through `Model.score_lines` or
-`bigram score --file`, which score blocks of text and give the same numbers.
+This is the per-call path: a sentence is walked in plain Python, token by token, over
+WindowLinks (window id * V + token -> id of the window one token longer, and each
+window's suffix), reading query.QueryTables' values through memoryviews, so a Python
+loop over lines stays within a small factor of kenlm's; `score` and `perplexity` of a
+model with `<unk>` (or a sentence of known words) take the shortest way through it.
+Many lines at once go faster through `Model.score_lines` or `bigram score --file`,
+which score blocks of text and give the same numbers.
 
 Words outside the vocabulary: a model with `<unk>` scores them as `<unk>` (as kenlm).
 A model without it has no probability for them: as `score_lines` and `bigram eval`
@@ -28,9 +30,13 @@ from bigram.ngrams.index import BOUNDARY, pads_for
 
 LN10 = math.log(10)
 # Models with up to this many windows of 2+ tokens score a sentence in plain Python over
-# a SuccessorTable (32 to 64 bytes a window, made on the first call); larger ones level
-# by level in numpy (a few times slower per call).
+# WindowLinks (made on the first call); larger ones level by level in numpy (a few times
+# slower per call). Up to DICT_WINDOWS the links are a dict (about 120 bytes a window;
+# the fastest lookups from Python, twice the table's speed on a model of 6,000 windows);
+# above, an open-addressing table (32 to 64 bytes): on 155,000 windows both walked at one
+# speed, on a million the dict was 10% faster for 3.4 times the memory.
 TABLE_WINDOWS = 50_000_000
+DICT_WINDOWS = 100_000
 _HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
 SENTENCE_MARKS = ("<s>", "</s>")
@@ -72,7 +78,9 @@ class SentenceScorer:
         self.tables = model.query_tables() if hasattr(model, "query_tables") else None
         self.backoff = getattr(model, "backoff", None) if self.tables is None else None
         self._ids = None
-        self._children = False            # the successor dict, not made yet
+        self._links = False               # WindowLinks, not made yet
+        self._start = None                # the window a sentence starts after (bos)
+        self._quick_parts = None          # what _quick reads, gathered on its first call
 
     # ------------------------------------------------------------------ tokens
 
@@ -161,8 +169,30 @@ class SentenceScorer:
         return (np.asarray(logprob, dtype=np.float64) / LN10).tolist(), \
             [int(n) for n in length], oov
 
+    def _quick(self, sentence, bos, eos):
+        """(ln P, tokens scored) of a sentence by the shortest way, WindowLinks.sentence;
+        None where it does not apply (a mixture, a model without links, a word without a
+        probability, not a string)."""
+        quick = self._quick_parts
+        if quick is None:
+            links = self.links()
+            if links is None or self.parts:
+                self._quick_parts = quick = ()
+            else:
+                quick = self._quick_parts = (
+                    links.sentence, self.token_ids().get, self.vocabulary.unit == "word",
+                    -1 if self.unk is None else self.unk, self._start_window())
+        if not quick or type(sentence) is not str:
+            return None
+        sentence_logprob, get, words, unk, start = quick
+        return sentence_logprob(sentence.split() if words else sentence.strip(), get, unk,
+                                start if bos else 0, eos)
+
     def score(self, sentence, bos=True, eos=True):
         """log10 P of the sentence (the sum of its tokens' scores)."""
+        quick = self._quick(sentence, bos, eos)
+        if quick is not None:
+            return quick[0] / LN10
         logprob, _, _ = self._scores(sentence, bos, eos)
         total = math.fsum(logprob)
         if math.isnan(total):
@@ -172,6 +202,9 @@ class SentenceScorer:
     def perplexity(self, sentence):
         """10 ** (-log10 P / tokens) with both boundaries, `</s>` counted as a token (as
         kenlm's `perplexity`); tokens left out (see the module) are not counted."""
+        quick = self._quick(sentence, True, True)
+        if quick is not None:
+            return math.exp(-quick[0] / quick[1])
         logprob = np.asarray(self._scores(sentence, True, True)[0], dtype=np.float64)
         counted = logprob[~np.isnan(logprob)]
         if not len(counted):    # every prediction left out: NaN, as score_lines says
@@ -261,98 +294,40 @@ class SentenceScorer:
         and of the longest one that can be a context (at most order - 1): three
         sequences."""
         if self.tables is not None:
-            children = self._successors()
-            if children is not None:
-                return self._walk_dict(tokens, children)
+            links = self.links()
+            if links is not None:
+                logprobs, windows, _ = links.walk(tokens, 0)
+                level, top = links.level, self.order - 1
+                lengths = [level[m] for m in windows]
+                return logprobs, lengths, [min(n, top) for n in lengths]
             return self._walk_tables(np.array(tokens, dtype=np.int64))
         if self.backoff is not None:
             return self._walk_backoff(np.array(tokens, dtype=np.int64))
         return self._walk_neural(np.array(tokens, dtype=np.int64))
 
-    def _windows(self, keys_of, tokens):
-        """Per level k >= 2: positions where a listed window of k tokens ends, and its row
-        (the window of k - 1 tokens ending one earlier, extended by this token); up to the
-        first level where none ends, which is yielded empty."""
-        size, n = self.size, len(tokens)
-        rows = np.where(tokens >= 0, tokens, -1)
-        for k in range(2, self.order + 1):
-            keys = keys_of(k)
-            ok = np.flatnonzero((rows[:-1] >= 0) & (tokens[1:] >= 0))
-            if not len(ok) or not len(keys):
-                at = found = ok[:0]
-            else:
-                queries = rows[ok] * size + tokens[ok + 1]
-                found = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
-                hit = keys[found] == queries
-                at, found = ok[hit] + 1, found[hit]
-            yield k, at, found
-            if not len(at):
-                return
-            rows = np.full(n, -1, dtype=np.int64)
-            rows[at] = found
+    def links(self):
+        """The model's WindowLinks (made on first use), or None: a model without query
+        tables, or with more than TABLE_WINDOWS windows of 2+ tokens."""
+        if self._links is False:
+            tables = self.tables
+            count = 0 if tables is None else sum(len(tables.keys[k])
+                                                 for k in range(2, self.order + 1))
+            self._links = None
+            if tables is not None and count <= TABLE_WINDOWS:
+                try:
+                    self._links = WindowLinks(tables, count <= DICT_WINDOWS)
+                except ValueError:   # not suffix-closed: the level-by-level walk is exact
+                    pass
+        return self._links
 
-    def _successors(self):
-        """The SuccessorTable of the model's windows (made on first use), or None for
-        models with more than TABLE_WINDOWS windows of 2+ tokens."""
-        if self._children is False:
-            tables, order = self.tables, self.order
-            count = sum(len(tables.keys[k]) for k in range(2, order + 1))
-            self._children = SuccessorTable(tables) if count <= TABLE_WINDOWS else None
-            # adj and B by window id, read one float at a time from plain Python.
-            self._adj_view = memoryview(tables._global("adj", order)).cast("B").cast("d")
-            self._below_view = memoryview(tables._global("below", order)).cast("B").cast("d")
-        return self._children
-
-    def _walk_dict(self, tokens, children):
-        """The query-table walk in plain Python over the successor table: the windows ending
-        at a token are those ending one earlier (the ones with extensions) extended by it,
-        as long as they are found; ln P = adj of the longest + B of the longest context
-        one earlier, read through memoryviews of the tables' arrays. (SuccessorTable.get
-        is inlined: this loop is the cost of a call.)"""
-        size, longest_context = self.size, self.order - 1
-        view, shift = children.view, 64 - children.bits
-        unigram_extends = children.unigram_extends
-        adj, below = self._adj_view, self._below_view
-        logprobs, lengths, context_lengths = [], [], []
-        before = []            # ids of the windows ending one earlier that have extensions
-        carried = 0.0          # B of the longest context ending one earlier
-        for token in tokens:
-            if token < 0:
-                logprobs.append(math.nan)
-                lengths.append(0)
-                context_lengths.append(0)
-                before, carried = [], 0.0
-                continue
-            here = [token + 1]
-            extendable = 1 if unigram_extends[token] else 0
-            for window in before:
-                key = window * size + token + 1
-                slot = ((key * _HASH_MULTIPLIER) & _MASK) >> shift << 1
-                found = view[slot]
-                while found != key and found:
-                    slot += 2
-                    found = view[slot]
-                if not found:
-                    break
-                found = view[slot + 1]
-                if found < 0:
-                    found = ~found
-                elif extendable == len(here):
-                    extendable += 1
-                here.append(found)
-            count = len(here)
-            logprobs.append(adj[here[-1]] + carried)
-            lengths.append(count)
-            # (if-expressions, not min(): a call per token costs here)
-            shown = count if count <= longest_context else longest_context  # noqa: FURB136
-            context_lengths.append(shown)
-            carried = below[here[shown - 1]] if shown else 0.0
-            before = here[:extendable if extendable < longest_context  # noqa: FURB136
-                          else longest_context]
-        return logprobs, lengths, context_lengths
+    def _start_window(self):
+        """The window a sentence starts after: that of its `<s>` padding."""
+        if self._start is None:
+            _, _, self._start = self.links().walk([BOUNDARY] * self.pads, 0)
+        return self._start
 
     def _walk_tables(self, tokens):
-        """query.QueryTables, level by level (models too large for a SuccessorTable): ln P
+        """query.QueryTables, level by level (models too large for WindowLinks): ln P
         = adj of the longest window + B of the longest context one position earlier."""
         tables, order = self.tables, self.order
         known = tokens >= 0
@@ -430,32 +405,129 @@ def _touches(unknown, first, order):
     return (last >= 0) & (last > where - reach)
 
 
-class SuccessorTable:
-    """(id of a window) * V + token -> id of that window extended by the token, for every
-    window of 2+ tokens of a query.QueryTables (ids as QueryTables numbers windows: level
-    1 is token + 1), read from plain Python: open addressing in one int64 array of (key
-    + 1, value) pairs (0: an empty slot), each placed by linear probing from the home
-    slot of key + 1, read through a memoryview (one cache line a probe, where a dict of
-    a million ints costs several misses a lookup and about 100 bytes a window). A value
-    is stored inverted (~id) where that window has no extension itself, so a walk need
-    not try it."""
+class WindowLinks:
+    """The windows of a query.QueryTables (ids as it numbers them: 0 the empty window, level
+    1 token + 1, then level by level) linked for a walk from plain Python: `find(key)`,
+    key = window id * V + token, gives the id of the window one token longer (None if it
+    is not listed); `suffix[id]` is the window without its oldest token, `level[id]` its
+    length, read through memoryviews with adj and B by window id.
 
-    def __init__(self, tables):
+    A walk keeps the longest listed window ending at the last token that can be a
+    context (at most order - 1 tokens). The next token's window is the longest listed
+    extension of it or of one of its suffixes: the index holds every suffix of a listed
+    window, so the first one found, trying the longest context first, is the longest.
+    ln P = adj of that window + B of the context it was tried from (query.py)."""
+
+    def __init__(self, tables, as_dict):
         order, size, first = tables.order, tables.size, tables.first
-        extends = np.zeros(first[order] + tables.rows[order], dtype=bool)
-        for k in range(2, order + 1):
-            extends[tables.keys[k] // size + first[k - 1]] = True
-        self.unigram_extends = extends[1:size + 1].tolist()
+        total = first[order] + tables.rows[order]
+        width = np.int32 if total < 2 ** 31 else np.int64
+        suffix = np.zeros(total, dtype=width)
+        level = np.zeros(total, dtype=np.int8)
+        level[1:size + 1] = 1
         keys, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in range(2, order + 1):
             parents, last = np.divmod(tables.keys[k], size)
             parents += first[k - 1]
-            parents *= size
-            parents += last + 1
-            keys.append(parents)
             ids = np.arange(first[k], first[k] + len(parents))
-            values.append(np.where(extends[ids], ids, ~ids))
+            level[ids] = k
+            if k == 2:
+                suffix[ids] = last + 1
+            else:
+                # The suffix of (parent, token) is (suffix of the parent, token).
+                wanted = (suffix[parents].astype(np.int64) - first[k - 2]) * size + last
+                rows = np.searchsorted(tables.keys[k - 1], wanted)
+                if len(rows) and (rows.max() >= len(tables.keys[k - 1]) or
+                                  (tables.keys[k - 1][rows] != wanted).any()):
+                    raise ValueError("the windows do not hold every suffix of their own")
+                suffix[ids] = rows + first[k - 1]
+            keys.append(parents * size + last)
+            values.append(ids)
         keys, values = np.concatenate(keys), np.concatenate(values)
+        self.size, self.top = size, order
+        self.suffix = memoryview(suffix).cast("B").cast(suffix.dtype.char)
+        self.level = memoryview(level).cast("B").cast("b")
+        self.adj = memoryview(tables._global("adj", order)).cast("B").cast("d")
+        self.below = memoryview(tables._global("below", order)).cast("B").cast("d")
+        self._arrays = (suffix, level)    # the memoryviews' owners
+        if as_dict:
+            self.find = dict(zip(keys.tolist(), values.tolist())).get
+        else:
+            self.find = OpenTable(keys, values).get
+
+    def walk(self, tokens, window):
+        """ln P of each token (a list of ids; -1 a token without one: NaN, and the walk
+        starts again from nothing) after the context `window` (an id, 0 for none); the
+        longest listed window ending at each token; and the context window after the last
+        one."""
+        find, suffix, level = self.find, self.suffix, self.level
+        adj, below, size, top = self.adj, self.below, self.size, self.top
+        logprobs, windows = [], []
+        for token in tokens:
+            if token < 0:
+                logprobs.append(math.nan)
+                windows.append(0)
+                window = 0
+                continue
+            context = window
+            while context:
+                found = find(context * size + token)
+                if found is not None:
+                    break
+                context = suffix[context]
+            else:
+                found = token + 1
+            logprobs.append(adj[found] + below[window])
+            windows.append(found)
+            window = found if level[found] < top else suffix[found]
+        return logprobs, windows, window
+
+
+    def sentence(self, tokens, get, unknown, window, eos):
+        """(ln P, predictions) of a sentence's tokens (strings; their ids by `get`, else
+        `unknown`) and `</s>` when `eos`, after the context `window`: walk's sum, in one
+        pass (the per-call path of `score`); None if a token has no id (unknown -1)."""
+        find, suffix, level = self.find, self.suffix, self.level
+        adj, below, size, top = self.adj, self.below, self.size, self.top
+        total = 0.0
+        for word in tokens:
+            token = get(word, unknown)
+            if token < 0:
+                return None
+            context = window
+            while context:
+                found = find(context * size + token)
+                if found is not None:
+                    break
+                context = suffix[context]
+            else:
+                found = token + 1
+            total += adj[found] + below[window]
+            window = found if level[found] < top else suffix[found]
+        if eos:
+            found = self._end(window)
+            total += adj[found] + below[window]
+        return total, len(tokens) + bool(eos)
+
+    def _end(self, window):
+        """The longest listed window of `</s>` after the context `window`."""
+        while window:
+            found = self.find(window * self.size + BOUNDARY)
+            if found is not None:
+                return found
+            window = self.suffix[window]
+        return BOUNDARY + 1
+
+
+class OpenTable:
+    """key -> value for int64 keys and values (keys >= 0), read from plain Python: open
+    addressing in one int64 array of (key + 1, value) pairs (0: an empty slot), each
+    placed by linear probing from the home slot of key + 1, read through a memoryview
+    (a probe touches one cache line, where a dict costs about 100 bytes a key and
+    several misses a lookup at millions of keys)."""
+
+    def __init__(self, keys, values):
+        keys = np.asarray(keys, dtype=np.int64) + 1
         self.bits = max(2 * len(keys) - 1, 1).bit_length()
         hashed = keys.astype(np.uint64) * np.uint64(_HASH_MULTIPLIER)
         home = (hashed >> np.uint64(64 - self.bits)).astype(np.int64)
@@ -468,15 +540,17 @@ class SuccessorTable:
         slots = max(int(slot[-1]) + 2 if len(keys) else 1, 1 << self.bits)
         self.pairs = np.zeros(2 * slots, dtype=np.int64)
         self.pairs[2 * slot] = keys[by_home]
-        self.pairs[2 * slot + 1] = values[by_home]
+        self.pairs[2 * slot + 1] = np.asarray(values, dtype=np.int64)[by_home]
         self.view = memoryview(self.pairs).cast("B").cast("q")
 
     def get(self, key):
-        """The value stored for `key` (window id * V + token), or None."""
+        """The value stored for `key`, or None."""
         view, key = self.view, key + 1
         slot = ((key * _HASH_MULTIPLIER) & _MASK) >> (64 - self.bits) << 1
-        while view[slot] != key:
-            if not view[slot]:
+        found = view[slot]
+        while found != key:
+            if not found:
                 return None
             slot += 2
+            found = view[slot]
         return view[slot + 1]
