@@ -146,8 +146,8 @@ def test_column_lookups_equal_sorted_search(tmp_path, memory):
         expected = [np.where(np.isin(b, keys), np.searchsorted(keys, b), -1) for b in batches]
         sweep = ColumnFinder(column, memory, 1 << 40)
         assert (sweep.whole is None) == (memory < 1 << 20)
-        lookup = BucketedLookup(space, column, memory)
-        assert len(lookup.starts) == -(-keys.nbytes // memory)
+        lookup = BucketedLookup(space, column, memory, 1 << 40)
+        assert len(lookup.starts) == -(-keys.nbytes // (memory // 3))
         for batch in batches:
             lookup.ask(batch)
         lookup.resolve()

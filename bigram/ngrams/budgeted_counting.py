@@ -174,10 +174,10 @@ def _finder(space, levels, k, size, budget, chunks, rows_path):
     budget; else an external join (columns.BucketedLookup), asked every key of the pass
     beforehand, in one pass over the text of its own."""
     keys = levels[k - 1].keys
-    memory = budget * FINDER_SHARE
+    memory, span = budget * FINDER_SHARE, len(levels[k - 2]) * size
     if keys.nbytes <= memory // 3:
-        return ColumnFinder(keys, memory, len(levels[k - 2]) * size)
-    lookup = BucketedLookup(space, keys, memory)
+        return ColumnFinder(keys, memory, span)
+    lookup = BucketedLookup(space, keys, memory, span)
     previous_rows = read_frames(rows_path) if rows_path is not None else None
     for text in chunks():
         known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)

@@ -219,11 +219,12 @@ class BucketedLookup:
     then the rows come back in the order the keys were asked (`find`, given the same keys
     again, batch by batch). Within `memory` bytes for the column's ranges."""
 
-    def __init__(self, space, column, memory):
+    def __init__(self, space, column, memory, span):
         from bigram.ngrams.spill import FrameWriter
 
-        self.space, self.column = space, column
-        parts = max(1, -(-column.nbytes // max(1, int(memory))))
+        self.space, self.column, self.span = space, column, span
+        # A range's keys and the hash table a LevelFinder makes of them: 3x their bytes.
+        parts = max(1, -(-column.nbytes // max(1, int(memory) // 3)))
         rows = -(-column.length // parts)
         self.starts = list(range(0, column.length, rows)) or [0]
         # The first key of each range but the first: a key's bucket by searchsorted.
@@ -245,6 +246,7 @@ class BucketedLookup:
 
     def resolve(self):
         """Answer every bucket: (query number, row) frames, in query order per bucket."""
+        from bigram.ngrams.lookup import LevelFinder
         from bigram.ngrams.spill import FrameWriter, read_frames
 
         answers = []
@@ -252,14 +254,13 @@ class BucketedLookup:
             asked = writer.close()
             start = self.starts[b]
             stop = self.starts[b + 1] if b + 1 < len(self.starts) else self.column.length
-            keys = self.column.read(start, stop)
+            finder = LevelFinder(self.column.read(start, stop), self.span)
             out = FrameWriter(self.space, "answered")
             for number, queries in read_frames(asked):
-                at = np.minimum(np.searchsorted(keys, queries), max(len(keys) - 1, 0))
-                rows = np.where(keys[at] == queries, at + start, -1) if len(keys) else \
-                    np.full(len(queries), -1)
+                rows = finder.find(queries)
+                rows[rows >= 0] += start
                 out.write(number, rows, sorted_first=True)
-            del keys
+            del finder
             self.space.removed(asked)
             answers.append(_Answers(out.close()))
         self._writers, self._answers = None, answers
