@@ -136,12 +136,12 @@ def disk_used(folder, pid):
 
 
 def timed(command):
-    """The command under /usr/bin/time -v, for its own peak RSS."""
-    return ["/usr/bin/time", "-f", "%M", *command]
+    """The command under /usr/bin/time, for its own CPU time and peak RSS."""
+    return ["/usr/bin/time", "-f", "%U %S %M", *command]
 
 
 def measure(command, temp):
-    """(wall s, peak RSS bytes, peak temp disk bytes) of one whole process."""
+    """(wall s, CPU s, peak RSS bytes, peak temp disk bytes) of one whole process."""
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
     peak = [0]
@@ -164,8 +164,8 @@ def measure(command, temp):
     err = err.decode()
     if process.returncode:
         raise RuntimeError(f"{command[0]} failed: {err[-800:]}")
-    rss_kb = int(err.strip().splitlines()[-1])
-    return wall, rss_kb * 1024, peak[0]
+    user, system, rss_kb = err.strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), int(rss_kb) * 1024, peak[0]
 
 
 def main():
@@ -177,8 +177,8 @@ def main():
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
-    print("| corpus | tool | time | peak RSS | temp disk (peak) |")
-    print("|---|---|---|---|---|")
+    print("| corpus | tool | time | CPU (user + sys) | peak RSS | temp disk (peak) |")
+    print("|---|---|---|---|---|---|")
     for name in args.corpora:
         path = corpus(folder, name)
         size = path.stat().st_size
@@ -193,8 +193,8 @@ def main():
         runs = {"bigram": ("bigram --memory " + args.memory, ours),
                 "lmplz": (f"lmplz -S {args.memory}", theirs)}
         for tool, command in (runs[t] for t in args.tools.split(",")):
-            wall, rss, disk = measure(command, temp)
-            print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | "
+            wall, cpu, rss, disk = measure(command, temp)
+            print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
                   f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB |", flush=True)
         for leftover in (folder / "model.npz", folder / "model.arpa"):
             leftover.unlink(missing_ok=True)
