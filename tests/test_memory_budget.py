@@ -345,6 +345,36 @@ def test_full_disk_is_one_line_and_leaves_nothing(cli, forced, tmp_path, monkeyp
     assert not Path("m.npz").exists() and not leftovers(".")
 
 
+def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, tmp_path,
+                                                                   monkeypatch):
+    """The disk fills once modified Kneser-Ney is estimated on disk (its first column)."""
+    from bigram.ngrams import columns
+
+    random_corpus(tmp_path / "c.txt", 3, "word", lines=3000)
+    real_open = open
+
+    class FullFile:
+        def __init__(self, path, mode):
+            self.file = real_open(path, mode)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            self.file.close()
+
+    monkeypatch.setattr(columns, "open", lambda path, mode: FullFile(path, mode)
+                        if "w" in mode and Path(path).name.startswith("extensions")
+                        else real_open(path, mode), raising=False)
+    result = cli("train", "c.txt", "--unit", "word", "--order", "4", "--memory", "1M",
+                 "--smoothing-method", "modified-kneser-ney", "--temp-dir", ".", "-o", "m.npz")
+    assert result.code == 1
+    assert result.err.splitlines()[-1].startswith(
+        "error: the disk of the temporary folder . is full (")
+    assert result.err.count("error") == 1
+    assert not Path("m.npz").exists() and not leftovers(".")
+
+
 def test_too_small_a_disk_is_refused_at_once(cli, forced, tmp_path, monkeypatch):
     random_corpus(tmp_path / "c.txt", 3, "word")
     monkeypatch.setattr(spill, "free_bytes", lambda folder: 1000)

@@ -42,9 +42,12 @@ CHUNK_BYTES_PER_TOKEN = 48
 # Shares of the budget: the sorter's buffer, a chunk's working set, the finder of the
 # level below.
 SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
-# Temporary disk per token at most (spilled ids, rows of one level, runs of one level
-# while they are merged into longer ones), for the refusal before a build.
-DISK_PER_TOKEN = 24
+# Temporary disk per token at most, for the refusal before a build: counting (spilled
+# ids, rows of one level, runs of one level while they are merged into longer ones), each
+# level above the first on disk (key, suffix link, count, whether it begins an item: at
+# most one window per token), and estimation's columns of two levels at once. Zipf text
+# of 320 MB (order 5, almost every 5-gram new) peaked at 92 bytes per token.
+DISK_PER_TOKEN, DISK_PER_WINDOW, DISK_ESTIMATION = 24, 17, 48
 
 
 # Chunks larger than this gain no speed (numpy's per-call cost is long paid off), only
@@ -62,10 +65,11 @@ def reader_block_bytes(budget):
     return int(min(1 << 20, max(1 << 14, budget // 64)))
 
 
-def disk_estimate(text_bytes, unit):
-    """Temporary disk a build of `text_bytes` of text may need at most (bytes)."""
+def disk_estimate(text_bytes, unit, order):
+    """Temporary disk a build of order `order` over `text_bytes` of text may need at most
+    (bytes)."""
     tokens = text_bytes if unit == "char" else text_bytes // 4
-    return int(tokens * DISK_PER_TOKEN)
+    return int(tokens * (DISK_PER_TOKEN + DISK_PER_WINDOW * (order - 1) + DISK_ESTIMATION))
 
 
 class SpillingCollector(TokenCollector):

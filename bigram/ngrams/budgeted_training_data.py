@@ -80,7 +80,7 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
     try:
         with removed_on_termination():
-            space = open_space(temp_dir, disk_estimate(size, unit))
+            space = open_space(temp_dir, disk_estimate(size, unit, order))
             try:
                 if note is not None:
                     from bigram.ngrams.spill import free_bytes
