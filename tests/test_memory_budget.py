@@ -500,3 +500,24 @@ def test_progress_hears_the_estimation_stages(tmp_path, forced):
     assert stages[-4:] == ["estimating 1-grams", "estimating 2-grams", "estimating 3-grams",
                            "estimating"]
     assert heard[-1] == ("estimating", 3, 3)
+
+
+def test_a_model_trained_on_disk_answers_the_api_as_its_file_does(tmp_path, forced):
+    """bigram.train within a budget: scores, perplexity and seeded samples equal those of
+    the model file it writes; its temporary folder goes with the model."""
+    import bigram
+
+    path = str(random_corpus(tmp_path / "c.txt", 4, "word", lines=600))
+    model = bigram.train(path, unit="word", order=3, method="modified-kneser-ney",
+                         memory=1 << 16, temp_dir=str(tmp_path))
+    assert type(model.saved.model).__name__ == "StreamedCountModel"
+    model.save(tmp_path / "m.npz")
+    loaded = bigram.load(tmp_path / "m.npz")
+    for sentence in ("a b c", "ab ac ad ae", "zz"):
+        assert model.score(sentence) == pytest.approx(loaded.score(sentence), abs=1e-9)
+        assert model.perplexity(sentence) == pytest.approx(loaded.perplexity(sentence))
+    assert list(model.sample(5, seed=3)) == list(loaded.sample(5, seed=3))
+    assert leftovers(tmp_path)
+    del model
+    gc.collect()
+    assert not leftovers(tmp_path)

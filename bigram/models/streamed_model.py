@@ -24,7 +24,8 @@ class StreamedCountModel(CountModel):
         self.streamed = streamed
         self._discounts_used = streamed.discounts
         keys = [None, None] + [counts.level(k).keys for k in range(2, counts.order + 1)]
-        self._query_tables = ColumnTables(counts.order, counts.size, counts.padding, keys,
+        # What training asks (the held-out splits' losses) is answered within the budget.
+        self.column_tables = ColumnTables(counts.order, counts.size, counts.padding, keys,
                                           streamed.adj, streamed.below, memory)
 
     @property
@@ -32,7 +33,14 @@ class StreamedCountModel(CountModel):
         return self.counts.padding
 
     def score_index(self, text):
-        return self._query_tables.score_index(text)
+        return self.column_tables.score_index(text)
+
+    def query_tables(self):
+        """The query tables read whole into memory (for scoring text after training; not
+        bounded by the budget)."""
+        if not hasattr(self, "_query_tables"):
+            self._query_tables = self.column_tables.in_memory()
+        return self._query_tables
 
     def unlisted_tokens(self):
         if not self.vocabulary.unk:
