@@ -26,7 +26,7 @@ import numpy as np
 
 from bigram.errors import InputError
 from bigram.ngrams.counting import SplitTokens, TokenCollector
-from bigram.ngrams.external_sort import WindowSorter
+from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import Level, NgramIndex, compact_counts, pad_items, pads_for
 from bigram.ngrams.lookup import LevelFinder
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
@@ -128,11 +128,12 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         first += np.bincount(counted, minlength=size)
     levels.append(Level(np.arange(size, dtype=np.int64), np.zeros(size, np.int32),
                         compact_counts(first)))
-    rows_path = None        # each position's row at level k-2, from the pass before
+    windows_path = None     # each chunk's windows at level k-1, from the pass before
+    combiner = BlockCombiner()
     for k in range(2, order + 1):
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
-        writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
-        previous_rows = read_frames(rows_path) if rows_path is not None else None
+        writer = FrameWriter(space, f"windows{k}") if k < order else None
+        previous = read_frames(windows_path) if windows_path is not None else None
         # Rows at level k-1 by hash table once it has been asked as often as it has rows
         # (the same finder scoring uses).
         finder = LevelFinder(levels[k - 1].keys, len(levels[k - 2]) * size) if k > 2 else None
@@ -141,12 +142,19 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             if k == 2:
                 rows = known
             else:
-                below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
-                rows = _rows(finder, below, known, text.position, k - 1, size)
-                if writer is not None:
-                    writer.write(rows)
+                distinct, inverse = next(previous)
+                rows = _rows(finder, distinct, inverse - 1)
             keys, valid = _window_keys(rows, known, text.position, k, size)
-            sorter.add(keys[valid], rows[valid], (text.position >= pads)[valid])
+            at = np.flatnonzero(valid)
+            keys, suffix, count, inverse = combiner.combine(keys[at], rows[at],
+                                                            text.position[at] >= pads)
+            sorter.add_combined(keys, suffix, count)
+            if writer is not None:
+                # The chunk's distinct windows and, per position, which one ends there
+                # (+1; 0 where none): the next pass looks each distinct window up once.
+                where = np.zeros(len(known), dtype=np.int64)
+                where[at] = inverse + 1
+                writer.write(keys, where, sorted_first=True)
             if progress:
                 progress(f"counting {k}-grams", done + 1, frames)
         if progress:
@@ -154,9 +162,9 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         del finder
         keys, suffix, count = sorter.finish()
         levels.append(Level(keys, suffix, compact_counts(count)))
-        if rows_path is not None:
-            space.removed(rows_path)
-        rows_path = writer.close() if writer is not None else None
+        if windows_path is not None:
+            space.removed(windows_path)
+        windows_path = writer.close() if writer is not None else None
     return NgramIndex(order, size, levels, padding)
 
 
@@ -171,15 +179,16 @@ def _window_keys(rows, stream, position, k, size):
     return before, valid
 
 
-def _rows(finder, below, stream, position, k, size):
-    """Each position's row at level k (-1 where no window), given rows at level k-1 and a
-    LevelFinder of level k."""
-    keys, valid = _window_keys(below, stream, position, k, size)
-    rows = np.full(len(stream), -1, dtype=np.int32)
-    found = finder.find(keys[valid])
+def _rows(finder, distinct, inverse):
+    """Each position's row at level k (-1 where no window), given a chunk's distinct
+    level-k keys, which of them ends at each position (-1: none) and a LevelFinder of
+    level k."""
+    found = finder.find(distinct)
     if len(found) and found.min() < 0:   # every window was counted into the level
         raise InputError("the spilled text changed while it was counted")
-    rows[valid] = found
+    rows = np.full(len(inverse), -1, dtype=np.int32)
+    at = np.flatnonzero(inverse >= 0)
+    rows[at] = found[inverse[at]]
     return rows
 
 
