@@ -25,6 +25,7 @@ chunks of text, the sorter's buffers and the merge's frames.
 import numpy as np
 
 from bigram.errors import InputError
+from bigram.memory import return_freed_memory
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import Level, NgramIndex, compact_counts, pad_items, pads_for
@@ -94,6 +95,10 @@ class SpillingCollector(TokenCollector):
         self.frequency += np.bincount(ids, minlength=len(self.frequency))
         self.train_tokens += len(ids)
         self.writer.write(ids, lengths)
+        del ids, lengths
+        # What the blocks since the last flush freed goes back to the system (glibc keeps
+        # it otherwise, and the reader's resident memory would climb with the text).
+        return_freed_memory()
 
     def train_frequencies(self):
         """How often each compact id occurs in the training split."""
@@ -117,10 +122,12 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
     levels = [None]
 
     def chunks():
-        for ids, lengths in read_frames(path):
+        for frame in read_frames(path):
+            lengths = frame.pop()
             offsets = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            yield pad_items(mapping[ids], offsets, pads)
+            del lengths
+            yield pad_items(mapping[frame.pop()], offsets, pads)   # not holding the frame
 
     first = np.zeros(size, np.int64)
     for text in chunks():
@@ -142,19 +149,26 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             if k == 2:
                 rows = known
             else:
-                distinct, inverse = next(previous)
-                rows = _rows(finder, distinct, inverse - 1)
+                rows = _rows(finder, *next(previous))
             keys, valid = _window_keys(rows, known, text.position, k, size)
             at = np.flatnonzero(valid)
-            keys, suffix, count, inverse = combiner.combine(keys[at], rows[at],
+            del valid
+            keys = keys[at]
+            keys, suffix, count, inverse = combiner.combine(keys, rows[at],
                                                             text.position[at] >= pads)
             sorter.add_combined(keys, suffix, count)
             if writer is not None:
                 # The chunk's distinct windows and, per position, which one ends there
                 # (+1; 0 where none): the next pass looks each distinct window up once.
-                where = np.zeros(len(known), dtype=np.int64)
-                where[at] = inverse + 1
+                where = np.zeros(len(known), dtype=np.int32)
+                inverse += 1
+                where[at] = inverse
                 writer.write(keys, where, sorted_first=True)
+                del where
+            del keys, suffix, count, inverse, at, rows, known, text
+            # A chunk's arrays are freed before the next chunk's are made; glibc keeps
+            # such freed blocks otherwise, and resident memory would climb past the budget.
+            return_freed_memory()
             if progress:
                 progress(f"counting {k}-grams", done + 1, frames)
         if progress:
@@ -179,17 +193,17 @@ def _window_keys(rows, stream, position, k, size):
     return before, valid
 
 
-def _rows(finder, distinct, inverse):
+def _rows(finder, distinct, where):
     """Each position's row at level k (-1 where no window), given a chunk's distinct
-    level-k keys, which of them ends at each position (-1: none) and a LevelFinder of
-    level k."""
+    level-k keys, which of them ends at each position (`where`: index + 1, 0 for none)
+    and a LevelFinder of level k."""
     found = finder.find(distinct)
     if len(found) and found.min() < 0:   # every window was counted into the level
         raise InputError("the spilled text changed while it was counted")
-    rows = np.full(len(inverse), -1, dtype=np.int32)
-    at = np.flatnonzero(inverse >= 0)
-    rows[at] = found[inverse[at]]
-    return rows
+    lookup = np.empty(len(found) + 1, dtype=np.int32)
+    lookup[0] = -1
+    lookup[1:] = found
+    return lookup[where]
 
 
 def open_space(temp_dir, needed):

@@ -70,6 +70,8 @@ def _sorted_distinct(keys):
 # A block of records is combined by one sort instead of by hashing when the block before
 # had more distinct keys than this share of its records (generated text, high orders).
 SORT_ABOVE = 0.6
+# Slots of the combiner's first table (8 MiB), before it knows what a block holds.
+FIRST_TABLE = 1 << 20
 # Fibonacci hashing for the combiner's home slots (as lookup.HashTable's).
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
@@ -85,7 +87,7 @@ class BlockCombiner:
     sorted. The table is kept between blocks (cleared slot by slot) and sized from the
     distinct keys of the block before (a quarter full or less), so on repeated text it
     stays small enough for the cache; a block with more distinct keys than that is
-    done again with a table of twice its records.
+    done again in a table four times larger (at most twice its records, half full).
     """
 
     # Probing steps after which the table is taken as too full for the block.
@@ -121,11 +123,13 @@ class BlockCombiner:
     def _hashed_distinct(self, keys):
         """The sorted distinct keys, and each key's index in them."""
         most = max(2 * len(keys) - 1, 1).bit_length()          # at most half full
-        bits = most if self.expected is None else \
-            min(most, max(4 * self.expected, 1 << 12).bit_length())
-        slots = self._slots(keys, bits, self.MAX_STEPS if bits < most else None)
-        if slots is None:
-            slots = self._slots(keys, most, None)
+        expected = FIRST_TABLE if self.expected is None else 4 * self.expected
+        bits = min(most, max(expected, 1 << 12).bit_length())
+        while True:   # a table too full for the block: done again in one four times larger
+            slots = self._slots(keys, bits, self.MAX_STEPS if bits < most else None)
+            if slots is not None:
+                break
+            bits = min(most, bits + 2)
         occupied = np.flatnonzero(self.table >= 0)
         distinct, order = sort_keys(self.table[occupied])
         # The table now says, for every slot, the rank of its key among the distinct ones.
