@@ -10,10 +10,13 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    memory as before) stay.
 2. The vocabulary is fixed (`--min-count`, `--max-vocab`, `<unk>`), exactly as in memory.
 3. Level k (2..N) is one pass over the spilled ids: a chunk's ids are renamed and padded,
-   each position's row at level k-1 is found (looked up in level k-1, or read from the
-   previous pass), and every window's trie key `row(k-1 tokens) * V + token` goes to a
-   `WindowSorter` with its suffix row and whether it is counted. The sorter combines
-   repeats, spills runs and merges them into the level: the same sorted keys, suffix
+   each position's row at level k-1 is found (the pass before spilled the chunk's
+   distinct (k-1)-grams and which of them ends at each position, so each distinct one
+   is looked up in level k-1 once), and every window's trie key
+   `row(k-1 tokens) * V + token` is combined with its repeats in the chunk by hashing
+   (`BlockCombiner`: only the distinct keys are sorted). The combined chunk goes to a
+   `WindowSorter` with each key's suffix row and count; the sorter combines across
+   chunks, spills runs and merges them into the level: the same sorted keys, suffix
    links and counts as `index_text` makes, hence the same model, array for array.
 
 What stays in memory: the finished levels themselves (16 bytes per distinct window:

@@ -2,7 +2,8 @@
 
 A record is one window of a level: its trie key (int64, >= 0), its suffix row (the
 same for every record of a key) and a count. Records arrive in blocks; each block's
-repeats are combined at once (one sort of the block), and blocks wait in memory until
+repeats are combined at once (by hashing in a `BlockCombiner`, then sorting what is
+distinct; or by one sort of the block with `add`), and blocks wait in memory until
 they fill the sorter's share of the budget. Then they are combined into one run and
 written to the temporary folder. At the end the runs are merged block by block: from
 every run take what is at most the smallest of the runs' current last keys, combine
