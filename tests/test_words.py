@@ -246,3 +246,28 @@ def test_ids_match_python_on_generated_text(all_items, cut, bits):
 @given(st.lists(st.text(ITEM_CHARS, max_size=20), max_size=10))
 def test_split_matches_python_on_any_text(all_items):
     assert words_of(all_items) == [python_words(i) for i in all_items]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([64, 3]), st.booleans())
+def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
+    """Block after block, known words are found through lookup tables that are rebuilt only
+    once the vocabulary grew by an eighth; the words added since then must still get
+    their own ids (and new ones theirs, in order of first appearance)."""
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefgh") + (["é", "東", "\u00a0"] if wide else [])
+    pool = ["".join(rng.choice(letters, size=rng.integers(1, 12))) for _ in range(300)]
+    index = WordIndex(hash_bits=bits)
+    seen = {}
+    for block in range(25):
+        # Each block draws mostly from the words seen so far, plus a few new ones.
+        reach = min(len(pool), 40 + 12 * block)
+        block_items = [" ".join(rng.choice(pool[:reach], size=rng.integers(1, 9)))
+                       for _ in range(rng.integers(1, 30))]
+        expected, seen = python_ids(block_items, seen)
+        chars, offsets = as_arrays(block_items)
+        starts, ends, _ = split_words(chars, offsets)
+        assert index.ids(chars, starts, ends).tolist() == expected
+        # What find (exact, never lagging) says agrees.
+        assert index.find(chars, starts, ends).tolist() == expected
+    assert index.words() == list(seen)

@@ -10,20 +10,24 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    memory as before) stay.
 2. The vocabulary is fixed (`--min-count`, `--max-vocab`, `<unk>`), exactly as in memory.
 3. Level k (2..N) is one pass over the spilled ids: a chunk's ids are renamed and padded,
-   each position's row at level k-1 is found (looked up in level k-1, or read from the
-   previous pass), and every window's trie key `row(k-1 tokens) * V + token` goes to a
-   `WindowSorter` with its suffix row and whether it is counted. The sorter combines
-   repeats, spills runs and merges them into the level: the same sorted keys, suffix
+   each position's row at level k-1 is found (the pass before spilled the chunk's
+   distinct (k-1)-grams and which of them ends at each position, so each distinct one
+   is looked up in level k-1 once), and every window's trie key
+   `row(k-1 tokens) * V + token` is combined with its repeats in the chunk by hashing
+   (`BlockCombiner`: only the distinct keys are sorted). The combined chunk goes to a
+   `WindowSorter` with each key's suffix row and count; the sorter combines across
+   chunks, spills runs and merges them into the level: the same sorted keys, suffix
    links and counts as `index_text` makes, hence the same model, array for array.
 
 Each finished level is written to columns on disk (a DiskIndex), so the budget bounds
 everything: the chunks of text, the sorter's buffers, the merge's frames and the finder of
-level k-1 (its keys in memory when they fit in its share, else swept from disk).
+level k-1 (its keys in memory when they fit in its share, else an external join).
 """
 
 import numpy as np
 
 from bigram.errors import InputError
+from bigram.memory import return_freed_memory
 from bigram.ngrams.columns import BucketedLookup, ColumnFinder
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.disk_index import (
@@ -32,7 +36,7 @@ from bigram.ngrams.disk_index import (
     compact_count_column,
     level_columns,
 )
-from bigram.ngrams.external_sort import WindowSorter
+from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
 
@@ -104,6 +108,10 @@ class SpillingCollector(TokenCollector):
         self.frequency += np.bincount(ids, minlength=len(self.frequency))
         self.train_tokens += len(ids)
         self.writer.write(ids, lengths)
+        del ids, lengths
+        # What the blocks since the last flush freed goes back to the system (glibc keeps
+        # it otherwise, and the reader's resident memory would climb with the text).
+        return_freed_memory()
 
     def train_frequencies(self):
         """How often each compact id occurs in the training split."""
@@ -128,10 +136,12 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
     levels = [None]
 
     def chunks():
-        for ids, lengths in read_frames(path):
+        for frame in read_frames(path):
+            lengths = frame.pop()
             offsets = np.zeros(len(lengths) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            yield pad_items(mapping[ids], offsets, pads)
+            del lengths
+            yield pad_items(mapping[frame.pop()], offsets, pads)   # not holding the frame
 
     first = np.zeros(size, np.int64)
     for text in chunks():
@@ -139,24 +149,38 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         first += np.bincount(counted, minlength=size)
     levels.append(level_columns(space, "level1", np.arange(size, dtype=np.int64),
                                 np.zeros(size, np.int32), first))
-    rows_path = None        # each position's row at level k-2, from the pass before
+    windows_path = None     # each chunk's windows at level k-1, from the pass before
+    combiner = BlockCombiner()
     for k in range(2, order + 1):
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
-        writer = FrameWriter(space, f"rows{k - 1}") if 2 < k < order else None
-        previous_rows = read_frames(rows_path) if rows_path is not None else None
-        finder = _finder(space, levels, k, size, budget, chunks, rows_path) \
-            if k > 2 else None
+        writer = FrameWriter(space, f"windows{k}") if k < order else None
+        finder = _finder(space, levels, k, size, budget, windows_path) if k > 2 else None
+        previous = read_frames(windows_path) if windows_path is not None else None
         for done, text in enumerate(chunks()):
             known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
             if k == 2:
                 rows = known
             else:
-                below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
-                rows = _rows(finder, below, known, text.position, k - 1, size)
-                if writer is not None:
-                    writer.write(rows)
+                rows = _rows(finder, *next(previous))
             keys, valid = _window_keys(rows, known, text.position, k, size)
-            sorter.add(keys[valid], rows[valid], (text.position >= pads)[valid])
+            at = np.flatnonzero(valid)
+            del valid
+            keys = keys[at]
+            keys, suffix, count, inverse = combiner.combine(keys, rows[at],
+                                                            text.position[at] >= pads)
+            sorter.add_combined(keys, suffix, count)
+            if writer is not None:
+                # The chunk's distinct windows and, per position, which one ends there
+                # (+1; 0 where none): the next pass looks each distinct window up once.
+                where = np.zeros(len(known), dtype=np.int32)
+                inverse += 1
+                where[at] = inverse
+                writer.write(keys, where, sorted_first=True)
+                del where
+            del keys, suffix, count, inverse, at, rows, known, text
+            # A chunk's arrays are freed before the next chunk's are made; glibc keeps
+            # such freed blocks otherwise, and resident memory would climb past the budget.
+            return_freed_memory()
             if progress:
                 progress(f"counting {k}-grams", done + 1, frames)
         if progress:
@@ -166,28 +190,24 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         del finder
         keys, suffix, count = sorter.finish_columns()
         levels.append(DiskLevel(keys, suffix, compact_count_column(space, count)))
-        if rows_path is not None:
-            space.removed(rows_path)
-        rows_path = writer.close() if writer is not None else None
+        if windows_path is not None:
+            space.removed(windows_path)
+        windows_path = writer.close() if writer is not None else None
     return DiskIndex(order, size, levels, padding, space)
 
 
-def _finder(space, levels, k, size, budget, chunks, rows_path):
-    """What finds each position's row at level k-1 in the pass of level k: its keys in
-    memory (by hash table or sorted search) when they fit in the finder's share of the
-    budget; else an external join (columns.BucketedLookup), asked every key of the pass
-    beforehand, in one pass over the text of its own."""
+def _finder(space, levels, k, size, budget, windows_path):
+    """What finds the rows at level k-1 of each chunk's distinct windows in the pass of
+    level k: level k-1's keys in memory (by hash table or sorted search) when they fit in
+    the finder's share of the budget; else an external join (columns.BucketedLookup),
+    asked every chunk's windows beforehand from the pass before's file."""
     keys = levels[k - 1].keys
     memory, span = budget * FINDER_SHARE, len(levels[k - 2]) * size
     if keys.nbytes <= memory // 3:
         return ColumnFinder(keys, memory, span)
     lookup = BucketedLookup(space, keys, memory, span)
-    previous_rows = read_frames(rows_path) if rows_path is not None else None
-    for text in chunks():
-        known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
-        below = known if k == 3 else next(previous_rows)[0].astype(np.int32)
-        queries, valid = _window_keys(below, known, text.position, k - 1, size)
-        lookup.ask(queries[valid])
+    for distinct, _ in read_frames(windows_path):
+        lookup.ask(distinct)
     lookup.resolve()
     return lookup
 
@@ -203,16 +223,17 @@ def _window_keys(rows, stream, position, k, size):
     return before, valid
 
 
-def _rows(finder, below, stream, position, k, size):
-    """Each position's row at level k (-1 where no window), given rows at level k-1 and a
-    LevelFinder of level k."""
-    keys, valid = _window_keys(below, stream, position, k, size)
-    rows = np.full(len(stream), -1, dtype=np.int32)
-    found = finder.find(keys[valid])
+def _rows(finder, distinct, where):
+    """Each position's row at level k (-1 where no window), given a chunk's distinct
+    level-k keys, which of them ends at each position (`where`: index + 1, 0 for none)
+    and a LevelFinder of level k."""
+    found = finder.find(distinct)
     if len(found) and found.min() < 0:   # every window was counted into the level
         raise InputError("the spilled text changed while it was counted")
-    rows[valid] = found
-    return rows
+    lookup = np.empty(len(found) + 1, dtype=np.int32)
+    lookup[0] = -1
+    lookup[1:] = found
+    return lookup[where]
 
 
 def open_space(temp_dir, needed):

@@ -2,7 +2,8 @@
 
 A record is one window of a level: its trie key (int64, >= 0), its suffix row (the
 same for every record of a key) and a count. Records arrive in blocks; each block's
-repeats are combined at once (one sort of the block), and blocks wait in memory until
+repeats are combined at once (by hashing in a `BlockCombiner`, then sorting what is
+distinct; or by one sort of the block with `add`), and blocks wait in memory until
 they fill the sorter's share of the budget. Then they are combined into one run and
 written to the temporary folder. At the end the runs are merged block by block: from
 every run take what is at most the smallest of the runs' current last keys, combine
@@ -54,6 +55,122 @@ def combine(keys, suffix, count):
     return keys[starts], np.asarray(suffix, dtype=np.int32)[order[starts]], count
 
 
+def _sorted_distinct(keys):
+    """The sorted distinct keys, and each key's index in them, by one sort."""
+    ordered, order = sort_keys(keys)
+    new = np.empty(len(ordered), dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    rank = np.cumsum(new)
+    rank -= 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = rank
+    return ordered[new], inverse
+
+
+# A block of records is combined by one sort instead of by hashing when the block before
+# had more distinct keys than this share of its records (generated text, high orders).
+SORT_ABOVE = 0.6
+# Slots of the combiner's first table (8 MiB), before it knows what a block holds.
+FIRST_TABLE = 1 << 20
+# Fibonacci hashing for the combiner's home slots (as lookup.HashTable's).
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+class BlockCombiner:
+    """Combines the repeats of a block of records by hashing, before anything is sorted.
+
+    On text whose windows repeat (real text: a chunk of two million windows holds a
+    tenth to a fifth as many distinct ones), sorting every window is most of a level's
+    work. Here each record finds its key's slot in an open-addressing table (linear
+    probing, all records a step at a time: a slot, once it holds a key, keeps it, so
+    equal keys walk in step and end in one slot), and only the distinct keys are
+    sorted. The table is kept between blocks (cleared slot by slot) and sized from the
+    distinct keys of the block before (a quarter full or less), so on repeated text it
+    stays small enough for the cache; a block with more distinct keys than that is
+    done again in a table four times larger (at most twice its records, half full).
+    """
+
+    # Probing steps after which the table is taken as too full for the block.
+    MAX_STEPS = 48
+
+    def __init__(self):
+        self.table = np.zeros(0, dtype=np.int64)
+        self.expected = None      # distinct keys of the block before
+
+    def combine(self, keys, suffix, count):
+        """(keys, suffix, count) as `combine` makes them, and each record's index in them
+        (int64); `count` may be bool (a record counted or not)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if not len(keys):
+            empty = combine(keys, suffix, np.zeros(0, np.int64))
+            return (*empty, np.zeros(0, dtype=np.int64))
+        if self.expected is not None and self.expected > SORT_ABOVE * len(keys):
+            # Few repeats (the block before was mostly distinct): one sort does it all.
+            distinct, inverse = _sorted_distinct(keys)
+        else:
+            distinct, inverse = self._hashed_distinct(keys)
+        self.expected = len(distinct)
+        count = np.asarray(count)
+        if count.dtype == bool:
+            counts = np.bincount(inverse[count], minlength=len(distinct)).astype(np.int64)
+        else:
+            counts = np.zeros(len(distinct), dtype=np.int64)
+            np.add.at(counts, inverse, count.astype(np.int64))
+        rows = np.empty(len(distinct), dtype=np.int32)
+        rows[inverse] = suffix          # the same for every record of a key
+        return distinct, rows, counts, inverse
+
+    def _hashed_distinct(self, keys):
+        """The sorted distinct keys, and each key's index in them."""
+        most = max(2 * len(keys) - 1, 1).bit_length()          # at most half full
+        expected = FIRST_TABLE if self.expected is None else 4 * self.expected
+        bits = min(most, max(expected, 1 << 12).bit_length())
+        while True:   # a table too full for the block: done again in one four times larger
+            slots = self._slots(keys, bits, self.MAX_STEPS if bits < most else None)
+            if slots is not None:
+                break
+            bits = min(most, bits + 2)
+        occupied = np.flatnonzero(self.table >= 0)
+        distinct, order = sort_keys(self.table[occupied])
+        # The table now says, for every slot, the rank of its key among the distinct ones.
+        self.table[occupied[order]] = np.arange(len(order), dtype=np.int64)
+        inverse = self.table[slots]
+        self.table[occupied] = -1
+        return distinct, inverse
+
+    def _slots(self, keys, bits, steps):
+        """Each key's slot in a table of 2**bits slots (more than the distinct keys) that
+        then holds every distinct key; None (the table cleared) when probing takes more
+        than `steps` steps (None: no limit), the table being too full for the block."""
+        size = 1 << bits
+        if len(self.table) != size:
+            self.table = np.full(size, -1, dtype=np.int64)
+        table = self.table
+        slots = keys.view(np.uint64) * _MULTIPLIER
+        slots >>= np.uint64(64 - bits)
+        slots = slots.view(np.int64)
+        table[slots] = keys                       # the table is empty: one key wins each
+        at, where, wanted = None, slots, keys     # records still looking, their slots
+        step = 0
+        while steps is None or step < steps:
+            step += 1
+            missed = np.flatnonzero(table[where] != wanted)
+            if not len(missed):
+                return slots
+            at = missed if at is None else at[missed]
+            where = where[missed] + 1
+            where &= size - 1
+            slots[at] = where
+            wanted = keys[at]
+            held = table[where]
+            empty = held < 0
+            # Of several records writing one empty slot, one key wins it.
+            table[where[empty]] = wanted[empty]
+        table.fill(-1)
+        return None
+
+
 class WindowSorter:
     """Sorts and combines records within `memory` bytes, spilling runs to `space`.
 
@@ -78,7 +195,11 @@ class WindowSorter:
 
     def add(self, keys, suffix, count):
         """Records in any order, repeats allowed."""
-        block = combine(keys, suffix, count)
+        self.add_combined(*combine(keys, suffix, count))
+
+    def add_combined(self, keys, suffix, count):
+        """Records sorted by key with no key twice (as `combine` returns them)."""
+        block = (keys, suffix, count)
         self.pending.append(block)
         self.pending_records += len(block[0])
         if self.pending_records >= self.buffer_records:

@@ -163,13 +163,19 @@ def read_frames(path):
             if not head:
                 return
             (size,) = struct.unpack("<q", head)
-            data = handle.read(size)
-            (n,) = struct.unpack_from("<I", data)
-            offset, arrays = 4, []
-            for _ in range(n):
-                array, offset = decode(data, offset)
-                arrays.append(array)
-            yield arrays
+            # Made in a call of its own, so that this generator holds neither the frame's
+            # bytes nor its arrays while the caller works on them.
+            yield _decoded(handle.read(size))
+
+
+def _decoded(data):
+    """The arrays of one frame's bytes."""
+    (n,) = struct.unpack_from("<I", data)
+    offset, arrays = 4, []
+    for _ in range(n):
+        array, offset = decode(data, offset)
+        arrays.append(array)
+    return arrays
 
 
 def encode(array, deltas=False):

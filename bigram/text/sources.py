@@ -37,7 +37,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _BREAKS = [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029]
 _SPACES = _BREAKS + [0x09, 0x1F, 0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F,
                      0x3000]
-_TABLE_SIZE = 0x3001
+# The highest of these is U+3000; one more entry, False, stands for every code point above.
+_TABLE_SIZE = 0x3002
 IS_BREAK = np.zeros(_TABLE_SIZE, dtype=bool)
 IS_BREAK[_BREAKS] = True
 IS_SPACE = np.zeros(_TABLE_SIZE, dtype=bool)
@@ -293,13 +294,12 @@ def gather_spans(codepoints, starts, ends):
 
 
 def _table_lookup(table, codepoints):
-    """table[codepoints] with code points past the table's end reading as False."""
+    """table[codepoints] with code points past the table's end reading as its last entry
+    (False in the tables here)."""
     if codepoints.dtype == np.uint8:
         return table[codepoints]
-    inside = codepoints < len(table)
-    out = np.zeros(codepoints.shape, dtype=bool)
-    out[inside] = table[codepoints[inside]]
-    return out
+    # Every code point past the table reads its last entry, which is False: one gather.
+    return table[np.minimum(codepoints, len(table) - 1)]
 
 
 def split_items(codepoints):

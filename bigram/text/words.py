@@ -432,23 +432,39 @@ class WordIndex:
         it); the word is compared with it eight bytes at a time, and only a word that
         differs from its candidate (a hash collision) is looked up by its string.
         """
-        codepoints, starts, ends = _spans(codepoints, starts, ends)
-        if codepoints.dtype != np.uint8 or not len(starts):
-            return self._find_hashed(codepoints, starts, ends)
+        return self._find(*_spans(codepoints, starts, ends))
+
+    def _find(self, codepoints, starts, ends, stale=False):
+        """find(); with `stale`, the lookup tables may lack the words added since they
+        were last built (those words then read as -1: callers match them again)."""
+        if not len(starts):
+            return np.zeros(0, dtype=np.int64)
         lengths = ends - starts
         ids = np.empty(len(starts), dtype=np.int64)
+        # Code points past ASCII become 0xFF, a byte no short key holds: such words take the
+        # hashed road below, as do words longer than eight.
+        narrow = codepoints if codepoints.dtype == np.uint8 else \
+            np.where(codepoints < 0x80, codepoints, 0xFF).astype(np.uint8)
         short = np.flatnonzero(lengths <= 8)
-        packed = _windows(codepoints)[starts[short]] & _LOW_BYTES[lengths[short]]
-        ids[short] = self._short_words().find(packed)
-        long = np.flatnonzero(lengths > 8)
-        if len(long):
-            ids[long] = self._find_hashed(codepoints, starts[long], ends[long])
+        packed = _windows(narrow)[starts[short]] & _LOW_BYTES[lengths[short]]
+        if narrow is not codepoints:
+            ascii_word = (packed & np.uint64(0x8080808080808080)) == 0
+            short, packed = short[ascii_word], packed[ascii_word]
+        ids[short] = self._short_words(stale).find(packed)
+        hashed = np.ones(len(starts), dtype=bool)
+        hashed[short] = False
+        hashed = np.flatnonzero(hashed)
+        if len(hashed):
+            ids[hashed] = self._find_hashed(codepoints, starts[hashed], ends[hashed], stale)
         return ids
 
-    def _short_words(self):
-        """The words of at most eight ASCII bytes, keyed by those bytes (little-endian)."""
+    def _short_words(self, stale=False):
+        """The words of at most eight ASCII bytes, keyed by those bytes (little-endian).
+        With `stale`, a table made before the last few words were added is good enough
+        until the vocabulary has grown by an eighth (the table is made from every word)."""
         cache = getattr(self, "_short_cache", None)
-        if cache is None or cache[0] != len(self):
+        if cache is None or (cache[0] != len(self)
+                             and not (stale and 8 * len(self) <= 9 * cache[0])):
             # All words at once: those of at most 8 code points, all below 128, packed.
             chars, offsets = self._chars.values, self._offsets.values
             lengths = np.diff(offsets)
@@ -463,9 +479,9 @@ class WordIndex:
             self._short_cache = cache
         return cache[1]
 
-    def _find_hashed(self, codepoints, starts, ends):
+    def _find_hashed(self, codepoints, starts, ends, stale=False):
         hashes = word_hashes(codepoints, starts, ends, self.hash_bits)
-        ids = self._buckets().find(hashes)
+        ids = self._buckets(stale).find(hashes)
         at = np.flatnonzero(ids >= 0)
         offsets = self._offsets.values
         lengths = ends[at] - starts[at]
@@ -481,20 +497,36 @@ class WordIndex:
                 ids[token] = self._collided.get(word, -1)
         return ids
 
-    def _buckets(self):
-        """The lookup structure of the claimed hashes (rebuilt after new words claim some)."""
-        if getattr(self, "_bucket_cache", None) is None or \
-                self._bucket_cache.hashes is not self._hashes:
-            self._bucket_cache = _HashBuckets(self._hashes, self._hash_ids)
-        return self._bucket_cache
+    def _buckets(self, stale=False):
+        """The lookup structure of the claimed hashes (rebuilt after new words claim some;
+        with `stale`, only once they have grown by an eighth)."""
+        cache = getattr(self, "_bucket_cache", None)
+        if cache is None or (cache.hashes is not self._hashes
+                             and not (stale and 8 * len(self._hashes) <= 9 * len(cache.hashes))):
+            self._bucket_cache = cache = _HashBuckets(self._hashes, self._hash_ids)
+        return cache
 
     def ids(self, codepoints, starts, ends):
         """Ids of the words at the spans [starts, ends), giving new words new ids.
 
         New words are numbered in the order in which they first appear in the
         spans (spans are read in the order given).
+
+        Once words are known, most tokens of a block are: those are found exactly at
+        once (`find`'s lookups, which may lag a few words behind), and only the rest are
+        grouped and matched, which costs a sort of their hashes.
         """
         codepoints, starts, ends = _spans(codepoints, starts, ends)
+        if not len(self):
+            return self._new_ids(codepoints, starts, ends)
+        ids = self._find(codepoints, starts, ends, stale=True)
+        rest = np.flatnonzero(ids < 0)
+        if len(rest):
+            ids[rest] = self._new_ids(codepoints, starts[rest], ends[rest])
+        return ids
+
+    def _new_ids(self, codepoints, starts, ends):
+        """ids() by matching every span: grouped by hash, checked code point by code point."""
         match = self._match(codepoints, starts, ends)
         ids = match.ids
         # A new word is labelled, until it has an id, by the first token that shows it.
