@@ -177,8 +177,8 @@ def main():
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
-    print("| corpus | tool | time | CPU (user + sys) | peak RSS | temp disk (peak) |")
-    print("|---|---|---|---|---|---|")
+    print("| corpus | tool | time | CPU (user + sys) | peak RSS | temp disk (peak) | output |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.corpora:
         path = corpus(folder, name)
         size = path.stat().st_size
@@ -194,10 +194,11 @@ def main():
                 "lmplz": (f"lmplz -S {args.memory}", theirs)}
         for tool, command in (runs[t] for t in args.tools.split(",")):
             wall, cpu, rss, disk = measure(command, temp)
+            output = folder / ("model.npz" if tool.startswith("bigram") else "model.arpa")
             print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
-                  f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB |", flush=True)
-        for leftover in (folder / "model.npz", folder / "model.arpa"):
-            leftover.unlink(missing_ok=True)
+                  f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | "
+                  f"{output.stat().st_size / 1e6:.0f} MB |", flush=True)
+            output.unlink()   # large corpora: the disk holds one tool's output at a time
 
 
 if __name__ == "__main__":
