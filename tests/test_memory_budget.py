@@ -224,17 +224,22 @@ def test_budgeted_model_equals_in_memory(tmp_path, forced, method, extra, unit, 
     assert not leftovers(tmp_path)
 
 
-@pytest.mark.parametrize("prune", [None, [0, 1, 1]])
+STREAMED = [("modified-kneser-ney", {}), ("modified-kneser-ney", {"prune": [0, 1, 1]}),
+            ("kneser-ney", {}), ("kneser-ney", {"smoothing": 0.4}), ("witten-bell", {}),
+            ("witten-bell", {"smoothing": 2.5}), ("add-k", {}), ("add-k", {"smoothing": 0.1})]
+
+
+@pytest.mark.parametrize("method,extra", STREAMED, ids=lambda x: str(x))
 @pytest.mark.parametrize("unit,order", [("word", 3), ("char", 5), ("word", 5)])
 def test_streamed_estimate_in_small_slices_equals_in_memory(tmp_path, forced, monkeypatch,
-                                                           unit, order, prune):
-    """Modified Kneser-Ney estimated on disk a few rows at a time (slices cut at context
+                                                           unit, order, method, extra):
+    """Every method estimated on disk a few rows at a time (slices cut at context
     boundaries, gathers and finders sweeping their columns) is the in-memory model."""
     from bigram.ngrams import streaming_kneser_ney
 
     monkeypatch.setattr(streaming_kneser_ney, "MIN_ROWS", 7)
     path = str(random_corpus(tmp_path / "c.txt", order + 10, unit, lines=300))
-    common = dict(method="modified-kneser-ney", order=order, unit=unit, prune=prune)
+    common = dict(method=method, order=order, unit=unit, **extra)
     plain = train_model([path], TrainingSettings.of(**common))
     budgeted = train_model([path], TrainingSettings.of(memory=1 << 10, temp_dir=str(tmp_path),
                                                        **common))

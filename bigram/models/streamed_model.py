@@ -1,4 +1,4 @@
-"""A count model estimated within a memory budget (modified Kneser-Ney over a DiskIndex):
+"""A count model estimated within a memory budget (over a DiskIndex):
 its counts and query tables are columns on disk until the model file is written.
 
 It answers what training asks of a model (the losses of its splits, its metadata, its
@@ -14,12 +14,13 @@ from bigram.ngrams.index import BOUNDARY
 
 
 class StreamedCountModel(CountModel):
-    """CountModel of modified Kneser-Ney whose counts (`counts`, a DiskIndex) and query
-    tables (a streaming_kneser_ney.StreamedEstimate) are on disk."""
+    """CountModel whose counts (`counts`, a DiskIndex) and query tables (a
+    streaming_kneser_ney.StreamedEstimate) are on disk; `method` and the rest as
+    CountModel's."""
 
-    def __init__(self, vocabulary, counts, streamed, memory, prune=None, discounts=None,
-                 token_rank=None):
-        super().__init__(vocabulary, counts, None, "modified-kneser-ney", discounts=discounts,
+    def __init__(self, vocabulary, counts, streamed, memory, method="modified-kneser-ney",
+                 smoothing=None, prune=None, discounts=None, token_rank=None):
+        super().__init__(vocabulary, counts, smoothing, method, discounts=discounts,
                          prune=prune, token_rank=token_rank)
         self.streamed = streamed
         self._discounts_used = streamed.discounts

@@ -140,29 +140,36 @@ def fit(data, settings, progress=None, budget_progress=None):
 
 
 def _fit_streamed(data, settings, progress=None):
-    """fit() of modified Kneser-Ney over levels on disk, within the memory budget; None
-    for the other methods and models (estimated in memory from the levels read whole) and
-    where the query tables cannot be made (a pruned unigram under a longer window)."""
+    """fit() of a count model over levels on disk, within the memory budget; None for
+    neural models (fit from the levels read whole) and where the query tables cannot be
+    made (a pruned unigram under a longer window, a back-off weight of zero)."""
     from bigram.models.evaluation import report_from_totals
     from bigram.models.streamed_model import StreamedCountModel
     from bigram.ngrams.streaming_kneser_ney import TablesUnavailable, estimate_streaming
+    from bigram.ngrams.streaming_smoothing import estimate_smoothed_streaming
     from bigram.training.budget import default_budget
 
     estimation = settings.estimation
-    if estimation.kind != CountModel.kind or estimation.method != "modified-kneser-ney":
+    if estimation.kind != CountModel.kind:
         return None
     budget = settings.resources.memory or default_budget()
     counts = data.counts["train"]
+    modified = estimation.method == "modified-kneser-ney"
     prune = list(estimation.prune) if estimation.prune else None
+    rank = data.token_rank if modified else None
     try:
-        streamed = estimate_streaming(counts, budget, prune, estimation.discounts,
-                                      data.token_rank, data.vocabulary.unk_id,
-                                      progress=progress)
+        if modified:
+            streamed = estimate_streaming(counts, budget, prune, estimation.discounts,
+                                          rank, data.vocabulary.unk_id, progress=progress)
+        else:
+            streamed = estimate_smoothed_streaming(counts, budget, estimation.method,
+                                                   estimation.smoothing,
+                                                   data.vocabulary.unk_id, progress)
     except TablesUnavailable:
         return None
     model = StreamedCountModel(data.vocabulary, counts, streamed, int(budget * 0.4),
-                               prune=prune, discounts=estimation.discounts,
-                               token_rank=data.token_rank)
+                               estimation.method, estimation.smoothing, prune=prune,
+                               discounts=estimation.discounts, token_rank=rank)
     meta = build_meta(model, data, {"settings": settings.as_meta()})
     saved = SavedModel(model, data.counts, meta, data.train_items)
     train = report_from_totals(model, streamed.train, meta["data"]["items"].get("train", 0),
