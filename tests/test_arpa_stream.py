@@ -40,10 +40,13 @@ def streamed(path, output):
     assert rows is not None, f"{path} went to the general path"
 
 
+@pytest.mark.parametrize("found_by", ["search", "hash"])
 @pytest.mark.parametrize("quantize", [None, 8])
 @pytest.mark.parametrize("model", MANIFEST["models"], ids=lambda m: m["name"])
 def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, monkeypatch,
-                                                                   model, quantize):
+                                                                   model, quantize, found_by):
+    if found_by == "hash":   # rows found by hashes of the tuples, as for long vocabularies
+        monkeypatch.setattr(arpa_stream, "PACKED_BITS", 0)
     arpa = FIXTURES / model["arpa"]
     try:
         convert.convert(arpa, tmp_path / "streamed.bq", quantize)
@@ -111,7 +114,10 @@ TRIGRAMS = textwrap.dedent("""
 """).lstrip()
 
 
-def test_missing_prefix_names_the_line_and_duplicates_the_later_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("packed_bits", [63, 0])
+def test_missing_prefix_names_the_line_and_duplicates_the_later_one(tmp_path, monkeypatch,
+                                                                    packed_bits):
+    monkeypatch.setattr(arpa_stream, "PACKED_BITS", packed_bits)
     monkeypatch.setattr(arpa_reader, "_BLOCK_BYTES", 16)   # sections in many blocks
     missing = write(tmp_path, TRIGRAMS.replace("<s> a b", "b a b"))
     with pytest.raises(ModelFileError, match=r"line 18: the prefix of this 3-gram \(its first "
@@ -124,7 +130,10 @@ def test_missing_prefix_names_the_line_and_duplicates_the_later_one(tmp_path, mo
     read_arpa(write(tmp_path, TRIGRAMS))   # the good one reads
 
 
-def test_a_file_without_every_suffix_takes_the_general_path(tmp_path):
+@pytest.mark.parametrize("packed_bits", [63, 0])
+def test_a_file_without_every_suffix_takes_the_general_path(tmp_path, monkeypatch,
+                                                             packed_bits):
+    monkeypatch.setattr(arpa_stream, "PACKED_BITS", packed_bits)
     # `<s> b a`: its prefix `<s> b` is listed, its suffix `b a` is not.
     text = TRIGRAMS.replace("ngram 2=3", "ngram 2=4").replace(
         "-0.2\ta b\t-0.05", "-0.2\ta b\t-0.05\n-0.6\t<s> b\t-0.2").replace(

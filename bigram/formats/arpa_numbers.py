@@ -27,26 +27,29 @@ def parse_decimals(raw, starts, lengths):
     if not n:
         return values, parsed
     width = int(min(lengths.max(), MAX_WIDTH))
-    columns = np.arange(width)
-    where = starts[:, None] + columns
-    np.minimum(where, len(raw) - 1, out=where)
-    chars = raw[where]
-    inside = columns < lengths[:, None]
-    digit = (chars >= 48) & (chars <= 57) & inside
-    point = (chars == 46) & inside
-    minus = chars[:, 0] == 45
-    allowed = digit | point | ~inside
-    allowed[:, 0] |= minus
-    points = point.sum(axis=1)
-    # Every character is a digit but the sign and the point: count them from the length.
-    after = np.where(points > 0, lengths - 1 - point.argmax(axis=1), 0)
-    digits = lengths - minus - points
-    parsed &= allowed.all(axis=1) & (points <= 1) & (digits >= 1) & \
-        (digits <= MAX_DIGITS) & (after <= 22)
+    last = len(raw) - 1
+    minus = raw[starts] == 45
     mantissa = np.zeros(n, dtype=np.int64)
+    digits = np.zeros(n, dtype=np.int64)
+    points = np.zeros(n, dtype=np.int64)
+    after = np.zeros(n, dtype=np.int64)     # digits after the point
+    # Column by column: the j-th byte of every token at once.
     for j in range(width):
-        step = digit[:, j]
-        mantissa = np.where(step, mantissa * 10 + (chars[:, j].astype(np.int64) - 48), mantissa)
+        inside = lengths > j
+        chars = raw[np.minimum(starts + j, last)]
+        digit = chars - np.uint8(48)            # wraps around below '0'
+        is_digit = (digit < 10) & inside
+        is_point = (chars == 46) & inside
+        other = inside & ~is_digit & ~is_point
+        if j == 0:
+            other &= ~minus
+        parsed &= ~other
+        mantissa[is_digit] *= 10
+        mantissa[is_digit] += digit[is_digit]
+        digits += is_digit
+        after += is_digit & (points > 0)
+        points += is_point
+    parsed &= (points <= 1) & (digits >= 1) & (digits <= MAX_DIGITS) & (after <= 22)
     parsed &= mantissa < _EXACT
     np.divide(mantissa.astype(np.float64), _POWERS[np.minimum(after, 22)], out=values)
     np.negative(values, out=values, where=minus)

@@ -333,9 +333,12 @@ def _fields_per_line(block, first_line):
     if len(lengths) and lengths.max() > MAX_LINE_BYTES:
         bad = int(np.argmax(lengths > MAX_LINE_BYTES))
         raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
-    space = _WHITESPACE[raw]
-    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
-    stops = np.flatnonzero(~space & np.concatenate((space[1:], [True]))) + 1
+    # Inside a field or not, with a space on either side: the places where that changes
+    # alternate, a field's start then its end.
+    inside = np.zeros(len(raw) + 2, dtype=np.int8)
+    np.logical_not(_WHITESPACE[raw], out=inside[1:-1].view(bool))
+    edges = np.flatnonzero(np.diff(inside))
+    starts, stops = edges[0::2], edges[1::2]
     return np.diff(np.searchsorted(starts, ends), prepend=0), starts, stops - starts
 
 
@@ -416,9 +419,12 @@ class _Section:
         self.probs, self.backoffs, self.ids, self.lines = [], [], [], []
 
     def add_block(self, block, first_line):
+        """Read a block of whole lines, the first numbered `first_line`; returns how many
+        lines it had."""
         n = self.order
         fields, starts, lengths = _fields_per_line(block, first_line)
         numbers = np.arange(first_line, first_line + len(fields))
+        count = len(fields)
         used = fields > 0
         fields, numbers = fields[used], numbers[used]
         wrong = (fields != n + 1) & ((fields != n + 2) | self.top)
@@ -460,6 +466,7 @@ class _Section:
         # Line numbers only name lines in errors; int32 halves them while they fit.
         fits = not len(numbers) or numbers[-1] < 1 << 31
         self.lines.append(numbers.astype(np.int32) if fits else numbers)
+        return count
 
     def _add_unigrams(self, words, numbers):
         vocabulary = self.vocabulary
@@ -613,8 +620,7 @@ def _parse(data):
         section = _Section(n, n == order, vocabulary, words if n > 1 else None)
         line_number = before + 1
         for block in _blocks(data, start, end):
-            section.add_block(block, line_number)
-            line_number += block.count(b"\n")
+            line_number += section.add_block(block, line_number)
         grams, prob, backoff, at = section.finish()
         if len(grams) != declared[n - 1]:
             raise _Error(lines.number, f"the {n}-gram section has {len(grams)} entries where "

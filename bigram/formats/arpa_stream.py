@@ -49,6 +49,8 @@ from bigram.formats.arpa_words import WordIndex
 from bigram.ngrams.lookup import sort_with_positions
 
 _SEED = np.uint64(1)
+# Tuples of ids packed in at most this many bits are found by binary search, not hashed.
+PACKED_BITS = 63
 ZERO_BACKOFF = ("{} has a back-off weight of zero or a window over a token without a "
                 "probability of its own; a query file cannot hold it")
 
@@ -88,8 +90,7 @@ def _read_section(data, lines, n, top, vocabulary, words):
     start, end, before = _section_span(lines)
     line_number = before + 1
     for block in _blocks(data, start, end):
-        section.add_block(block, line_number)
-        line_number += block.count(b"\n")
+        line_number += section.add_block(block, line_number)
     return section.finish()
 
 
@@ -144,22 +145,43 @@ def _unigram_vocabulary(file_words, lines, path):
 
 
 class _Below:
-    """What a level keeps for the next: its n-grams' word indices (row order), their
-    hash table and B per row."""
+    """What a level keeps for the next: B per row, and a way to find the row of a tuple of
+    word indices. Rows are in the lexicographic order of their token ids, so where a
+    tuple's ids fit in 63 bits packed side by side, the level's packed tuples are sorted
+    already, and a row is found by a binary search (the queries sorted first, so the
+    search walks forward); otherwise by arpa_reader's hash table of the tuples, every
+    hit checked word by word."""
 
-    def __init__(self, grams, below):
-        self.grams, self.below = grams, below
-        self.table = None
-        if grams.shape[1] > 1:
+    def __init__(self, grams, below, ids):
+        self.below, self.ids = below, ids
+        self.bits = max(int(len(ids) and ids.max()), 1).bit_length()
+        self.packed = self.grams = self.table = None
+        if grams.shape[1] * self.bits <= PACKED_BITS:
+            self.packed = self._pack(grams)
+        else:
+            self.grams = grams
             hashes, _ = _hashes(grams, _SEED)
             self.table = _HashTable(hashes)
             if self.table.clash is not None:
                 raise _NotClosed
 
+    def _pack(self, tuples):
+        packed = np.zeros(len(tuples), dtype=np.int64)
+        for j in range(tuples.shape[1]):
+            packed <<= self.bits
+            packed |= self.ids[tuples[:, j]]
+        return packed
+
     def rows(self, tuples):
-        """The row of each tuple of word indices (k-1 columns); -1 where absent."""
-        if self.table is None:
-            return None
+        """The row of each tuple of word indices; -1 where absent."""
+        if self.packed is not None:
+            wanted, order = sort_with_positions(self._pack(tuples), in_place=True)
+            at = np.searchsorted(self.packed, wanted)
+            np.minimum(at, len(self.packed) - 1, out=at)
+            found = self.packed[at] == wanted if len(self.packed) else wanted < 0
+            rows = np.empty(len(wanted), dtype=np.int64)
+            rows[order] = np.where(found, at, -1)
+            return rows
         hashes, _ = _hashes(tuples, _SEED)
         rows = self.table.find(hashes).astype(np.int64)
         found = np.flatnonzero(rows >= 0)
@@ -178,9 +200,8 @@ def _unigrams(tables, grams, prob, backoff, ids, is_bos, is_eos):
     logprob[rows[~start]] = prob[~start] * LN10
     logbackoff[rows[start | ~end]] = backoff[start | ~end] * LN10
     tables.spill(1, None, logprob, logbackoff)
-    # Level 1's rows are token ids; the next level finds them by id.
-    order = np.argsort(rows, kind="stable")
-    return _Below(grams[order][:, None], logbackoff)
+    # Level 2 finds level 1's rows by token id.
+    return _Below(np.zeros((0, 0), dtype=np.int32), logbackoff, ids)
 
 
 def _level(tables, n, grams, prob, backoff, lines, ids, below):
@@ -219,7 +240,7 @@ def _level(tables, n, grams, prob, backoff, lines, ids, below):
         return None
     grams = grams[order]
     del keys, order, adj
-    return _Below(grams, logbackoff)
+    return _Below(grams, logbackoff, ids)
 
 
 class _SpilledTables:
