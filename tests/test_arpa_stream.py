@@ -13,14 +13,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_arpa_reader import GOOD, MALFORMED
 from test_query_format import assert_same_scores, lines_of
 
 import bigram
 from bigram.errors import ModelFileError
-from bigram.formats import arpa_reader, arpa_stream, convert
+from bigram.formats import arpa_reader, arpa_stream, convert, query_file
+from bigram.formats.arpa_model import load_arpa
 from bigram.formats.arpa_reader import read_arpa
+from bigram.ngrams.query import QueryTables
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kenlm"
@@ -154,3 +157,28 @@ def test_the_cli_refuses_a_bad_arpa_in_one_line(tmp_path):
     assert done.stderr == f"error: {path}: line 14: word 'c' is not among the unigrams\n"
     assert not (tmp_path / "m.bq").exists()
     assert not list(tmp_path.glob("*bigram*"))
+
+
+def float_bits(path):
+    """The directory's float_bits of a query file."""
+    data = Path(path).read_bytes()
+    length = query_file.PREFIX.unpack(data[:query_file.PREFIX.size])[2]
+    return json.loads(data[query_file.PREFIX.size:query_file.PREFIX.size + length])[
+        "float_bits"]
+
+
+def test_probabilities_lose_their_sign_bit_exactly_and_positive_levels_keep_32_bits(tmp_path):
+    """ln P <= 0 is stored in 31 bits and read back bit for bit (as float32); a level with
+    a value above 0 (here B, after a back-off weight above 1) keeps all 32."""
+    path = write(tmp_path, TRIGRAMS.replace("<s> a\t-0.1", "<s> a\t0.3"))
+    convert.convert(path, tmp_path / "m.bq")
+    assert float_bits(tmp_path / "m.bq") == {"2_prob": 31, "3_prob": 31}
+    original, converted = bigram.load(path), bigram.load(tmp_path / "m.bq")
+    assert_same_scores(original, converted, ["a b", "a b a", "b", "a a b b"])
+    # Read back: exactly the float32 of ln P, the sign restored.
+    tables = query_file.open_query_file(tmp_path / "m.bq").model.query_tables()
+    whole = QueryTables.from_backoff(load_arpa(path).model.backoff)
+    for k in (2, 3):
+        expected = whole.level_logprob(k)
+        assert (tables.level_logprob(k) == expected.astype(np.float32)).all()
+        assert (tables.level_logprob(k) <= 0).all()

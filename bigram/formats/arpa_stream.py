@@ -274,3 +274,10 @@ class _SpilledTables:
     def level_values(self, what, k):
         """Level k's adj or B ("adj" or "below"), mapped."""
         return self._mapped(what, k, np.float64)
+
+    def level_logprob(self, k):
+        """Level k's ln P: adj + B of the context, as QueryTables.level_logprob makes it."""
+        adj = self.level_values("adj", k)
+        if k == 1:
+            return adj
+        return adj + self.level_values("below", k - 1)[self.level_keys(k) // self.size]
