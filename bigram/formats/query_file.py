@@ -28,7 +28,9 @@ checksums are checked by `verify` (`bigram info --verify`), and nothing read
 from them is trusted for addressing (trie.py clips every range), so a damaged
 table gives wrong numbers, never a read out of bounds. A file shortened after it
 was opened cannot be guarded against by any mapped format (the system then
-stops the process, as it would KenLM's).
+stops the process, as it would KenLM's), but one shortened between
+batches of queries is: its size is checked (fstat) before each batch, and a
+file found shorter is refused in one line.
 """
 
 import itertools
@@ -313,6 +315,7 @@ def open_query_file(path, verify=False):
             directory = _directory(body, path)
             entries = _check_layout(directory, length, path)
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            guard = _SizeGuard(os.dup(stream.fileno()), length, path)
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}") \
             from None
@@ -326,6 +329,7 @@ def open_query_file(path, verify=False):
             raise damaged(path, f"its table {name} does not match its checksum")
     vocabulary = _vocabulary(arrays["vocabulary"], directory, path)
     tables = _tables(directory, arrays, path)
+    tables.guard = guard
     from bigram.models.query_model import QueryFileModel
 
     meta = dict(directory["meta"])
@@ -336,6 +340,29 @@ def open_query_file(path, verify=False):
                  "ngrams": {str(k): n for k, n in enumerate(directory["rows"], 1)}})
     model = QueryFileModel(vocabulary, tables, meta, str(path))
     return SavedModel(model, {}, meta, None)
+
+
+class _SizeGuard:
+    """Checks, with fstat on the open file, that a mapped query file still has the length
+    it had when mapped: a file shortened under us is refused in one line before its
+    pages are read (reading them would stop the process with SIGBUS). A file shortened
+    during one batch of queries, between the check and the reads, is not caught."""
+
+    def __init__(self, descriptor, length, path):
+        self.descriptor, self.length, self.path = descriptor, length, path
+
+    def __call__(self):
+        try:
+            size = os.fstat(self.descriptor).st_size
+        except OSError as error:
+            raise ModelFileError(f"cannot read {self.path}: {error.strerror}") from None
+        if size < self.length:
+            raise ModelFileError(f"{self.path} was shortened while in use ({size:,} of its "
+                                 f"{self.length:,} bytes left); open it again once it is "
+                                 "written whole")
+
+    def __del__(self):
+        os.close(self.descriptor)
 
 
 def verify(path):

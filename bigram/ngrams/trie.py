@@ -110,8 +110,21 @@ class TrieTables(QueryTables):
         super().__init__(order, size, padding, [None, None] + [_Rows(n) for n in rows[2:]],
                          [None, logprob[1].floats] + [None] * (order - 1), [None] * order)
 
+    # Called before each batch of queries (query_file sets it): refuses to read a file
+    # that has shrunk since it was mapped, where reading its pages would stop the
+    # process with SIGBUS.
+    guard = staticmethod(lambda: None)
+
     def _dense_fits(self, k):
         return self.rows[k] <= DENSE_ROWS and super()._dense_fits(k)
+
+    def score(self, text):
+        self.guard()
+        return super().score(text)
+
+    def score_index(self, text):
+        self.guard()
+        return super().score_index(text)
 
     def values(self, what, k, rows):
         if what == "adj" and k > 1 and self._stored == "prob":
@@ -124,12 +137,14 @@ class TrieTables(QueryTables):
         return self._prob_values[k][rows] - self._below_values[k - 1][parents]
 
     def level_logprob(self, k):
+        self.guard()
         if k == 1 or self._stored == "prob":
             return self._prob_values[k].all()
         return self._prob_values[k].all() + self._below_values[k - 1].all()[
             self.level_keys(k) // self.size]
 
     def level_values(self, what, k):
+        self.guard()
         if what == "below":
             return self._below_values[k].all()
         if k == 1 or self._stored == "adj":
@@ -139,6 +154,7 @@ class TrieTables(QueryTables):
 
     def level_keys(self, k):
         """Level k's keys, made from the trie (a pass over the level) and kept."""
+        self.guard()
         with self._trie_lock:
             if k not in self._keys:
                 starts = self._offsets[k - 1].all()
