@@ -490,3 +490,17 @@ def test_a_file_shortened_while_mapped_is_refused_not_a_sigbus(tmp_path):
     expected = sum(s.logprob for s in model.score_lines(lines_of("words.heldout.txt")))
     assert abs(float(first) - expected) < 1e-3
     assert message.startswith(f"{tmp_path / 'm.bq'} was shortened while in use")
+
+
+@pytest.mark.parametrize("unit, order", [("word", 4), ("char", 5)])
+def test_seeded_draws_from_a_query_file_equal_the_model_files(tmp_path, unit, order):
+    """`sample` on a query file (the model made in memory from the trie's float32 values)
+    draws what the model file it came from draws, seed for seed."""
+    corpus = "chars" if unit == "char" else "words"
+    model = bigram.train(lines_of(f"{corpus}.train.txt"), order=order, unit=unit,
+                         method="modified-kneser-ney")
+    model.save(tmp_path / "m.npz")
+    convert.convert(tmp_path / "m.npz", tmp_path / "m.bq")
+    original, mapped = bigram.load(tmp_path / "m.npz"), bigram.load(tmp_path / "m.bq")
+    for seed in (1, 7):
+        assert mapped.sample(n=50, seed=seed) == original.sample(n=50, seed=seed)
