@@ -22,6 +22,7 @@ import bigram
 from bigram.errors import ModelFileError
 from bigram.formats import arpa_reader, arpa_stream, convert, query_file
 from bigram.formats.arpa_model import load_arpa
+from bigram.formats.arpa_numbers import parse_decimals
 from bigram.formats.arpa_reader import read_arpa
 from bigram.ngrams.query import QueryTables
 
@@ -182,3 +183,24 @@ def test_probabilities_lose_their_sign_bit_exactly_and_positive_levels_keep_32_b
         expected = whole.level_logprob(k)
         assert (tables.level_logprob(k) == expected.astype(np.float32)).all()
         assert (tables.level_logprob(k) <= 0).all()
+
+
+def test_decimals_parsed_by_arrays_are_floats_own():
+    """arpa_numbers.parse_decimals gives float()'s double, bit for bit, for every token of
+    the plain form it takes, and leaves every other token (float() or an error) alone."""
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-12, 0.5, 30_000)
+    tokens = [f"{v:.{d}f}".encode() for v, d in zip(values, rng.integers(0, 17, len(values)))]
+    tokens += [b"-", b".", b"-.", b"1.", b".5", b"-.5", b"1.2.3", b"-1-", b"00.00", b"-0",
+               b"0", b"--1", b"1-", b"+1", b"1e5", b"-inf", b"nan", b"9" * 16, b"9" * 15,
+               b"1" * 30, b"-0.30103", b"-99", b"0x1", b"\xc2\xb9"]
+    block = b"\t".join(tokens)
+    starts = np.cumsum([0] + [len(t) + 1 for t in tokens[:-1]])
+    lengths = np.array([len(t) for t in tokens])
+    parsed_values, parsed = parse_decimals(np.frombuffer(block, np.uint8), starts, lengths)
+    assert parsed.mean() > 0.9   # 16 decimals of a value above 0.9 do not fit 2**53
+    for token, value, ok in zip(tokens, parsed_values.tolist(), parsed.tolist()):
+        if ok:
+            assert value == float(token) and np.signbit(value) == np.signbit(float(token))
+    left = {t for t, ok in zip(tokens, parsed.tolist()) if not ok}
+    assert {b"+1", b"1e5", b"-inf", b"nan", b"9" * 16, b"1" * 30, b"0x1", b"1.2.3"} <= left

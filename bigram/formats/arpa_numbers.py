@@ -27,29 +27,29 @@ def parse_decimals(raw, starts, lengths):
     if not n:
         return values, parsed
     width = int(min(lengths.max(), MAX_WIDTH))
-    last = len(raw) - 1
-    minus = raw[starts] == 45
+    padded = np.zeros(len(raw) + width, dtype=np.uint8)   # a token's bytes past the end
+    padded[:len(raw)] = raw
+    minus = padded[starts] == 45
     mantissa = np.zeros(n, dtype=np.int64)
-    digits = np.zeros(n, dtype=np.int64)
-    points = np.zeros(n, dtype=np.int64)
-    after = np.zeros(n, dtype=np.int64)     # digits after the point
-    # Column by column: the j-th byte of every token at once.
+    digits = np.zeros(n, dtype=np.int8)
+    points = np.zeros(n, dtype=np.int8)
+    before = np.zeros(n, dtype=np.int8)     # digits before the point
+    # Column by column: the j-th byte of every token at once. A token is plain when its
+    # digits, points and leading minus add up to its length.
     for j in range(width):
         inside = lengths > j
-        chars = raw[np.minimum(starts + j, last)]
+        chars = padded[starts + j]
         digit = chars - np.uint8(48)            # wraps around below '0'
         is_digit = (digit < 10) & inside
         is_point = (chars == 46) & inside
-        other = inside & ~is_digit & ~is_point
-        if j == 0:
-            other &= ~minus
-        parsed &= ~other
-        mantissa[is_digit] *= 10
-        mantissa[is_digit] += digit[is_digit]
+        mantissa *= np.where(is_digit, 10, 1)
+        mantissa += digit * is_digit
         digits += is_digit
-        after += is_digit & (points > 0)
+        np.copyto(before, digits, where=is_point)
         points += is_point
-    parsed &= (points <= 1) & (digits >= 1) & (digits <= MAX_DIGITS) & (after <= 22)
+    after = np.where(points > 0, digits - before, 0)
+    parsed &= (digits + points + minus == lengths) & (points <= 1) & (digits >= 1) & \
+        (digits <= MAX_DIGITS) & (after <= 22)
     parsed &= mantissa < _EXACT
     np.divide(mantissa.astype(np.float64), _POWERS[np.minimum(after, 22)], out=values)
     np.negative(values, out=values, where=minus)
