@@ -165,6 +165,15 @@ class _Below:
             if self.table.clash is not None:
                 raise _NotClosed
 
+    def sorted_rows(self, tuples):
+        """(rows, order): the rows (-1 where absent) of the tuples taken in `order`, the
+        order that sorts them, so the rows ascend (packed levels only)."""
+        wanted, order = sort_with_positions(self._pack(tuples), in_place=True)
+        at = np.searchsorted(self.packed, wanted)
+        np.minimum(at, len(self.packed) - 1, out=at)
+        found = self.packed[at] == wanted if len(self.packed) else wanted < 0
+        return np.where(found, at, -1), order
+
     def _pack(self, tuples):
         packed = np.zeros(len(tuples), dtype=np.int64)
         for j in range(tuples.shape[1]):
@@ -175,12 +184,9 @@ class _Below:
     def rows(self, tuples):
         """The row of each tuple of word indices; -1 where absent."""
         if self.packed is not None:
-            wanted, order = sort_with_positions(self._pack(tuples), in_place=True)
-            at = np.searchsorted(self.packed, wanted)
-            np.minimum(at, len(self.packed) - 1, out=at)
-            found = self.packed[at] == wanted if len(self.packed) else wanted < 0
-            rows = np.empty(len(wanted), dtype=np.int64)
-            rows[order] = np.where(found, at, -1)
+            found, order = self.sorted_rows(tuples)
+            rows = np.empty(len(found), dtype=np.int64)
+            rows[order] = found
             return rows
         hashes, _ = _hashes(tuples, _SEED)
         rows = self.table.find(hashes).astype(np.int64)
@@ -207,22 +213,35 @@ def _unigrams(tables, grams, prob, backoff, ids, is_bos, is_eos):
 def _level(tables, n, grams, prob, backoff, lines, ids, below):
     """Level n from its section, spilled; what it keeps for level n + 1."""
     size = tables.size
+    by_prefix = None
     if n == 2:
         prefix, suffix = ids[grams[:, 0]], ids[grams[:, 1]]
     else:
-        prefix = below.rows(grams[:, :-1])
-        missing = prefix < 0
-        if missing.any():
-            bad = int(np.argmax(missing))
+        if below.packed is not None:
+            # Prefix rows found in ascending order: the keys come out in runs, which a
+            # stable sort (timsort) orders fast.
+            prefix, by_prefix = below.sorted_rows(grams[:, :-1])
+            missing = by_prefix[prefix < 0]
+            bad = int(missing.min()) if len(missing) else -1
+        else:
+            prefix = below.rows(grams[:, :-1])
+            bad = int(np.argmax(prefix < 0)) if (prefix < 0).any() else -1
+        if bad >= 0:
             raise _Error(int(lines[bad]), f"the prefix of this {n}-gram (its first {n - 1} "
                                           "words) is not listed")
         suffix = below.rows(grams[:, 1:])
         if (suffix < 0).any():
             raise _NotClosed
     keys = prefix * size
-    keys += ids[grams[:, -1]]
     del prefix
-    keys, order = sort_with_positions(keys)
+    if by_prefix is None:
+        keys += ids[grams[:, -1]]
+        keys, order = sort_with_positions(keys)
+    else:
+        keys += ids[grams[by_prefix, -1]]
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        order = by_prefix[order]
     twice = np.flatnonzero(keys[1:] == keys[:-1])
     if len(twice):
         first, second = order[twice[0]], order[twice[0] + 1]
