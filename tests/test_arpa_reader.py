@@ -152,7 +152,9 @@ def test_the_good_file_reads(tmp_path):
     assert read.ngrams[1].tolist() == [[0, 1], [1, 2]]
 
 
-@pytest.mark.parametrize("old, new, line, message", [
+# (text replaced in GOOD, its replacement, the line named, the error's start); also read
+# by test_arpa_stream, which converts each without reading it whole.
+MALFORMED = [
     ("\\data\\", "\\dada\\", 14, "no \\data\\ line"),
     ("ngram 1=3", "ngram 1=4", 9, "the 1-gram section has 3 entries where \\data\\ declares 4"),
     ("ngram 2=2", "ngram 2=1", 13, "the 2-gram section has 2 entries where \\data\\ declares 1"),
@@ -174,7 +176,10 @@ def test_the_good_file_reads(tmp_path):
     ("-0.2\ta b", "-0.2\tab", 12, "2 fields where a 2-gram line has 3"),
     ("\\end\\", "\\3-grams:", 14, "expected '\\end\\', found '\\3-grams:'"),
     ("\\end\\", "", 14, "expected '\\end\\', found 'end of file'"),
-])
+]
+
+
+@pytest.mark.parametrize("old, new, line, message", MALFORMED)
 def test_malformed_file_is_a_one_line_error_naming_the_line(tmp_path, old, new, line, message):
     path = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(ModelFileError) as caught:

@@ -456,3 +456,51 @@ def test_train_writes_the_query_file_too(cli, tmp_path):
     refused = cli("train", train, "--model", "neural", "-o", "n.npz", "--query-file", "n.bq")
     assert refused.code != 0 and "--query-file belongs to --model counts" in refused.err
     assert not (tmp_path / "n.npz").exists()
+
+
+SHORTENED = """
+import os, sys
+import bigram
+from bigram.errors import ModelFileError
+model = bigram.load(sys.argv[1])
+lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
+print(round(sum(s.logprob for s in bigram.Model.score_lines(model, lines)), 6), flush=True)
+os.truncate(sys.argv[1], os.path.getsize(sys.argv[1]) // 2)
+try:
+    list(bigram.Model.score_lines(model, lines))
+except ModelFileError as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def test_a_file_shortened_while_mapped_is_refused_not_a_sigbus(tmp_path):
+    """A child maps a query file, scores, shortens the file and scores again: the second
+    batch is refused in one line (fstat before each batch), where reading the lost pages
+    would kill the child with SIGBUS."""
+    train = lines_of("words.train.txt")
+    model = bigram.train(train, order=4, unit="word", method="modified-kneser-ney")
+    model.save(tmp_path / "m.npz")
+    convert.convert(tmp_path / "m.npz", tmp_path / "m.bq")
+    done = subprocess.run([sys.executable, "-c", SHORTENED, str(tmp_path / "m.bq"),
+                           str(FIXTURES / "words.heldout.txt")], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 3, (done.returncode, done.stderr[-500:])
+    first, message = done.stdout.splitlines()
+    expected = sum(s.logprob for s in model.score_lines(lines_of("words.heldout.txt")))
+    assert abs(float(first) - expected) < 1e-3
+    assert message.startswith(f"{tmp_path / 'm.bq'} was shortened while in use")
+
+
+@pytest.mark.parametrize("unit, order", [("word", 4), ("char", 5)])
+def test_seeded_draws_from_a_query_file_equal_the_model_files(tmp_path, unit, order):
+    """`sample` on a query file (the model made in memory from the trie's float32 values)
+    draws what the model file it came from draws, seed for seed."""
+    corpus = "chars" if unit == "char" else "words"
+    model = bigram.train(lines_of(f"{corpus}.train.txt"), order=order, unit=unit,
+                         method="modified-kneser-ney")
+    model.save(tmp_path / "m.npz")
+    convert.convert(tmp_path / "m.npz", tmp_path / "m.bq")
+    original, mapped = bigram.load(tmp_path / "m.npz"), bigram.load(tmp_path / "m.bq")
+    for seed in (1, 7):
+        assert mapped.sample(n=50, seed=seed) == original.sample(n=50, seed=seed)

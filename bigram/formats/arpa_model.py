@@ -152,17 +152,11 @@ def _unique_first(keys):
 def load_arpa(path):
     """An ARPA file as a SavedModel holding a models.ArpaModel."""
     from bigram.formats.arpa_reader import read_arpa
-    from bigram.formats.saved import FORMAT, SavedModel
+    from bigram.formats.saved import SavedModel
 
     model, arpa = arpa_model_of(read_arpa(path), path)
-    # An ARPA file records no creation time: its own modification time is reported, never
-    # the time it was read.
-    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
-    meta = {"format": FORMAT, "kind": "arpa", "order": arpa.order,
-            "unit": model.vocabulary.unit, "unk": model.vocabulary.unk, "padding": "sentence",
-            "vocabulary_size": len(model.vocabulary), "source": str(path),
-            "ngrams": {str(k): len(arpa.ngrams[k - 1]) for k in range(1, arpa.order + 1)},
-            "modified": modified.isoformat(timespec="seconds"), "bigram_version": __version__}
+    meta = arpa_meta(path, arpa.order, model.vocabulary.unit, model.vocabulary,
+                     [len(arpa.ngrams[k - 1]) for k in range(1, arpa.order + 1)])
     return SavedModel(model, {}, meta, None)
 
 
@@ -172,29 +166,7 @@ def arpa_model_of(arpa, path):
     from bigram.models.language_models import ArpaModel
     from bigram.ngrams.backoff import BackoffModel
 
-    words = list(arpa.words)
-    # Without `</s>` the end of every item would go unscored (and sampling never ends);
-    # KenLM refuses such files too.
-    missing = [w for w in ("<s>", "</s>") if w not in words]
-    if missing:
-        raise ModelFileError(f"{path} lists no {' and no '.join(missing)} among its unigrams; "
-                             "items are read and scored between <s> and </s>")
-    plain = [w for w in words if w not in SPECIALS]
-    chars = [_unescape(w) for w in plain]
-    unit = "char" if plain and all(c is not None for c in chars) else "word"
-    tokens = chars if unit == "char" else plain
-    if unit == "char" and len(set(tokens)) != len(tokens):
-        unit, tokens = "word", plain
-    try:
-        vocabulary = Vocabulary(tokens, unit, unk=UNK in words)
-    except ValueError as error:
-        raise ModelFileError(f"{path} has tokens bigram cannot use ({error})") from None
-    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
-    ids = np.array([BOUNDARY if w in ("<s>", "</s>") else vocabulary.unk_id if w == UNK
-                    else stoi[c if unit == "char" else w] for w, c in zip(
-                        words, [_unescape(w) for w in words])], dtype=np.int64)
-    is_bos = np.array([w == "<s>" for w in words])
-    is_eos = np.array([w == "</s>" for w in words])
+    vocabulary, ids, is_bos, is_eos, _ = arpa_vocabulary(list(arpa.words), path)
     size, order = len(vocabulary), arpa.order
     windows, values = {}, {}
     for k in range(1, order + 1):
@@ -229,3 +201,45 @@ def arpa_model_of(arpa, path):
         logprob.append(prob)
         logbackoff.append(backoff)
     return ArpaModel(vocabulary, BackoffModel(index, logprob, logbackoff), str(path)), arpa
+
+
+def arpa_vocabulary(words, path):
+    """The Vocabulary of an ARPA file's unigram words (str, in file order), its unit, and
+    per word: its token id (`<s>` and `</s>` the boundary), and whether it is `<s>` or
+    `</s>`."""
+    # Without `</s>` the end of every item would go unscored (and sampling never ends);
+    # KenLM refuses such files too.
+    missing = [w for w in ("<s>", "</s>") if w not in words]
+    if missing:
+        raise ModelFileError(f"{path} lists no {' and no '.join(missing)} among its unigrams; "
+                             "items are read and scored between <s> and </s>")
+    plain = [w for w in words if w not in SPECIALS]
+    chars = [_unescape(w) for w in plain]
+    unit = "char" if plain and all(c is not None for c in chars) else "word"
+    tokens = chars if unit == "char" else plain
+    if unit == "char" and len(set(tokens)) != len(tokens):
+        unit, tokens = "word", plain
+    try:
+        vocabulary = Vocabulary(tokens, unit, unk=UNK in words)
+    except ValueError as error:
+        raise ModelFileError(f"{path} has tokens bigram cannot use ({error})") from None
+    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
+    ids = np.array([BOUNDARY if w in ("<s>", "</s>") else vocabulary.unk_id if w == UNK
+                    else stoi[c if unit == "char" else w] for w, c in zip(
+                        words, [_unescape(w) for w in words])], dtype=np.int64)
+    is_bos = np.array([w == "<s>" for w in words])
+    is_eos = np.array([w == "</s>" for w in words])
+    return vocabulary, ids, is_bos, is_eos, unit
+
+
+def arpa_meta(path, order, unit, vocabulary, counts):
+    """The metadata of a model read from an ARPA file (counts: n-grams per order)."""
+    from bigram.formats.saved import FORMAT
+
+    # An ARPA file records no creation time: its own modification time is reported, never
+    # the time it was read.
+    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
+    return {"format": FORMAT, "kind": "arpa", "order": order, "unit": unit,
+            "unk": vocabulary.unk, "padding": "sentence", "vocabulary_size": len(vocabulary),
+            "source": str(path), "ngrams": {str(k): int(n) for k, n in enumerate(counts, 1)},
+            "modified": modified.isoformat(timespec="seconds"), "bigram_version": __version__}

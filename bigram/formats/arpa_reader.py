@@ -39,6 +39,7 @@ from operator import itemgetter
 import numpy as np
 
 from bigram.errors import InputError, ModelFileError
+from bigram.formats.arpa_numbers import parse_decimals
 from bigram.formats.arpa_words import WordIndex, eight_byte_view
 from bigram.text.compressed import DecompressedStream, codec_of, read_head
 
@@ -332,18 +333,47 @@ def _fields_per_line(block, first_line):
     if len(lengths) and lengths.max() > MAX_LINE_BYTES:
         bad = int(np.argmax(lengths > MAX_LINE_BYTES))
         raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
-    space = _WHITESPACE[raw]
-    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
-    stops = np.flatnonzero(~space & np.concatenate((space[1:], [True]))) + 1
+    # Inside a field or not, with a space on either side: the places where that changes
+    # alternate, a field's start then its end.
+    inside = np.zeros(len(raw) + 2, dtype=np.int8)
+    np.logical_not(_WHITESPACE[raw], out=inside[1:-1].view(bool))
+    edges = np.flatnonzero(np.diff(inside))
+    starts, stops = edges[0::2], edges[1::2]
     return np.diff(np.searchsorted(starts, ends), prepend=0), starts, stops - starts
 
 
-def _numbers(tokens, lines, what):
-    try:
-        values = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
-    except ValueError:
-        bad = next(i for i, t in enumerate(tokens) if not _is_number(t))
-        raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is not a number") from None
+class _Tokens:
+    """Fields of a block by where they start and how long they are; the bytes of one or of
+    all are cut out only where asked (errors, the few tokens the arrays do not settle)."""
+
+    def __init__(self, block, starts, lengths):
+        self.block, self.starts, self.lengths = block, starts, lengths
+
+    def __len__(self):
+        return len(self.starts)
+
+    def __getitem__(self, i):
+        start = int(self.starts[i])
+        return self.block[start:start + int(self.lengths[i])]
+
+    def all(self):
+        """Every token, as bytes."""
+        block = self.block
+        return [block[a:b] for a, b in zip(self.starts.tolist(),
+                                           (self.starts + self.lengths).tolist())]
+
+
+def _numbers_at(block, raw, starts, lengths, lines, what):
+    """The numbers of one field of every line: by arrays where they are plain decimals
+    (arpa_numbers), by float() elsewhere; a token that is not a number, NaN or +inf is
+    refused naming its line."""
+    values, parsed = parse_decimals(raw, starts, lengths)
+    tokens = _Tokens(block, starts, lengths)
+    for i in np.flatnonzero(~parsed).tolist():
+        try:
+            values[i] = float(tokens[i])
+        except ValueError:
+            raise _Error(int(lines[i]), f"{what} {_show(tokens[i])} is not a number") from None
     ok = np.isfinite(values) | (values == -np.inf)
     if not ok.all():
         bad = int(np.argmin(ok))
@@ -359,21 +389,13 @@ def _check_at_most(values, limit, tokens, lines, what, reason):
         raise _Error(int(lines[bad]), f"{what} {_show(tokens[bad])} is {reason}")
 
 
-def _is_number(token):
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _column_ids(column, tokens, view, starts, lengths, words, vocabulary, lines):
-    """The ids of one word column: by the WordIndex where it matches exactly, else by the
-    dictionary (which names the first word that is not a unigram)."""
-    ids = words.find(view, starts[tokens], lengths[tokens])
+def _column_ids(tokens, view, words, vocabulary, lines):
+    """The ids of one word column (_Tokens): by the WordIndex where it matches exactly, else
+    by the dictionary (which names the first word that is not a unigram)."""
+    ids = words.find(view, tokens.starts, tokens.lengths)
     rest = np.flatnonzero(ids < 0)
     if len(rest):
-        ids[rest] = _word_ids([column[i] for i in rest.tolist()], vocabulary, lines[rest])
+        ids[rest] = _word_ids([tokens[i] for i in rest.tolist()], vocabulary, lines[rest])
     return ids
 
 
@@ -389,25 +411,6 @@ def _word_ids(tokens, vocabulary, lines):
                                       "unigrams") from None
 
 
-def _field_columns(tokens, fields, n):
-    """Split a block's tokens into probabilities, n word columns and back-offs (lists).
-
-    Files usually have the same number of fields on every line of a section, and then
-    list slices do it; otherwise an index per line does. `has` marks lines with a back-off.
-    """
-    if len(fields) and fields.min() == fields.max():
-        k = int(fields[0])
-        backoffs = tokens[n + 1::k] if k == n + 2 else []
-        has = np.full(len(fields), k == n + 2)
-        return tokens[0::k], [tokens[j::k] for j in range(1, n + 1)], backoffs, has
-    table = np.empty(len(tokens), dtype=object)
-    table[:] = tokens
-    first = np.cumsum(fields) - fields
-    has = fields == n + 2
-    return (table[first].tolist(), [table[first + j].tolist() for j in range(1, n + 1)],
-            table[first[has] + n + 1].tolist(), has)
-
-
 class _Section:
     """The entries of one order, read block by block; the unigram section defines the words."""
 
@@ -416,9 +419,12 @@ class _Section:
         self.probs, self.backoffs, self.ids, self.lines = [], [], [], []
 
     def add_block(self, block, first_line):
+        """Read a block of whole lines, the first numbered `first_line`; returns how many
+        lines it had."""
         n = self.order
         fields, starts, lengths = _fields_per_line(block, first_line)
         numbers = np.arange(first_line, first_line + len(fields))
+        count = len(fields)
         used = fields > 0
         fields, numbers = fields[used], numbers[used]
         wrong = (fields != n + 1) & ((fields != n + 2) | self.top)
@@ -429,33 +435,38 @@ class _Section:
             expected = f"{n + 1}" + ("" if self.top else f" or {n + 2}")
             raise _Error(int(numbers[bad]), f"{fields[bad]} fields where a {n}-gram line has "
                                             f"{expected}")
-        probs, words, backoffs, has = _field_columns(block.split(), fields, n)
-        prob = _numbers(probs, numbers, "probability")
-        _check_at_most(prob, POSITIVE_LOG10_TOLERANCE, probs, numbers,
-                       "probability", "above 1 (log10 P > 0)")
+        raw = np.frombuffer(block, dtype=np.uint8)
+        first = np.cumsum(fields) - fields     # each line's first field among starts
+        has = fields == n + 2
+        at = starts[first]
+        prob = _numbers_at(block, raw, at, lengths[first], numbers, "probability")
+        _check_at_most(prob, POSITIVE_LOG10_TOLERANCE, _Tokens(block, at, lengths[first]),
+                       numbers, "probability", "above 1 (log10 P > 0)")
         self.probs.append(prob)
         backoff = np.zeros(len(fields))
-        if backoffs:
-            backoff[has] = _numbers(backoffs, numbers[has], "back-off")
-            _check_at_most(backoff[has], FLOAT32_MAX_LOG10, backoffs, numbers[has],
-                           "back-off", f"beyond 10^{FLOAT32_MAX_LOG10:.2f}, the largest "
-                           "weight float32 holds")
+        if has.any():
+            at, size = starts[first[has] + n + 1], lengths[first[has] + n + 1]
+            backoff[has] = _numbers_at(block, raw, at, size, numbers[has], "back-off")
+            _check_at_most(backoff[has], FLOAT32_MAX_LOG10, _Tokens(block, at, size),
+                           numbers[has], "back-off", f"beyond 10^{FLOAT32_MAX_LOG10:.2f}, the "
+                           "largest weight float32 holds")
         self.backoffs.append(backoff)
-        if n == 1:
-            self._add_unigrams(words[0], numbers)
         ids = np.empty((len(fields), n), dtype=np.int32)
         if n == 1:
-            ids[:, 0] = _word_ids(words[0], self.vocabulary, numbers)
+            words = _Tokens(block, starts[first + 1], lengths[first + 1]).all()
+            self._add_unigrams(words, numbers)
+            ids[:, 0] = _word_ids(words, self.vocabulary, numbers)
         else:
             view = eight_byte_view(block)
-            first = np.cumsum(fields) - fields
-            for j, column in enumerate(words, start=1):
-                ids[:, j - 1] = _column_ids(column, first + j, view, starts, lengths, self.words,
-                                            self.vocabulary, numbers)
+            for j in range(1, n + 1):
+                ids[:, j - 1] = _column_ids(_Tokens(block, starts[first + j],
+                                                    lengths[first + j]), view,
+                                            self.words, self.vocabulary, numbers)
         self.ids.append(ids)
         # Line numbers only name lines in errors; int32 halves them while they fit.
         fits = not len(numbers) or numbers[-1] < 1 << 31
         self.lines.append(numbers.astype(np.int32) if fits else numbers)
+        return count
 
     def _add_unigrams(self, words, numbers):
         vocabulary = self.vocabulary
@@ -609,8 +620,7 @@ def _parse(data):
         section = _Section(n, n == order, vocabulary, words if n > 1 else None)
         line_number = before + 1
         for block in _blocks(data, start, end):
-            section.add_block(block, line_number)
-            line_number += block.count(b"\n")
+            line_number += section.add_block(block, line_number)
         grams, prob, backoff, at = section.finish()
         if len(grams) != declared[n - 1]:
             raise _Error(lines.number, f"the {n}-gram section has {len(grams)} entries where "

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from bigram.errors import OptionError
 from bigram.formats.files import is_query_file
+from bigram.formats.modelfile import is_arpa
 from bigram.formats.query_file import MAX_QUANTIZE, write_query_file
 
 
@@ -15,7 +16,7 @@ def tables_for_conversion(path):
     `score --file` reads it); an ARPA file is read whole (arpa_model.load_arpa), its
     tables made in place of its back-off arrays.
     """
-    from bigram.formats.modelfile import _read_meta, is_arpa, load_for_scoring
+    from bigram.formats.modelfile import _read_meta, load_for_scoring
     from bigram.formats.npzfile import NpzFile
     from bigram.ngrams.query import QueryTables
 
@@ -65,9 +66,22 @@ def write_saved(path, saved, source, quantize=None):
 
 def convert(source, output, quantize=None):
     """Write the query file of a model file or ARPA file; returns (replaced, rows per
-    level)."""
+    level). An ARPA file that lists every prefix and suffix of its n-grams (lmplz's do)
+    is converted a level at a time (arpa_stream); any other is read whole."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
+    source = Path(source)
+    if source.is_file() and not is_query_file(source) and is_arpa(source):
+        from bigram.formats.arpa_stream import convert_arpa
+
+        def write(tables, vocabulary, meta):
+            replaced = write_query_file(output, tables, vocabulary,
+                                        conversion_meta(meta, source), quantize)
+            return replaced, [tables.rows[k] for k in range(1, tables.order + 1)]
+
+        done = convert_arpa(source, write)
+        if done is not None:
+            return done
     tables, vocabulary, meta = tables_for_conversion(source)
     replaced = write_query_file(output, tables, vocabulary, meta, quantize)
     rows = [tables.size] + [len(tables.level_keys(k)) for k in range(2, tables.order + 1)]

@@ -9,8 +9,12 @@ Layout (little-endian, every array starting on a 64-byte boundary):
                each array its name, offset, length in bytes and crc32
     arrays     vocabulary (UTF-8); per level k: tokens (k >= 2, ceil(log2 V) bits each),
                child offsets (k < order, rows + 1 values in ceil(log2(rows of k+1 + 1))
-               bits), adj and B (k < order) as float32, or as codes of --quantize
-               bits (levels 2 and up) with a table of 2**bits float64 bin centres
+               bits), ln P and B (k < order) as float32 (levels 2 and up: in 31 bits
+               where all of a level's values are <= 0, the sign bit left out, as KenLM
+               stores probabilities; the directory's float_bits says which), or,
+               with --quantize (levels 2 and up), adj (query.py) and B as codes of
+               BITS bits with a table of 2**bits float64 bin centres each. Unquantized,
+               a window's adj is its ln P less B of its parent, made where it is read.
 
 (trie.py reads them). Opening checks, before anything is mapped: the magic,
 version and both checksums of the prefix and directory; that the file's length is
@@ -24,7 +28,9 @@ checksums are checked by `verify` (`bigram info --verify`), and nothing read
 from them is trusted for addressing (trie.py clips every range), so a damaged
 table gives wrong numbers, never a read out of bounds. A file shortened after it
 was opened cannot be guarded against by any mapped format (the system then
-stops the process, as it would KenLM's).
+stops the process, as it would KenLM's), but one shortened between
+batches of queries is: its size is checked (fstat) before each batch, and a
+file found shorter is refused in one line.
 """
 
 import itertools
@@ -43,9 +49,10 @@ from bigram.formats.files import atomic_write
 from bigram.formats.npzfile import damaged
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.ngrams.trie import SIGN
 from bigram.text.vocabulary import UNITS, Vocabulary
 
-VERSION = 1
+VERSION = 2
 FORMAT = "bigram-query"
 PREFIX = struct.Struct("<8sIIQII")
 ALIGN = 64
@@ -56,6 +63,7 @@ MAX_QUANTIZE = 16
 # Files up to this size have every array checked against its crc32 when opened.
 VERIFY_WHOLE = 16 << 20
 SLICE = 1 << 20
+NEGATIVE_BITS = 31
 
 
 # ---------------------------------------------------------------------- writing
@@ -91,8 +99,10 @@ def codes_of(values, centres):
         return np.searchsorted(middles, values, side="left")
 
 
-def _layout(order, size, rows, quantize, vocabulary_bytes):
-    """The arrays of a query file in order: (name, bytes, kind, level)."""
+def _layout(order, size, rows, quantize, vocabulary_bytes, float_bits=None):
+    """The arrays of a query file in order: (name, bytes, kind, level). float_bits: the
+    float arrays of levels 2 and up stored in 31 bits (name -> 31), the others 32."""
+    float_bits = float_bits or {}
     arrays = [("vocabulary", vocabulary_bytes, "text", 0)]
     token_bits = bits_for(size - 1)
     for k in range(1, order + 1):
@@ -101,13 +111,43 @@ def _layout(order, size, rows, quantize, vocabulary_bytes):
         if k < order:
             arrays.append((f"{k}_offsets", 8 * packed_words(rows[k] + 1, bits_for(rows[k + 1])),
                            "offsets", k))
-        for what in ("adj", "below") if k < order else ("adj",):
+        for what in (_first(quantize, k), "below") if k < order else (_first(quantize, k),):
+            name = f"{k}_{what}"
             if quantize and k > 1:
-                arrays.append((f"{k}_{what}_centres", 8 << quantize, "centres", k))
-                arrays.append((f"{k}_{what}", 8 * packed_words(rows[k], quantize), "codes", k))
+                arrays.append((f"{name}_centres", 8 << quantize, "centres", k))
+                arrays.append((name, 8 * packed_words(rows[k], quantize), "codes", k))
+            elif float_bits.get(name) == NEGATIVE_BITS:
+                arrays.append((name, 8 * packed_words(rows[k], NEGATIVE_BITS), "negatives", k))
             else:
-                arrays.append((f"{k}_{what}", 4 * rows[k], "floats", k))
+                arrays.append((name, 4 * rows[k], "floats", k))
     return arrays
+
+
+def _first(quantize, k):
+    """What a level's first value array holds: ln P ("prob"), or, quantized (levels 2 and
+    up), adj ("adj": codes of adj lose less than codes of ln P and of B apart)."""
+    return "adj" if quantize and k > 1 else "prob"
+
+
+def _float_bits(tables, order, quantize):
+    """31 for each float array of level 2 and up whose values are all <= 0 (its float32
+    sign bits all set, or +0.0, read back as -0.0), unquantized."""
+    if quantize:
+        return {}
+    out = {}
+    for k in range(2, order + 1):
+        for what in ("prob", "below") if k < order else ("prob",):
+            values = _values(tables, what, k)
+            negative = all(not (values[i:i + SLICE] > 0).any()
+                           for i in range(0, len(values), SLICE))
+            if negative:
+                out[f"{k}_{what}"] = NEGATIVE_BITS
+    return out
+
+
+def _values(tables, what, k):
+    """ln P ("prob"), adj or B ("below") of level k, float64."""
+    return tables.level_logprob(k) if what == "prob" else tables.level_values(what, k)
 
 
 def _aligned(n):
@@ -121,14 +161,16 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     order, size = tables.order, tables.size
-    rows = [0] + [len(tables.level_values("adj", 1))] + \
+    rows = [0] + [len(tables.level_logprob(1))] + \
         [len(tables.level_keys(k)) for k in range(2, order + 1)]
     separator = "" if vocabulary.unit == "char" else "\n"
     vocabulary_text = separator.join(vocabulary.tokens).encode("utf-8")
-    layout = _layout(order, size, rows, quantize, len(vocabulary_text))
+    float_bits = _float_bits(tables, order, quantize)
+    layout = _layout(order, size, rows, quantize, len(vocabulary_text), float_bits)
     directory = {"format": FORMAT, "version": VERSION, "order": order, "size": size,
                  "padding": tables.padding, "unit": vocabulary.unit, "unk": vocabulary.unk,
-                 "rows": rows[1:], "quantize": quantize, "meta": meta, "arrays": []}
+                 "rows": rows[1:], "quantize": quantize, "float_bits": float_bits,
+                 "meta": meta, "arrays": []}
     for name, length, _, _ in layout:
         directory["arrays"].append({"name": name, "offset": 0, "bytes": length,
                                     "crc32": "00000000"})
@@ -155,14 +197,19 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
                 written = _write_offsets(stream, tables.level_keys(k + 1), rows[k], size,
                                          rows[k + 1], checksum)
             elif kind == "floats":
-                written = _write_floats(stream, tables.level_values(name.split("_")[1], k),
+                written = _write_floats(stream, _values(tables, name.split("_")[1], k),
                                         checksum)
+            elif kind == "negatives":
+                values = _values(tables, name.split("_")[1], k)
+                low = _Sliced(len(values), lambda a, b, v=values: np.asarray(
+                    v[a:b], dtype="<f4").view("<u4") & np.uint32(SIGN - 1))
+                written = write_packed(stream, low, NEGATIVE_BITS, checksum.update)
             elif kind == "centres":
                 what = name.split("_")[1]
-                centres[k, what] = bins(tables.level_values(what, k), quantize)
+                centres[k, what] = bins(_values(tables, what, k), quantize)
                 written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
             else:
-                values = tables.level_values(name.split("_")[1], k)
+                values = _values(tables, name.split("_")[1], k)
                 table = centres[k, name.split("_")[1]]
                 codes = np.concatenate([codes_of(values[i:i + SLICE], table)
                                         for i in range(0, len(values), SLICE)] or [[]])
@@ -268,12 +315,13 @@ def open_query_file(path, verify=False):
             directory = _directory(body, path)
             entries = _check_layout(directory, length, path)
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            guard = _SizeGuard(os.dup(stream.fileno()), length, path)
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}") \
             from None
     arrays = {name: np.frombuffer(mapped, dtype=np.uint8, count=entry["bytes"],
                                   offset=entry["offset"]) for name, entry in entries.items()}
-    small = {"vocabulary", "1_adj", "1_below", "1_offsets"} | \
+    small = {"vocabulary", "1_prob", "1_below", "1_offsets"} | \
         {name for name in arrays if name.endswith("_centres")}
     for name, entry in entries.items():
         checked = verify or length <= VERIFY_WHOLE or name in small
@@ -281,6 +329,7 @@ def open_query_file(path, verify=False):
             raise damaged(path, f"its table {name} does not match its checksum")
     vocabulary = _vocabulary(arrays["vocabulary"], directory, path)
     tables = _tables(directory, arrays, path)
+    tables.guard = guard
     from bigram.models.query_model import QueryFileModel
 
     meta = dict(directory["meta"])
@@ -291,6 +340,29 @@ def open_query_file(path, verify=False):
                  "ngrams": {str(k): n for k, n in enumerate(directory["rows"], 1)}})
     model = QueryFileModel(vocabulary, tables, meta, str(path))
     return SavedModel(model, {}, meta, None)
+
+
+class _SizeGuard:
+    """Checks, with fstat on the open file, that a mapped query file still has the length
+    it had when mapped: a file shortened under us is refused in one line before its
+    pages are read (reading them would stop the process with SIGBUS). A file shortened
+    during one batch of queries, between the check and the reads, is not caught."""
+
+    def __init__(self, descriptor, length, path):
+        self.descriptor, self.length, self.path = descriptor, length, path
+
+    def __call__(self):
+        try:
+            size = os.fstat(self.descriptor).st_size
+        except OSError as error:
+            raise ModelFileError(f"cannot read {self.path}: {error.strerror}") from None
+        if size < self.length:
+            raise ModelFileError(f"{self.path} was shortened while in use ({size:,} of its "
+                                 f"{self.length:,} bytes left); open it again once it is "
+                                 "written whole")
+
+    def __del__(self):
+        os.close(self.descriptor)
 
 
 def verify(path):
@@ -332,6 +404,11 @@ def _directory(body, path):
             not isinstance(directory.get("unk"), bool) or \
             not isinstance(directory.get("meta"), dict):
         raise damaged(path, "its directory does not state padding, unit, <unk> and metadata")
+    float_bits = directory.get("float_bits")
+    if not isinstance(float_bits, dict) or any(
+            bits != NEGATIVE_BITS or not isinstance(name, str) for name, bits in
+            float_bits.items()):
+        raise damaged(path, "its directory's float_bits are not 31 by array name")
     if not isinstance(directory.get("arrays"), list):
         raise damaged(path, "its directory lists no arrays")
     return directory
@@ -349,7 +426,8 @@ def _check_layout(directory, length, path):
         else None
     if not _whole(vocabulary_bytes, 4 * MAX_VOCABULARY * 64):
         raise damaged(path, "its first array is not the vocabulary")
-    expected = _layout(order, size, rows, directory["quantize"], vocabulary_bytes)
+    expected = _layout(order, size, rows, directory["quantize"], vocabulary_bytes,
+                       directory["float_bits"])
     if len(entries) != len(expected):
         raise damaged(path, f"it lists {len(entries)} arrays, not the {len(expected)} of its "
                             "order")
@@ -405,7 +483,7 @@ def _tables(directory, arrays, path):
     order, size, rows = directory["order"], directory["size"], [0] + directory["rows"]
     quantize = directory["quantize"]
     tokens, offsets = [None] * (order + 1), [None] * (order + 1)
-    adj, below = [None] * (order + 1), [None] * (order + 1)
+    prob, below = [None] * (order + 1), [None] * (order + 1)
     for k in range(1, order + 1):
         if k > 1:
             tokens[k] = PackedArray(arrays[f"{k}_tokens"].view("<u8"), bits_for(size - 1),
@@ -413,7 +491,7 @@ def _tables(directory, arrays, path):
         if k < order:
             offsets[k] = PackedArray(arrays[f"{k}_offsets"].view("<u8"),
                                      bits_for(rows[k + 1]), rows[k] + 1)
-        for what, into in (("adj", adj), ("below", below)):
+        for what, into in ((_first(quantize, k), prob), ("below", below)):
             if what == "below" and k == order:
                 continue
             name = f"{k}_{what}"
@@ -423,10 +501,14 @@ def _tables(directory, arrays, path):
                     raise damaged(path, f"the bin centres of {name} are not all numbers")
                 into[k] = LevelValues(codes=PackedArray(arrays[name].view("<u8"), quantize,
                                                         rows[k]), centres=centres)
+            elif directory["float_bits"].get(name) == NEGATIVE_BITS:
+                into[k] = LevelValues(codes=PackedArray(arrays[name].view("<u8"),
+                                                        NEGATIVE_BITS, rows[k]), negative=True)
             else:
                 into[k] = LevelValues(floats=arrays[name].view("<f4"))
-    if np.isposinf(adj[1].floats).any():
+    if np.isposinf(prob[1].floats).any():
         raise damaged(path, "the scoring values at level 1 are not all numbers")
     if not np.isfinite(below[1].floats).all():
         raise damaged(path, "the scoring back-off sums at level 1 are not all finite")
-    return TrieTables(order, size, directory["padding"], rows, tokens, offsets, adj, below)
+    return TrieTables(order, size, directory["padding"], rows, tokens, offsets, prob, below,
+                      stored=_first(quantize, 2))

@@ -68,8 +68,8 @@ class QueryFileModel(BackoffSampling):
 
 
 def backoff_of(tables, source="the query file"):
-    """A BackoffModel equal to query tables: ln b(c) = B(c) - B(suffix of c), ln P(h w) =
-    adj(h w) + B(h). Suffix links are found level by level (the suffix's parent is the
+    """A BackoffModel equal to query tables: ln b(c) = B(c) - B(suffix of c), ln P as
+    stored. Suffix links are found level by level (the suffix's parent is the
     parent's suffix); a damaged file's missing suffix reads as row 0."""
     from bigram.ngrams.backoff import BackoffModel
 
@@ -88,7 +88,7 @@ def backoff_of(tables, source="the query file"):
             suffix = tables.find(k - 1, levels[k - 1].suffix[parent], token)
             np.maximum(suffix, 0, out=suffix)
         levels.append(Level(keys, suffix.astype(np.int32), np.zeros(len(keys), np.int32)))
-        logprob.append(tables.level_values("adj", k) + below[k - 1][parent])
+        logprob.append(tables.level_logprob(k))
         if k < order:
             below.append(tables.level_values("below", k))
             logbackoff.append(below[k] - below[k - 1][suffix])

@@ -142,10 +142,10 @@ class QueryTables:
                 keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
                 keep = keep[at[keep] < n]
                 at, rows = at[keep], rows[keep]
-                rows = self.find(level, rows, column[at])
+                parents, rows = rows, self.find(level, rows, column[at])
                 hit = np.flatnonzero(rows >= 0)
                 at, rows = at[hit], rows[hit]
-                adj[at] = self.values("adj", level, rows)
+                adj[at] = self.window_adj(level, parents[hit], rows)
                 if level < self.order:
                     below[at] = self.values("below", level, rows)
         adj[1:] += below[:-1]
@@ -161,9 +161,20 @@ class QueryTables:
         """adj or B ("adj" or "below") of level k's `rows`, float64."""
         return getattr(self, what)[k][rows]
 
+    def window_adj(self, k, parents, rows):
+        """adj of level k's `rows`, whose parents (level k-1 rows) are `parents`."""
+        return self.adj[k][rows]
+
     def level_values(self, what, k):
         """adj or B of every window of level k."""
         return getattr(self, what)[k]
+
+    def level_logprob(self, k):
+        """ln P of every window of level k (adj + B of its context), float64."""
+        if k == 1:
+            return np.asarray(self.level_values("adj", 1), dtype=np.float64)
+        parents = self.level_keys(k) // self.size
+        return self.level_values("adj", k) + self.level_values("below", k - 1)[parents]
 
     def level_keys(self, k):
         """Level k's sorted keys (parent row * V + token)."""
@@ -194,7 +205,7 @@ class QueryTables:
             # Not listed: the longest listed suffix's values (the window minus its oldest
             # token, whose values are already those of its own longest listed suffix).
             window_adj = adj[level.suffix]
-            window_adj[found] = self.values("adj", k, mine[found])
+            window_adj[found] = self.window_adj(k, rows[parent[found]], mine[found])
             score = window_adj + below[parent]
             needed = text.final(k) > 0
             score[~needed] = np.nan

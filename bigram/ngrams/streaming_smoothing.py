@@ -37,7 +37,7 @@ def estimate_smoothed_streaming(index, budget, method, parameter=None, unk_id=No
     plan = _Plan(budget)
     result = StreamedEstimate([None], [None])
     thresholds = [0] * order
-    finished, lower, lower_log = None, None, None
+    finished, lower = None, None
     try:
         if method == "add-k":
             P_top, lam = _add_k_top(index, strength, plan)

@@ -56,10 +56,13 @@ class PackedArray:
 
 
 class LevelValues:
-    """A level's adj or B: float32 values, or packed codes into bin centres."""
+    """A level's ln P or B: float32 values; float32 values of known sign, all <= 0, in 31
+    bits (the sign bit left out, as KenLM stores probabilities: exact); or packed codes
+    into bin centres (quantized)."""
 
-    def __init__(self, floats=None, codes=None, centres=None):
+    def __init__(self, floats=None, codes=None, centres=None, negative=False):
         self.floats, self.codes, self.centres = floats, codes, centres
+        self.negative = negative
 
     def __len__(self):
         return len(self.floats) if self.floats is not None else len(self.codes)
@@ -67,38 +70,91 @@ class LevelValues:
     def __getitem__(self, rows):
         if self.floats is not None:
             return self.floats[rows].astype(np.float64)
+        if self.negative:
+            return _with_sign(self.codes[rows])
         return self.centres[self.codes[rows]]
 
     def all(self):
         """Every value, float64."""
         if self.floats is not None:
             return np.asarray(self.floats, dtype=np.float64)
+        if self.negative:
+            return _with_sign(self.codes.all())
         return self.centres[self.codes.all()]
+
+
+SIGN = 1 << 31
+
+
+def _with_sign(low_bits):
+    """float64 of float32 values <= 0 stored without their sign bit."""
+    return (low_bits | SIGN).astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 class TrieTables(QueryTables):
     """QueryTables over a trie: per level, packed tokens (k >= 2), packed child offsets
-    (k < order) and LevelValues of adj and B."""
+    (k < order) and LevelValues of ln P (or adj) and B. Where ln P is stored, a window's
+    adj is its ln P less B of its context (its parent): made where it is read, from the
+    parent row the search had."""
 
-    def __init__(self, order, size, padding, rows, tokens, offsets, adj, below):
+    def __init__(self, order, size, padding, rows, tokens, offsets, logprob, below,
+                 stored="prob"):
         self._tokens, self._offsets = tokens, offsets   # [k]: PackedArray (None where none)
-        self._adj_values, self._below_values = adj, below  # [k]: LevelValues
+        # [k]: LevelValues; levels 2 and up hold adj itself where `stored` is "adj"
+        # (quantized files).
+        self._prob_values, self._below_values = logprob, below
+        self._stored = stored
         self._keys, self._tables, self._asked = {}, {}, {}
         self._trie_lock = threading.Lock()
+        # Level 1's adj is its ln P (no context).
         super().__init__(order, size, padding, [None, None] + [_Rows(n) for n in rows[2:]],
-                         [None, adj[1].floats] + [None] * (order - 1), [None] * order)
+                         [None, logprob[1].floats] + [None] * (order - 1), [None] * order)
+
+    # Called before each batch of queries (query_file sets it): refuses to read a file
+    # that has shrunk since it was mapped, where reading its pages would stop the
+    # process with SIGBUS.
+    guard = staticmethod(lambda: None)
 
     def _dense_fits(self, k):
         return self.rows[k] <= DENSE_ROWS and super()._dense_fits(k)
 
+    def score(self, text):
+        self.guard()
+        return super().score(text)
+
+    def score_index(self, text):
+        self.guard()
+        return super().score_index(text)
+
     def values(self, what, k, rows):
-        return (self._adj_values if what == "adj" else self._below_values)[k][rows]
+        if what == "adj" and k > 1 and self._stored == "prob":
+            raise ValueError("a trie's adj needs the parent rows: window_adj")
+        return (self._prob_values if what == "adj" else self._below_values)[k][rows]
+
+    def window_adj(self, k, parents, rows):
+        if k == 1 or self._stored == "adj":
+            return self._prob_values[k][rows]
+        return self._prob_values[k][rows] - self._below_values[k - 1][parents]
+
+    def level_logprob(self, k):
+        self.guard()
+        if k == 1 or self._stored == "prob":
+            return self._prob_values[k].all()
+        return self._prob_values[k].all() + self._below_values[k - 1].all()[
+            self.level_keys(k) // self.size]
 
     def level_values(self, what, k):
-        return (self._adj_values if what == "adj" else self._below_values)[k].all()
+        self.guard()
+        if what == "below":
+            return self._below_values[k].all()
+        if k == 1 or self._stored == "adj":
+            return self._prob_values[k].all()
+        return self._prob_values[k].all() - self._below_values[k - 1].all()[
+            self.level_keys(k) // self.size]
 
     def level_keys(self, k):
         """Level k's keys, made from the trie (a pass over the level) and kept."""
+        self.guard()
         with self._trie_lock:
             if k not in self._keys:
                 starts = self._offsets[k - 1].all()
