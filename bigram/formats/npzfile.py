@@ -11,6 +11,7 @@ one-line ModelFileError naming the file.
 import io
 import math
 import struct
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import ModelFileError
+
+_HEADER_LOCK = threading.Lock()   # see ArrayHeader parsing in NpzFile.header
 
 ZIP_MAGIC = b"PK\x03\x04"
 NPY_MAGIC = b"\x93NUMPY"
@@ -113,8 +116,12 @@ class NpzFile:
         reader = (np.lib.format.read_array_header_1_0 if preamble[6] == 1
                   else np.lib.format.read_array_header_2_0)
         try:
-            shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text),
-                                                 max_header_size=MAX_NPY_HEADER_BYTES)
+            # numpy parses the header with ast.literal_eval, which CPython 3.11 cannot run in
+            # two threads at once (the AST recursion check races: "AST constructor recursion
+            # depth mismatch"), and model files are read by two threads.
+            with _HEADER_LOCK:
+                shape, fortran_order, dtype = reader(io.BytesIO(length_bytes + text),
+                                                     max_header_size=MAX_NPY_HEADER_BYTES)
         except (ValueError, SyntaxError, TypeError):
             raise damaged(self.path, f"the array {name!r} has an unreadable header") from None
         if any(n < 0 for n in shape):

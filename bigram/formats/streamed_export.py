@@ -11,6 +11,7 @@ import numpy as np
 from bigram.errors import ModelFileError
 from bigram.formats.arpa_writer import UNK_LOG_PROB, _log10, _number, arpa_words, section_lines
 from bigram.formats.files import atomic_write
+from bigram.ngrams.columns import rows_for
 from bigram.ngrams.disk_index import DiskIndex, DiskLevel
 from bigram.ngrams.index import BOUNDARY
 
@@ -63,11 +64,14 @@ def export_streamed(path, output, budget, temp_dir=None):
             if any(c is None for c in columns) or len({len(c) for c in columns}) != 1:
                 raise ModelFileError(f"{path}: the counts of its {k}-grams cannot be read in "
                                      "place; export it without --memory")
+            for column in columns:
+                column.rows = rows_for(budget)
             levels.append(DiskLevel(*columns))
     discounts = hyper.get("discounts")
     if discounts:
         discounts = {int(k): tuple(v) for k, v in discounts.items()}
     space = open_space(temp_dir, 0)
+    space.slice_rows = rows_for(budget)
     try:
         index = DiskIndex(order, size, levels, "sentence", space)
         estimate = estimate_streaming(index, budget, hyper.get("prune"), discounts, rank,
@@ -90,9 +94,9 @@ def export_streamed(path, output, budget, temp_dir=None):
         space.close()
 
 
-def _slices(index, k, rows=1 << 20):
+def _slices(index, k):
     """(start, stop) of level k's rows, a slice at a time."""
-    length = len(index.level(k))
+    length, rows = len(index.level(k)), index.space.slice_rows
     for start in range(0, length, rows):
         yield start, min(length, start + rows)
 

@@ -19,6 +19,7 @@ from bigram.ngrams.budgeted_counting import (
     open_space,
     reader_block_bytes,
 )
+from bigram.ngrams.columns import rows_for
 from bigram.ngrams.spill import binary_bytes, human_bytes
 from bigram.ngrams.training_data import (
     TrainingData,
@@ -81,6 +82,7 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     try:
         with removed_on_termination():
             space = open_space(temp_dir, disk_estimate(size, unit, order))
+            space.slice_rows = rows_for(budget)
             try:
                 if note is not None:
                     from bigram.ngrams.spill import free_bytes

@@ -25,6 +25,9 @@ class ColumnTables(QueryTables):
         gather = ColumnGather(getattr(self, what)[k], self.memory)
         return gather(np.asarray(rows, dtype=np.int64))
 
+    def window_adj(self, k, parents, rows):
+        return self.values("adj", k, rows)
+
     def level_values(self, what, k):
         """adj or B of every window of level k (read whole)."""
         return getattr(self, what)[k].load()

@@ -21,13 +21,20 @@ import numpy as np
 SLICE_ROWS = 1 << 22
 
 
+def rows_for(budget):
+    """Rows a sequential reader takes at once within a budget of `budget` bytes (a slice
+    and its temporaries: a few hundred bytes per row at most, a fraction of the budget)."""
+    return int(min(SLICE_ROWS, max(1 << 12, int(budget) // 256)))
+
+
 class Column:
     """A 1-D array of `length` values of `dtype` in the raw file at `path`, from byte
     `offset` on (a stored member of a model file is one too)."""
 
-    def __init__(self, path, dtype, length, offset=0):
+    def __init__(self, path, dtype, length, offset=0, rows=SLICE_ROWS):
         self.path, self.dtype, self.length = path, np.dtype(dtype), int(length)
         self.offset = int(offset)
+        self.rows = int(rows)     # rows per slice of the sequential readers
 
     def __len__(self):
         return self.length
@@ -52,14 +59,16 @@ class Column:
         """The whole column in memory."""
         return self.read(0, self.length)
 
-    def slices(self, rows=SLICE_ROWS):
-        """(start, values) of consecutive slices of at most `rows` values."""
+    def slices(self, rows=None):
+        """(start, values) of consecutive slices of at most `rows` values (the column's
+        own slice size by default)."""
+        rows = rows or self.rows
         for start in range(0, self.length, rows):
             yield start, self.read(start, start + rows)
 
-    def npy_chunks(self, rows=SLICE_ROWS):
+    def npy_chunks(self):
         """The column's bytes, a slice at a time (a model file's member written from it)."""
-        for _, values in self.slices(rows):
+        for _, values in self.slices():
             yield memoryview(values).cast("B")
 
 
@@ -92,7 +101,8 @@ class ColumnWriter:
             self._file.close()
         except OSError as error:
             raise self.space.full_disk(error) from None
-        return Column(self.path, self.dtype, self.length)
+        return Column(self.path, self.dtype, self.length,
+                      rows=getattr(self.space, "slice_rows", SLICE_ROWS))
 
 
 def write_column(space, stem, values):
@@ -179,7 +189,7 @@ class ColumnFinder:
         return out
 
 
-def aligned_slices(keys, size, rows=SLICE_ROWS):
+def aligned_slices(keys, size, rows):
     """Slices of a level whose rows are sorted by key = parent * size + token, cut where
     the parent changes (every context's windows in one slice): yields (start, stop)."""
     length, start = keys.length, 0

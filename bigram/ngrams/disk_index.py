@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.ngrams.columns import SLICE_ROWS, Column, ColumnWriter, remove, write_column
+from bigram.ngrams.columns import Column, ColumnWriter, remove, write_column
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex, compact_counts
 
 
@@ -65,7 +65,7 @@ class DiskIndex:
                 self._starts[k] = writer.close()
         return self._starts[k]
 
-    def final_slices(self, k, rows=SLICE_ROWS):
+    def final_slices(self, k, rows=None):
         """(start, counts) of the predictions each level-k window scores, a slice at a
         time (index.NgramIndex.final)."""
         count = self.levels[k].count
@@ -78,7 +78,7 @@ class DiskIndex:
             return
         starts = self.starts(k)
         for start, values in count.slices(rows):
-            values[starts.read(start, start + rows) == 0] = 0
+            values[starts.read(start, start + len(values)) == 0] = 0
             yield start, values
 
     def predictions(self):

@@ -352,7 +352,7 @@ class _Tables:
             self.lpf.append(lp)
         final = _final(self.index, k, start, stop, count)
         if final is not None:
-            self.loss.add(start, final, lp.copy(), tokens)
+            self.loss.add(final, lp, tokens)
         if not self.top:
             B = lb.copy() if k == 1 else lb + self.B_suffix.read(start, stop)
             if not np.isfinite(B).all():
@@ -367,7 +367,6 @@ class _Tables:
     def close(self, lb):
         """Finish the level's tables; what level k+1 needs of it."""
         space, result = self.index.space, self.result
-        self.loss.flush()
         result.adj.append(self.adj.close())
         remove(space, self.B_suffix, self.blank_values)
         if self.finished is not None:   # level k-1's B stays: it is a table of the model
@@ -379,34 +378,14 @@ class _Tables:
 
 
 class _TrainLoss:
-    """The training split's loss, summed as evaluation.report_from_index sums it: over
-    blocks of 2**20 rows of each level, whatever slices the rows arrive in (so the sum is
-    the same to the last bit)."""
-
-    BLOCK = 1 << 20
+    """The training split's loss, summed as evaluation.report_from_index sums it, a slice
+    at a time (so its last bits may differ from the in-memory sum, whose blocks differ)."""
 
     def __init__(self, totals, unk_id):
         self.totals, self.unk_id = totals, unk_id
-        self.parts, self.block = [], None
 
-    def add(self, start, final, values, tokens):
-        """Rows start.. of a level: predictions scored, values, last tokens."""
-        at = 0
-        while at < len(final):
-            block = (start + at) // self.BLOCK
-            end = min(len(final), (block + 1) * self.BLOCK - start)
-            if block != self.block:
-                self.flush()
-                self.block = block
-            self.parts.append((final[at:end], values[at:end], tokens[at:end]))
-            at = end
-
-    def flush(self):
-        """Add the block gathered so far (at the end of a level too)."""
-        if not self.parts:
-            return
-        final, values, tokens = (np.concatenate(p) for p in zip(*self.parts))
-        self.parts, self.block = [], None
+    def add(self, final, values, tokens):
+        """A slice of a level: predictions scored, values, last tokens."""
         used = np.flatnonzero(final > 0)
         if not len(used):
             return

@@ -66,6 +66,8 @@ def estimate_smoothed_streaming(index, budget, method, parameter=None, unk_id=No
                                      unk_id, plan, result)
                 remove(space, lower, lam)
                 lower = P
+            if progress:
+                progress(f"estimating {order}-grams", order - 1, order)
             finished = _complete(index, order, lower, None, None, finished, thresholds, unk_id,
                                  plan, result)
             remove(space, lower, extensions)
