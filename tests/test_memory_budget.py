@@ -131,11 +131,17 @@ def test_sorter_equals_unique_and_bincount(tmp_path, memory):
 # ---------------------------------------------------------------------- same index, same model
 
 
-@pytest.mark.parametrize("memory", [8 << 10, 1 << 20])
+@pytest.mark.parametrize("memory", [8 << 10, 2 << 20])
 def test_column_lookups_equal_sorted_search(tmp_path, memory):
     """The finders of columns too large for memory (a sweep per batch, an external join
     over key ranges) give the rows a plain search gives, -1 where a key is absent."""
-    from bigram.ngrams.columns import BucketedLookup, ColumnFinder, ColumnGather, write_column
+    from bigram.ngrams.columns import (
+        FINDER_FACTOR,
+        BucketedLookup,
+        ColumnFinder,
+        ColumnGather,
+        write_column,
+    )
 
     rng = np.random.default_rng(5)
     keys = np.unique(rng.integers(0, 1 << 40, 20_000))
@@ -145,9 +151,9 @@ def test_column_lookups_equal_sorted_search(tmp_path, memory):
                    for n in (1000, 0, 3000, 17)]
         expected = [np.where(np.isin(b, keys), np.searchsorted(keys, b), -1) for b in batches]
         sweep = ColumnFinder(column, memory, 1 << 40)
-        assert (sweep.whole is None) == (memory < 1 << 20)
+        assert (sweep.whole is None) == (memory < 2 << 20)
         lookup = BucketedLookup(space, column, memory, 1 << 40)
-        assert len(lookup.starts) == -(-keys.nbytes // (memory // 3))
+        assert len(lookup.starts) == -(-keys.nbytes // (memory // FINDER_FACTOR))
         for batch in batches:
             lookup.ask(batch)
         lookup.resolve()

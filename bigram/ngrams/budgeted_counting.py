@@ -28,7 +28,7 @@ import numpy as np
 
 from bigram.errors import InputError
 from bigram.memory import return_freed_memory
-from bigram.ngrams.columns import BucketedLookup, ColumnFinder
+from bigram.ngrams.columns import FINDER_FACTOR, BucketedLookup, ColumnFinder
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.disk_index import (
     DiskIndex,
@@ -203,7 +203,7 @@ def _finder(space, levels, k, size, budget, windows_path):
     asked every chunk's windows beforehand from the pass before's file."""
     keys = levels[k - 1].keys
     memory, span = budget * FINDER_SHARE, len(levels[k - 2]) * size
-    if keys.nbytes <= memory // 3:
+    if keys.nbytes <= memory // FINDER_FACTOR:
         return ColumnFinder(keys, memory, span)
     lookup = BucketedLookup(space, keys, memory, span)
     for distinct, _ in read_frames(windows_path):

@@ -21,6 +21,10 @@ import numpy as np
 SLICE_ROWS = 1 << 22
 
 
+# Bytes a LevelFinder holds at its peak (building its hash table) per byte of keys.
+FINDER_FACTOR = 8
+
+
 def rows_for(budget):
     """Rows a sequential reader takes at once within a budget of `budget` bytes (a slice
     and its temporaries: a few hundred bytes per row at most, a fraction of the budget)."""
@@ -160,9 +164,9 @@ class ColumnFinder:
 
         self.column = column
         self.window = _windows(column, memory)
-        # Whole, with the hash table a LevelFinder may build (twice the keys' bytes).
-        self.whole = LevelFinder(column.load(), span) if column.nbytes <= memory // 3 \
-            else None
+        # Whole, with the hash table a LevelFinder may build (see FINDER_FACTOR).
+        self.whole = LevelFinder(column.load(), span) \
+            if column.nbytes <= memory // FINDER_FACTOR else None
 
     def find(self, queries):
         """int64 rows of `queries` (int64 keys); -1 where absent."""
@@ -233,8 +237,9 @@ class BucketedLookup:
         from bigram.ngrams.spill import FrameWriter
 
         self.space, self.column, self.span = space, column, span
-        # A range's keys and the hash table a LevelFinder makes of them: 3x their bytes.
-        parts = max(1, -(-column.nbytes // max(1, int(memory) // 3)))
+        # A range's keys and what a LevelFinder's hash table takes while it is built
+        # (sorted homes, rows, steps, slots, values): about 8x their bytes.
+        parts = max(1, -(-column.nbytes // max(1, int(memory) // FINDER_FACTOR)))
         rows = -(-column.length // parts)
         self.starts = list(range(0, column.length, rows)) or [0]
         # The first key of each range but the first: a key's bucket by searchsorted.
