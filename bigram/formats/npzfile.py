@@ -146,13 +146,10 @@ class NpzFile:
                 len(header.shape) != 1 or header.fortran_order:
             return None
         with open(self.path, "rb") as raw:
-            raw.seek(info.header_offset)
-            local = raw.read(30)
-        if len(local) != 30 or not local.startswith(ZIP_MAGIC):
+            member = _member_start(raw, info)
+        if member is None:
             return None
-        name_length, extra_length = struct.unpack("<HH", local[26:30])
-        start = info.header_offset + 30 + name_length + extra_length + header.data_offset
-        return Column(self.path, header.dtype, header.shape[0], start)
+        return Column(self.path, header.dtype, header.shape[0], member + header.data_offset)
 
     def read(self, name, dtype, shape, *, max_items, what=None):
         """The member `name` as an array, checked before anything large is allocated.
@@ -240,12 +237,10 @@ class NpzFile:
         not start where a plain local header says, leaving it to zipfile."""
         try:
             with open(self.path, "rb") as raw:
-                raw.seek(info.header_offset)
-                local = raw.read(30)
-                if len(local) != 30 or not local.startswith(ZIP_MAGIC):
+                member = _member_start(raw, info)
+                if member is None:
                     return False
-                name_length, extra_length = struct.unpack("<HH", local[26:30])
-                raw.seek(info.header_offset + 30 + name_length + extra_length)
+                raw.seek(member)
                 preamble = raw.read(header.data_offset)
                 if len(preamble) != header.data_offset or \
                         raw.readinto(buffer) != len(buffer):
@@ -257,6 +252,17 @@ class NpzFile:
             raise damaged(self.path, f"the array {header.name!r} is corrupt (its CRC "
                                      "does not match)")
         return True
+
+
+def _member_start(raw, info):
+    """Where a member's bytes start in the zip file `raw` (after its plain local header),
+    or None where the header is not one."""
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if len(local) != 30 or not local.startswith(ZIP_MAGIC):
+        return None
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    return info.header_offset + 30 + name_length + extra_length
 
 
 def _shaped(flat, header):
