@@ -583,3 +583,28 @@ def test_a_model_trained_on_disk_answers_the_api_as_its_file_does(tmp_path, forc
     del model
     gc.collect()
     assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "kneser-ney", "witten-bell"])
+def test_held_out_words_unseen_in_training_score_as_unk_on_disk(tmp_path, forced, method):
+    """Words of the held-out split that training never saw have no unigram probability:
+    a model on disk reads them as `<unk>`, as the in-memory model does."""
+    rng = np.random.default_rng(8)
+    lines = [" ".join(f"w{i}" for i in rng.integers(0, 300, rng.integers(3, 12)))
+             for _ in range(900)]
+    lines += [f"w{i} new{i} w{i + 1} other{i}" for i in range(100)]   # the last 100: test
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = dict(method=method, order=3, unit="word", test_size=100, min_count=1)
+    plain = train_model([str(path)], TrainingSettings.of(**common))
+    budgeted = train_model([str(path)], TrainingSettings.of(memory=1 << 16,
+                                                            temp_dir=str(tmp_path), **common))
+    assert type(budgeted.saved.model).__name__ == "StreamedCountModel"
+    test = [r for r in budgeted.reports if r.name == "test"][0]
+    expected = [r for r in plain.reports if r.name == "test"][0]
+    # (Kneser-Ney gives a word with no continuations probability 0: -inf in both.)
+    assert np.isfinite(expected.known_log_likelihood) and expected.oov > 0
+    assert (test.tokens, test.oov) == (expected.tokens, expected.oov)
+    assert test.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-12)
+    assert test.known_log_likelihood == pytest.approx(expected.known_log_likelihood,
+                                                      rel=1e-12)

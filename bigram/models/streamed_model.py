@@ -27,7 +27,8 @@ class StreamedCountModel(CountModel):
         keys = [None, None] + [counts.level(k).keys for k in range(2, counts.order + 1)]
         # What training asks (the held-out splits' losses) is answered within the budget.
         self.column_tables = ColumnTables(counts.order, counts.size, counts.padding, keys,
-                                          streamed.adj, streamed.below, memory)
+                                          streamed.adj, streamed.below, memory,
+                                          vocabulary.unk_id)
 
     @property
     def padding(self):

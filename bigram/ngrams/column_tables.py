@@ -12,9 +12,10 @@ class ColumnTables(QueryTables):
     search or gather gets `memory` bytes and lets them go when it is done (score_index
     asks each level once), so the tables hold nothing between calls."""
 
-    def __init__(self, order, size, padding, keys, adj, below, memory):
+    def __init__(self, order, size, padding, keys, adj, below, memory, unk_row=None):
         super().__init__(order, size, padding, keys, adj, below)
         self.memory = memory
+        self.unk_row = unk_row
 
     def find(self, k, parents, tokens):
         queries = np.asarray(parents, dtype=np.int64) * self.size
@@ -23,7 +24,14 @@ class ColumnTables(QueryTables):
 
     def values(self, what, k, rows):
         gather = ColumnGather(getattr(self, what)[k], self.memory)
-        return gather(np.asarray(rows, dtype=np.int64))
+        values = gather(np.asarray(rows, dtype=np.int64))
+        if what == "adj" and k == 1 and self.unk_row is not None:
+            # A token without a unigram probability (never seen in training, or pruned) is
+            # read as `<unk>`, as BackoffModel scores it.
+            unlisted = np.isnan(values)
+            if unlisted.any():
+                values[unlisted] = gather(np.array([self.unk_row]))[0]
+        return values
 
     def window_adj(self, k, parents, rows):
         return self.values("adj", k, rows)
