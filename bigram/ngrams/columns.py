@@ -124,8 +124,10 @@ def remove(space, *columns):
 
 
 def _windows(column, memory):
-    """Rows per window of a sweep within `memory` bytes."""
-    return max(1 << 12, int(memory) // max(1, column.dtype.itemsize))
+    """Rows per window of a sweep within `memory` bytes: an eighth of it (every batch
+    reads the whole column whatever the window, so a small one costs nothing, and the
+    rest of `memory` is the batch's)."""
+    return max(1 << 12, int(memory) // (8 * max(1, column.dtype.itemsize)))
 
 
 class ColumnGather:
