@@ -34,8 +34,8 @@ from test_modified_kneser_ney import (
 
 from bigram.formats import streamed_export
 from bigram.formats.modelfile import save
-from bigram.ngrams import streaming_kneser_ney as slices
 from bigram.ngrams import budgeted_training_data, external_sort, spill
+from bigram.ngrams import streaming_kneser_ney as slices
 from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 from bigram.ngrams.external_sort import WindowSorter
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
@@ -363,8 +363,6 @@ def test_full_disk_is_one_line_and_leaves_nothing(cli, forced, tmp_path, monkeyp
 def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, tmp_path,
                                                                    monkeypatch):
     """The disk fills once modified Kneser-Ney is estimated on disk (its first column)."""
-    from bigram.ngrams import columns
-
     random_corpus(tmp_path / "c.txt", 3, "word", lines=3000)
     real_open = open
 
@@ -378,7 +376,7 @@ def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, 
         def close(self):
             self.file.close()
 
-    monkeypatch.setattr(columns, "open", lambda path, mode: FullFile(path, mode)
+    monkeypatch.setattr(spill, "open", lambda path, mode: FullFile(path, mode)
                         if "w" in mode and Path(path).name.startswith("extensions")
                         else real_open(path, mode), raising=False)
     result = cli("train", "c.txt", "--unit", "word", "--order", "4", "--memory", "1M",
@@ -600,8 +598,8 @@ def test_held_out_words_unseen_in_training_score_as_unk_on_disk(tmp_path, forced
     budgeted = train_model([str(path)], TrainingSettings.of(memory=1 << 16,
                                                             temp_dir=str(tmp_path), **common))
     assert type(budgeted.saved.model).__name__ == "StreamedCountModel"
-    test = [r for r in budgeted.reports if r.name == "test"][0]
-    expected = [r for r in plain.reports if r.name == "test"][0]
+    test = next(r for r in budgeted.reports if r.name == "test")
+    expected = next(r for r in plain.reports if r.name == "test")
     # (Kneser-Ney gives a word with no continuations probability 0: -inf in both.)
     assert np.isfinite(expected.known_log_likelihood) and expected.oov > 0
     assert (test.tokens, test.oov) == (expected.tokens, expected.oov)

@@ -31,6 +31,7 @@ Parsing is vectorised per block of lines: numpy finds the fields of every line f
 bytes, and the numbers and words are converted by C-level maps, not a Python loop per line.
 """
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -656,9 +657,18 @@ def read_arpa(path):
     Raises ModelFileError with a one-line message naming the file and line on any
     malformed input (see the module docstring for what is accepted and what is not).
     """
+    with arpa_bytes(path) as data:
+        return _parse(data)
+
+
+@contextlib.contextmanager
+def arpa_bytes(path):
+    """The bytes of the ARPA file at `path` (mapped or read), closed afterwards; a
+    malformed line, a file that shrinks while read or a read error raised inside becomes
+    one ModelFileError naming the file (and the line)."""
     data = _read_bytes(path)
     try:
-        return _parse(data)
+        yield data
     except _Error as error:
         raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
     except _Shrunk:

@@ -33,17 +33,15 @@ from bigram.formats.arpa_model import LN10, arpa_meta, arpa_vocabulary
 from bigram.formats.arpa_reader import (
     _blocks,
     _Error,
-    _FileView,
     _find_data_marker,
     _hashes,
     _HashTable,
     _Lines,
-    _read_bytes,
     _read_header,
     _Section,
     _section_span,
     _show,
-    _Shrunk,
+    arpa_bytes,
 )
 from bigram.formats.arpa_words import WordIndex
 from bigram.ngrams.lookup import sort_with_positions
@@ -64,24 +62,13 @@ def convert_arpa(path, write):
     meta) with the spilled tables; returns what `write` returns, or None when the file
     needs the general path (see the module docstring). Malformed files raise
     ModelFileError naming the line; a back-off of zero OptionError."""
-    data = _read_bytes(path)
     try:
-        with tempfile.TemporaryDirectory(prefix="bigram-convert-") as folder:
+        with arpa_bytes(path) as data, \
+                tempfile.TemporaryDirectory(prefix="bigram-convert-") as folder:
             tables, vocabulary, meta = _read_levels(data, Path(path), Path(folder))
             return write(tables, vocabulary, meta)
     except _NotClosed:
         return None
-    except _Error as error:
-        raise ModelFileError(f"{path}: line {error.line}: {error.message}") from None
-    except _Shrunk:
-        raise ModelFileError(f"{path} changed while it was being read (it is shorter than "
-                             f"the {len(data):,} bytes it had); read it again once it is "
-                             "written") from None
-    except OSError as error:
-        raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
-    finally:
-        if isinstance(data, _FileView):
-            data.close()
 
 
 def _read_section(data, lines, n, top, vocabulary, words):

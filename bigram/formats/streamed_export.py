@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import ModelFileError
-from bigram.formats.arpa_writer import UNK_LOG_PROB, _log10, _number, arpa_words, section_lines
+from bigram.formats.arpa_writer import (
+    UNK_LOG_PROB,
+    _log10,
+    _number,
+    arpa_words,
+    section_lines,
+)
 from bigram.formats.files import atomic_write
 from bigram.ngrams.columns import rows_for
 from bigram.ngrams.disk_index import DiskIndex, DiskLevel
@@ -41,7 +47,12 @@ def streams(path, budget):
 def export_streamed(path, output, budget, temp_dir=None):
     """Write the ARPA file of the model file at `path` to `output` within `budget` bytes,
     temporary columns under `temp_dir`; returns the n-grams of each order."""
-    from bigram.formats.modelfile import _hyperparameters, _order, _read_meta, _vocabulary
+    from bigram.formats.modelfile import (
+        _hyperparameters,
+        _order,
+        _read_meta,
+        _vocabulary,
+    )
     from bigram.formats.npzfile import NpzFile
     from bigram.ngrams.budgeted_counting import open_space
     from bigram.ngrams.streaming_kneser_ney import estimate_streaming

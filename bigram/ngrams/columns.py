@@ -17,6 +17,8 @@ budget allows.
 
 import numpy as np
 
+from bigram.ngrams.spill import SpilledFile
+
 # Rows of a column read at once by the sequential readers, at most.
 SLICE_ROWS = 1 << 22
 
@@ -76,35 +78,22 @@ class Column:
             yield memoryview(values).cast("B")
 
 
-class ColumnWriter:
+class ColumnWriter(SpilledFile):
     """Appends arrays to a new column in `space` (a spill.TempSpace)."""
 
     def __init__(self, space, stem, dtype):
-        self.space, self.dtype, self.length = space, np.dtype(dtype), 0
-        self.path = space.path(stem)
-        try:
-            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
-        except OSError as error:
-            raise space.full_disk(error) from None
+        super().__init__(space, stem)
+        self.dtype, self.length = np.dtype(dtype), 0
 
     def append(self, values):
         """Write values (cast to the column's dtype) at the end."""
         values = np.ascontiguousarray(values, dtype=self.dtype)
-        try:
-            self._file.write(memoryview(values).cast("B"))
-        except OSError as error:
-            self._file.close()
-            raise self.space.full_disk(error) from None
+        self._write(memoryview(values).cast("B"))
         self.length += len(values)
-        self.space.written += values.nbytes
-        self.space.peak = max(self.space.peak, self.space.written)
 
     def close(self):
         """The finished Column."""
-        try:
-            self._file.close()
-        except OSError as error:
-            raise self.space.full_disk(error) from None
+        self._finish()
         return Column(self.path, self.dtype, self.length,
                       rows=getattr(self.space, "slice_rows", SLICE_ROWS))
 

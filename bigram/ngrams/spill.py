@@ -114,8 +114,9 @@ class TempSpace:
             pass
 
 
-class FrameWriter:
-    """Appends frames of integer arrays to one spilled file."""
+class SpilledFile:
+    """A new file in `space` written front to back; a full disk (or any write error) is the
+    space's one-line BudgetError, and the space counts the bytes written."""
 
     def __init__(self, space, stem):
         self.space = space
@@ -124,6 +125,31 @@ class FrameWriter:
             self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         except OSError as error:
             raise space.full_disk(error) from None
+
+    def _write(self, data):
+        """Append bytes (or a buffer of them)."""
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self._file.close()
+            raise self.space.full_disk(error) from None
+        size = memoryview(data).nbytes
+        self.space.written += size
+        self.space.peak = max(self.space.peak, self.space.written)
+
+    def _finish(self):
+        """Close the file (flushing it: a full disk shows here too)."""
+        try:
+            self._file.close()
+        except OSError as error:
+            raise self.space.full_disk(error) from None
+
+
+class FrameWriter(SpilledFile):
+    """Appends frames of integer arrays to one spilled file."""
+
+    def __init__(self, space, stem):
+        super().__init__(space, stem)
         self.frames = 0
 
     def write(self, *arrays, sorted_first=False):
@@ -136,21 +162,9 @@ class FrameWriter:
         self._write(struct.pack("<q", len(data)) + data)
         self.frames += 1
 
-    def _write(self, data):
-        try:
-            self._file.write(data)
-        except OSError as error:
-            self._file.close()
-            raise self.space.full_disk(error) from None
-        self.space.written += len(data)
-        self.space.peak = max(self.space.peak, self.space.written)
-
     def close(self):
-        """Finish the file (flushing it: a full disk shows here too)."""
-        try:
-            self._file.close()
-        except OSError as error:
-            raise self.space.full_disk(error) from None
+        """Finish the file; its path."""
+        self._finish()
         return self.path
 
 
