@@ -44,6 +44,8 @@ from bigram.formats.arpa_reader import (
     arpa_bytes,
 )
 from bigram.formats.arpa_words import WordIndex
+from bigram.formats.column_levels import ColumnLevels
+from bigram.ngrams.columns import Column
 from bigram.ngrams.lookup import sort_with_positions
 
 _SEED = np.uint64(1)
@@ -249,14 +251,13 @@ def _level(tables, n, grams, prob, backoff, lines, ids, below):
     return _Below(grams, logbackoff, ids)
 
 
-class _SpilledTables:
-    """Finished levels in a temporary folder, read back mapped by write_query_file
-    (QueryTables' order, size, padding, level_keys, level_values)."""
-
-    padding = "sentence"
+class _SpilledTables(ColumnLevels):
+    """Finished levels in a temporary folder, read back a slice at a time by
+    write_query_file (column_levels.ColumnLevels)."""
 
     def __init__(self, order, size, folder):
-        self.order, self.size, self.folder = order, size, folder
+        super().__init__(order, size, "sentence", {}, {}, {})
+        self.folder = folder
         self.rows = {}
 
     def spill(self, k, keys, adj, below):
@@ -265,25 +266,6 @@ class _SpilledTables:
         for name, array, dtype in (("keys", keys, np.int64), ("adj", adj, np.float64),
                                    ("below", below, np.float64)):
             if array is not None:
-                np.ascontiguousarray(array, dtype=dtype).tofile(self.folder / f"{k}_{name}")
-
-    def _mapped(self, name, k, dtype):
-        if not self.rows[k]:
-            return np.zeros(0, dtype=dtype)
-        return np.memmap(self.folder / f"{k}_{name}", dtype=dtype, mode="r",
-                         shape=(self.rows[k],))
-
-    def level_keys(self, k):
-        """Level k's sorted keys, mapped."""
-        return self._mapped("keys", k, np.int64)
-
-    def level_values(self, what, k):
-        """Level k's adj or B ("adj" or "below"), mapped."""
-        return self._mapped(what, k, np.float64)
-
-    def level_logprob(self, k):
-        """Level k's ln P: adj + B of the context, as QueryTables.level_logprob makes it."""
-        adj = self.level_values("adj", k)
-        if k == 1:
-            return adj
-        return adj + self.level_values("below", k - 1)[self.level_keys(k) // self.size]
+                path = self.folder / f"{k}_{name}"
+                np.ascontiguousarray(array, dtype=dtype).tofile(path)
+                getattr(self, name)[k] = Column(path, dtype, len(array))

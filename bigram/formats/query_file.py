@@ -45,6 +45,7 @@ import numpy as np
 
 from bigram.errors import BigramError, ModelFileError, OptionError
 from bigram.formats.files import QUERY_MAGIC as MAGIC
+from bigram.formats.column_levels import ChildStarts, Sliced, whole
 from bigram.formats.files import atomic_write
 from bigram.formats.npzfile import damaged
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
@@ -155,9 +156,11 @@ def _aligned(n):
 
 
 def write_query_file(path, tables, vocabulary, meta, quantize=None):
-    """Write query tables (query.QueryTables) as a query file, atomically; returns True if
-    an existing file was replaced. Each level is written a slice at a time: the memory
-    used beyond the tables' own is a few slices."""
+    """Write query tables (query.QueryTables, or column_levels.ColumnLevels: tables
+    whose levels are sequences read by slices) as a query file, atomically; returns True
+    if an existing file was replaced. Each level is written a slice at a time: the memory
+    used beyond the tables' own is a few slices (a level's values whole when quantized:
+    its bins are cut from them sorted)."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     order, size = tables.order, tables.size
@@ -194,27 +197,27 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
             elif kind == "tokens":
                 written = _write_tokens(stream, tables.level_keys(k), size, checksum)
             elif kind == "offsets":
-                written = _write_offsets(stream, tables.level_keys(k + 1), rows[k], size,
-                                         rows[k + 1], checksum)
+                starts = ChildStarts(tables.level_keys(k + 1), rows[k], size)
+                written = write_packed(stream, starts, bits_for(rows[k + 1]), checksum.update)
             elif kind == "floats":
                 written = _write_floats(stream, _values(tables, name.split("_")[1], k),
                                         checksum)
             elif kind == "negatives":
                 values = _values(tables, name.split("_")[1], k)
-                low = _Sliced(len(values), lambda a, b, v=values: np.asarray(
+                low = Sliced(len(values), lambda a, b, v=values: np.asarray(
                     v[a:b], dtype="<f4").view("<u4") & np.uint32(SIGN - 1))
                 written = write_packed(stream, low, NEGATIVE_BITS, checksum.update)
             elif kind == "centres":
                 what = name.split("_")[1]
-                centres[k, what] = bins(_values(tables, what, k), quantize)
+                # Bins of equal counts need the level's values sorted: read whole.
+                centres[k, what] = bins(whole(_values(tables, what, k)), quantize)
                 written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
             else:
                 values = _values(tables, name.split("_")[1], k)
                 table = centres[k, name.split("_")[1]]
-                codes = np.concatenate([codes_of(values[i:i + SLICE], table)
-                                        for i in range(0, len(values), SLICE)] or [[]])
-                written = write_packed(stream, codes.astype(np.int64), quantize,
-                                       checksum.update)
+                codes = Sliced(len(values), lambda a, b, v=values, t=table:
+                               codes_of(v[a:b], t).astype(np.int64))
+                written = write_packed(stream, codes, quantize, checksum.update)
             if written != length:
                 raise BigramError(f"internal error: {name} is {written} bytes, not {length}")
             entry["crc32"] = f"{checksum.value:08x}"
@@ -247,16 +250,8 @@ def _write(stream, data, checksum):
 
 
 def _write_tokens(stream, keys, size, checksum):
-    tokens = _Sliced(len(keys), lambda a, b: keys[a:b] % size)
+    tokens = Sliced(len(keys), lambda a, b: keys[a:b] % size)
     return write_packed(stream, tokens, bits_for(size - 1), checksum.update)
-
-
-def _write_offsets(stream, child_keys, rows, size, child_rows, checksum):
-    """Per window of a level, the first row of the next level whose parent it is or comes
-    after (rows + 1 values, the last the next level's length)."""
-    starts = _Sliced(rows + 1, lambda a, b: np.searchsorted(
-        child_keys, np.arange(a, b, dtype=np.int64) * size))
-    return write_packed(stream, starts, bits_for(child_rows), checksum.update)
 
 
 def _write_floats(stream, values, checksum):
@@ -265,20 +260,6 @@ def _write_floats(stream, values, checksum):
         data = np.asarray(values[start:start + SLICE], dtype="<f4").tobytes()
         written += _write(stream, data, checksum)
     return written
-
-
-class _Sliced:
-    """A sequence made a slice at a time by a function of (start, stop)."""
-
-    def __init__(self, n, make):
-        self.n, self.make = n, make
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, part):
-        start, stop, _ = part.indices(self.n)
-        return self.make(start, stop)
 
 
 # ---------------------------------------------------------------------- reading
