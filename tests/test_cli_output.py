@@ -46,6 +46,26 @@ def test_eval_of_files_in_long_folders_names_each_in_full(word_model):
     assert [row[0] for row in rows if row[0] in names] == names
 
 
+def test_export_to_stdout_writes_the_arpa_text_there(word_model):
+    """`-o -` is stdout (as lmplz writes its ARPA text there by default): the same text as
+    the file, no file named '-', and a pipe closed early ends quietly (the streamed export
+    to stdout: test_memory_budget)."""
+    bigram("export", "-m", "m.npz", "-o", "m.arpa", cwd=word_model)
+    text = (word_model / "m.arpa").read_text(encoding="utf-8")
+    done = bigram("export", "-m", "m.npz", "-o", "-", cwd=word_model)
+    assert done.returncode == 0 and done.stdout == text
+    assert "to stdout" in done.stderr and not (word_model / "-").exists()
+    import subprocess
+    import sys
+
+    pipe = subprocess.run(f"{sys.executable} -m bigram export -m m.npz -o - | head -2",
+                          shell=True, cwd=word_model, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+                          timeout=120, check=False)
+    assert pipe.stdout == "\n".join(text.splitlines()[:2]) + "\n"
+    assert "Traceback" not in pipe.stderr and "Error" not in pipe.stderr, pipe.stderr
+
+
 def test_info_in_a_pipe_shows_the_whole_sha256(word_model):
     import hashlib
 

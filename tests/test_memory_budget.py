@@ -293,6 +293,8 @@ def test_budgeted_words_export_lmplz_arpa(cli, forced, monkeypatch, model):
     assert streamed.code == 0, streamed.err
     assert len(calls) == 1
     assert Path("streamed.arpa").read_text(encoding="utf-8") == text
+    to_stdout = cli("export", "-m", "model.npz", "-o", "-", "--memory", "1M", "--temp-dir", ".")
+    assert to_stdout.code == 0 and len(calls) == 2 and to_stdout.out == text
     assert not leftovers(".")
 
 

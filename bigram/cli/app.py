@@ -730,7 +730,8 @@ def interpolate_models(
 
 @app.command("export")
 def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The ARPA file to write; "
+                                         "'-' writes it to stdout.")],
     model_file: ModelOption = None,
     memory: Annotated[Optional[str], typer.Option(
         "--memory", help="Memory budget, such as 1G, 500M or 40% (of physical memory): a "
@@ -751,15 +752,21 @@ def export(
     check_temp_dir(temp_dir)
     path = model_file or default_model_path()
     model = None
-    if streams(path, budget):
-        _check_output_path(output, "arpa", [path], force)
-        counts = export_streamed(path, output, budget, temp_dir)
-    else:
-        model = _model(model_file)
-        _check_output_path(output, "arpa", [path], force)
-        counts = model.export_arpa(output, force=force)
+    try:
+        if streams(path, budget):
+            _check_output_path(output, "arpa", [path], force)
+            counts = export_streamed(path, output, budget, temp_dir)
+        else:
+            model = _model(model_file)
+            _check_output_path(output, "arpa", [path], force)
+            counts = model.export_arpa(output, force=force)
+    except BrokenPipeError:
+        # `bigram export -o - | head`: the reader has what it wanted; not an error.
+        sys.stdout = open(os.devnull, "w")
+        return
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
-    _stderr().print(f"wrote {output}: {listed}")
+    _stderr().print(f"wrote {'the ARPA text to stdout' if str(output) == '-' else output}: "
+                    f"{listed}")
     if model is not None and model.kind == "interpolated":
         _stderr().print("note: an interpolated model has no exact back-off form; this file "
                         "approximates it as SRILM's -mix-lm -write-lm does: it equals the "

@@ -220,9 +220,9 @@ def _listed_bigrams(model):
 
 
 def write(model, path, lines=arpa_lines):
-    """Write the model as an ARPA file (atomically), its text made by `lines(model)`;
-    returns the entries per order."""
-    from bigram.formats.files import atomic_write
+    """Write the model as an ARPA file (atomically; '-' is standard output), its text made
+    by `lines(model)`; returns the entries per order."""
+    from bigram.formats.files import write_text_output
 
     counts = {}
 
@@ -238,5 +238,5 @@ def write(model, path, lines=arpa_lines):
                 buffer.clear()
         stream.write(("\n".join(buffer) + "\n").encode("utf-8") if buffer else b"")
 
-    atomic_write(path, fill)
+    write_text_output(path, fill)
     return counts

@@ -111,14 +111,37 @@ def same_file(path, other):
     return not isinstance(other, int) and Path(path).resolve() == Path(other).resolve()
 
 
+STDOUT = "-"
+
+
+def is_stdout(path):
+    """Whether an output path is '-', standard output (as KenLM's programs read it)."""
+    return str(path) == STDOUT
+
+
+def write_text_output(path, fill):
+    """fill(binary stream) on standard output for '-' (text written front to back, such
+    as an ARPA file), else atomically on `path` (atomic_write)."""
+    if is_stdout(path):
+        import sys
+
+        fill(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return False
+    return atomic_write(path, fill)
+
+
 def check_output(path, kind, inputs=(), force=False):
     """Raise a one-line error if writing `path` as a `kind` file could destroy something.
 
     `kind` is "model", "arpa" or "picture". A missing file is fine; an existing one must
     not be one of the command's `inputs` (paths, or file descriptors such as stdin's) and
     must be a file of the same kind (an empty file holds nothing to lose). `force` skips
-    both checks, never the check that the folder can be written.
+    both checks, never the check that the folder can be written. '-' (standard output,
+    where a writer allows it) is always fine.
     """
+    if is_stdout(path):
+        return
     check_writable(path)
     path = Path(path)
     if force or not path.exists():

@@ -16,7 +16,7 @@ from bigram.formats.arpa_writer import (
     arpa_words,
     section_lines,
 )
-from bigram.formats.files import atomic_write
+from bigram.formats.files import write_text_output
 from bigram.ngrams.columns import rows_for
 from bigram.ngrams.disk_index import DiskIndex, DiskLevel
 from bigram.ngrams.index import BOUNDARY
@@ -99,7 +99,7 @@ def export_streamed(path, output, budget, temp_dir=None):
             if buffer:
                 stream.write(("\n".join(buffer) + "\n").encode("utf-8"))
 
-        atomic_write(output, fill)
+        write_text_output(output, fill)
         return counts
     finally:
         space.close()
