@@ -411,12 +411,16 @@ def tsv_lines(block):
 
 def _chunk_table():
     """Four digits of a number at a time, as little-endian uint32s of text: row m writes
-    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits)."""
-    text = [f"{q:0{m}d}".rjust(4, "\0") if m or q else "\0" * 4
-            for m in range(5) for q in range(10_000)]
-    chunks = np.frombuffer("".join(text).encode("latin-1"), dtype="<u4")
-    digits = np.array([4 - t.count("\0") for t in text], dtype=np.int64)
-    return chunks, digits
+    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits; row 0
+    writes 0 as nothing). Made with numpy: it is made at every start-up."""
+    q = np.tile(np.arange(10_000, dtype=np.int64), 5)
+    m = np.repeat(np.arange(5, dtype=np.int64), 10_000)
+    digits = np.maximum(m, 1 + (q >= 10) + (q >= 100) + (q >= 1000))
+    digits[(m == 0) & (q == 0)] = 0
+    place = np.array([3, 2, 1, 0], dtype=np.int64)          # the power of ten of each byte
+    text = (q[:, None] // 10 ** place % 10 + ord("0")).astype(np.uint8)
+    text[place[None, :] >= digits[:, None]] = 0              # NULs before the digits
+    return text.reshape(-1).view("<u4"), digits
 
 
 _CHUNKS, _CHUNK_DIGITS = _chunk_table()
