@@ -43,9 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bigram.arrays import distinct
 from bigram.errors import BigramError, ModelFileError, OptionError
-from bigram.formats.files import QUERY_MAGIC as MAGIC
 from bigram.formats.column_levels import ChildStarts, Sliced, whole
+from bigram.formats.files import QUERY_MAGIC as MAGIC
 from bigram.formats.files import atomic_write
 from bigram.formats.npzfile import damaged
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
@@ -82,7 +83,7 @@ def bins(values, bits):
     if len(np.unique(finite)) <= slots:
         centres = np.unique(finite)
     else:
-        edges = np.unique(np.linspace(0, len(finite), slots + 1).astype(np.int64)[:-1])
+        edges = distinct(np.linspace(0, len(finite), slots + 1).astype(np.int64)[:-1])
         sums = np.add.reduceat(finite, edges)
         centres = sums / np.diff(np.append(edges, len(finite)))
     centres = np.concatenate([[-np.inf] if infinite else [], centres])

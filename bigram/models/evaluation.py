@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bigram.arrays import distinct
 from bigram.errors import InputError, OptionError
 from bigram.ngrams.index import index_text, pad_items, pads_for
 from bigram.text.sources import Reader, gather_spans, resolve_sources
@@ -222,7 +223,7 @@ def _oov_strings(vocabulary, spans, unknown):
     """The distinct tokens marked unknown, as strings."""
     chars, starts, ends = spans
     if vocabulary.unit == "char":
-        return {chr(int(c)) for c in np.unique(chars[unknown])}
+        return {chr(int(c)) for c in distinct(chars[unknown])}
     # The unknown words laid end to end with a line feed between them (no word holds one),
     # decoded and split in one go each.
     words, offsets = gather_spans(chars, starts[unknown], ends[unknown])

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bigram.arrays import distinct
 from bigram.errors import BigramError
 from bigram.text.vocabulary import BOUNDARY
 
@@ -283,7 +284,7 @@ def _attempt(chain, k, n, start_state, max_steps):
     while True:
         ends = starts[chains.consumed >= 0] + chains.consumed[chains.consumed >= 0]
         ends = ends[ends < horizon]
-        missing = np.unique(ends[~is_start[ends]])
+        missing = distinct(ends[~is_start[ends]])
         if not len(missing):
             break
         is_start[missing] = True

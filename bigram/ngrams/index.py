@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bigram.arrays import distinct
 from bigram.ngrams.lookup import sort_with_positions, sorted_search
 
 BOUNDARY = 0
@@ -292,7 +293,7 @@ def _packed_windows(tokens, offsets, order, size, pads):
     found, counts = [], []
     lengths = np.diff(offsets)
     bounds = np.searchsorted(offsets, np.arange(0, offsets[-1] + PACKED_CHUNK, PACKED_CHUNK))
-    bounds = np.unique(np.append(np.minimum(bounds, len(lengths)), len(lengths)))
+    bounds = distinct(np.append(np.minimum(bounds, len(lengths)), len(lengths)))
     lead = order - 1
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
         part = offsets[first:last + 1] - offsets[first]

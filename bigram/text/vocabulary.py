@@ -8,6 +8,8 @@ index. Neither loops over tokens in Python.
 
 import numpy as np
 
+from bigram.arrays import distinct
+
 BOUNDARY = 0
 UNK = "<unk>"
 UNITS = ("char", "word")
@@ -57,7 +59,7 @@ class Vocabulary:
     @classmethod
     def from_codepoints(cls, codepoints, unk=False):
         """The char vocabulary of an array of code points (any order, repeats allowed)."""
-        unique = np.unique(np.asarray(codepoints, dtype=np.uint32))
+        unique = distinct(np.asarray(codepoints, dtype=np.uint32))
         return cls([chr(int(c)) for c in unique], "char", unk)
 
     def __len__(self):

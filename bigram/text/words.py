@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bigram.arrays import distinct
 from bigram.errors import InputError
 
 # lmplz's delimiters (lm/builder/corpus_count.cc), as code points.
@@ -346,7 +347,7 @@ def _strings(codepoints, starts, ends):
 
 def _codepoints_of(words):
     """Code points of a list of strings, concatenated (uint32), and their offsets."""
-    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     offsets = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     data = "".join(words).encode("utf-32-le", errors="surrogatepass")
@@ -543,7 +544,7 @@ class WordIndex:
         new_tokens = np.flatnonzero(label >= 0)
         if not len(new_tokens):
             return ids
-        firsts = np.unique(label[new_tokens])   # token positions, so first-appearance order
+        firsts = distinct(label[new_tokens])   # token positions, so first-appearance order
         base = len(self)
         ids[new_tokens] = base + np.searchsorted(firsts, label[new_tokens])
         self._store(_gather(codepoints, starts[firsts], ends[firsts]))
