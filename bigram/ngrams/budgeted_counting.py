@@ -41,8 +41,9 @@ from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
-# positions, rows, keys, masks and a sort's copies).
-CHUNK_BYTES_PER_TOKEN = 48
+# positions, rows, keys, masks, the combiner's table, the frames written and a sort's
+# copies).
+CHUNK_BYTES_PER_TOKEN = 96
 # Shares of the budget: the sorter's buffer, a chunk's working set, the finder of the
 # level below.
 SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
@@ -168,7 +169,6 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             keys = keys[at]
             keys, suffix, count, inverse = combiner.combine(keys, rows[at],
                                                             text.position[at] >= pads)
-            sorter.add_combined(keys, suffix, count)
             if writer is not None:
                 # The chunk's distinct windows and, per position, which one ends there
                 # (+1; 0 where none): the next pass looks each distinct window up once.
@@ -177,7 +177,10 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
                 where[at] = inverse
                 writer.write(keys, where, sorted_first=True)
                 del where
-            del keys, suffix, count, inverse, at, rows, known, text
+            # The chunk's arrays go before the sorter may spill (and sort what waits).
+            del inverse, at, rows, known, text
+            sorter.add_combined(keys, suffix, count)
+            del keys, suffix, count
             # A chunk's arrays are freed before the next chunk's are made; glibc keeps
             # such freed blocks otherwise, and resident memory would climb past the budget.
             return_freed_memory()

@@ -200,6 +200,9 @@ class WindowSorter:
     def add_combined(self, keys, suffix, count):
         """Records sorted by key with no key twice (as `combine` returns them)."""
         block = (keys, suffix, count)
+        if self.pending and self.pending_records + len(keys) > self.buffer_records:
+            # What waits is written first: the buffer never holds more than it was given.
+            self._spill()
         self.pending.append(block)
         self.pending_records += len(block[0])
         if self.pending_records >= self.buffer_records:
@@ -213,12 +216,13 @@ class WindowSorter:
             self.repeats_pay = len(block[0]) <= 0.75 * waiting
 
     def _combined_pending(self):
-        if len(self.pending) == 1:
-            block = self.pending[0]
-        else:
-            block = combine(*(np.concatenate(parts) for parts in zip(*self.pending)))
+        blocks = self.pending
         self.pending, self.pending_records = [], 0
-        return block
+        if len(blocks) == 1:
+            return blocks[0]
+        joined = [np.concatenate(parts) for parts in zip(*blocks)]
+        del blocks   # the blocks go before the sort's copies are made
+        return combine(*joined)
 
     def _spill(self):
         """Write what waits as runs: one combined run when blocks repeat each other, else
