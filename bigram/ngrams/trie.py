@@ -5,9 +5,9 @@ are, so the children of a level k-1 window are one contiguous range of level k:
 instead of a 64-bit key per window, level k stores each window's last token in
 ceil(log2 V) bits, and level k-1 stores, per window, where its children begin
 in level k (offsets, rows + 1 of them, in as few bits as level k's length
-needs). Window (p, t) is found by a binary search for t among the tokens of
-p's range, for a whole block of windows at once: every step is one gather per
-window still searching. A level asked about more windows than it has (a small
+needs). Window (p, t) is found by an interpolation search for t among the
+tokens of p's range (search_ranges), for a whole block of windows at once: every
+step is one gather per window still searching. A level asked about more windows than it has (a small
 model scoring a large text) gets lookup.py's hash table, built once from its
 keys, as the model file's tables do.
 
@@ -181,28 +181,14 @@ class TrieTables(QueryTables):
             return table.find(queries)
         n = self.rows[k]
         offsets = self._offsets[k - 1]
-        low = np.clip(offsets[parents], 0, n)
-        high = np.clip(offsets[parents + 1], 0, n)
-        np.maximum(high, low, out=high)
-        # Lower bound of each token in [low, high): all windows a step at a time, those
-        # whose range is down to nothing leaving the search.
-        words = self._tokens[k]
-        at = np.flatnonzero(low < high)
-        lo, hi, want = low[at], high[at], tokens[at]
-        while len(at):
-            middle = (lo + hi) >> 1
-            right = words[middle] < want
-            lo = np.where(right, middle + 1, lo)
-            hi = np.where(right, hi, middle)
-            going = lo < hi
-            if not going.all():
-                low[at[~going]] = lo[~going]
-                at, lo, hi, want = at[going], lo[going], hi[going], want[going]
-        found = low < high
+        ends = offsets[np.concatenate([parents, parents + 1])]
+        np.clip(ends, 0, n, out=ends)
+        low, high = ends[:len(parents)], ends[len(parents):]
         rows = np.full(len(parents), -1, dtype=np.int64)
-        hit = np.flatnonzero(found)
-        hit = hit[words[low[hit]] == tokens[hit]]
-        rows[hit] = low[hit]
+        at = np.flatnonzero(low < high)
+        if len(at):
+            found, where = search_ranges(self._tokens[k], low[at], high[at], tokens[at])
+            rows[at[where]] = found
         return rows
 
     def _table(self, k, asked):
@@ -218,6 +204,61 @@ class TrieTables(QueryTables):
         with self._trie_lock:
             self._tables[k] = table
         return table
+
+
+# Interpolation steps before a search goes on by halving (ranges far from uniform).
+INTERPOLATION_STEPS = 4
+
+
+def search_ranges(words, low, high, wanted):
+    """(rows, which): for each query i, the row of wanted[i] among the ascending, distinct
+    values words[low[i]:high[i]] (every range non-empty and inside `words`), for the
+    queries `which` that find theirs.
+
+    Children's tokens are distinct and spread over the vocabulary much as uniformly as
+    their ids are, so the search interpolates, as KenLM's trie does: each step reads
+    one value per query still searching, at the place where the wanted token would lie
+    were the range's values evenly spaced between its two known ends; a few steps
+    settle nearly every query, and the rest go on by halving. The invariant, for the
+    queries left: values[lo] < wanted < values[hi], the search strictly between.
+    """
+    hi = high - 1
+    first, last = words[low], words[hi]
+    rows, which = [], []
+    done = (wanted == first) | (wanted == last)
+    if done.any():
+        which.append(np.flatnonzero(done))
+        rows.append(np.where(wanted[which[-1]] == first[which[-1]], low[which[-1]],
+                             hi[which[-1]]))
+    at = np.flatnonzero((wanted > first) & (wanted < last) & (hi - low > 1))
+    lo, hi, want = low[at], hi[at], wanted[at]
+    first, last = first[at], last[at]
+    step = 0
+    while len(at):
+        if step < INTERPOLATION_STEPS:
+            middle = lo + ((want - first) / (last - first) * (hi - lo)).astype(np.int64)
+            np.clip(middle, lo + 1, hi - 1, out=middle)
+        else:
+            middle = (lo + hi) >> 1
+        step += 1
+        value = words[middle]
+        hit = value == want
+        if hit.any():
+            which.append(at[hit])
+            rows.append(middle[hit])
+        right = value < want
+        lo = np.where(right, middle, lo)
+        first = np.where(right, value, first)
+        left = ~right
+        hi = np.where(left, middle, hi)
+        last = np.where(left, value, last)
+        going = ~hit & (hi - lo > 1)
+        if not going.all():
+            at, lo, hi, want, first, last = (at[going], lo[going], hi[going], want[going],
+                                             first[going], last[going])
+    if not which:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(which)
 
 
 class _Rows:
