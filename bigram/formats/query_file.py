@@ -36,6 +36,7 @@ file found shorter is refused in one line.
 import itertools
 import json
 import mmap
+import operator
 import os
 import struct
 import zlib
@@ -471,7 +472,7 @@ def _vocabulary(raw, directory, path):
                                 "or control character")
     first = 2 if unk else 1
     if len(tokens) + first != size or UNK in tokens or \
-            not all(a < b for a, b in itertools.pairwise(tokens)):
+            not all(map(operator.lt, tokens, itertools.islice(tokens, 1, None))):
         raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
     return Vocabulary.from_sorted(tokens, unit, unk)
 
