@@ -43,7 +43,7 @@ def test_search_ranges_finds_what_a_plain_search_finds(bits, spread):
     present = rng.random(len(which)) < 0.6
     wanted = np.where(present, np.array(values)[rng.integers(low, high)],
                       rng.integers(0, top, len(which)))
-    rows, found = trie.search_ranges(words, low, high, wanted)
+    rows, found = trie.search_ranges(words, low, high, wanted, top)
     expected = np.full(len(which), -1)
     for i, (a, b) in enumerate(zip(low.tolist(), high.tolist())):
         part = values[a:b]
@@ -64,6 +64,6 @@ def test_search_ranges_ends_on_unsorted_values():
     low = rng.integers(0, 4000, 10000)
     high = low + rng.integers(1, 1000, 10000)
     wanted = rng.integers(0, 1 << 16, 10000)
-    rows, found = trie.search_ranges(words, low, high, wanted)
+    rows, found = trie.search_ranges(words, low, high, wanted, 1 << 16)
     assert ((rows >= low[found]) & (rows < high[found])).all()
     assert (values[rows] == wanted[found]).all()

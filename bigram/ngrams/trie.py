@@ -94,8 +94,8 @@ def _with_sign(low_bits):
 class TrieTables(QueryTables):
     """QueryTables over a trie: per level, packed tokens (k >= 2), packed child offsets
     (k < order) and LevelValues of ln P (or adj) and B. Where ln P is stored, a window's
-    adj is its ln P less B of its context (its parent): made where it is read, from the
-    parent row the search had."""
+    adj is its ln P less B of its context (its parent): made where it is read, from
+    the parent's B the scorer has already read."""
 
     def __init__(self, order, size, padding, rows, tokens, offsets, logprob, below,
                  stored="prob"):
@@ -128,13 +128,13 @@ class TrieTables(QueryTables):
 
     def values(self, what, k, rows):
         if what == "adj" and k > 1 and self._stored == "prob":
-            raise ValueError("a trie's adj needs the parent rows: window_adj")
+            raise ValueError("a trie's adj needs its parents' B: window_adj")
         return (self._prob_values if what == "adj" else self._below_values)[k][rows]
 
-    def window_adj(self, k, parents, rows):
+    def window_adj(self, k, rows, parent_below):
         if k == 1 or self._stored == "adj":
             return self._prob_values[k][rows]
-        return self._prob_values[k][rows] - self._below_values[k - 1][parents]
+        return self._prob_values[k][rows] - parent_below
 
     def level_logprob(self, k):
         self.guard()
@@ -187,7 +187,8 @@ class TrieTables(QueryTables):
         rows = np.full(len(parents), -1, dtype=np.int64)
         at = np.flatnonzero(low < high)
         if len(at):
-            found, where = search_ranges(self._tokens[k], low[at], high[at], tokens[at])
+            found, where = search_ranges(self._tokens[k], low[at], high[at], tokens[at],
+                                         self.size)
             rows[at[where]] = found
         return rows
 
@@ -210,29 +211,25 @@ class TrieTables(QueryTables):
 INTERPOLATION_STEPS = 4
 
 
-def search_ranges(words, low, high, wanted):
+def search_ranges(words, low, high, wanted, top):
     """(rows, which): for each query i, the row of wanted[i] among the ascending, distinct
-    values words[low[i]:high[i]] (every range non-empty and inside `words`), for the
-    queries `which` that find theirs.
+    values words[low[i]:high[i]] (every range non-empty and inside `words`, every value
+    and every wanted[i] in [0, top)), for the queries `which` that find theirs.
 
     Children's tokens are distinct and spread over the vocabulary much as uniformly as
     their ids are, so the search interpolates, as KenLM's trie does: each step reads
     one value per query still searching, at the place where the wanted token would lie
     were the range's values evenly spaced between its two known ends; a few steps
-    settle nearly every query, and the rest go on by halving. The invariant, for the
-    queries left: values[lo] < wanted < values[hi], the search strictly between.
+    settle nearly every query, and the rest go on by halving. The ends start as
+    stand-ins, -1 before the range and `top` after it (no reads), and the invariant,
+    for the queries left, is values[lo] < wanted < values[hi], the search strictly
+    between; a read always falls strictly between, so inside the range.
     """
-    hi = high - 1
-    first, last = words[low], words[hi]
+    lo, hi, want = low - 1, high, wanted
+    first = np.full(len(lo), -1, dtype=np.int64)
+    last = np.full(len(lo), top, dtype=np.int64)
+    at = np.arange(len(lo))
     rows, which = [], []
-    done = (wanted == first) | (wanted == last)
-    if done.any():
-        which.append(np.flatnonzero(done))
-        rows.append(np.where(wanted[which[-1]] == first[which[-1]], low[which[-1]],
-                             hi[which[-1]]))
-    at = np.flatnonzero((wanted > first) & (wanted < last) & (hi - low > 1))
-    lo, hi, want = low[at], hi[at], wanted[at]
-    first, last = first[at], last[at]
     step = 0
     while len(at):
         if step < INTERPOLATION_STEPS:
