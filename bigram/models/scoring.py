@@ -411,12 +411,19 @@ def tsv_lines(block):
 
 def _chunk_table():
     """Four digits of a number at a time, as little-endian uint32s of text: row m writes
-    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits)."""
-    text = [f"{q:0{m}d}".rjust(4, "\0") if m or q else "\0" * 4
-            for m in range(5) for q in range(10_000)]
-    chunks = np.frombuffer("".join(text).encode("latin-1"), dtype="<u4")
-    digits = np.array([4 - t.count("\0") for t in text], dtype=np.int64)
-    return chunks, digits
+    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits).
+    Made by arrays (fifty thousand formatted strings took a tenth of start-up)."""
+    quotients = np.arange(10_000, dtype=np.int64)
+    natural = 1 + (quotients >= 10) + (quotients >= 100) + (quotients >= 1000)
+    rows = np.arange(5, dtype=np.int64)[:, None]
+    digits = np.maximum(rows, natural[None, :])
+    digits[0, 0] = 0                       # row 0 writes nothing for 0
+    chunks = np.zeros((5, 10_000), dtype=np.uint32)
+    for byte in range(4):                  # byte 0 is the leftmost character
+        place = 3 - byte
+        char = (quotients // 10 ** place % 10 + 48).astype(np.uint32)
+        chunks |= np.where(place < digits, char, 0).astype(np.uint32) << np.uint32(8 * byte)
+    return chunks.ravel(), digits.ravel()
 
 
 _CHUNKS, _CHUNK_DIGITS = _chunk_table()
