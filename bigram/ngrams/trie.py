@@ -136,6 +136,27 @@ class TrieTables(QueryTables):
             return self._prob_values[k][rows]
         return self._prob_values[k][rows] - parent_below
 
+    def window_logprob(self, k, rows, parent_below):
+        """ln P of level k's `rows` (k >= 2) whose parents' B is `parent_below`, float64: the
+        values level_logprob gives them."""
+        if self._stored == "prob":
+            return self._prob_values[k][rows]
+        return self._prob_values[k][rows] + parent_below
+
+    def child_ranges(self, k, rows):
+        """(low, high): where the children of level k's `rows` lie in level k + 1, clipped to
+        it (a damaged file's offsets give wrong ranges, never ones outside the level)."""
+        self.guard()
+        rows = np.asarray(rows, dtype=np.int64)
+        ends = self._offsets[k][np.concatenate([rows, rows + 1])]
+        np.clip(ends, 0, self.rows[k + 1], out=ends)
+        low, high = ends[:len(rows)], ends[len(rows):]
+        return low, np.maximum(high, low)
+
+    def level_tokens(self, k, rows):
+        """The last tokens of level k's `rows` (k >= 2), below V."""
+        return np.minimum(self._tokens[k][rows], self.size - 1)
+
     def level_logprob(self, k):
         self.guard()
         if k == 1 or self._stored == "prob":
