@@ -533,3 +533,8 @@ def test_sampling_walks_the_trie_and_draws_what_the_model_file_draws(tmp_path, m
     assert mapped.sample(n=100, seed=3, prefix=prefix) == \
         original.sample(n=100, seed=3, prefix=prefix)
     assert mapped._saved.model._backoff is None
+    # And what the query file's own model, made in memory, draws by its back-off chain
+    # (the same float32 values: no rounding apart).
+    whole = bigram.load(tmp_path / "m.bq")
+    assert whole._saved.model.backoff is not None
+    assert whole.sample(n=300, seed=5) == mapped.sample(n=300, seed=5)

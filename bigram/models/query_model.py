@@ -63,7 +63,10 @@ class QueryFileModel(BackoffSampling):
 
     def trie_chain(self):
         """The sampler over the trie (trie_chain.TrieChain), made once: it keeps the contexts
-        it has made and the suffixes of the states it has met."""
+        it has made and the suffixes of the states it has met. None once the model has
+        been made in memory (then sampled as a model file's is)."""
+        if self._backoff is not None:
+            return None
         if self._chain is None:
             from bigram.models.trie_chain import TrieChain
 

@@ -24,7 +24,7 @@ suffixes: a few pages per context, never the whole file.
 
 import numpy as np
 
-from bigram.errors import ModelFileError
+from bigram.errors import BigramError, ModelFileError
 from bigram.models.backoff_chain import _UNIFORM, _segment_prefix_sums
 from bigram.ngrams.index import BOUNDARY
 
@@ -33,29 +33,68 @@ MAX_LOG_BACKOFF = 1000.0
 
 
 class _Sorted:
-    """int64 keys -> int64 values, looked up and added to by whole arrays."""
+    """int64 keys -> int64 values, looked up and added to by whole arrays: a large sorted run
+    and a small one that new keys are merged into, merged into the large one once it
+    holds an eighth as many (each key is copied a few times in all, never per addition)."""
 
     def __init__(self):
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.values = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        self.runs = [(empty, empty), (empty, empty)]
 
     def get(self, keys):
         """The value of each key; -1 where absent."""
-        at = np.searchsorted(self.keys, keys)
-        at = np.minimum(at, max(len(self.keys) - 1, 0))
-        if not len(self.keys):
-            return np.full(len(keys), -1, dtype=np.int64)
-        return np.where(self.keys[at] == keys, self.values[at], -1)
+        out = np.full(len(keys), -1, dtype=np.int64)
+        for run_keys, run_values in self.runs:
+            if len(run_keys):
+                at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+                found = run_keys[at] == keys
+                out[found] = run_values[at[found]]
+        return out
 
     def add(self, keys, values):
-        """Add keys not present (the first value of a key repeated wins)."""
+        """Add keys not present (of a key given twice, its first value)."""
         new = self.get(keys) < 0
-        keys, values = keys[new], values[new]
-        keys, first = np.unique(keys, return_index=True)
-        keys = np.concatenate([self.keys, keys])
-        values = np.concatenate([self.values, values[first]])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.values = keys[order], values[order]
+        keys, first = np.unique(keys[new], return_index=True)
+        (large, large_values), small = self.runs
+        small = _merged(small, (keys, values[new][first]))
+        if 8 * len(small[0]) > len(large):
+            self.runs = [_merged((large, large_values), small), (keys[:0], keys[:0])]
+        else:
+            self.runs = [(large, large_values), small]
+
+
+def _merged(a, b):
+    keys = np.concatenate([a[0], b[0]])
+    order = np.argsort(keys, kind="stable")
+    return keys[order], np.concatenate([a[1], b[1]])[order]
+
+
+class _Columns:
+    """Arrays of one length that grow at their end, doubling their room (appending is
+    amortised: no copy of everything per addition)."""
+
+    def __init__(self, dtypes):
+        self.n = 0
+        self.arrays = {name: np.zeros(16, dtype=dtype) for name, dtype in dtypes}
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, name):
+        return self.arrays[name][:self.n]
+
+    def extend(self, **columns):
+        """Append the columns (every name, arrays of one length)."""
+        count = len(next(iter(columns.values())))
+        need = self.n + count
+        for name, values in columns.items():
+            array = self.arrays[name]
+            if need > len(array):
+                grown = np.zeros(max(need, 2 * len(array)), dtype=array.dtype)
+                grown[:self.n] = array[:self.n]
+                self.arrays[name] = array = grown
+            array[self.n:need] = values
+        self.n = need
 
 
 class TrieChain:
@@ -76,18 +115,15 @@ class TrieChain:
         _check(self.logprob1, 1, source, unigrams=True)
         unigram = np.nan_to_num(np.exp(self.logprob1), nan=0.0)
         self.unigram_cdf = _segment_prefix_sums(unigram, np.array([0]), np.array([self.size]))
-        self.suffix = _Sorted()     # state -> the state of its suffix
+        self.suffix = _Sorted()     # state -> the state of its suffix, for states met
         # Per context level j: contexts made (row -> index), and per index the context's
-        # weight, row total and its successors' segment [start, end) in the level's store.
+        # back-off weight, row total and its successors' segment [start, end) in the store.
         self.made = {j: _Sorted() for j in range(1, self.order)}
-        self.weight = {j: np.zeros(0) for j in range(1, self.order)}
-        self.total = {j: np.zeros(0) for j in range(1, self.order)}
-        self.start = {j: np.zeros(0, dtype=np.int64) for j in range(1, self.order)}
-        self.end = {j: np.zeros(0, dtype=np.int64) for j in range(1, self.order)}
+        self.contexts = {j: _Columns(_CONTEXT) for j in range(1, self.order)}
         # Per successor level k: each stored successor's token, probability, F, F of its
-        # suffix context there, search key, trie row, and suffix row (at level k - 1).
-        self.store = {k: {name: np.zeros(0, dtype=dtype) for name, dtype in _STORE}
-                      for k in range(2, self.order + 1)}
+        # suffix context there, search key, trie row, suffix row (level k - 1) and where
+        # that suffix is stored (in level k - 1's store; k > 2).
+        self.store = {k: _Columns(_STORE) for k in range(2, self.order + 1)}
         self.bits = {k: 63 - max(rows[k - 1] - 1, 1).bit_length()
                      for k in range(2, self.order + 1)}
         self._last = (None, None)
@@ -116,7 +152,7 @@ class TrieChain:
         out = self.suffix.get(states)
         out[levels == 1] = 0
         if (out < 0).any():
-            raise ValueError("internal error: a state whose suffix was not recorded")
+            raise BigramError("internal error: a state whose suffix was not recorded")
         return out
 
     def _rows(self, states, levels):
@@ -144,20 +180,14 @@ class TrieChain:
             window = self.tables.find(j + 1, rows, tokens[at])
             found = window >= 0
             hit = at[found]
-            below = self._suffix_states(current[hit])
-            if j + 1 == self.order:
-                # A window of the full order becomes its suffix: (the context's suffix, the
-                # token), which advancing from the context's suffix finds (and records).
-                result[hit] = self.advance(below, tokens[hit])
+            # The window's suffix, (the context's suffix, the token), is what advancing from
+            # the context's suffix finds (recording its own suffixes on the way).
+            suffixes = self.advance(self._suffix_states(current[hit]), tokens[hit])
+            if j + 1 == self.order:   # a window of the full order becomes its suffix
+                result[hit] = suffixes
             else:
-                # The new state's suffix: (the context's suffix, the token), a level down.
-                if j == 1:
-                    suffix_rows = tokens[hit]
-                else:
-                    below_rows = self._rows(below, self.level_of(below))
-                    suffix_rows = np.maximum(self.tables.find(j, below_rows, tokens[hit]), 0)
                 result[hit] = self.offsets[j + 1] + window[found]
-                self.suffix.add(result[hit], self.offsets[j] + suffix_rows)
+                self.suffix.add(result[hit], suffixes)
             pending[hit] = False
             miss = at[~found]
             current[miss] = self._suffix_states(current[miss])
@@ -176,17 +206,17 @@ class TrieChain:
         return index
 
     def _make(self, j, rows):
+        """Make level-j contexts `rows` (new, distinct): weight, row total, and F at their
+        successors, as BackoffChain.__init__ makes them for every context."""
         tables, k = self.tables, j + 1
         if j > 1:
-            suffix_states = self._suffix_states(self.offsets[j] + rows)
-            suffix_rows = suffix_states - self.offsets[j - 1]
+            suffix_rows = self._suffix_states(self.offsets[j] + rows) - self.offsets[j - 1]
             below_index = self._ensure(j - 1, suffix_rows)
             own_b = tables.values("below", j, rows)
             log_b = own_b - (tables.values("below", j - 1, suffix_rows) if j > 2 else
                              self.below1[suffix_rows])
-            below_total = self.total[j - 1][below_index]
+            below_total = self.contexts[j - 1]["total"][below_index]
         else:
-            suffix_rows = None
             own_b = self.below1[rows]
             log_b = own_b.copy()
             below_total = np.full(len(rows), self.unigram_cdf[-1])
@@ -195,8 +225,7 @@ class TrieChain:
                                         f"level {j}")
         weight = np.exp(log_b)
         # Successors: the children range of each context's node.
-        ends = tables.child_ranges(j, rows)
-        low, high = ends
+        low, high = tables.child_ranges(j, rows)
         counts = high - low
         owner = np.repeat(np.arange(len(rows)), counts)
         child = np.arange(counts.sum(), dtype=np.int64) + np.repeat(
@@ -205,16 +234,22 @@ class TrieChain:
         values = tables.window_logprob(k, child, own_b[owner])
         _check(values, k, self.source)
         if k == 2:
-            child_suffix = tokens.copy()
+            child_suffix, suffix_at = tokens.copy(), np.zeros(len(child), dtype=np.int64)
             lower = self.logprob1[tokens]
             lower_cdf = self.unigram_cdf[tokens]
         else:
-            child_suffix = np.maximum(tables.find(j, suffix_rows[owner], tokens), 0)
-            # The suffix window's parent is the suffix context: its B for adj files.
+            # A successor's suffix window is a successor of the suffix context, made above.
+            # (A file that does not list a window's suffix, which no converted model lacks,
+            # gets a stored window of the suffix context instead: wrong, but a state whose
+            # suffixes are known.)
+            found = np.maximum(tables.find(j, suffix_rows[owner], tokens), 0)
+            suffix_at = self._stored_at(j, below_index[owner], found)
+            child_suffix = self.store[j]["row"][suffix_at] if len(self.store[j]) else found
             parent_b = self.below1[suffix_rows] if j == 2 else \
                 tables.values("below", j - 1, suffix_rows)
             lower = tables.window_logprob(j, child_suffix, parent_b[owner])
-            lower_cdf = self._stored_cdf(j, below_index[owner], child_suffix)
+            lower_cdf = self.store[j]["cdf"][suffix_at] if len(self.store[j]) else \
+                np.zeros(len(found))
         starts = np.cumsum(counts) - counts
         owners = np.flatnonzero(counts)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -229,36 +264,36 @@ class TrieChain:
         # Search keys: the context's index in the high bits, F rounded down below (the
         # layout of BackoffChain's keys, so a search lands where its search lands).
         bits = self.bits[k]
-        first_index = len(self.weight[j])
-        indices = first_index + np.arange(len(rows), dtype=np.int64)
+        indices = len(self.contexts[j]) + np.arange(len(rows), dtype=np.int64)
         keys = (indices[owner] << bits) | np.floor(
             np.minimum(cdf, 2.0 - 2.0 ** -40) * float(1 << (bits - 1))).astype(np.int64)
-        store = self.store[k]
-        offset = len(store["cdf"])
-        for name, array in (("token", tokens), ("prob", p), ("cdf", cdf),
-                            ("lower_cdf", lower_cdf), ("key", keys), ("row", child),
-                            ("suffix_row", child_suffix)):
-            store[name] = np.concatenate([store[name], array])
-        self.weight[j] = np.concatenate([self.weight[j], weight])
-        self.total[j] = np.concatenate([self.total[j], total])
-        self.start[j] = np.concatenate([self.start[j], offset + starts])
-        self.end[j] = np.concatenate([self.end[j], offset + starts + counts])
+        offset = len(self.store[k])
+        self.store[k].extend(token=tokens, prob=p, cdf=cdf, lower_cdf=lower_cdf, key=keys,
+                             row=child, suffix_row=child_suffix, suffix_at=suffix_at)
+        self.contexts[j].extend(weight=weight, total=total, start=offset + starts,
+                                end=offset + starts + counts)
         self.made[j].add(rows, indices)
-        # Each successor below the top is a state whose suffix is now known.
-        if k < self.order:
-            self.suffix.add(self.offsets[k] + child, self.offsets[k - 1] + child_suffix)
 
-    def _stored_cdf(self, j, index, rows):
-        """F stored for level-j windows `rows`, successors of the level-(j-1) contexts
-        made at `index` (their children ranges hold them)."""
-        store = self.store[j]
-        if not len(store["cdf"]):   # a damaged file's suffix without successors
-            return np.zeros(len(rows))
-        last = len(store["cdf"]) - 1
-        start, end = self.start[j - 1][index], self.end[j - 1][index]
+    def _stored_at(self, j, index, rows):
+        """Where level-j windows `rows`, successors of the level-(j-1) contexts made at
+        `index`, are stored (their contexts' segments hold them in row order)."""
+        store, contexts = self.store[j], self.contexts[j - 1]
+        if not len(store):   # a damaged file's suffix without successors
+            return np.zeros(len(rows), dtype=np.int64)
+        last = len(store) - 1
+        start, end = contexts["start"][index], contexts["end"][index]
         first_row = store["row"][np.minimum(start, last)]
         at = np.clip(start + rows - first_row, start, np.maximum(end - 1, start))
-        return store["cdf"][np.minimum(at, last)]
+        return np.minimum(at, last)
+
+    def _record(self, k, at):
+        """Record the suffixes of the level-k windows stored at `at` (k < order) and of their
+        suffixes, down the levels: a state a draw reaches has its suffix chain known."""
+        while k >= 2 and len(at):
+            store = self.store[k]
+            self.suffix.add(self.offsets[k] + store["row"][at],
+                            self.offsets[k - 1] + store["suffix_row"][at])
+            at, k = store["suffix_at"][at], k - 1
 
     # ------------------------------------------------------------------ drawing
 
@@ -276,7 +311,7 @@ class TrieChain:
             at = np.flatnonzero(levels == j)
             if len(at):
                 index[at] = self._ensure(j, rows[at])
-                target[at] = u[at] * self.total[j][index[at]]
+                target[at] = u[at] * self.contexts[j]["total"][index[at]]
         low = np.full(n, -1, dtype=np.int64)
         high = np.full(n, self.size, dtype=np.int64)
         tokens = np.full(n, -1, dtype=np.int64)
@@ -304,9 +339,9 @@ class TrieChain:
     def _step(self, j, at, index, target, low, high, tokens, following):
         """BackoffChain._step over the context's stored successors."""
         k = j + 1
-        store = self.store[k]
+        store, contexts = self.store[k], self.contexts[j]
         cdf, prob, token = store["cdf"], store["prob"], store["token"]
-        start, end = self.start[j][index[at]], self.end[j][index[at]]
+        start, end = contexts["start"][index[at]], contexts["end"][index[at]]
         wanted = target[at]
         bits = self.bits[k]
         queries = index[at] << bits
@@ -327,8 +362,11 @@ class TrieChain:
         tokens[at[hit]] = token[found[hit]]
         if k < self.order:
             following[at[hit]] = self.offsets[k] + store["row"][found[hit]]
-        else:
+            self._record(k, found[hit])
+        else:   # a window of the full order: the state is its suffix
             following[at[hit]] = self.offsets[k - 1] + store["suffix_row"][found[hit]]
+            if k > 2:
+                self._record(k - 1, store["suffix_at"][found[hit]])
         gap = ~hit
         at, found, start, end, wanted = at[gap], found[gap], start[gap], end[gap], wanted[gap]
         has_before = found > start
@@ -341,7 +379,7 @@ class TrieChain:
         after = np.minimum(found, max(len(token) - 1, 0))
         high[at] = np.minimum(high[at], np.where(found < end, token[after] if len(token)
                                                  else self.size, self.size))
-        weight = self.weight[j][index[at]]
+        weight = contexts["weight"][index[at]]
         with np.errstate(divide="ignore", invalid="ignore"):
             carried = base_lower + (wanted - base) / weight
         dead = ~(weight > 0)
@@ -365,7 +403,9 @@ class TrieChain:
 
 _STORE = (("token", np.int64), ("prob", np.float64), ("cdf", np.float64),
           ("lower_cdf", np.float64), ("key", np.int64), ("row", np.int64),
-          ("suffix_row", np.int64))
+          ("suffix_row", np.int64), ("suffix_at", np.int64))
+_CONTEXT = (("weight", np.float64), ("total", np.float64), ("start", np.int64),
+            ("end", np.int64))
 
 
 def _damaged(source, detail):   # the wording of formats.npzfile.damaged (a part above)

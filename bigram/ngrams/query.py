@@ -142,7 +142,7 @@ class QueryTables:
                 keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
                 keep = keep[at[keep] < n]
                 at, rows = at[keep], rows[keep]
-                parents, rows = rows, self.find(level, rows, column[at])
+                rows = self.find(level, rows, column[at])
                 hit = np.flatnonzero(rows >= 0)
                 at, rows = at[hit], rows[hit]
                 # below[at - 1] is B of each window's parent (the level before set it).
