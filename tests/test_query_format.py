@@ -538,3 +538,17 @@ def test_sampling_walks_the_trie_and_draws_what_the_model_file_draws(tmp_path, m
     whole = bigram.load(tmp_path / "m.bq")
     assert whole._saved.model.backoff is not None
     assert whole.sample(n=300, seed=5) == mapped.sample(n=300, seed=5)
+
+
+def test_sampling_refuses_a_file_that_lists_a_window_without_its_suffix(tmp_path, monkeypatch):
+    """No model bigram converts lacks a window's suffix; a hostile file that does (random
+    windows) is refused in one line when the walk meets it, not walked into states
+    with no suffix."""
+    from bigram.errors import ModelFileError
+    from bigram.models import sampling
+
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    tables, vocabulary = synthetic_tables(60, 2000, 20000, seed=4)
+    query_file.write_query_file(tmp_path / "open.bq", tables, vocabulary, {"kind": "x"})
+    with pytest.raises(ModelFileError, match="without its suffix"):
+        bigram.load(tmp_path / "open.bq").sample(n=50, seed=1)

@@ -28,6 +28,9 @@ from bigram.errors import BigramError, ModelFileError
 from bigram.models.backoff_chain import _UNIFORM, _segment_prefix_sums
 from bigram.ngrams.index import BOUNDARY
 
+# Every model bigram writes lists the suffix of each window it lists (a text's windows,
+# lmplz's ARPA files, and the general ARPA path adds what a file lacks).
+UNCLOSED = "it lists a window of {} tokens without its suffix"
 # ln b beyond this (a back-off weight of e**1000) is no model's (query_model's check).
 MAX_LOG_BACKOFF = 1000.0
 
@@ -183,6 +186,8 @@ class TrieChain:
             # The window's suffix, (the context's suffix, the token), is what advancing from
             # the context's suffix finds (recording its own suffixes on the way).
             suffixes = self.advance(self._suffix_states(current[hit]), tokens[hit])
+            if (self.level_of(suffixes) != j).any():
+                raise _damaged(self.source, UNCLOSED.format(j + 1))
             if j + 1 == self.order:   # a window of the full order becomes its suffix
                 result[hit] = suffixes
             else:
@@ -239,17 +244,15 @@ class TrieChain:
             lower_cdf = self.unigram_cdf[tokens]
         else:
             # A successor's suffix window is a successor of the suffix context, made above.
-            # (A file that does not list a window's suffix, which no converted model lacks,
-            # gets a stored window of the suffix context instead: wrong, but a state whose
-            # suffixes are known.)
-            found = np.maximum(tables.find(j, suffix_rows[owner], tokens), 0)
+            found = tables.find(j, suffix_rows[owner], tokens)
+            if (found < 0).any():
+                raise _damaged(self.source, UNCLOSED.format(k))
             suffix_at = self._stored_at(j, below_index[owner], found)
-            child_suffix = self.store[j]["row"][suffix_at] if len(self.store[j]) else found
+            child_suffix = found
             parent_b = self.below1[suffix_rows] if j == 2 else \
                 tables.values("below", j - 1, suffix_rows)
             lower = tables.window_logprob(j, child_suffix, parent_b[owner])
-            lower_cdf = self.store[j]["cdf"][suffix_at] if len(self.store[j]) else \
-                np.zeros(len(found))
+            lower_cdf = self.store[j]["cdf"][suffix_at]
         starts = np.cumsum(counts) - counts
         owners = np.flatnonzero(counts)
         with np.errstate(invalid="ignore", over="ignore"):
