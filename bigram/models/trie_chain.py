@@ -8,18 +8,21 @@ read whole. Here a context's successors are the children range of its trie node
 ([offset[row], offset[row + 1]) of the next level), and F at them needs only the
 F of its suffix context at the same tokens: so a context's arrays are made when a
 draw first stands in it, after its suffix context's (recursively down to the
-unigrams, which are read whole: one level-1 array). The suffix of every child is
-found by the trie's search (suffix context's row, token) when the context is made,
-and remembered as the suffix of the state that child becomes: states are numbered
-as BackoffModel numbers them (offsets per level), and every state a walk reaches
-was made by a draw or an advance that knew its suffix.
+unigrams, which are read whole: one level-1 array). Each successor's suffix is
+found by the trie's search (the suffix context's row, the token) when its context
+is made, and stored with it; when a draw reaches a successor, the state it becomes
+gets that suffix recorded (and the suffix's own, down the levels), as does every
+state `advance` makes. States are numbered as BackoffModel numbers them (offsets
+per level), and every state a walk stands in has its suffix chain known.
 
 Every number is computed by the same float64 operations, in the same order, as
 BackoffChain computes it from the model made in memory (integer prefix sums per
 context are the same integers whether summed per context or over a whole level),
-so the draws are the model file's, seed for seed (tests/test_query_format.py).
-What is read is the children ranges of the contexts the walk visits and of their
-suffixes: a few pages per context, never the whole file.
+so the draws are those of the query file's model made in memory, and so the model
+file's, seed for seed, wherever float32 storage leaves the values alike
+(tests/test_query_format.py). What is read is the children ranges of the contexts
+the walk visits and of their suffixes; on a Zipf model the chains soon stand in
+most frequent words, whose ranges hold a good part of level 2.
 """
 
 import numpy as np
