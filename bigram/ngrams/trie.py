@@ -7,9 +7,9 @@ ceil(log2 V) bits, and level k-1 stores, per window, where its children begin
 in level k (offsets, rows + 1 of them, in as few bits as level k's length
 needs). Window (p, t) is found by an interpolation search for t among the
 tokens of p's range (search_ranges), for a whole block of windows at once: every
-step is one gather per window still searching. A level asked about more windows than it has (a small
-model scoring a large text) gets lookup.py's hash table, built once from its
-keys, as the model file's tables do.
+step is one gather per window still searching. A level asked about more windows
+than it has (a small model scoring a large text) gets lookup.py's hash table,
+built once from its keys, as the model file's tables do.
 
 Values are adj and B (query.py) as float32, or as codes of `bits` bits into a
 level's table of bin centres (quantized). Every array may be a numpy.memmap:
