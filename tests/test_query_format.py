@@ -504,3 +504,51 @@ def test_seeded_draws_from_a_query_file_equal_the_model_files(tmp_path, unit, or
     original, mapped = bigram.load(tmp_path / "m.npz"), bigram.load(tmp_path / "m.bq")
     for seed in (1, 7):
         assert mapped.sample(n=50, seed=seed) == original.sample(n=50, seed=seed)
+
+
+@pytest.mark.parametrize("unit, order, method", [
+    ("word", 2, "modified-kneser-ney"), ("word", 3, "kneser-ney"),
+    ("word", 5, "modified-kneser-ney"), ("char", 3, "witten-bell"),
+    ("char", 6, "modified-kneser-ney")])
+def test_sampling_walks_the_trie_and_draws_what_the_model_file_draws(tmp_path, monkeypatch,
+                                                                      unit, order, method):
+    """With no model small enough for a table of every state's row, the model file samples
+    by its back-off chain over the model in memory (backoff_chain.py) and the query file
+    by the same chain over the trie, each context made when first needed
+    (trie_chain.py): the same items, seed for seed, with a prefix too, and the query
+    file's model never made in memory."""
+    from bigram.models import sampling
+
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    corpus = "chars" if unit == "char" else "words"
+    model = bigram.train(lines_of(f"{corpus}.train.txt"), order=order, unit=unit,
+                         method=method)
+    model.save(tmp_path / "m.npz")
+    convert.convert(tmp_path / "m.npz", tmp_path / "m.bq")
+    original, mapped = bigram.load(tmp_path / "m.npz"), bigram.load(tmp_path / "m.bq")
+    first = lines_of(f"{corpus}.train.txt")[0]
+    prefix = first[:2] if unit == "char" else first.split()[0]
+    for seed in (1, 7, 12345):
+        assert mapped.sample(n=300, seed=seed) == original.sample(n=300, seed=seed)
+    assert mapped.sample(n=100, seed=3, prefix=prefix) == \
+        original.sample(n=100, seed=3, prefix=prefix)
+    assert mapped._saved.model._backoff is None
+    # And what the query file's own model, made in memory, draws by its back-off chain
+    # (the same float32 values: no rounding apart).
+    whole = bigram.load(tmp_path / "m.bq")
+    assert whole._saved.model.backoff is not None
+    assert whole.sample(n=300, seed=5) == mapped.sample(n=300, seed=5)
+
+
+def test_sampling_refuses_a_file_that_lists_a_window_without_its_suffix(tmp_path, monkeypatch):
+    """No model bigram converts lacks a window's suffix; a hostile file that does (random
+    windows) is refused in one line when the walk meets it, not walked into states
+    with no suffix."""
+    from bigram.errors import ModelFileError
+    from bigram.models import sampling
+
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    tables, vocabulary = synthetic_tables(60, 2000, 20000, seed=4)
+    query_file.write_query_file(tmp_path / "open.bq", tables, vocabulary, {"kind": "x"})
+    with pytest.raises(ModelFileError, match="without its suffix"):
+        bigram.load(tmp_path / "open.bq").sample(n=50, seed=1)

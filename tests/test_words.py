@@ -178,9 +178,26 @@ def test_empty_inputs():
     assert ids.tolist() == [-1, -1] and unknown.all()
 
 
-def test_a_vocabulary_must_not_repeat_words():
-    with pytest.raises(ValueError, match="distinct"):
-        WordIndex.from_words(["a", "b", "a"])
+@pytest.mark.parametrize("bits", [1, 64])
+def test_a_vocabulary_must_not_repeat_words(bits):
+    for words in (["a", "b", "a"], ["ab", "ba", "cd", "ba"], ["ab", "ab"]):
+        with pytest.raises(ValueError, match="distinct"):
+            WordIndex.from_words(words, hash_bits=bits)
+
+
+@pytest.mark.parametrize("bits", [1, 3, 64])
+def test_an_index_of_words_grows_as_one_built_token_by_token(bits):
+    """from_words (ids known, hashes sorted once) and ids() over the same words give
+    indexes that find, and number new words, alike; with hashes that collide too."""
+    vocabulary = ["ab", "ba", "abc", "cba", "bca", "zz" * 9, "é", "x"]
+    built = WordIndex.from_words(vocabulary, hash_bits=bits)
+    grown = WordIndex(hash_bits=bits)
+    assert grown.ids(*spans_of(" ".join(vocabulary))).tolist() == list(range(8))
+    text = "x é ab zz cab ba abc " + "zz" * 9 + " q bca"
+    assert built.find(*spans_of(text)).tolist() == grown.find(*spans_of(text)).tolist() == \
+        [7, 6, 0, -1, -1, 1, 2, 5, -1, 4]
+    assert built.ids(*spans_of(text)).tolist() == grown.ids(*spans_of(text)).tolist() == \
+        [7, 6, 0, 8, 9, 1, 2, 5, 10, 4]
 
 
 def test_words_through_the_reader_with_small_blocks():

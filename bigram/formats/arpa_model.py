@@ -214,19 +214,23 @@ def arpa_vocabulary(words, path):
         raise ModelFileError(f"{path} lists no {' and no '.join(missing)} among its unigrams; "
                              "items are read and scored between <s> and </s>")
     plain = [w for w in words if w not in SPECIALS]
-    chars = [_unescape(w) for w in plain]
-    unit = "char" if plain and all(c is not None for c in chars) else "word"
-    tokens = chars if unit == "char" else plain
+    # A word model's first long word settles it (most files: no pass over every word).
+    unit = "char" if plain and all(_unescape(w) is not None for w in plain) else "word"
+    tokens = [_unescape(w) for w in plain] if unit == "char" else plain
     if unit == "char" and len(set(tokens)) != len(tokens):
         unit, tokens = "word", plain
     try:
         vocabulary = Vocabulary(tokens, unit, unk=UNK in words)
     except ValueError as error:
         raise ModelFileError(f"{path} has tokens bigram cannot use ({error})") from None
-    stoi = {t: i + vocabulary.first for i, t in enumerate(vocabulary.tokens)}
-    ids = np.array([BOUNDARY if w in ("<s>", "</s>") else vocabulary.unk_id if w == UNK
-                    else stoi[c if unit == "char" else w] for w, c in zip(
-                        words, [_unescape(w) for w in words])], dtype=np.int64)
+    stoi = dict(zip(vocabulary.tokens, range(vocabulary.first,
+                                             vocabulary.first + len(vocabulary.tokens))))
+    stoi.update({"<s>": BOUNDARY, "</s>": BOUNDARY})
+    if vocabulary.unk:
+        stoi[UNK] = vocabulary.unk_id
+    if unit == "char":
+        stoi.update({w: stoi[_unescape(w)] for w in plain})
+    ids = np.fromiter(map(stoi.__getitem__, words), dtype=np.int64, count=len(words))
     is_bos = np.array([w == "<s>" for w in words])
     is_eos = np.array([w == "</s>" for w in words])
     return vocabulary, ids, is_bos, is_eos, unit

@@ -1,11 +1,14 @@
 """A model read from a query file (formats/query_file.py): its trie mapped, not loaded.
 
 Scoring (`score`, `score --file`, `eval` on files) asks the trie (ngrams/trie.py)
-for the windows the text holds and touches only their pages. Sampling needs
-every context's full distribution and the suffix of every state, which the trie
-does not store: the first sampling query makes the whole model into a
-BackoffModel in memory (keys, suffix links found by lookups, ln P and ln
-back-off from adj and B), as loading a model file does.
+for the windows the text holds and touches only their pages. Sampling at
+temperature 1 walks the back-off chain over the trie (trie_chain.py), making
+each context's distribution when a draw first needs it, so it too reads only
+what it touches. What needs every context's full distribution (a model small
+enough for sampling.TableChain, another temperature) makes the whole model into
+a BackoffModel in memory (keys, suffix links found by lookups, ln P and ln
+back-off from adj and B), as loading a model file does; states are numbered
+alike both ways.
 """
 
 import numpy as np
@@ -23,7 +26,7 @@ class QueryFileModel(BackoffSampling):
     def __init__(self, vocabulary, tables, meta, source=""):
         super().__init__(vocabulary, tables.order)
         self.tables, self.meta, self.source = tables, meta, source
-        self._backoff = None
+        self._backoff = self._chain = None
 
     @property
     def padding(self):
@@ -57,6 +60,39 @@ class QueryFileModel(BackoffSampling):
                           "file it was made from again")
 
     # ------------------------------------------------------------------ sampling
+
+    def trie_chain(self):
+        """The sampler over the trie (trie_chain.TrieChain), made once: it keeps the contexts
+        it has made and the suffixes of the states it has met. None once the model has
+        been made in memory (then sampled as a model file's is)."""
+        if self._backoff is not None:
+            return None
+        if self._chain is None:
+            from bigram.models.trie_chain import TrieChain
+
+            self._chain = TrieChain(self.tables, self.source)
+        return self._chain
+
+    def start_state(self):
+        if self._backoff is not None:
+            return self._backoff.start_state()
+        return self.trie_chain().start_state(self.padding)
+
+    def advance(self, states, tokens):
+        if self._backoff is not None:
+            return self._backoff.advance(states, tokens)
+        return self.trie_chain().advance(states, tokens)
+
+    def n_states(self):
+        """States as BackoffModel numbers them (the empty context, then levels 1 .. N-1)."""
+        return 1 + sum(self.tables.rows[1:self.order])
+
+    def boundary_bound(self):
+        """1 (no bound) until the model is in memory: a tighter bound needs every window
+        ending in the boundary, and the sampler only tries more starts without one."""
+        if self._backoff is not None:
+            return self._backoff.boundary_bound()
+        return 1.0
 
     @property
     def backoff(self):

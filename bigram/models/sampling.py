@@ -200,6 +200,13 @@ def chain_for(model, temperature=1.0, draws=0):
     states = model.n_states()
     if states is not None and states * model.size <= TABLE_LIMIT:
         return TableChain(model, temperature, draws)
+    walk = model.trie_chain() if temperature == 1.0 and hasattr(model, "trie_chain") else None
+    if walk is not None:   # a query file, mapped
+        from bigram.models.trie_chain import ChainView
+
+        chain = ChainView(walk)
+        chain.boundary_limit = boundary_limit(model, temperature)
+        return chain
     if temperature == 1.0 and hasattr(model, "backoff") and model.backoff is not None:
         from bigram.models.backoff_chain import BackoffChain
 

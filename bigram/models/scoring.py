@@ -411,16 +411,19 @@ def tsv_lines(block):
 
 def _chunk_table():
     """Four digits of a number at a time, as little-endian uint32s of text: row m writes
-    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits; row 0
-    writes 0 as nothing). Made with numpy: it is made at every start-up."""
-    q = np.tile(np.arange(10_000, dtype=np.int64), 5)
-    m = np.repeat(np.arange(5, dtype=np.int64), 10_000)
-    digits = np.maximum(m, 1 + (q >= 10) + (q >= 100) + (q >= 1000))
-    digits[(m == 0) & (q == 0)] = 0
-    place = np.array([3, 2, 1, 0], dtype=np.int64)          # the power of ten of each byte
-    text = (q[:, None] // 10 ** place % 10 + ord("0")).astype(np.uint8)
-    text[place[None, :] >= digits[:, None]] = 0              # NULs before the digits
-    return text.reshape(-1).view("<u4"), digits
+    0..9999 with at least m digits, NUL bytes before them (row 4: all four digits).
+    Made by arrays (fifty thousand formatted strings took a tenth of start-up)."""
+    quotients = np.arange(10_000, dtype=np.int64)
+    natural = 1 + (quotients >= 10) + (quotients >= 100) + (quotients >= 1000)
+    rows = np.arange(5, dtype=np.int64)[:, None]
+    digits = np.maximum(rows, natural[None, :])
+    digits[0, 0] = 0                       # row 0 writes nothing for 0
+    chunks = np.zeros((5, 10_000), dtype=np.uint32)
+    for byte in range(4):                  # byte 0 is the leftmost character
+        place = 3 - byte
+        char = (quotients // 10 ** place % 10 + 48).astype(np.uint32)
+        chunks |= np.where(place < digits, char, 0).astype(np.uint32) << np.uint32(8 * byte)
+    return chunks.ravel(), digits.ravel()
 
 
 _CHUNKS, _CHUNK_DIGITS = _chunk_table()

@@ -33,7 +33,7 @@ class ColumnTables(QueryTables):
                 values[unlisted] = gather(np.array([self.unk_row]))[0]
         return values
 
-    def window_adj(self, k, parents, rows):
+    def window_adj(self, k, rows, parent_below):
         return self.values("adj", k, rows)
 
     def level_values(self, what, k):

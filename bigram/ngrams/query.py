@@ -142,10 +142,11 @@ class QueryTables:
                 keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
                 keep = keep[at[keep] < n]
                 at, rows = at[keep], rows[keep]
-                parents, rows = rows, self.find(level, rows, column[at])
+                rows = self.find(level, rows, column[at])
                 hit = np.flatnonzero(rows >= 0)
                 at, rows = at[hit], rows[hit]
-                adj[at] = self.window_adj(level, parents[hit], rows)
+                # below[at - 1] is B of each window's parent (the level before set it).
+                adj[at] = self.window_adj(level, rows, below[at - 1])
                 if level < self.order:
                     below[at] = self.values("below", level, rows)
         adj[1:] += below[:-1]
@@ -161,8 +162,8 @@ class QueryTables:
         """adj or B ("adj" or "below") of level k's `rows`, float64."""
         return getattr(self, what)[k][rows]
 
-    def window_adj(self, k, parents, rows):
-        """adj of level k's `rows`, whose parents (level k-1 rows) are `parents`."""
+    def window_adj(self, k, rows, parent_below):
+        """adj of level k's `rows`, whose parents' B is `parent_below` (float64)."""
         return self.adj[k][rows]
 
     def level_values(self, what, k):
@@ -205,7 +206,7 @@ class QueryTables:
             # Not listed: the longest listed suffix's values (the window minus its oldest
             # token, whose values are already those of its own longest listed suffix).
             window_adj = adj[level.suffix]
-            window_adj[found] = self.window_adj(k, rows[parent[found]], mine[found])
+            window_adj[found] = self.window_adj(k, mine[found], below[parent[found]])
             score = window_adj + below[parent]
             needed = text.final(k) > 0
             score[~needed] = np.nan

@@ -5,11 +5,11 @@ are, so the children of a level k-1 window are one contiguous range of level k:
 instead of a 64-bit key per window, level k stores each window's last token in
 ceil(log2 V) bits, and level k-1 stores, per window, where its children begin
 in level k (offsets, rows + 1 of them, in as few bits as level k's length
-needs). Window (p, t) is found by a binary search for t among the tokens of
-p's range, for a whole block of windows at once: every step is one gather per
-window still searching. A level asked about more windows than it has (a small
-model scoring a large text) gets lookup.py's hash table, built once from its
-keys, as the model file's tables do.
+needs). Window (p, t) is found by an interpolation search for t among the
+tokens of p's range (search_ranges), for a whole block of windows at once: every
+step is one gather per window still searching. A level asked about more windows
+than it has (a small model scoring a large text) gets lookup.py's hash table,
+built once from its keys, as the model file's tables do.
 
 Values are adj and B (query.py) as float32, or as codes of `bits` bits into a
 level's table of bin centres (quantized). Every array may be a numpy.memmap:
@@ -94,8 +94,8 @@ def _with_sign(low_bits):
 class TrieTables(QueryTables):
     """QueryTables over a trie: per level, packed tokens (k >= 2), packed child offsets
     (k < order) and LevelValues of ln P (or adj) and B. Where ln P is stored, a window's
-    adj is its ln P less B of its context (its parent): made where it is read, from the
-    parent row the search had."""
+    adj is its ln P less B of its context (its parent): made where it is read, from
+    the parent's B the scorer has already read."""
 
     def __init__(self, order, size, padding, rows, tokens, offsets, logprob, below,
                  stored="prob"):
@@ -128,13 +128,34 @@ class TrieTables(QueryTables):
 
     def values(self, what, k, rows):
         if what == "adj" and k > 1 and self._stored == "prob":
-            raise ValueError("a trie's adj needs the parent rows: window_adj")
+            raise ValueError("a trie's adj needs its parents' B: window_adj")
         return (self._prob_values if what == "adj" else self._below_values)[k][rows]
 
-    def window_adj(self, k, parents, rows):
+    def window_adj(self, k, rows, parent_below):
         if k == 1 or self._stored == "adj":
             return self._prob_values[k][rows]
-        return self._prob_values[k][rows] - self._below_values[k - 1][parents]
+        return self._prob_values[k][rows] - parent_below
+
+    def window_logprob(self, k, rows, parent_below):
+        """ln P of level k's `rows` (k >= 2) whose parents' B is `parent_below`, float64: the
+        values level_logprob gives them."""
+        if self._stored == "prob":
+            return self._prob_values[k][rows]
+        return self._prob_values[k][rows] + parent_below
+
+    def child_ranges(self, k, rows):
+        """(low, high): where the children of level k's `rows` lie in level k + 1, clipped to
+        it (a damaged file's offsets give wrong ranges, never ones outside the level)."""
+        self.guard()
+        rows = np.asarray(rows, dtype=np.int64)
+        ends = self._offsets[k][np.concatenate([rows, rows + 1])]
+        np.clip(ends, 0, self.rows[k + 1], out=ends)
+        low, high = ends[:len(rows)], ends[len(rows):]
+        return low, np.maximum(high, low)
+
+    def level_tokens(self, k, rows):
+        """The last tokens of level k's `rows` (k >= 2), below V."""
+        return np.minimum(self._tokens[k][rows], self.size - 1)
 
     def level_logprob(self, k):
         self.guard()
@@ -181,28 +202,15 @@ class TrieTables(QueryTables):
             return table.find(queries)
         n = self.rows[k]
         offsets = self._offsets[k - 1]
-        low = np.clip(offsets[parents], 0, n)
-        high = np.clip(offsets[parents + 1], 0, n)
-        np.maximum(high, low, out=high)
-        # Lower bound of each token in [low, high): all windows a step at a time, those
-        # whose range is down to nothing leaving the search.
-        words = self._tokens[k]
-        at = np.flatnonzero(low < high)
-        lo, hi, want = low[at], high[at], tokens[at]
-        while len(at):
-            middle = (lo + hi) >> 1
-            right = words[middle] < want
-            lo = np.where(right, middle + 1, lo)
-            hi = np.where(right, hi, middle)
-            going = lo < hi
-            if not going.all():
-                low[at[~going]] = lo[~going]
-                at, lo, hi, want = at[going], lo[going], hi[going], want[going]
-        found = low < high
+        ends = offsets[np.concatenate([parents, parents + 1])]
+        np.clip(ends, 0, n, out=ends)
+        low, high = ends[:len(parents)], ends[len(parents):]
         rows = np.full(len(parents), -1, dtype=np.int64)
-        hit = np.flatnonzero(found)
-        hit = hit[words[low[hit]] == tokens[hit]]
-        rows[hit] = low[hit]
+        at = np.flatnonzero(low < high)
+        if len(at):
+            found, where = search_ranges(self._tokens[k], low[at], high[at], tokens[at],
+                                         self.size)
+            rows[at[where]] = found
         return rows
 
     def _table(self, k, asked):
@@ -218,6 +226,57 @@ class TrieTables(QueryTables):
         with self._trie_lock:
             self._tables[k] = table
         return table
+
+
+# Interpolation steps before a search goes on by halving (ranges far from uniform).
+INTERPOLATION_STEPS = 4
+
+
+def search_ranges(words, low, high, wanted, top):
+    """(rows, which): for each query i, the row of wanted[i] among the ascending, distinct
+    values words[low[i]:high[i]] (every range non-empty and inside `words`, every value
+    and every wanted[i] in [0, top)), for the queries `which` that find theirs.
+
+    Children's tokens are distinct and spread over the vocabulary much as uniformly as
+    their ids are, so the search interpolates, as KenLM's trie does: each step reads
+    one value per query still searching, at the place where the wanted token would lie
+    were the range's values evenly spaced between its two known ends; a few steps
+    settle nearly every query, and the rest go on by halving. The ends start as
+    stand-ins, -1 before the range and `top` after it (no reads), and the invariant,
+    for the queries left, is values[lo] < wanted < values[hi], the search strictly
+    between; a read always falls strictly between, so inside the range.
+    """
+    lo, hi, want = low - 1, high, wanted
+    first = np.full(len(lo), -1, dtype=np.int64)
+    last = np.full(len(lo), top, dtype=np.int64)
+    at = np.arange(len(lo))
+    rows, which = [], []
+    step = 0
+    while len(at):
+        if step < INTERPOLATION_STEPS:
+            middle = lo + ((want - first) / (last - first) * (hi - lo)).astype(np.int64)
+            np.clip(middle, lo + 1, hi - 1, out=middle)
+        else:
+            middle = (lo + hi) >> 1
+        step += 1
+        value = words[middle]
+        hit = value == want
+        if hit.any():
+            which.append(at[hit])
+            rows.append(middle[hit])
+        right = value < want
+        lo = np.where(right, middle, lo)
+        first = np.where(right, value, first)
+        left = ~right
+        hi = np.where(left, middle, hi)
+        last = np.where(left, value, last)
+        going = ~hit & (hi - lo > 1)
+        if not going.all():
+            at, lo, hi, want, first, last = (at[going], lo[going], hi[going], want[going],
+                                             first[going], last[going])
+    if not which:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(which)
 
 
 class _Rows:

@@ -6,6 +6,8 @@ encoding is one `searchsorted`; words are found through bigram.text.words' hashe
 index. Neither loops over tokens in Python.
 """
 
+import re
+
 import numpy as np
 
 from bigram.arrays import distinct
@@ -18,6 +20,10 @@ UNITS = ("char", "word")
 _VISIBLE = {" ": "␣", "\t": "⇥", "\u00a0": "⍽"}
 
 
+# What a word may not hold (checked over all words at once, joined).
+_SEPARATOR = re.compile("[ \t\r\n\0]")
+
+
 class Vocabulary:
     """The tokens of a model: characters or words, with the boundary and optionally `<unk>`."""
 
@@ -27,7 +33,8 @@ class Vocabulary:
         tokens = sorted(set(tokens) - {UNK})
         if unit == "char" and any(len(t) != 1 for t in tokens):
             raise ValueError("vocabulary entries must be single characters")
-        if unit == "word" and any(not t or any(c in " \t\r\n\0" for c in t) for t in tokens):
+        if unit == "word" and tokens and (not tokens[0] or _SEPARATOR.search(
+                "\x01".join(tokens))):   # sorted: an empty word would be first
             raise ValueError("words must be non-empty and hold no space, tab or line break")
         self.unit, self.unk, self.tokens = unit, bool(unk), tokens
         self.first = 2 if unk else 1          # index of the first real token

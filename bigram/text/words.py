@@ -400,9 +400,27 @@ class WordIndex:
         """The index of a list of distinct words, whose ids are their positions in the list."""
         index = cls(hash_bits)
         chars, offsets = _codepoints_of(list(words))
-        index.ids(chars, offsets[:-1], offsets[1:])
-        if len(index) != len(offsets) - 1:
-            raise ValueError("the words of a vocabulary must be distinct")
+        starts, ends = offsets[:-1], offsets[1:]
+        # The ids are known (the positions): no matching, one sort of the hashes. In each
+        # group of words sharing a hash the first stands for it (as ids() would choose)
+        # and the others are found by their strings; equal words are refused.
+        hashes = word_hashes(chars, starts, ends, hash_bits)
+        order = np.argsort(hashes, kind="stable")
+        ranked = hashes[order]
+        stands = np.ones(len(order), dtype=bool)
+        np.not_equal(ranked[1:], ranked[:-1], out=stands[1:])
+        index._store((chars, offsets))
+        index._hashes, index._hash_ids = ranked[stands], order[stands]
+        others = np.flatnonzero(~stands)
+        if len(others):
+            standing = order[np.maximum.accumulate(np.where(stands, np.arange(len(order)), 0))]
+            ids, firsts = order[others], standing[others]
+            strings = _strings(chars, starts[ids], ends[ids])
+            if len(set(strings)) != len(strings) or any(
+                    same_words(chars, starts[ids], ends[ids], chars, starts[firsts],
+                               ends[firsts])):
+                raise ValueError("the words of a vocabulary must be distinct")
+            index._collided = dict(zip(strings, ids.tolist()))
         return index
 
     def __len__(self):
