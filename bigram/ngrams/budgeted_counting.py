@@ -144,47 +144,54 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             yield pad_items(mapping[frame.pop()], offsets, pads)   # not holding the frame
 
     first = np.zeros(size, np.int64)
-    for text in chunks():
+    # One pass over the text counts every level of each chunk in the chunk's own terms.
+    writers = {k: FrameWriter(space, f"local{k}") for k in range(2, order + 1)}
+    combiners = [BlockCombiner()]
+    combiners += [BlockCombiner(shared_with=combiners[0]) for _ in range(2, order)]
+    for done, text in enumerate(chunks()):
         counted = text.stream[(text.stream >= 0) & (text.position >= pads)]
         first += np.bincount(counted, minlength=size)
+        del counted
+        _count_chunk(text, order, size, pads, combiners, writers)
+        del text
+        # A chunk's arrays are freed before the next chunk's are made; glibc keeps such
+        # freed blocks otherwise, and resident memory would climb past the budget.
+        return_freed_memory()
+        if progress:
+            progress("counting n-grams", done + 1, frames)
+    del combiners
+    locals_paths = {k: writer.close() for k, writer in writers.items()}
     levels.append(level_columns(space, "level1", np.arange(size, dtype=np.int64),
                                 np.zeros(size, np.int32), first))
-    windows_path = None     # each chunk's windows at level k-1, from the pass before
-    combiner = BlockCombiner()
+    windows_path = None     # each chunk's distinct windows at level k-1, from the pass before
     for k in range(2, order + 1):
+        if progress:
+            progress(f"merging {k}-grams", 0, frames)
         sorter = WindowSorter(space, budget * SORTER_SHARE, name=f"level{k}")
         writer = FrameWriter(space, f"windows{k}") if k < order else None
         finder = _finder(space, levels, k, size, budget, windows_path) if k > 2 else None
         previous = read_frames(windows_path) if windows_path is not None else None
-        for done, text in enumerate(chunks()):
-            known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
-            if k == 2:
-                rows = known
-            else:
-                rows = _rows(finder, *next(previous))
-            keys, valid = _window_keys(rows, known, text.position, k, size)
-            at = np.flatnonzero(valid)
-            del valid
-            keys = keys[at]
-            keys, suffix, count, inverse = combiner.combine(keys, rows[at],
-                                                            text.position[at] >= pads)
-            sorter.add_combined(keys, suffix, count)
+        for done, (local, suffix, count) in enumerate(read_frames(locals_paths[k])):
+            keys = local   # level 2: the local keys are the trie's keys
+            if k > 2:
+                # Each of the chunk's distinct (k-1)-grams' row in level k-1; by induction
+                # on k the chunk's local ids are in the trie's order (both sort windows
+                # by their tokens, oldest first), so the keys stay sorted.
+                rows = _rows(finder, next(previous)[0])
+                parent = local // size
+                keys = rows[parent]
+                keys *= size
+                keys += local - parent * size
+                suffix = rows[suffix]
+                del rows, parent, local
+            sorter.add_combined(keys, suffix.astype(np.int32), count)
             if writer is not None:
-                # The chunk's distinct windows and, per position, which one ends there
-                # (+1; 0 where none): the next pass looks each distinct window up once.
-                where = np.zeros(len(known), dtype=np.int32)
-                inverse += 1
-                where[at] = inverse
-                writer.write(keys, where, sorted_first=True)
-                del where
-            del keys, suffix, count, inverse, at, rows, known, text
-            # A chunk's arrays are freed before the next chunk's are made; glibc keeps
-            # such freed blocks otherwise, and resident memory would climb past the budget.
+                writer.write(keys, sorted_first=True)
+            del keys, suffix, count
             return_freed_memory()
             if progress:
-                progress(f"counting {k}-grams", done + 1, frames)
-        if progress:
-            progress(f"merging {k}-grams", 0, None)
+                progress(f"merging {k}-grams", done + 1, frames)
+        space.removed(locals_paths.pop(k))
         if hasattr(finder, "close"):
             finder.close()
         del finder
@@ -194,6 +201,30 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             space.removed(windows_path)
         windows_path = writer.close() if writer is not None else None
     return DiskIndex(order, size, levels, padding, space)
+
+
+def _count_chunk(text, order, size, pads, combiners, writers):
+    """Count the windows of every level 2..order of one padded chunk in the chunk's own
+    terms and spill them: a level-k window is (its oldest k-1 tokens' local id at level
+    k-1, its last token), local ids being ranks among the chunk's distinct windows of a
+    level (so, as the trie's rows, in the order of their tokens). Each level's distinct
+    local keys (sorted), their suffixes' local ids at level k-1 and their counts go to
+    `writers[k]`; what follows then works on distinct windows, not on positions."""
+    known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
+    counted = text.position >= pads
+    rows = known            # each position's local id at level k-1 (level 1: the token)
+    for k in range(2, order + 1):
+        keys, valid = _window_keys(rows, known, text.position, k, size)
+        at = np.flatnonzero(valid)
+        del valid
+        keys = keys[at]
+        keys, suffix, count, inverse = combiners[k - 2].combine(keys, rows[at], counted[at])
+        writers[k].write(keys, suffix, count, sorted_first=True)
+        del keys, suffix, count
+        if k < order:
+            rows = np.full(len(known), -1, dtype=np.int32)
+            rows[at] = inverse
+        del inverse, at
 
 
 def _finder(space, levels, k, size, budget, windows_path):
@@ -206,8 +237,8 @@ def _finder(space, levels, k, size, budget, windows_path):
     if keys.nbytes <= memory // FINDER_FACTOR:
         return ColumnFinder(keys, memory, span)
     lookup = BucketedLookup(space, keys, memory, span)
-    for distinct, _ in read_frames(windows_path):
-        lookup.ask(distinct)
+    for frame in read_frames(windows_path):
+        lookup.ask(frame[0])
     lookup.resolve()
     return lookup
 
@@ -223,17 +254,13 @@ def _window_keys(rows, stream, position, k, size):
     return before, valid
 
 
-def _rows(finder, distinct, where):
-    """Each position's row at level k (-1 where no window), given a chunk's distinct
-    level-k keys, which of them ends at each position (`where`: index + 1, 0 for none)
-    and a LevelFinder of level k."""
+def _rows(finder, distinct):
+    """The rows (int64) at level k of a chunk's distinct level-k keys, found by a
+    LevelFinder of level k."""
     found = finder.find(distinct)
     if len(found) and found.min() < 0:   # every window was counted into the level
         raise InputError("the spilled text changed while it was counted")
-    lookup = np.empty(len(found) + 1, dtype=np.int32)
-    lookup[0] = -1
-    lookup[1:] = found
-    return lookup[where]
+    return found.astype(np.int64, copy=False)
 
 
 def open_space(temp_dir, needed):

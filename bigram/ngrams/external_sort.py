@@ -94,9 +94,17 @@ class BlockCombiner:
     # Probing steps after which the table is taken as too full for the block.
     MAX_STEPS = 48
 
-    def __init__(self):
-        self.table = np.zeros(0, dtype=np.int64)
+    def __init__(self, shared_with=None):
+        # The table's storage: one list shared by combiners that take turns (one per level
+        # of a chunk), so that they hold one table (the largest any of them needs), not one
+        # each; a combiner uses the first 2**bits slots of it.
+        self._storage = shared_with._storage if shared_with is not None else [
+            np.zeros(0, dtype=np.int64)]
         self.expected = None      # distinct keys of the block before
+
+    @property
+    def table(self):
+        return self._storage[0]
 
     def combine(self, keys, suffix, count):
         """(keys, suffix, count) as `combine` makes them, and each record's index in them
@@ -131,12 +139,13 @@ class BlockCombiner:
             if slots is not None:
                 break
             bits = min(most, bits + 2)
-        occupied = np.flatnonzero(self.table >= 0)
-        distinct, order = sort_keys(self.table[occupied])
+        table = self.table[:1 << bits]
+        occupied = np.flatnonzero(table >= 0)
+        distinct, order = sort_keys(table[occupied])
         # The table now says, for every slot, the rank of its key among the distinct ones.
-        self.table[occupied[order]] = np.arange(len(order), dtype=np.int64)
-        inverse = self.table[slots]
-        self.table[occupied] = -1
+        table[occupied[order]] = np.arange(len(order), dtype=np.int64)
+        inverse = table[slots]
+        table[occupied] = -1
         return distinct, inverse
 
     def _slots(self, keys, bits, steps):
@@ -144,9 +153,10 @@ class BlockCombiner:
         then holds every distinct key; None (the table cleared) when probing takes more
         than `steps` steps (None: no limit), the table being too full for the block."""
         size = 1 << bits
-        if len(self.table) != size:
-            self.table = np.full(size, -1, dtype=np.int64)
-        table = self.table
+        if len(self.table) < size:
+            self._storage[0] = np.zeros(0, dtype=np.int64)     # the old one goes first
+            self._storage[0] = np.full(size, -1, dtype=np.int64)
+        table = self.table[:size]                 # every slot of it is empty (-1)
         slots = keys.view(np.uint64) * _MULTIPLIER
         slots >>= np.uint64(64 - bits)
         slots = slots.view(np.int64)
