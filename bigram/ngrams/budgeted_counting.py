@@ -218,7 +218,8 @@ def _count_chunk(text, order, size, pads, combiners, writers):
         at = np.flatnonzero(valid)
         del valid
         keys = keys[at]
-        keys, suffix, count, inverse = combiners[k - 2].combine(keys, rows[at], counted[at])
+        keys, suffix, count, inverse = combiners[k - 2].combine(keys, rows[at], counted[at],
+                                                                   size)
         writers[k].write(keys, suffix, count, sorted_first=True)
         del keys, suffix, count
         if k < order:

@@ -71,6 +71,9 @@ def _sorted_distinct(keys):
 # A block of records is combined by one sort instead of by hashing when the block before
 # had more distinct keys than this share of its records (generated text, high orders).
 SORT_ABOVE = 0.6
+# The direct round of a combiner (BlockCombiner._direct_distinct) is given up for a level
+# once it places fewer than this share of a block's records (real text, level 2: a fifth).
+DIRECT_ABOVE = 0.5
 # Slots of the combiner's first table (8 MiB), before it knows what a block holds.
 FIRST_TABLE = 1 << 20
 # Fibonacci hashing for the combiner's home slots (as lookup.HashTable's).
@@ -101,19 +104,24 @@ class BlockCombiner:
         self._storage = shared_with._storage if shared_with is not None else [
             np.zeros(0, dtype=np.int64)]
         self.expected = None      # distinct keys of the block before
+        self.direct_share = None  # how many records the direct round placed, the block before
 
     @property
     def table(self):
         return self._storage[0]
 
-    def combine(self, keys, suffix, count):
+    def combine(self, keys, suffix, count, size=None):
         """(keys, suffix, count) as `combine` makes them, and each record's index in them
-        (int64); `count` may be bool (a record counted or not)."""
+        (int64); `count` may be bool (a record counted or not). With `size`, the keys are
+        `parent * size + token` with parents dense (a chunk's local ids, or tokens), which
+        allows a direct round first (`_direct_distinct`)."""
         keys = np.asarray(keys, dtype=np.int64)
         if not len(keys):
             empty = combine(keys, suffix, np.zeros(0, np.int64))
             return (*empty, np.zeros(0, dtype=np.int64))
-        if self.expected is not None and self.expected > SORT_ABOVE * len(keys):
+        if size is not None and (self.direct_share is None or self.direct_share >= DIRECT_ABOVE):
+            distinct, inverse = self._direct_distinct(keys, size)
+        elif self.expected is not None and self.expected > SORT_ABOVE * len(keys):
             # Few repeats (the block before was mostly distinct): one sort does it all.
             distinct, inverse = _sorted_distinct(keys)
         else:
@@ -128,6 +136,39 @@ class BlockCombiner:
         rows = np.empty(len(distinct), dtype=np.int32)
         rows[inverse] = suffix          # the same for every record of a key
         return distinct, rows, counts, inverse
+
+    def _direct_distinct(self, keys, size):
+        """_hashed_distinct of keys `parent * size + token` (parents dense and >= 0), most
+        of them placed without hashing: one token per parent is written to an array
+        indexed by parent (whichever write lands), and every record holding its parent's
+        token is that pair. On text whose windows repeat most parents of the higher levels
+        have one next token (real text, levels 4-5: 85-95% of the records), and almost all
+        do on generated text, whose pairs then need no sort either (parents come in
+        order). The other records are hashed, and the two sorted sets merged."""
+        parent = keys // size
+        token = parent * size
+        np.subtract(keys, token, out=token)
+        heads = np.full(int(parent.max()) + 1, -1, dtype=np.int64)
+        heads[parent] = token
+        rest = np.flatnonzero(heads[parent] != token)
+        self.direct_share = 1 - len(rest) / len(keys)
+        present = np.flatnonzero(heads >= 0)
+        distinct = present * size
+        distinct += heads[present]               # ascending: parents in order
+        by_parent = heads                       # reused: each parent's pair's rank
+        if len(rest):
+            others, placed = self._hashed_distinct(keys[rest])
+            # Two sorted, disjoint sets: their merge, and where each element went.
+            distinct, order = sort_keys(np.concatenate([distinct, others]))
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order), dtype=np.int64)
+            by_parent[present] = rank[:len(present)]
+            inverse = by_parent[parent]
+            inverse[rest] = rank[len(present):][placed]
+        else:
+            by_parent[present] = np.arange(len(present), dtype=np.int64)
+            inverse = by_parent[parent]
+        return distinct, inverse
 
     def _hashed_distinct(self, keys):
         """The sorted distinct keys, and each key's index in them."""
