@@ -66,12 +66,12 @@ def test_keys_of_dense_parents_placed_directly_equal_np_unique(seed):
         token = choices[parent, rng.integers(0, branching, n)]
         keys = parent * size + token
         counted = rng.random(n) < 0.9
-        assert_combines_sized(combiner, keys, counted, size)
+        assert_combines_sized(combiner, keys, counted, (parent, token, size))
 
 
-def assert_combines_sized(combiner, keys, count, size):
+def assert_combines_sized(combiner, keys, count, pairs):
     suffix = (keys % 977).astype(np.int32)
-    got = combiner.combine(keys, suffix, count, size)
+    got = combiner.combine(keys, suffix, count, pairs)
     want = reference(keys, suffix, count)
     for name, a, b in zip(("keys", "suffix", "count", "inverse"), got, want, strict=True):
         assert np.array_equal(a, b), name
@@ -136,8 +136,8 @@ def test_repeated_text_counted_within_small_budgets_equals_in_memory(
     combined = []
     combine = BlockCombiner.combine
 
-    def recorded(self, keys, suffix, count, size=None):
-        result = combine(self, keys, suffix, count, size)
+    def recorded(self, keys, suffix, count, pairs=None):
+        result = combine(self, keys, suffix, count, pairs)
         combined.append((len(keys), len(result[0])))
         return result
 

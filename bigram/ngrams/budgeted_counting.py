@@ -213,13 +213,24 @@ def _count_chunk(text, order, size, pads, combiners, writers):
     known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
     counted = text.position >= pads
     rows = known            # each position's local id at level k-1 (level 1: the token)
+    before = np.empty_like(known)
     for k in range(2, order + 1):
-        keys, valid = _window_keys(rows, known, text.position, k, size)
+        # A level-k window ends at each position holding a known token whose k-1 tokens
+        # before (within its item) are a window: its key is (their row, the token).
+        before[0] = -1
+        before[1:] = rows[:-1]
+        valid = text.position >= k - 1
+        valid &= before >= 0
+        valid &= known >= 0
         at = np.flatnonzero(valid)
         del valid
-        keys = keys[at]
-        keys, suffix, count, inverse = combiners[k - 2].combine(keys, rows[at], counted[at],
-                                                                   size)
+        parent, token = before[at], known[at]
+        keys = parent.astype(np.int64)
+        keys *= size
+        keys += token
+        keys, suffix, count, inverse = combiners[k - 2].combine(
+            keys, rows[at], counted[at], pairs=(parent, token, size))
+        del parent, token
         writers[k].write(keys, suffix, count, sorted_first=True)
         del keys, suffix, count
         if k < order:
@@ -261,17 +272,6 @@ class SortedFinder:
             return np.full(len(queries), -1, dtype=np.int64)
         found = self.keys[np.minimum(rows, len(self.keys) - 1)] == queries
         return np.where(found, rows, -1)
-
-
-def _window_keys(rows, stream, position, k, size):
-    """Trie keys of the level-k windows ending at each position (row of the k-1 tokens
-    before * V + token), and where such a window exists (as index.index_text)."""
-    before = np.full(len(stream), -1, dtype=np.int64)
-    before[1:] = rows[:-1]
-    valid = (position >= k - 1) & (before >= 0) & (stream >= 0)
-    before *= size
-    before += stream
-    return before, valid
 
 
 def _rows(finder, distinct):

@@ -110,17 +110,19 @@ class BlockCombiner:
     def table(self):
         return self._storage[0]
 
-    def combine(self, keys, suffix, count, size=None):
+    def combine(self, keys, suffix, count, pairs=None):
         """(keys, suffix, count) as `combine` makes them, and each record's index in them
-        (int64); `count` may be bool (a record counted or not). With `size`, the keys are
-        `parent * size + token` with parents dense (a chunk's local ids, or tokens), which
-        allows a direct round first (`_direct_distinct`)."""
+        (int64); `count` may be bool (a record counted or not). `pairs` (parent, token,
+        size: int arrays and an int) say that keys[i] = parent[i] * size + token[i] with
+        parents dense (a chunk's local ids, or tokens), which allows a direct round first
+        (`_direct_distinct`)."""
         keys = np.asarray(keys, dtype=np.int64)
         if not len(keys):
             empty = combine(keys, suffix, np.zeros(0, np.int64))
             return (*empty, np.zeros(0, dtype=np.int64))
-        if size is not None and (self.direct_share is None or self.direct_share >= DIRECT_ABOVE):
-            distinct, inverse = self._direct_distinct(keys, size)
+        if pairs is not None and (self.direct_share is None
+                                  or self.direct_share >= DIRECT_ABOVE):
+            distinct, inverse = self._direct_distinct(keys, *pairs)
         elif self.expected is not None and self.expected > SORT_ABOVE * len(keys):
             # Few repeats (the block before was mostly distinct): one sort does it all.
             distinct, inverse = _sorted_distinct(keys)
@@ -137,7 +139,7 @@ class BlockCombiner:
         rows[inverse] = suffix          # the same for every record of a key
         return distinct, rows, counts, inverse
 
-    def _direct_distinct(self, keys, size):
+    def _direct_distinct(self, keys, parent, token, size):
         """_hashed_distinct of keys `parent * size + token` (parents dense and >= 0), most
         of them placed without hashing: one token per parent is written to an array
         indexed by parent (whichever write lands), and every record holding its parent's
@@ -145,17 +147,14 @@ class BlockCombiner:
         have one next token (real text, levels 4-5: 85-95% of the records), and almost all
         do on generated text, whose pairs then need no sort either (parents come in
         order). The other records are hashed, and the two sorted sets merged."""
-        parent = keys // size
-        token = parent * size
-        np.subtract(keys, token, out=token)
-        heads = np.full(int(parent.max()) + 1, -1, dtype=np.int64)
+        heads = np.full(int(parent.max()) + 1, -1, dtype=token.dtype)
         heads[parent] = token
         rest = np.flatnonzero(heads[parent] != token)
         self.direct_share = 1 - len(rest) / len(keys)
         present = np.flatnonzero(heads >= 0)
         distinct = present * size
         distinct += heads[present]               # ascending: parents in order
-        by_parent = heads                       # reused: each parent's pair's rank
+        by_parent = np.empty(len(heads), dtype=np.int64)   # each parent's pair's rank
         if len(rest):
             others, placed = self._hashed_distinct(keys[rest])
             # Two sorted, disjoint sets: their merge, and where each element went.
