@@ -9,15 +9,19 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    vocabulary, the token frequencies and the held-out splits (dev/test, counted in
    memory as before) stay.
 2. The vocabulary is fixed (`--min-count`, `--max-vocab`, `<unk>`), exactly as in memory.
-3. Level k (2..N) is one pass over the spilled ids: a chunk's ids are renamed and padded,
-   each position's row at level k-1 is found (the pass before spilled the chunk's
-   distinct (k-1)-grams and which of them ends at each position, so each distinct one
-   is looked up in level k-1 once), and every window's trie key
-   `row(k-1 tokens) * V + token` is combined with its repeats in the chunk by hashing
-   (`BlockCombiner`: only the distinct keys are sorted). The combined chunk goes to a
-   `WindowSorter` with each key's suffix row and count; the sorter combines across
-   chunks, spills runs and merges them into the level: the same sorted keys, suffix
-   links and counts as `index_text` makes, hence the same model, array for array.
+3. One pass over the spilled ids counts every level of each chunk in the chunk's own
+   terms (`_count_chunk`): a chunk's ids are renamed and padded, and a level-k window
+   is (the local id of its first k-1 tokens, its last token), local ids being ranks
+   among the chunk's distinct windows of a level, hence in the trie's order. Repeats
+   are combined as they are found (`BlockCombiner`: a direct round by parent, then
+   hashing; only what is distinct is sorted), and each level's distinct windows, their
+   suffixes and counts are spilled.
+4. Level k (2..N) is then one pass over those distinct windows: the chunk's distinct
+   (k-1)-grams (spilled by the pass before as trie keys) are found in level k-1, which
+   maps the chunk's local keys and suffixes to the trie's keys and rows, still sorted.
+   They go to a `WindowSorter`, which combines across chunks, spills runs and merges
+   them into the level: the same sorted keys, suffix links and counts as `index_text`
+   makes, hence the same model, array for array.
 
 Each finished level is written to columns on disk (a DiskIndex), so the budget bounds
 everything: the chunks of text, the sorter's buffers, the merge's frames and the finder of

@@ -92,6 +92,8 @@ class BlockCombiner:
     distinct keys of the block before (a quarter full or less), so on repeated text it
     stays small enough for the cache; a block with more distinct keys than that is
     done again in a table four times larger (at most twice its records, half full).
+    Keys given with their (parent, token) pairs, parents dense, first go through a
+    direct round by parent (`_direct_distinct`), which leaves the table only the rest.
     """
 
     # Probing steps after which the table is taken as too full for the block.
