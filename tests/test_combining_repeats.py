@@ -50,6 +50,33 @@ def test_blocks_with_many_and_few_repeats(seed):
         assert_combines(combiner, keys, counted if seed % 2 else counted.astype(np.int64) * 3)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_keys_of_dense_parents_placed_directly_equal_np_unique(seed):
+    """Keys `parent * size + token` (a chunk's windows): the direct round by parent, the
+    rest hashed, the two merged; parents with one next token, with several, and blocks
+    where the round places few records (then given up for hashing)."""
+    rng = np.random.default_rng(seed)
+    combiner = BlockCombiner()
+    size = 1000
+    for parents, branching in ((300, 1), (2000, 3), (50, 200), (5000, 1), (10, 900), (700, 2)):
+        n = int(rng.integers(1, 30_000))
+        parent = rng.integers(0, parents, n)
+        # Each parent's possible next tokens: `branching` of them, fixed per parent.
+        choices = rng.integers(0, size, (parents, branching))
+        token = choices[parent, rng.integers(0, branching, n)]
+        keys = parent * size + token
+        counted = rng.random(n) < 0.9
+        assert_combines_sized(combiner, keys, counted, (parent, token, size))
+
+
+def assert_combines_sized(combiner, keys, count, pairs):
+    suffix = (keys % 977).astype(np.int32)
+    got = combiner.combine(keys, suffix, count, pairs)
+    want = reference(keys, suffix, count)
+    for name, a, b in zip(("keys", "suffix", "count", "inverse"), got, want, strict=True):
+        assert np.array_equal(a, b), name
+
+
 def test_a_block_far_more_varied_than_the_one_before_overflows_its_small_table(monkeypatch):
     rng = np.random.default_rng(5)
     combiner = BlockCombiner()
@@ -109,8 +136,8 @@ def test_repeated_text_counted_within_small_budgets_equals_in_memory(
     combined = []
     combine = BlockCombiner.combine
 
-    def recorded(self, keys, suffix, count):
-        result = combine(self, keys, suffix, count)
+    def recorded(self, keys, suffix, count, pairs=None):
+        result = combine(self, keys, suffix, count, pairs)
         combined.append((len(keys), len(result[0])))
         return result
 

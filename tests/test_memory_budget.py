@@ -542,12 +542,13 @@ def test_progress_hears_every_stage_to_its_end(tmp_path, forced):
     assert len(notes) == 1 and notes[0].startswith(f"memory budget 64 KiB, temporary folder "
                                                    f"{tmp_path} (")
     stages = list(dict.fromkeys(stage for stage, _, _ in heard))
-    assert stages == ["reading", "counting 2-grams", "merging 2-grams", "counting 3-grams",
-                      "merging 3-grams", "estimating 1-grams", "estimating 2-grams",
-                      "estimating 3-grams", "estimating"]
+    assert stages == ["reading", "counting n-grams", "merging 2-grams", "merging 3-grams",
+                      "estimating 1-grams", "estimating 2-grams", "estimating 3-grams",
+                      "estimating"]
     last = {stage: (done, total) for stage, done, total in heard}
     assert last["reading"] == (Path(path).stat().st_size,) * 2
-    assert last["counting 3-grams"][0] == last["counting 3-grams"][1] > 1
+    assert last["counting n-grams"][0] == last["counting n-grams"][1] > 1
+    assert last["merging 3-grams"] == last["counting n-grams"]
 
 
 def test_progress_hears_the_estimation_stages(tmp_path, forced):

@@ -71,6 +71,9 @@ def _sorted_distinct(keys):
 # A block of records is combined by one sort instead of by hashing when the block before
 # had more distinct keys than this share of its records (generated text, high orders).
 SORT_ABOVE = 0.6
+# The direct round of a combiner (BlockCombiner._direct_distinct) is given up for a level
+# once it places fewer than this share of a block's records (real text, level 2: a fifth).
+DIRECT_ABOVE = 0.5
 # Slots of the combiner's first table (8 MiB), before it knows what a block holds.
 FIRST_TABLE = 1 << 20
 # Fibonacci hashing for the combiner's home slots (as lookup.HashTable's).
@@ -89,23 +92,40 @@ class BlockCombiner:
     distinct keys of the block before (a quarter full or less), so on repeated text it
     stays small enough for the cache; a block with more distinct keys than that is
     done again in a table four times larger (at most twice its records, half full).
+    Keys given with their (parent, token) pairs, parents dense, first go through a
+    direct round by parent (`_direct_distinct`), which leaves the table only the rest.
     """
 
     # Probing steps after which the table is taken as too full for the block.
     MAX_STEPS = 48
 
-    def __init__(self):
-        self.table = np.zeros(0, dtype=np.int64)
+    def __init__(self, shared_with=None):
+        # The table's storage: one list shared by combiners that take turns (one per level
+        # of a chunk), so that they hold one table (the largest any of them needs), not one
+        # each; a combiner uses the first 2**bits slots of it.
+        self._storage = shared_with._storage if shared_with is not None else [
+            np.zeros(0, dtype=np.int64)]
         self.expected = None      # distinct keys of the block before
+        self.direct_share = None  # how many records the direct round placed, the block before
 
-    def combine(self, keys, suffix, count):
+    @property
+    def table(self):
+        return self._storage[0]
+
+    def combine(self, keys, suffix, count, pairs=None):
         """(keys, suffix, count) as `combine` makes them, and each record's index in them
-        (int64); `count` may be bool (a record counted or not)."""
+        (int64); `count` may be bool (a record counted or not). `pairs` (parent, token,
+        size: int arrays and an int) say that keys[i] = parent[i] * size + token[i] with
+        parents dense (a chunk's local ids, or tokens), which allows a direct round first
+        (`_direct_distinct`)."""
         keys = np.asarray(keys, dtype=np.int64)
         if not len(keys):
             empty = combine(keys, suffix, np.zeros(0, np.int64))
             return (*empty, np.zeros(0, dtype=np.int64))
-        if self.expected is not None and self.expected > SORT_ABOVE * len(keys):
+        if pairs is not None and (self.direct_share is None
+                                  or self.direct_share >= DIRECT_ABOVE):
+            distinct, inverse = self._direct_distinct(keys, *pairs)
+        elif self.expected is not None and self.expected > SORT_ABOVE * len(keys):
             # Few repeats (the block before was mostly distinct): one sort does it all.
             distinct, inverse = _sorted_distinct(keys)
         else:
@@ -121,6 +141,36 @@ class BlockCombiner:
         rows[inverse] = suffix          # the same for every record of a key
         return distinct, rows, counts, inverse
 
+    def _direct_distinct(self, keys, parent, token, size):
+        """_hashed_distinct of keys `parent * size + token` (parents dense and >= 0), most
+        of them placed without hashing: one token per parent is written to an array
+        indexed by parent (whichever write lands), and every record holding its parent's
+        token is that pair. On text whose windows repeat most parents of the higher levels
+        have one next token (real text, levels 4-5: 85-95% of the records), and almost all
+        do on generated text, whose pairs then need no sort either (parents come in
+        order). The other records are hashed, and the two sorted sets merged."""
+        heads = np.full(int(parent.max()) + 1, -1, dtype=token.dtype)
+        heads[parent] = token
+        rest = np.flatnonzero(heads[parent] != token)
+        self.direct_share = 1 - len(rest) / len(keys)
+        present = np.flatnonzero(heads >= 0)
+        distinct = present * size
+        distinct += heads[present]               # ascending: parents in order
+        by_parent = np.empty(len(heads), dtype=np.int64)   # each parent's pair's rank
+        if len(rest):
+            others, placed = self._hashed_distinct(keys[rest])
+            # Two sorted, disjoint sets: their merge, and where each element went.
+            distinct, order = sort_keys(np.concatenate([distinct, others]))
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order), dtype=np.int64)
+            by_parent[present] = rank[:len(present)]
+            inverse = by_parent[parent]
+            inverse[rest] = rank[len(present):][placed]
+        else:
+            by_parent[present] = np.arange(len(present), dtype=np.int64)
+            inverse = by_parent[parent]
+        return distinct, inverse
+
     def _hashed_distinct(self, keys):
         """The sorted distinct keys, and each key's index in them."""
         most = max(2 * len(keys) - 1, 1).bit_length()          # at most half full
@@ -131,12 +181,13 @@ class BlockCombiner:
             if slots is not None:
                 break
             bits = min(most, bits + 2)
-        occupied = np.flatnonzero(self.table >= 0)
-        distinct, order = sort_keys(self.table[occupied])
+        table = self.table[:1 << bits]
+        occupied = np.flatnonzero(table >= 0)
+        distinct, order = sort_keys(table[occupied])
         # The table now says, for every slot, the rank of its key among the distinct ones.
-        self.table[occupied[order]] = np.arange(len(order), dtype=np.int64)
-        inverse = self.table[slots]
-        self.table[occupied] = -1
+        table[occupied[order]] = np.arange(len(order), dtype=np.int64)
+        inverse = table[slots]
+        table[occupied] = -1
         return distinct, inverse
 
     def _slots(self, keys, bits, steps):
@@ -144,9 +195,10 @@ class BlockCombiner:
         then holds every distinct key; None (the table cleared) when probing takes more
         than `steps` steps (None: no limit), the table being too full for the block."""
         size = 1 << bits
-        if len(self.table) != size:
-            self.table = np.full(size, -1, dtype=np.int64)
-        table = self.table
+        if len(self.table) < size:
+            self._storage[0] = np.zeros(0, dtype=np.int64)     # the old one goes first
+            self._storage[0] = np.full(size, -1, dtype=np.int64)
+        table = self.table[:size]                 # every slot of it is empty (-1)
         slots = keys.view(np.uint64) * _MULTIPLIER
         slots >>= np.uint64(64 - bits)
         slots = slots.view(np.int64)

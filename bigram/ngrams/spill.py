@@ -222,7 +222,7 @@ def decode(data, offset):
     raw = data[offset:offset + size]
     values = np.frombuffer(zlib.decompress(raw) if LEVEL else raw, dtype=_WIDTHS[code])
     values = values.astype(np.int64)
-    if kind == 1:
+    if kind == 1 and len(values):     # (an empty array has no first value)
         values[0] = low
         np.cumsum(values, out=values)
     else:
