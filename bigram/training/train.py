@@ -81,7 +81,7 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
                                note=budget_note, budget_progress=budget_progress)
         return fit(data, settings, progress, budget_progress)
     resources, reading = settings.resources, settings.reading
-    budgeted = _budget(files, resources.memory, resources.temp_dir, order, reading.unit, padding)
+    budgeted = counting_budget(files, resources.memory, resources.temp_dir, order, reading.unit, padding)
     if budgeted is not None:
         from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 
@@ -105,7 +105,7 @@ def cluster_resources(resources):
     return replace(resources, memory=resources.memory or default_budget())
 
 
-def _budget(files, memory, temp_dir, order, unit, padding):
+def counting_budget(files, memory, temp_dir, order, unit, padding):
     """The budget (bytes) to count within, or None to count in memory: when the text is
     too large for the budget, or comes from stdin under an explicit --memory. Bigrams of
     characters (counted as byte pairs) need no memory per token and stay in memory."""
