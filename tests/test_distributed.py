@@ -340,3 +340,28 @@ def test_cluster_hash_split_merged_on_disk_is_the_cluster_model(cluster, corpora
     del on_disk
     gc.collect()
     assert not _leftovers(tmp_path)
+
+
+def test_tune_on_a_cluster_within_a_budget_is_the_in_memory_tune(cluster, corpora, tmp_path):
+    """Counts too large for --memory are merged on disk for every order tuning asks, and
+    every trial is estimated there: the same trials, losses and choice."""
+    from bigram.training.tune import tune
+
+    address, files = cluster[0].scheduler_address, corpora["word"]
+    common = dict(split="hash:70/20/10", dask=address, unit="word", block_bytes=BLOCK)
+    methods = ["witten-bell", "modified-kneser-ney"]
+    expected = tune(files, [2, 3], methods=methods, settings=TrainingSettings.of(**common))
+    got = tune(files, [2, 3], methods=methods, settings=TrainingSettings.of(
+        memory=1 << 14, temp_dir=str(tmp_path), **common))
+    assert type(got.saved.model).__name__ == "StreamedCountModel"
+    assert type(expected.saved.model).__name__ == "CountModel"
+    # Per order: five Witten-Bell strengths, modified Kneser-Ney estimated and searched.
+    assert len(got.trials) == len(expected.trials) == 14
+    for x, y in zip(expected.trials, got.trials):
+        assert (x.order, x.method, x.strength, x.discounts) == \
+            (y.order, y.method, y.strength, y.discounts)
+        assert y.dev == pytest.approx(x.dev, rel=1e-12)
+        assert y.train == pytest.approx(x.train, rel=1e-12)
+    assert (got.chosen.order, got.chosen.method) == (expected.chosen.order,
+                                                     expected.chosen.method)
+    assert got.chosen.test == pytest.approx(expected.chosen.test, rel=1e-12)
