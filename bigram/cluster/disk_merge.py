@@ -77,9 +77,7 @@ class MergedCounts:
 
 def combined_bytes(client, futures):
     """Bytes of every block's counts (an upper bound of the combined counts')."""
-    from bigram.cluster.dask_counting import _nbytes
-
-    return sum(client.gather([client.submit(_nbytes, f, pure=False) for f in futures]))
+    return sum(client.gather([client.submit(_counted_bytes, f, pure=False) for f in futures]))
 
 
 def merge_on_disk(client, futures, unit, force_unk, resources, note=None, progress=None):
@@ -130,6 +128,10 @@ def merge_on_disk(client, futures, unit, force_unk, resources, note=None, progre
 
 
 # ---------------------------------------------------------------------- on the workers
+
+
+def _counted_bytes(block):
+    return block.nbytes()
 
 
 def _header(block):
