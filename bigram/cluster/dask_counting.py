@@ -605,14 +605,9 @@ def count_on_cluster(client, arguments, unit, countings, shares=None,
         if not fits_here(combined_bytes(client, futures), budget):
             return futures
         finished = []
-    level = futures
-    while len(level) > 1:
-        pairs = [client.submit(combine, a, b, pure=False)
-                 for a, b in zip(level[0::2], level[1::2])]
-        level = pairs + ([level[-1]] if len(level) % 2 else [])
-    root = level[0]
+    root = tree_combine(client, futures)
     # Only the root is held here, so each result is freed on the cluster once combined.
-    del futures, level
+    del futures
     for done, future in enumerate(finished, 1):
         if future.status == "error":
             future.result()
@@ -622,6 +617,25 @@ def count_on_cluster(client, arguments, unit, countings, shares=None,
     if budget is None:
         _check_fits(size)
     return root.result()
+
+
+def tree_combine(client, futures):
+    """A future of the BlockCounts of every one of `futures`, combined pairwise in a tree of
+    tasks on the cluster."""
+    level = futures
+    while len(level) > 1:
+        pairs = [client.submit(combine, a, b, pure=False)
+                 for a, b in zip(level[0::2], level[1::2])]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+def _held_out_part(block):
+    """A block's counts without its training split (and its tokens all, as they are)."""
+    counts = {key: {s: index for s, index in splits.items() if s != "train"}
+              for key, splits in block.counts.items()}
+    return BlockCounts(block.tokens, block.first_seen, counts, dict(block.items),
+                       block.bytes_read, block.blocks)
 
 
 def _available_memory():
@@ -709,7 +723,10 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
         if isinstance(total, list):   # too large to combine here: merged on disk
             from bigram.cluster.disk_merge import merge_on_disk
 
-            total = merge_on_disk(session.client, total, unit, force_unk, resources, note,
+            client = session.client
+            held_out = tree_combine(client, [client.submit(_held_out_part, f, pure=False)
+                                             for f in total]) if shares is not None else None
+            total = merge_on_disk(client, total, held_out, unit, force_unk, resources, note,
                                   budget_progress)
     labels = ", ".join(arguments) if arguments else "names.txt (bundled)"
     if total is None or not total.items:

@@ -19,8 +19,8 @@ level) ascends too. So each block's level k, renamed as it arrives, is a sorted 
 (`ngrams.external_sort.merge_runs` merges the runs and adds the counts of equal keys), and
 its row map is a walk of the block's keys along the merged keys.
 
-The held-out splits (dev, test) are merged in memory, as the budgeted path of one process
-keeps them.
+The held-out splits (dev, test) are combined on the cluster (without the training split)
+and kept in memory here, as the budgeted path of one process keeps them.
 """
 
 import weakref
@@ -80,11 +80,13 @@ def combined_bytes(client, futures):
     return sum(client.gather([client.submit(_counted_bytes, f, pure=False) for f in futures]))
 
 
-def merge_on_disk(client, futures, unit, force_unk, resources, note=None, progress=None):
+def merge_on_disk(client, futures, held_out, unit, force_unk, resources, note=None,
+                  progress=None):
     """MergedCounts of the blocks `futures` (BlockCounts on the cluster), the training split
     of every counting merged into a DiskIndex within `resources.memory` bytes, under
-    `resources.temp_dir`; `note(text)` hears the plan, `progress(stage, done, total)` the
-    levels."""
+    `resources.temp_dir`; `held_out` (a future of one BlockCounts, or None) holds the
+    held-out splits' counts, combined on the cluster. `note(text)` hears the plan,
+    `progress(stage, done, total)` the levels."""
     budget = int(resources.memory)
     needed = DISK_PER_COUNTED_BYTE * combined_bytes(client, futures)
     headers = [client.submit(_header, f, pure=False) for f in futures]
@@ -106,15 +108,10 @@ def merge_on_disk(client, futures, unit, force_unk, resources, note=None, progre
                      f"({human_bytes(free_bytes(space.folder))} free); merging the cluster's "
                      "counts on disk")
             maps = [_token_map(space, client, future, position) for future in futures]
-            merger = _Merger(client, futures, shapes, key, space, budget, progress)
-            splits = {s for shape in shapes for s in shape[key]}
             tables[key] = {}
-            for split in [s for s in SPLITS if s in splits]:
-                if split == "train":
-                    tables[key][split] = merger.disk_index(maps, len(vocabulary))
-                else:
-                    tables[key][split] = _held_out(client, futures, shapes, key, split,
-                                                   maps, len(vocabulary))
+            if any("train" in shape[key] for shape in shapes):
+                merger = _Merger(client, futures, shapes, key, space, budget, progress)
+                tables[key]["train"] = merger.disk_index(maps, len(vocabulary))
             remove(space, *maps)
             if "train" in tables[key]:   # the folder goes when the training counts do
                 weakref.finalize(tables[key]["train"], space.close)
@@ -124,6 +121,10 @@ def merge_on_disk(client, futures, unit, force_unk, resources, note=None, progre
         for space in spaces:
             space.close()
         raise
+    if held_out is not None:
+        for key, splits in _held_out(held_out.result(), position, len(vocabulary)).items():
+            tables[key].update(splits)
+            tables[key] = {s: tables[key][s] for s in SPLITS if s in tables[key]}
     return MergedCounts(vocabulary, tables, first_seen, items, bytes_read, len(futures))
 
 
@@ -147,10 +148,6 @@ def _level_slice(block, key, split, k, start, stop):
     """Rows start..stop-1 of level k of a block's index: (keys, suffix, count)."""
     level = block.counts[key][split].level(k)
     return level.keys[start:stop], level.suffix[start:stop], level.count[start:stop]
-
-
-def _block_index(block, key, split):
-    return block.counts[key][split]
 
 
 def _tokens(block):
@@ -187,18 +184,15 @@ def _token_map(space, client, future, position):
     return write_column(space, "token-map", mapping)
 
 
-def _held_out(client, futures, shapes, key, split, maps, size):
-    """A held-out split's index, the blocks' summed in memory (as one process keeps it)."""
-    total = None
-    for future, shape, mapping in zip(futures, shapes, maps):
-        if split not in shape[key]:
-            continue
-        index = client.submit(_block_index, future, key, split, pure=False).result()
-        if total is None:
-            total = merge_indexes([index], [mapping.load()], size)
-        else:
-            total = merge_indexes([total, index], [np.arange(size), mapping.load()], size)
-    return total
+def _held_out(combined, position, size):
+    """The held-out splits' indexes (BlockCounts `combined`: their tokens alone) renamed
+    into the vocabulary: (order, padding) -> {split: NgramIndex}."""
+    mapping = np.zeros(len(combined.tokens) + 1, dtype=np.int64)
+    mapping[1:] = np.fromiter((position[t] for t in combined.tokens), dtype=np.int64,
+                              count=len(combined.tokens))
+    return {key: {split: merge_indexes([index], [mapping], size)
+                  for split, index in splits.items() if split != "train"}
+            for key, splits in combined.counts.items()}
 
 
 class _Merger:
