@@ -23,6 +23,7 @@ The held-out splits (dev, test) are combined on the cluster (without the trainin
 and kept in memory here, as the budgeted path of one process keeps them.
 """
 
+import pickle
 import weakref
 from dataclasses import dataclass
 
@@ -151,7 +152,9 @@ def _level_slice(block, key, split, k, start, stop):
 
 
 def _tokens(block):
-    return block.tokens
+    # Pickled as one object: Dask serializes a returned list item by item (18 s for
+    # 200,000 words, against 0.5 s inside a tuple).
+    return pickle.dumps(block.tokens, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ---------------------------------------------------------------------- here
@@ -178,7 +181,7 @@ def _union(headers):
 
 def _token_map(space, client, future, position):
     """A column: each of a block's token ids (0 the boundary) -> its vocabulary id."""
-    tokens = client.submit(_tokens, future, pure=False).result()
+    tokens = pickle.loads(client.submit(_tokens, future, pure=False).result())
     mapping = np.zeros(len(tokens) + 1, dtype=np.int64)
     mapping[1:] = np.fromiter((position[t] for t in tokens), dtype=np.int64, count=len(tokens))
     return write_column(space, "token-map", mapping)
