@@ -23,6 +23,7 @@ The held-out splits (dev, test) are combined on the cluster (without the trainin
 and kept in memory here, as the budgeted path of one process keeps them.
 """
 
+import collections
 import pickle
 import weakref
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ from bigram.text.vocabulary import UNK, Vocabulary
 # Shares of the budget: the merge's open frames; each gather of a row map (parents,
 # suffix links, tokens).
 MERGE_SHARE, GATHER_SHARE = 0.3, 0.15
+# Slices of a block's level asked of its worker ahead of the one being renamed here.
+SLICES_AHEAD = 2
 # Temporary disk per byte of the blocks' counts: each block's renamed runs, the merged
 # levels, the row maps, and estimation's columns (as budgeted_counting's estimate).
 DISK_PER_COUNTED_BYTE = 4
@@ -215,16 +218,17 @@ class _Merger:
         self.gather = int(budget * GATHER_SHARE)
 
     def _slices(self, b, k):
-        """(keys, suffix, count) of level k of block b, a slice at a time; the slices are
-        asked for at once and fetched one by one (each freed on the cluster once here)."""
+        """(keys, suffix, count) of level k of block b, a slice at a time; a few slices are
+        asked for ahead (each a copy on the worker until it is here)."""
         length = self.lengths[b][k - 1]
-        asked = [self.client.submit(_level_slice, self.futures[b], self.key, "train", k,
-                                    start, start + self.rows, pure=False)
-                 for start in range(0, length, self.rows)]
-        for i, future in enumerate(asked):
-            yield future.result()
-            future.release()
-            asked[i] = None
+        asked = collections.deque()
+        for start in range(0, length, self.rows):
+            asked.append(self.client.submit(_level_slice, self.futures[b], self.key, "train",
+                                            k, start, start + self.rows, pure=False))
+            if len(asked) > SLICES_AHEAD:
+                yield _fetched(asked.popleft())
+        while asked:
+            yield _fetched(asked.popleft())
 
     def disk_index(self, maps, size):
         """The merged DiskIndex over `size` tokens (`maps`: each block's token map)."""
@@ -312,6 +316,12 @@ class _Merger:
         for frame in read_frames(run):
             writer.append(_sorted_rows(keys, frame[0], window))
         return writer.close()
+
+
+def _fetched(future):
+    result = future.result()
+    future.release()
+    return result
 
 
 def _sorted_rows(column, keys, window):

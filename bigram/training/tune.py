@@ -28,6 +28,8 @@ DEFAULT_STRENGTHS = {
     "kneser-ney": [None, 0.1, 0.3, 0.5, 0.7, 0.9],
 }
 DEFAULT_REGS = [0.001, 0.01, 0.1]
+NEURAL_ON_DISK = ("tune --model neural reads the counts whole, and this text is counted on "
+                  "disk within --memory; tune count models, or give a larger --memory")
 
 
 def parse_list(text, kind, name):
@@ -141,6 +143,8 @@ def _tune(files, orders, kind, grid, settings, on_trial, dask_progress):
             tried = [(Trial(order, method, strength),
                       _count_model(data, counts, method, strength, budget=source.budget))]
         else:
+            if hasattr(counts["train"], "space"):   # a cluster's counts merged on disk
+                raise OptionError(NEURAL_ON_DISK)
             model = NeuralModel.fit(data.vocabulary, counts["train"], neural.steps, neural.lr,
                                     strength, neural.seed)
             tried = [(Trial(order, method, strength), model)]
@@ -205,9 +209,7 @@ class _Counts:
                 files, resources.memory, resources.temp_dir, max(orders), reading.unit,
                 padding) is not None
         if kind == "neural" and self.on_disk["makemore"]:
-            raise OptionError("tune --model neural reads the counts whole, and this text is "
-                              "counted on disk within --memory; tune count models, or give "
-                              "a larger --memory")
+            raise OptionError(NEURAL_ON_DISK)
 
     def data(self, order, padding):
         """The TrainingData (its vocabulary, splits, items) of the counts at `order`."""
