@@ -365,3 +365,18 @@ def test_tune_on_a_cluster_within_a_budget_is_the_in_memory_tune(cluster, corpor
     assert (got.chosen.order, got.chosen.method) == (expected.chosen.order,
                                                      expected.chosen.method)
     assert got.chosen.test == pytest.approx(expected.chosen.test, rel=1e-12)
+
+
+def test_an_interrupted_merge_on_disk_leaves_nothing(cluster, corpora, tmp_path, monkeypatch):
+    """Ctrl-C while the cluster's counts are merged on disk: no temporary file is left."""
+    from bigram.cluster import disk_merge
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(disk_merge, "_sorted_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(corpora["word"], TrainingSettings.of(
+            unit="word", order=3, test_size=0, dask=cluster[0].scheduler_address,
+            block_bytes=BLOCK, memory=1 << 14, temp_dir=str(tmp_path)))
+    assert not _leftovers(tmp_path)
