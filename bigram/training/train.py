@@ -62,7 +62,8 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
     of `settings.reading.block_bytes` (see bigram.cluster.dask_counting), and
     `dask_progress(done, total, dashboard)` hears of finished blocks; the model is the
     one of one process. Counts too large for the budget below are merged on disk here
-    (bigram.cluster.disk_merge) and estimated as the budgeted path's. `progress(step, loss)` hears of neural training steps.
+    (bigram.cluster.disk_merge) and estimated as the budgeted path's. `progress(step,
+    loss)` hears of neural training steps.
 
     `settings.resources.memory` (bytes; default half of physical memory) bounds counting:
     a text too large for the in-memory counter is counted with sorted runs spilled under
@@ -81,7 +82,8 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
                                note=budget_note, budget_progress=budget_progress)
         return fit(data, settings, progress, budget_progress)
     resources, reading = settings.resources, settings.reading
-    budgeted = counting_budget(files, resources.memory, resources.temp_dir, order, reading.unit, padding)
+    budgeted = counting_budget(files, resources.memory, resources.temp_dir, order,
+                               reading.unit, padding)
     if budgeted is not None:
         from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 
