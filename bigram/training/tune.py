@@ -9,13 +9,14 @@ searches its 3 x order discounts on dev (`search_discounts`).
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bigram.errors import OptionError
 from bigram.formats.saved import SavedModel, build_meta
 from bigram.limits import check_seed
 from bigram.models.evaluation import report_from_index, report_from_totals
 from bigram.models.language_models import CountModel, NeuralModel
+from bigram.ngrams.index import NgramIndex
 from bigram.ngrams.smoothing import METHODS, check
 from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Estimation, TrainingSettings
@@ -91,8 +92,8 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     order in one pass per padding; the split must then be a hash split ('hash:80/10/10').
 
     `settings.resources` bounds memory as for training: a text too large for the budget
-    is counted on disk once per order (bigram.ngrams.budgeted_training_data; a cluster's
-    counts merged on disk) and every count model is estimated and scored on dev by the
+    is counted on disk (bigram.ngrams.budgeted_training_data; a cluster's counts merged
+    on disk) and every count model is estimated and scored on dev by the
     streaming stages, so the trials, their losses and the choice are those of memory.
     The neural model reads its counts whole and is refused then.
     """
@@ -192,7 +193,8 @@ class _Counts:
 
     In memory the data is read once per padding (its token ids kept) and counted again
     at each order; within a memory budget each order is counted on disk (the training
-    split a DiskIndex), the text read once per order."""
+    split a DiskIndex), the text read once per order, except with sentence padding
+    (modified Kneser-Ney), whose lower orders are the first levels of the highest."""
 
     def __init__(self, files, orders, kind, settings, dask_progress):
         from bigram.training.budget import default_budget
@@ -224,7 +226,16 @@ class _Counts:
         """{split: counts} at `order` (the training split a DiskIndex when on disk)."""
         if (order, padding) in self.tables:
             return self.tables[order, padding]
-        if self.on_disk[padding]:
+        top = max(self.orders)
+        if self.on_disk[padding] and padding == "sentence" and order < top:
+            # One <s> whatever the order: the counts at a lower order are the first levels
+            # of the highest order's, so that one is counted (the text read) once.
+            whole = self.data(top, padding)
+            data = replace(whole, order=order,
+                           counts={s: _lower(index, order) for s, index in whole.counts.items()})
+            self.loaded[order, padding] = data
+            self.tables[order, padding] = data.counts
+        elif self.on_disk[padding]:
             from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 
             resources = self.settings.resources
@@ -253,6 +264,19 @@ class _Counts:
             data = load_training_data(self.files, settings.reading, max(orders), padding)
         _check_dev(data)
         return data
+
+
+def _lower(index, order):
+    """The index of the first `order` levels of a sentence-padded index (in memory or on
+    disk, sharing its levels)."""
+    if hasattr(index, "space"):
+        from bigram.ngrams.disk_index import DiskIndex
+
+        lower = DiskIndex(order, index.size, index.levels[:order + 1], index.padding,
+                          index.space)
+        lower.whole = index   # the folder is removed when the whole index goes
+        return lower
+    return NgramIndex(order, index.size, index.levels[:order + 1], index.padding)
 
 
 def _check_dev(data):
