@@ -261,3 +261,122 @@ def test_tune_on_a_cluster_scores_the_hash_split(cluster, corpora):
         trained = train_model(files, TrainingSettings.of(order=trial.order, method="kneser-ney", smoothing=0.5, split="hash:70/20/10", dask=address, block_bytes=BLOCK))
         dev = {r.name: r for r in trained.reports}["dev"]
         assert trial.dev == pytest.approx(dev.nll, rel=1e-12)
+
+
+# ---------------------------------------------------------------------- within --memory
+
+BUDGETED = [(unit, order, method) for unit, order in (("char", 4), ("word", 3))
+            for method in ("add-k", "witten-bell", "kneser-ney", "modified-kneser-ney")]
+
+
+def _model_file_arrays(saved, path):
+    from test_memory_budget import model_arrays
+
+    from bigram.formats.modelfile import save
+
+    save(path, saved)
+    return model_arrays(path)
+
+
+def _leftovers(folder):
+    return [p for p in folder.iterdir() if p.name.startswith("bigram-build-")]
+
+
+@pytest.mark.parametrize("unit,order,method", BUDGETED)
+def test_cluster_counts_too_large_for_the_budget_merge_on_disk(cluster, tmp_path, unit, order,
+                                                               method):
+    """Under a budget the combined counts do not fit, the blocks' counts are merged on the
+    client's disk (a DiskIndex, many blocks, merges in several passes) and estimated there:
+    the model file is the one-process in-memory model's, array for array."""
+    import gc
+
+    from test_memory_budget import random_corpus
+
+    path = str(random_corpus(tmp_path / "c.txt", order, unit, lines=500))
+    common = dict(method=method, order=order, unit=unit, test_size=0)
+    plain = train_model([path], TrainingSettings.of(**common))
+    budgeted = train_model([path], TrainingSettings.of(
+        dask=cluster[0].scheduler_address, block_bytes=BLOCK // 4, memory=1 << 14,
+        temp_dir=str(tmp_path), **common))
+    assert budgeted.data.cluster["blocks"] > 10
+    assert type(budgeted.data.counts["train"]).__name__ == "DiskIndex"
+    assert type(budgeted.saved.model).__name__ == "StreamedCountModel"
+    a = _model_file_arrays(plain.saved, tmp_path / "a.npz")
+    b = _model_file_arrays(budgeted.saved, tmp_path / "b.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+    [x], [y] = plain.reports, budgeted.reports
+    assert (x.name, x.tokens) == (y.name, y.tokens)
+    assert y.log_likelihood == pytest.approx(x.log_likelihood, rel=1e-12)
+    del budgeted
+    gc.collect()
+    assert not _leftovers(tmp_path)
+
+
+def test_cluster_hash_split_merged_on_disk_is_the_cluster_model(cluster, corpora, tmp_path):
+    """With dev and test splits: the on-disk merge gives the in-memory merge's model and
+    held-out losses; a budget the counts fit keeps the combined counts in memory."""
+    import gc
+
+    address = cluster[0].scheduler_address
+    common = dict(unit="word", order=3, method="modified-kneser-ney", split="hash:70/20/10",
+                  dask=address, block_bytes=BLOCK)
+    in_memory = train_model(corpora["word"], TrainingSettings.of(memory=1 << 30, **common))
+    assert type(in_memory.data.counts["train"]).__name__ == "NgramIndex"
+    on_disk = train_model(corpora["word"], TrainingSettings.of(
+        memory=1 << 14, temp_dir=str(tmp_path), **common))
+    assert type(on_disk.data.counts["train"]).__name__ == "DiskIndex"
+    a = _model_file_arrays(in_memory.saved, tmp_path / "a.npz")
+    b = _model_file_arrays(on_disk.saved, tmp_path / "b.npz")
+    assert a.keys() == b.keys() and {"data_dev_3_keys", "data_test_3_keys"} <= a.keys()
+    for name in a:
+        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+    assert [(r.name, r.tokens) for r in on_disk.reports] == \
+        [(r.name, r.tokens) for r in in_memory.reports]
+    for x, y in zip(in_memory.reports, on_disk.reports):
+        assert y.log_likelihood == pytest.approx(x.log_likelihood, rel=1e-12)
+    del on_disk
+    gc.collect()
+    assert not _leftovers(tmp_path)
+
+
+def test_tune_on_a_cluster_within_a_budget_is_the_in_memory_tune(cluster, corpora, tmp_path):
+    """Counts too large for --memory are merged on disk for every order tuning asks, and
+    every trial is estimated there: the same trials, losses and choice."""
+    from bigram.training.tune import tune
+
+    address, files = cluster[0].scheduler_address, corpora["word"]
+    common = dict(split="hash:70/20/10", dask=address, unit="word", block_bytes=BLOCK)
+    methods = ["witten-bell", "modified-kneser-ney"]
+    expected = tune(files, [2, 3], methods=methods, settings=TrainingSettings.of(**common))
+    got = tune(files, [2, 3], methods=methods, settings=TrainingSettings.of(
+        memory=1 << 14, temp_dir=str(tmp_path), **common))
+    assert type(got.saved.model).__name__ == "StreamedCountModel"
+    assert type(expected.saved.model).__name__ == "CountModel"
+    # Per order: five Witten-Bell strengths, modified Kneser-Ney estimated and searched.
+    assert len(got.trials) == len(expected.trials) == 14
+    for x, y in zip(expected.trials, got.trials):
+        assert (x.order, x.method, x.strength, x.discounts) == \
+            (y.order, y.method, y.strength, y.discounts)
+        assert y.dev == pytest.approx(x.dev, rel=1e-12)
+        assert y.train == pytest.approx(x.train, rel=1e-12)
+    assert (got.chosen.order, got.chosen.method) == (expected.chosen.order,
+                                                     expected.chosen.method)
+    assert got.chosen.test == pytest.approx(expected.chosen.test, rel=1e-12)
+
+
+def test_an_interrupted_merge_on_disk_leaves_nothing(cluster, corpora, tmp_path, monkeypatch):
+    """Ctrl-C while the cluster's counts are merged on disk: no temporary file is left."""
+    from bigram.cluster import disk_merge
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(disk_merge, "_sorted_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(corpora["word"], TrainingSettings.of(
+            unit="word", order=3, test_size=0, dask=cluster[0].scheduler_address,
+            block_bytes=BLOCK, memory=1 << 14, temp_dir=str(tmp_path)))
+    assert not _leftovers(tmp_path)

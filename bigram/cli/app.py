@@ -878,6 +878,14 @@ def tune_command(
     dask_workers: DaskWorkersOption = None,
     dask_timeout: DaskTimeoutOption = None,
     oversubscribe: OversubscribeOption = False,
+    memory: Annotated[Optional[str], typer.Option(
+        "--memory", help="Memory budget, such as 1G, 500M or 40% (of physical memory): a text "
+        "too large for it is counted on disk once per order and every count model is "
+        "estimated and scored within it (--model neural is refused then) (default: half of "
+        "physical memory).", show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Folder for the temporary files of tuning within --memory "
+        "(default: the system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Train every setting on train, choose the best on dev, report its test loss once."""
@@ -885,11 +893,14 @@ def tune_command(
     from bigram.cli.inputs import files_or_stdin
     from bigram.cluster.dask_counting import check_workers, client_visible
     from bigram.settings import TrainingSettings
+    from bigram.training.budget import check_temp_dir, parse_memory
     from bigram.training.tune import discounts_record, parse_list, tune
 
     check_output_name(output)
     files = files_or_stdin(files)
     check_workers(dask_workers, oversubscribe)
+    budget = parse_memory(memory) if memory is not None else None
+    check_temp_dir(temp_dir)
     out = output or default_model_path()
     inputs = _text_inputs(client_visible(files) if dask else files)
     _check_output_path(out, "model", inputs, force)
@@ -900,7 +911,8 @@ def tune_command(
     settings = TrainingSettings.of(
         model=kind.value, split=split, split_seed=split_seed, encoding_errors=encoding_errors.value,
         steps=steps, lr=lr, unit=unit.value, min_count=min_count, max_vocab=max_vocab,
-        dask=dask, dask_workers=dask_workers, dask_timeout=dask_timeout)
+        dask=dask, dask_workers=dask_workers, dask_timeout=dask_timeout, memory=budget,
+        temp_dir=None if temp_dir is None else str(temp_dir))
     result = tune(files or [], parse_list(order, int, "order"), kind.value, methods,
                   parse_list(smoothing, float, "smoothing"), parse_list(reg, float, "reg"),
                   settings, dask_progress=_cluster_progress() if dask else None)

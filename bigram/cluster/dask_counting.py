@@ -577,9 +577,13 @@ class Session:
 
 def count_on_cluster(client, arguments, unit, countings, shares=None,
                      split_seed=DEFAULT_SPLIT_SEED, encoding_errors="strict",
-                     block_bytes=CLUSTER_BLOCK_BYTES, progress=None):
+                     block_bytes=CLUSTER_BLOCK_BYTES, progress=None, budget=None):
     """The BlockCounts of every input, counted block by block and combined in a tree on the
-    cluster; `progress(done, total)` is called as blocks finish."""
+    cluster; `progress(done, total)` is called as blocks finish.
+
+    With a `budget` (bytes), the blocks' futures instead (a list, left on the cluster)
+    when their counts, summed, are too large to be estimated here within it (or within
+    the memory available): cluster.disk_merge merges them on disk."""
     from distributed import as_completed
 
     specs = client.submit(plan_blocks, arguments, block_bytes, pure=False).result()
@@ -590,22 +594,48 @@ def count_on_cluster(client, arguments, unit, countings, shares=None,
     futures = [client.submit(count_block, spec, unit, countings, shares, split_seed,
                              encoding_errors, pure=False) for spec in specs]
     finished = as_completed(futures)
-    level = futures
-    while len(level) > 1:
-        pairs = [client.submit(combine, a, b, pure=False)
-                 for a, b in zip(level[0::2], level[1::2])]
-        level = pairs + ([level[-1]] if len(level) % 2 else [])
-    root = level[0]
+    if budget is not None:
+        for done, future in enumerate(finished, 1):
+            if future.status == "error":
+                future.result()
+            if progress is not None:
+                progress(done, len(specs))
+        from bigram.cluster.disk_merge import combined_bytes
+
+        if not fits_here(combined_bytes(client, futures), budget):
+            return futures
+        finished = []
+    root = tree_combine(client, futures)
     # Only the root is held here, so each result is freed on the cluster once combined.
-    del futures, level
+    del futures
     for done, future in enumerate(finished, 1):
         if future.status == "error":
             future.result()
         if progress is not None:
             progress(done, len(specs))
     size = client.submit(_nbytes, root, pure=False).result()
-    _check_fits(size)
+    if budget is None:
+        _check_fits(size)
     return root.result()
+
+
+def tree_combine(client, futures):
+    """A future of the BlockCounts of every one of `futures`, combined pairwise in a tree of
+    tasks on the cluster."""
+    level = futures
+    while len(level) > 1:
+        pairs = [client.submit(combine, a, b, pure=False)
+                 for a, b in zip(level[0::2], level[1::2])]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+def _held_out_part(block):
+    """A block's counts without its training split (and its tokens all, as they are)."""
+    counts = {key: {s: index for s, index in splits.items() if s != "train"}
+              for key, splits in block.counts.items()}
+    return BlockCounts(block.tokens, block.first_seen, counts, dict(block.items),
+                       block.bytes_read, block.blocks)
 
 
 def _available_memory():
@@ -619,6 +649,14 @@ def _available_memory():
     return None
 
 
+def fits_here(size, budget):
+    """Whether combined counts of `size` bytes are estimated in memory here: within the
+    budget and the memory available, with estimation's arrays beside them."""
+    available = _available_memory()
+    limit = budget if available is None else min(budget, available)
+    return size * ESTIMATION_FACTOR <= limit
+
+
 def _check_fits(size):
     available = _available_memory()
     if available is not None and size * ESTIMATION_FACTOR > available:
@@ -629,7 +667,8 @@ def _check_fits(size):
 
 
 def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore",
-                    progress=None, countings=None):
+                    progress=None, countings=None, resources=None, note=None,
+                    budget_progress=None):
     """Training data (as ngrams.training_data.load_training_data) counted on a Dask cluster.
 
     `cluster` (bigram.settings.Cluster) names the scheduler ('tcp://host:8786') or
@@ -639,6 +678,12 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
     count in the same pass (tuning needs several); the first is the data's own.
     `progress(done, total, dashboard)` hears of blocks as they finish; a scheduler has
     `cluster.timeout` seconds (CONNECT_SECONDS) to answer.
+
+    `resources` (bigram.settings.Resources, its memory in bytes) bounds this process: when
+    the blocks' counts are too large to estimate here within `resources.memory`, they are
+    merged level by level into a DiskIndex under `resources.temp_dir` (cluster.disk_merge),
+    `note(text)` and `budget_progress(stage, done, total)` hearing how it goes. Without
+    it the combined counts come here whole (refused when the memory available is short).
     """
     reading = reading if reading is not None else Reading()
     unit, encoding_errors = reading.unit, reading.encoding_errors
@@ -670,13 +715,26 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
             if progress is not None:
                 progress(done, total, dashboard)
 
+        budget = None if resources is None else int(resources.memory)
         total = count_on_cluster(session.client, list(arguments), unit, countings, shares,
-                                 reading.split_seed, encoding_errors, block_bytes, report)
+                                 reading.split_seed, encoding_errors, block_bytes, report,
+                                 budget)
+        force_unk = any(pad == "sentence" for _, pad in countings[:1])
+        if isinstance(total, list):   # too large to combine here: merged on disk
+            from bigram.cluster.disk_merge import merge_on_disk
+
+            client = session.client
+            held_out = tree_combine(client, [client.submit(_held_out_part, f, pure=False)
+                                             for f in total]) if shares is not None else None
+            total = merge_on_disk(client, total, held_out, unit, force_unk, resources, note,
+                                  budget_progress)
     labels = ", ".join(arguments) if arguments else "names.txt (bundled)"
     if total is None or not total.items:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
-    force_unk = any(pad == "sentence" for _, pad in countings[:1])
-    vocabulary, tables = _final_counts(total, unit, force_unk)
+    if hasattr(total, "tables"):
+        vocabulary, tables = total.vocabulary, total.tables
+    else:
+        vocabulary, tables = _final_counts(total, unit, force_unk)
     first_order, first_padding = countings[0]
     return ClusterTrainingData(
         vocabulary=vocabulary, order=first_order, counts=tables[countings[0]],

@@ -61,7 +61,9 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
     With a cluster address in `settings.cluster` the counting runs on Dask, in blocks
     of `settings.reading.block_bytes` (see bigram.cluster.dask_counting), and
     `dask_progress(done, total, dashboard)` hears of finished blocks; the model is the
-    one of one process. `progress(step, loss)` hears of neural training steps.
+    one of one process. Counts too large for the budget below are merged on disk here
+    (bigram.cluster.disk_merge) and estimated as the budgeted path's. `progress(step,
+    loss)` hears of neural training steps.
 
     `settings.resources.memory` (bytes; default half of physical memory) bounds counting:
     a text too large for the in-memory counter is counted with sorted runs spilled under
@@ -76,10 +78,12 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
         if settings.reading.skip_symbols:
             raise OptionError("--skip-symbols is not available with --dask")
         data = load_on_cluster(files, settings.cluster, settings.reading, order, padding,
-                               dask_progress)
-        return fit(data, settings, progress)
+                               dask_progress, resources=cluster_resources(settings.resources),
+                               note=budget_note, budget_progress=budget_progress)
+        return fit(data, settings, progress, budget_progress)
     resources, reading = settings.resources, settings.reading
-    budgeted = _budget(files, resources.memory, resources.temp_dir, order, reading.unit, padding)
+    budgeted = counting_budget(files, resources.memory, resources.temp_dir, order,
+                               reading.unit, padding)
     if budgeted is not None:
         from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 
@@ -92,7 +96,18 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
     return fit(data, settings, progress)
 
 
-def _budget(files, memory, temp_dir, order, unit, padding):
+def cluster_resources(resources):
+    """The resources of a client of a cluster, its budget in bytes (--memory, or the
+    default): the counts come here merged on disk when they do not fit in it."""
+    from dataclasses import replace
+
+    from bigram.training.budget import check_temp_dir, default_budget
+
+    check_temp_dir(resources.temp_dir)
+    return replace(resources, memory=resources.memory or default_budget())
+
+
+def counting_budget(files, memory, temp_dir, order, unit, padding):
     """The budget (bytes) to count within, or None to count in memory: when the text is
     too large for the budget, or comes from stdin under an explicit --memory. Bigrams of
     characters (counted as byte pairs) need no memory per token and stay in memory."""

@@ -7,14 +7,16 @@ strength: it starts from the discounts lmplz estimates from the counts-of-counts
 searches its 3 x order discounts on dev (`search_discounts`).
 """
 
+import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bigram.errors import OptionError
 from bigram.formats.saved import SavedModel, build_meta
 from bigram.limits import check_seed
-from bigram.models.evaluation import report_from_index
+from bigram.models.evaluation import report_from_index, report_from_totals
 from bigram.models.language_models import CountModel, NeuralModel
+from bigram.ngrams.index import NgramIndex
 from bigram.ngrams.smoothing import METHODS, check
 from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Estimation, TrainingSettings
@@ -27,6 +29,8 @@ DEFAULT_STRENGTHS = {
     "kneser-ney": [None, 0.1, 0.3, 0.5, 0.7, 0.9],
 }
 DEFAULT_REGS = [0.001, 0.01, 0.1]
+NEURAL_ON_DISK = ("tune --model neural reads the counts whole, and this text is counted on "
+                  "disk within --memory; tune count models, or give a larger --memory")
 
 
 def parse_list(text, kind, name):
@@ -86,9 +90,15 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     default) says how every trial reads its data, how the neural model descends, and
     where counting runs. With a cluster address the data is counted on Dask, every
     order in one pass per padding; the split must then be a hash split ('hash:80/10/10').
+
+    `settings.resources` bounds memory as for training: a text too large for the budget
+    is counted on disk (bigram.ngrams.budgeted_training_data; a cluster's counts merged
+    on disk) and every count model is estimated and scored on dev by the
+    streaming stages, so the trials, their losses and the choice are those of memory.
+    The neural model reads its counts whole and is refused then.
     """
     settings = settings if settings is not None else TrainingSettings.of(split="80/10/10")
-    reading, neural, cluster = settings.reading, settings.neural, settings.cluster
+    reading = settings.reading
     check_seed(reading.split_seed, "--split-seed")
     if reading.split in (None, "makemore"):
         raise OptionError("tuning needs a dev split: use --split train/dev/test percentages, "
@@ -97,57 +107,65 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     if orders[0] < 2:
         raise OptionError(f"--order values must be 2 or more, not {orders[0]}")
     grid = _settings(kind, orders, methods, strengths, regs)
-    loaded = {}
+    with _stdin_copied(files, settings.cluster.address) as readable:
+        return _tune(readable, orders, kind, grid, settings, on_trial, dask_progress)
 
-    def data_for(padding):
-        # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
-        if padding not in loaded:
-            if cluster.address is not None:
-                from bigram.cluster.dask_counting import load_on_cluster
 
-                loaded[padding] = load_on_cluster(
-                    files, cluster, reading, max(orders), padding, progress=dask_progress,
-                    countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]])
-            else:
-                loaded[padding] = load_training_data(files, reading, max(orders), padding)
-            if not loaded[padding].items.get("dev"):
-                raise OptionError("the dev split is empty: give it a share, such as "
-                                  "--split 80/10/10")
-        return loaded[padding]
+@contextlib.contextmanager
+def _stdin_copied(files, address):
+    """The files, '-' (stdin) replaced by a temporary copy of it: tuning reads the text once
+    per padding (and, within a memory budget, once per order)."""
+    if address is not None or "-" not in (files or []):
+        yield files
+        return
+    from bigram.text.sources import Source, spool_stream, stdin_bytes
 
+    copy = spool_stream(stdin_bytes(), "<stdin>")
+    try:
+        yield [Source("<stdin>", copy) if f == "-" else f for f in files]
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _tune(files, orders, kind, grid, settings, on_trial, dask_progress):
+    neural = settings.neural
+    source = _Counts(files, orders, kind, settings, dask_progress)
     if kind == "neural":
         from bigram.models.language_models import check_neural_budget
 
-        check_neural_budget(len(data_for("makemore").vocabulary), max(orders))
-    tables = {}
-    trials, models = [], {}
+        check_neural_budget(len(source.data(max(orders), "makemore").vocabulary), max(orders))
+    trials, best = [], None
     for order, method, strength in grid:
         padding = Estimation(kind, order, method).padding
-        data = data_for(padding)
-        if (order, padding) not in tables:
-            tables[order, padding] = data.recount(order, padding)
-        counts = tables[order, padding]
+        data, counts = source.data(order, padding), source.counts(order, padding)
         if method == MODIFIED:
-            tried = _discount_trials(data, counts, order)
+            tried = _discount_trials(data, counts, order, source.budget)
         elif kind == "counts":
-            model = CountModel(data.vocabulary, counts["train"], strength, method)
-            tried = [(Trial(order, method, strength), model)]
+            tried = [(Trial(order, method, strength),
+                      _count_model(data, counts, method, strength, budget=source.budget))]
         else:
+            if hasattr(counts["train"], "space"):   # a cluster's counts merged on disk
+                raise OptionError(NEURAL_ON_DISK)
             model = NeuralModel.fit(data.vocabulary, counts["train"], neural.steps, neural.lr,
                                     strength, neural.seed)
             tried = [(Trial(order, method, strength), model)]
         for trial, model in tried:
             if math.isnan(trial.dev):
                 trial.dev = _nll(model, counts["dev"])
-            trial.train = _nll(model, counts["train"])
+            trial.train = _train_nll(model, counts["train"])
             trials.append(trial)
-            models[id(trial)] = model
+            # The first of the lowest dev losses wins (as min() over the trials).
+            if best is None or _rank(trial) < _rank(best[0]):
+                if best is not None:
+                    _release(best[1])
+                best = (trial, model)
+            else:
+                _release(model)
             if on_trial is not None:
                 on_trial(trial)
-    chosen = min(trials, key=lambda t: (math.inf if math.isnan(t.dev) else t.dev))
-    model = models[id(chosen)]
+    chosen, model = best
     padding = Estimation(kind, chosen.order, chosen.method).padding
-    data, counts = loaded[padding], tables[chosen.order, padding]
+    data, counts = source.data(chosen.order, padding), source.counts(chosen.order, padding)
     if "test" in counts:
         chosen.test = _nll(model, counts["test"])
     data.order, data.counts = chosen.order, counts
@@ -166,6 +184,152 @@ def tune(files, orders, kind="counts", methods=None, strengths=None, regs=None, 
     return Tuning(trials, chosen, saved, max(orders), data.items)
 
 
+def _rank(trial):
+    return math.inf if math.isnan(trial.dev) else trial.dev
+
+
+class _Counts:
+    """The training data and counts of each (order, padding) a tuning asks for.
+
+    In memory the data is read once per padding (its token ids kept) and counted again
+    at each order; within a memory budget each order is counted on disk (the training
+    split a DiskIndex), the text read once per order, except with sentence padding
+    (modified Kneser-Ney), whose lower orders are the first levels of the highest."""
+
+    def __init__(self, files, orders, kind, settings, dask_progress):
+        from bigram.training.budget import default_budget
+        from bigram.training.train import counting_budget
+
+        self.files, self.orders, self.settings = files, orders, settings
+        self.dask_progress = dask_progress
+        self.loaded, self.tables = {}, {}
+        resources, reading = settings.resources, settings.reading
+        self.budget = resources.memory or default_budget()
+        self.on_disk = {}   # padding -> whether its counts go to disk
+        for padding in ("makemore", "sentence"):
+            self.on_disk[padding] = settings.cluster.address is None and counting_budget(
+                files, resources.memory, resources.temp_dir, max(orders), reading.unit,
+                padding) is not None
+        if kind == "neural" and self.on_disk["makemore"]:
+            raise OptionError(NEURAL_ON_DISK)
+
+    def data(self, order, padding):
+        """The TrainingData (its vocabulary, splits, items) of the counts at `order`."""
+        if self.on_disk[padding]:
+            self.counts(order, padding)
+            return self.loaded[order, padding]
+        if padding not in self.loaded:
+            self.loaded[padding] = self._load(padding)
+        return self.loaded[padding]
+
+    def counts(self, order, padding):
+        """{split: counts} at `order` (the training split a DiskIndex when on disk)."""
+        if (order, padding) in self.tables:
+            return self.tables[order, padding]
+        top = max(self.orders)
+        if self.on_disk[padding] and padding == "sentence" and order < top:
+            # One <s> whatever the order: the counts at a lower order are the first levels
+            # of the highest order's, so that one is counted (the text read) once.
+            whole = self.data(top, padding)
+            data = replace(whole, order=order,
+                           counts={s: _lower(index, order) for s, index in whole.counts.items()})
+            self.loaded[order, padding] = data
+            self.tables[order, padding] = data.counts
+        elif self.on_disk[padding]:
+            from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+
+            resources = self.settings.resources
+            data = load_training_data_budgeted(self.files, self.budget, self.settings.reading,
+                                               order, padding, resources.temp_dir)
+            _check_dev(data)
+            self.loaded[order, padding] = data
+            self.tables[order, padding] = data.counts
+        else:
+            self.tables[order, padding] = self.data(order, padding).recount(order, padding)
+        return self.tables[order, padding]
+
+    def _load(self, padding):
+        # Modified Kneser-Ney reads sentences and always has <unk>: its own vocabulary.
+        settings, orders = self.settings, self.orders
+        if settings.cluster.address is not None:
+            from bigram.cluster.dask_counting import load_on_cluster
+            from bigram.training.train import cluster_resources
+
+            data = load_on_cluster(
+                self.files, settings.cluster, settings.reading, max(orders), padding,
+                progress=self.dask_progress,
+                countings=[(max(orders), padding)] + [(o, padding) for o in orders[:-1]],
+                resources=cluster_resources(settings.resources))
+        else:
+            data = load_training_data(self.files, settings.reading, max(orders), padding)
+        _check_dev(data)
+        return data
+
+
+def _lower(index, order):
+    """The index of the first `order` levels of a sentence-padded index (in memory or on
+    disk, sharing its levels)."""
+    if hasattr(index, "space"):
+        from bigram.ngrams.disk_index import DiskIndex
+
+        lower = DiskIndex(order, index.size, index.levels[:order + 1], index.padding,
+                          index.space)
+        lower.whole = index   # the folder is removed when the whole index goes
+        return lower
+    return NgramIndex(order, index.size, index.levels[:order + 1], index.padding)
+
+
+def _check_dev(data):
+    if not data.items.get("dev"):
+        raise OptionError("the dev split is empty: give it a share, such as --split 80/10/10")
+
+
+def _count_model(data, counts, method, strength, discounts=None, budget=None):
+    """The count model of a trial: estimated within the budget by the streaming stages when
+    the training counts are on disk (a DiskIndex), else in memory."""
+    train = counts["train"]
+    modified = method == MODIFIED
+    rank = data.token_rank if modified else None
+    if hasattr(train, "space"):
+        from bigram.models.streamed_model import StreamedCountModel
+        from bigram.ngrams.streaming_kneser_ney import (
+            TablesUnavailable,
+            estimate_streaming,
+        )
+        from bigram.ngrams.streaming_smoothing import estimate_smoothed_streaming
+
+        unk = data.vocabulary.unk_id
+        try:
+            if modified:
+                streamed = estimate_streaming(train, budget, None, discounts, rank, unk)
+            else:
+                streamed = estimate_smoothed_streaming(train, budget, method, strength, unk)
+            return StreamedCountModel(data.vocabulary, train, streamed, int(budget * 0.4),
+                                      method, strength, discounts=discounts, token_rank=rank)
+        except TablesUnavailable:   # as training does: these counts are estimated in memory
+            train = train.in_memory()
+    return CountModel(data.vocabulary, train, strength, method, discounts=discounts,
+                      token_rank=rank)
+
+
+def _release(model):
+    """Remove the columns on disk of a trial's model that was not chosen."""
+    streamed = getattr(model, "streamed", None)
+    if streamed is not None:
+        from bigram.ngrams.columns import remove
+
+        remove(model.counts.space, *streamed.adj[1:], *streamed.below[1:])
+        model.streamed = model.column_tables = None
+
+
+def _train_nll(model, index):
+    """The training split's loss: summed while a model on disk was estimated."""
+    streamed = getattr(model, "streamed", None)
+    if streamed is not None:
+        return report_from_totals(model, streamed.train, 0, "").nll
+    return _nll(model, index)
+
+
 def discounts_record(trial):
     """Modified Kneser-Ney's discounts of a trial, and whether they were searched on dev,
     as JSON fields (none for other methods)."""
@@ -175,17 +339,22 @@ def discounts_record(trial):
             "searched": trial.searched}
 
 
-def _discount_trials(data, counts, order):
+def _discount_trials(data, counts, order, budget=None):
     """Modified Kneser-Ney at one order: the estimated discounts, and those searched on dev
     from them (each with its model)."""
 
     def model_with(discounts):
-        return CountModel(data.vocabulary, counts["train"], None, MODIFIED, discounts=discounts,
-                          token_rank=data.token_rank)
+        return _count_model(data, counts, MODIFIED, None, discounts, budget)
+
+    def dev_nll(discounts):
+        model = model_with(discounts)
+        loss = _nll(model, counts["dev"])
+        _release(model)
+        return loss
 
     estimated = model_with(None)
     start = dict(estimated.used_discounts())
-    search = search_discounts(lambda d: _nll(model_with(d), counts["dev"]), start)
+    search = search_discounts(dev_nll, start)
     tuned = model_with(search.discounts)
     return [(Trial(order, MODIFIED, None, discounts=start), estimated),
             (Trial(order, MODIFIED, None, dev=search.dev, discounts=search.discounts,
