@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_memory_budget import forced, random_corpus  # noqa: F401 (a fixture)
+from test_memory_budget import forced, random_corpus, zipf_words  # noqa: F401 (a fixture)
 
 import bigram
 from bigram.errors import ModelFileError
@@ -157,17 +157,7 @@ def test_conversions_grow_by_a_fraction_of_the_tables(tmp_path):
     """About 2 million distinct n-grams of new Zipf words (their query tables: keys, adj
     and B, 24 bytes a row, about 50 MB): writing the budgeted model's query file and
     converting its model file each grow the child by a few slices, not the tables."""
-    rng = np.random.default_rng(8)
-    words = np.array([f"w{i}" for i in range(20000)])
-    weights = 1 / np.arange(1, 20001)
-    weights /= weights.sum()
-    text = tmp_path / "c.txt"
-    with open(text, "w") as out:
-        while out.tell() < 3_000_000:
-            ids = rng.choice(20000, 60_000, p=weights)
-            cuts = np.cumsum(rng.integers(5, 30, 4000))
-            out.write("\n".join(" ".join(words[part]) for part in np.split(ids, cuts)
-                                if len(part)) + "\n")
+    text = zipf_words(tmp_path / "c.txt", 3_000_000, seed=8)
     done = subprocess.run([sys.executable, "-c", PEAK, str(text), str(tmp_path)],
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, timeout=600)

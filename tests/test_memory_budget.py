@@ -68,6 +68,22 @@ def random_corpus(path, seed, unit, lines=600):
     return path
 
 
+def zipf_words(path, size, seed):
+    """About `size` bytes of lines of 5 to 30 words over 20,000 Zipf-weighted word types:
+    most long windows are new (the levels grow with the text, as on generated corpora)."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i}" for i in range(20000)])
+    weights = 1 / np.arange(1, 20001)
+    weights /= weights.sum()
+    with open(path, "w") as out:
+        while out.tell() < size:
+            ids = rng.choice(20000, 60_000, p=weights)
+            cuts = np.cumsum(rng.integers(5, 30, 4000))
+            out.write("\n".join(" ".join(words[part]) for part in np.split(ids, cuts)
+                                if len(part)) + "\n")
+    return path
+
+
 @pytest.fixture
 def forced(monkeypatch):
     """Every text takes the budgeted path, and the sorters' merge passes are recorded."""
@@ -508,17 +524,7 @@ def test_peak_memory_stays_far_below_the_levels_on_text_of_new_ngrams(tmp_path):
     their levels alone take 90 MB), trained with an 8 MiB budget, held-out split and model
     file included: the child grows by a fraction of the levels (measured: 29 MB,
     the budget plus fixed costs such as the vocabulary and numpy's temporaries)."""
-    rng = np.random.default_rng(4)
-    words = np.array([f"w{i}" for i in range(20000)])
-    weights = 1 / np.arange(1, 20001)
-    weights /= weights.sum()
-    text = tmp_path / "c.txt"
-    with open(text, "w") as out:
-        while out.tell() < 8_000_000:
-            ids = rng.choice(20000, 60_000, p=weights)
-            cuts = np.cumsum(rng.integers(5, 30, 4000))
-            out.write("\n".join(" ".join(words[part]) for part in np.split(ids, cuts)
-                                if len(part)) + "\n")
+    text = zipf_words(tmp_path / "c.txt", 8_000_000, seed=4)
     memory = 8 << 20
     done = subprocess.run([sys.executable, "-c", PEAK_SAVED, str(text), str(memory),
                            str(tmp_path)], env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -43,6 +43,32 @@ def _segment_prefix_sums(values, starts, lengths):
     return (running - before).astype(np.float64) / _FIXED
 
 
+def find_successors(keys, bits, contexts, wanted, start, end, cdf, prob):
+    """(found, hit): per draw, the first successor of its context (rows start..end-1 of
+    the successors, whose cumulative probabilities are `cdf`) whose F reaches `wanted`,
+    and whether the target falls on that successor rather than in the gap before it.
+
+    One search of (context, F rounded down to `bits`) keys, queries in ascending order
+    (the search then stays in cache), then a step on past successors the rounding left
+    equal."""
+    queries = contexts << bits
+    queries |= np.floor(wanted * float(1 << (bits - 1))).astype(np.int64)
+    ordered = np.argsort(queries)
+    found = np.empty(len(contexts), dtype=np.int64)
+    found[ordered] = np.searchsorted(keys, queries[ordered])
+    np.clip(found, start, end, out=found)
+    short = np.flatnonzero(found < end)
+    short = short[cdf[found[short]] < wanted[short]]
+    while len(short):
+        found[short] += 1
+        short = short[found[short] < end[short]]
+        short = short[cdf[found[short]] < wanted[short]]
+    inside = found < end
+    hit = np.zeros(len(contexts), dtype=bool)
+    hit[inside] = cdf[found[inside]] - prob[found[inside]] < wanted[inside]
+    return found, hit
+
+
 class BackoffChain:
     """Draws for sampling.run_chains from a BackoffModel's back-off form (temperature 1)."""
 
@@ -149,25 +175,8 @@ class BackoffChain:
         cdf, prob, token = self.cdf[k], self.prob[k], self.token[k]
         start, end = self.start[j][rows[at]], self.end[j][rows[at]]
         wanted = target[at]
-        # The first successor whose F reaches the target: one search of (context, F
-        # rounded down to `bits`) keys, queries in ascending order (the search then stays
-        # in cache), then a step on past successors the rounding left equal.
-        bits = self.bits[k]
-        queries = rows[at] << bits
-        queries |= np.floor(wanted * float(1 << (bits - 1))).astype(np.int64)
-        ordered = np.argsort(queries)
-        found = np.empty(len(at), dtype=np.int64)
-        found[ordered] = np.searchsorted(self.keys[k], queries[ordered])
-        np.clip(found, start, end, out=found)
-        short = np.flatnonzero(found < end)
-        short = short[cdf[found[short]] < wanted[short]]
-        while len(short):
-            found[short] += 1
-            short = short[found[short] < end[short]]
-            short = short[cdf[found[short]] < wanted[short]]
-        inside = found < end
-        hit = np.zeros(len(at), dtype=bool)
-        hit[inside] = cdf[found[inside]] - prob[found[inside]] < wanted[inside]
+        found, hit = find_successors(self.keys[k], self.bits[k], rows[at], wanted, start,
+                                     end, cdf, prob)
         tokens[at[hit]] = token[found[hit]]
         if k < self.order:
             following[at[hit]] = self.backoff.offsets[k] + found[hit]

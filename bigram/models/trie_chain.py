@@ -28,7 +28,7 @@ most frequent words, whose ranges hold a good part of level 2.
 import numpy as np
 
 from bigram.errors import BigramError, ModelFileError
-from bigram.models.backoff_chain import _UNIFORM, _segment_prefix_sums
+from bigram.models.backoff_chain import _UNIFORM, _segment_prefix_sums, find_successors
 from bigram.ngrams.index import BOUNDARY
 
 # Every model bigram writes lists the suffix of each window it lists (a text's windows,
@@ -349,22 +349,8 @@ class TrieChain:
         cdf, prob, token = store["cdf"], store["prob"], store["token"]
         start, end = contexts["start"][index[at]], contexts["end"][index[at]]
         wanted = target[at]
-        bits = self.bits[k]
-        queries = index[at] << bits
-        queries |= np.floor(wanted * float(1 << (bits - 1))).astype(np.int64)
-        ordered = np.argsort(queries)
-        found = np.empty(len(at), dtype=np.int64)
-        found[ordered] = np.searchsorted(store["key"], queries[ordered])
-        np.clip(found, start, end, out=found)
-        short = np.flatnonzero(found < end)
-        short = short[cdf[found[short]] < wanted[short]]
-        while len(short):
-            found[short] += 1
-            short = short[found[short] < end[short]]
-            short = short[cdf[found[short]] < wanted[short]]
-        inside = found < end
-        hit = np.zeros(len(at), dtype=bool)
-        hit[inside] = cdf[found[inside]] - prob[found[inside]] < wanted[inside]
+        found, hit = find_successors(store["key"], self.bits[k], index[at], wanted, start,
+                                     end, cdf, prob)
         tokens[at[hit]] = token[found[hit]]
         if k < self.order:
             following[at[hit]] = self.offsets[k] + store["row"][found[hit]]
