@@ -439,8 +439,9 @@ class Model:
         return save(path, self._saved)
 
     def export_arpa(self, path: PathLike, force: bool = False) -> dict[int, int]:
-        """Write the model as an ARPA back-off file (as `bigram export`); returns the number
-        of n-grams of each order. An existing non-ARPA file is kept unless `force`.
+        """Write the model as an ARPA back-off file (as `bigram export`; '-' is standard
+        output); returns the number of n-grams of each order. An existing non-ARPA file is
+        kept unless `force`.
 
         An interpolated model is written as SRILM's `-mix-lm -write-lm` writes one
         (formats.arpa_mixture): an approximation, equal to the mixture on every n-gram
