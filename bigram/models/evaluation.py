@@ -210,13 +210,20 @@ def encode_for_model(model, chars, offsets):
     `--prune`, or absent from an ARPA file) are outside its vocabulary too, and become
     `<unk>`, as KenLM's query reads them."""
     tokens, offsets, unknown, spans = encode_block(model.vocabulary, chars, offsets)
+    tokens, unknown = unlisted_as_unknown(model, tokens, unknown)
+    return tokens, offsets, unknown, spans
+
+
+def unlisted_as_unknown(model, tokens, unknown):
+    """Tokens and OOV mask with the tokens the model does not list (encode_for_model) made
+    `<unk>` and unknown."""
     unlisted = model.unlisted_tokens()
     if unlisted is not None and len(tokens):
         hit = unlisted[np.maximum(tokens, 0)] & (tokens >= 0)
         if hit.any():
             tokens = np.where(hit, model.vocabulary.unk_id, tokens)
             unknown = unknown | hit
-    return tokens, offsets, unknown, spans
+    return tokens, unknown
 
 
 def _oov_strings(vocabulary, spans, unknown):

@@ -36,6 +36,7 @@ from bigram.models.evaluation import (
     encode_for_model,
     json_number,
     touches_unknown,
+    unlisted_as_unknown,
 )
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.lookup import sorted_search
@@ -45,7 +46,9 @@ from bigram.text.sources import (
     gather_spans,
     resolve_sources,
     strip_spans,
+    strip_utf8_spans,
 )
+from bigram.text.words import split_words
 
 LN10 = math.log(10)
 # Lines of an iterable scored together by `score_lines`.
@@ -207,6 +210,31 @@ def _score_spans(model, scorer, codepoints, starts, ends, oov, where):
     """LineScores of lines given as spans of code points; `where(i)` names line i in errors."""
     items, offsets = gather_spans(codepoints, *strip_spans(codepoints, starts, ends))
     tokens, offsets, unknown, _ = encode_for_model(model, items, offsets)
+    return _score_tokens(model, scorer, tokens, offsets, unknown, oov, where)
+
+
+def _score_utf8(model, scorer, text, starts, ends, oov, where):
+    """_score_spans for a word model and lines given as spans of UTF-8 bytes (uint8), which
+    need no code points: words split at ASCII delimiters, and ASCII words are their own
+    code points (WordIndex.find_utf8). None where a line must be stripped of
+    whitespace past ASCII: the caller scores such a block as code points."""
+    stripped = strip_utf8_spans(text, starts, ends)
+    if stripped is None:
+        return None
+    if np.array_equal(stripped[0], starts) and np.array_equal(stripped[1], ends):
+        # Nothing stripped: between lines lie only line feeds and carriage returns, both
+        # delimiters, so the words of the whole block are the lines' words, in order.
+        word_starts, word_ends, _ = split_words(text, np.array([0, len(text)]))
+        offsets = np.searchsorted(word_starts, np.append(starts, len(text)))
+    else:
+        text, items = gather_spans(text, *stripped)
+        word_starts, word_ends, offsets = split_words(text, items)
+    tokens, unknown = model.vocabulary.encode_utf8(text, word_starts, word_ends)
+    tokens, unknown = unlisted_as_unknown(model, tokens, unknown)
+    return _score_tokens(model, scorer, tokens, offsets, unknown, oov, where)
+
+
+def _score_tokens(model, scorer, tokens, offsets, unknown, oov, where):
     if oov == "error" and not model.vocabulary.unk and unknown.any():
         line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right") - 1)
         what = "words" if model.vocabulary.unit == "word" else "characters"
@@ -332,6 +360,14 @@ def _line_blocks(arguments, encoding_errors):
 
 
 def _score_block(model, scorer, oov, block, starts, ends, where):
+    if block.raw_is_text and model.vocabulary.unit == "word":
+        text = block.raw
+        if text is not block.codepoints:
+            starts, ends = Block(text, text).line_spans()
+        scores = _score_utf8(model, scorer, text, starts, ends, oov, where)
+        if scores is not None:
+            return ScoredBlock(scores, text, starts, ends)
+        starts, ends = block.line_spans()
     scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov, where)
     text = block.utf8()
     if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes

@@ -156,9 +156,12 @@ _ASCII_SPACES = np.array([b for b in _SPACES if b < 0x80 and b not in _BREAKS])
 class Block:
     """Whole lines of one source: their code points, and (computed on demand) the items."""
 
-    def __init__(self, raw, codepoints):
+    def __init__(self, raw, codepoints, utf8=None):
         self.raw = raw                  # the bytes, as uint8
         self.codepoints = codepoints    # uint8 (the same array) when pure ASCII, else uint32
+        # Whether `raw` is exactly the text (valid UTF-8, read strictly), by default when
+        # it is ASCII.
+        self.raw_is_text = codepoints is raw if utf8 is None else bool(utf8)
         self._spans = None
         self._pairs = None
 
@@ -323,16 +326,51 @@ def split_items(codepoints):
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
-def strip_spans(codepoints, starts, ends):
+# Bytes of UTF-8 text that are whitespace by themselves (ASCII); the other spaces' UTF-8
+# sequences, as big-endian integers of their two or three bytes.
+_IS_SPACE_BYTE = np.zeros(256, dtype=bool)
+_IS_SPACE_BYTE[:0x80] = IS_SPACE[:0x80]
+_WIDE_SPACES = [int.from_bytes(chr(c).encode("utf-8"), "big") for c in _SPACES if c >= 0x80]
+_WIDE_SPACES_2 = np.array([c for c in _WIDE_SPACES if c < 1 << 16], dtype=np.int64)
+_WIDE_SPACES_3 = np.array([c for c in _WIDE_SPACES if c >= 1 << 16], dtype=np.int64)
+
+
+def strip_utf8_spans(text, starts, ends):
+    """strip_spans for spans of valid UTF-8 bytes (uint8); None where a span begins or ends,
+    once its ASCII whitespace is stripped, with whitespace past ASCII (U+00A0, U+3000,
+    ...: the caller strips such text as code points instead)."""
+    starts, ends = strip_spans(text, starts, ends, _IS_SPACE_BYTE)
+    filled = np.flatnonzero(ends > starts)
+    first, last = starts[filled], ends[filled] - 1
+    wide_first = first[text[first] >= 0x80]
+    wide_last = last[text[last] >= 0x80]
+    if not len(wide_first) and not len(wide_last):
+        return starts, ends
+    top = len(text) - 1
+    # A character's bytes lie inside its span, and a lead byte is never a continuation
+    # byte: two or three bytes that read as a space's sequence are that space.
+    wide = text.astype(np.int64)
+    heads = wide[wide_first] << 8 | wide[np.minimum(wide_first + 1, top)]
+    tails = wide[np.maximum(wide_last - 1, 0)] << 8 | wide[wide_last]
+    if np.isin(heads, _WIDE_SPACES_2).any() or np.isin(tails, _WIDE_SPACES_2).any():
+        return None
+    heads = heads << 8 | wide[np.minimum(wide_first + 2, top)]
+    tails = wide[np.maximum(wide_last - 2, 0)] << 16 | tails
+    if np.isin(heads, _WIDE_SPACES_3).any() or np.isin(tails, _WIDE_SPACES_3).any():
+        return None
+    return starts, ends
+
+
+def strip_spans(codepoints, starts, ends, is_space=IS_SPACE):
     """Each span without the whitespace around it (the items' rule); a blank span becomes
-    empty (start == end)."""
+    empty (start == end). `is_space`: the table of whitespace code points."""
     filled = np.flatnonzero(ends > starts)
     if not len(filled):
         return starts.copy(), ends.copy()
     edges = np.concatenate([starts[filled], ends[filled] - 1])
-    if not _table_lookup(IS_SPACE, codepoints[edges]).any():
+    if not _table_lookup(is_space, codepoints[edges]).any():
         return starts.copy(), ends.copy()   # the usual case: nothing to strip
-    content = np.flatnonzero(~_table_lookup(IS_SPACE, codepoints))
+    content = np.flatnonzero(~_table_lookup(is_space, codepoints))
     first = np.searchsorted(content, starts)
     last = np.searchsorted(content, ends) - 1
     kept = first <= last          # some non-space character lies inside the span
@@ -458,7 +496,7 @@ class Reader:
             raise InputError(f"{source.label} looks like a binary file (a NUL byte on line {at}), "
                              "not text with one item per line")
         if not len(raw) or raw.max() < 0x80:
-            codepoints = raw
+            return Block(raw, raw)
         else:
             try:
                 text = block.decode("utf-8", errors=self.encoding_errors)
@@ -470,7 +508,7 @@ class Reader:
                     f"0x{block[error.start]:02x} at byte {column} of the line); pass "
                     "--encoding-errors replace to read it anyway") from None
             codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        return Block(raw, codepoints)
+        return Block(raw, codepoints, utf8=self.encoding_errors == "strict")
 
 
 def items_of_text(text):

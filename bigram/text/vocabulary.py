@@ -121,16 +121,22 @@ class Vocabulary:
         """Token indices of characters (or of words spanning [starts, ends) of the code points),
         and a mask of those outside the vocabulary (mapped to `<unk>` when the model has it)."""
         if self.unit == "word":
-            index = self._index().find(codepoints, starts, ends)
-            unknown = index < 0
-            tokens = index + self.first
-        else:
-            tokens, unknown = self._encode_chars(np.asarray(codepoints))
-        if self.unk:
-            tokens = np.where(unknown, 1, tokens)
-        else:
-            tokens = np.where(unknown, -1, tokens)
+            return self._word_tokens(self._index().find(codepoints, starts, ends))
+        tokens, unknown = self._encode_chars(np.asarray(codepoints))
+        tokens = np.where(unknown, 1 if self.unk else -1, tokens)
         return tokens.astype(np.int64), unknown
+
+    def encode_utf8(self, text, starts, ends):
+        """encode() of words given as spans of UTF-8 bytes (uint8), split at ASCII delimiters
+        (a word vocabulary)."""
+        return self._word_tokens(self._index().find_utf8(text, starts, ends))
+
+    def _word_tokens(self, index):
+        """Token indices of word ids (int64, -1 unknown), and the mask of unknown ones."""
+        unknown = index < 0
+        tokens = index + self.first
+        tokens[unknown] = 1 if self.unk else -1
+        return tokens, unknown
 
     def _encode_chars(self, codepoints):
         if codepoints.dtype == np.uint8:

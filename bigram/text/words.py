@@ -278,6 +278,28 @@ def _windows(values):
                       strides=(values.dtype.itemsize,))
 
 
+def chunk_hashes(windows, starts, lengths):
+    """64-bit hashes of byte spans from their eight-byte windows (`_windows` of the text):
+    the length, then each eight bytes of the span in turn, mixed in (multiply, shift).
+    Reads only the spans' own bytes, a step per eight of them."""
+    hashes = lengths.astype(np.uint64) * _MULTIPLY
+    at = np.arange(len(starts))
+    done = 0
+    while len(at):
+        left = lengths[at] - done
+        chunk = windows[starts[at] + done] & _LOW_BYTES[np.minimum(left, 8)]
+        mixed = hashes[at] ^ chunk
+        mixed *= _MULTIPLY
+        mixed ^= mixed >> np.uint64(29)
+        hashes[at] = mixed
+        done += 8
+        at = at[left > 8]
+    return hashes
+
+
+_MULTIPLY = np.uint64(0x94D049BB133111EB)
+
+
 def same_spans(codepoints, starts, lengths, other, other_starts):
     """For each i, whether codepoints[starts[i]:][:lengths[i]] equals
     other[other_starts[i]:][:lengths[i]]: eight bytes per step, all spans at once."""
@@ -336,6 +358,18 @@ def _gather(codepoints, starts, ends):
     index = _positions(starts[filled], lengths[filled],
                        _index_dtype(int(offsets[-1]), len(codepoints)))
     return codepoints[index].astype(np.uint32), offsets
+
+
+def _decoded_words(text, starts, ends):
+    """Words given as spans of UTF-8 bytes, as (code points, starts, ends): laid end to end
+    with a line feed between them (no word holds one) and decoded in one go."""
+    chars, offsets = _gather(text, starts, ends)
+    joined = np.insert(chars.astype(np.uint8), offsets[1:-1], 0x0A)
+    codepoints = np.frombuffer(joined.tobytes().decode("utf-8").encode("utf-32-le"),
+                               dtype=np.uint32)
+    breaks = np.flatnonzero(codepoints == 0x0A)
+    return (codepoints, np.concatenate([[0], breaks + 1]).astype(np.int64),
+            np.concatenate([breaks, [len(codepoints)]]).astype(np.int64))
 
 
 def _strings(codepoints, starts, ends):
@@ -453,6 +487,31 @@ class WordIndex:
         """
         return self._find(*_spans(codepoints, starts, ends))
 
+    def find_utf8(self, text, starts, ends):
+        """find() for words given as spans of UTF-8 bytes (uint8; split at ASCII delimiters, so
+        every span holds whole characters). A word of ASCII bytes is its own code points;
+        the few words holding other characters are decoded together and looked up as
+        code points."""
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        high = np.flatnonzero(text >= 0x80)
+        if not len(high) or not len(starts):
+            return self._find(text, starts, ends)
+        # The word holding each byte past ASCII (one outside every word belongs to none).
+        word = np.searchsorted(starts, high, side="right") - 1
+        inside = word >= 0
+        inside[inside] = high[inside] < ends[word[inside]]
+        word = word[inside]
+        wide = np.zeros(len(starts), dtype=bool)
+        wide[word] = True
+        ids = np.empty(len(starts), dtype=np.int64)
+        narrow = np.flatnonzero(~wide)
+        ids[narrow] = self._find(text, starts[narrow], ends[narrow])
+        wide = np.flatnonzero(wide)
+        if len(wide):
+            ids[wide] = self._find(*_decoded_words(text, starts[wide], ends[wide]))
+        return ids
+
     def _find(self, codepoints, starts, ends, stale=False):
         """find(); with `stale`, the lookup tables may lack the words added since they
         were last built (those words then read as -1: callers match them again)."""
@@ -465,7 +524,8 @@ class WordIndex:
         narrow = codepoints if codepoints.dtype == np.uint8 else \
             np.where(codepoints < 0x80, codepoints, 0xFF).astype(np.uint8)
         short = np.flatnonzero(lengths <= 8)
-        packed = _windows(narrow)[starts[short]] & _LOW_BYTES[lengths[short]]
+        windows = _windows(narrow)
+        packed = windows[starts[short]] & _LOW_BYTES[lengths[short]]
         if narrow is not codepoints:
             ascii_word = (packed & np.uint64(0x8080808080808080)) == 0
             short, packed = short[ascii_word], packed[ascii_word]
@@ -473,8 +533,50 @@ class WordIndex:
         hashed = np.ones(len(starts), dtype=bool)
         hashed[short] = False
         hashed = np.flatnonzero(hashed)
-        if len(hashed):
+        if not len(hashed):
+            return ids
+        long_words = self._long_words(stale) if narrow is codepoints else None
+        if long_words is not None:
+            # ASCII text: hashed eight bytes at a time, only the words' own bytes read.
+            ids[hashed] = self._find_long(long_words, windows, codepoints, starts[hashed],
+                                          lengths[hashed])
+        else:
             ids[hashed] = self._find_hashed(codepoints, starts[hashed], ends[hashed], stale)
+        return ids
+
+    def _long_words(self, stale=False):
+        """The words of more than eight ASCII characters, by their chunk_hashes; None when
+        two of them share one (then every word goes by its polynomial hash)."""
+        cache = getattr(self, "_long_cache", None)
+        if cache is None or (cache[0] != len(self)
+                             and not (stale and 8 * len(self) <= 9 * cache[0])):
+            chars, offsets = self._chars.values, self._offsets.values
+            lengths = np.diff(offsets)
+            wide = np.zeros(len(chars) + 1, dtype=np.int64)
+            np.cumsum(chars >= 128, out=wide[1:])
+            ids = np.flatnonzero((lengths > 8) & (wide[offsets[1:]] == wide[offsets[:-1]]))
+            text, starts = _gather(chars, offsets[ids], offsets[ids + 1])
+            text = text.astype(np.uint8)
+            hashes = chunk_hashes(_windows(text), starts[:-1], lengths[ids])
+            ranked = np.sort(hashes)
+            table = None if (ranked[1:] == ranked[:-1]).any() else \
+                _HashBuckets(hashes, ids.astype(np.int64))
+            cache = (len(self), table)
+            self._long_cache = cache
+        return cache[1]
+
+    def _find_long(self, table, windows, text, starts, lengths):
+        """Ids of ASCII words of more than eight bytes (spans of uint8 text): the word with
+        their chunk hash, if it is the same word (-1 otherwise: no other word of the
+        vocabulary has that hash)."""
+        ids = table.find(chunk_hashes(windows, starts, lengths))
+        at = np.flatnonzero(ids >= 0)
+        offsets = self._offsets.values
+        fits = lengths[at] == offsets[ids[at] + 1] - offsets[ids[at]]
+        same = np.zeros(len(at), dtype=bool)
+        same[fits] = same_spans(text, starts[at[fits]], lengths[at[fits]], self._chars.values,
+                                offsets[ids[at[fits]]])
+        ids[at[~same]] = -1
         return ids
 
     def _short_words(self, stale=False):
