@@ -531,7 +531,7 @@ def join_fields(fields, text, starts, ends):
     if rows * longest <= 4 * len(text) + (1 << 16):
         # Short lines: every row of fields, tabs and line (with its line feed) side by
         # side in one matrix, and one selection of what each row holds: runs of bytes.
-        # What is not kept is a NUL byte: the fields' padding, and past each line's end.
+        # What is not kept: the fields' padding (NUL bytes), and past each line's end.
         out = np.empty((rows, width + longest), dtype=np.uint8)
         column = 0
         for matrix, _ in fields:
@@ -539,15 +539,14 @@ def join_fields(fields, text, starts, ends):
             out[:, column:column + size] = matrix
             out[:, column + size] = ord("\t")
             column += size + 1
-        # Each line's bytes: the rows of a sliding window over the text, one per start.
+        # Each line's bytes: the rows of a sliding window over the text, one per start;
+        # kept up to the line's end (then its line feed), whatever the bytes.
         padded = np.concatenate([text, np.zeros(longest, dtype=np.uint8)])
-        inside = np.arange(longest) <= lengths[:, None]
-        np.multiply(np.lib.stride_tricks.sliding_window_view(padded, longest)[starts], inside,
-                    out=out[:, width:])
+        out[:, width:] = np.lib.stride_tricks.sliding_window_view(padded, longest)[starts]
         out[np.arange(rows), width + lengths] = ord("\n")
-        keep = out != 0
-        if keep[:, width:].sum() != inside.sum():   # NUL bytes inside some lines
-            keep[:, width:] = inside
+        keep = np.empty(out.shape, dtype=bool)
+        np.not_equal(out[:, :width], 0, out=keep[:, :width])
+        np.less_equal(np.arange(longest), lengths[:, None], out=keep[:, width:])
         return out[keep].tobytes()
     tab = np.full((rows, 1), ord("\t"), dtype=np.uint8)
     matrix = np.hstack([part for matrix, _ in fields for part in (matrix, tab)])
