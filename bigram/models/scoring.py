@@ -353,21 +353,25 @@ def _line_blocks(arguments, encoding_errors):
     source_lines = {}
     for source, block in reader.blocks():
         first = source_lines.get(id(source), 0)
-        starts, ends = block.line_spans()
+        # Lines in the bytes where they are the text (_score_block reads them there).
+        starts, ends = block.line_spans(in_raw=block.raw_is_text)
         source_lines[id(source)] = first + len(starts)
         yield block, starts, ends, (lambda i, label=source.label, first=first:
                                     f"{label}: line {first + i + 1}")
 
 
 def _score_block(model, scorer, oov, block, starts, ends, where):
-    if block.raw_is_text and model.vocabulary.unit == "word":
+    """ScoredBlock of a block whose lines lie at [starts, ends) of its bytes where those are
+    the text (block.raw_is_text), else of its code points."""
+    if block.raw_is_text:
         text = block.raw
-        if text is not block.codepoints:
-            starts, ends = Block(text, text).line_spans()
-        scores = _score_utf8(model, scorer, text, starts, ends, oov, where)
-        if scores is not None:
-            return ScoredBlock(scores, text, starts, ends)
-        starts, ends = block.line_spans()
+        scores = _score_utf8(model, scorer, text, starts, ends, oov, where) \
+            if model.vocabulary.unit == "word" else None
+        if scores is None:
+            chars = block.codepoints
+            spans = (starts, ends) if chars is text else block.line_spans()
+            scores = _score_spans(model, scorer, chars, *spans, oov, where)
+        return ScoredBlock(scores, text, starts, ends)
     scores = _score_spans(model, scorer, block.codepoints, starts, ends, oov, where)
     text = block.utf8()
     if text is not block.codepoints:   # the same lines, found again in the UTF-8 bytes

@@ -156,9 +156,12 @@ _ASCII_SPACES = np.array([b for b in _SPACES if b < 0x80 and b not in _BREAKS])
 class Block:
     """Whole lines of one source: their code points, and (computed on demand) the items."""
 
-    def __init__(self, raw, codepoints, utf8=None):
+    def __init__(self, raw, codepoints, utf8=None, decoded=None):
         self.raw = raw                  # the bytes, as uint8
-        self.codepoints = codepoints    # uint8 (the same array) when pure ASCII, else uint32
+        # uint8 (the same array) when pure ASCII, else uint32; None: made from `decoded`
+        # (the text as a str) when first asked for.
+        self._codepoints = codepoints
+        self._decoded = decoded
         # Whether `raw` is exactly the text (valid UTF-8, read strictly), by default when
         # it is ASCII.
         self.raw_is_text = codepoints is raw if utf8 is None else bool(utf8)
@@ -166,9 +169,18 @@ class Block:
         self._pairs = None
 
     @property
+    def codepoints(self):
+        """The text's code points: uint8 (`raw` itself) when pure ASCII, else uint32."""
+        if self._codepoints is None:
+            self._codepoints = np.frombuffer(self._decoded.encode("utf-32-le"),
+                                             dtype=np.uint32)
+            self._decoded = None
+        return self._codepoints
+
+    @property
     def is_ascii(self):
         """True when every byte is ASCII, so bytes are code points."""
-        return self.codepoints is self.raw
+        return self._codepoints is self.raw
 
     def byte_pairs(self):
         """256 x 256 counts of consecutive byte pairs (ASCII blocks), from two bincounts.
@@ -225,15 +237,16 @@ class Block:
             return int(starts_after_break.sum()) + first
         return len(self.spans()[0])
 
-    def line_spans(self):
-        """(starts, ends) of every line in `codepoints`, blank ones included, in order.
+    def line_spans(self, in_raw=False):
+        """(starts, ends) of every line in `codepoints` (in `raw` with `in_raw`), blank ones
+        included, in order.
 
         Unlike `spans`, nothing is skipped or stripped: one span per line, where lines
         end at line feeds only (as `wc -l` and KenLM's `query` count them), so results
         given per line stay aligned with the input. Neither the line feed nor a carriage
         return before it is part of the line.
         """
-        codepoints = self.codepoints
+        codepoints = self.raw if in_raw else self.codepoints
         feeds = np.flatnonzero(codepoints == 0x0A)
         starts = np.concatenate([[0], feeds + 1]).astype(np.int64)
         ends = np.concatenate([feeds, [len(codepoints)]]).astype(np.int64)
@@ -247,7 +260,7 @@ class Block:
     def utf8(self):
         """The block's text as UTF-8 bytes (uint8); bytes that were not UTF-8 appear as
         --encoding-errors decided (replaced or left out)."""
-        if self.is_ascii:
+        if self.raw_is_text:
             return self.raw
         text = self.codepoints.astype("<u4").tobytes().decode("utf-32-le")
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -507,8 +520,9 @@ class Reader:
                     f"{source.label}: line {at} is not valid UTF-8 (byte "
                     f"0x{block[error.start]:02x} at byte {column} of the line); pass "
                     "--encoding-errors replace to read it anyway") from None
-            codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        return Block(raw, codepoints, utf8=self.encoding_errors == "strict")
+        if self.encoding_errors == "strict":   # the code points are made if asked for
+            return Block(raw, None, utf8=True, decoded=text)
+        return Block(raw, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32))
 
 
 def items_of_text(text):
