@@ -40,6 +40,9 @@ from bigram.ngrams.lookup import LevelFinder
 DENSE_TABLE_BYTES = 64 << 20
 # Long arrays are worked through a slice at a time (small temporaries).
 SLICE = 1 << 20
+# Levels of up to this many windows get a table of the tokens that end their windows
+# (one pass over the level: a few milliseconds).
+ENDING_ROWS = 1 << 20
 
 
 class QueryTables:
@@ -139,7 +142,13 @@ class QueryTables:
             rows = ids[at] - self.first[k - 1]
             for level in range(k, self.order + 1):
                 at += 1
-                keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
+                ending = self._ending_tokens(level)
+                if ending is None:
+                    keep = np.flatnonzero(column[np.minimum(at, n - 1)] < size)
+                else:   # windows of this level end in the token and follow the parent
+                    keep = ending[0][column[np.minimum(at, n - 1)]]
+                    keep &= ending[1][rows]
+                    keep = np.flatnonzero(keep)
                 keep = keep[at[keep] < n]
                 at, rows = at[keep], rows[keep]
                 rows = self.find(level, rows, column[at])
@@ -217,6 +226,32 @@ class QueryTables:
                     window_below[found] = self.values("below", k, mine[found])
                 adj, below, rows = window_adj, window_below, mine
         return scores
+
+    def _ending_tokens(self, k):
+        """For levels of at most ENDING_ROWS windows (and parents): (which tokens end one of
+        them, which level k-1 windows have children), bool, made once from the level's
+        keys; the token column V, where none can end, reads False. Text scored against a
+        small model asks about many windows that cannot be there (a word outside the
+        vocabulary, read as `<unk>`, is in none): those skip the lookup."""
+        if max(self.rows[k], self.rows[k - 1]) > ENDING_ROWS:
+            return None
+        with self._lock:
+            if ("ending", k) not in self._dense:
+                split, ending = self.level_parents_tokens(k), None
+                if split is not None:
+                    ending = (np.zeros(self.size + 1, dtype=bool),
+                              np.zeros(self.rows[k - 1], dtype=bool))
+                    ending[0][split[1]] = True
+                    ending[0][self.size] = False
+                    ending[1][split[0]] = True
+                self._dense["ending", k] = ending
+        return self._dense["ending", k]
+
+    def level_parents_tokens(self, k):
+        """(parent row, last token) of every window of level k (k >= 2); None where the keys
+        are not an array in memory (columns read a slice at a time)."""
+        keys = self.level_keys(k)
+        return np.divmod(keys, self.size) if isinstance(keys, np.ndarray) else None
 
     def _dense_fits(self, k):
         return dense_fits(self.first[k - 1], self.rows[k - 1], self.size)

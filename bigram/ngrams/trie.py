@@ -185,6 +185,14 @@ class TrieTables(QueryTables):
         return self._prob_values[k].all() - self._below_values[k - 1].all()[
             self.level_keys(k) // self.size]
 
+    def level_parents_tokens(self, k):
+        """(parent rows, tokens) of level k's windows; only which parents have children
+        is used, so the parents are the rows whose child range is not empty."""
+        self.guard()
+        starts = self._offsets[k - 1].all()
+        return (np.flatnonzero(starts[1:] > starts[:-1]),
+                np.minimum(self._tokens[k].all(), self.size - 1))
+
     def level_keys(self, k):
         """Level k's keys, made from the trie (a pass over the level) and kept."""
         self.guard()
