@@ -183,6 +183,44 @@ def test_bins_are_means_of_equal_count_groups():
     assert with_zero[0] == -np.inf and query_file.codes_of(np.array([-np.inf]), with_zero)[0] == 0
 
 
+def plain_bins(values, bits):
+    """KenLM's rule in plain Python: the finite values sorted, cut where i * n / slots falls
+    (rounded down), each group's mean; -inf a bin of its own; at most `slots` distinct
+    values are themselves the centres; the last centre repeated to fill 2**bits."""
+    finite = sorted(v for v in values.tolist() if math.isfinite(v))
+    infinite = any(v == -math.inf for v in values.tolist())
+    slots = (1 << bits) - infinite
+    if len(set(finite)) <= slots:
+        centres = sorted(set(finite))
+    else:
+        n = len(finite)
+        cuts = sorted({int(i * n / slots) for i in range(slots)}) + [n]
+        centres = [math.fsum(finite[a:b]) / (b - a) for a, b in zip(cuts, cuts[1:])]
+    centres = ([-math.inf] if infinite else []) + centres or [0.0]
+    return centres + [centres[-1]] * ((1 << bits) - len(centres))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bins_cut_on_disk_equal_bins_cut_in_memory_and_the_plain_rule(seed, tmp_path,
+                                                                       monkeypatch):
+    from bigram.formats import quantize_bins
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6000))
+    values = [rng.normal(-3, 2, n), np.round(rng.normal(-1, 2, n), 1),
+              rng.choice([-0.0, 0.0, -1.5, 2.0, -np.inf, np.nan, np.inf], n)][seed % 3]
+    bits = int(rng.integers(1, 9))
+    in_memory = quantize_bins.bins(values, bits)
+    assert np.allclose(in_memory, plain_bins(values, bits), rtol=1e-12, atol=1e-12)
+    # Slices of 500 values, runs of about 1,000 distinct ones merged in several passes.
+    monkeypatch.setattr(quantize_bins, "SLICE", 500)
+    monkeypatch.setattr(quantize_bins, "IN_MEMORY", 100)
+    monkeypatch.setattr(quantize_bins, "SORTER_MEMORY", 60_000)
+    on_disk = quantize_bins.bins(values, bits, temp_dir=tmp_path)
+    assert np.array_equal(on_disk, in_memory)
+    assert not list(tmp_path.iterdir())   # the runs are gone
+
+
 @pytest.mark.parametrize("bits", [1, 7, 8, 17, 31, 33, 63])
 def test_bit_packing_round_trips(bits, monkeypatch):
     import io

@@ -47,12 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bigram.arrays import distinct
 from bigram.errors import BigramError, ModelFileError, OptionError
-from bigram.formats.column_levels import ChildStarts, Sliced, whole
+from bigram.formats.column_levels import ChildStarts, Sliced
 from bigram.formats.files import QUERY_MAGIC as MAGIC
 from bigram.formats.files import atomic_write
 from bigram.formats.npzfile import damaged
+from bigram.formats.quantize_bins import bins, codes_of
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.ngrams.trie import SIGN
@@ -73,36 +73,6 @@ NEGATIVE_BITS = 31
 
 
 # ---------------------------------------------------------------------- writing
-
-
-def bins(values, bits):
-    """2**bits bin centres for `values` (KenLM's -q/-b): the values sorted and cut into
-    bins of equal counts, each bin's centre the mean of its values; -inf (a probability
-    of zero) keeps a bin of its own. Centres ascending, float64."""
-    count = 1 << bits
-    values = np.sort(np.asarray(values, dtype=np.float64))
-    infinite = bool(len(values)) and values[0] == -np.inf
-    finite = values[np.isfinite(values)]
-    slots = count - infinite
-    if len(np.unique(finite)) <= slots:
-        centres = np.unique(finite)
-    else:
-        edges = distinct(np.linspace(0, len(finite), slots + 1).astype(np.int64)[:-1])
-        sums = np.add.reduceat(finite, edges)
-        centres = sums / np.diff(np.append(edges, len(finite)))
-    centres = np.concatenate([[-np.inf] if infinite else [], centres])
-    if not len(centres):
-        centres = np.zeros(1)
-    out = np.full(count, centres[-1])
-    out[:len(centres)] = centres
-    return out
-
-
-def codes_of(values, centres):
-    """The code of the nearest bin centre for each value."""
-    middles = (centres[1:] + centres[:-1]) / 2
-    with np.errstate(invalid="ignore"):
-        return np.searchsorted(middles, values, side="left")
 
 
 def _layout(order, size, rows, quantize, vocabulary_bytes, float_bits=None, hashed=None):
@@ -167,8 +137,8 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
     """Write query tables (query.QueryTables, or column_levels.ColumnLevels: tables
     whose levels are sequences read by slices) as a query file, atomically; returns True
     if an existing file was replaced. Each level is written a slice at a time: the memory
-    used beyond the tables' own is a few slices (a level's values whole when quantized:
-    its bins are cut from them sorted)."""
+    used beyond the tables' own is a few slices (quantized, the bins of a large level are
+    cut from its values sorted on the temporary disk: quantize_bins)."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     order, size = tables.order, tables.size
@@ -229,8 +199,8 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
                 written = write_packed(stream, low, NEGATIVE_BITS, checksum.update)
             elif kind == "centres":
                 what = name.split("_")[1]
-                # Bins of equal counts need the level's values sorted: read whole.
-                centres[k, what] = bins(whole(_values(tables, what, k)), quantize)
+                # Bins of equal counts: the level's values sorted (on disk when large).
+                centres[k, what] = bins(_values(tables, what, k), quantize)
                 written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
             else:
                 values = _values(tables, name.split("_")[1], k)
