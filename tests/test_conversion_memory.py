@@ -123,6 +123,7 @@ import sys
 from pathlib import Path
 import bigram.formats.column_levels as levels, bigram.formats.query_file as query_file
 import bigram.ngrams.bitpack as bitpack
+import bigram.formats.quantize_bins as quantize_bins
 from bigram.formats.convert import convert, write_saved
 from bigram.formats.modelfile import save
 from bigram.settings import TrainingSettings
@@ -149,7 +150,13 @@ written = peak() - base
 del result
 reset(); base = peak()
 convert(folder / "m.npz", folder / "c.bq")
-print(written, peak() - base)
+converted = peak() - base
+# Quantized: each level's bins cut from its values sorted on the temporary disk.
+quantize_bins.SLICE = 1 << 15
+quantize_bins.IN_MEMORY, quantize_bins.SORTER_MEMORY = 1 << 15, 4 << 20
+reset(); base = peak()
+convert(folder / "m.npz", folder / "q.bq", quantize=8)
+print(written, converted, peak() - base)
 """
 
 
@@ -159,17 +166,24 @@ def test_conversions_grow_by_a_fraction_of_the_tables(tmp_path):
     converting its model file each grow the child by a few slices, not the tables."""
     text = zipf_words(tmp_path / "c.txt", 3_000_000, seed=8)
     done = subprocess.run([sys.executable, "-c", PEAK, str(text), str(tmp_path)],
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+                          capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    written, converted = map(int, done.stdout.split())
+    written, converted, quantized = map(int, done.stdout.split())
     tables = load_for_scoring(tmp_path / "m.npz").query_tables()
     rows = sum(tables.rows[1:])
     assert rows > 1_500_000
     assert written < rows * 24 / 5, f"grew {written / 1e6:.1f} MB for {rows:,} rows"
     assert converted < rows * 24 / 5, f"grew {converted / 1e6:.1f} MB for {rows:,} rows"
+    assert quantized < rows * 24 / 5, f"grew {quantized / 1e6:.1f} MB for {rows:,} rows"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("bigram-build-")]
     lines = text.read_text().splitlines()[:200]
     expected = scores(bigram.load(tmp_path / "m.npz"), lines)
     written = scores(bigram.load(tmp_path / "t.bq"), lines)
     assert np.allclose(written, expected, rtol=0, atol=1e-4)
     assert np.array_equal(scores(bigram.load(tmp_path / "c.bq"), lines), written)
+    # The bins cut on disk are the bins cut in memory: the same quantized scores.
+    convert.convert(tmp_path / "m.npz", tmp_path / "q-memory.bq", quantize=8)
+    assert np.array_equal(scores(bigram.load(tmp_path / "q.bq"), lines),
+                          scores(bigram.load(tmp_path / "q-memory.bq"), lines))

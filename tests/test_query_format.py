@@ -183,6 +183,44 @@ def test_bins_are_means_of_equal_count_groups():
     assert with_zero[0] == -np.inf and query_file.codes_of(np.array([-np.inf]), with_zero)[0] == 0
 
 
+def plain_bins(values, bits):
+    """KenLM's rule in plain Python: the finite values sorted, cut where i * n / slots falls
+    (rounded down), each group's mean; -inf a bin of its own; at most `slots` distinct
+    values are themselves the centres; the last centre repeated to fill 2**bits."""
+    finite = sorted(v for v in values.tolist() if math.isfinite(v))
+    infinite = any(v == -math.inf for v in values.tolist())
+    slots = (1 << bits) - infinite
+    if len(set(finite)) <= slots:
+        centres = sorted(set(finite))
+    else:
+        n = len(finite)
+        cuts = sorted({int(i * n / slots) for i in range(slots)}) + [n]
+        centres = [math.fsum(finite[a:b]) / (b - a) for a, b in zip(cuts, cuts[1:])]
+    centres = ([-math.inf] if infinite else []) + centres or [0.0]
+    return centres + [centres[-1]] * ((1 << bits) - len(centres))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bins_cut_on_disk_equal_bins_cut_in_memory_and_the_plain_rule(seed, tmp_path,
+                                                                       monkeypatch):
+    from bigram.formats import quantize_bins
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6000))
+    values = [rng.normal(-3, 2, n), np.round(rng.normal(-1, 2, n), 1),
+              rng.choice([-0.0, 0.0, -1.5, 2.0, -np.inf, np.nan, np.inf], n)][seed % 3]
+    bits = int(rng.integers(1, 9))
+    in_memory = quantize_bins.bins(values, bits)
+    assert np.allclose(in_memory, plain_bins(values, bits), rtol=1e-12, atol=1e-12)
+    # Slices of 500 values, runs of about 1,000 distinct ones merged in several passes.
+    monkeypatch.setattr(quantize_bins, "SLICE", 500)
+    monkeypatch.setattr(quantize_bins, "IN_MEMORY", 100)
+    monkeypatch.setattr(quantize_bins, "SORTER_MEMORY", 60_000)
+    on_disk = quantize_bins.bins(values, bits, temp_dir=tmp_path)
+    assert np.array_equal(on_disk, in_memory)
+    assert not list(tmp_path.iterdir())   # the runs are gone
+
+
 @pytest.mark.parametrize("bits", [1, 7, 8, 17, 31, 33, 63])
 def test_bit_packing_round_trips(bits, monkeypatch):
     import io
@@ -270,6 +308,26 @@ def damaged_variants(good):
         f"{zlib.crc32(bytes(spaced[words['offset']:words['offset'] + words['bytes']])):08x}"
     out["word with a space"] = (_rewritten(bytes(spaced), renamed, length),
                                 "is damaged: its vocabulary holds")
+    # The word hash table: unsorted hashes, an id naming no word, a bad collision list.
+    for label, change in (("unsorted word hashes", lambda h, i: h.__setitem__(
+                               slice(0, 2), h[1::-1].copy())),
+                          ("word id out of range", lambda h, i: i.__setitem__(0, 10 ** 6))):
+        table = bytearray(data)
+        first, second = entries["word_hashes"], entries["word_ids"]
+        hashes = np.frombuffer(table, "<u8", first["bytes"] // 8, first["offset"]).copy()
+        ids = np.frombuffer(table, "<u4", second["bytes"] // 4, second["offset"]).copy()
+        change(hashes, ids)
+        fixed = json.loads(json.dumps(directory))
+        for entry, values in ((first, hashes), (second, ids)):
+            table[entry["offset"]:entry["offset"] + entry["bytes"]] = values.tobytes()
+            at = [e["name"] for e in fixed["arrays"]].index(entry["name"])
+            fixed["arrays"][at]["crc32"] = f"{zlib.crc32(values.tobytes()):08x}"
+        out[label] = (_rewritten(bytes(table), fixed, length),
+                      "is damaged: its word hashes are not sorted or name words")
+    collided = json.loads(json.dumps(directory))
+    collided["collided"] = [-1]
+    out["collision list"] = (_rewritten(data, collided, length),
+                             "is damaged: its directory does not list the words whose hashes")
     version = bytearray(_rewritten(data, directory, length))
     version[8:12] = struct.pack("<I", 99)
     version[28:32] = struct.pack("<I", zlib.crc32(bytes(version[:28])))
@@ -300,7 +358,9 @@ def test_tables_of_garbage_with_right_checksums_never_read_out_of_bounds(good, t
     directory, _, length = _directory(bytes(data))
     rng = np.random.default_rng(5)
     for entry in directory["arrays"]:
-        if entry["name"] in ("vocabulary", "1_adj", "1_below"):
+        # (The vocabulary and its hash table are checked whole when opening: garbage
+        # there is refused before any table is read; here the tables are the point.)
+        if entry["name"] in ("vocabulary", "word_hashes", "word_ids", "1_adj", "1_below"):
             continue
         a, n = entry["offset"], entry["bytes"]
         data[a:a + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
@@ -375,6 +435,26 @@ def test_opening_a_large_query_file_reads_only_what_scoring_touches(tmp_path):
     assert abs(report["scores"][0] - expected) < EXACT
 
 
+def test_a_few_lines_are_scored_without_hashing_the_vocabulary(good, monkeypatch):
+    """The query file stores its words' hash table: looking up a few words binary-searches
+    it; nothing hashes or sorts the whole vocabulary, and the lines score as the ARPA."""
+    from bigram.text import words
+
+    lines = lines_of("words.heldout.txt")[:3]
+    arpa = load_for_scoring(FIXTURES / "words.o3.arpa.gz")
+    expected = totals(arpa, lines)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the vocabulary was hashed again")
+
+    monkeypatch.setattr(words.WordIndex, "from_words", refused)
+    monkeypatch.setattr(words, "_HashBuckets", refused)
+    converted = load_for_scoring(good)
+    got = totals(converted, lines)
+    assert (got[1] == expected[1]).all() and (got[2] == expected[2]).all()
+    assert np.allclose(got[0], expected[0], rtol=0, atol=EXACT)
+
+
 def _plain_score(tables, vocabulary, line):
     """ln P of a line's words and its end by the tables' definition, one token at a time."""
     ids = [0] + [vocabulary.tokens.index(w) + vocabulary.first for w in line.split()] + [0]
@@ -436,6 +516,27 @@ def test_info_verify_checks_the_large_tables_of_a_large_file(tmp_path, cli):
     assert refused.code == 1
     assert refused.err == f"error: {path} is damaged: its table 3_tokens does not match its " \
                           "checksum\n"
+
+
+def test_info_verify_recomputes_the_word_hashes(good, tmp_path, cli):
+    """Hashes that are sorted and match their checksum but are not the words' own (a
+    hostile writer's) only make words unknown when scoring; `info --verify` finds them."""
+    data = bytearray(good.read_bytes())
+    directory, _, length = _directory(bytes(data))
+    entry = next(e for e in directory["arrays"] if e["name"] == "word_hashes")
+    hashes = np.frombuffer(data, "<u8", entry["bytes"] // 8, entry["offset"]) + np.uint64(1)
+    data[entry["offset"]:entry["offset"] + entry["bytes"]] = hashes.tobytes()
+    entry["crc32"] = f"{zlib.crc32(hashes.tobytes()):08x}"
+    path = tmp_path / "rehashed.bq"
+    path.write_bytes(_rewritten(bytes(data), directory, length))
+    scored = cli("score", "--json", "sasega su", "-m", path)
+    assert scored.code == 0 and json.loads(scored.out)[0]["oov_tokens"] == ["sasega", "su"]
+    assert json.loads(cli("score", "--json", "sasega su", "-m", good).out)[0]["oov_tokens"] == []
+    refused = cli("info", "--verify", "-m", path)
+    assert refused.code == 1
+    assert refused.err == f"error: {path} is damaged: its word hashes are not its words' " \
+                          "hashes\n"
+    assert cli("info", "--verify", "-m", good).code == 0
 
 
 def test_commands_list(good):

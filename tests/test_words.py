@@ -142,6 +142,32 @@ def test_find_keys_short_ascii_words_by_their_bytes_and_long_ones_by_hash(bits):
             assert index.find(chars, starts, ends).tolist() == expected
 
 
+@pytest.mark.parametrize("bits", [1, 8, 64])
+def test_an_index_from_stored_hashes_finds_what_a_dictionary_finds(bits):
+    # A query file stores the hash table (stored_form); the index made from it answers
+    # small batches by a binary search in the stored hashes and large ones by the lookup
+    # tables, both as a dictionary of the words does, collisions (narrow hashes) included.
+    rng = np.random.default_rng(bits)
+    letters = list("abcdefghé")
+    vocabulary = sorted({"".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(400)})
+    built = WordIndex.from_words(vocabulary, hash_bits=bits)
+    hashes, hash_ids, collided = built.stored_form()
+    assert len(hashes) + len(collided) == len(vocabulary) and (bits == 64) == (not collided)
+    stored = WordIndex.from_stored(vocabulary, hashes, hash_ids.astype("<u4"), collided,
+                                   hash_bits=bits)
+    position = {w: i for i, w in enumerate(vocabulary)}
+    tokens = list(rng.choice(vocabulary, 300)) + ["".join(rng.choice(letters, 5))
+                                                   for _ in range(100)]
+    for count in (3, 20, len(tokens)):   # searched, searched, then the tables made
+        some = [" ".join(tokens[:count])]
+        expected = [position.get(w, -1) for w in python_words(some[0])]
+        for ascii_as_bytes in (True, False):
+            chars, offsets = as_arrays(some, ascii_as_bytes=ascii_as_bytes)
+            starts, ends, _ = split_words(chars, offsets)
+            assert stored.find(chars, starts, ends).tolist() == expected
+    assert getattr(stored, "_bucket_cache", None) is not None   # the large batch made them
+
+
 def test_a_forced_collision_between_two_words():
     # The hash's low bit is the parity of the code points' sum plus the length: anagrams
     # collide at one bit.

@@ -7,7 +7,10 @@ Layout (little-endian, every array starting on a 64-byte boundary):
                first 28 bytes (u32)
     directory  JSON: the model's metadata, order, V, rows per level, bits, and for
                each array its name, offset, length in bytes and crc32
-    arrays     vocabulary (UTF-8); per level k: tokens (k >= 2, ceil(log2 V) bits each),
+    arrays     vocabulary (UTF-8); for words, the words' 64-bit hashes (words.word_hashes),
+               sorted, and the id of the word standing for each (u32), the ids of
+               words whose hash an earlier word has listed in the directory
+               ("collided"); per level k: tokens (k >= 2, ceil(log2 V) bits each),
                child offsets (k < order, rows + 1 values in ceil(log2(rows of k+1 + 1))
                bits), ln P and B (k < order) as float32 (levels 2 and up: in 31 bits
                where all of a level's values are <= 0, the sign bit left out, as KenLM
@@ -20,8 +23,8 @@ Layout (little-endian, every array starting on a 64-byte boundary):
 version and both checksums of the prefix and directory; that the file's length is
 the one declared; that every array the directory names has exactly the length
 its rows and bits imply and lies inside the file, aligned, not overlapping
-another. Then the file is mapped read-only and the small arrays (vocabulary,
-level 1, bin centres) are checked against their crc32 and their values; files up
+another. Then the file is mapped read-only and the small arrays (vocabulary, word
+hashes, level 1, bin centres) are checked against their crc32 and their values; files up
 to VERIFY_WHOLE bytes have every array checked so. The large tables of a large
 file are not read at opening (that would cost what mapping saves): their
 checksums are checked by `verify` (`bigram info --verify`), and nothing read
@@ -44,18 +47,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bigram.arrays import distinct
 from bigram.errors import BigramError, ModelFileError, OptionError
-from bigram.formats.column_levels import ChildStarts, Sliced, whole
+from bigram.formats.column_levels import ChildStarts, Sliced
 from bigram.formats.files import QUERY_MAGIC as MAGIC
 from bigram.formats.files import atomic_write
 from bigram.formats.npzfile import damaged
+from bigram.formats.quantize_bins import bins, codes_of
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.ngrams.trie import SIGN
 from bigram.text.vocabulary import UNITS, Vocabulary
 
-VERSION = 2
+VERSION = 3
 FORMAT = "bigram-query"
 PREFIX = struct.Struct("<8sIIQII")
 ALIGN = 64
@@ -72,41 +75,14 @@ NEGATIVE_BITS = 31
 # ---------------------------------------------------------------------- writing
 
 
-def bins(values, bits):
-    """2**bits bin centres for `values` (KenLM's -q/-b): the values sorted and cut into
-    bins of equal counts, each bin's centre the mean of its values; -inf (a probability
-    of zero) keeps a bin of its own. Centres ascending, float64."""
-    count = 1 << bits
-    values = np.sort(np.asarray(values, dtype=np.float64))
-    infinite = bool(len(values)) and values[0] == -np.inf
-    finite = values[np.isfinite(values)]
-    slots = count - infinite
-    if len(np.unique(finite)) <= slots:
-        centres = np.unique(finite)
-    else:
-        edges = distinct(np.linspace(0, len(finite), slots + 1).astype(np.int64)[:-1])
-        sums = np.add.reduceat(finite, edges)
-        centres = sums / np.diff(np.append(edges, len(finite)))
-    centres = np.concatenate([[-np.inf] if infinite else [], centres])
-    if not len(centres):
-        centres = np.zeros(1)
-    out = np.full(count, centres[-1])
-    out[:len(centres)] = centres
-    return out
-
-
-def codes_of(values, centres):
-    """The code of the nearest bin centre for each value."""
-    middles = (centres[1:] + centres[:-1]) / 2
-    with np.errstate(invalid="ignore"):
-        return np.searchsorted(middles, values, side="left")
-
-
-def _layout(order, size, rows, quantize, vocabulary_bytes, float_bits=None):
+def _layout(order, size, rows, quantize, vocabulary_bytes, float_bits=None, hashed=None):
     """The arrays of a query file in order: (name, bytes, kind, level). float_bits: the
-    float arrays of levels 2 and up stored in 31 bits (name -> 31), the others 32."""
+    float arrays of levels 2 and up stored in 31 bits (name -> 31), the others 32;
+    hashed: how many hashes a word vocabulary's hash table holds (None for characters)."""
     float_bits = float_bits or {}
     arrays = [("vocabulary", vocabulary_bytes, "text", 0)]
+    if hashed is not None:
+        arrays += [("word_hashes", 8 * hashed, "hashes", 0), ("word_ids", 4 * hashed, "ids", 0)]
     token_bits = bits_for(size - 1)
     for k in range(1, order + 1):
         if k > 1:
@@ -161,8 +137,8 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
     """Write query tables (query.QueryTables, or column_levels.ColumnLevels: tables
     whose levels are sequences read by slices) as a query file, atomically; returns True
     if an existing file was replaced. Each level is written a slice at a time: the memory
-    used beyond the tables' own is a few slices (a level's values whole when quantized:
-    its bins are cut from them sorted)."""
+    used beyond the tables' own is a few slices (quantized, the bins of a large level are
+    cut from its values sorted on the temporary disk: quantize_bins)."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     order, size = tables.order, tables.size
@@ -171,11 +147,19 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
     separator = "" if vocabulary.unit == "char" else "\n"
     vocabulary_text = separator.join(vocabulary.tokens).encode("utf-8")
     float_bits = _float_bits(tables, order, quantize)
-    layout = _layout(order, size, rows, quantize, len(vocabulary_text), float_bits)
+    hashes = word_ids = None
+    if vocabulary.unit == "word":
+        from bigram.text.words import WordIndex
+
+        hashes, word_ids, collided = WordIndex.from_words(vocabulary.tokens).stored_form()
+    layout = _layout(order, size, rows, quantize, len(vocabulary_text), float_bits,
+                     None if hashes is None else len(hashes))
     directory = {"format": FORMAT, "version": VERSION, "order": order, "size": size,
                  "padding": tables.padding, "unit": vocabulary.unit, "unk": vocabulary.unk,
                  "rows": rows[1:], "quantize": quantize, "float_bits": float_bits,
                  "meta": meta, "arrays": []}
+    if hashes is not None:
+        directory["collided"] = collided
     for name, length, _, _ in layout:
         directory["arrays"].append({"name": name, "offset": 0, "bytes": length,
                                     "crc32": "00000000"})
@@ -196,6 +180,10 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
             checksum = _Crc()
             if kind == "text":
                 written = _write(stream, vocabulary_text, checksum)
+            elif kind == "hashes":
+                written = _write(stream, hashes.astype("<u8").tobytes(), checksum)
+            elif kind == "ids":
+                written = _write(stream, word_ids.astype("<u4").tobytes(), checksum)
             elif kind == "tokens":
                 written = _write_tokens(stream, tables.level_keys(k), size, checksum)
             elif kind == "offsets":
@@ -211,8 +199,8 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
                 written = write_packed(stream, low, NEGATIVE_BITS, checksum.update)
             elif kind == "centres":
                 what = name.split("_")[1]
-                # Bins of equal counts need the level's values sorted: read whole.
-                centres[k, what] = bins(whole(_values(tables, what, k)), quantize)
+                # Bins of equal counts: the level's values sorted (on disk when large).
+                centres[k, what] = bins(_values(tables, what, k), quantize)
                 written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
             else:
                 values = _values(tables, name.split("_")[1], k)
@@ -304,13 +292,15 @@ def open_query_file(path, verify=False):
             from None
     arrays = {name: np.frombuffer(mapped, dtype=np.uint8, count=entry["bytes"],
                                   offset=entry["offset"]) for name, entry in entries.items()}
-    small = {"vocabulary", "1_prob", "1_below", "1_offsets"} | \
+    small = {"vocabulary", "word_hashes", "word_ids", "1_prob", "1_below", "1_offsets"} | \
         {name for name in arrays if name.endswith("_centres")}
     for name, entry in entries.items():
         checked = verify or length <= VERIFY_WHOLE or name in small
         if checked and _crc(arrays[name]) != int(entry["crc32"], 16):
             raise damaged(path, f"its table {name} does not match its checksum")
-    vocabulary = _vocabulary(arrays["vocabulary"], directory, path)
+    vocabulary = _vocabulary(arrays, directory, path)
+    if verify and vocabulary.unit == "word":
+        _check_word_hashes(vocabulary, path)
     tables = _tables(directory, arrays, path)
     tables.guard = guard
     from bigram.models.query_model import QueryFileModel
@@ -394,6 +384,12 @@ def _directory(body, path):
         raise damaged(path, "its directory's float_bits are not 31 by array name")
     if not isinstance(directory.get("arrays"), list):
         raise damaged(path, "its directory lists no arrays")
+    collided = directory.get("collided")
+    words = size - (2 if directory["unk"] else 1)
+    if directory["unit"] == "word" and not (
+            isinstance(collided, list) and all(_whole(i, words - 1) for i in collided)
+            and all(map(operator.lt, collided, itertools.islice(collided, 1, None)))):
+        raise damaged(path, "its directory does not list the words whose hashes collide")
     return directory
 
 
@@ -410,7 +406,7 @@ def _check_layout(directory, length, path):
     if not _whole(vocabulary_bytes, 4 * MAX_VOCABULARY * 64):
         raise damaged(path, "its first array is not the vocabulary")
     expected = _layout(order, size, rows, directory["quantize"], vocabulary_bytes,
-                       directory["float_bits"])
+                       directory["float_bits"], _hashed(directory))
     if len(entries) != len(expected):
         raise damaged(path, f"it lists {len(entries)} arrays, not the {len(expected)} of its "
                             "order")
@@ -433,14 +429,44 @@ def _check_layout(directory, length, path):
     return out
 
 
-def _vocabulary(raw, directory, path):
+def _hashed(directory):
+    """How many hashes a word vocabulary's hash table holds (None for characters)."""
+    if directory["unit"] != "word":
+        return None
+    return directory["size"] - (2 if directory["unk"] else 1) - len(directory["collided"])
+
+
+def _stored_hashes(arrays, directory, path):
+    """The word hash table (WordIndex.from_stored's arguments), checked: hashes strictly
+    increasing, ids naming words. Its values are not recomputed (that would cost what
+    storing them saves); a wrong hash only makes its word unknown (every token is
+    compared with the word its hash names)."""
+    hashes, ids = arrays["word_hashes"].view("<u8"), arrays["word_ids"].view("<u4")
+    words = directory["size"] - (2 if directory["unk"] else 1)
+    if len(hashes) and (not (hashes[1:] > hashes[:-1]).all() or int(ids.max()) >= words):
+        raise damaged(path, "its word hashes are not sorted or name words it does not have")
+    return hashes, ids, directory["collided"]
+
+
+def _check_word_hashes(vocabulary, path):
+    """`verify`: the stored word hash table is the one the words make."""
+    from bigram.text.words import WordIndex
+
+    stored = vocabulary.stored_hashes
+    made = WordIndex.from_words(vocabulary.tokens).stored_form()
+    if not (np.array_equal(stored[0], made[0]) and np.array_equal(stored[1], made[1])
+            and list(stored[2]) == list(made[2])):
+        raise damaged(path, "its word hashes are not its words' hashes")
+
+
+def _vocabulary(arrays, directory, path):
     """The vocabulary, checked as a whole: UTF-8; words separated by line feeds, none empty
     and none holding a space, tab, carriage return or NUL (checked on the bytes at once);
     sorted and distinct; no `<unk>` among them."""
     from bigram.text.vocabulary import UNK
 
     unit, unk, size = directory["unit"], directory["unk"], directory["size"]
-    data = bytes(raw)
+    data = bytes(arrays["vocabulary"])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -456,7 +482,8 @@ def _vocabulary(raw, directory, path):
     if len(tokens) + first != size or UNK in tokens or \
             not all(map(operator.lt, tokens, itertools.islice(tokens, 1, None))):
         raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
-    return Vocabulary.from_sorted(tokens, unit, unk)
+    stored = _stored_hashes(arrays, directory, path) if unit == "word" else None
+    return Vocabulary.from_sorted(tokens, unit, unk, stored)
 
 
 def _tables(directory, arrays, path):

@@ -298,6 +298,14 @@ class WindowSorter:
             return combine(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64))
         return tuple(np.concatenate(column) for column in zip(*parts))
 
+    def sorted_slices(self):
+        """Every record, sorted and combined, a slice at a time (keys, suffix, count): what
+        waits in memory if nothing was spilled, else the merge of the runs."""
+        if not self.runs:
+            yield self._combined_pending()
+            return
+        yield from self._merged()
+
     def finish_columns(self):
         """Every record, sorted and combined, written to three columns of the temporary
         folder (bigram.ngrams.columns) a merged slice at a time: (keys, suffix, count)."""

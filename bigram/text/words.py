@@ -428,6 +428,8 @@ class WordIndex:
         self._chars = _GrowingArray(np.uint32)          # every word's code points, by id
         self._offsets = _GrowingArray(np.int64, [0])
         self._collided = {}                              # word -> id, when its hash is taken
+        self._stored = False        # the hashes came from a file (from_stored)
+        self._tables_lock = threading.Lock()   # scoring threads share the lookup tables
 
     @classmethod
     def from_words(cls, words, hash_bits=_HASH_BITS):
@@ -456,6 +458,38 @@ class WordIndex:
                 raise ValueError("the words of a vocabulary must be distinct")
             index._collided = dict(zip(strings, ids.tolist()))
         return index
+
+    @classmethod
+    def from_stored(cls, words, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
+        """The index of `words` (distinct, ids their positions) whose hashes were computed
+        before and stored (a query file's, mapped): `hashes` the sorted hashes the words
+        stand for, `hash_ids` the word standing for each, `collided` the ids of the words
+        whose hash an earlier word has. Nothing is hashed or sorted here. A batch of
+        fewer tokens than a quarter of the words is looked up by a binary search in the
+        stored hashes; the first larger batch makes the lookup tables, as from_words'
+        index does, so a few lines cost what they read, not what the vocabulary holds.
+        The stored hashes are trusted only to name a candidate: every token is compared
+        with its candidate's code points, so a damaged table loses words, never mixes
+        them up. `hash_bits` must be the one the hashes were made with."""
+        index = cls(hash_bits)
+        index._store(_codepoints_of(list(words)))
+        index._hashes, index._hash_ids = hashes, hash_ids
+        index._collided = {words[i]: i for i in collided}
+        index._stored = True
+        return index
+
+    def stored_form(self):
+        """(hashes, hash_ids, collided ids): what from_stored needs besides the words."""
+        return self._hashes, self._hash_ids, sorted(self._collided.values())
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["_tables_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tables_lock = threading.Lock()
 
     def __len__(self):
         return len(self._offsets.values) - 1
@@ -517,6 +551,8 @@ class WordIndex:
         were last built (those words then read as -1: callers match them again)."""
         if not len(starts):
             return np.zeros(0, dtype=np.int64)
+        if self._searching(len(starts)):
+            return self._find_hashed(codepoints, starts, ends)
         lengths = ends - starts
         ids = np.empty(len(starts), dtype=np.int64)
         # Code points past ASCII become 0xFF, a byte no short key holds: such words take the
@@ -547,6 +583,10 @@ class WordIndex:
     def _long_words(self, stale=False):
         """The words of more than eight ASCII characters, by their chunk_hashes; None when
         two of them share one (then every word goes by its polynomial hash)."""
+        with self._tables_lock:   # made once, even when threads ask at the same time
+            return self._long_table(stale)
+
+    def _long_table(self, stale):
         cache = getattr(self, "_long_cache", None)
         if cache is None or (cache[0] != len(self)
                              and not (stale and 8 * len(self) <= 9 * cache[0])):
@@ -579,10 +619,20 @@ class WordIndex:
         ids[at[~same]] = -1
         return ids
 
+    def _searching(self, tokens):
+        """Whether `tokens` lookups go by binary search in stored hashes (from_stored), the
+        lookup tables not yet made: cheaper than making them while the tokens are few."""
+        return self._stored and 4 * tokens < len(self._hashes) and \
+            getattr(self, "_bucket_cache", None) is None
+
     def _short_words(self, stale=False):
         """The words of at most eight ASCII bytes, keyed by those bytes (little-endian).
         With `stale`, a table made before the last few words were added is good enough
         until the vocabulary has grown by an eighth (the table is made from every word)."""
+        with self._tables_lock:   # made once, even when threads ask at the same time
+            return self._short_table(stale)
+
+    def _short_table(self, stale):
         cache = getattr(self, "_short_cache", None)
         if cache is None or (cache[0] != len(self)
                              and not (stale and 8 * len(self) <= 9 * cache[0])):
@@ -602,7 +652,12 @@ class WordIndex:
 
     def _find_hashed(self, codepoints, starts, ends, stale=False):
         hashes = word_hashes(codepoints, starts, ends, self.hash_bits)
-        ids = self._buckets(stale).find(hashes)
+        if self._searching(len(hashes)):
+            where = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            ids = np.where(self._hashes[where] == hashes,
+                           self._hash_ids[where].astype(np.int64), -1)
+        else:
+            ids = self._buckets(stale).find(hashes)
         at = np.flatnonzero(ids >= 0)
         offsets = self._offsets.values
         lengths = ends[at] - starts[at]
@@ -621,11 +676,12 @@ class WordIndex:
     def _buckets(self, stale=False):
         """The lookup structure of the claimed hashes (rebuilt after new words claim some;
         with `stale`, only once they have grown by an eighth)."""
-        cache = getattr(self, "_bucket_cache", None)
-        if cache is None or (cache.hashes is not self._hashes
-                             and not (stale and 8 * len(self._hashes) <= 9 * len(cache.hashes))):
-            self._bucket_cache = cache = _HashBuckets(self._hashes, self._hash_ids)
-        return cache
+        with self._tables_lock:
+            cache = getattr(self, "_bucket_cache", None)
+            if cache is None or (cache.hashes is not self._hashes and not (
+                    stale and 8 * len(self._hashes) <= 9 * len(cache.hashes))):
+                self._bucket_cache = cache = _HashBuckets(self._hashes, self._hash_ids)
+            return cache
 
     def ids(self, codepoints, starts, ends):
         """Ids of the words at the spans [starts, ends), giving new words new ids.
