@@ -91,9 +91,10 @@ class SpillingCollector(TokenCollector):
         self.frequency = np.zeros(1, np.int64)
         self.train_tokens = 0
 
-    def add_items(self, chars, offsets, split, source="the training text"):
+    def add_items(self, chars, offsets, split, source="the training text", utf8=False,
+                  words=None):
         """As TokenCollector.add_items; training items are spilled when a chunk is full."""
-        super().add_items(chars, offsets, split, source)
+        super().add_items(chars, offsets, split, source, utf8, words)
         if split == "train":
             pending = sum(len(ids) for ids, _ in self.splits["train"].parts)
             if pending >= self.chunk:
