@@ -23,7 +23,7 @@ from bigram.text.sources import (
 )
 from bigram.text.splits import SPLITS, default_test_size, parse_split, split_assignment
 from bigram.text.vocabulary import UNITS, UNK, Vocabulary
-from bigram.text.words import delimiter_table, split_words
+from bigram.text.words import delimiter_table, split_text_words
 
 
 @dataclass
@@ -205,7 +205,7 @@ def _block_words(block):
     raw = block.raw
     if _SPACES_NOT_DELIMITERS[raw].any():
         return None
-    starts, ends, _ = split_words(raw, np.array([0, len(raw)]))
+    starts, ends = split_text_words(raw)
     word_offsets = np.append(np.searchsorted(starts, block.byte_spans()[0]), len(starts))
     return starts, ends, word_offsets
 

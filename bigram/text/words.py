@@ -136,6 +136,17 @@ def decode_spans(data, starts, ends):
     return codepoints, at[:-1], at[1:]
 
 
+def split_text_words(data):
+    """(starts, ends) of every word of one text (bytes or code points): the runs of
+    non-delimiters. As split_words with one item, from one comparison per byte: the
+    delimiter mask, padded with a delimiter at each end, changes value exactly at the
+    words' starts and ends, which alternate."""
+    delimiter = np.ones(len(data) + 2, dtype=bool)
+    delimiter[1:-1] = _delimiter_mask(data)
+    edges = np.flatnonzero(delimiter[1:] != delimiter[:-1])
+    return np.ascontiguousarray(edges[0::2]), np.ascontiguousarray(edges[1::2])
+
+
 def split_words(codepoints, offsets):
     """Words of items given as concatenated code points, split at lmplz's delimiters.
 
