@@ -8,8 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bigram.errors import InputError
+from bigram.ngrams.counting import TokenCollector
+from bigram.ngrams.training_data import collect_blocks
 from bigram.text.sources import Reader, Source
-from bigram.text.words import WordIndex, encode_words, split_words, word_hashes
+from bigram.text.words import (
+    MAX_WORD_CHARS,
+    WordIndex,
+    WordTooLong,
+    check_utf8_word_lengths,
+    encode_words,
+    split_text_words,
+    split_words,
+    word_hashes,
+)
 
 # lmplz's delimiters; only space, tab and CR can be inside an item.
 DELIMITERS = re.compile("[\0\t\n\r ]+")
@@ -314,3 +326,84 @@ def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
         # What find (exact, never lagging) says agrees.
         assert index.find(chars, starts, ends).tolist() == expected
     assert index.words() == list(seen)
+
+
+def as_utf8(items):
+    """Items as UTF-8 bytes (uint8) and offsets in bytes, as Block.item_utf8 gives them."""
+    encoded = [i.encode("utf-8") for i in items]
+    offsets = np.cumsum([0] + [len(e) for e in encoded]).astype(np.int64)
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([64, 3]))
+def test_words_given_as_utf8_bytes_get_the_ids_of_their_text(seed, bits):
+    """ids_utf8 decodes only the words past ASCII and the new ones; block after block,
+    mixed with blocks given as code points, every word gets the id of its first
+    appearance."""
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghij") + ["é", "東", "\u00a0", "😀"]
+    pool = ["".join(rng.choice(letters, size=rng.integers(1, 14))) for _ in range(200)]
+    index = WordIndex(hash_bits=bits)
+    seen = {}
+    for block in range(12):
+        reach = min(len(pool), 30 + 15 * block)
+        block_items = [" ".join(rng.choice(pool[:reach], size=rng.integers(1, 9)))
+                       for _ in range(rng.integers(1, 30))]
+        expected, seen = python_ids(block_items, seen)
+        as_bytes = block % 3 != 2
+        chars, offsets = as_utf8(block_items) if as_bytes else as_arrays(block_items)
+        starts, ends, _ = split_words(chars, offsets)
+        ids = index.ids_utf8(chars, starts, ends) if as_bytes else index.ids(chars, starts, ends)
+        assert ids.tolist() == expected
+    assert index.words() == list(seen)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: bytes(c if c % 4 else 32 for c in b)))
+def test_split_text_words_finds_the_runs_of_non_delimiters(data):
+    array = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = split_text_words(array)
+    expected = [(m.start(), m.end()) for m in re.finditer(rb"[^\0\t\n\r ]+", data)]
+    assert list(zip(starts.tolist(), ends.tolist())) == expected
+
+
+def test_long_words_given_as_utf8_are_measured_in_characters():
+    fits = "é" * MAX_WORD_CHARS                # twice as many bytes as the limit: accepted
+    data, offsets = as_utf8([fits, "a " + fits + "é"])
+    starts, ends, _ = split_words(data, offsets)
+    check_utf8_word_lengths(data, starts[:2], ends[:2])
+    with pytest.raises(WordTooLong) as error:
+        check_utf8_word_lengths(data, starts, ends)
+    assert error.value.length == MAX_WORD_CHARS + 1 and error.value.beginning == "é" * 20
+
+
+# Items of text and their words read from UTF-8 bytes (Block.item_utf8, split in place)
+# or from code points (blocks with a break or space past ASCII, or invalid UTF-8), in
+# blocks of any size: the same words as Python's splitlines, strip and split say.
+TEXT_CHARS = st.sampled_from(list("ab é東😀 \t\r\n\x0b\x0c\x1f\u00a0\u2028\u3000\x85"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(TEXT_CHARS, max_size=150), st.integers(8, 120), st.booleans())
+def test_words_of_blocks_are_those_of_the_text(text, block_bytes, held_out):
+    items = [line.strip() for line in text.splitlines() if line.strip()]
+    reader = Reader([Source("<text>", data=text.encode("utf-8"))], block_bytes=block_bytes)
+    collector = TokenCollector("word")
+    assignment = np.arange(len(items)) % 3 if held_out else None
+    if not items:
+        with pytest.raises(InputError):
+            collect_blocks(reader, "<text>", assignment, collector, 0)
+        return
+    collect_blocks(reader, "<text>", assignment, collector, 0)
+    tokens = collector.tokens()
+    every = []
+    for code, split in enumerate(["train", "dev", "test"] if held_out else ["train"]):
+        chosen = [i for n, i in enumerate(items) if not held_out or assignment[n] == code]
+        words = [w for item in chosen for w in python_words(item)]
+        every += words
+        if chosen:
+            ids, offsets = collector.splits[split].arrays()
+            assert [tokens[i - 1] for i in ids.tolist()] == words
+            assert len(offsets) == len(chosen) + 1
+    assert sorted(tokens) == sorted(set(every))

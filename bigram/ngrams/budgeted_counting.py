@@ -91,9 +91,10 @@ class SpillingCollector(TokenCollector):
         self.frequency = np.zeros(1, np.int64)
         self.train_tokens = 0
 
-    def add_items(self, chars, offsets, split, source="the training text"):
+    def add_items(self, chars, offsets, split, source="the training text", utf8=False,
+                  words=None):
         """As TokenCollector.add_items; training items are spilled when a chunk is full."""
-        super().add_items(chars, offsets, split, source)
+        super().add_items(chars, offsets, split, source, utf8, words)
         if split == "train":
             pending = sum(len(ids) for ids, _ in self.splits["train"].parts)
             if pending >= self.chunk:
@@ -113,9 +114,6 @@ class SpillingCollector(TokenCollector):
         self.train_tokens += len(ids)
         self.writer.write(ids, lengths)
         del ids, lengths
-        # What the blocks since the last flush freed goes back to the system (glibc keeps
-        # it otherwise, and the reader's resident memory would climb with the text).
-        return_freed_memory()
 
     def train_frequencies(self):
         """How often each compact id occurs in the training split."""
@@ -158,12 +156,12 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         del counted
         _count_chunk(text, order, size, pads, combiners, writers)
         del text
-        # A chunk's arrays are freed before the next chunk's are made; glibc keeps such
-        # freed blocks otherwise, and resident memory would climb past the budget.
-        return_freed_memory()
         if progress:
             progress("counting n-grams", done + 1, frames)
     del combiners
+    # Between stages (not between chunks: the next chunk reuses what this one freed) the
+    # freed memory goes back, so that no stage sits on what the one before kept.
+    return_freed_memory()
     locals_paths = {k: writer.close() for k, writer in writers.items()}
     levels.append(level_columns(space, "level1", np.arange(size, dtype=np.int64),
                                 np.zeros(size, np.int32), first))
@@ -192,7 +190,6 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
             if writer is not None:
                 writer.write(keys, sorted_first=True)
             del keys, suffix, count
-            return_freed_memory()
             if progress:
                 progress(f"merging {k}-grams", done + 1, frames)
         space.removed(locals_paths.pop(k))
@@ -201,6 +198,7 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         del finder
         keys, suffix, count = sorter.finish_columns()
         levels.append(DiskLevel(keys, suffix, compact_count_column(space, count)))
+        return_freed_memory()
         if windows_path is not None:
             space.removed(windows_path)
         windows_path = writer.close() if writer is not None else None

@@ -73,6 +73,13 @@ class WordIds:
         check_word_lengths(codepoints, starts, ends)
         return self.index.ids(codepoints, starts, ends) + 1
 
+    def ids_utf8(self, data, starts, ends):
+        """ids() of words given as spans of UTF-8 bytes (see WordIndex.ids_utf8)."""
+        from bigram.text.words import check_utf8_word_lengths
+
+        check_utf8_word_lengths(data, starts, ends)
+        return self.index.ids_utf8(data, starts, ends) + 1
+
     def tokens(self):
         """The token string of every id from 1 on."""
         return self.index.words()
@@ -151,9 +158,14 @@ class TokenCollector:
         """Items of a split read so far."""
         return self.splits.get(split, SplitTokens()).items + self.pair_items.get(split, 0)
 
-    def add_items(self, chars, offsets, split, source="the training text"):
-        """Items given as code points and offsets (from `source`, named in errors)."""
+    def add_items(self, chars, offsets, split, source="the training text", utf8=False,
+                  words=None):
+        """Items given as code points and offsets (from `source`, named in errors); with
+        `utf8` (words only), as UTF-8 bytes and offsets in bytes (Block.item_utf8). `words`:
+        the items' words already split, (starts, ends, word_offsets) as split_words gives
+        them (then `offsets` is not needed)."""
         if self.unit == "char":
+            assert not utf8
             ids = self.index.ids(chars)
             if self.byte_pairs:   # bigrams: count the block's pairs now, keep no tokens
                 self.sparse_pairs.setdefault(split, SparsePairs()).add(ids, offsets)
@@ -169,7 +181,7 @@ class TokenCollector:
             words_equal_to,
         )
 
-        starts, ends, word_offsets = split_words(chars, offsets)
+        starts, ends, word_offsets = split_words(chars, offsets) if words is None else words
         if self.skip_symbols:
             symbols = np.zeros(len(starts), dtype=bool)
             for symbol in SYMBOLS:
@@ -178,7 +190,7 @@ class TokenCollector:
         else:
             self.literal_unk += int(words_equal_to(chars, starts, ends, "<unk>").sum())
         try:
-            ids = self.index.ids(chars, starts, ends)
+            ids = (self.index.ids_utf8 if utf8 else self.index.ids)(chars, starts, ends)
         except WordTooLong as error:
             raise error.naming(source) from None
         self.splits.setdefault(split, SplitTokens()).add(ids, word_offsets)

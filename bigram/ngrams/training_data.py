@@ -14,9 +14,16 @@ from bigram.errors import InputError, OptionError
 from bigram.ngrams.counting import TokenCollector
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.settings import Reading
-from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, count_items, resolve_sources
+from bigram.text.sources import (
+    BYTE_IS_SPACE,
+    KEEP_TEXT_LIMIT,
+    Reader,
+    count_items,
+    resolve_sources,
+)
 from bigram.text.splits import SPLITS, default_test_size, parse_split, split_assignment
 from bigram.text.vocabulary import UNITS, UNK, Vocabulary
+from bigram.text.words import delimiter_table, split_text_words
 
 
 @dataclass
@@ -145,7 +152,7 @@ def collect_blocks(reader, labels, assignment, collector, keep_text, byte_pairs=
     for source, block in reader.blocks(hash_bytes=True):
         n_block = block.n_items
         local = None if assignment is None else assignment[base:base + n_block]
-        keep = keep and kept_size + len(block.codepoints) <= keep_text
+        keep = keep and kept_size + block.n_chars <= keep_text
         if not keep:
             kept = []   # too long to keep: let it go now, not at the end
         others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
@@ -153,13 +160,11 @@ def collect_blocks(reader, labels, assignment, collector, keep_text, byte_pairs=
         if byte_pairs and block.plain:
             collector.add_plain_block(block, "train", others)
         else:
-            chars, offsets = block.item_chars(train)
-            collector.add_items(chars, offsets, "train", source.label)
+            _add_items(collector, block, train, "train", source.label)
         for name, code in (("dev", 1), ("test", 2)):
             which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
             if len(which):
-                chars, offsets = block.item_chars(which)
-                collector.add_items(chars, offsets, name, source.label)
+                _add_items(collector, block, which, name, source.label)
                 held_out[name].extend(block.item_strings(which))
         if keep:
             text = block.joined(train) if train is not None or not block.plain else block.text()
@@ -172,6 +177,37 @@ def collect_blocks(reader, labels, assignment, collector, keep_text, byte_pairs=
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
     train_items = "\n".join(k for k in kept if k) if keep else None
     return {k: v for k, v in held_out.items() if v}, train_items
+
+
+def _add_items(collector, block, which, split, label):
+    """The chosen items of a block into the collector: words from the UTF-8 bytes where
+    they split as the text does (no code points made), else from the code points."""
+    if collector.unit != "word" or not block.splits_as_bytes:
+        collector.add_items(*block.item_chars(which), split, label)
+        return
+    words = _block_words(block) if which is None else None
+    if words is not None:
+        collector.add_items(block.raw, None, split, label, utf8=True, words=words)
+    else:
+        collector.add_items(*block.item_utf8(which), split, label, utf8=True)
+
+
+# Bytes that strip_spans removes from an item's edges but that do not cut words.
+_SPACES_NOT_DELIMITERS = BYTE_IS_SPACE & ~delimiter_table()
+
+
+def _block_words(block):
+    """The words of every item of a block that splits_as_bytes, as spans of its bytes
+    (starts, ends, word_offsets as split_words gives them), split in place (no copy of
+    the items): when the lines are cut and stripped at delimiters only, the words of the
+    whole block are those of its items. None when some other space could lie between
+    items (a form feed, a vertical tab, 0x1C to 0x1F)."""
+    raw = block.raw
+    if _SPACES_NOT_DELIMITERS[raw].any():
+        return None
+    starts, ends = split_text_words(raw)
+    word_offsets = np.append(np.searchsorted(starts, block.byte_spans()[0]), len(starts))
+    return starts, ends, word_offsets
 
 
 def _load(reader, sources, reading, order, percentages, padding, keep_text, keep_tokens):

@@ -3,9 +3,12 @@
 Files, several files, globs or stdin ('-') are read in blocks of whole lines;
 gzip, bzip2, xz and zstd files (and stdin) are recognised by their first bytes and
 read as the text they decompress to (text/compressed.py).
-Each block becomes a numpy array of Unicode code points and is split into
-items by vectorised masks: line breaks are those of `str.splitlines`, items
-are stripped of surrounding whitespace, blank lines are skipped. A UTF-8 byte
+Each block is a numpy array of bytes and, when it is not pure ASCII, of Unicode
+code points (made on demand), and is split into items by vectorised masks: line
+breaks are those of `str.splitlines`, items are stripped of surrounding
+whitespace, blank lines are skipped. A block of valid UTF-8 with no break or
+space character past ASCII splits the same way on its bytes, and words are read
+from those. A UTF-8 byte
 order mark and CRLF endings are handled as text conventions, never as
 characters. Nothing loops over characters in Python.
 """
@@ -153,34 +156,62 @@ _ASCII_BREAKS = np.array([b for b in _BREAKS if b < 0x80])
 _ASCII_SPACES = np.array([b for b in _SPACES if b < 0x80 and b not in _BREAKS])
 
 
-class Block:
-    """Whole lines of one source: their code points, and (computed on demand) the items."""
+# Tables for the bytes of a block whose lines split as its text's (no break or space
+# character past ASCII in it): every byte past ASCII belongs to a word character.
+BYTE_IS_BREAK = np.concatenate([IS_BREAK[:0x80], np.zeros(0x80, dtype=bool)])
+BYTE_IS_SPACE = np.concatenate([IS_SPACE[:0x80], np.zeros(0x80, dtype=bool)])
 
-    def __init__(self, raw, codepoints, utf8=None, decoded=None):
+
+class Block:
+    """Whole lines of one source: their bytes, their code points (made on demand from the
+    decoded text), and (computed on demand) the items."""
+
+    def __init__(self, raw, codepoints=None, text=None, exact=False):
         self.raw = raw                  # the bytes, as uint8
-        # uint8 (the same array) when pure ASCII, else uint32; None: made from `decoded`
-        # (the text as a str) when first asked for.
+        # uint8 (the same array as raw) when pure ASCII, else uint32; made from `text` (the
+        # decoded str) when first asked for. `exact`: raw is that text's UTF-8 (valid bytes).
         self._codepoints = codepoints
-        self._decoded = decoded
-        # Whether `raw` is exactly the text (valid UTF-8, read strictly), by default when
-        # it is ASCII.
-        self.raw_is_text = codepoints is raw if utf8 is None else bool(utf8)
+        self._text = text
+        self._exact = exact or codepoints is raw
         self._spans = None
+        self._byte_spans = None
+        self._splits_as_bytes = None
         self._pairs = None
 
     @property
     def codepoints(self):
-        """The text's code points: uint8 (`raw` itself) when pure ASCII, else uint32."""
+        """The block's code points: uint8 (the raw bytes) when pure ASCII, else uint32."""
         if self._codepoints is None:
-            self._codepoints = np.frombuffer(self._decoded.encode("utf-32-le"),
-                                             dtype=np.uint32)
-            self._decoded = None
+            self._codepoints = np.frombuffer(self._text.encode("utf-32-le"), dtype=np.uint32)
         return self._codepoints
+
+    @property
+    def raw_is_text(self):
+        """True when `raw` is exactly the text: valid UTF-8 (ASCII included)."""
+        return self._exact
 
     @property
     def is_ascii(self):
         """True when every byte is ASCII, so bytes are code points."""
         return self._codepoints is self.raw
+
+    @property
+    def n_chars(self):
+        """Number of characters (code points) in the block."""
+        if self._text is not None:
+            return len(self._text)
+        return len(self.codepoints)
+
+    @property
+    def splits_as_bytes(self):
+        """True when the block's UTF-8 bytes split into items and words exactly as its code
+        points do: valid UTF-8 holding no break or space character past ASCII. Then items
+        and words can be found on the bytes (1 byte per character of mostly-ASCII text,
+        where code points take 4), and only words past ASCII need decoding."""
+        if self._splits_as_bytes is None:
+            self._splits_as_bytes = self.is_ascii or (
+                self._exact and not _has_wide_space(self.raw))
+        return self._splits_as_bytes
 
     def byte_pairs(self):
         """256 x 256 counts of consecutive byte pairs (ASCII blocks), from two bincounts.
@@ -221,9 +252,21 @@ class Block:
                 ends = np.concatenate([breaks, [len(self.raw)]])
                 keep = ends > starts
                 self._spans = starts[keep].astype(np.int64), ends[keep].astype(np.int64)
+            elif self.is_ascii:
+                self._spans = split_lines(self.raw, BYTE_IS_BREAK, BYTE_IS_SPACE)
             else:
                 self._spans = split_items(self.codepoints)
         return self._spans
+
+    def byte_spans(self):
+        """(starts, ends): where each item's bytes lie in `raw`, for a block that
+        `splits_as_bytes` (the same items as `spans`, counted in bytes)."""
+        if self.is_ascii:
+            return self.spans()
+        if self._byte_spans is None:
+            assert self.splits_as_bytes
+            self._byte_spans = split_lines(self.raw, BYTE_IS_BREAK, BYTE_IS_SPACE)
+        return self._byte_spans
 
     @property
     def n_items(self):
@@ -235,6 +278,8 @@ class Block:
             starts_after_break[_ASCII_BREAKS] = 0
             first = 0 if IS_BREAK[self.raw[0]] else 1
             return int(starts_after_break.sum()) + first
+        if self._spans is None and self.splits_as_bytes:
+            return len(self.byte_spans()[0])
         return len(self.spans()[0])
 
     def line_spans(self, in_raw=False):
@@ -260,7 +305,7 @@ class Block:
     def utf8(self):
         """The block's text as UTF-8 bytes (uint8); bytes that were not UTF-8 appear as
         --encoding-errors decided (replaced or left out)."""
-        if self.raw_is_text:
+        if self.is_ascii or self._exact:
             return self.raw
         text = self.codepoints.astype("<u4").tobytes().decode("utf-32-le")
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -272,6 +317,16 @@ class Block:
             starts, ends = starts[which], ends[which]
         return gather_spans(self.codepoints, starts, ends)
 
+    def item_utf8(self, which=None):
+        """UTF-8 bytes of the chosen items, concatenated, and their offsets (in bytes), for
+        a block that `splits_as_bytes`; None for any other."""
+        if not self.splits_as_bytes:
+            return None
+        starts, ends = self.byte_spans()
+        if which is not None:
+            starts, ends = starts[which], ends[which]
+        return gather_spans(self.raw, starts, ends)
+
     def line_chars(self):
         """Code points of every line stripped (blank ones empty, none skipped), concatenated,
         and their offsets: the items of text read as KenLM reads it, one sentence a line."""
@@ -279,17 +334,25 @@ class Block:
 
     def item_strings(self, which=None):
         """The chosen items as Python strings (for small selections: test sets, samples)."""
+        if self.splits_as_bytes and not self.is_ascii:
+            data, offsets = self.item_utf8(which)
+            # Items hold no line break: joined by one and split again, they come back whole.
+            return _joined_utf8(data, offsets).split("\n") if len(offsets) > 1 else []
         chars, offsets = self.item_chars(which)
         text = chars.astype("<u4").tobytes().decode("utf-32-le")
         return [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
     def text(self):
         """The block's text as read (line breaks, blank lines and all)."""
+        if self._text is not None:
+            return self._text
         return bytes(self.raw).decode("ascii") if self.is_ascii else \
             self.codepoints.astype("<u4").tobytes().decode("utf-32-le")
 
     def joined(self, which=None):
         """The chosen items (all by default) joined by newlines, as one string."""
+        if self.splits_as_bytes:
+            return _joined_utf8(*self.item_utf8(which))
         chars, offsets = self.item_chars(which)
         if not len(chars):
             return ""
@@ -298,6 +361,16 @@ class Block:
                                                       np.diff(offsets))
         out[positions] = chars
         return out.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def _joined_utf8(data, offsets):
+    """Items given as UTF-8 bytes and offsets, joined by newlines, as one string."""
+    if not len(data):
+        return ""
+    out = np.full(len(data) + len(offsets) - 2, 0x0A, dtype=np.uint8)
+    positions = np.arange(len(data)) + np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    out[positions] = data
+    return out.tobytes().decode("utf-8")
 
 
 def gather_spans(codepoints, starts, ends):
@@ -316,6 +389,35 @@ def _table_lookup(table, codepoints):
         return table[codepoints]
     # Every code point past the table reads its last entry, which is False: one gather.
     return table[np.minimum(codepoints, len(table) - 1)]
+
+
+def _has_wide_space(raw):
+    """Whether valid UTF-8 bytes hold a character past ASCII that IS_SPACE (or IS_BREAK)
+    names: the code points of the characters past ASCII (few, in most text) looked up."""
+    lead = np.flatnonzero(raw >= 0xC2)     # the first byte of every character past ASCII
+    if not len(lead):
+        return False
+    last = len(raw) - 1
+    first = raw[lead].astype(np.uint32)
+    second = raw[np.minimum(lead + 1, last)] & np.uint32(0x3F)
+    third = raw[np.minimum(lead + 2, last)] & np.uint32(0x3F)
+    # Two bytes: 110xxxxx 10xxxxxx; three: 1110xxxx 10xxxxxx 10xxxxxx; four are past U+FFFF.
+    codepoints = np.where(first < 0xE0, ((first & 0x1F) << 6) | second,
+                          ((first & 0x0F) << 12) | (second << 6) | third)
+    codepoints[first >= 0xF0] = 0x10000
+    return bool(_table_lookup(IS_SPACE, codepoints).any())
+
+
+def split_lines(data, is_break, is_space):
+    """split_items for bytes, with tables of 256 entries: lines cut at the break bytes,
+    stripped, blank ones skipped (the same spans, from one pass over the bytes when no
+    line needs stripping)."""
+    breaks = np.flatnonzero(is_break[data])
+    starts = np.concatenate([[0], breaks + 1]).astype(np.int64)
+    ends = np.concatenate([breaks, [len(data)]]).astype(np.int64)
+    starts, ends = strip_spans(data, starts, ends, is_space)
+    kept = ends > starts
+    return starts[kept], ends[kept]
 
 
 def split_items(codepoints):
@@ -339,10 +441,8 @@ def split_items(codepoints):
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
-# Bytes of UTF-8 text that are whitespace by themselves (ASCII); the other spaces' UTF-8
-# sequences, as big-endian integers of their two or three bytes.
-_IS_SPACE_BYTE = np.zeros(256, dtype=bool)
-_IS_SPACE_BYTE[:0x80] = IS_SPACE[:0x80]
+# The UTF-8 sequences of the spaces past ASCII, as big-endian integers of their two or
+# three bytes (BYTE_IS_SPACE holds the ASCII ones).
 _WIDE_SPACES = [int.from_bytes(chr(c).encode("utf-8"), "big") for c in _SPACES if c >= 0x80]
 _WIDE_SPACES_2 = np.array([c for c in _WIDE_SPACES if c < 1 << 16], dtype=np.int64)
 _WIDE_SPACES_3 = np.array([c for c in _WIDE_SPACES if c >= 1 << 16], dtype=np.int64)
@@ -352,7 +452,7 @@ def strip_utf8_spans(text, starts, ends):
     """strip_spans for spans of valid UTF-8 bytes (uint8); None where a span begins or ends,
     once its ASCII whitespace is stripped, with whitespace past ASCII (U+00A0, U+3000,
     ...: the caller strips such text as code points instead)."""
-    starts, ends = strip_spans(text, starts, ends, _IS_SPACE_BYTE)
+    starts, ends = strip_spans(text, starts, ends, BYTE_IS_SPACE)
     filled = np.flatnonzero(ends > starts)
     first, last = starts[filled], ends[filled] - 1
     wide_first = first[text[first] >= 0x80]
@@ -510,19 +610,19 @@ class Reader:
                              "not text with one item per line")
         if not len(raw) or raw.max() < 0x80:
             return Block(raw, raw)
-        else:
-            try:
-                text = block.decode("utf-8", errors=self.encoding_errors)
-            except UnicodeDecodeError as error:
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if self.encoding_errors == "strict":
                 at = line_number + block[:error.start].count(b"\n")
                 column = error.start - (block.rfind(b"\n", 0, error.start) + 1) + 1
                 raise InputError(
                     f"{source.label}: line {at} is not valid UTF-8 (byte "
                     f"0x{block[error.start]:02x} at byte {column} of the line); pass "
                     "--encoding-errors replace to read it anyway") from None
-        if self.encoding_errors == "strict":   # the code points are made if asked for
-            return Block(raw, None, utf8=True, decoded=text)
-        return Block(raw, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32))
+            return Block(raw, text=block.decode("utf-8", errors=self.encoding_errors))
+        # The code points are made only if asked for: words can be read from the bytes.
+        return Block(raw, text=text, exact=True)
 
 
 def items_of_text(text):

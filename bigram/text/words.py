@@ -40,6 +40,11 @@ _HASH_BITS = 64
 _WINDOW = 1 << 20
 
 
+def delimiter_table():
+    """Which bytes are lmplz's delimiters (a copy of the 256-entry table)."""
+    return _IS_DELIMITER.copy()
+
+
 def _delimiter_mask(codepoints):
     if codepoints.dtype == np.uint8:
         return _IS_DELIMITER[codepoints]
@@ -98,6 +103,48 @@ def check_word_lengths(codepoints, starts, ends):
     start = int(starts[first])
     beginning = np.asarray(codepoints[start:start + 20], dtype="<u4").tobytes()
     raise WordTooLong(int(lengths[first]), beginning.decode("utf-32-le"))
+
+
+def check_utf8_word_lengths(data, starts, ends):
+    """check_word_lengths for spans of UTF-8 bytes (a character takes 1 to 4 of them)."""
+    lengths = np.asarray(ends) - np.asarray(starts)
+    if not len(lengths) or lengths.max() <= MAX_WORD_CHARS:
+        return
+    long = np.flatnonzero(lengths > MAX_WORD_CHARS)   # in bytes: the only candidates
+    check_word_lengths(*decode_spans(data, starts[long], ends[long]))
+
+
+def decode_spans(data, starts, ends):
+    """Spans of UTF-8 bytes (each whole characters) as code points: (uint32 code points,
+    starts, ends), the spans one after the other in the order given."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    lengths = ends - starts
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    filled = lengths > 0
+    if not filled.any():
+        empty = np.zeros(len(starts), dtype=np.int64)
+        return np.zeros(0, dtype=np.uint32), empty, empty
+    gathered = data[_positions(starts[filled], lengths[filled],
+                               _index_dtype(int(offsets[-1]), len(data)))]
+    codepoints = np.frombuffer(gathered.tobytes().decode("utf-8").encode("utf-32-le"),
+                               dtype=np.uint32)
+    # A character begins at every byte but the continuation bytes (10xxxxxx).
+    begins = np.zeros(len(gathered) + 1, dtype=np.int64)
+    np.cumsum((gathered & 0xC0) != 0x80, out=begins[1:])
+    at = begins[offsets]
+    return codepoints, at[:-1], at[1:]
+
+
+def split_text_words(data):
+    """(starts, ends) of every word of one text (bytes or code points): the runs of
+    non-delimiters. As split_words with one item, from one comparison per byte: the
+    delimiter mask, padded with a delimiter at each end, changes value exactly at the
+    words' starts and ends, which alternate."""
+    delimiter = np.ones(len(data) + 2, dtype=bool)
+    delimiter[1:-1] = _delimiter_mask(data)
+    edges = np.flatnonzero(delimiter[1:] != delimiter[:-1])
+    return np.ascontiguousarray(edges[0::2]), np.ascontiguousarray(edges[1::2])
 
 
 def split_words(codepoints, offsets):
@@ -172,6 +219,18 @@ def word_hashes(codepoints, starts, ends, bits=_HASH_BITS):
     hashes = np.zeros(len(starts), dtype=np.uint64)
     if not len(starts):
         return hashes
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if 0 < 2 * total < int(ends.max()) - int(starts.min()):
+        # Spans scattered over a larger text (the long words of a block): hashing runs over
+        # every code point between them, so the spans are gathered first. A word hashes
+        # the same wherever it lies.
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        filled = lengths > 0
+        gathered = codepoints[_positions(starts[filled], lengths[filled],
+                                         _index_dtype(total, len(codepoints)))]
+        return word_hashes(gathered, offsets[:-1], offsets[1:], bits)
     order = np.argsort(starts, kind="stable") if np.any(starts[1:] < starts[:-1]) else None
     sorted_starts = starts if order is None else starts[order]
     sorted_ends = ends if order is None else ends[order]
@@ -426,6 +485,9 @@ class WordIndex:
         self._hashes = np.zeros(0, dtype=np.uint64)     # sorted
         self._hash_ids = np.zeros(0, dtype=np.int64)    # the word each hash stands for
         self._chars = _GrowingArray(np.uint32)          # every word's code points, by id
+        # The same as bytes, those past ASCII as 0xFF (which no ASCII byte equals): what
+        # words read from bytes are compared with, made once rather than per lookup.
+        self._narrow = _GrowingArray(np.uint8)
         self._offsets = _GrowingArray(np.int64, [0])
         self._collided = {}                              # word -> id, when its hash is taken
         self._stored = False        # the hashes came from a file (from_stored)
@@ -663,8 +725,9 @@ class WordIndex:
         lengths = ends[at] - starts[at]
         fits = lengths == offsets[ids[at] + 1] - offsets[ids[at]]
         same = np.zeros(len(at), dtype=bool)
-        same[fits] = same_spans(codepoints, starts[at[fits]], lengths[fits],
-                                self._chars.values, offsets[ids[at[fits]]])
+        words = self._narrow if codepoints.dtype == np.uint8 else self._chars
+        same[fits] = same_spans(codepoints, starts[at[fits]], lengths[fits], words.values,
+                                offsets[ids[at[fits]]])
         ids[at[~same]] = -1
         if self._collided:
             clashes = at[~same]
@@ -700,6 +763,33 @@ class WordIndex:
         rest = np.flatnonzero(ids < 0)
         if len(rest):
             ids[rest] = self._new_ids(codepoints, starts[rest], ends[rest])
+        return ids
+
+    def ids_utf8(self, data, starts, ends):
+        """ids() of spans of UTF-8 bytes (valid, each whole characters, in ascending order
+        and not overlapping, as split_words finds them): the same ids as for the same words
+        given as code points. Words of ASCII bytes are found in the bytes; only the others
+        (and the words new to the index) are decoded to code points."""
+        data, starts, ends = _spans(data, starts, ends)
+        wide = np.zeros(len(starts), dtype=bool)
+        high = np.flatnonzero(data >= 0x80)
+        if len(high) and len(starts):
+            # The span each byte past ASCII lies in (if any): the last to start at or before it.
+            span = np.searchsorted(starts, high, side="right") - 1
+            inside = (span >= 0) & (high < ends[np.maximum(span, 0)])
+            wide[span[inside]] = True
+        if not wide.any():
+            return self.ids(data, starts, ends)
+        ids = np.full(len(starts), -1, dtype=np.int64)
+        if len(self):
+            narrow = np.flatnonzero(~wide)
+            ids[narrow] = self._find(data, starts[narrow], ends[narrow], stale=True)
+            wide = np.flatnonzero(wide)
+            ids[wide] = self._find(*decode_spans(data, starts[wide], ends[wide]), stale=True)
+        rest = np.flatnonzero(ids < 0)
+        if len(rest):
+            # In token order, so that new words are numbered by first appearance as ids() does.
+            ids[rest] = self._new_ids(*decode_spans(data, starts[rest], ends[rest]))
         return ids
 
     def _new_ids(self, codepoints, starts, ends):
@@ -774,13 +864,15 @@ class WordIndex:
     def _is_word(self, codepoints, starts, ends, ids):
         """Whether each span holds exactly the word with the given id."""
         offsets = self._offsets.values
-        return same_words(codepoints, starts, ends, self._chars.values, offsets[ids],
+        words = self._narrow if codepoints.dtype == np.uint8 else self._chars
+        return same_words(codepoints, starts, ends, words.values, offsets[ids],
                           offsets[ids + 1])
 
     def _store(self, gathered):
         """Append new words' code points, in id order."""
         chars, offsets = gathered
         self._chars.extend(chars)
+        self._narrow.extend(np.where(chars < 0x80, chars, 0xFF).astype(np.uint8))
         self._offsets.extend(self._offsets.values[-1] + offsets[1:])
 
     def _claim(self, hashes, ids):
