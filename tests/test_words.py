@@ -303,6 +303,15 @@ def test_split_matches_python_on_any_text(all_items):
     assert words_of(all_items) == [python_words(i) for i in all_items]
 
 
+def growing_blocks(rng, pool, blocks, first, step):
+    """(block number, items) for `blocks` blocks, each drawing its words mostly from those
+    seen so far (the pool's first `first + step * block`), plus a few new ones."""
+    for block in range(blocks):
+        reach = min(len(pool), first + step * block)
+        yield block, [" ".join(rng.choice(pool[:reach], size=rng.integers(1, 9)))
+                      for _ in range(rng.integers(1, 30))]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([64, 3]), st.booleans())
 def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
@@ -314,11 +323,7 @@ def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
     pool = ["".join(rng.choice(letters, size=rng.integers(1, 12))) for _ in range(300)]
     index = WordIndex(hash_bits=bits)
     seen = {}
-    for block in range(25):
-        # Each block draws mostly from the words seen so far, plus a few new ones.
-        reach = min(len(pool), 40 + 12 * block)
-        block_items = [" ".join(rng.choice(pool[:reach], size=rng.integers(1, 9)))
-                       for _ in range(rng.integers(1, 30))]
+    for _, block_items in growing_blocks(rng, pool, 25, 40, 12):
         expected, seen = python_ids(block_items, seen)
         chars, offsets = as_arrays(block_items)
         starts, ends, _ = split_words(chars, offsets)
@@ -346,10 +351,7 @@ def test_words_given_as_utf8_bytes_get_the_ids_of_their_text(seed, bits):
     pool = ["".join(rng.choice(letters, size=rng.integers(1, 14))) for _ in range(200)]
     index = WordIndex(hash_bits=bits)
     seen = {}
-    for block in range(12):
-        reach = min(len(pool), 30 + 15 * block)
-        block_items = [" ".join(rng.choice(pool[:reach], size=rng.integers(1, 9)))
-                       for _ in range(rng.integers(1, 30))]
+    for block, block_items in growing_blocks(rng, pool, 12, 30, 15):
         expected, seen = python_ids(block_items, seen)
         as_bytes = block % 3 != 2
         chars, offsets = as_utf8(block_items) if as_bytes else as_arrays(block_items)

@@ -645,27 +645,16 @@ class WordIndex:
     def _long_words(self, stale=False):
         """The words of more than eight ASCII characters, by their chunk_hashes; None when
         two of them share one (then every word goes by its polynomial hash)."""
-        with self._tables_lock:   # made once, even when threads ask at the same time
-            return self._long_table(stale)
+        return self._table("_long_cache", stale, self._make_long_words)
 
-    def _long_table(self, stale):
-        cache = getattr(self, "_long_cache", None)
-        if cache is None or (cache[0] != len(self)
-                             and not (stale and 8 * len(self) <= 9 * cache[0])):
-            chars, offsets = self._chars.values, self._offsets.values
-            lengths = np.diff(offsets)
-            wide = np.zeros(len(chars) + 1, dtype=np.int64)
-            np.cumsum(chars >= 128, out=wide[1:])
-            ids = np.flatnonzero((lengths > 8) & (wide[offsets[1:]] == wide[offsets[:-1]]))
-            text, starts = _gather(chars, offsets[ids], offsets[ids + 1])
-            text = text.astype(np.uint8)
-            hashes = chunk_hashes(_windows(text), starts[:-1], lengths[ids])
-            ranked = np.sort(hashes)
-            table = None if (ranked[1:] == ranked[:-1]).any() else \
-                _HashBuckets(hashes, ids.astype(np.int64))
-            cache = (len(self), table)
-            self._long_cache = cache
-        return cache[1]
+    def _make_long_words(self):
+        ids, chars, offsets, lengths = self._ascii_words(short=False)
+        text, starts = _gather(chars, offsets[ids], offsets[ids + 1])
+        hashes = chunk_hashes(_windows(text.astype(np.uint8)), starts[:-1], lengths[ids])
+        ranked = np.sort(hashes)
+        if (ranked[1:] == ranked[:-1]).any():
+            return None
+        return _HashBuckets(hashes, ids.astype(np.int64))
 
     def _find_long(self, table, windows, text, starts, lengths):
         """Ids of ASCII words of more than eight bytes (spans of uint8 text): the word with
@@ -691,26 +680,39 @@ class WordIndex:
         """The words of at most eight ASCII bytes, keyed by those bytes (little-endian).
         With `stale`, a table made before the last few words were added is good enough
         until the vocabulary has grown by an eighth (the table is made from every word)."""
-        with self._tables_lock:   # made once, even when threads ask at the same time
-            return self._short_table(stale)
+        return self._table("_short_cache", stale, self._make_short_words)
 
-    def _short_table(self, stale):
-        cache = getattr(self, "_short_cache", None)
-        if cache is None or (cache[0] != len(self)
-                             and not (stale and 8 * len(self) <= 9 * cache[0])):
-            # All words at once: those of at most 8 code points, all below 128, packed.
-            chars, offsets = self._chars.values, self._offsets.values
-            lengths = np.diff(offsets)
-            wide = np.zeros(len(chars) + 1, dtype=np.int64)
-            np.cumsum(chars >= 128, out=wide[1:])
-            ids = np.flatnonzero((lengths <= 8) & (wide[offsets[1:]] == wide[offsets[:-1]]))
-            keys = np.zeros(len(ids), dtype=np.uint64)
-            for j in range(8):
-                has = np.flatnonzero(lengths[ids] > j)
-                keys[has] |= chars[offsets[ids[has]] + j].astype(np.uint64) << np.uint64(8 * j)
-            cache = (len(self), _HashBuckets(keys, ids.astype(np.int64)))
-            self._short_cache = cache
-        return cache[1]
+    def _make_short_words(self):
+        # All words at once: those of at most 8 code points, all below 128, packed.
+        ids, chars, offsets, lengths = self._ascii_words(short=True)
+        keys = np.zeros(len(ids), dtype=np.uint64)
+        for j in range(8):
+            has = np.flatnonzero(lengths[ids] > j)
+            keys[has] |= chars[offsets[ids[has]] + j].astype(np.uint64) << np.uint64(8 * j)
+        return _HashBuckets(keys, ids.astype(np.int64))
+
+    def _table(self, name, stale, make):
+        """The lookup table cached as `name`, made by make() from every word: once, under
+        the lock (scoring threads share it); again after words were added (with `stale`,
+        only once the vocabulary has grown by an eighth)."""
+        with self._tables_lock:
+            cache = getattr(self, name, None)
+            if cache is None or (cache[0] != len(self)
+                                 and not (stale and 8 * len(self) <= 9 * cache[0])):
+                cache = (len(self), make())
+                setattr(self, name, cache)
+            return cache[1]
+
+    def _ascii_words(self, short):
+        """Ids of the words all of ASCII, of at most eight characters (`short`) or more;
+        with every word's code points, offsets and lengths."""
+        chars, offsets = self._chars.values, self._offsets.values
+        lengths = np.diff(offsets)
+        wide = np.zeros(len(chars) + 1, dtype=np.int64)
+        np.cumsum(chars >= 128, out=wide[1:])
+        fits = lengths <= 8 if short else lengths > 8
+        return np.flatnonzero(fits & (wide[offsets[1:]] == wide[offsets[:-1]])), chars, \
+            offsets, lengths
 
     def _find_hashed(self, codepoints, starts, ends, stale=False):
         hashes = word_hashes(codepoints, starts, ends, self.hash_bits)
