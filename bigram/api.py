@@ -132,7 +132,8 @@ def train(data: Data = None, *, model: str = "counts", order: int = 2, unit: str
     word text is the unknown word (the number met is in
     `Model.info()["vocabulary_control"]["literal_unk"]`); `skip_symbols` reads `<s>`,
     `</s>` and `<unk>` as spaces instead, as lmplz's --skip_symbols. `memory` (bytes)
-    bounds counting: a text too large for it is counted with sorted runs spilled under
+    bounds counting: a text too large for it (and a count model's words from 16 MiB of
+    text on, where that counter is the faster) is counted with sorted runs spilled under
     `temp_dir` (see docs/memory-budget.md); the model is the same.
     """
     from bigram.settings import TrainingSettings

@@ -615,3 +615,39 @@ def test_held_out_words_unseen_in_training_score_as_unk_on_disk(tmp_path, forced
     assert test.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-12)
     assert test.known_log_likelihood == pytest.approx(expected.known_log_likelihood,
                                                       rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "witten-bell"])
+def test_large_word_texts_that_fit_are_counted_by_the_budgeted_counter(tmp_path, monkeypatch,
+                                                                       method):
+    """A word text from STREAMING_FROM bytes on is counted by the budgeted counter even when
+    it fits in memory (it combines repeats before sorting): the same model as in memory.
+    Characters, neural models and a temporary disk too small for the runs stay in memory."""
+    from bigram.ngrams import spill
+    from bigram.training import train as training
+
+    path = str(random_corpus(tmp_path / "c.txt", 4, "word", lines=500))
+    common = dict(method=method, order=4, unit="word", test_size=None)
+    plain = train_model([path], TrainingSettings.of(**common))
+    assert type(plain.saved.model).__name__ == "CountModel"
+    monkeypatch.setattr(training, "STREAMING_FROM", 1000)
+    streamed = train_model([path], TrainingSettings.of(temp_dir=str(tmp_path), **common))
+    assert type(streamed.saved.model).__name__ == "StreamedCountModel"
+    save(tmp_path / "a.npz", plain.saved)
+    save(tmp_path / "b.npz", streamed.saved)
+    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+    chars = train_model([path], TrainingSettings.of(method=method, order=3, unit="char",
+                                                    test_size=None))
+    assert type(chars.saved.model).__name__ == "CountModel"
+    neural = train_model([path], TrainingSettings.of(model="neural", order=2, unit="word",
+                                                     steps=1, test_size=None))
+    assert type(neural.saved.model).__name__ == "NeuralModel"
+    monkeypatch.setattr(spill, "free_bytes", lambda folder: 0)
+    small_disk = train_model([path], TrainingSettings.of(temp_dir=str(tmp_path), **common))
+    assert type(small_disk.saved.model).__name__ == "CountModel"
+    del streamed
+    gc.collect()
+    assert not leftovers(tmp_path)

@@ -221,8 +221,9 @@ def train(
         "convert` does), for scoring.", show_default=False)] = None,
     memory: Annotated[Optional[str], typer.Option(
         "--memory", help="Memory budget of counting, such as 1G, 500M or 40% (of physical "
-        "memory); a text too large for it is counted with sorted runs spilled to --temp-dir "
-        "(default: half of physical memory).", show_default=False)] = None,
+        "memory); a text too large for it, or words from 16 MiB of text on, is counted "
+        "with sorted runs spilled to --temp-dir (default: half of physical memory).",
+        show_default=False)] = None,
     temp_dir: Annotated[Optional[Path], typer.Option(
         "--temp-dir", help="Folder for the runs spilled under --memory (default: the "
         "system's temporary folder).", show_default=False)] = None,
