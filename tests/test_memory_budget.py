@@ -216,6 +216,18 @@ def model_arrays(path):
                 if name not in ("meta", "train_items")}
 
 
+def assert_same_model_files(folder, first, second):
+    """The two trainings' model files hold the same arrays, dtype for dtype (NaN equal to
+    NaN), besides their metadata."""
+    save(folder / "a.npz", first.saved)
+    save(folder / "b.npz", second.saved)
+    a, b = model_arrays(folder / "a.npz"), model_arrays(folder / "b.npz")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+
+
 METHODS = [("add-k", {}), ("witten-bell", {}), ("kneser-ney", {}),
            ("modified-kneser-ney", {}), ("modified-kneser-ney", {"prune": [0, 1]})]
 
@@ -232,12 +244,7 @@ def test_budgeted_model_equals_in_memory(tmp_path, forced, method, extra, unit, 
     plain = train_model([path], TrainingSettings.of(**common))
     budgeted = train_model([path], TrainingSettings.of(memory=1 << 14, temp_dir=str(tmp_path),
                                                        **common))
-    save(tmp_path / "a.npz", plain.saved)
-    save(tmp_path / "b.npz", budgeted.saved)
-    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+    assert_same_model_files(tmp_path, plain, budgeted)
     # The same losses (the training split's summed a slice at a time: the last bits may
     # differ from the in-memory sum's).
     assert [(r.name, r.tokens) for r in plain.reports] == \
@@ -270,13 +277,7 @@ def test_streamed_estimate_in_small_slices_equals_in_memory(tmp_path, forced, mo
     budgeted = train_model([path], TrainingSettings.of(memory=1 << 10, temp_dir=str(tmp_path),
                                                        **common))
     assert type(budgeted.saved.model).__name__ == "StreamedCountModel"
-    save(tmp_path / "a.npz", plain.saved)
-    save(tmp_path / "b.npz", budgeted.saved)
-    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].dtype == b[name].dtype, name
-        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+    assert_same_model_files(tmp_path, plain, budgeted)
     for x, y in zip(plain.reports, budgeted.reports):
         assert (x.name, x.tokens) == (y.name, y.tokens)
         assert y.log_likelihood == pytest.approx(x.log_likelihood, rel=1e-12, nan_ok=True)
@@ -633,12 +634,7 @@ def test_large_word_texts_that_fit_are_counted_by_the_budgeted_counter(tmp_path,
     monkeypatch.setattr(training, "STREAMING_FROM", 1000)
     streamed = train_model([path], TrainingSettings.of(temp_dir=str(tmp_path), **common))
     assert type(streamed.saved.model).__name__ == "StreamedCountModel"
-    save(tmp_path / "a.npz", plain.saved)
-    save(tmp_path / "b.npz", streamed.saved)
-    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+    assert_same_model_files(tmp_path, plain, streamed)
     chars = train_model([path], TrainingSettings.of(method=method, order=3, unit="char",
                                                     test_size=None))
     assert type(chars.saved.model).__name__ == "CountModel"

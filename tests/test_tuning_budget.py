@@ -7,11 +7,9 @@ test_cli.py against plain recounts)."""
 import gc
 import json
 
-import numpy as np
 import pytest
-from test_memory_budget import leftovers, model_arrays, random_corpus
+from test_memory_budget import assert_same_model_files, leftovers, random_corpus
 
-from bigram.formats.modelfile import save
 from bigram.settings import TrainingSettings
 from bigram.training import budget
 from bigram.training.tune import tune
@@ -48,13 +46,7 @@ def test_tune_within_a_budget_is_the_in_memory_tune(tmp_path, forced, unit):
                                                             temp_dir=str(tmp_path), **common))
     assert type(got.saved.model).__name__ == "StreamedCountModel"
     assert_same_tuning(got, expected)
-    save(tmp_path / "a.npz", expected.saved)
-    save(tmp_path / "b.npz", got.saved)
-    a, b = model_arrays(tmp_path / "a.npz"), model_arrays(tmp_path / "b.npz")
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].dtype == b[name].dtype, name
-        assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), name
+    assert_same_model_files(tmp_path, expected, got)
     del got
     gc.collect()
     assert not leftovers(tmp_path)
