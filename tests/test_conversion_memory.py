@@ -187,3 +187,36 @@ def test_conversions_grow_by_a_fraction_of_the_tables(tmp_path):
     convert.convert(tmp_path / "m.npz", tmp_path / "q-memory.bq", quantize=8)
     assert np.array_equal(scores(bigram.load(tmp_path / "q.bq"), lines),
                           scores(bigram.load(tmp_path / "q-memory.bq"), lines))
+
+
+def test_a_full_disk_while_binning_is_one_line_and_leaves_nothing(cli, tmp_path, monkeypatch):
+    """`convert --quantize` of levels binned on disk, the disk full: one error line quoting
+    what the bins needed, the file at -o as it was, no temporary folder left."""
+    import errno
+
+    from bigram.formats import quantize_bins
+    from bigram.ngrams import spill
+
+    text = random_corpus(tmp_path / "c.txt", 4, "word", lines=900)
+    # Modified Kneser-Ney: thousands of distinct values per level (add-k's repeat).
+    assert cli("train", text, "--unit", "word", "--order", "3", "--smoothing-method",
+               "modified-kneser-ney", "-o", "m.npz").code == 0
+    monkeypatch.setattr(quantize_bins, "IN_MEMORY", 10)
+    monkeypatch.setattr(quantize_bins, "SORTER_MEMORY", 6_000)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(spill.tempfile, "tempdir", None)   # TMPDIR read again
+    real_open = open
+
+    def full(path, mode):
+        if "w" not in mode:
+            return real_open(path, mode)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spill, "open", full, raising=False)
+    (tmp_path / "q.bq").write_text("theirs")
+    result = cli("convert", "m.npz", "-o", "q.bq", "--quantize", "8", "--force")
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"error: the disk of the temporary folder {tmp_path} is full")
+    assert "needs about" in result.err and "needs about 0 B" not in result.err
+    assert (tmp_path / "q.bq").read_text() == "theirs"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("bigram-build-")]

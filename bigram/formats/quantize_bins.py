@@ -21,7 +21,7 @@ same sequence (one running cumulative sum), so the bins are the same bits either
 import numpy as np
 
 from bigram.arrays import distinct
-from bigram.ngrams.external_sort import WindowSorter, combine
+from bigram.ngrams.external_sort import RECORD_BYTES, WindowSorter, combine
 
 SLICE = 1 << 20
 # Levels up to this many values are combined in memory (their 8-byte keys, then a sort
@@ -36,8 +36,7 @@ def bins(values, bits, temp_dir=None):
     by slices (a memmap, column_levels.Sliced)."""
     count = 1 << bits
     infinite = False
-    sides = [_Side(len(values) > IN_MEMORY, temp_dir, f"bins-{name}")
-             for name in ("negative", "positive")]
+    sides = [_Side(len(values), temp_dir, f"bins-{name}") for name in ("negative", "positive")]
     try:
         for start in range(0, len(values), SLICE):
             chunk = np.asarray(values[start:start + SLICE], dtype=np.float64)
@@ -69,8 +68,12 @@ class _Side:
     """The magnitudes of one sign's values (non-negative float64), combined into distinct
     values and counts, read back ascending by `slices()`."""
 
-    def __init__(self, on_disk, temp_dir, name):
-        self.on_disk, self.temp_dir, self.name = on_disk, temp_dir, name
+    def __init__(self, level_values, temp_dir, name):
+        self.on_disk = level_values > IN_MEMORY
+        # At most every value distinct, a sorter record each: what a full disk's
+        # message quotes as needed.
+        self.needed = level_values * RECORD_BYTES
+        self.temp_dir, self.name = temp_dir, name
         self.space = self.sorter = None
         self.parts = []
         self.total = 0          # values seen
@@ -86,7 +89,7 @@ class _Side:
         if self.sorter is None:
             from bigram.ngrams.spill import TempSpace
 
-            self.space = TempSpace(self.temp_dir)
+            self.space = TempSpace(self.temp_dir, self.needed)
             self.sorter = WindowSorter(self.space, SORTER_MEMORY, name=self.name)
         self.sorter.add(*_records(keys))
 

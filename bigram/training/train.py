@@ -84,10 +84,8 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
         return fit(data, settings, progress, budget_progress)
     resources, reading = settings.resources, settings.reading
     budgeted = counting_budget(files, resources.memory, resources.temp_dir, order,
-                               reading.unit, padding)
-    if budgeted is None and settings.estimation.kind == CountModel.kind:
-        budgeted = streaming_budget(files, resources.memory, resources.temp_dir, order,
-                                    reading.unit)
+                               reading.unit, padding,
+                               stream_words=settings.estimation.kind == CountModel.kind)
     if budgeted is not None:
         from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 
@@ -111,10 +109,24 @@ def cluster_resources(resources):
     return replace(resources, memory=resources.memory or default_budget())
 
 
-def counting_budget(files, memory, temp_dir, order, unit, padding):
+# Word texts of at least this many bytes are counted by the budgeted counter even when the
+# in-memory one would fit: it combines repeated windows by hashing each chunk before
+# sorting, where the in-memory counter sorts every window of the text. Measured (order 5,
+# modified Kneser-Ney, docs/memory-budget.md): 20 MB of repeated real sentences 2.1 s
+# against 2.9 s in memory, 100 MB 5.5 s against 12.7 s at a third of the memory; 160 MB
+# of Zipf words 51.6 s against 53.2 s at half the memory; only 40 MB of Zipf words was
+# slower (about 10%). The model is the same either way. (The lasting fix is hashing in
+# the in-memory counter too: NOTES.md.)
+STREAMING_FROM = 16 << 20
+
+
+def counting_budget(files, memory, temp_dir, order, unit, padding, stream_words=False):
     """The budget (bytes) to count within, or None to count in memory: when the text is
-    too large for the budget, or comes from stdin under an explicit --memory. Bigrams of
-    characters (counted as byte pairs) need no memory per token and stay in memory."""
+    too large for the budget, or comes from stdin under an explicit --memory; with
+    `stream_words` (a count model), also a word text of STREAMING_FROM bytes or more whose
+    runs the temporary folder's disk can hold (otherwise it fits, and stays in memory).
+    Bigrams of characters (counted as byte pairs) need no memory per token and stay in
+    memory."""
     from bigram.ngrams.budgeted_training_data import text_bytes
     from bigram.text.sources import resolve_sources
     from bigram.training.budget import check_temp_dir, default_budget, fits_in_memory
@@ -124,44 +136,25 @@ def counting_budget(files, memory, temp_dir, order, unit, padding):
         return None
     budget = default_budget() if memory is None else int(memory)
     size = text_bytes(resolve_sources(files))
-    if fits_in_memory(size, budget) or (size == 0 and memory is None):
+    if size == 0 and memory is None:
         return None
-    return budget
+    if not fits_in_memory(size, budget):
+        return budget
+    if stream_words and unit == "word" and size >= STREAMING_FROM and \
+            _disk_holds(temp_dir, size, unit, order):
+        return budget
+    return None
 
 
-# Word texts of at least this many bytes are counted by the budgeted counter even when the
-# in-memory one would fit: it combines repeated windows by hashing each chunk before
-# sorting, where the in-memory counter sorts every window of the text. Measured (order 5,
-# modified Kneser-Ney, docs/memory-budget.md): 20 MB of repeated real sentences 2.1 s
-# against 2.9 s in memory, 100 MB 5.5 s against 12.7 s at a third of the memory; 160 MB
-# of Zipf words 51.6 s against 53.2 s at half the memory; only 40 MB of Zipf words was
-# slower (about 10%). The model is the same either way.
-STREAMING_FROM = 16 << 20
-
-
-def streaming_budget(files, memory, temp_dir, order, unit):
-    """The budget (bytes) to count a word text that would fit in memory with the budgeted
-    counter, which is the faster one from STREAMING_FROM bytes on; None to count it in
-    memory: a smaller text, characters, stdin, or a temporary folder whose disk cannot hold
-    the runs (in memory, nothing needs it)."""
+def _disk_holds(temp_dir, size, unit, order):
+    """Whether the temporary folder's disk can hold the runs of counting `size` bytes."""
     from bigram.ngrams.budgeted_counting import disk_estimate
-    from bigram.ngrams.budgeted_training_data import text_bytes
     from bigram.ngrams.spill import free_bytes
-    from bigram.text.sources import resolve_sources
-    from bigram.training.budget import default_budget
 
-    if unit != "word":
-        return None
-    size = text_bytes(resolve_sources(files))
-    if size < STREAMING_FROM:
-        return None
-    folder = temp_dir if temp_dir is not None else tempfile.gettempdir()
     try:
-        if free_bytes(folder) < disk_estimate(size, unit, order):
-            return None
+        return free_bytes(temp_dir or tempfile.gettempdir()) >= disk_estimate(size, unit, order)
     except OSError:
-        return None
-    return default_budget() if memory is None else int(memory)
+        return False
 
 
 def fit(data, settings, progress=None, budget_progress=None):
