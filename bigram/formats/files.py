@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bigram.errors import BigramError, OptionError
 from bigram.temporaries import WRITE_FAILURES, make_temporary
+from bigram.write_behind import BehindFile
 
 # The first bytes of a query file (query_file.py): recognised here to protect outputs.
 QUERY_MAGIC = b"\x93BIGRAMQ"
@@ -185,8 +186,10 @@ def check_regular_file(path, what="a model file", error=BigramError):
     raise error(f"{path} is {kind}, not {what}")
 
 
-def atomic_write(path, fill):
+def atomic_write(path, fill, behind=False):
     """Call fill(binary stream) on a temporary file beside `path`, then rename it over `path`.
+    With `behind`, the stream's writes are done by the write-behind thread
+    (bigram.write_behind: fill must not change what it has handed to write).
 
     Returns True if an existing file was replaced. On any failure, including
     KeyboardInterrupt and SIGTERM (bigram.cli.signals), the temporary file is removed and
@@ -205,7 +208,7 @@ def atomic_write(path, fill):
         # mkstemp makes the file private (0600); give it the mode a plain open() would,
         # or the mode of the file it replaces.
         os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else _default_mode())
-        with os.fdopen(handle, "wb") as stream:
+        with os.fdopen(handle, "wb") as raw, (BehindFile(raw) if behind else raw) as stream:
             fill(stream)
             stream.flush()
             os.fsync(stream.fileno())

@@ -171,7 +171,7 @@ def _save_interpolation(path, saved):
     meta["components"] = entries
     arrays["meta"] = _text_array(json.dumps(meta, ensure_ascii=False))
     try:
-        return atomic_write(path, lambda stream: _write_npz(stream, arrays))
+        return atomic_write(path, lambda stream: _write_npz(stream, arrays), behind=True)
     except BigramError as error:
         raise ModelFileError(cli_message(error)) from None
 
@@ -195,7 +195,7 @@ def save(path, saved):
         arrays["train_items"] = _text_array(saved.train_items)
     arrays["meta"] = _text_array(json.dumps(saved.meta, ensure_ascii=False))
     try:
-        return atomic_write(path, lambda stream: _write_npz(stream, arrays))
+        return atomic_write(path, lambda stream: _write_npz(stream, arrays), behind=True)
     except BigramError as error:
         raise ModelFileError(cli_message(error)) from None
 

@@ -218,7 +218,8 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
         prefix = prefix[:-4] + struct.pack("<I", zlib.crc32(prefix[:-4]))
         stream.write(prefix + body)
 
-    return atomic_write(path, fill)
+    # Every piece handed to the stream is fresh (tobytes, packed slices): written behind.
+    return atomic_write(path, fill, behind=True)
 
 
 def _render(directory):

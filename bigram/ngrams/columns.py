@@ -87,7 +87,11 @@ class ColumnWriter(SpilledFile):
 
     def append(self, values):
         """Write values (cast to the column's dtype) at the end."""
+        given = values
         values = np.ascontiguousarray(values, dtype=self.dtype)
+        if np.may_share_memory(values, given):
+            # Written later by the write-behind thread: the caller may change its array.
+            values = values.copy()
         self._write(memoryview(values).cast("B"))
         self.length += len(values)
 

@@ -17,12 +17,14 @@ import os
 import shutil
 import struct
 import tempfile
+import weakref
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from bigram.errors import BigramError
+from bigram.write_behind import BehindFile
 
 _HEADER = struct.Struct("<BBq q")   # kind (0 plain, 1 deltas), width code, length, bytes
 _WIDTHS = (np.uint8, np.uint16, np.uint32, np.uint64)
@@ -77,6 +79,7 @@ class TempSpace:
         self.written = 0       # bytes on disk now
         self.peak = 0          # the most bytes on disk at once
         self._count = 0
+        self._open = weakref.WeakSet()   # spilled files being written
 
     def __enter__(self):
         return self
@@ -86,7 +89,10 @@ class TempSpace:
         return False
 
     def close(self):
-        """Remove the folder and everything in it."""
+        """Remove the folder and everything in it (files still being written are given up
+        first: nothing queued for them is written after this)."""
+        for spilled in list(self._open):
+            spilled._file.abandon()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def path(self, stem):
@@ -115,30 +121,35 @@ class TempSpace:
 
 
 class SpilledFile:
-    """A new file in `space` written front to back; a full disk (or any write error) is the
-    space's one-line BudgetError, and the space counts the bytes written."""
+    """A new file in `space` written front to back by the write-behind thread
+    (bigram.write_behind); a full disk (or any write error) is the space's one-line
+    BudgetError, raised by the write after it or by closing, and the space counts the bytes
+    written. What `_write` is given must not change afterwards."""
 
     def __init__(self, space, stem):
         self.space = space
         self.path = space.path(stem)
         try:
-            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+            self._file = BehindFile(open(self.path, "wb"))  # noqa: SIM115 - closed by _finish
         except OSError as error:
             raise space.full_disk(error) from None
+        space._open.add(self)
 
     def _write(self, data):
         """Append bytes (or a buffer of them)."""
         try:
             self._file.write(data)
         except OSError as error:
-            self._file.close()
+            self._file.abandon()
+            self.space._open.discard(self)
             raise self.space.full_disk(error) from None
         size = memoryview(data).nbytes
         self.space.written += size
         self.space.peak = max(self.space.peak, self.space.written)
 
     def _finish(self):
-        """Close the file (flushing it: a full disk shows here too)."""
+        """Close the file once its queued writes are done (a full disk shows here too)."""
+        self.space._open.discard(self)
         try:
             self._file.close()
         except OSError as error:
@@ -157,9 +168,13 @@ class FrameWriter(SpilledFile):
         ascending and is stored as differences."""
         parts = []
         for i, array in enumerate(arrays):
-            parts.append(encode(array, deltas=sorted_first and i == 0))
-        data = struct.pack("<I", len(parts)) + b"".join(parts)
-        self._write(struct.pack("<q", len(data)) + data)
+            parts.extend(encode(array, deltas=sorted_first and i == 0))
+        # Each piece is queued as it is (no joined copy of the frame): the encoded arrays
+        # are fresh, so the write-behind thread may take them as they are.
+        size = 4 + sum(memoryview(part).nbytes for part in parts)
+        self._write(struct.pack("<qI", size, len(arrays)))
+        for part in parts:
+            self._write(part)
         self.frames += 1
 
     def close(self):
@@ -193,8 +208,8 @@ def _decoded(data):
 
 
 def encode(array, deltas=False):
-    """An integer array as header + zlib'd bytes in its narrowest unsigned width (signed
-    arrays are shifted by their minimum, stored in the header)."""
+    """An integer array as (header, bytes): its values in the narrowest unsigned width,
+    zlib'd if asked (signed arrays are shifted by their minimum, stored in the header)."""
     array = np.asarray(array)
     low = 0
     if deltas and len(array):
@@ -207,10 +222,11 @@ def encode(array, deltas=False):
             values = values - low
     top = int(values.max()) if len(values) else 0
     code = 0 if top < 1 << 8 else 1 if top < 1 << 16 else 2 if top < 1 << 32 else 3
-    raw = values.astype(_WIDTHS[code]).tobytes()
+    raw = values.astype(_WIDTHS[code])   # a fresh array in every case
     if LEVEL:
         raw = zlib.compress(raw, LEVEL)
-    return _HEADER.pack(int(deltas), code, len(array), len(raw)) + struct.pack("<q", low) + raw
+    size = memoryview(raw).nbytes
+    return _HEADER.pack(int(deltas), code, len(array), size) + struct.pack("<q", low), raw
 
 
 def decode(data, offset):

@@ -88,10 +88,18 @@ def train_model(files, settings, progress=None, dask_progress=None, budget_progr
                                stream_words=settings.estimation.kind == CountModel.kind)
     if budgeted is not None:
         from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+        from bigram.write_behind import DEFAULT_LIMIT, set_limit
 
-        data = load_training_data_budgeted(files, budgeted, reading, order, padding,
-                                           resources.temp_dir, budget_progress, budget_note)
-        return fit(data, settings, progress, budget_progress)
+        # Bytes waiting for the write-behind thread count against the budget: a small
+        # share of it.
+        before = set_limit(min(DEFAULT_LIMIT, budgeted // 32))
+        try:
+            data = load_training_data_budgeted(files, budgeted, reading, order, padding,
+                                               resources.temp_dir, budget_progress,
+                                               budget_note)
+            return fit(data, settings, progress, budget_progress)
+        finally:
+            set_limit(before)
     data = load_training_data(files, settings.reading, order, padding,
                               keep_tokens=False)   # counted once; only tuning counts again
     data.release_tokens()
