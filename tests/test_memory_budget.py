@@ -152,7 +152,7 @@ def test_column_lookups_equal_sorted_search(tmp_path, memory):
     """The finders of columns too large for memory (a sweep per batch, an external join
     over key ranges) give the rows a plain search gives, -1 where a key is absent."""
     from bigram.ngrams.columns import (
-        FINDER_FACTOR,
+        SORTED_FACTOR,
         BucketedLookup,
         ColumnFinder,
         ColumnGather,
@@ -165,11 +165,12 @@ def test_column_lookups_equal_sorted_search(tmp_path, memory):
         column = write_column(space, "keys", keys)
         batches = [np.where(rng.random(n) < 0.8, rng.choice(keys, n), rng.integers(0, 1 << 40, n))
                    for n in (1000, 0, 3000, 17)]
+        batches += [np.sort(b) for b in batches]   # a build asks sorted batches
         expected = [np.where(np.isin(b, keys), np.searchsorted(keys, b), -1) for b in batches]
         sweep = ColumnFinder(column, memory, 1 << 40)
         assert (sweep.whole is None) == (memory < 2 << 20)
         lookup = BucketedLookup(space, column, memory, 1 << 40)
-        assert len(lookup.starts) == -(-keys.nbytes // (memory // FINDER_FACTOR))
+        assert len(lookup.starts) == -(-keys.nbytes // (memory // SORTED_FACTOR))
         for batch in batches:
             lookup.ask(batch)
         lookup.resolve()
