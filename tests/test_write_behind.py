@@ -154,3 +154,86 @@ def test_atomic_write_behind_leaves_nothing_on_failure(tmp_path):
         atomic_write(target, fill, behind=True)
     assert target.read_bytes() == b"the user's file"
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+# ---------------------------------------------------------------------- read ahead
+
+def test_read_ahead_yields_the_items_in_order_and_raises_where_they_fail():
+    from bigram.read_ahead import read_ahead
+
+    assert list(read_ahead(iter(range(1000)))) == list(range(1000))
+    assert list(read_ahead([])) == []
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad frame")
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame"):
+        for item in read_ahead(failing()):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_read_ahead_holds_at_most_two_items():
+    """The item the caller holds and the one being made: never more."""
+    from bigram.read_ahead import read_ahead
+
+    alive = []
+    made = []
+
+    def items():
+        for i in range(50):
+            made.append(i)
+            alive.append(len(made) - len(taken))
+            yield i
+
+    taken = []
+    for item in read_ahead(items()):
+        time.sleep(0.001)
+        taken.append(item)
+    assert taken == list(range(50))
+    assert max(alive) <= 2
+
+
+def test_read_ahead_stops_when_the_caller_stops():
+    from bigram.read_ahead import read_ahead
+
+    made = []
+
+    def items():
+        for i in range(1000):
+            made.append(i)
+            yield i
+
+    reader = read_ahead(items())
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    reader.close()
+    time.sleep(0.05)
+    assert len(made) <= 4
+
+
+def test_column_slices_and_frames_read_ahead_equal_plain_reads(tmp_path):
+    from bigram.ngrams.columns import write_column
+    from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(-(1 << 40), 1 << 40, 100_003)
+    with TempSpace(tmp_path) as space:
+        column = write_column(space, "c", values)
+        column.rows = 4096
+        got = list(column.slices())
+        assert [s for s, _ in got] == list(range(0, len(values), 4096))
+        assert np.array_equal(np.concatenate([v for _, v in got]), values)
+        writer = FrameWriter(space, "f")
+        frames = [(np.sort(rng.integers(0, 1 << 50, n)), rng.integers(0, 9, n))
+                  for n in (10, 0, 5000, 1)]
+        for keys, counts in frames:
+            writer.write(keys, counts, sorted_first=True)
+        path = writer.close()
+        for ahead in (False, True):
+            read = list(read_frames(path, ahead=ahead))
+            assert len(read) == len(frames)
+            for (keys, counts), (k, c) in zip(frames, read):
+                assert np.array_equal(keys, k) and np.array_equal(counts, c)

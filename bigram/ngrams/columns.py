@@ -18,6 +18,7 @@ budget allows.
 import numpy as np
 
 from bigram.ngrams.spill import SpilledFile
+from bigram.read_ahead import read_ahead
 
 # Rows of a column read at once by the sequential readers, at most.
 SLICE_ROWS = 1 << 22
@@ -70,10 +71,12 @@ class Column:
 
     def slices(self, rows=None):
         """(start, values) of consecutive slices of at most `rows` values (the column's
-        own slice size by default)."""
+        own slice size by default); the next slice is read by a thread while the caller
+        works on this one (bigram.read_ahead) when there is more than one."""
         rows = rows or self.rows
-        for start in range(0, self.length, rows):
-            yield start, self.read(start, start + rows)
+        slices = ((start, self.read(start, start + rows))
+                  for start in range(0, self.length, rows))
+        return read_ahead(slices) if self.length > rows else slices
 
     def npy_chunks(self):
         """The column's bytes, a slice at a time (a model file's member written from it)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import BigramError
+from bigram.read_ahead import read_ahead
 from bigram.write_behind import BehindFile
 
 _HEADER = struct.Struct("<BBq q")   # kind (0 plain, 1 deltas), width code, length, bytes
@@ -183,9 +184,15 @@ class FrameWriter(SpilledFile):
         return self.path
 
 
-def read_frames(path):
-    """Yield each frame of a spilled file as a list of arrays (int64 or the stored width
-    for plain arrays)."""
+def read_frames(path, ahead=False):
+    """Each frame of a spilled file as a list of arrays (int64 or the stored width for
+    plain arrays), in order; with `ahead` the next frame is read and decoded by a thread
+    while the caller works on this one (bigram.read_ahead: two frames alive at once)."""
+    frames = _frames(path)
+    return read_ahead(frames) if ahead else frames
+
+
+def _frames(path):
     with open(path, "rb") as handle:
         while True:
             head = handle.read(8)
