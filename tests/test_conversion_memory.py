@@ -220,3 +220,49 @@ def test_a_full_disk_while_binning_is_one_line_and_leaves_nothing(cli, tmp_path,
     assert "needs about" in result.err and "needs about 0 B" not in result.err
     assert (tmp_path / "q.bq").read_text() == "theirs"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("bigram-build-")]
+
+
+def test_convert_puts_its_temporary_files_in_temp_dir(cli, tmp_path, monkeypatch):
+    """`convert --temp-dir DIR`: an ARPA file's spilled levels and the on-disk bins of
+    --quantize are made under DIR (seen while they exist), none is left there, and the
+    query file scores as the one converted with the system's temporary folder."""
+    import tempfile
+
+    from bigram.formats import arpa_stream, quantize_bins
+    from bigram.ngrams import spill
+
+    text = random_corpus(tmp_path / "c.txt", 4, "word", lines=900)
+    assert cli("train", text, "--unit", "word", "--order", "3", "--smoothing-method",
+               "modified-kneser-ney", "-o", "m.npz").code == 0
+    assert cli("export", "-m", "m.npz", "-o", "m.arpa").code == 0
+    monkeypatch.setattr(quantize_bins, "IN_MEMORY", 10)
+    monkeypatch.setattr(quantize_bins, "SORTER_MEMORY", 6_000)
+    seen = []
+    real_folder, real_space = tempfile.TemporaryDirectory, spill.TempSpace
+
+    def folder(*args, **kwargs):
+        made = real_folder(*args, **kwargs)
+        seen.append(Path(made.name).parent)
+        return made
+
+    def space(parent=None, needed=0):
+        made = real_space(parent, needed)
+        seen.append(made.folder.parent)
+        return made
+
+    monkeypatch.setattr(arpa_stream.tempfile, "TemporaryDirectory", folder)
+    monkeypatch.setattr(spill, "TempSpace", space)
+    (tmp_path / "scratch").mkdir()
+    result = cli("convert", "m.arpa", "-o", "q.bq", "--quantize", "8",
+                 "--temp-dir", "scratch")
+    assert result.code == 0, result.err
+    assert seen and all(p.resolve() == (tmp_path / "scratch").resolve() for p in seen)
+    assert list((tmp_path / "scratch").iterdir()) == []
+    plain = cli("convert", "m.arpa", "-o", "p.bq", "--quantize", "8")
+    assert plain.code == 0
+    a = cli("score", "--file", text, "-m", "q.bq").out
+    b = cli("score", "--file", text, "-m", "p.bq").out
+    assert a == b and a.count("\n") == 900
+    missing = cli("convert", "m.arpa", "-o", "r.bq", "--temp-dir", "nowhere")
+    assert missing.code == 2 and missing.err.startswith("error: --temp-dir nowhere is not a")
+    assert not Path("r.bq").exists()

@@ -784,17 +784,23 @@ def convert_model(
         "--quantize", help="Store adj and back-off sums of the orders above 1 in this many "
         "bits (1-16), bins trained on the model's own values (KenLM's -q/-b); smaller, "
         "slightly less exact.", show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Folder for the temporary files of a conversion: an ARPA file's "
+        "levels, and with --quantize the values of large levels sorted for their bins "
+        "(default: the system's temporary folder).", show_default=False)] = None,
     force: ForceOption = False,
 ):
     """Write a query file: the model as a mapped trie that eval, score and info open in
     milliseconds at any size (see docs/query-format.md)."""
     from bigram.formats.convert import convert
     from bigram.formats.query_file import MAX_QUANTIZE
+    from bigram.training.budget import check_temp_dir
 
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
+    check_temp_dir(temp_dir)
     _check_output_path(output, "query", [model_file], force)
-    _, rows = convert(model_file, output, quantize)
+    _, rows = convert(model_file, output, quantize, temp_dir)
     listed = ", ".join(f"{n:,} {order}-grams" for order, n in enumerate(rows, 1))
     _stderr().print(f"wrote {output} ({output.stat().st_size:,} bytes): {listed}")
 

@@ -59,14 +59,15 @@ class _NotClosed(Exception):
     """The file lists an n-gram whose suffix it does not list (or hashes clash)."""
 
 
-def convert_arpa(path, write):
+def convert_arpa(path, write, temp_dir=None):
     """Read the ARPA file at `path` level by level and call write(tables, vocabulary,
-    meta) with the spilled tables; returns what `write` returns, or None when the file
-    needs the general path (see the module docstring). Malformed files raise
-    ModelFileError naming the line; a back-off of zero OptionError."""
+    meta) with the tables spilled under `temp_dir` (None: the system's temporary
+    folder); returns what `write` returns, or None when the file needs the general path
+    (see the module docstring). Malformed files raise ModelFileError naming the line; a
+    back-off of zero OptionError."""
     try:
         with arpa_bytes(path) as data, \
-                tempfile.TemporaryDirectory(prefix="bigram-convert-") as folder:
+                tempfile.TemporaryDirectory(prefix="bigram-convert-", dir=temp_dir) as folder:
             tables, vocabulary, meta = _read_levels(data, Path(path), Path(folder))
             return write(tables, vocabulary, meta)
     except _NotClosed:

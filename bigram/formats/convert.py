@@ -132,10 +132,11 @@ def write_saved(path, saved, source, quantize=None):
                             conversion_meta(saved.meta, source), quantize)
 
 
-def convert(source, output, quantize=None):
+def convert(source, output, quantize=None, temp_dir=None):
     """Write the query file of a model file or ARPA file; returns (replaced, rows per
     level). An ARPA file that lists every prefix and suffix of its n-grams (lmplz's do)
-    is converted a level at a time (arpa_stream); any other is read whole."""
+    is converted a level at a time (arpa_stream); any other is read whole. Temporary
+    files go to `temp_dir` (None: the system's temporary folder)."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     source = Path(source)
@@ -144,13 +145,13 @@ def convert(source, output, quantize=None):
 
         def write(tables, vocabulary, meta):
             replaced = write_query_file(output, tables, vocabulary,
-                                        conversion_meta(meta, source), quantize)
+                                        conversion_meta(meta, source), quantize, temp_dir)
             return replaced, [tables.rows[k] for k in range(1, tables.order + 1)]
 
-        done = convert_arpa(source, write)
+        done = convert_arpa(source, write, temp_dir)
         if done is not None:
             return done
     tables, vocabulary, meta = tables_for_conversion(source)
-    replaced = write_query_file(output, tables, vocabulary, meta, quantize)
+    replaced = write_query_file(output, tables, vocabulary, meta, quantize, temp_dir)
     rows = [tables.size] + [len(tables.level_keys(k)) for k in range(2, tables.order + 1)]
     return replaced, rows

@@ -133,12 +133,12 @@ def _aligned(n):
     return -(-n // ALIGN) * ALIGN
 
 
-def write_query_file(path, tables, vocabulary, meta, quantize=None):
+def write_query_file(path, tables, vocabulary, meta, quantize=None, temp_dir=None):
     """Write query tables (query.QueryTables, or column_levels.ColumnLevels: tables
     whose levels are sequences read by slices) as a query file, atomically; returns True
     if an existing file was replaced. Each level is written a slice at a time: the memory
     used beyond the tables' own is a few slices (quantized, the bins of a large level are
-    cut from its values sorted on the temporary disk: quantize_bins)."""
+    cut from its values sorted on the temporary disk, under `temp_dir`: quantize_bins)."""
     if quantize is not None and not 1 <= quantize <= MAX_QUANTIZE:
         raise OptionError(f"--quantize must be from 1 to {MAX_QUANTIZE} bits, not {quantize}")
     order, size = tables.order, tables.size
@@ -200,7 +200,7 @@ def write_query_file(path, tables, vocabulary, meta, quantize=None):
             elif kind == "centres":
                 what = name.split("_")[1]
                 # Bins of equal counts: the level's values sorted (on disk when large).
-                centres[k, what] = bins(_values(tables, what, k), quantize)
+                centres[k, what] = bins(_values(tables, what, k), quantize, temp_dir)
                 written = _write(stream, centres[k, what].astype("<f8").tobytes(), checksum)
             else:
                 values = _values(tables, name.split("_")[1], k)
