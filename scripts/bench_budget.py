@@ -174,6 +174,9 @@ def main():
     parser.add_argument("--folder", default="/tmp/bench-budget", type=Path)
     parser.add_argument("--memory", default="1G")
     parser.add_argument("--tools", default="bigram,lmplz", help="which to run, in order")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="interleaved rounds of the tools per corpus; more than one adds "
+                        "a row of medians per tool")
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,13 +195,23 @@ def main():
                   str(path), "--arpa", str(folder / "model.arpa")]
         runs = {"bigram": ("bigram --memory " + args.memory, ours),
                 "lmplz": (f"lmplz -S {args.memory}", theirs)}
-        for tool, command in (runs[t] for t in args.tools.split(",")):
-            wall, cpu, rss, disk = measure(command, temp)
-            output = folder / ("model.npz" if tool.startswith("bigram") else "model.arpa")
-            print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
-                  f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | "
-                  f"{output.stat().st_size / 1e6:.0f} MB |", flush=True)
-            output.unlink()   # large corpora: the disk holds one tool's output at a time
+        seen = {}
+        for _ in range(args.rounds):
+            for tool, command in (runs[t] for t in args.tools.split(",")):
+                wall, cpu, rss, disk = measure(command, temp)
+                output = folder / ("model.npz" if tool.startswith("bigram") else "model.arpa")
+                written = output.stat().st_size
+                seen.setdefault(tool, []).append((wall, cpu, rss, disk, written))
+                print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
+                      f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | {written / 1e6:.0f} MB |",
+                      flush=True)
+                output.unlink()   # large corpora: the disk holds one tool's output at a time
+        if args.rounds > 1:
+            for tool, rows in seen.items():
+                wall, cpu, rss, disk, written = (float(np.median(c)) for c in zip(*rows))
+                print(f"| {name}, median of {len(rows)} | {tool} | {wall:.1f} s | "
+                      f"{cpu:.1f} s | {rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | "
+                      f"{written / 1e6:.0f} MB |", flush=True)
 
 
 if __name__ == "__main__":
