@@ -33,7 +33,7 @@ MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
 
 def general_path(monkeypatch):
     """Make convert read ARPA files whole, as before streaming."""
-    monkeypatch.setattr(arpa_stream, "convert_arpa", lambda path, write: None)
+    monkeypatch.setattr(arpa_stream, "convert_arpa", lambda path, write, temp_dir=None: None)
 
 
 def streamed(path, output):
