@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bigram
@@ -201,3 +202,59 @@ def test_window_links_find_every_window_and_its_suffix(as_dict):
         assert model.score(scored.item) == pytest.approx(scored.log10prob, abs=1e-9)
         assert sum(v for v, _, _ in model.full_scores(scored.item)) == \
             pytest.approx(scored.log10prob, abs=1e-9)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r["name"])
+def test_models_too_large_for_window_links_equal_kenlm(models, record, monkeypatch,
+                                                      tmp_path):
+    """Past TABLE_WINDOWS windows (a large model, a query file of a large model) the calls
+    walk the tables level by level: the same values as kenlm's, on the ARPA model and on
+    its query file (whose trie stores ln P, not adj)."""
+    from bigram.formats import convert
+    from bigram.models import sentences
+
+    monkeypatch.setattr(sentences, "TABLE_WINDOWS", 0)
+    loaded = [bigram.load(FIXTURES / f"{record['name']}.arpa.gz")]
+    try:
+        convert.convert(FIXTURES / f"{record['name']}.arpa.gz", tmp_path / "m.bq")
+        loaded.append(bigram.load(tmp_path / "m.bq"))
+    except bigram.errors.OptionError:   # a back-off of zero: no query file
+        pass
+    for model in loaded:
+        for entry in record["sentences"]:
+            item = as_item(model, entry["sentence"])
+            for key, (bos, eos) in COMBINATIONS.items():
+                expected = entry["scores"][key]
+                got = list(model.full_scores(item, bos=bos, eos=eos))
+                for (p, n, oov), (kp, kn, koov) in zip(got, expected["full"], strict=True):
+                    assert abs(p - kp) < TOLERANCE, (item, key, p, kp)
+                    assert (n, oov) == (kn, koov), (item, key)
+            state, out = bigram.State(), bigram.State()
+            model.BeginSentenceWrite(state)
+            words = entry["sentence"].split() + ["</s>"]
+            for word, wanted in zip(words, entry["begin"], strict=True):
+                assert abs(model.BaseScore(state, as_word(model, word), out) - wanted) \
+                    < TOLERANCE, (entry["sentence"], word)
+                state, out = out, state
+
+
+@pytest.mark.parametrize("name", ["words.o4", "chars.o5", "words.o4.prune-0-0-1-2",
+                                  "edge.o5"])
+def test_the_level_by_level_back_off_walk_equals_the_tables_walk(name, monkeypatch):
+    """A model whose tables cannot be made (a back-off weight of zero) walks the back-off
+    rule level by level: on models that have tables too, it gives their values."""
+    from bigram.models import sentences
+
+    monkeypatch.setattr(sentences, "TABLE_WINDOWS", 0)
+    model = bigram.load(FIXTURES / f"{name}.arpa.gz")
+    inner = model.saved.model
+    tables = sentences.SentenceScorer(inner)
+    rule = sentences.SentenceScorer(inner)
+    rule.tables, rule.backoff = None, inner.backoff
+    record = next(r for r in RECORDS if r["name"] == name)
+    for entry in record["sentences"]:
+        words = [as_word(model, w) for w in entry["sentence"].split()]
+        tokens = [0] * rule.pads + [rule.word_id(w) for w in words] + [0]
+        a, b = tables.walk(tokens), rule.walk(tokens)
+        assert np.allclose(a[0][1:], b[0][1:], rtol=0, atol=1e-9, equal_nan=True), words
+        assert list(a[1][1:]) == list(b[1][1:]) and list(a[2]) == list(b[2])

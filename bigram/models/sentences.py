@@ -327,26 +327,49 @@ class SentenceScorer:
         return self._start
 
     def _walk_tables(self, tokens):
-        """query.QueryTables, level by level (models too large for WindowLinks): ln P
-        = adj of the longest window + B of the longest context one position earlier."""
+        """query.QueryTables (or a query file's trie), level by level (models too large for
+        WindowLinks): ln P = adj of the longest window + B of the longest context one
+        position earlier."""
         tables, order = self.tables, self.order
         known = tokens >= 0
         safe = np.where(known, tokens, 0)
-        adj = np.where(known, tables.adj[1][safe], np.nan)
+        adj = np.where(known, tables.values("adj", 1, safe), np.nan)
         length = known.astype(np.int64)
         if order > 1:
-            below = np.where(known, tables.below[1][safe], 0.0)
+            below = np.where(known, tables.values("below", 1, safe), 0.0)
         else:
             below = np.zeros(len(tokens))
         context = length.copy() if order > 1 else np.zeros(len(tokens), np.int64)
-        for k, at, rows in self._windows(lambda k: tables.keys[k], tokens):
-            adj[at] = tables.adj[k][rows]
+        # B of the window of k-1 tokens ending at each position (where listed): a trie
+        # stores ln P, and a window's adj is its ln P less its parent's B.
+        window_below = below.copy()
+        for k, at, rows in self._windows(tables.find, tokens):
+            adj[at] = tables.window_adj(k, rows, window_below[at - 1])
             length[at] = k
             if k < order:
-                below[at] = tables.below[k][rows]
+                window_below = np.zeros(len(tokens))
+                window_below[at] = tables.values("below", k, rows)
+                below[at] = window_below[at]
                 context[at] = k
         adj[1:] += below[:-1]
         return adj, length, context
+
+    def _windows(self, find, tokens):
+        """(k, positions, rows) for k = 2..order: where the window of k tokens ending at a
+        position is listed, and its row at level k; `find(k, parent rows, tokens)` gives
+        rows (-1 where absent). A window is looked for only where its first k-1 tokens
+        are listed (a level's keys are its parent's row and its last token)."""
+        rows = np.where(tokens >= 0, tokens, -1)     # level 1's rows are the token ids
+        for k in range(2, self.order + 1):
+            at = np.flatnonzero((rows[:-1] >= 0) & (tokens[1:] >= 0)) + 1
+            found = find(k, rows[at - 1], tokens[at]) if len(at) else at
+            hit = found >= 0
+            at, found = at[hit], np.asarray(found[hit], dtype=np.int64)
+            rows = np.full(len(tokens), -1, dtype=np.int64)
+            rows[at] = found
+            yield k, at, found     # (none found: the back-off walk still adds level k-1's)
+            if not len(at):
+                return
 
     def _walk_backoff(self, tokens):
         """A BackoffModel whose tables cannot be made (a back-off weight of zero): the
@@ -361,7 +384,8 @@ class SentenceScorer:
         length = known.astype(np.int64)
         context = length.copy() if order > 1 else np.zeros(len(tokens), np.int64)
         rows_below = np.where(known, tokens, -1)
-        for k, at, rows in self._windows(lambda k: backoff.index.level(k).keys, tokens):
+        for k, at, rows in self._windows(lambda k, parents, last: _sorted_rows(
+                backoff.index.level(k).keys, parents * self.size + last), tokens):
             # Every position whose k-1 context is listed picks up that context's back-off,
             # then takes the window's own value where the window is listed with one.
             has_context = np.flatnonzero(rows_below[:-1] >= 0) + 1
@@ -394,6 +418,14 @@ class SentenceScorer:
                     result[at] = np.log(picked)
         length = np.where(np.isnan(result), 0, order)
         return result, length, np.full(n, order - 1)
+
+
+def _sorted_rows(keys, queries):
+    """Rows of `queries` in sorted `keys`; -1 where absent."""
+    if not len(keys):
+        return np.full(len(queries), -1, dtype=np.int64)
+    rows = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+    return np.where(keys[rows] == queries, rows, -1)
 
 
 def _touches(unknown, first, order):
