@@ -218,6 +218,41 @@ class Vocabulary:
         return join_tokens(self, tokens, np.array([0, len(tokens)]))[0]
 
 
+class JoinedWords(Vocabulary):
+    """A word vocabulary kept as one string, its words joined by line feeds, with their
+    stored hash table (a query file's). Its caller has checked the words (sorted,
+    distinct, non-empty, none `<unk>` or holding a delimiter: on the bytes, at once).
+    Looking words up needs only the string and the table (WordIndex.from_joined), so
+    the list of words as Python strings (`tokens`) is made only when something asks for
+    it: scoring a few lines never does, and splitting 200,000 words costs tens of
+    milliseconds of a start-up that should take a few hundred."""
+
+    def __init__(self, text, count, unk, stored_hashes):
+        super().__init__([], "word", unk)
+        self._text, self._count, self._list = text, count, None
+        self.stored_hashes = stored_hashes
+
+    @property
+    def tokens(self):
+        if self._list is None:
+            self._list = self._text.split("\n") if self._count else []
+        return self._list
+
+    @tokens.setter
+    def tokens(self, tokens):   # Vocabulary.__init__ sets them
+        self._list = tokens
+
+    def __len__(self):
+        return self._count + self.first
+
+    def _index(self):
+        if getattr(self, "_word_index", None) is None:
+            from bigram.text.words import WordIndex
+
+            self._word_index = WordIndex.from_joined(self._text, *self.stored_hashes)
+        return self._word_index
+
+
 def join_tokens(vocabulary, tokens, offsets, prefix=""):
     """Items given as token indices and offsets, as strings: characters joined directly, words
     with one space; each starts with `prefix`. Built with array operations, not a loop."""

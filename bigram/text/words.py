@@ -359,6 +359,47 @@ def chunk_hashes(windows, starts, lengths):
 _MULTIPLY = np.uint64(0x94D049BB133111EB)
 
 
+def increasing_spans(data, starts, ends):
+    """Whether the byte spans [starts, ends) of `data` (uint8; no span holds a NUL byte)
+    are in strictly increasing byte order, each after the one before. For UTF-8 that is
+    code-point order, Python's order of the decoded strings, so a vocabulary stored as
+    UTF-8 is checked sorted and distinct without a string per word: every span's first
+    eight bytes as one big-endian integer, neighbours compared at once; only pairs that
+    agree so far go on, eight bytes a step."""
+    if len(starts) < 2:
+        return True
+    windows = _windows(data)
+    last = len(data) - 1
+    lengths = ends - starts
+
+    def keys(spans, done):
+        """Bytes done .. done + 7 of the spans, those past a span's end as 0 (below every
+        byte a word holds, so a word that begins the next comes first, as in Python)."""
+        left = np.clip(lengths[spans] - done, 0, 8)
+        out = windows[np.minimum(starts[spans] + done, last)]
+        out &= _LOW_BYTES[left]
+        return out.byteswap(inplace=True)
+
+    heads = keys(slice(None), 0)
+    if (heads[:-1] > heads[1:]).any():
+        return False
+    at = np.flatnonzero(heads[:-1] == heads[1:])
+    done = 0
+    while len(at):
+        # Tied so far. A word that ends within these eight bytes is equal to the next if
+        # that ends too, else the next's beginning (in order).
+        ended = lengths[at] - done <= 8
+        if (ended & (lengths[at + 1] - done <= 8)).any():
+            return False
+        at = at[~ended]
+        done += 8
+        mine, theirs = keys(at, done), keys(at + 1, done)
+        if (mine > theirs).any():
+            return False
+        at = at[mine == theirs]
+    return True
+
+
 def same_spans(codepoints, starts, lengths, other, other_starts):
     """For each i, whether codepoints[starts[i]:][:lengths[i]] equals
     other[other_starts[i]:][:lengths[i]]: eight bytes per step, all spans at once."""
@@ -537,6 +578,41 @@ class WordIndex:
         index._store(_codepoints_of(list(words)))
         index._hashes, index._hash_ids = hashes, hash_ids
         index._collided = {words[i]: i for i in collided}
+        index._stored = True
+        return index
+
+    @classmethod
+    def from_joined(cls, text, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
+        """from_stored() of words given as one string, joined by line feeds (distinct and
+        non-empty, none holding a line feed): their code points are taken from the string
+        at once, with no Python string per word (a query file's 200,000 words in a few
+        milliseconds rather than tens)."""
+        index = cls(hash_bits)
+        if text.isascii():
+            narrow = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+            codepoints = narrow
+        else:
+            codepoints = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"),
+                                       dtype=np.uint32)
+        breaks = np.flatnonzero(codepoints == 0x0A) if text else np.zeros(0, np.int64)
+        count = len(breaks) + 1 if text else 0
+        kept = codepoints != 0x0A
+        chars = codepoints[kept]
+        # Word i starts after i line feeds: its offset among the kept code points is its
+        # position less i.
+        offsets = np.empty(count + 1, dtype=np.int64)
+        if count:
+            offsets[0] = 0
+            offsets[1:-1] = breaks - np.arange(len(breaks))
+            offsets[-1] = len(chars)
+        else:
+            offsets[0] = 0
+        index._store((chars.astype(np.uint32), offsets),
+                     chars if codepoints.dtype == np.uint8 else None)
+        index._hashes, index._hash_ids = hashes, hash_ids
+        collided = np.asarray(collided, dtype=np.int64)
+        index._collided = dict(zip(_strings(index._chars.values, offsets[collided],
+                                            offsets[collided + 1]), collided.tolist()))
         index._stored = True
         return index
 
@@ -870,11 +946,13 @@ class WordIndex:
         return same_words(codepoints, starts, ends, words.values, offsets[ids],
                           offsets[ids + 1])
 
-    def _store(self, gathered):
-        """Append new words' code points, in id order."""
+    def _store(self, gathered, narrow=None):
+        """Append new words' code points, in id order (`narrow`: their bytes, when the
+        caller has them and every one is ASCII)."""
         chars, offsets = gathered
         self._chars.extend(chars)
-        self._narrow.extend(np.where(chars < 0x80, chars, 0xFF).astype(np.uint8))
+        self._narrow.extend(np.where(chars < 0x80, chars, 0xFF).astype(np.uint8)
+                            if narrow is None else narrow)
         self._offsets.extend(self._offsets.values[-1] + offsets[1:])
 
     def _claim(self, hashes, ids):
