@@ -438,7 +438,7 @@ def _hashed(directory):
 
 
 def _stored_hashes(arrays, directory, path):
-    """The word hash table (WordIndex.from_stored's arguments), checked: hashes strictly
+    """The word hash table (WordIndex.from_joined's arguments), checked: hashes strictly
     increasing, ids naming words. Its values are not recomputed (that would cost what
     storing them saves); a wrong hash only makes its word unknown (every token is
     compared with the word its hash names)."""

@@ -43,15 +43,12 @@ class Vocabulary:
         self._words = None
 
     @classmethod
-    def from_sorted(cls, tokens, unit, unk, stored_hashes=None):
+    def from_sorted(cls, tokens, unit, unk):
         """A vocabulary of tokens its caller has checked: sorted, distinct, no `<unk>`, each
         valid for the unit (a query file checks its vocabulary's bytes at once, which is
-        many times faster than checking a large vocabulary word by word). `stored_hashes`:
-        the words' hash table as WordIndex.stored_form gave it (a query file stores it, so
-        that looking up a few words does not hash the whole vocabulary first)."""
+        many times faster than checking a large vocabulary word by word)."""
         vocabulary = cls([], unit, unk)
         vocabulary.tokens = list(tokens)
-        vocabulary.stored_hashes = stored_hashes
         if unit == "char":
             vocabulary.codepoints = np.array([ord(c) for c in tokens], dtype=np.uint32)
         return vocabulary
@@ -158,9 +155,7 @@ class Vocabulary:
         if getattr(self, "_word_index", None) is None:
             from bigram.text.words import WordIndex
 
-            stored = getattr(self, "stored_hashes", None)
-            self._word_index = WordIndex.from_words(self.tokens) if stored is None else \
-                WordIndex.from_stored(self.tokens, *stored)
+            self._word_index = WordIndex.from_words(self.tokens)
         return self._word_index
 
     def _byte_table(self):

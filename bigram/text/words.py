@@ -531,7 +531,7 @@ class WordIndex:
         self._narrow = _GrowingArray(np.uint8)
         self._offsets = _GrowingArray(np.int64, [0])
         self._collided = {}                              # word -> id, when its hash is taken
-        self._stored = False        # the hashes came from a file (from_stored)
+        self._stored = False        # the hashes came from a file (from_joined)
         self._tables_lock = threading.Lock()   # scoring threads share the lookup tables
 
     @classmethod
@@ -563,30 +563,20 @@ class WordIndex:
         return index
 
     @classmethod
-    def from_stored(cls, words, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
-        """The index of `words` (distinct, ids their positions) whose hashes were computed
-        before and stored (a query file's, mapped): `hashes` the sorted hashes the words
-        stand for, `hash_ids` the word standing for each, `collided` the ids of the words
-        whose hash an earlier word has. Nothing is hashed or sorted here. A batch of
-        fewer tokens than a quarter of the words is looked up by a binary search in the
-        stored hashes; the first larger batch makes the lookup tables, as from_words'
-        index does, so a few lines cost what they read, not what the vocabulary holds.
-        The stored hashes are trusted only to name a candidate: every token is compared
-        with its candidate's code points, so a damaged table loses words, never mixes
-        them up. `hash_bits` must be the one the hashes were made with."""
-        index = cls(hash_bits)
-        index._store(_codepoints_of(list(words)))
-        index._hashes, index._hash_ids = hashes, hash_ids
-        index._collided = {words[i]: i for i in collided}
-        index._stored = True
-        return index
-
-    @classmethod
     def from_joined(cls, text, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
-        """from_stored() of words given as one string, joined by line feeds (distinct and
-        non-empty, none holding a line feed): their code points are taken from the string
-        at once, with no Python string per word (a query file's 200,000 words in a few
-        milliseconds rather than tens)."""
+        """The index of words given as one string, joined by line feeds (distinct and
+        non-empty, none holding a line feed; ids their positions), whose hashes were
+        computed before and stored (a query file's, mapped): `hashes` the sorted hashes the
+        words stand for, `hash_ids` the word standing for each, `collided` the ids of the
+        words whose hash an earlier word has. Nothing is hashed or sorted here, and no
+        Python string is made per word: the code points are taken from the string at
+        once. A batch of fewer tokens than a quarter of the words is looked up by a binary
+        search in the stored hashes; the first larger batch makes the lookup tables, as
+        from_words' index does, so a few lines cost what they read, not what the
+        vocabulary holds. The stored hashes are trusted only to name a candidate: every
+        token is compared with its candidate's code points, so a damaged table loses
+        words, never mixes them up. `hash_bits` must be the one the hashes were made
+        with."""
         index = cls(hash_bits)
         if text.isascii():
             narrow = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
@@ -617,7 +607,7 @@ class WordIndex:
         return index
 
     def stored_form(self):
-        """(hashes, hash_ids, collided ids): what from_stored needs besides the words."""
+        """(hashes, hash_ids, collided ids): what from_joined needs besides the words."""
         return self._hashes, self._hash_ids, sorted(self._collided.values())
 
     def __getstate__(self):
@@ -747,7 +737,7 @@ class WordIndex:
         return ids
 
     def _searching(self, tokens):
-        """Whether `tokens` lookups go by binary search in stored hashes (from_stored), the
+        """Whether `tokens` lookups go by binary search in stored hashes (from_joined), the
         lookup tables not yet made: cheaper than making them while the tokens are few."""
         return self._stored and 4 * tokens < len(self._hashes) and \
             getattr(self, "_bucket_cache", None) is None
