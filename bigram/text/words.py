@@ -496,6 +496,13 @@ class _GrowingArray:
         self._size = 0
         self.extend(np.asarray(initial, dtype=dtype))
 
+    @classmethod
+    def adopting(cls, values):
+        """The array holding `values` (a new 1-D array its caller gives up), not copied."""
+        grown = cls(values.dtype)
+        grown._data, grown._size = values, len(values)
+        return grown
+
     def extend(self, values):
         """Append `values` at the end."""
         need = self._size + len(values)
@@ -579,8 +586,7 @@ class WordIndex:
         with."""
         index = cls(hash_bits)
         if text.isascii():
-            narrow = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-            codepoints = narrow
+            codepoints = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         else:
             codepoints = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"),
                                        dtype=np.uint32)
@@ -590,15 +596,17 @@ class WordIndex:
         chars = codepoints[kept]
         # Word i starts after i line feeds: its offset among the kept code points is its
         # position less i.
-        offsets = np.empty(count + 1, dtype=np.int64)
+        offsets = np.zeros(count + 1, dtype=np.int64)
         if count:
-            offsets[0] = 0
             offsets[1:-1] = breaks - np.arange(len(breaks))
             offsets[-1] = len(chars)
-        else:
-            offsets[0] = 0
-        index._store((chars.astype(np.uint32), offsets),
-                     chars if codepoints.dtype == np.uint8 else None)
+        # The arrays are the index's own (adopted, not copied into the growing ones).
+        wide = chars.astype(np.uint32)
+        index._chars = _GrowingArray.adopting(wide)
+        index._narrow = _GrowingArray.adopting(
+            chars if codepoints.dtype == np.uint8 else
+            np.where(wide < 0x80, wide, 0xFF).astype(np.uint8))
+        index._offsets = _GrowingArray.adopting(offsets)
         index._hashes, index._hash_ids = hashes, hash_ids
         collided = np.asarray(collided, dtype=np.int64)
         index._collided = dict(zip(_strings(index._chars.values, offsets[collided],
@@ -936,13 +944,11 @@ class WordIndex:
         return same_words(codepoints, starts, ends, words.values, offsets[ids],
                           offsets[ids + 1])
 
-    def _store(self, gathered, narrow=None):
-        """Append new words' code points, in id order (`narrow`: their bytes, when the
-        caller has them and every one is ASCII)."""
+    def _store(self, gathered):
+        """Append new words' code points, in id order."""
         chars, offsets = gathered
         self._chars.extend(chars)
-        self._narrow.extend(np.where(chars < 0x80, chars, 0xFF).astype(np.uint8)
-                            if narrow is None else narrow)
+        self._narrow.extend(np.where(chars < 0x80, chars, 0xFF).astype(np.uint8))
         self._offsets.extend(self._offsets.values[-1] + offsets[1:])
 
     def _claim(self, hashes, ids):
