@@ -487,8 +487,12 @@ def _vocabulary(arrays, directory, path):
         return Vocabulary.from_sorted(tokens, unit, unk)
     raw = np.frombuffer(data, dtype=np.uint8)
     breaks = np.flatnonzero(raw == 0x0A)
-    starts = np.concatenate([[0], breaks + 1]).astype(np.int64)
-    ends = np.concatenate([breaks, [len(raw)]]).astype(np.int64)
+    # Each word's span, made in place (int32 where it fits: these are the largest arrays
+    # made at opening, and fresh pages are most of their cost).
+    starts = np.zeros(len(breaks) + 1, dtype=np.int32 if len(raw) < 1 << 31 else np.int64)
+    np.add(breaks, 1, out=starts[1:])
+    ends = np.empty_like(starts)
+    ends[:-1], ends[-1] = breaks, len(raw)
     count = len(starts) if data else 0
     if any(byte in data for byte in (b" ", b"\t", b"\r", b"\0")) or \
             (count and (ends == starts).any()):

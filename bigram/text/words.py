@@ -380,7 +380,11 @@ def increasing_spans(data, starts, ends):
         out &= _LOW_BYTES[left]
         return out.byteswap(inplace=True)
 
-    heads = keys(slice(None), 0)
+    # The first step, for every span: written out to allocate as little as it can (fresh
+    # pages cost more than the arithmetic here).
+    heads = windows[np.minimum(starts, last)]
+    heads &= _LOW_BYTES[np.minimum(lengths, 8)]
+    heads.byteswap(inplace=True)
     if (heads[:-1] > heads[1:]).any():
         return False
     at = np.flatnonzero(heads[:-1] == heads[1:])
