@@ -21,6 +21,7 @@ from conftest import NAMES, ROOT
 
 from bigram.errors import ModelFileError
 from bigram.formats import arpa_reader
+from bigram.text.sources import BLOCK_BYTES
 
 TEMPORARY = ".bigram-"
 
@@ -411,17 +412,45 @@ def test_score_threads_bounded_and_memory_independent_of_them(cli, model, tmp_pa
     from bigram.models import scoring
 
     made = []
-    original = scoring.ThreadPoolExecutor
+    original = scoring._thread_pool
 
     def recording(workers):
         made.append(workers)
         return original(workers)
 
-    monkeypatch.setattr(scoring, "ThreadPoolExecutor", recording)
-    one = cli("score", "--file", NAMES, "-m", model, "--threads", "1")
-    many = cli("score", "--file", NAMES, "-m", model, "--threads", "1000", "--oversubscribe")
+    monkeypatch.setattr(scoring, "_thread_pool", recording)
+    # Two blocks and more (one block is scored without threads: see the next test).
+    text = tmp_path / "names.txt"
+    names = Path(NAMES).read_bytes()
+    text.write_bytes(names * (2 * BLOCK_BYTES // len(names) + 1))
+    one = cli("score", "--file", text, "-m", model, "--threads", "1")
+    many = cli("score", "--file", text, "-m", model, "--threads", "1000", "--oversubscribe")
     assert many.code == 0 and many.out == one.out
     assert made == [scoring.MAX_THREADS]   # the blocks in flight: at most MAX_THREADS + 1
+
+
+def test_score_of_less_than_a_block_starts_no_threads(cli, model, tmp_path, monkeypatch):
+    """Input of less than a block's bytes (a few lines) is scored in the main thread, with
+    --threads 1's results; an unreadable line after readable ones (a last line without
+    its line feed is a block of its own) comes out after their results, as one error
+    line, as with --threads 1."""
+    from bigram.models import scoring
+
+    def refused(workers):
+        raise AssertionError("threads started for less than a block")
+
+    monkeypatch.setattr(scoring, "_thread_pool", refused)
+    names = Path(NAMES).read_bytes()
+    assert len(names) < BLOCK_BYTES and not names.endswith(b"\n")
+    for text, code in ((NAMES, 0), (tmp_path / "bad.txt", 1)):
+        if code:
+            text.write_bytes(names + b"\n\xff")
+        one = cli("score", "--file", text, "-m", model, "--threads", "1")
+        two = cli("score", "--file", text, "-m", model, "--threads", "2", "--oversubscribe")
+        assert one.code == two.code == code and one.out == two.out and one.err == two.err
+        assert one.out.count("\n") == names.count(b"\n") + 1
+        assert (one.err.startswith("error: ") and one.err.count("\n") == 1) if code else \
+            not one.err
 
 
 # ---------------------------------------------------------------------- lazy score

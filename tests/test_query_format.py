@@ -298,16 +298,30 @@ def damaged_variants(good):
     order = json.loads(json.dumps(directory))
     order["order"] = 10 ** 9
     out["order"] = (_rewritten(data, order, length), "is damaged: its order")
-    # A word holding a space, with its checksum made right.
-    spaced = bytearray(data)
+    # Vocabularies changed in place, their checksum made right: words checked on the
+    # bytes (and kept as one string) must be refused as a list of strings would be.
     words = entries["vocabulary"]
-    a = words["offset"] + bytes(data[words["offset"]:]).index(b"\n") - 1
-    spaced[a] = ord(" ")
-    renamed = json.loads(json.dumps(directory))
-    renamed["arrays"][0]["crc32"] = \
-        f"{zlib.crc32(bytes(spaced[words['offset']:words['offset'] + words['bytes']])):08x}"
-    out["word with a space"] = (_rewritten(bytes(spaced), renamed, length),
-                                "is damaged: its vocabulary holds")
+    vocabulary = data[words["offset"]:words["offset"] + words["bytes"]]
+    assert vocabulary.startswith(b"be\nbebobe\nbegeko\nbepu\nbero\n")
+
+    def changed(old, new):
+        assert len(old) == len(new) and old in vocabulary
+        table = bytearray(data)
+        table[words["offset"]:words["offset"] + words["bytes"]] = vocabulary.replace(old, new, 1)
+        fixed = json.loads(json.dumps(directory))
+        fixed["arrays"][0]["crc32"] = f"{zlib.crc32(vocabulary.replace(old, new, 1)):08x}"
+        return _rewritten(bytes(table), fixed, length)
+
+    unsorted = "is damaged: its vocabulary is not 205 sorted distinct tokens"
+    out["word with a space"] = (changed(b"bepu", b"be u"), "is damaged: its vocabulary holds")
+    out["empty word"] = (changed(b"bepu\nbero", b"bepu\n\nero"),
+                         "is damaged: its vocabulary holds an empty word")
+    out["vocabulary not utf8"] = (changed(b"bepu", b"be\xffu"),
+                                  "is damaged: its vocabulary is not UTF-8")
+    out["unsorted words"] = (changed(b"bepu\nbero", b"bero\nbepu"), unsorted)
+    out["word before its beginning"] = (changed(b"be\nbebobe", b"bebobe\nbe"), unsorted)
+    out["repeated word"] = (changed(b"bepu\nbero", b"bero\nbero"), unsorted)
+    out["unk among the words"] = (changed(b"be\nbebobe", b"<unk>\nbeb"), unsorted)
     # The word hash table: unsorted hashes, an id naming no word, a bad collision list.
     for label, change in (("unsorted word hashes", lambda h, i: h.__setitem__(
                                slice(0, 2), h[1::-1].copy())),
@@ -453,6 +467,13 @@ def test_a_few_lines_are_scored_without_hashing_the_vocabulary(good, monkeypatch
     got = totals(converted, lines)
     assert (got[1] == expected[1]).all() and (got[2] == expected[2]).all()
     assert np.allclose(got[0], expected[0], rtol=0, atol=EXACT)
+    # Nor was the vocabulary split into a string per word; asked for, its words are the
+    # ARPA file's.
+    vocabulary = converted.vocabulary
+    assert vocabulary._list is None
+    assert len(vocabulary) == len(arpa.vocabulary) and vocabulary == arpa.vocabulary
+    assert [vocabulary.token(i) for i in range(len(vocabulary))] == \
+        [arpa.vocabulary.token(i) for i in range(len(arpa.vocabulary))]
 
 
 def _plain_score(tables, vocabulary, line):

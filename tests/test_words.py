@@ -18,6 +18,7 @@ from bigram.text.words import (
     WordTooLong,
     check_utf8_word_lengths,
     encode_words,
+    increasing_spans,
     split_text_words,
     split_words,
     word_hashes,
@@ -155,18 +156,21 @@ def test_find_keys_short_ascii_words_by_their_bytes_and_long_ones_by_hash(bits):
 
 
 @pytest.mark.parametrize("bits", [1, 8, 64])
-def test_an_index_from_stored_hashes_finds_what_a_dictionary_finds(bits):
-    # A query file stores the hash table (stored_form); the index made from it answers
-    # small batches by a binary search in the stored hashes and large ones by the lookup
-    # tables, both as a dictionary of the words does, collisions (narrow hashes) included.
+@pytest.mark.parametrize("letters", ["abcdefghé", "abcdefgh"])
+def test_an_index_from_stored_hashes_finds_what_a_dictionary_finds(bits, letters):
+    # A query file stores the hash table (stored_form) and its words joined by line
+    # feeds; the index made from them answers small batches by a binary search in the
+    # stored hashes and large ones by the lookup tables, both as a dictionary of the
+    # words does, collisions (narrow hashes) included, ASCII words or not.
     rng = np.random.default_rng(bits)
-    letters = list("abcdefghé")
+    letters = list(letters)
     vocabulary = sorted({"".join(rng.choice(letters, rng.integers(1, 12))) for _ in range(400)})
     built = WordIndex.from_words(vocabulary, hash_bits=bits)
     hashes, hash_ids, collided = built.stored_form()
     assert len(hashes) + len(collided) == len(vocabulary) and (bits == 64) == (not collided)
-    stored = WordIndex.from_stored(vocabulary, hashes, hash_ids.astype("<u4"), collided,
-                                   hash_bits=bits)
+    stored = WordIndex.from_joined("\n".join(vocabulary), hashes, hash_ids.astype("<u4"),
+                                   collided, hash_bits=bits)
+    assert stored.words() == vocabulary and len(stored) == len(vocabulary)
     position = {w: i for i, w in enumerate(vocabulary)}
     tokens = list(rng.choice(vocabulary, 300)) + ["".join(rng.choice(letters, 5))
                                                    for _ in range(100)]
@@ -177,7 +181,9 @@ def test_an_index_from_stored_hashes_finds_what_a_dictionary_finds(bits):
             chars, offsets = as_arrays(some, ascii_as_bytes=ascii_as_bytes)
             starts, ends, _ = split_words(chars, offsets)
             assert stored.find(chars, starts, ends).tolist() == expected
-    assert getattr(stored, "_bucket_cache", None) is not None   # the large batch made them
+    # The large batch made the lookup tables (ASCII words: the short and long words' own).
+    assert any(getattr(stored, name, None) is not None
+               for name in ("_bucket_cache", "_short_cache", "_long_cache"))
 
 
 def test_a_forced_collision_between_two_words():
@@ -409,3 +415,41 @@ def test_words_of_blocks_are_those_of_the_text(text, block_bytes, held_out):
             assert [tokens[i - 1] for i in ids.tolist()] == words
             assert len(offsets) == len(chosen) + 1
     assert sorted(tokens) == sorted(set(every))
+
+
+def _joined_spans(words):
+    data = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+    breaks = np.flatnonzero(data == 0x0A)
+    return (data, np.concatenate([[0], breaks + 1]).astype(np.int64),
+            np.concatenate([breaks, [len(data)]]).astype(np.int64))
+
+
+def test_increasing_spans_is_pythons_order_of_the_decoded_words():
+    # A query file's vocabulary is checked sorted and distinct on its UTF-8 bytes, eight at
+    # a time; the reference is Python's comparison of the strings. Words share prefixes
+    # of every length across the eight-byte steps (one to four bytes a character), and
+    # one word begins the next, in order or not.
+    rng = np.random.default_rng(23)
+    alphabet = ["a", "b", "z", "\x01", "\x7f", "é", "€", "𝄞"]
+    cases = [["abcdefgh", "abcdefghi"], ["abcdefghi", "abcdefgh"], ["abcdefgh", "abcdefgh"],
+             ["aaaaaaaaaaaaaaaab", "aaaaaaaaaaaaaaaab"], ["a" * 16, "a" * 17, "a" * 16 + "b"],
+             ["a", "b"], ["b", "a"], ["€", "𝄞"], ["𝄞", "€"], ["z", "é"], ["é", "z"]]
+    for _ in range(3000):
+        stem = "".join(rng.choice(alphabet, rng.integers(0, 20)))
+        words = sorted({stem[:rng.integers(0, len(stem) + 1)]
+                        + "".join(rng.choice(alphabet, rng.integers(0 if stem else 1, 4)))
+                        for _ in range(rng.integers(2, 8))} - {""})
+        if len(words) < 2:
+            continue
+        cases.append(words)
+        i = int(rng.integers(0, len(words) - 1))
+        swapped, repeated = list(words), list(words)
+        swapped[i], swapped[i + 1] = words[i + 1], words[i]
+        repeated[i + 1] = words[i]
+        cases += [swapped, repeated]
+    verdicts = []
+    for words in cases:
+        expected = all(a < b for a, b in zip(words, words[1:]))
+        assert increasing_spans(*_joined_spans(words)) == expected, words
+        verdicts.append(expected)
+    assert 1000 < sum(verdicts) < len(verdicts) - 1000   # both answers, many times

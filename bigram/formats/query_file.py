@@ -56,7 +56,8 @@ from bigram.formats.quantize_bins import bins, codes_of
 from bigram.ngrams.bitpack import bits_for, packed_words, write_packed
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
 from bigram.ngrams.trie import SIGN
-from bigram.text.vocabulary import UNITS, Vocabulary
+from bigram.text.vocabulary import UNITS, JoinedWords, Vocabulary
+from bigram.text.words import increasing_spans
 
 VERSION = 3
 FORMAT = "bigram-query"
@@ -438,7 +439,7 @@ def _hashed(directory):
 
 
 def _stored_hashes(arrays, directory, path):
-    """The word hash table (WordIndex.from_stored's arguments), checked: hashes strictly
+    """The word hash table (WordIndex.from_joined's arguments), checked: hashes strictly
     increasing, ids naming words. Its values are not recomputed (that would cost what
     storing them saves); a wrong hash only makes its word unknown (every token is
     compared with the word its hash names)."""
@@ -462,8 +463,10 @@ def _check_word_hashes(vocabulary, path):
 
 def _vocabulary(arrays, directory, path):
     """The vocabulary, checked as a whole: UTF-8; words separated by line feeds, none empty
-    and none holding a space, tab, carriage return or NUL (checked on the bytes at once);
-    sorted and distinct; no `<unk>` among them."""
+    and none holding a space, tab, carriage return or NUL; sorted and distinct; no `<unk>`
+    among them. A word vocabulary is checked on its bytes at once (numpy: sorted UTF-8
+    bytes are sorted code points) and kept as one string (vocabulary.JoinedWords): no
+    Python string per word is made until something asks for the list of words."""
     from bigram.text.vocabulary import UNK
 
     unit, unk, size = directory["unit"], directory["unk"], directory["size"]
@@ -472,19 +475,37 @@ def _vocabulary(arrays, directory, path):
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise damaged(path, "its vocabulary is not UTF-8") from None
+    first = 2 if unk else 1
+
+    def wrong_size():
+        return damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
+
     if unit == "char":
         tokens = list(text)
-    else:
-        tokens = text.split("\n") if text else []
-        if any(byte in data for byte in (b" ", b"\t", b"\r", b"\0")) or "" in tokens:
-            raise damaged(path, "its vocabulary holds an empty word or one with a space, tab "
-                                "or control character")
-    first = 2 if unk else 1
-    if len(tokens) + first != size or UNK in tokens or \
-            not all(map(operator.lt, tokens, itertools.islice(tokens, 1, None))):
-        raise damaged(path, f"its vocabulary is not {size - first:,} sorted distinct tokens")
-    stored = _stored_hashes(arrays, directory, path) if unit == "word" else None
-    return Vocabulary.from_sorted(tokens, unit, unk, stored)
+        if len(tokens) + first != size or UNK in tokens or \
+                not all(map(operator.lt, tokens, itertools.islice(tokens, 1, None))):
+            raise wrong_size()
+        return Vocabulary.from_sorted(tokens, unit, unk)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(raw == 0x0A)
+    # Each word's span, made in place (int32 where it fits: these are the largest arrays
+    # made at opening, and fresh pages are most of their cost).
+    starts = np.zeros(len(breaks) + 1, dtype=np.int32 if len(raw) < 1 << 31 else np.int64)
+    np.add(breaks, 1, out=starts[1:])
+    ends = np.empty_like(starts)
+    ends[:-1], ends[-1] = breaks, len(raw)
+    count = len(starts) if data else 0
+    if any(byte in data for byte in (b" ", b"\t", b"\r", b"\0")) or \
+            (count and (ends == starts).any()):
+        raise damaged(path, "its vocabulary holds an empty word or one with a space, tab "
+                            "or control character")
+    unk_word = UNK.encode()
+    if count + first != size or data == unk_word or data.startswith(unk_word + b"\n") or \
+            data.endswith(b"\n" + unk_word) or b"\n" + unk_word + b"\n" in data:
+        raise wrong_size()
+    if count and not increasing_spans(raw, starts, ends):
+        raise wrong_size()
+    return JoinedWords(text, count, unk, _stored_hashes(arrays, directory, path))
 
 
 def _tables(directory, arrays, path):

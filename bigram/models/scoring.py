@@ -21,11 +21,11 @@ prediction whose window touches one (`oov="skip"`, as `bigram eval` does; they
 are counted as OOVs, not as tokens) or refuses (`oov="error"`).
 """
 
+import itertools
 import json
 import math
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,7 @@ from bigram.models.evaluation import (
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.lookup import sorted_search
 from bigram.text.sources import (
+    BLOCK_BYTES,
     Block,
     Reader,
     gather_spans,
@@ -276,14 +277,32 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
     turn comes, after the output of every block before it.
     """
     scorer = _checked_scorer(model, oov)
-    jobs = _line_blocks(arguments, encoding_errors)
+    jobs = iter(_line_blocks(arguments, encoding_errors))
     workers = min(workers or min(4, _cores()), MAX_THREADS)
+    if workers > 1:
+        # Input of less than a block's bytes (a few lines) is scored in this thread:
+        # starting and warming threads would cost more than it (milliseconds of a
+        # start-up of a few hundred).
+        head, size = [], 0
+        try:
+            for job in jobs:
+                head.append(job)
+                size += len(job[0].raw)
+                if size >= BLOCK_BYTES:
+                    break
+            else:
+                workers = 1
+        except BigramError:   # what was read before the unreadable block comes out first
+            for job in head:
+                yield render(_score_block(model, scorer, oov, *job))
+            raise
+        jobs = itertools.chain(head, jobs)
     if workers == 1:
         for job in jobs:
             yield render(_score_block(model, scorer, oov, *job))
         return
     _warm_up(model, scorer)
-    pool, pending, unreadable = ThreadPoolExecutor(workers), deque(), None
+    pool, pending, unreadable = _thread_pool(workers), deque(), None
     try:
         try:
             for job in jobs:
@@ -299,6 +318,14 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
             raise unreadable
     finally:   # also when the reader of the output stops early (a closed pipe)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _thread_pool(workers):
+    # Imported here: a few lines are scored without threads, and the import (with the
+    # logging module it pulls in) is a few milliseconds of their start-up.
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers)
 
 
 def _warm_up(model, scorer):

@@ -19,9 +19,7 @@ import io
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +90,8 @@ def spool_stream(stream, label):
     written where."""
     from bigram.temporaries import WRITE_FAILURES, make_temporary
 
+    import tempfile   # here: most commands never spool stdin
+
     folder = tempfile.gettempdir()
     try:
         handle, name = make_temporary(folder, "bigram-stdin")
@@ -117,6 +117,8 @@ def spool_stream(stream, label):
 
 def packaged_names():
     """The names.txt dataset shipped inside the package."""
+    from importlib import resources   # here: only names.txt's users pay for it
+
     return Path(str(resources.files("bigram.datasets").joinpath("names.txt")))
 
 

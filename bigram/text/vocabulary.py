@@ -43,15 +43,12 @@ class Vocabulary:
         self._words = None
 
     @classmethod
-    def from_sorted(cls, tokens, unit, unk, stored_hashes=None):
+    def from_sorted(cls, tokens, unit, unk):
         """A vocabulary of tokens its caller has checked: sorted, distinct, no `<unk>`, each
         valid for the unit (a query file checks its vocabulary's bytes at once, which is
-        many times faster than checking a large vocabulary word by word). `stored_hashes`:
-        the words' hash table as WordIndex.stored_form gave it (a query file stores it, so
-        that looking up a few words does not hash the whole vocabulary first)."""
+        many times faster than checking a large vocabulary word by word)."""
         vocabulary = cls([], unit, unk)
         vocabulary.tokens = list(tokens)
-        vocabulary.stored_hashes = stored_hashes
         if unit == "char":
             vocabulary.codepoints = np.array([ord(c) for c in tokens], dtype=np.uint32)
         return vocabulary
@@ -158,9 +155,7 @@ class Vocabulary:
         if getattr(self, "_word_index", None) is None:
             from bigram.text.words import WordIndex
 
-            stored = getattr(self, "stored_hashes", None)
-            self._word_index = WordIndex.from_words(self.tokens) if stored is None else \
-                WordIndex.from_stored(self.tokens, *stored)
+            self._word_index = WordIndex.from_words(self.tokens)
         return self._word_index
 
     def _byte_table(self):
@@ -216,6 +211,41 @@ class Vocabulary:
         tokens = np.asarray(tokens, dtype=np.int64)
         tokens = tokens[tokens != BOUNDARY]
         return join_tokens(self, tokens, np.array([0, len(tokens)]))[0]
+
+
+class JoinedWords(Vocabulary):
+    """A word vocabulary kept as one string, its words joined by line feeds, with their
+    stored hash table (a query file's). Its caller has checked the words (sorted,
+    distinct, non-empty, none `<unk>` or holding a delimiter: on the bytes, at once).
+    Looking words up needs only the string and the table (WordIndex.from_joined), so
+    the list of words as Python strings (`tokens`) is made only when something asks for
+    it: scoring a few lines never does, and splitting 200,000 words costs tens of
+    milliseconds of a start-up that should take a few hundred."""
+
+    def __init__(self, text, count, unk, stored_hashes):
+        super().__init__([], "word", unk)
+        self._text, self._count, self._list = text, count, None
+        self.stored_hashes = stored_hashes
+
+    @property
+    def tokens(self):
+        if self._list is None:
+            self._list = self._text.split("\n") if self._count else []
+        return self._list
+
+    @tokens.setter
+    def tokens(self, tokens):   # Vocabulary.__init__ sets them
+        self._list = tokens
+
+    def __len__(self):
+        return self._count + self.first
+
+    def _index(self):
+        if getattr(self, "_word_index", None) is None:
+            from bigram.text.words import WordIndex
+
+            self._word_index = WordIndex.from_joined(self._text, *self.stored_hashes)
+        return self._word_index
 
 
 def join_tokens(vocabulary, tokens, offsets, prefix=""):

@@ -359,6 +359,51 @@ def chunk_hashes(windows, starts, lengths):
 _MULTIPLY = np.uint64(0x94D049BB133111EB)
 
 
+def increasing_spans(data, starts, ends):
+    """Whether the byte spans [starts, ends) of `data` (uint8; no span holds a NUL byte)
+    are in strictly increasing byte order, each after the one before. For UTF-8 that is
+    code-point order, Python's order of the decoded strings, so a vocabulary stored as
+    UTF-8 is checked sorted and distinct without a string per word: every span's first
+    eight bytes as one big-endian integer, neighbours compared at once; only pairs that
+    agree so far go on, eight bytes a step."""
+    if len(starts) < 2:
+        return True
+    windows = _windows(data)
+    last = len(data) - 1
+    lengths = ends - starts
+
+    def keys(spans, done):
+        """Bytes done .. done + 7 of the spans, those past a span's end as 0 (below every
+        byte a word holds, so a word that begins the next comes first, as in Python)."""
+        left = np.clip(lengths[spans] - done, 0, 8)
+        out = windows[np.minimum(starts[spans] + done, last)]
+        out &= _LOW_BYTES[left]
+        return out.byteswap(inplace=True)
+
+    # The first step, for every span: written out to allocate as little as it can (fresh
+    # pages cost more than the arithmetic here).
+    heads = windows[np.minimum(starts, last)]
+    heads &= _LOW_BYTES[np.minimum(lengths, 8)]
+    heads.byteswap(inplace=True)
+    if (heads[:-1] > heads[1:]).any():
+        return False
+    at = np.flatnonzero(heads[:-1] == heads[1:])
+    done = 0
+    while len(at):
+        # Tied so far. A word that ends within these eight bytes is equal to the next if
+        # that ends too, else the next's beginning (in order).
+        ended = lengths[at] - done <= 8
+        if (ended & (lengths[at + 1] - done <= 8)).any():
+            return False
+        at = at[~ended]
+        done += 8
+        mine, theirs = keys(at, done), keys(at + 1, done)
+        if (mine > theirs).any():
+            return False
+        at = at[mine == theirs]
+    return True
+
+
 def same_spans(codepoints, starts, lengths, other, other_starts):
     """For each i, whether codepoints[starts[i]:][:lengths[i]] equals
     other[other_starts[i]:][:lengths[i]]: eight bytes per step, all spans at once."""
@@ -455,6 +500,13 @@ class _GrowingArray:
         self._size = 0
         self.extend(np.asarray(initial, dtype=dtype))
 
+    @classmethod
+    def adopting(cls, values):
+        """The array holding `values` (a new 1-D array its caller gives up), not copied."""
+        grown = cls(values.dtype)
+        grown._data, grown._size = values, len(values)
+        return grown
+
     def extend(self, values):
         """Append `values` at the end."""
         need = self._size + len(values)
@@ -490,7 +542,7 @@ class WordIndex:
         self._narrow = _GrowingArray(np.uint8)
         self._offsets = _GrowingArray(np.int64, [0])
         self._collided = {}                              # word -> id, when its hash is taken
-        self._stored = False        # the hashes came from a file (from_stored)
+        self._stored = False        # the hashes came from a file (from_joined)
         self._tables_lock = threading.Lock()   # scoring threads share the lookup tables
 
     @classmethod
@@ -522,26 +574,52 @@ class WordIndex:
         return index
 
     @classmethod
-    def from_stored(cls, words, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
-        """The index of `words` (distinct, ids their positions) whose hashes were computed
-        before and stored (a query file's, mapped): `hashes` the sorted hashes the words
-        stand for, `hash_ids` the word standing for each, `collided` the ids of the words
-        whose hash an earlier word has. Nothing is hashed or sorted here. A batch of
-        fewer tokens than a quarter of the words is looked up by a binary search in the
-        stored hashes; the first larger batch makes the lookup tables, as from_words'
-        index does, so a few lines cost what they read, not what the vocabulary holds.
-        The stored hashes are trusted only to name a candidate: every token is compared
-        with its candidate's code points, so a damaged table loses words, never mixes
-        them up. `hash_bits` must be the one the hashes were made with."""
+    def from_joined(cls, text, hashes, hash_ids, collided, hash_bits=_HASH_BITS):
+        """The index of words given as one string, joined by line feeds (distinct and
+        non-empty, none holding a line feed; ids their positions), whose hashes were
+        computed before and stored (a query file's, mapped): `hashes` the sorted hashes the
+        words stand for, `hash_ids` the word standing for each, `collided` the ids of the
+        words whose hash an earlier word has. Nothing is hashed or sorted here, and no
+        Python string is made per word: the code points are taken from the string at
+        once. A batch of fewer tokens than a quarter of the words is looked up by a binary
+        search in the stored hashes; the first larger batch makes the lookup tables, as
+        from_words' index does, so a few lines cost what they read, not what the
+        vocabulary holds. The stored hashes are trusted only to name a candidate: every
+        token is compared with its candidate's code points, so a damaged table loses
+        words, never mixes them up. `hash_bits` must be the one the hashes were made
+        with."""
         index = cls(hash_bits)
-        index._store(_codepoints_of(list(words)))
+        if text.isascii():
+            codepoints = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        else:
+            codepoints = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"),
+                                       dtype=np.uint32)
+        breaks = np.flatnonzero(codepoints == 0x0A) if text else np.zeros(0, np.int64)
+        count = len(breaks) + 1 if text else 0
+        kept = codepoints != 0x0A
+        chars = codepoints[kept]
+        # Word i starts after i line feeds: its offset among the kept code points is its
+        # position less i.
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        if count:
+            offsets[1:-1] = breaks - np.arange(len(breaks))
+            offsets[-1] = len(chars)
+        # The arrays are the index's own (adopted, not copied into the growing ones).
+        wide = chars.astype(np.uint32)
+        index._chars = _GrowingArray.adopting(wide)
+        index._narrow = _GrowingArray.adopting(
+            chars if codepoints.dtype == np.uint8 else
+            np.where(wide < 0x80, wide, 0xFF).astype(np.uint8))
+        index._offsets = _GrowingArray.adopting(offsets)
         index._hashes, index._hash_ids = hashes, hash_ids
-        index._collided = {words[i]: i for i in collided}
+        collided = np.asarray(collided, dtype=np.int64)
+        index._collided = dict(zip(_strings(index._chars.values, offsets[collided],
+                                            offsets[collided + 1]), collided.tolist()))
         index._stored = True
         return index
 
     def stored_form(self):
-        """(hashes, hash_ids, collided ids): what from_stored needs besides the words."""
+        """(hashes, hash_ids, collided ids): what from_joined needs besides the words."""
         return self._hashes, self._hash_ids, sorted(self._collided.values())
 
     def __getstate__(self):
@@ -671,7 +749,7 @@ class WordIndex:
         return ids
 
     def _searching(self, tokens):
-        """Whether `tokens` lookups go by binary search in stored hashes (from_stored), the
+        """Whether `tokens` lookups go by binary search in stored hashes (from_joined), the
         lookup tables not yet made: cheaper than making them while the tokens are few."""
         return self._stored and 4 * tokens < len(self._hashes) and \
             getattr(self, "_bucket_cache", None) is None
