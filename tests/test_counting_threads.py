@@ -1,5 +1,6 @@
-"""Counting chunks on several threads (budgeted_counting._count_pass): the same counts as
-one thread and as the in-memory counter, errors of any thread raised once with nothing
+"""Training on two cores: chunks counted on several threads (budgeted_counting._count_pass)
+and blocks read ahead on a thread of their own (training_data.ReadAhead): the same counts
+as one thread and as the in-memory counter, errors of any thread raised once with nothing
 left behind, and how many threads a budget and a machine allow.
 
 - a random corpus counted within a budget small enough for many chunks, on 2 and 3
@@ -8,7 +9,10 @@ left behind, and how many threads a budget and a machine allow.
 - a full disk while the threads write, and Ctrl-C or bad input raised in a helper
   thread: one error line (or the exception), nothing left in the temporary folder;
 - counting_threads: one thread on one core or under small budgets; the chunk share of the
-  budget split between the threads.
+  budget split between the threads;
+- reading ahead: the same training data as reading on one core; bad input in a late
+  block is its one error line (the right line), and an error while a block is collected
+  stops the reading thread.
 """
 
 import errno
@@ -21,7 +25,7 @@ import pytest
 from test_memory_budget import leftovers, random_corpus
 
 from bigram.errors import InputError
-from bigram.ngrams import budgeted_counting, spill
+from bigram.ngrams import budgeted_counting, spill, training_data
 from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 from bigram.ngrams.training_data import load_training_data
 from bigram.settings import Reading
@@ -147,16 +151,69 @@ def test_an_error_in_a_helper_thread_is_raised_once(cli, threads, tmp_path, monk
 
 
 def test_threads_by_machine_and_budget(monkeypatch):
-    monkeypatch.setattr(budgeted_counting, "_cores", lambda: 2)
+    most = budgeted_counting.MAX_CHUNK_TOKENS
+    monkeypatch.setattr(budgeted_counting, "cores", lambda: 2)
+    # Two threads, each chunk half of what one thread's would be: as much memory at once.
     assert budgeted_counting.counting_threads(1 << 30) == 2
-    # 1 GiB: each thread's share is above the largest chunk, so chunks stay as large.
-    assert budgeted_counting.chunk_tokens(1 << 30) == budgeted_counting.MAX_CHUNK_TOKENS
-    # 256 MiB: two threads, each chunk half of what one thread's would be.
-    share = int((1 << 28) * budgeted_counting.CHUNK_SHARE) // budgeted_counting.CHUNK_BYTES_PER_TOKEN
-    assert budgeted_counting.chunk_tokens(1 << 28) == share // 2
+    assert budgeted_counting.chunk_tokens(1 << 30) == most // 2
+    share = int((1 << 26) * budgeted_counting.CHUNK_SHARE) // budgeted_counting.CHUNK_BYTES_PER_TOKEN
+    assert share < most and budgeted_counting.chunk_tokens(1 << 26) == share // 2
     # Small budgets: chunks too small for two threads to gain, so one thread, whole share.
     assert budgeted_counting.counting_threads(1 << 20) == 1
+    assert budgeted_counting.counting_threads(16 << 20) == 1
     assert budgeted_counting.chunk_tokens(16 << 20) == \
         int((16 << 20) * budgeted_counting.CHUNK_SHARE) // budgeted_counting.CHUNK_BYTES_PER_TOKEN
-    monkeypatch.setattr(budgeted_counting, "_cores", lambda: 1)
+    monkeypatch.setattr(budgeted_counting, "cores", lambda: 1)
     assert budgeted_counting.counting_threads(1 << 30) == 1
+    assert budgeted_counting.chunk_tokens(1 << 30) == most
+
+
+@pytest.mark.parametrize("unit,split", [("word", None), ("word", "makemore"), ("char", None)])
+def test_reading_ahead_reads_as_one_core(tmp_path, monkeypatch, unit, split):
+    path = str(random_corpus(tmp_path / "c.txt", 7, unit, lines=6000))
+    reading = Reading(unit=unit, test_size=0 if split is None else 50, block_bytes=1 << 12)
+    read = []
+    for cores in (1, 2):
+        monkeypatch.setattr(training_data, "cores", lambda cores=cores: cores)
+        read.append(load_training_data([path], reading, 4, "makemore"))
+    one, two = read
+    assert one.vocabulary.tokens == two.vocabulary.tokens and one.held_out == two.held_out
+    assert one.train_items == two.train_items and one.bytes_read == two.bytes_read
+    for name in one.counts:
+        for k in range(1, 5):
+            for field in ("keys", "suffix", "count"):
+                assert np.array_equal(getattr(one.counts[name].level(k), field),
+                                      getattr(two.counts[name].level(k), field))
+
+
+def test_bad_input_read_ahead_is_its_one_line(cli, tmp_path, monkeypatch):
+    text = random_corpus(tmp_path / "c.txt", 8, "word", lines=20000)
+    lines = Path(text).read_text().splitlines()
+    with open(text, "a") as out:
+        out.write("a b\x00c\n")
+    monkeypatch.setattr(training_data, "cores", lambda: 2)
+    result = cli("train", "c.txt", "--unit", "word", "--memory", "1M", "--temp-dir", ".",
+                 "-o", "m.npz")
+    assert result.code == 1 and result.err.count("error") == 1
+    assert result.err.splitlines()[-1] == (f"error: c.txt looks like a binary file (a NUL byte on line "
+                                  f"{len(lines) + 1}), not text with one item per line")
+    assert not leftovers(".") and threading.active_count() == 1
+
+
+def test_an_error_while_collecting_stops_the_reading_thread(tmp_path, monkeypatch):
+    path = str(random_corpus(tmp_path / "c.txt", 9, "word", lines=20000))
+    monkeypatch.setattr(training_data, "cores", lambda: 2)
+    blocks = []
+    add_items = training_data.TokenCollector.add_items
+
+    def interrupted(self, *args, **kwargs):
+        blocks.append(1)
+        if len(blocks) == 3:
+            raise KeyboardInterrupt
+        return add_items(self, *args, **kwargs)
+
+    monkeypatch.setattr(training_data.TokenCollector, "add_items", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_training_data([path], Reading(unit="word", test_size=0, block_bytes=1 << 12), 3,
+                           "makemore")
+    assert len(blocks) == 3 and threading.active_count() == 1

@@ -28,7 +28,6 @@ everything: the chunks of text, the sorter's buffers, the merge's frames and the
 level k-1 (its keys in memory when they fit in its share, else an external join).
 """
 
-import os
 import threading
 
 import numpy as np
@@ -46,6 +45,7 @@ from bigram.ngrams.disk_index import (
 from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
+from bigram.ngrams.training_data import cores
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
 # positions, rows, keys, masks and a sort's copies).
@@ -61,45 +61,37 @@ SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
 DISK_PER_TOKEN, DISK_PER_WINDOW, DISK_ESTIMATION = 24, 17, 48
 
 
-# Chunks larger than this gain no speed (numpy's per-call cost is long paid off), only
-# memory.
+# Tokens of the chunks counted at once (split between the counting threads): larger
+# chunks gain no speed (numpy's per-call cost is long paid off), only memory.
 MAX_CHUNK_TOKENS = 1 << 21
-
-
-# Chunks are counted on this many threads at most (each chunk's numpy work releases the
-# GIL in its sorts, gathers and large ufuncs, so two threads use two cores).
+# Chunks are counted on this many threads at most: each chunk's numpy work releases the
+# GIL in its sorts, gathers and large ufuncs, so two threads use two cores.
 MAX_COUNTING_THREADS = 2
 # Below this many tokens per chunk, threads share too little numpy work per Python step to
 # gain from a second core: small budgets count on one thread.
 MIN_THREADED_CHUNK = 1 << 16
 
 
-def _cores():
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+def _chunks_share(budget):
+    """Tokens of all the chunks counted at once under a budget of `budget` bytes."""
+    return min(MAX_CHUNK_TOKENS, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN)
 
 
 def counting_threads(budget):
-    """Threads counting chunks at once under a budget of `budget` bytes: each holds a
-    chunk, so each chunk gets its share of the chunks' part of the budget; one thread when
-    the machine has one core or that share would make chunks too small to gain."""
-    threads = min(MAX_COUNTING_THREADS, _cores())
-    while threads > 1 and _share_tokens(budget, threads) < MIN_THREADED_CHUNK:
+    """Threads counting chunks at once under a budget of `budget` bytes; each chunk is its
+    share of what the budget allows at once, so more threads mean smaller chunks: one
+    thread when the machine has one core or the chunks would be too small to gain."""
+    threads = min(MAX_COUNTING_THREADS, cores())
+    while threads > 1 and _chunks_share(budget) // threads < MIN_THREADED_CHUNK:
         threads -= 1
     return threads
 
 
-def _share_tokens(budget, threads):
-    return int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN // threads
-
-
 def chunk_tokens(budget):
-    """Tokens processed at once under a budget of `budget` bytes (by each of the
-    counting_threads(budget) threads that count chunks at once)."""
-    return min(MAX_CHUNK_TOKENS, max(1 << 12, _share_tokens(budget, counting_threads(budget))))
+    """Tokens of a chunk under a budget of `budget` bytes (counting_threads(budget) chunks
+    are counted at once): real text of 100 MB counts in chunks of one million tokens on
+    two threads within the memory that one thread took with chunks of two million."""
+    return max(1 << 12, _chunks_share(budget) // counting_threads(budget))
 
 
 def reader_block_bytes(budget):
