@@ -45,7 +45,7 @@ from bigram.ngrams.disk_index import (
 from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
-from bigram.ngrams.training_data import cores
+from bigram.ngrams.training_data import ReadAhead, cores
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
 # positions, rows, keys, masks and a sort's copies).
@@ -178,9 +178,13 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         writer = FrameWriter(space, f"windows{k}") if k < order else None
         finder = _finder(space, levels, k, size, budget, windows_path) if k > 2 else None
         previous = read_frames(windows_path) if windows_path is not None else None
-        for done, (local, suffix, count) in enumerate(read_frames(locals_paths[k])):
+
+        def located(frame, finder=finder, previous=previous):
+            """A chunk's distinct level-k windows in the trie's terms: (keys, suffix rows,
+            counts)."""
+            local, suffix, count = frame
             keys = local   # level 2: the local keys are the trie's keys
-            if k > 2:
+            if finder is not None:
                 # Each of the chunk's distinct (k-1)-grams' row in level k-1; by induction
                 # on k the chunk's local ids are in the trie's order (both sort windows
                 # by their tokens, oldest first), so the keys stay sorted.
@@ -191,12 +195,19 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
                 keys += local - parent * size
                 suffix = rows[suffix]
                 del rows, parent, local
-            sorter.add_combined(keys, suffix.astype(np.int32), count)
-            if writer is not None:
-                writer.write(keys, sorted_first=True)
-            del keys, suffix, count
-            if progress:
-                progress(f"merging {k}-grams", done + 1, frames)
+            return keys, suffix.astype(np.int32), count
+
+        # On two cores the next chunk is read and found in level k-1 while this one is
+        # sorted in: one chunk ahead (the chunks' share of the budget is free by now).
+        with ReadAhead(read_frames(locals_paths[k]), located, ahead=1,
+                       name="bigram-counting") as chunks:
+            for done, (keys, suffix, count) in enumerate(chunks):
+                sorter.add_combined(keys, suffix, count)
+                if writer is not None:
+                    writer.write(keys, sorted_first=True)
+                del keys, suffix, count
+                if progress:
+                    progress(f"merging {k}-grams", done + 1, frames)
         space.removed(locals_paths.pop(k))
         if hasattr(finder, "close"):
             finder.close()

@@ -231,20 +231,20 @@ READ_AHEAD = 2
 
 class ReadAhead:
     """The items of an iterator, each passed through `prepare` on a thread of its own up to
-    READ_AHEAD items before they are asked for (on one core: here, as they are asked
-    for). Its errors are raised here in turn; leaving the `with` (done, an error, Ctrl-C)
-    stops the thread and waits for it, so nothing reads after."""
+    `ahead` items before they are asked for (on one core: here, as they are asked for).
+    Its errors are raised here in turn; leaving the `with` (done, an error, Ctrl-C) stops
+    the thread and waits for it, so nothing reads after."""
 
     _DONE = object()
 
-    def __init__(self, items, prepare):
+    def __init__(self, items, prepare, ahead=None, name="bigram-reading"):
         self.items, self.prepare = items, prepare
+        ahead = READ_AHEAD if ahead is None else ahead
         self.thread = None
-        if cores() > 1 and READ_AHEAD > 0:
-            self.slots = queue.Queue(READ_AHEAD)
+        if cores() > 1 and ahead > 0:
+            self.slots = queue.Queue(ahead)
             self.stopped = False
-            self.thread = threading.Thread(target=self._produce, name="bigram-reading",
-                                           daemon=True)
+            self.thread = threading.Thread(target=self._produce, name=name, daemon=True)
             self.thread.start()
 
     def _produce(self):
