@@ -17,12 +17,17 @@ left behind, and how many threads a budget and a machine allow.
 
 import errno
 import gc
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_memory_budget import leftovers, random_corpus
+from test_memory_budget import ROOT, leftovers, random_corpus
 
 from bigram.errors import InputError
 from bigram.ngrams import budgeted_counting, spill, training_data
@@ -162,19 +167,52 @@ def test_an_error_in_any_counting_thread_is_raised_once(cli, threads, tmp_path, 
     assert not ours()            # the helper ended
 
 
+@pytest.mark.skipif(budgeted_counting.cores() < 2, reason="one core: one counting thread")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_threads_count_leaves_nothing(tmp_path, signum):
+    """A real Ctrl-C or kill while two threads count chunks (a 64 MiB budget: chunks of
+    ~170,000 tokens, two at a time)."""
+    assert budgeted_counting.counting_threads(64 << 20) == 2
+    lines = Path(random_corpus(tmp_path / "part.txt", 6, "word", lines=20000)).read_text()
+    text = tmp_path / "c.txt"
+    text.write_text(lines * 40)          # about 6 million tokens
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bigram", "train", str(text), "--unit", "word", "--order", "5",
+         "--memory", "64M", "--temp-dir", str(temp), "-o", str(tmp_path / "m.npz")],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:   # wait until the first pass writes its levels
+        built = leftovers(temp)
+        if built and any(p.name.startswith("local") and p.stat().st_size
+                         for p in built[0].iterdir()):
+            break
+        time.sleep(0.01)
+    else:
+        process.kill()
+        pytest.fail("no chunk was counted")
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.decode().strip().endswith("error: interrupted")
+    assert not leftovers(temp) and not (tmp_path / "m.npz").exists()
+
+
 def test_threads_by_machine_and_budget(monkeypatch):
     most = budgeted_counting.MAX_CHUNK_TOKENS
     monkeypatch.setattr(budgeted_counting, "cores", lambda: 2)
     # Two threads, each chunk half of what one thread's would be: as much memory at once.
     assert budgeted_counting.counting_threads(1 << 30) == 2
     assert budgeted_counting.chunk_tokens(1 << 30) == most // 2
-    share = int((1 << 26) * budgeted_counting.CHUNK_SHARE) // budgeted_counting.CHUNK_BYTES_PER_TOKEN
+    per_token = budgeted_counting.CHUNK_BYTES_PER_TOKEN
+    share = int((1 << 26) * budgeted_counting.CHUNK_SHARE) // per_token
     assert share < most and budgeted_counting.chunk_tokens(1 << 26) == share // 2
     # Small budgets: chunks too small for two threads to gain, so one thread, whole share.
     assert budgeted_counting.counting_threads(1 << 20) == 1
     assert budgeted_counting.counting_threads(16 << 20) == 1
     assert budgeted_counting.chunk_tokens(16 << 20) == \
-        int((16 << 20) * budgeted_counting.CHUNK_SHARE) // budgeted_counting.CHUNK_BYTES_PER_TOKEN
+        int((16 << 20) * budgeted_counting.CHUNK_SHARE) // per_token
     monkeypatch.setattr(budgeted_counting, "cores", lambda: 1)
     assert budgeted_counting.counting_threads(1 << 30) == 1
     assert budgeted_counting.chunk_tokens(1 << 30) == most
@@ -207,8 +245,9 @@ def test_bad_input_read_ahead_is_its_one_line(cli, tmp_path, monkeypatch):
     result = cli("train", "c.txt", "--unit", "word", "--memory", "1M", "--temp-dir", ".",
                  "-o", "m.npz")
     assert result.code == 1 and result.err.count("error") == 1
-    assert result.err.splitlines()[-1] == (f"error: c.txt looks like a binary file (a NUL byte on line "
-                                  f"{len(lines) + 1}), not text with one item per line")
+    assert result.err.splitlines()[-1] == (
+        f"error: c.txt looks like a binary file (a NUL byte on line {len(lines) + 1}), not "
+        "text with one item per line")
     assert not leftovers(".") and not ours()
 
 

@@ -15,13 +15,17 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    among the chunk's distinct windows of a level, hence in the trie's order. Repeats
    are combined as they are found (`BlockCombiner`: a direct round by parent, then
    hashing; only what is distinct is sorted), and each level's distinct windows, their
-   suffixes and counts are spilled.
+   suffixes and counts are spilled. On two cores two threads count chunks at once (each
+   with its own combiners, each chunk half as large, so the chunks hold the memory one
+   thread's did: numpy releases the GIL in the sorts, gathers and large ufuncs), and
+   write each level's file in the chunks' order, which the passes below rely on.
 4. Level k (2..N) is then one pass over those distinct windows: the chunk's distinct
    (k-1)-grams (spilled by the pass before as trie keys) are found in level k-1, which
    maps the chunk's local keys and suffixes to the trie's keys and rows, still sorted.
    They go to a `WindowSorter`, which combines across chunks, spills runs and merges
    them into the level: the same sorted keys, suffix links and counts as `index_text`
-   makes, hence the same model, array for array.
+   makes, hence the same model, array for array. (On two cores the next chunk is read
+   and found in level k-1 on a second thread while this one is sorted in.)
 
 Each finished level is written to columns on disk (a DiskIndex), so the budget bounds
 everything: the chunks of text, the sorter's buffers, the merge's frames and the finder of
