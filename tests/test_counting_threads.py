@@ -151,9 +151,10 @@ def test_an_error_in_any_counting_thread_is_raised_once(cli, threads, tmp_path, 
     failed = []
 
     def failing(*args):
-        # One thread's third chunk fails; the other goes on until it is told.
+        # One thread's first chunk fails (each thread takes one before either counts);
+        # the other goes on until it is told.
         me = threading.get_ident()
-        if (me != main) == in_helper and threads.seen.count(me) == 3:
+        if (me != main) == in_helper and threads.seen.count(me) == 1:
             failed.append(1)
             raise error
         return count(*args)
