@@ -15,18 +15,24 @@ window of every level at once: about 14 bytes of memory per byte of text. Here:
    among the chunk's distinct windows of a level, hence in the trie's order. Repeats
    are combined as they are found (`BlockCombiner`: a direct round by parent, then
    hashing; only what is distinct is sorted), and each level's distinct windows, their
-   suffixes and counts are spilled.
+   suffixes and counts are spilled. On two cores two threads count chunks at once (each
+   with its own combiners, each chunk half as large, so the chunks hold the memory one
+   thread's did: numpy releases the GIL in the sorts, gathers and large ufuncs), and
+   write each level's file in the chunks' order, which the passes below rely on.
 4. Level k (2..N) is then one pass over those distinct windows: the chunk's distinct
    (k-1)-grams (spilled by the pass before as trie keys) are found in level k-1, which
    maps the chunk's local keys and suffixes to the trie's keys and rows, still sorted.
    They go to a `WindowSorter`, which combines across chunks, spills runs and merges
    them into the level: the same sorted keys, suffix links and counts as `index_text`
-   makes, hence the same model, array for array.
+   makes, hence the same model, array for array. (On two cores the next chunk is read
+   and found in level k-1 on a second thread while this one is sorted in.)
 
 Each finished level is written to columns on disk (a DiskIndex), so the budget bounds
 everything: the chunks of text, the sorter's buffers, the merge's frames and the finder of
 level k-1 (its keys in memory when they fit in its share, else an external join).
 """
+
+import threading
 
 import numpy as np
 
@@ -43,6 +49,7 @@ from bigram.ngrams.disk_index import (
 from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
+from bigram.ngrams.training_data import ReadAhead, cores
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
 # positions, rows, keys, masks and a sort's copies).
@@ -58,14 +65,37 @@ SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
 DISK_PER_TOKEN, DISK_PER_WINDOW, DISK_ESTIMATION = 24, 17, 48
 
 
-# Chunks larger than this gain no speed (numpy's per-call cost is long paid off), only
-# memory.
+# Tokens of the chunks counted at once (split between the counting threads): larger
+# chunks gain no speed (numpy's per-call cost is long paid off), only memory.
 MAX_CHUNK_TOKENS = 1 << 21
+# Chunks are counted on this many threads at most: each chunk's numpy work releases the
+# GIL in its sorts, gathers and large ufuncs, so two threads use two cores.
+MAX_COUNTING_THREADS = 2
+# Below this many tokens per chunk, threads share too little numpy work per Python step to
+# gain from a second core: small budgets count on one thread.
+MIN_THREADED_CHUNK = 1 << 16
+
+
+def _chunks_share(budget):
+    """Tokens of all the chunks counted at once under a budget of `budget` bytes."""
+    return min(MAX_CHUNK_TOKENS, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN)
+
+
+def counting_threads(budget):
+    """Threads counting chunks at once under a budget of `budget` bytes; each chunk is its
+    share of what the budget allows at once, so more threads mean smaller chunks: one
+    thread when the machine has one core or the chunks would be too small to gain."""
+    threads = min(MAX_COUNTING_THREADS, cores())
+    while threads > 1 and _chunks_share(budget) // threads < MIN_THREADED_CHUNK:
+        threads -= 1
+    return threads
 
 
 def chunk_tokens(budget):
-    """Tokens processed at once under a budget of `budget` bytes."""
-    return min(MAX_CHUNK_TOKENS, max(1 << 12, int(budget * CHUNK_SHARE) // CHUNK_BYTES_PER_TOKEN))
+    """Tokens of a chunk under a budget of `budget` bytes (counting_threads(budget) chunks
+    are counted at once): real text of 100 MB counts in chunks of one million tokens on
+    two threads within the memory that one thread took with chunks of two million."""
+    return max(1 << 12, _chunks_share(budget) // counting_threads(budget))
 
 
 def reader_block_bytes(budget):
@@ -137,32 +167,11 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
     mapping = np.asarray(mapping, dtype=np.int32)
     levels = [None]
 
-    def chunks():
-        for frame in read_frames(path):
-            lengths = frame.pop()
-            offsets = np.zeros(len(lengths) + 1, np.int64)
-            np.cumsum(lengths, out=offsets[1:])
-            del lengths
-            yield pad_items(mapping[frame.pop()], offsets, pads)   # not holding the frame
-
-    first = np.zeros(size, np.int64)
-    # One pass over the text counts every level of each chunk in the chunk's own terms.
-    writers = {k: FrameWriter(space, f"local{k}") for k in range(2, order + 1)}
-    combiners = [BlockCombiner()]
-    combiners += [BlockCombiner(shared_with=combiners[0]) for _ in range(2, order)]
-    for done, text in enumerate(chunks()):
-        counted = text.stream[(text.stream >= 0) & (text.position >= pads)]
-        first += np.bincount(counted, minlength=size)
-        del counted
-        _count_chunk(text, order, size, pads, combiners, writers)
-        del text
-        if progress:
-            progress("counting n-grams", done + 1, frames)
-    del combiners
+    first, locals_paths = _count_pass(space, path, mapping, size, order, pads,
+                                      counting_threads(budget), progress, frames)
     # Between stages (not between chunks: the next chunk reuses what this one freed) the
     # freed memory goes back, so that no stage sits on what the one before kept.
     return_freed_memory()
-    locals_paths = {k: writer.close() for k, writer in writers.items()}
     levels.append(level_columns(space, "level1", np.arange(size, dtype=np.int64),
                                 np.zeros(size, np.int32), first))
     windows_path = None     # each chunk's distinct windows at level k-1, from the pass before
@@ -173,9 +182,13 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
         writer = FrameWriter(space, f"windows{k}") if k < order else None
         finder = _finder(space, levels, k, size, budget, windows_path) if k > 2 else None
         previous = read_frames(windows_path) if windows_path is not None else None
-        for done, (local, suffix, count) in enumerate(read_frames(locals_paths[k])):
+
+        def located(frame, finder=finder, previous=previous):
+            """A chunk's distinct level-k windows in the trie's terms: (keys, suffix rows,
+            counts)."""
+            local, suffix, count = frame
             keys = local   # level 2: the local keys are the trie's keys
-            if k > 2:
+            if finder is not None:
                 # Each of the chunk's distinct (k-1)-grams' row in level k-1; by induction
                 # on k the chunk's local ids are in the trie's order (both sort windows
                 # by their tokens, oldest first), so the keys stay sorted.
@@ -186,12 +199,19 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
                 keys += local - parent * size
                 suffix = rows[suffix]
                 del rows, parent, local
-            sorter.add_combined(keys, suffix.astype(np.int32), count)
-            if writer is not None:
-                writer.write(keys, sorted_first=True)
-            del keys, suffix, count
-            if progress:
-                progress(f"merging {k}-grams", done + 1, frames)
+            return keys, suffix.astype(np.int32), count
+
+        # On two cores the next chunk is read and found in level k-1 while this one is
+        # sorted in: one chunk ahead (the chunks' share of the budget is free by now).
+        with ReadAhead(read_frames(locals_paths[k]), located, ahead=1,
+                       name="bigram-counting") as chunks:
+            for done, (keys, suffix, count) in enumerate(chunks):
+                sorter.add_combined(keys, suffix, count)
+                if writer is not None:
+                    writer.write(keys, sorted_first=True)
+                del keys, suffix, count
+                if progress:
+                    progress(f"merging {k}-grams", done + 1, frames)
         space.removed(locals_paths.pop(k))
         if hasattr(finder, "close"):
             finder.close()
@@ -205,13 +225,165 @@ def count_spilled(space, path, mapping, size, order, padding, budget, progress=N
     return DiskIndex(order, size, levels, padding, space)
 
 
-def _count_chunk(text, order, size, pads, combiners, writers):
+def _count_pass(space, path, mapping, size, order, pads, threads=1, progress=None,
+                frames=None):
+    """count_spilled's first pass: every chunk of the ids spilled at `path` counted at
+    levels 2..order in its own terms (_count_chunk) on `threads` threads at once, each
+    with its own combiners; (the tokens' counts, {k: the file of level k's distinct
+    windows, a frame per chunk in the chunks' order}). The passes of the levels pair
+    those frames with each other by chunk, so a chunk counted early waits for its turn
+    to write a level."""
+    writers = {k: FrameWriter(space, f"local{k}") for k in range(2, order + 1)}
+    source = read_frames(path)
+    counters = [_ChunkCounter(mapping, size, order, pads) for _ in range(max(threads, 1))]
+    if len(counters) == 1:
+        def write(k, *arrays):
+            writers[k].write(*arrays, sorted_first=True)
+
+        for done, frame in enumerate(source):
+            counters[0].count(frame, write)
+            if progress:
+                progress("counting n-grams", done + 1, frames)
+    else:
+        _count_on_threads(source, counters, _InOrder(writers, progress, frames))
+    first = counters[0].first
+    for counter in counters[1:]:
+        first += counter.first
+    return first, {k: writer.close() for k, writer in writers.items()}
+
+
+class _ChunkCounter:
+    """Counts chunks one after another with combiners of its own (they keep their tables
+    and what they learnt of the chunk before) and its own tally of the tokens."""
+
+    def __init__(self, mapping, size, order, pads):
+        self.mapping, self.size, self.order, self.pads = mapping, size, order, pads
+        self.first = np.zeros(size, np.int64)
+        self.combiners = [BlockCombiner()]
+        self.combiners += [BlockCombiner(shared_with=self.combiners[0])
+                           for _ in range(2, order)]
+
+    def count(self, frame, write):
+        """Count one spilled frame (ids, item lengths); `write(k, keys, suffix, count)`
+        hears each level's distinct windows."""
+        lengths = frame.pop()
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        del lengths
+        text = pad_items(self.mapping[frame.pop()], offsets, self.pads)  # not holding the frame
+        del offsets
+        counted = text.stream[(text.stream >= 0) & (text.position >= self.pads)]
+        self.first += np.bincount(counted, minlength=self.size)
+        del counted
+        _count_chunk(text, self.order, self.size, self.pads, self.combiners, write)
+
+
+class _Stopped(Exception):
+    """Another counting thread failed: this one ends without writing."""
+
+
+class _InOrder:
+    """The level files written by threads that count chunks at once, each file's frames
+    in the chunks' order: a chunk's level k waits until the chunk before wrote its own.
+    Writes (and the temporary space's accounting, and progress) happen one at a time."""
+
+    def __init__(self, writers, progress, frames):
+        self.writers, self.progress, self.frames = writers, progress, frames
+        self.written = dict.fromkeys(writers, 0)     # chunks written to each level
+        self.last = max(writers)
+        self.turn = threading.Condition()
+        self.stopped = False
+
+    def flush(self, chunk, pending, wait):
+        """Write chunk `chunk`'s pending levels [(k, arrays)] (ascending k) whose turn has
+        come; with `wait`, all of them, waiting for their turns."""
+        with self.turn:
+            while pending:
+                k, arrays = pending[0]
+                while self.written[k] != chunk:
+                    if self.stopped:
+                        raise _Stopped
+                    if not wait:
+                        return
+                    self.turn.wait()
+                if self.stopped:
+                    raise _Stopped
+                self.writers[k].write(*arrays, sorted_first=True)
+                del pending[0], arrays
+                self.written[k] += 1
+                self.turn.notify_all()
+                if k == self.last and self.progress:
+                    self.progress("counting n-grams", self.written[k], self.frames)
+
+    def stop(self):
+        """Make every thread waiting for its turn, or about to write, end (_Stopped)."""
+        with self.turn:
+            self.stopped = True
+            self.turn.notify_all()
+
+
+def _count_on_threads(source, counters, in_order):
+    """Chunks of `source` (spilled frames) counted by one thread per counter, this thread
+    being the first: a thread takes the next frame, counts it and writes it in turn.
+    The first error of any thread (a full disk, Ctrl-C here, bad input) is raised here
+    once every thread has ended, so nothing writes to the temporary folder after."""
+    taking = threading.Lock()         # the spilled file is read by one thread at a time
+    taken = [0]
+    errors = []
+
+    def work(counter):
+        while not in_order.stopped:
+            with taking:
+                frame = next(source, None)
+                chunk = taken[0]
+                taken[0] += 1
+            if frame is None:
+                return
+            pending = []
+
+            def write(k, *arrays, chunk=chunk, pending=pending):
+                pending.append((k, arrays))
+                in_order.flush(chunk, pending, wait=False)
+
+            counter.count(frame, write)
+            del frame
+            in_order.flush(chunk, pending, wait=True)
+
+    def helper(counter):
+        try:
+            work(counter)
+        except _Stopped:
+            pass
+        except BaseException as error:   # noqa: BLE001 - raised again by the first thread
+            errors.append(error)
+            in_order.stop()
+
+    helpers = [threading.Thread(target=helper, args=(counter,), name="bigram-counting")
+               for counter in counters[1:]]
+    for thread in helpers:
+        thread.start()
+    try:
+        work(counters[0])
+    except _Stopped:
+        pass
+    except BaseException:
+        in_order.stop()
+        for thread in helpers:
+            thread.join()
+        raise
+    for thread in helpers:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _count_chunk(text, order, size, pads, combiners, write):
     """Count the windows of every level 2..order of one padded chunk in the chunk's own
     terms and spill them: a level-k window is (its oldest k-1 tokens' local id at level
     k-1, its last token), local ids being ranks among the chunk's distinct windows of a
     level (so, as the trie's rows, in the order of their tokens). Each level's distinct
     local keys (sorted), their suffixes' local ids at level k-1 and their counts go to
-    `writers[k]`; what follows then works on distinct windows, not on positions."""
+    `write(k, ...)`; what follows then works on distinct windows, not on positions."""
     known = np.where(text.stream >= 0, text.stream, -1).astype(np.int32)
     counted = text.position >= pads
     rows = known            # each position's local id at level k-1 (level 1: the token)
@@ -233,7 +405,7 @@ def _count_chunk(text, order, size, pads, combiners, writers):
         keys, suffix, count, inverse = combiners[k - 2].combine(
             keys, rows[at], counted[at], pairs=(parent, token, size))
         del parent, token
-        writers[k].write(keys, suffix, count, sorted_first=True)
+        write(k, keys, suffix, count)
         del keys, suffix, count
         if k < order:
             rows = np.full(len(known), -1, dtype=np.int32)

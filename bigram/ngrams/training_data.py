@@ -6,6 +6,9 @@ builds it before splitting; `--min-count` and `--max-vocab` keep only the
 tokens frequent enough in the training split and map the rest to `<unk>`.
 """
 
+import os
+import queue
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,47 +152,145 @@ def collect_blocks(reader, labels, assignment, collector, keep_text, byte_pairs=
     held_out = {"dev": [], "test": []}
     kept, kept_size, keep = [], 0, True
     base = 0
-    for source, block in reader.blocks(hash_bytes=True):
-        n_block = block.n_items
-        local = None if assignment is None else assignment[base:base + n_block]
-        keep = keep and kept_size + block.n_chars <= keep_text
-        if not keep:
-            kept = []   # too long to keep: let it go now, not at the end
-        others = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local != 0)
-        train = None if not len(others) else local == 0
-        if byte_pairs and block.plain:
-            collector.add_plain_block(block, "train", others)
-        else:
-            _add_items(collector, block, train, "train", source.label)
-        for name, code in (("dev", 1), ("test", 2)):
-            which = np.zeros(0, dtype=np.int64) if local is None else np.flatnonzero(local == code)
-            if len(which):
-                _add_items(collector, block, which, name, source.label)
-                held_out[name].extend(block.item_strings(which))
-        if keep:
-            text = block.joined(train) if train is not None or not block.plain else block.text()
-            kept.append(text)
-            kept_size += len(text)
-        base += n_block
-        if progress is not None:
-            progress("reading", reader.bytes_read, size or None)
+    # When every item trains, a block's words are split on the reading thread too.
+    prepare = _split_words if collector.unit == "word" and assignment is None else _items
+    with ReadAhead(reader.blocks(hash_bytes=True), prepare) as blocks:
+        for source, block, words in blocks:
+            n_block = block.n_items
+            local = None if assignment is None else assignment[base:base + n_block]
+            keep = keep and kept_size + block.n_chars <= keep_text
+            if not keep:
+                kept = []   # too long to keep: let it go now, not at the end
+            others = (np.zeros(0, dtype=np.int64) if local is None
+                      else np.flatnonzero(local != 0))
+            train = None if not len(others) else local == 0
+            if byte_pairs and block.plain:
+                collector.add_plain_block(block, "train", others)
+            else:
+                _add_items(collector, block, train, "train", source.label, words)
+            del words
+            for name, code in (("dev", 1), ("test", 2)):
+                which = (np.zeros(0, dtype=np.int64) if local is None
+                         else np.flatnonzero(local == code))
+                if len(which):
+                    _add_items(collector, block, which, name, source.label)
+                    held_out[name].extend(block.item_strings(which))
+            if keep:
+                text = (block.joined(train) if train is not None or not block.plain
+                        else block.text())
+                kept.append(text)
+                kept_size += len(text)
+            base += n_block
+            if progress is not None:
+                progress("reading", reader.bytes_read, size or None)
     if base == 0:
         raise InputError(f"{labels} holds no items (it is empty or only has blank lines)")
     train_items = "\n".join(k for k in kept if k) if keep else None
     return {k: v for k, v in held_out.items() if v}, train_items
 
 
-def _add_items(collector, block, which, split, label):
+_UNSPLIT = object()
+
+
+def _add_items(collector, block, which, split, label, words=_UNSPLIT):
     """The chosen items of a block into the collector: words from the UTF-8 bytes where
-    they split as the text does (no code points made), else from the code points."""
+    they split as the text does (no code points made), else from the code points;
+    `words`, when given, is what _block_words(block) gave."""
     if collector.unit != "word" or not block.splits_as_bytes:
         collector.add_items(*block.item_chars(which), split, label)
         return
-    words = _block_words(block) if which is None else None
+    if which is not None:
+        words = None
+    elif words is _UNSPLIT:
+        words = _block_words(block)
     if words is not None:
         collector.add_items(block.raw, None, split, label, utf8=True, words=words)
     else:
         collector.add_items(*block.item_utf8(which), split, label, utf8=True)
+
+
+def _items(source_block):
+    """(source, block, words not split): the block's items found."""
+    source, block = source_block
+    block.n_items       # noqa: B018 - finds the items (cached in the block)
+    return source, block, _UNSPLIT
+
+
+def _split_words(source_block):
+    """(source, block, words): the block's items found and its words split (_block_words;
+    None when its words cannot be split on the whole block)."""
+    source, block = source_block
+    block.n_items       # noqa: B018 - finds the items (cached in the block)
+    return source, block, _block_words(block) if block.splits_as_bytes else _UNSPLIT
+
+
+# Blocks read ahead of the one being collected: on two cores, reading a block (the file,
+# its hash, decoding, lines, words) overlaps the vocabulary's lookups of the one before.
+READ_AHEAD = 2
+
+
+class ReadAhead:
+    """The items of an iterator, each passed through `prepare` on a thread of its own up to
+    `ahead` items before they are asked for (on one core: here, as they are asked for).
+    Its errors are raised here in turn; leaving the `with` (done, an error, Ctrl-C) stops
+    the thread and waits for it, so nothing reads after."""
+
+    _DONE = object()
+
+    def __init__(self, items, prepare, ahead=None, name="bigram-reading"):
+        self.items, self.prepare = items, prepare
+        ahead = READ_AHEAD if ahead is None else ahead
+        self.thread = None
+        if cores() > 1 and ahead > 0:
+            self.slots = queue.Queue(ahead)
+            self.stopped = False
+            self.thread = threading.Thread(target=self._produce, name=name, daemon=True)
+            self.thread.start()
+
+    def _produce(self):
+        try:
+            for item in self.items:
+                if self.stopped:
+                    return
+                self.slots.put((self.prepare(item), None))
+            self.slots.put((self._DONE, None))
+        except BaseException as error:  # noqa: BLE001 - raised again by the reader of items
+            self.slots.put((None, error))
+
+    def __iter__(self):
+        if self.thread is None:
+            yield from map(self.prepare, self.items)
+            return
+        while True:
+            item, error = self.slots.get()
+            if error is not None:
+                raise error
+            if item is self._DONE:
+                return
+            yield item
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.thread is not None:
+            self.stopped = True
+            while self.thread.is_alive():   # emptied, so that the thread is not left waiting
+                try:
+                    while True:
+                        self.slots.get_nowait()
+                except queue.Empty:
+                    pass
+                self.thread.join(0.01)
+        return False
+
+
+def cores():
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 # Bytes that strip_spans removes from an item's edges but that do not cut words.
