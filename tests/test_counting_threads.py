@@ -1,5 +1,5 @@
 """Training on two cores: chunks counted on several threads (budgeted_counting._count_pass)
-and blocks read ahead on a thread of their own (training_data.ReadAhead): the same counts
+and blocks read ahead on a thread of their own (read_ahead.ReadAhead): the same counts
 as one thread and as the in-memory counter, errors of any thread raised once with nothing
 left behind, and how many threads a budget and a machine allow.
 
@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from test_memory_budget import ROOT, leftovers, random_corpus
 
+from bigram import read_ahead
 from bigram.errors import InputError
 from bigram.ngrams import budgeted_counting, spill, training_data
 from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
@@ -225,7 +226,7 @@ def test_reading_ahead_reads_as_one_core(tmp_path, monkeypatch, unit, split):
     reading = Reading(unit=unit, test_size=0 if split is None else 50, block_bytes=1 << 12)
     read = []
     for cores in (1, 2):
-        monkeypatch.setattr(training_data, "cores", lambda cores=cores: cores)
+        monkeypatch.setattr(read_ahead, "cores", lambda cores=cores: cores)
         read.append(load_training_data([path], reading, 4, "makemore"))
     one, two = read
     assert one.vocabulary.tokens == two.vocabulary.tokens and one.held_out == two.held_out
@@ -242,7 +243,7 @@ def test_bad_input_read_ahead_is_its_one_line(cli, tmp_path, monkeypatch):
     lines = Path(text).read_text().splitlines()
     with open(text, "a") as out:
         out.write("a b\x00c\n")
-    monkeypatch.setattr(training_data, "cores", lambda: 2)
+    monkeypatch.setattr(read_ahead, "cores", lambda: 2)
     result = cli("train", "c.txt", "--unit", "word", "--memory", "1M", "--temp-dir", ".",
                  "-o", "m.npz")
     assert result.code == 1 and result.err.count("error") == 1
@@ -254,7 +255,7 @@ def test_bad_input_read_ahead_is_its_one_line(cli, tmp_path, monkeypatch):
 
 def test_an_error_while_collecting_stops_the_reading_thread(tmp_path, monkeypatch):
     path = str(random_corpus(tmp_path / "c.txt", 9, "word", lines=20000))
-    monkeypatch.setattr(training_data, "cores", lambda: 2)
+    monkeypatch.setattr(read_ahead, "cores", lambda: 2)
     blocks = []
     add_items = training_data.TokenCollector.add_items
 

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bigram"
 # Each part may import itself and the parts ranked below it, never one above.
 RANK = {"errors": -1, "version": -1, "arrays": 0, "settings": 0, "memory": 0, "datasets": 0,
         "limits": 0,
-        "temporaries": 0, "write_behind": 0, "read_ahead": 0,
+        "temporaries": 0, "write_behind": 0, "read_ahead": 0, "machine": -1,
         "tensor": 1, "text": 2, "ngrams": 3, "cluster": 4, "models": 5, "formats": 6,
         "training": 7, "api": 8, "cli": 9, "__init__": 10, "__main__": 10}
 TERMINAL = {"rich", "typer", "click"}

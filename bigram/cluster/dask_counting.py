@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bigram.errors import BigramError, InputError, OptionError
+from bigram.machine import cores
 from bigram.ngrams.counting import TokenCollector
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, merge_indexes
 from bigram.ngrams.training_data import TrainingData
@@ -449,16 +450,10 @@ def check_workers(workers, oversubscribe=False):
         return
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise OptionError(f"--dask-workers must be 1 or more, not {workers}")
-    cores = _cores()
-    if workers > cores and not oversubscribe:
-        raise OptionError(f"--dask-workers {workers} is more than the {cores} core(s) here; "
+    available = cores()
+    if workers > available and not oversubscribe:
+        raise OptionError(f"--dask-workers {workers} is more than the {available} core(s) here; "
                           "pass --oversubscribe to start them anyway")
-
-
-def _cores():
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _connect(distributed, address, timeout):
@@ -535,7 +530,7 @@ class Session:
             # Our tasks' failures are reported once, by the client; the workers' own
             # "Compute Failed" tracebacks would repeat them on stderr.
             self.cluster = distributed.LocalCluster(
-                n_workers=_cores() if workers is None else workers, threads_per_worker=1,
+                n_workers=cores() if workers is None else workers, threads_per_worker=1,
                 processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL)
             try:
                 self.client = distributed.Client(self.cluster)

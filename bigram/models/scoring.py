@@ -24,13 +24,13 @@ are counted as OOVs, not as tokens) or refuses (`oov="error"`).
 import itertools
 import json
 import math
-import os
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from bigram.errors import BigramError, InputError, OptionError
+from bigram.machine import cores
 from bigram.models.evaluation import (
     OOV_POLICIES,
     encode_for_model,
@@ -278,7 +278,7 @@ def render_sources(model, arguments, render, oov="skip", encoding_errors="strict
     """
     scorer = _checked_scorer(model, oov)
     jobs = iter(_line_blocks(arguments, encoding_errors))
-    workers = min(workers or min(4, _cores()), MAX_THREADS)
+    workers = min(workers or min(4, cores()), MAX_THREADS)
     if workers > 1:
         # Input of less than a block's bytes (a few lines) is scored in this thread:
         # starting and warming threads would cost more than it (milliseconds of a
@@ -353,18 +353,11 @@ def check_threads(threads, oversubscribe=False):
         return
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise OptionError(f"--threads must be 1 or more, not {threads}")
-    cores = _cores()
-    if threads > cores and not oversubscribe:
-        raise OptionError(f"--threads {threads} is more than the {cores} core(s) this process "
+    available = cores()
+    if threads > available and not oversubscribe:
+        raise OptionError(f"--threads {threads} is more than the {available} core(s) this process "
                           "may use, where threads only take turns; pass --oversubscribe to "
                           "run them anyway")
-
-
-def _cores():
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _checked_scorer(model, oov):

@@ -37,8 +37,9 @@ import threading
 import numpy as np
 
 from bigram.errors import InputError
+from bigram.machine import cores
 from bigram.memory import return_freed_memory
-from bigram.ngrams.columns import FINDER_FACTOR, BucketedLookup
+from bigram.ngrams.columns import SORTED_FACTOR, BucketedLookup
 from bigram.ngrams.counting import SplitTokens, TokenCollector
 from bigram.ngrams.disk_index import (
     DiskIndex,
@@ -49,7 +50,7 @@ from bigram.ngrams.disk_index import (
 from bigram.ngrams.external_sort import BlockCombiner, WindowSorter
 from bigram.ngrams.index import pad_items, pads_for
 from bigram.ngrams.spill import FrameWriter, TempSpace, read_frames
-from bigram.ngrams.training_data import ReadAhead, cores
+from bigram.read_ahead import ReadAhead
 
 # Bytes of working memory per padded position while a chunk is processed (stream,
 # positions, rows, keys, masks and a sort's copies).
@@ -420,7 +421,7 @@ def _finder(space, levels, k, size, budget, windows_path):
     asked every chunk's windows beforehand from the pass before's file."""
     keys = levels[k - 1].keys
     memory, span = budget * FINDER_SHARE, len(levels[k - 2]) * size
-    if keys.nbytes <= memory // FINDER_FACTOR:
+    if keys.nbytes <= memory // SORTED_FACTOR:   # a binary search holds only the keys
         return SortedFinder(keys.load())
     lookup = BucketedLookup(space, keys, memory, span)
     for frame in read_frames(windows_path):

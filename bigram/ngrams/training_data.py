@@ -6,9 +6,6 @@ builds it before splitting; `--min-count` and `--max-vocab` keep only the
 tokens frequent enough in the training split and map the rest to `<unk>`.
 """
 
-import os
-import queue
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +13,7 @@ import numpy as np
 from bigram.errors import InputError, OptionError
 from bigram.ngrams.counting import TokenCollector
 from bigram.ngrams.index import MAX_ORDER, PADDINGS
+from bigram.read_ahead import ReadAhead
 from bigram.settings import Reading
 from bigram.text.sources import (
     BYTE_IS_SPACE,
@@ -222,75 +220,6 @@ def _split_words(source_block):
     source, block = source_block
     block.n_items       # noqa: B018 - finds the items (cached in the block)
     return source, block, _block_words(block) if block.splits_as_bytes else _UNSPLIT
-
-
-# Blocks read ahead of the one being collected: on two cores, reading a block (the file,
-# its hash, decoding, lines, words) overlaps the vocabulary's lookups of the one before.
-READ_AHEAD = 2
-
-
-class ReadAhead:
-    """The items of an iterator, each passed through `prepare` on a thread of its own up to
-    `ahead` items before they are asked for (on one core: here, as they are asked for).
-    Its errors are raised here in turn; leaving the `with` (done, an error, Ctrl-C) stops
-    the thread and waits for it, so nothing reads after."""
-
-    _DONE = object()
-
-    def __init__(self, items, prepare, ahead=None, name="bigram-reading"):
-        self.items, self.prepare = items, prepare
-        ahead = READ_AHEAD if ahead is None else ahead
-        self.thread = None
-        if cores() > 1 and ahead > 0:
-            self.slots = queue.Queue(ahead)
-            self.stopped = False
-            self.thread = threading.Thread(target=self._produce, name=name, daemon=True)
-            self.thread.start()
-
-    def _produce(self):
-        try:
-            for item in self.items:
-                if self.stopped:
-                    return
-                self.slots.put((self.prepare(item), None))
-            self.slots.put((self._DONE, None))
-        except BaseException as error:  # noqa: BLE001 - raised again by the reader of items
-            self.slots.put((None, error))
-
-    def __iter__(self):
-        if self.thread is None:
-            yield from map(self.prepare, self.items)
-            return
-        while True:
-            item, error = self.slots.get()
-            if error is not None:
-                raise error
-            if item is self._DONE:
-                return
-            yield item
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.thread is not None:
-            self.stopped = True
-            while self.thread.is_alive():   # emptied, so that the thread is not left waiting
-                try:
-                    while True:
-                        self.slots.get_nowait()
-                except queue.Empty:
-                    pass
-                self.thread.join(0.01)
-        return False
-
-
-def cores():
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 # Bytes that strip_spans removes from an item's edges but that do not cut words.

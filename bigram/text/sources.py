@@ -88,9 +88,9 @@ def spool_stream(stream, label):
     """Copy a binary stream into a temporary file in $TMPDIR and return its path; on any
     failure or interruption the file is removed, and a write error says what was being
     written where."""
-    from bigram.temporaries import WRITE_FAILURES, make_temporary
+    import tempfile  # here: most commands never spool stdin
 
-    import tempfile   # here: most commands never spool stdin
+    from bigram.temporaries import WRITE_FAILURES, make_temporary
 
     folder = tempfile.gettempdir()
     try:
@@ -117,7 +117,7 @@ def spool_stream(stream, label):
 
 def packaged_names():
     """The names.txt dataset shipped inside the package."""
-    from importlib import resources   # here: only names.txt's users pay for it
+    from importlib import resources  # here: only names.txt's users pay for it
 
     return Path(str(resources.files("bigram.datasets").joinpath("names.txt")))
 
