@@ -237,3 +237,17 @@ def test_column_slices_and_frames_read_ahead_equal_plain_reads(tmp_path):
             assert len(read) == len(frames)
             for (keys, counts), (k, c) in zip(frames, read):
                 assert np.array_equal(keys, k) and np.array_equal(counts, c)
+
+
+def test_a_budgeted_build_bounds_the_write_queue_by_its_budget(tmp_path, monkeypatch):
+    """Bytes queued for writing count against --memory: tune and train within a budget of
+    2 MiB queue at most a 32nd of it (64 KiB, the smallest queue)."""
+    from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
+    from bigram.settings import Reading
+
+    monkeypatch.setattr(write_behind, "_limit", write_behind.DEFAULT_LIMIT)
+    text = tmp_path / "c.txt"
+    text.write_text("a b c\nb c d\n" * 500)
+    load_training_data_budgeted([str(text)], 2 << 20, Reading(unit="word", test_size=0),
+                                order=3, padding="sentence", temp_dir=str(tmp_path))
+    assert write_behind.limit() == 1 << 16

@@ -33,6 +33,7 @@ from bigram.ngrams.training_data import (
 from bigram.settings import Reading
 from bigram.text.sources import KEEP_TEXT_LIMIT, Reader, resolve_sources
 from bigram.text.splits import SPLITS
+from bigram.write_behind import DEFAULT_LIMIT, limit, set_limit
 
 
 @contextlib.contextmanager
@@ -77,6 +78,10 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     reading = reading if reading is not None else Reading()
     unit = reading.unit
     percentages = check_reading(reading, order, padding)
+    # Bytes waiting for the write-behind thread count against the budget: a 32nd of it at
+    # most, from here on (the estimate that follows writes too; train_model puts the
+    # bound back when it is done).
+    set_limit(min(limit(), DEFAULT_LIMIT, budget // 32))
     sources = resolve_sources(arguments)
     size = text_bytes(sources)
     reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
