@@ -48,14 +48,18 @@ def _read_ahead(iterator):
             if stop:
                 return
             try:
-                box.append(("item", next(iterator)))
+                made_one = ("item", next(iterator))
             except StopIteration:
-                box.append(("end", None))
+                made_one = ("end", None)
             except BaseException as error:   # raised in the caller's thread
-                box.append(("error", error))
+                made_one = ("error", error)
+            # From made.release() on, the box is the caller's (it may be emptied at
+            # once): whether to go on is decided from what this thread made.
+            box.append(made_one)
             made.release()
-            if box[-1][0] != "item":
+            if made_one[0] != "item":
                 return
+            del made_one
 
     thread = threading.Thread(target=run, name="bigram-read-ahead", daemon=True)
     thread.start()

@@ -197,6 +197,31 @@ def test_read_ahead_holds_at_most_two_items():
     assert max(alive) <= 2
 
 
+def test_read_ahead_survives_the_caller_taking_an_item_at_once(monkeypatch):
+    # The thread used to look at the box after handing its item over; a caller that took
+    # the item first left it an empty box: the thread died and the caller waited forever
+    # (a 1.28 GB build hung while merging). A tiny switch interval makes that interleaving
+    # likely; a second thread lets the test fail instead of hang.
+    import sys
+
+    from bigram import read_ahead as module
+
+    monkeypatch.setattr(module, "cores", lambda: 2)
+    before = sys.getswitchinterval()
+    counted = []
+    consumer = threading.Thread(
+        target=lambda: counted.append(sum(1 for _ in module.read_ahead(range(100_000)))),
+        daemon=True)
+    sys.setswitchinterval(1e-6)
+    try:
+        consumer.start()
+        consumer.join(60)
+    finally:
+        sys.setswitchinterval(before)
+    assert not consumer.is_alive(), "read_ahead hung"
+    assert counted == [100_000]
+
+
 def test_read_ahead_stops_when_the_caller_stops():
     from bigram.read_ahead import read_ahead
 
