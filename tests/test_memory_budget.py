@@ -34,7 +34,7 @@ from test_modified_kneser_ney import (
 
 from bigram.formats import streamed_export
 from bigram.formats.modelfile import save
-from bigram.ngrams import budgeted_training_data, external_sort, spill
+from bigram.ngrams import budgeted_counting, budgeted_training_data, external_sort, spill
 from bigram.ngrams import streaming_kneser_ney as slices
 from bigram.ngrams.budgeted_training_data import load_training_data_budgeted
 from bigram.ngrams.external_sort import WindowSorter
@@ -376,7 +376,7 @@ def test_full_disk_is_one_line_and_leaves_nothing(cli, forced, tmp_path, monkeyp
     assert result.code == 1
     last = result.err.splitlines()[-1]
     assert last.startswith("error: the disk of the temporary folder . is full (")
-    assert "this build needs about" in last and result.err.count("error") == 1
+    assert "this build needs up to" in last and result.err.count("error") == 1
     assert not Path("m.npz").exists() and not leftovers(".")
 
 
@@ -418,8 +418,33 @@ def test_too_small_a_disk_is_refused_at_once(cli, forced, tmp_path, monkeypatch)
                  "-o", "m.npz")
     assert result.code == 1 and not calls
     assert result.err.startswith("error: the disk of the temporary folder . has 1 kB free; "
-                                 "counting this text within the memory budget needs about")
+                                 "counting this text within the memory budget needs at least ")
+    assert "if few of its n-grams repeat); pass --temp-dir on a larger disk" in result.err
     assert not Path("m.npz").exists() and not leftovers(".")
+
+
+def test_a_disk_below_the_upper_estimate_is_not_refused(cli, forced, tmp_path, monkeypatch):
+    # Repeated text needs a small part of the upper estimate (every window new): a disk
+    # holding what the text needs at least builds, and builds the same model as a build
+    # on a disk that holds the upper estimate.
+    random_corpus(tmp_path / "c.txt", 3, "word")
+    text_bytes = Path("c.txt").stat().st_size
+    least = budgeted_counting.disk_least(text_bytes, "word")
+    upper = budgeted_counting.disk_estimate(text_bytes, "word", 3)
+    assert least < upper // 10
+    assert cli("train", "c.txt", "--unit", "word", "--order", "3", "--memory", "1M",
+               "--temp-dir", ".", "-o", "plain.npz").code == 0
+    monkeypatch.setattr(spill, "free_bytes", lambda folder: least + 1)
+    result = cli("train", "c.txt", "--unit", "word", "--order", "3", "--memory", "1M",
+                 "--temp-dir", ".", "-o", "m.npz")
+    assert result.code == 0, result.err
+    assert f"up to {spill.human_bytes(upper)} needed if few of the text's n-grams repeat" \
+        in result.err
+    a, b = model_arrays(Path("m.npz")), model_arrays(Path("plain.npz"))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f")
+               for name in a)
+    assert not leftovers(".")
 
 
 def test_interrupt_while_merging_leaves_nothing(cli, forced, tmp_path, monkeypatch):

@@ -64,6 +64,11 @@ SORTER_SHARE, CHUNK_SHARE, FINDER_SHARE = 0.4, 0.25, 0.3
 # most one window per token), and estimation's columns of two levels at once. Zipf text
 # of 320 MB (order 5, almost every 5-gram new) peaked at 92 bytes per token.
 DISK_PER_TOKEN, DISK_PER_WINDOW, DISK_ESTIMATION = 24, 17, 48
+# Temporary disk per token at least, whatever the text: its ids, spilled in their narrowest
+# width (two bytes for a vocabulary of words). Text whose n-grams repeat needs little more
+# (100 MB of repeated real sentences: 2 bytes per byte of text, where the upper estimate
+# says 35), so only this is refused before a build; the rest is the full-disk error's.
+LEAST_DISK_PER_TOKEN = {"char": 1, "word": 2}
 
 
 # Tokens of the chunks counted at once (split between the counting threads): larger
@@ -106,9 +111,17 @@ def reader_block_bytes(budget):
 
 def disk_estimate(text_bytes, unit, order):
     """Temporary disk a build of order `order` over `text_bytes` of text may need at most
-    (bytes)."""
+    (bytes): every window new."""
     tokens = text_bytes if unit == "char" else text_bytes // 4
     return int(tokens * (DISK_PER_TOKEN + DISK_PER_WINDOW * (order - 1) + DISK_ESTIMATION))
+
+
+def disk_least(text_bytes, unit):
+    """Temporary disk a build over `text_bytes` of text needs at least (bytes): its spilled
+    ids, with words taken as eight bytes each (English words and a space average about
+    six)."""
+    tokens = text_bytes if unit == "char" else text_bytes // 8
+    return int(tokens * LEAST_DISK_PER_TOKEN.get(unit, 2))
 
 
 class SpillingCollector(TokenCollector):
@@ -458,16 +471,24 @@ def _rows(finder, distinct):
     return found.astype(np.int64, copy=False)
 
 
-def open_space(temp_dir, needed):
-    """The temporary folder of a build, refusing at once when its disk is too small."""
+def open_space(temp_dir, needed, least=None):
+    """The temporary folder of a build that needs about `needed` bytes of disk, refusing
+    at once when its disk is too small. With `least`, `needed` is an upper estimate and
+    only less free disk than `least` is refused: a build that finds the disk full later
+    ends with the same one-line error and leaves nothing behind."""
     from bigram.ngrams.spill import BudgetError, free_bytes, human_bytes
 
-    space = TempSpace(temp_dir, needed)
+    space = TempSpace(temp_dir, needed, upper=least is not None)
     free = free_bytes(space.folder)
-    if needed and free < needed:
+    refused_below = needed if least is None else least
+    if refused_below and free < refused_below:
         space.close()
+        if least is None:
+            need = f"needs about {human_bytes(needed)}"
+        else:
+            need = (f"needs at least {human_bytes(least)} (up to {human_bytes(needed)} if few "
+                    "of its n-grams repeat)")
         raise BudgetError(f"the disk of the temporary folder {space.parent} has "
                           f"{human_bytes(free)} free; counting this text within the memory "
-                          f"budget needs about {human_bytes(needed)}; pass --temp-dir on a "
-                          "larger disk")
+                          f"budget {need}; pass --temp-dir on a larger disk")
     return space

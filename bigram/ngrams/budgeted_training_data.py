@@ -17,6 +17,7 @@ from bigram.ngrams.budgeted_counting import (
     chunk_tokens,
     count_spilled,
     disk_estimate,
+    disk_least,
     open_space,
     reader_block_bytes,
 )
@@ -87,14 +88,17 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
     try:
         with removed_on_termination():
-            space = open_space(temp_dir, disk_estimate(size, unit, order))
+            space = open_space(temp_dir, disk_estimate(size, unit, order),
+                               least=disk_least(size, unit))
             space.slice_rows = rows_for(budget)
             try:
                 if note is not None:
                     from bigram.ngrams.spill import free_bytes
 
                     note(f"memory budget {binary_bytes(budget)}, temporary folder "
-                         f"{space.parent} ({human_bytes(free_bytes(space.folder))} free)")
+                         f"{space.parent} ({human_bytes(free_bytes(space.folder))} free; up "
+                         f"to {human_bytes(space.needed)} needed if few of the text's "
+                         "n-grams repeat)")
                 data = _load(reader, sources, space, budget, reading, order, percentages,
                              padding, progress, size)
             except BaseException:

@@ -64,9 +64,10 @@ def free_bytes(folder):
 
 class TempSpace:
     """A private folder under `parent` (the system's temporary folder if None) for spilled
-    files; `needed` (bytes) is the estimate quoted when the disk fills up."""
+    files; `needed` (bytes) is the estimate quoted when the disk fills up (an upper one
+    with `upper`)."""
 
-    def __init__(self, parent=None, needed=0):
+    def __init__(self, parent=None, needed=0, upper=False):
         parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
         if not parent.is_dir():
             raise BudgetError(f"--temp-dir {parent} is not a folder")
@@ -77,6 +78,7 @@ class TempSpace:
                               f"{error.strerror or error}") from None
         self.parent = parent
         self.needed = int(needed)
+        self.upper = upper
         self.written = 0       # bytes on disk now
         self.peak = 0          # the most bytes on disk at once
         self._count = 0
@@ -104,11 +106,12 @@ class TempSpace:
     def full_disk(self, error):
         """The BudgetError for a failed write (full disk or otherwise)."""
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            need = ("up to " if self.upper else "about ") + human_bytes(self.needed)
             return BudgetError(
                 f"the disk of the temporary folder {self.parent} is full "
                 f"({human_bytes(free_bytes(self.parent))} free, {human_bytes(self.written)} "
-                f"written so far; this build needs about {human_bytes(self.needed)}); pass "
-                "--temp-dir on a larger disk")
+                f"written so far; this build needs {need}); pass --temp-dir on a larger "
+                "disk")
         return BudgetError(f"cannot write temporary files in {self.parent}: "
                            f"{error.strerror or error}")
 
