@@ -29,6 +29,12 @@ FINDER_FACTOR = 8
 # Bytes a binary search of sorted queries holds per byte of keys: the keys, and a batch of
 # queries with its rows beside them (a batch is far smaller than the keys).
 SORTED_FACTOR = 2
+# An external join's key range is searched through every RANGE_SAMPLE-th key first (an
+# array that stays in cache), then within the RANGE_SAMPLE keys found: 2.8x faster than
+# numpy's binary search of the whole range for 125,000 sorted queries into 19 M keys,
+# where every search's last steps miss the cache (a 1.28 GB build spent a fifth of its
+# time there).
+RANGE_SAMPLE = 8
 
 
 def rows_for(budget):
@@ -145,12 +151,23 @@ class ColumnGather:
         out = np.empty(len(rows), self.column.dtype)
         if not len(rows):
             return out
-        order = np.argsort(rows, kind="stable")
+        # The rows grouped by the window they fall in (not sorted: within a window the
+        # gather reads an array that is in memory). A stable argsort of 16-bit window
+        # numbers is a radix sort: 5-7 times faster than sorting the rows themselves,
+        # which was a third of a 1.28 GB build's gathers.
+        first = int(rows.min()) // self.window
+        window = rows // self.window
+        window -= first
+        windows = int(window.max()) + 1
+        window = window.astype(np.uint16 if windows <= 1 << 16 else np.int64)
+        order = np.argsort(window, kind="stable")
+        bounds = np.zeros(windows + 1, np.int64)
+        np.cumsum(np.bincount(window, minlength=windows), out=bounds[1:])
+        del window
         ordered = rows[order]
-        first, last = int(ordered[0]), int(ordered[-1])
-        for start in range(first - first % self.window, last + 1, self.window):
-            low, high = np.searchsorted(ordered, [start, start + self.window])
+        for w, (low, high) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
             if high > low:
+                start = (first + w) * self.window
                 values = self.column.read(start, start + self.window)
                 out[order[low:high]] = values[ordered[low:high] - start]
         return out
@@ -238,8 +255,9 @@ class BucketedLookup:
         from bigram.ngrams.spill import FrameWriter
 
         self.space, self.column, self.span = space, column, span
-        # A range's keys in memory, searched by each batch of sorted queries.
-        parts = max(1, -(-column.nbytes // max(1, int(memory) // SORTED_FACTOR)))
+        # A range's keys in memory (with every RANGE_SAMPLE-th of them), searched by each
+        # batch of sorted queries.
+        parts = max(1, -(-column.nbytes // max(1, range_bytes(memory))))
         rows = -(-column.length // parts)
         self.starts = list(range(0, column.length, rows)) or [0]
         # The first key of each range but the first: a key's bucket by searchsorted.
@@ -269,10 +287,12 @@ class BucketedLookup:
             start = self.starts[b]
             stop = self.starts[b + 1] if b + 1 < len(self.starts) else self.column.length
             keys = self.column.read(start, stop)
+            samples = keys[::RANGE_SAMPLE].copy()
             out = FrameWriter(self.space, "answered")
             for number, queries in read_frames(asked):
-                out.write(number, _sorted_rows(keys, queries, start), sorted_first=True)
-            del keys
+                out.write(number, sorted_rows(keys, queries, start, samples),
+                          sorted_first=True)
+            del keys, samples
             self.space.removed(asked)
             answers.append(_Answers(out.close()))
         self._writers, self._answers = None, answers
@@ -293,19 +313,40 @@ class BucketedLookup:
             answers.close(self.space)
 
 
-def _sorted_rows(keys, queries, start=0):
+def range_bytes(memory):
+    """Bytes of keys in one range of an external join within `memory` bytes: the keys,
+    their samples, and a batch of queries with its rows beside them."""
+    return int(memory) // SORTED_FACTOR * RANGE_SAMPLE // (RANGE_SAMPLE + 1)
+
+
+def sorted_rows(keys, queries, start=0, samples=None):
     """Rows (+ start) of `queries` in sorted `keys`, -1 where absent. The queries of a
     build's frames come sorted (a chunk's distinct windows): a binary search for each
     walks much of its neighbour's path and stays in cache, several times faster than
-    hashing them, and it builds nothing. Others are sorted first."""
+    hashing them, and it builds nothing. Others are sorted first. With `samples`
+    (keys[::RANGE_SAMPLE]) the search goes through them first."""
     if not len(keys):
         return np.full(len(queries), -1, dtype=np.int64)
     if len(queries) > 1 and not (queries[1:] >= queries[:-1]).all():
         order = np.argsort(queries, kind="stable")
         out = np.empty(len(queries), dtype=np.int64)
-        out[order] = _sorted_rows(keys, queries[order], start)
+        out[order] = sorted_rows(keys, queries[order], start, samples)
         return out
-    rows = np.searchsorted(keys, queries)
+    if samples is None:
+        rows = np.searchsorted(keys, queries)
+    else:
+        # The last key not above each query: its run of RANGE_SAMPLE keys by the samples,
+        # then halving steps within the run, every query a step at a time.
+        rows = np.searchsorted(samples, queries, side="right")
+        rows -= 1
+        np.maximum(rows, 0, out=rows)
+        rows *= RANGE_SAMPLE
+        step = RANGE_SAMPLE // 2
+        while step:
+            probe = rows + step
+            np.minimum(probe, len(keys) - 1, out=probe)
+            rows = np.where(keys[probe] <= queries, probe, rows)
+            step //= 2
     np.minimum(rows, len(keys) - 1, out=rows)
     found = keys[rows] == queries
     rows += start

@@ -152,7 +152,10 @@ def _extensions(index, k, plan):
             links = suffix[count > 0]
             if low or high < length:
                 links = links[(links >= low) & (links < high)] - low
-            counts += np.bincount(links, minlength=high - low)
+            # Added in place: a bincount of the window's length (tens of millions of
+            # rows) for each slice's few links made and added an array that large every
+            # time (a fifth of a 1.28 GB build's estimate; ufunc.at is 5-40x faster).
+            np.add.at(counts, links, 1)
         writer.append(counts)
     return writer.close()
 
