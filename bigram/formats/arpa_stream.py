@@ -31,15 +31,14 @@ import numpy as np
 from bigram.errors import ModelFileError, OptionError
 from bigram.formats.arpa_model import LN10, arpa_meta, arpa_vocabulary
 from bigram.formats.arpa_reader import (
-    _blocks,
     _Error,
     _find_data_marker,
     _hashes,
     _HashTable,
     _Lines,
+    _read_section,
     _read_header,
     _Section,
-    _section_span,
     _show,
     arpa_bytes,
 )
@@ -74,13 +73,10 @@ def convert_arpa(path, write, temp_dir=None):
         return None
 
 
-def _read_section(data, lines, n, top, vocabulary, words):
+def _read_entries(data, lines, n, top, vocabulary, words):
     """(word indices, log10 P, log10 b, line numbers) of the n-gram section the cursor is at."""
     section = _Section(n, top, vocabulary, words)
-    start, end, before = _section_span(lines)
-    line_number = before + 1
-    for block in _blocks(data, start, end):
-        line_number += section.add_block(block, line_number)
+    _read_section(data, lines, section)
     return section.finish()
 
 
@@ -96,7 +92,7 @@ def _read_levels(data, path, folder):
                                        f"{_show(line or b'end of file')}")
         if n == 2:
             words = WordIndex(list(file_words), _HashTable)
-        grams, prob, backoff, at = _read_section(data, lines, n, n == order, file_words,
+        grams, prob, backoff, at = _read_entries(data, lines, n, n == order, file_words,
                                                  words if n > 1 else None)
         if len(grams) != declared[n - 1]:
             raise _Error(lines.number, f"the {n}-gram section has {len(grams)} entries where "
