@@ -44,11 +44,21 @@ def streamed(path, output):
     assert rows is not None, f"{path} went to the general path"
 
 
-@pytest.mark.parametrize("found_by", ["search", "hash"])
+class _ChainOff(arpa_stream._SuffixChain):
+    """Suffixes found as in a file not in lmplz's order (_Below.rows)."""
+
+    def __init__(self, words, folder):
+        super().__init__(words, folder)
+        self.live = False
+
+
+@pytest.mark.parametrize("found_by", ["chain", "search", "hash"])
 @pytest.mark.parametrize("quantize", [None, 8])
 @pytest.mark.parametrize("model", MANIFEST["models"], ids=lambda m: m["name"])
 def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, monkeypatch,
                                                                    model, quantize, found_by):
+    if found_by != "chain":
+        monkeypatch.setattr(arpa_stream, "_SuffixChain", _ChainOff)
     if found_by == "hash":   # rows found by hashes of the tuples, as for long vocabularies
         monkeypatch.setattr(arpa_stream, "PACKED_BITS", 0)
     arpa = FIXTURES / model["arpa"]
@@ -70,6 +80,54 @@ def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, mon
     if quantize is None:
         lines = lines_of(f"{model['corpus']}.heldout.txt")
         assert_same_scores(bigram.load(arpa), bigram.load(tmp_path / "streamed.bq"), lines)
+
+
+def shuffled_sections(text, rng, levels):
+    """The ARPA text with the entries of the given levels' sections in a random order."""
+    out, level = [], 0
+    for part in re.split(r"(\\\d+-grams:\n)", text):
+        found = re.fullmatch(r"\\(\d+)-grams:\n", part)
+        if found:
+            level = int(found.group(1))
+        elif level in levels:
+            body, tail = part.split("\n\n", 1)   # the section ends at a blank line
+            entries = body.split("\n")
+            part = "\n".join(entries[i] for i in rng.permutation(len(entries))) + "\n\n" + tail
+        out.append(part)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("name, levels", [("words.o4.arpa.gz", {2}), ("words.o5.arpa.gz", {3}),
+                                          ("chars.o6.arpa.gz", {5}),
+                                          ("fallback.o4.arpa.gz", {2, 3, 4})])
+def test_a_file_out_of_lmplz_order_streams_to_the_same_file(tmp_path, monkeypatch, name,
+                                                            levels):
+    # The suffix chain (lmplz's order) is turned off at the first level out of order; the
+    # levels above find their suffixes by _Below.rows, and the file is the same.
+    import gzip
+
+    text = gzip.decompress((FIXTURES / name).read_bytes()).decode("utf-8")
+    path = write(tmp_path, shuffled_sections(text, np.random.default_rng(3), levels))
+    assert read_arpa(path).ngrams[1].shape == read_arpa(FIXTURES / name).ngrams[1].shape
+    live = []
+    add = arpa_stream._SuffixChain.add
+
+    def spy(chain, grams, places):
+        add(chain, grams, places)
+        live.append(chain.live)
+
+    monkeypatch.setattr(arpa_stream._SuffixChain, "add", spy)
+    streamed(path, tmp_path / "streamed.bq")
+    assert live[min(levels) - 2] is False and live[:min(levels) - 2] == [True] * (
+        min(levels) - 2)
+    general_path(monkeypatch)
+    convert.convert(path, tmp_path / "whole.bq")
+    # The same model, whatever the order of its lines (the source's name aside).
+    convert.convert(FIXTURES / name, tmp_path / "ordered.bq")
+    assert (tmp_path / "streamed.bq").read_bytes() == (tmp_path / "whole.bq").read_bytes()
+    assert_same_scores(bigram.load(tmp_path / "ordered.bq"),
+                       bigram.load(tmp_path / "streamed.bq"),
+                       lines_of(f"{name.split('.')[0]}.heldout.txt"))
 
 
 def write(tmp_path, text, name="model.arpa"):
