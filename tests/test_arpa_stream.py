@@ -262,3 +262,30 @@ def test_decimals_parsed_by_arrays_are_floats_own():
             assert value == float(token) and np.signbit(value) == np.signbit(float(token))
     left = {t for t, ok in zip(tokens, parsed.tolist()) if not ok}
     assert {b"+1", b"1e5", b"-inf", b"nan", b"9" * 16, b"1" * 30, b"0x1", b"1.2.3"} <= left
+
+
+HEAP_CHILD = """
+import os, numpy as np
+from bigram.formats.heap import _libc, reused_heap
+def resident_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+print(_libc() is not None)
+with reused_heap():
+    before = resident_mb()
+    a = np.ones(50 << 20)   # 400 MB, from the heap
+    del a
+    print(resident_mb() - before)   # kept for reuse
+    b = np.ones(50 << 20)   # reuses the same pages
+    del b
+print(resident_mb() - before)   # handed back at the end
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+def test_the_heap_keeps_freed_arrays_inside_and_hands_them_back_after():
+    done = subprocess.run([sys.executable, "-c", HEAP_CHILD], capture_output=True, text=True,
+                          check=True, timeout=120, cwd=ROOT)
+    glibc, kept, after = done.stdout.split()
+    if glibc != "True":
+        pytest.skip("not glibc: nothing is tuned")
+    assert int(kept) > 300 and int(after) < 50

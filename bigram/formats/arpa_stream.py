@@ -44,6 +44,7 @@ from bigram.formats.arpa_reader import (
 )
 from bigram.formats.arpa_words import WordIndex
 from bigram.formats.column_levels import ColumnLevels
+from bigram.formats.heap import reused_heap
 from bigram.ngrams.columns import Column
 from bigram.ngrams.lookup import sort_with_positions
 
@@ -65,7 +66,7 @@ def convert_arpa(path, write, temp_dir=None):
     (see the module docstring). Malformed files raise ModelFileError naming the line; a
     back-off of zero OptionError."""
     try:
-        with arpa_bytes(path) as data, \
+        with arpa_bytes(path) as data, reused_heap(), \
                 tempfile.TemporaryDirectory(prefix="bigram-convert-", dir=temp_dir) as folder:
             tables, vocabulary, meta = _read_levels(data, Path(path), Path(folder))
             return write(tables, vocabulary, meta)
