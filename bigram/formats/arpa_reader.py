@@ -307,9 +307,14 @@ def _read_section(data, lines, section):
             # A line longer than a block: the block is that line (add_block judges it).
             stop = data.find(b"\n", start + _BLOCK_BYTES)
             chunk = data[start - 1:size if stop < 0 else stop + 1]
-        found, done = chunk.find(b"\n\\"), True
+        found, done, blank = chunk.find(b"\n\\"), True, 0
         if found >= 0:
             block, start = chunk[1:found + 1], start + found
+            # The blank lines before the next header are counted, not parsed: without
+            # them the block is laid out plainly (_plain_fields' fast path).
+            body = block.rstrip(b"\n")
+            blank = len(block) - len(body) - (1 if body else 0)
+            block = body + b"\n" if body else b""
         elif start - 1 + len(chunk) >= size:   # the file ends in this chunk
             block, start = chunk[1:], size
             if not block.endswith(b"\n"):
@@ -320,6 +325,7 @@ def _read_section(data, lines, section):
             start += last
         if block:
             number += section.add_block(block, number)
+        number += blank
         if done:
             break
     lines.offset, lines.number = start, number - 1 - unterminated
