@@ -309,12 +309,12 @@ def _read_section(data, lines, section):
             chunk = data[start - 1:size if stop < 0 else stop + 1]
         found, done, blank = chunk.find(b"\n\\"), True, 0
         if found >= 0:
-            block, start = chunk[1:found + 1], start + found
             # The blank lines before the next header are counted, not parsed: without
             # them the block is laid out plainly (_plain_fields' fast path).
-            body = block.rstrip(b"\n")
-            blank = len(block) - len(body) - (1 if body else 0)
-            block = body + b"\n" if body else b""
+            stop = found
+            while stop > 0 and chunk[stop - 1] == 10:
+                stop -= 1
+            block, blank, start = chunk[1:stop + 1], found - stop, start + found
         elif start - 1 + len(chunk) >= size:   # the file ends in this chunk
             block, start = chunk[1:], size
             if not block.endswith(b"\n"):

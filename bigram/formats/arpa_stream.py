@@ -123,12 +123,15 @@ def _read_levels(data, path, folder):
 
 def _unigram_vocabulary(file_words, lines, path):
     """The vocabulary of the unigram section's words (bytes, in file order), checked."""
-    words = []
-    for token, number in zip(file_words, lines.tolist()):
-        try:
-            words.append(token.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise _Error(number, f"unigram {_show(token)} is not UTF-8") from None
+    try:   # all at once (no word holds a newline); word by word only to name a bad one
+        words = b"\n".join(file_words).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        for token, number in zip(file_words, lines.tolist()):
+            try:
+                token.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Error(number, f"unigram {_show(token)} is not UTF-8") from None
+        raise
     return arpa_vocabulary(words, path)
 
 
