@@ -8,10 +8,16 @@ repeated, `build_binary trie ARPA out` and `bigram convert ARPA -o out` (and wit
 and the output files' sizes.
 
     PYTHONPATH=$PWD python scripts/bench_convert_arpa.py [--mb 1 22] [--repeats 3 1]
+        [--stdlib REPEATS]
+
+--stdlib adds lmplz's ARPA of ~2 MB of standard-library lines (bench_query_format's
+stdlib model, 27.8 MB of ARPA with 644,000 n-grams). The load average is printed with
+each size, as the machine may be shared.
 """
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_query_format import run_measured
+from bench_query_format import run_measured, stdlib_text
 from bench_scoring import zipf_sentences
 from bench_vocabularies import kenlm_bin
 
@@ -34,6 +40,16 @@ def arpa_of(folder, mb, kenlm):
         subprocess.run([str(kenlm / "lmplz"), "-o", "5", "-S", "2G", "--discount_fallback"],
                        stdin=source, stdout=out, stderr=subprocess.DEVNULL, check=True)
     text.unlink()
+    return arpa
+
+
+def stdlib_arpa(folder, kenlm):
+    """lmplz's order-5 ARPA file of bench_query_format's stdlib text."""
+    text, arpa = folder / "stdlib.txt", folder / "stdlib.arpa"
+    stdlib_text(text, folder / "stdlib.test.txt")
+    with open(text, "rb") as source, open(arpa, "wb") as out:
+        subprocess.run([str(kenlm / "lmplz"), "-o", "5", "-S", "1G", "--discount_fallback"],
+                       stdin=source, stdout=out, stderr=subprocess.DEVNULL, check=True)
     return arpa
 
 
@@ -66,22 +82,27 @@ def main():
     parser.add_argument("--mb", type=float, nargs="+", default=[1, 22],
                         help="megabytes of Zipf text per size")
     parser.add_argument("--repeats", type=int, nargs="+", default=[3, 1])
+    parser.add_argument("--stdlib", type=int, default=0, metavar="REPEATS",
+                        help="also the stdlib model's ARPA file, this many repeats")
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args()
     kenlm = kenlm_bin()
     if kenlm is None:
         sys.exit("KenLM's programs not found (KENLM_BIN)")
     results = []
-    for mb, repeats in zip(args.mb, args.repeats):
+    cases = [("stdlib", args.stdlib)] if args.stdlib else []
+    for mb, repeats in [*cases, *zip(args.mb, args.repeats)]:
         with tempfile.TemporaryDirectory(prefix="bench-convert-") as folder:
             folder = Path(folder)
-            arpa = arpa_of(folder, mb, kenlm)
+            arpa = stdlib_arpa(folder, kenlm) if mb == "stdlib" else arpa_of(folder, mb, kenlm)
             times, sizes = measure(folder, arpa, kenlm, repeats)
             results.append({"mb": mb, "arpa_mb": arpa.stat().st_size / 1e6,
-                            "repeats": repeats, "times": times, "sizes": sizes})
+                            "repeats": repeats, "times": times, "sizes": sizes,
+                            "load": os.getloadavg()})
         row = results[-1]
-        print(f"\n{mb} MB of text, ARPA {row['arpa_mb']:.1f} MB, {repeats} repeats "
-              "(wall s / CPU s / peak MB, medians)")
+        text = "stdlib text" if mb == "stdlib" else f"{mb} MB of text"
+        print(f"\n{text}, ARPA {row['arpa_mb']:.1f} MB, {repeats} repeats, load "
+              f"{row['load'][0]:.2f} (wall s / CPU s / peak MB, medians)")
         for name, (wall, cpu, peak) in times.items():
             print(f"  {name:30s} {wall:8.2f} {cpu:8.2f} {peak:8.0f}")
         for ours, theirs in (("bigram convert", "build_binary trie"),

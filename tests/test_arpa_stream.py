@@ -44,11 +44,21 @@ def streamed(path, output):
     assert rows is not None, f"{path} went to the general path"
 
 
-@pytest.mark.parametrize("found_by", ["search", "hash"])
+class _ChainOff(arpa_stream._SuffixChain):
+    """Suffixes found as in a file not in lmplz's order (_Below.rows)."""
+
+    def __init__(self, words, folder):
+        super().__init__(words, folder)
+        self.live = False
+
+
+@pytest.mark.parametrize("found_by", ["chain", "search", "hash"])
 @pytest.mark.parametrize("quantize", [None, 8])
 @pytest.mark.parametrize("model", MANIFEST["models"], ids=lambda m: m["name"])
 def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, monkeypatch,
                                                                    model, quantize, found_by):
+    if found_by != "chain":
+        monkeypatch.setattr(arpa_stream, "_SuffixChain", _ChainOff)
     if found_by == "hash":   # rows found by hashes of the tuples, as for long vocabularies
         monkeypatch.setattr(arpa_stream, "PACKED_BITS", 0)
     arpa = FIXTURES / model["arpa"]
@@ -70,6 +80,54 @@ def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, mon
     if quantize is None:
         lines = lines_of(f"{model['corpus']}.heldout.txt")
         assert_same_scores(bigram.load(arpa), bigram.load(tmp_path / "streamed.bq"), lines)
+
+
+def shuffled_sections(text, rng, levels):
+    """The ARPA text with the entries of the given levels' sections in a random order."""
+    out, level = [], 0
+    for part in re.split(r"(\\\d+-grams:\n)", text):
+        found = re.fullmatch(r"\\(\d+)-grams:\n", part)
+        if found:
+            level = int(found.group(1))
+        elif level in levels:
+            body, tail = part.split("\n\n", 1)   # the section ends at a blank line
+            entries = body.split("\n")
+            part = "\n".join(entries[i] for i in rng.permutation(len(entries))) + "\n\n" + tail
+        out.append(part)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("name, levels", [("words.o4.arpa.gz", {2}), ("words.o5.arpa.gz", {3}),
+                                          ("chars.o6.arpa.gz", {5}),
+                                          ("fallback.o4.arpa.gz", {2, 3, 4})])
+def test_a_file_out_of_lmplz_order_streams_to_the_same_file(tmp_path, monkeypatch, name,
+                                                            levels):
+    # The suffix chain (lmplz's order) is turned off at the first level out of order; the
+    # levels above find their suffixes by _Below.rows, and the file is the same.
+    import gzip
+
+    text = gzip.decompress((FIXTURES / name).read_bytes()).decode("utf-8")
+    path = write(tmp_path, shuffled_sections(text, np.random.default_rng(3), levels))
+    assert read_arpa(path).ngrams[1].shape == read_arpa(FIXTURES / name).ngrams[1].shape
+    live = []
+    add = arpa_stream._SuffixChain.add
+
+    def spy(chain, grams, places):
+        add(chain, grams, places)
+        live.append(chain.live)
+
+    monkeypatch.setattr(arpa_stream._SuffixChain, "add", spy)
+    streamed(path, tmp_path / "streamed.bq")
+    assert live[min(levels) - 2] is False and live[:min(levels) - 2] == [True] * (
+        min(levels) - 2)
+    general_path(monkeypatch)
+    convert.convert(path, tmp_path / "whole.bq")
+    # The same model, whatever the order of its lines (the source's name aside).
+    convert.convert(FIXTURES / name, tmp_path / "ordered.bq")
+    assert (tmp_path / "streamed.bq").read_bytes() == (tmp_path / "whole.bq").read_bytes()
+    assert_same_scores(bigram.load(tmp_path / "ordered.bq"),
+                       bigram.load(tmp_path / "streamed.bq"),
+                       lines_of(f"{name.split('.')[0]}.heldout.txt"))
 
 
 def write(tmp_path, text, name="model.arpa"):
@@ -204,3 +262,30 @@ def test_decimals_parsed_by_arrays_are_floats_own():
             assert value == float(token) and np.signbit(value) == np.signbit(float(token))
     left = {t for t, ok in zip(tokens, parsed.tolist()) if not ok}
     assert {b"+1", b"1e5", b"-inf", b"nan", b"9" * 16, b"1" * 30, b"0x1", b"1.2.3"} <= left
+
+
+HEAP_CHILD = """
+import os, numpy as np
+from bigram.formats.heap import _libc, reused_heap
+def resident_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+print(_libc() is not None)
+with reused_heap():
+    before = resident_mb()
+    a = np.ones(50 << 20)   # 400 MB, from the heap
+    del a
+    print(resident_mb() - before)   # kept for reuse
+    b = np.ones(50 << 20)   # reuses the same pages
+    del b
+print(resident_mb() - before)   # handed back at the end
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+def test_the_heap_keeps_freed_arrays_inside_and_hands_them_back_after():
+    done = subprocess.run([sys.executable, "-c", HEAP_CHILD], capture_output=True, text=True,
+                          check=True, timeout=120, cwd=ROOT)
+    glibc, kept, after = done.stdout.split()
+    if glibc != "True":
+        pytest.skip("not glibc: nothing is tuned")
+    assert int(kept) > 300 and int(after) < 50

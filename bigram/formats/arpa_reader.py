@@ -293,47 +293,53 @@ def _read_header(lines):
     return declared, line
 
 
-def _section_span(lines):
-    """Where the current section's entries start and end, and the line number before them."""
-    data = lines.data
-    start, before = lines.offset, lines.number
-    # The section ends at the next line that begins with a backslash. The search goes a
-    # block at a time, each window starting one byte back so that no pair is missed.
-    at, end, newlines = start, len(data), 0
-    while at < len(data):
-        window = data[at - 1:at + _BLOCK_BYTES]
-        found = window.find(b"\n\\")
+def _read_section(data, lines, section):
+    """Give the section at the cursor to `section.add_block` a block of whole lines at a
+    time (each ending in a newline), up to the next line that begins with a backslash,
+    where the cursor is left. One read of each byte: the blocks are cut where the end is
+    looked for. Each read starts one byte back (a newline), so that an end at the block's
+    first line is seen too."""
+    start, number, size = lines.offset, lines.number + 1, len(data)
+    unterminated = 0
+    while start < size:
+        chunk = data[start - 1:min(start + _BLOCK_BYTES, size)]
+        if chunk.rfind(b"\n", 1) < 0 and start + _BLOCK_BYTES < size:
+            # A line longer than a block: the block is that line (add_block judges it).
+            stop = data.find(b"\n", start + _BLOCK_BYTES)
+            chunk = data[start - 1:size if stop < 0 else stop + 1]
+        found, done, blank = chunk.find(b"\n\\"), True, 0
         if found >= 0:
-            end = at + found
-            newlines += window.count(b"\n", 1, found + 1)
+            # The blank lines before the next header are counted, not parsed: without
+            # them the block is laid out plainly (_plain_fields' fast path).
+            stop = found
+            while stop > 0 and chunk[stop - 1] == 10:
+                stop -= 1
+            block, blank, start = chunk[1:stop + 1], found - stop, start + found
+        elif start - 1 + len(chunk) >= size:   # the file ends in this chunk
+            block, start = chunk[1:], size
+            if not block.endswith(b"\n"):
+                block, unterminated = block + b"\n", 1
+        else:
+            last = chunk.rfind(b"\n")
+            block, done = chunk[1:last + 1], False
+            start += last
+        if block:
+            number += section.add_block(block, number)
+        number += blank
+        if done:
             break
-        newlines += window.count(b"\n", 1)
-        at += _BLOCK_BYTES
-    lines.number += newlines
-    lines.offset = end
-    return start, end, before
-
-
-def _blocks(data, start, end):
-    """data[start:end] cut at line ends into blocks of about _BLOCK_BYTES, each ending in a newline."""
-    while start < end:
-        stop = data.find(b"\n", min(start + _BLOCK_BYTES, end) - 1, end)
-        if stop < 0:
-            yield bytes(data[start:end]) + b"\n"
-            return
-        yield bytes(data[start:stop + 1])
-        start = stop + 1
+    lines.offset, lines.number = start, number - 1 - unterminated
 
 
 def _fields_per_line(block, first_line):
     """Each line's number of whitespace-separated fields (the block ends with a newline),
     and where each field starts in the block and how many bytes it has."""
     raw = np.frombuffer(block, dtype=np.uint8)
+    plain = _plain_fields(raw)
+    if plain is not None:
+        return plain
     ends = np.flatnonzero(raw == 10)
-    lengths = np.diff(ends, prepend=-1) - 1
-    if len(lengths) and lengths.max() > MAX_LINE_BYTES:
-        bad = int(np.argmax(lengths > MAX_LINE_BYTES))
-        raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
+    _check_line_lengths(ends, first_line)
     # Inside a field or not, with a space on either side: the places where that changes
     # alternate, a field's start then its end.
     inside = np.zeros(len(raw) + 2, dtype=np.int8)
@@ -341,6 +347,40 @@ def _fields_per_line(block, first_line):
     edges = np.flatnonzero(np.diff(inside))
     starts, stops = edges[0::2], edges[1::2]
     return np.diff(np.searchsorted(starts, ends), prepend=0), starts, stops - starts
+
+
+def _check_line_lengths(ends, first_line):
+    """Refuse the first line longer than MAX_LINE_BYTES (`ends`: where lines end)."""
+    lengths = np.diff(ends, prepend=-1) - 1
+    if len(lengths) and lengths.max() > MAX_LINE_BYTES:
+        bad = int(np.argmax(lengths > MAX_LINE_BYTES))
+        raise _Error(first_line + bad, f"line longer than {MAX_LINE_BYTES} bytes")
+
+
+def _plain_fields(raw):
+    """_fields_per_line for a block laid out as writers lay it out (lmplz, SRILM, bigram):
+    exactly one whitespace byte between fields and none at either end of a line, so every
+    whitespace byte ends a field. Found with one comparison and one flatnonzero where the
+    general path needs a table lookup per byte and a pass over the edges, a third of the
+    time. None for any other block (blank lines, runs of spaces, CRLF, control bytes)."""
+    # Whitespace is among the bytes up to 32; those that are not (control bytes, which
+    # are part of a token) send the block to the general path.
+    cuts = np.flatnonzero(raw <= 32)
+    if not len(cuts):
+        return None
+    cut_bytes = raw[cuts]
+    if not _WHITESPACE[cut_bytes].all():
+        return None
+    starts = np.empty(len(cuts), dtype=np.int64)
+    starts[0] = 0
+    np.add(cuts[:-1], 1, out=starts[1:])
+    lengths = cuts - starts
+    if not lengths.all():   # an empty field: two whitespace bytes in a row, or a line's end
+        return None
+    ends = np.flatnonzero(cut_bytes == 10)   # among the fields: the last of each line
+    if (np.diff(cuts[ends], prepend=-1) > MAX_LINE_BYTES + 1).any():
+        return None   # the general path names the line
+    return np.diff(ends, prepend=-1), starts, lengths
 
 
 class _Tokens:
@@ -615,13 +655,10 @@ def _parse(data):
         if line != f"\\{n}-grams:".encode():
             raise _Error(lines.number, f"expected '\\{n}-grams:', found "
                                        f"{_show(line or b'end of file')}")
-        start, end, before = _section_span(lines)
         if n == 2:
             words = WordIndex(list(vocabulary), _HashTable)
         section = _Section(n, n == order, vocabulary, words if n > 1 else None)
-        line_number = before + 1
-        for block in _blocks(data, start, end):
-            line_number += section.add_block(block, line_number)
+        _read_section(data, lines, section)
         grams, prob, backoff, at = section.finish()
         if len(grams) != declared[n - 1]:
             raise _Error(lines.number, f"the {n}-gram section has {len(grams)} entries where "
