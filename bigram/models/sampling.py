@@ -206,6 +206,10 @@ def chain_for(model, temperature=1.0, draws=0):
 
         chain = ChainView(walk)
         chain.boundary_limit = boundary_limit(model, temperature)
+        # Each state first met reads its contexts' children ranges from the file, so
+        # speculative chains (_attempt) cost pages, not just draws: few items are drawn
+        # one after another instead (sample).
+        chain.costly_states = True
         return chain
     if temperature == 1.0 and hasattr(model, "backoff") and model.backoff is not None:
         from bigram.models.backoff_chain import BackoffChain
@@ -324,6 +328,42 @@ def _attempt(chain, k, n, start_state, max_steps):
                    replayed.states)
 
 
+def _attempt_in_turn(chain, k, n, start_state, max_steps):
+    """What _attempt gives, with chains started only where items really start: item i's
+    chain runs from where item i - 1 drew the boundary (the orbit walked one item at a
+    time), so the chain stands only in states the items pass through. None if k is too
+    short."""
+    position = 0
+    chain_ids, drawn, lengths, cut, end_states = [], [], [], [], []
+    for item in range(n):
+        chains, trace = run_chains(chain, k, np.array([position]), start_state, max_steps,
+                                   record=True)
+        consumed = int(chains.consumed[0])
+        if consumed < 0:
+            return None
+        chain_ids.extend(np.full(len(t), item, dtype=np.int64) for _, t in trace)
+        drawn.extend(t for _, t in trace)
+        lengths.append(consumed - (not chains.cut[0]))
+        cut.append(bool(chains.cut[0]))
+        end_states.append(int(chains.states[0]))
+        position += consumed
+    tokens = np.concatenate(drawn) if drawn else np.zeros(0, np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Samples(tokens[tokens != BOUNDARY], offsets, int(sum(cut)), position,
+                   np.array(end_states, dtype=np.int64))
+
+
+# A chain whose new states cost reads of a mapped file (chain_for) draws at most this many
+# items one after another: a speculative chain starts at nearly every uniform (no bound
+# on the boundary's probability is known), and on a large query file each stands in
+# contexts no item needs (5 items of an order-5 model of 1.28 GB of text: 500 chains,
+# 4 GB of pages and copies, against 1 chain per item). More items are drawn
+# speculatively: there the items' own states are most of what the chains meet, and one
+# numpy step per token of every item would cost more than it saves.
+IN_TURN_ITEMS = 64
+
+
 def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16.0):
     """Sample n items, consuming the generator as one-at-a-time draws would (`chain` from
     `chain_for`). `per_item` is a guess of the uniforms an item takes (its length + 1):
@@ -331,10 +371,12 @@ def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16
     if n == 0:
         return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
     budget = max(4096, int(per_item * n))
+    attempt = _attempt_in_turn if getattr(chain, "costly_states", False) and \
+        n <= IN_TURN_ITEMS else _attempt
     snapshot = generator.get_state()
     while True:
         generator.set_state(snapshot)
-        result = _attempt(chain, uniform_integers(generator, budget), n, start_state, max_steps)
+        result = attempt(chain, uniform_integers(generator, budget), n, start_state, max_steps)
         if result is not None:
             break
         budget *= 2

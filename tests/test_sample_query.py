@@ -1,0 +1,98 @@
+"""Sampling a query file a few items at a time: each item's chain started where the item
+before it ended (sampling._attempt_in_turn), not at every uniform, with the same draws
+as the model file's sampler and as the speculative chains."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bigram
+from bigram.formats import convert
+from bigram.models import sampling
+from bigram.tensor.random import Generator
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
+
+
+def lines_of(name):
+    return (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """An order-5 word model file (Kneser-Ney) and its query file."""
+    folder = tmp_path_factory.mktemp("sample-query")
+    model = bigram.train(lines_of("words.train.txt"), order=5, unit="word",
+                         method="modified-kneser-ney")
+    model.save(folder / "m.npz")
+    convert.convert(folder / "m.npz", folder / "m.bq")
+    return folder / "m.npz", folder / "m.bq"
+
+
+def trie_walk(monkeypatch):
+    """No table of every state's row: the query file is sampled by the walk over its trie
+    (and the model file by its back-off chain), as a large model is."""
+    monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+
+
+def test_few_items_of_a_query_file_are_drawn_in_turn_and_equal_the_model_files(
+        files, monkeypatch):
+    trie_walk(monkeypatch)
+    used = []
+    real = sampling._attempt_in_turn
+    monkeypatch.setattr(sampling, "_attempt_in_turn",
+                        lambda *args: used.append(args[2]) or real(*args))
+    model_file, query = files
+    original = bigram.load(model_file)
+    first = lines_of("words.train.txt")[0].split()[0]
+    for n, seed, prefix, max_len in [(5, 1, "", 100), (64, 7, "", 100), (1, 12345, "", 100),
+                                     (20, 3, first, 100), (30, 9, "", 4)]:
+        mapped = bigram.load(query)
+        drawn = mapped.sample(n=n, seed=seed, prefix=prefix, max_len=max_len)
+        assert drawn == original.sample(n=n, seed=seed, prefix=prefix, max_len=max_len)
+        assert len(drawn) == n
+        assert mapped._saved.model._backoff is None   # never made whole in memory
+    assert used == [5, 64, 1, 20, 30]   # the new path drew every one of them
+    assert any(len(item.split()) == 4 for item in drawn)   # max_len 4 cut some items
+
+
+def test_in_turn_and_speculative_chains_draw_the_same_items_and_leave_the_same_stream(files,
+                                                                                      monkeypatch):
+    """Both ways on one walk of the trie: the same tokens, cuts, end states, and the
+    generator left at the same place (the next batch goes on from there)."""
+    trie_walk(monkeypatch)
+    _, query = files
+    model = bigram.load(query)._saved.model
+    chain = sampling.chain_for(model)
+    assert chain.costly_states
+    start = model.start_state()
+    for n, max_steps, seed in [(40, 100, 2), (64, 3, 5), (1, 100, 8)]:
+        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", 0)
+        g_speculative = Generator().manual_seed(seed)
+        speculative = sampling.sample(chain, n, g_speculative, start, max_steps)
+        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", 64)
+        g_in_turn = Generator().manual_seed(seed)
+        in_turn = sampling.sample(chain, n, g_in_turn, start, max_steps)
+        assert np.array_equal(in_turn.tokens, speculative.tokens)
+        assert np.array_equal(in_turn.offsets, speculative.offsets)
+        assert (in_turn.cut, in_turn.draws) == (speculative.cut, speculative.draws)
+        assert np.array_equal(in_turn.end_states, speculative.end_states)
+        assert g_in_turn.words64(4).tolist() == g_speculative.words64(4).tolist()
+
+
+def test_drawing_in_turn_makes_only_the_contexts_the_items_pass_through(files, monkeypatch):
+    """The point of the change: the walk makes (reads from the file) the contexts of the
+    items' own states and their suffixes, far fewer than speculative chains make."""
+    trie_walk(monkeypatch)
+    _, query = files
+
+    def contexts_made(in_turn_items):
+        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", in_turn_items)
+        mapped = bigram.load(query)
+        mapped.sample(n=5, seed=1)
+        walk = mapped._saved.model.trie_chain()
+        return sum(len(walk.contexts[j]) for j in walk.contexts)
+
+    in_turn, speculative = contexts_made(64), contexts_made(0)
+    assert 0 < in_turn * 4 < speculative
