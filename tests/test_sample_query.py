@@ -10,6 +10,7 @@ import pytest
 import bigram
 from bigram.formats import convert
 from bigram.models import sampling
+from bigram.models.query_sampling import compact_chain
 from bigram.tensor.random import Generator
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kenlm"
@@ -91,8 +92,45 @@ def test_drawing_in_turn_makes_only_the_contexts_the_items_pass_through(files, m
         monkeypatch.setattr(sampling, "IN_TURN_ITEMS", in_turn_items)
         mapped = bigram.load(query)
         mapped.sample(n=5, seed=1)
-        walk = mapped._saved.model.trie_chain()
+        walk = compact_chain(mapped._saved.model.trie_chain())
         return sum(len(walk.contexts[j]) for j in walk.contexts)
 
     in_turn, speculative = contexts_made(64), contexts_made(0)
     assert 0 < in_turn * 4 < speculative
+
+
+@pytest.mark.parametrize("batch", [1 << 20, 37])
+def test_the_compact_walk_draws_what_the_trie_walk_draws(files, monkeypatch, batch):
+    """CompactTrieChain (level 2 kept as token and F) against TrieChain (every number
+    stored) on one query file: the same tokens and end states, speculative chains and
+    items in turn, order 5 and order 2 (where a bigram's state is its token's); unigram
+    contexts made all at once and a few successors at a time."""
+    from bigram.models import query_sampling
+    from bigram.models.trie_chain import ChainView, TrieChain
+
+    trie_walk(monkeypatch)
+    monkeypatch.setattr(query_sampling, "MAKE_SUCCESSORS", batch)
+    model_file, query = files
+    folder = query.parent
+    bigram.train(lines_of("words.train.txt"), order=2, unit="word",
+                 method="kneser-ney").save(folder / "two.npz")
+    convert.convert(folder / "two.npz", folder / "two.bq")
+    for path in (query, folder / "two.bq"):
+        model = bigram.load(path)._saved.model
+        walk = model.trie_chain()
+        compact = compact_chain(walk)
+        plain = TrieChain(walk.tables, walk.source)
+        plain.suffix = walk.suffix   # the states model.start_state recorded
+        start = model.start_state()
+        for n, seed in [(300, 1), (40, 2)]:   # speculative, then in turn
+            drawn = []
+            for chain in (plain, compact):
+                view = ChainView(chain)
+                view.costly_states = True
+                drawn.append(sampling.sample(view, n, Generator().manual_seed(seed), start))
+            assert np.array_equal(drawn[0].tokens, drawn[1].tokens)
+            assert np.array_equal(drawn[0].offsets, drawn[1].offsets)
+            assert np.array_equal(drawn[0].end_states, drawn[1].end_states)
+        assert len(compact.store[2]) > 1000   # level 2 was walked, kept as 12 bytes a row
+        assert compact.store[2]["token"].dtype == np.int32
+        assert set(compact.store[2].arrays) == {"token", "cdf"}

@@ -202,9 +202,10 @@ def chain_for(model, temperature=1.0, draws=0):
         return TableChain(model, temperature, draws)
     walk = model.trie_chain() if temperature == 1.0 and hasattr(model, "trie_chain") else None
     if walk is not None:   # a query file, mapped
+        from bigram.models.query_sampling import compact_chain
         from bigram.models.trie_chain import ChainView
 
-        chain = ChainView(walk)
+        chain = ChainView(compact_chain(walk))
         chain.boundary_limit = boundary_limit(model, temperature)
         # Each state first met reads its contexts' children ranges from the file, so
         # speculative chains (_attempt) cost pages, not just draws: few items are drawn
