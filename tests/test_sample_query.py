@@ -31,10 +31,13 @@ def files(tmp_path_factory):
     return folder / "m.npz", folder / "m.bq"
 
 
-def trie_walk(monkeypatch):
+def trie_walk(monkeypatch, in_turn=True):
     """No table of every state's row: the query file is sampled by the walk over its trie
-    (and the model file by its back-off chain), as a large model is."""
+    (and the model file by its back-off chain), as a large model is; and, `in_turn`,
+    batches of up to as many items as the model has windows drawn one item after
+    another, as on a large file (this one has a few hundred thousand windows)."""
     monkeypatch.setattr(sampling, "TABLE_LIMIT", 0)
+    monkeypatch.setattr(sampling, "IN_TURN_WINDOWS", 1 if in_turn else 1 << 62)
 
 
 def test_few_items_of_a_query_file_are_drawn_in_turn_and_equal_the_model_files(
@@ -66,13 +69,13 @@ def test_in_turn_and_speculative_chains_draw_the_same_items_and_leave_the_same_s
     _, query = files
     model = bigram.load(query)._saved.model
     chain = sampling.chain_for(model)
-    assert chain.costly_states
+    assert chain.in_turn_items == sum(model.tables.rows[1:]) > 64
     start = model.start_state()
     for n, max_steps, seed in [(40, 100, 2), (64, 3, 5), (1, 100, 8)]:
-        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", 0)
+        chain.in_turn_items = 0
         g_speculative = Generator().manual_seed(seed)
         speculative = sampling.sample(chain, n, g_speculative, start, max_steps)
-        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", 64)
+        chain.in_turn_items = 64
         g_in_turn = Generator().manual_seed(seed)
         in_turn = sampling.sample(chain, n, g_in_turn, start, max_steps)
         assert np.array_equal(in_turn.tokens, speculative.tokens)
@@ -85,17 +88,16 @@ def test_in_turn_and_speculative_chains_draw_the_same_items_and_leave_the_same_s
 def test_drawing_in_turn_makes_only_the_contexts_the_items_pass_through(files, monkeypatch):
     """The point of the change: the walk makes (reads from the file) the contexts of the
     items' own states and their suffixes, far fewer than speculative chains make."""
-    trie_walk(monkeypatch)
     _, query = files
 
-    def contexts_made(in_turn_items):
-        monkeypatch.setattr(sampling, "IN_TURN_ITEMS", in_turn_items)
+    def contexts_made(in_turn):
+        trie_walk(monkeypatch, in_turn)
         mapped = bigram.load(query)
         mapped.sample(n=5, seed=1)
         walk = compact_chain(mapped._saved.model.trie_chain())
         return sum(len(walk.contexts[j]) for j in walk.contexts)
 
-    in_turn, speculative = contexts_made(64), contexts_made(0)
+    in_turn, speculative = contexts_made(True), contexts_made(False)
     assert 0 < in_turn * 4 < speculative
 
 
@@ -126,7 +128,7 @@ def test_the_compact_walk_draws_what_the_trie_walk_draws(files, monkeypatch, bat
             drawn = []
             for chain in (plain, compact):
                 view = ChainView(chain)
-                view.costly_states = True
+                view.in_turn_items = 64
                 drawn.append(sampling.sample(view, n, Generator().manual_seed(seed), start))
             assert np.array_equal(drawn[0].tokens, drawn[1].tokens)
             assert np.array_equal(drawn[0].offsets, drawn[1].offsets)
@@ -134,3 +136,19 @@ def test_the_compact_walk_draws_what_the_trie_walk_draws(files, monkeypatch, bat
         assert len(compact.store[2]) > 1000   # level 2 was walked, kept as 12 bytes a row
         assert compact.store[2]["token"].dtype == np.int32
         assert set(compact.store[2].arrays) == {"token", "cdf"}
+
+
+def test_items_longer_than_a_segment_are_drawn_in_turn_piece_by_piece(files, monkeypatch):
+    """An item longer than a segment goes on in pieces of one item each (sampling's
+    _long_item): in turn too, the same items as the model file's, and the stream goes on
+    from where they end."""
+    trie_walk(monkeypatch)
+    model_file, query = files
+    drawn = []
+    for path in (model_file, query):
+        model = bigram.load(path)._saved.model
+        batches = sampling.stream_items(model, 12, Generator().manual_seed(4), max_len=30,
+                                        segment=3)
+        drawn.append(sampling.whole_items(batches))
+    assert drawn[0] == drawn[1]
+    assert max(len(item.split()) for item in drawn[1]) > 3   # some items took pieces

@@ -208,9 +208,9 @@ def chain_for(model, temperature=1.0, draws=0):
         chain = ChainView(compact_chain(walk))
         chain.boundary_limit = boundary_limit(model, temperature)
         # Each state first met reads its contexts' children ranges from the file, so
-        # speculative chains (_attempt) cost pages, not just draws: few items are drawn
-        # one after another instead (sample).
-        chain.costly_states = True
+        # speculative chains (_attempt) cost pages, not just draws: on a large file, a
+        # batch of few items is drawn one item after another instead (sample).
+        chain.in_turn_items = sum(walk.tables.rows[1:]) // IN_TURN_WINDOWS
         return chain
     if temperature == 1.0 and hasattr(model, "backoff") and model.backoff is not None:
         from bigram.models.backoff_chain import BackoffChain
@@ -355,14 +355,16 @@ def _attempt_in_turn(chain, k, n, start_state, max_steps):
                    np.array(end_states, dtype=np.int64))
 
 
-# A chain whose new states cost reads of a mapped file (chain_for) draws at most this many
-# items one after another: a speculative chain starts at nearly every uniform (no bound
-# on the boundary's probability is known), and on a large query file each stands in
-# contexts no item needs (5 items of an order-5 model of 1.28 GB of text: 500 chains,
-# 4 GB of pages and copies, against 1 chain per item). More items are drawn
-# speculatively: there the items' own states are most of what the chains meet, and one
-# numpy step per token of every item would cost more than it saves.
-IN_TURN_ITEMS = 64
+# A query file's walk (chain_for) draws a batch of at most one item per this many windows
+# of the model one item after another. A speculative chain starts at nearly every
+# uniform (no bound on the boundary's probability is known), and on a large file each
+# stands in contexts no item needs, whose children ranges are read and kept: 5 items of
+# the order-5 model of 1.28 GB of text (606 M windows) made 500 chains, 13 s of CPU and
+# 4.3 GB of pages and copies, against 1.4 s and 0.7 GB one item after another; 1,000
+# items 41 s and 9.1 GB against 36 s and 4.2 GB. In turn costs a numpy step per token
+# (about 1 ms), so on a smaller file speculation wins: on a 12 M-window model, 64 items
+# took 1.2 s speculatively against 1.7 s in turn, 1,000 items 5.9 s against 25 s.
+IN_TURN_WINDOWS = 500_000
 
 
 def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16.0):
@@ -372,8 +374,7 @@ def sample(chain, n, generator, start_state=BOUNDARY, max_steps=100, per_item=16
     if n == 0:
         return Samples(np.zeros(0, np.int64), np.zeros(1, np.int64), 0, 0)
     budget = max(4096, int(per_item * n))
-    attempt = _attempt_in_turn if getattr(chain, "costly_states", False) and \
-        n <= IN_TURN_ITEMS else _attempt
+    attempt = _attempt_in_turn if n <= getattr(chain, "in_turn_items", 0) else _attempt
     snapshot = generator.get_state()
     while True:
         generator.set_state(snapshot)
