@@ -152,3 +152,23 @@ def test_items_longer_than_a_segment_are_drawn_in_turn_piece_by_piece(files, mon
         drawn.append(sampling.whole_items(batches))
     assert drawn[0] == drawn[1]
     assert max(len(item.split()) for item in drawn[1]) > 3   # some items took pieces
+
+
+@pytest.mark.parametrize("unk", [False, True])
+def test_few_words_are_joined_as_join_tokens_joins_them(unk):
+    """sampling._few_words (a few drawn words, without laying out the whole vocabulary)
+    against join_tokens: empty items, prefixes with and without a trailing space, <unk>."""
+    from bigram.text.vocabulary import Vocabulary, join_tokens
+
+    words = [f"w{i}" for i in range(50)] + ["é", "日本"]
+    vocabulary = Vocabulary(words, "word", unk)
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(1, len(vocabulary), 40)
+    tokens[5] = 1   # <unk> where the vocabulary has it, else its first word
+    offsets = np.array([0, 0, 3, 3, 10, 11, 25, 40])
+    samples = sampling.Samples(tokens, offsets, 0, 0)
+    for prefix in ("", "a", "a b ", "日"):
+        expected = join_tokens(vocabulary, tokens, offsets, prefix)
+        assert sampling._few_words(vocabulary, samples, prefix) == expected
+    assert sampling._few_words(vocabulary, samples, "")[0] == ""   # an empty item
+    assert ("<unk>" in " ".join(expected)) == unk
