@@ -112,7 +112,7 @@ def test_the_compact_walk_draws_what_the_trie_walk_draws(files, monkeypatch, bat
 
     trie_walk(monkeypatch)
     monkeypatch.setattr(query_sampling, "MAKE_SUCCESSORS", batch)
-    model_file, query = files
+    _, query = files
     folder = query.parent
     bigram.train(lines_of("words.train.txt"), order=2, unit="word",
                  method="kneser-ney").save(folder / "two.npz")

@@ -22,6 +22,7 @@ against; the output is identical.
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -358,12 +359,13 @@ def _attempt_in_turn(chain, k, n, start_state, max_steps):
 # A query file's walk (chain_for) draws a batch of at most one item per this many windows
 # of the model one item after another. A speculative chain starts at nearly every
 # uniform (no bound on the boundary's probability is known), and on a large file each
-# stands in contexts no item needs, whose children ranges are read and kept: 5 items of
-# the order-5 model of 1.28 GB of text (606 M windows) made 500 chains, 13 s of CPU and
-# 4.3 GB of pages and copies, against 1.4 s and 0.7 GB one item after another; 1,000
-# items 41 s and 9.1 GB against 36 s and 4.2 GB. In turn costs a numpy step per token
-# (about 1 ms), so on a smaller file speculation wins: on a 12 M-window model, 64 items
-# took 1.2 s speculatively against 1.7 s in turn, 1,000 items 5.9 s against 25 s.
+# stands in contexts no item needs, whose children ranges are read and kept. Measured
+# (one process each, this code both ways, machine loaded): on the order-5 model of
+# 1.28 GB of text (606 M windows), 100 items took 18 s of CPU and 6.1 GB speculatively
+# against 4.1 s and 1.6 GB in turn, 1,000 items 41 s and 9.1 GB against 36 s and 4.2 GB.
+# In turn costs a numpy step per token (about 1 ms), so on a smaller file speculation
+# wins: on a 12 M-window model, 64 items took 1.2 s against 1.7 s in turn, 1,000 items
+# 5.9 s against 25 s.
 IN_TURN_WINDOWS = 500_000
 
 
@@ -444,7 +446,7 @@ def _few_words(vocabulary, samples, prefix):
     lead = prefix + " " if prefix and not prefix[-1:].isspace() else prefix
     bounds = samples.offsets.tolist()
     return [lead + " ".join(words[token] for token in tokens[start:end]) if end > start
-            else prefix for start, end in zip(bounds[:-1], bounds[1:])]
+            else prefix for start, end in pairwise(bounds)]
 
 
 def utf8_lines(vocabulary, samples, prefix=""):
