@@ -266,7 +266,7 @@ def test_decimals_parsed_by_arrays_are_floats_own():
 
 HEAP_CHILD = """
 import os, numpy as np
-from bigram.formats.heap import _libc, reused_heap
+from bigram.memory import _libc, reused_heap
 def resident_mb():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
 print(_libc() is not None)

@@ -44,7 +44,7 @@ from bigram.formats.arpa_reader import (
 )
 from bigram.formats.arpa_words import WordIndex
 from bigram.formats.column_levels import ColumnLevels
-from bigram.formats.heap import reused_heap
+from bigram.memory import reused_heap
 from bigram.ngrams.columns import Column
 from bigram.ngrams.lookup import sort_with_positions
 
