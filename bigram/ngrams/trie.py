@@ -269,50 +269,52 @@ def search_ranges(words, low, high, wanted, top):
     for the queries left, is values[lo] < wanted < values[hi], the search strictly
     between; a read always falls strictly between, so inside the range.
     """
+    n = len(low)
     lo, hi = low - 1, high.copy()
     wanted = np.asarray(wanted)
     want = wanted.astype(np.float64)
-    first = np.full(len(lo), -1.0)
-    last = np.full(len(lo), float(top))
-    at = np.arange(len(lo))
-    rows, which = [], []
+    first = np.full(n, -1.0)
+    last = np.full(n, float(top))
+    at = np.arange(n)
+    found = np.full(n, -1, dtype=np.int64)
     step = 0
-    # Every operation works in place where it can: the arrays are long, the steps short.
+    # The arrays are long and the steps short: the updates are np.where (a masked copyto
+    # was 3-4x slower here), a query's row is written where it is found (no list of hits
+    # per step), and the queries left are gathered only when some are done.
     while len(at):
         if step < INTERPOLATION_STEPS:
             guess = want - first
             guess /= last - first
-            guess *= hi - lo
+            guess *= (hi - lo).astype(np.float64)
             middle = guess.astype(np.int64)
             middle += lo
-            np.clip(middle, lo + 1, hi - 1, out=middle)
+            np.maximum(middle, lo + 1, out=middle)
+            np.minimum(middle, hi - 1, out=middle)
         else:
             middle = lo + hi
             middle >>= 1
         step += 1
         value = words[middle]
-        hit = value == wanted
         right = value < wanted
-        left = ~right
-        np.copyto(lo, middle, where=right)
-        np.copyto(hi, middle, where=left)
+        hit = value == wanted
+        lo = np.where(right, middle, lo)
+        hi = np.where(right, hi, middle)
         if step < INTERPOLATION_STEPS:   # the next guess needs the ends' values
             value = value.astype(np.float64)
-            np.copyto(first, value, where=right)
-            np.copyto(last, value, where=left)
-        if hit.any():
-            which.append(at[hit])
-            rows.append(middle[hit])
+            first = np.where(right, value, first)
+            last = np.where(right, last, value)
+        hits = np.flatnonzero(hit)
+        if len(hits):
+            found[at[hits]] = middle[hits]
         going = hi - lo > 1
         going &= ~hit
-        if not going.all():
-            keep = np.flatnonzero(going)
+        keep = np.flatnonzero(going)
+        if len(keep) < len(at):
             at, lo, hi, wanted, want = at[keep], lo[keep], hi[keep], wanted[keep], want[keep]
             if step < INTERPOLATION_STEPS:
                 first, last = first[keep], last[keep]
-    if not which:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(rows), np.concatenate(which)
+    which = np.flatnonzero(found >= 0)
+    return found[which], which
 
 
 class _Rows:
