@@ -235,61 +235,6 @@ def _score_utf8(model, scorer, text, starts, ends, oov, where):
     return _score_tokens(model, scorer, tokens, offsets, unknown, oov, where)
 
 
-# A block is scored line by line only where fewer than this share of its lines are
-# distinct: finding the repeats costs about a tenth of scoring a block.
-DISTINCT_SHARE = 0.9
-
-
-def _score_distinct_utf8(model, scorer, text, starts, ends, oov, where):
-    """_score_utf8, each distinct line scored once and its results given to every line that
-    repeats it: text whose lines repeat (source code, logs, subtitles; 40-50% of the
-    lines of a block of the standard library's sources) is scored in about the time of
-    its distinct lines. A line's result depends on its bytes alone, so the totals are
-    those of scoring every line."""
-    first = _first_occurrences(text, len(starts))
-    if first is None:
-        return _score_utf8(model, scorer, text, starts, ends, oov, where)
-    distinct = np.flatnonzero(first == np.arange(len(first)))
-    # The distinct lines side by side, each followed by a line feed (the last line of a
-    # block may have none in the text).
-    lengths = ends[distinct] - starts[distinct] + 1
-    offsets = np.zeros(len(distinct) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    index = np.arange(offsets[-1], dtype=np.int64)
-    index -= np.repeat(offsets[:-1] - starts[distinct], lengths)
-    np.minimum(index, len(text) - 1, out=index)
-    lines = text[index]
-    lines[offsets[1:] - 1] = 0x0A
-    # First occurrences come in input order, so with --oov error the line named is the
-    # first one holding an unknown word, as without this.
-    scores = _score_utf8(model, scorer, lines, offsets[:-1], offsets[1:] - 1, oov,
-                         lambda i: where(int(distinct[i])))
-    if scores is None:
-        return None
-    rank = np.cumsum(first == np.arange(len(first))) - 1
-    at = rank[first]
-    return LineScores(scores.logprob[at], scores.tokens[at], scores.oov[at])
-
-
-def _first_occurrences(text, lines):
-    """For each of the `lines` lines of a block's bytes (Block.line_spans), the number of the
-    first line equal to it; None where more than DISTINCT_SHARE of them are distinct.
-    Lines are compared as the bytes between line feeds (a line's carriage return
-    included: equal bytes are equal lines) by a dictionary: hashing them is one pass."""
-    if lines < 16:
-        return None
-    pieces = text.tobytes().split(b"\n")
-    if len(pieces) == lines + 1:   # the text ends in a line feed: nothing follows it
-        pieces.pop()
-    if len(pieces) != lines:
-        return None
-    # Later lines first, so each line's entry ends as its first occurrence.
-    numbers = dict(zip(reversed(pieces), range(lines - 1, -1, -1)))
-    if len(numbers) > DISTINCT_SHARE * lines:
-        return None
-    return np.fromiter(map(numbers.__getitem__, pieces), dtype=np.int64, count=lines)
-
-
 def _score_tokens(model, scorer, tokens, offsets, unknown, oov, where):
     if oov == "error" and not model.vocabulary.unk and unknown.any():
         line = int(np.searchsorted(offsets, np.flatnonzero(unknown)[0], side="right") - 1)
@@ -440,7 +385,7 @@ def _score_block(model, scorer, oov, block, starts, ends, where):
     the text (block.raw_is_text), else of its code points."""
     if block.raw_is_text:
         text = block.raw
-        scores = _score_distinct_utf8(model, scorer, text, starts, ends, oov, where) \
+        scores = _score_utf8(model, scorer, text, starts, ends, oov, where) \
             if model.vocabulary.unit == "word" else None
         if scores is None:
             chars = block.codepoints
