@@ -62,6 +62,23 @@ class PackedArray:
             return values.view(np.int64)
         return unpack(self.words, self.bits, positions)
 
+    def pairs(self, positions):
+        """(values at positions, values at positions + 1), int64: a node's child range is two
+        neighbouring offsets. Where both lie in the eight bytes from the first's byte (up
+        to 28 bits each), one read gets both: half the reads and no concatenation."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.windows is None or 2 * self.bits > 57:
+            ends = self[np.concatenate([positions, positions + 1])]
+            return ends[:len(positions)], ends[len(positions):]
+        bit = positions * self.bits
+        values = self.windows[bit >> 3]
+        values >>= (bit & 7).view(np.uint64)
+        mask = np.uint64((1 << self.bits) - 1)
+        second = values >> np.uint64(self.bits)
+        second &= mask
+        values &= mask
+        return values.view(np.int64), second.view(np.int64)
+
     def all(self):
         """Every value, int64."""
         return unpack_range(self.words, self.bits, 0, self.n)
@@ -159,10 +176,9 @@ class TrieTables(QueryTables):
         """(low, high): where the children of level k's `rows` lie in level k + 1, clipped to
         it (a damaged file's offsets give wrong ranges, never ones outside the level)."""
         self.guard()
-        rows = np.asarray(rows, dtype=np.int64)
-        ends = self._offsets[k][np.concatenate([rows, rows + 1])]
-        np.clip(ends, 0, self.rows[k + 1], out=ends)
-        low, high = ends[:len(rows)], ends[len(rows):]
+        low, high = self._offsets[k].pairs(rows)
+        np.clip(low, 0, self.rows[k + 1], out=low)
+        np.clip(high, 0, self.rows[k + 1], out=high)
         return low, np.maximum(high, low)
 
     def level_tokens(self, k, rows):
@@ -221,10 +237,9 @@ class TrieTables(QueryTables):
             queries += tokens
             return table.find(queries)
         n = self.rows[k]
-        offsets = self._offsets[k - 1]
-        ends = offsets[np.concatenate([parents, parents + 1])]
-        np.clip(ends, 0, n, out=ends)
-        low, high = ends[:len(parents)], ends[len(parents):]
+        low, high = self._offsets[k - 1].pairs(parents)
+        np.clip(low, 0, n, out=low)
+        np.clip(high, 0, n, out=high)
         rows = np.full(len(parents), -1, dtype=np.int64)
         at = np.flatnonzero(low < high)
         if len(at):
