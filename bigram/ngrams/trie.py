@@ -288,8 +288,7 @@ def search_ranges(words, low, high, wanted, top):
     lo, hi = low - 1, high.copy()
     wanted = np.asarray(wanted)
     want = wanted.astype(np.float64)
-    first = np.full(n, -1.0)
-    last = np.full(n, float(top))
+    first = last = None   # the ends' values: the stand-ins -1 and top until a read
     at = np.arange(n)
     found = np.full(n, -1, dtype=np.int64)
     step = 0
@@ -298,8 +297,12 @@ def search_ranges(words, low, high, wanted, top):
     # per step), and the queries left are gathered only when some are done.
     while len(at):
         if step < INTERPOLATION_STEPS:
-            guess = want - first
-            guess /= last - first
+            if first is None:   # every end a stand-in: fewer passes on the widest step
+                guess = want + 1.0
+                guess /= float(top) + 1.0
+            else:
+                guess = want - first
+                guess /= last - first
             guess *= (hi - lo).astype(np.float64)
             middle = guess.astype(np.int64)
             middle += lo
@@ -316,8 +319,8 @@ def search_ranges(words, low, high, wanted, top):
         hi = np.where(right, hi, middle)
         if step < INTERPOLATION_STEPS:   # the next guess needs the ends' values
             value = value.astype(np.float64)
-            first = np.where(right, value, first)
-            last = np.where(right, last, value)
+            first = np.where(right, value, -1.0 if first is None else first)
+            last = np.where(right, float(top) if last is None else last, value)
         hits = np.flatnonzero(hit)
         if len(hits):
             found[at[hits]] = middle[hits]
