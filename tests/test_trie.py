@@ -67,3 +67,16 @@ def test_search_ranges_ends_on_unsorted_values():
     rows, found = trie.search_ranges(words, low, high, wanted, 1 << 16)
     assert ((rows >= low[found]) & (rows < high[found])).all()
     assert (values[rows] == wanted[found]).all()
+
+
+@pytest.mark.parametrize("bits", [1, 3, 8, 13, 16, 23, 28, 29, 32, 40])
+def test_pairs_are_each_value_and_the_next(bits):
+    """A child range's two offsets read at once (PackedArray.pairs, one unaligned read up to
+    28 bits) equal the values read one by one (plain integers, windows or bitpack)."""
+    rng = np.random.default_rng(bits)
+    values = np.sort(rng.integers(0, 1 << bits, 1000, dtype=np.uint64))
+    array = packed(values.astype(np.int64), bits)
+    positions = np.concatenate([rng.integers(0, 999, 500), [0, 998]])
+    first, second = array.pairs(positions)
+    assert first.tolist() == values[positions].astype(np.int64).tolist()
+    assert second.tolist() == values[positions + 1].astype(np.int64).tolist()

@@ -543,6 +543,49 @@ def _odd_number(x, decimals):
     return f"{x:.{decimals}f}"
 
 
+def _lines_in_a_row(text, starts, ends):
+    """Whether the lines follow each other in `text`, each ended by one line feed (the last
+    one by a line feed or the end of the text): then the text read is the lines and
+    their line feeds, as the output holds them."""
+    if len(text) and len(ends) and ends[-1] < len(text) and text[ends[-1]] != 0x0A:
+        return False
+    inner = ends[:-1]
+    return bool(np.array_equal(starts[1:], inner + 1) and (text[inner] == 0x0A).all())
+
+
+def _join_in_a_row(fields, text, starts, ends):
+    """join_fields for lines in a row (_lines_in_a_row), the usual case: the output is the
+    fields of each row (NUL padding left out) put in front of each line of the text
+    as read, so two runs alternate, fields then line, and two selections by one mask
+    of the output lay them out; no index per byte, no matrix as wide as the longest
+    line (3-4x fewer bytes touched than the matrix of join_fields)."""
+    rows = len(starts)
+    width = sum(matrix.shape[1] + 1 for matrix, _ in fields)
+    matrix = np.empty((rows, width), dtype=np.uint8)
+    column = 0
+    for part, _ in fields:
+        size = part.shape[1]
+        matrix[:, column:column + size] = part
+        matrix[:, column + size] = ord("\t")
+        column += size + 1
+    # The fields hold no NUL byte but their padding: deleting bytes from a bytes object is
+    # a few times faster than selecting them by a mask.
+    prefix = np.frombuffer(matrix.tobytes().translate(None, b"\0"), dtype=np.uint8)
+    prefix_lengths = sum(lengths for _, lengths in fields) + len(fields)
+    lines = text[starts[0]:ends[-1] + 1]
+    if ends[-1] == len(text):   # the last line has no line feed in the text: one is added
+        lines = np.append(lines, np.uint8(0x0A))
+    runs = np.empty(2 * rows, dtype=np.int64)
+    runs[0::2] = prefix_lengths
+    runs[1::2] = ends - starts + 1
+    is_line = np.repeat(np.tile(np.array([False, True]), rows), runs)
+    out = np.empty(len(is_line), dtype=np.uint8)
+    out[is_line] = lines
+    np.logical_not(is_line, out=is_line)
+    out[is_line] = prefix
+    return out.tobytes()
+
+
 def join_fields(fields, text, starts, ends):
     """Lines of tab-separated fields (right-aligned matrices, NUL-padded, and lengths, as
     from `fixed`), each followed by a tab and the span [start, end) of `text`, as bytes."""
@@ -550,6 +593,8 @@ def join_fields(fields, text, starts, ends):
     if not rows:
         return b""
     lengths = ends - starts
+    if _lines_in_a_row(text, starts, ends):
+        return _join_in_a_row(fields, text, starts, ends)
     longest = int(lengths.max()) + 1
     width = sum(matrix.shape[1] + 1 for matrix, _ in fields)
     if rows * longest <= 4 * len(text) + (1 << 16):
