@@ -177,6 +177,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=1,
                         help="interleaved rounds of the tools per corpus; more than one adds "
                         "a row of medians per tool")
+    parser.add_argument("--lmplz-arpa", help="where lmplz writes its ARPA file (default: "
+                        "the folder); /dev/null when the disk cannot hold it beside lmplz's "
+                        "temporary files (lmplz then skips writing it: a gain for lmplz)")
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,7 +195,7 @@ def main():
                 "-o", str(folder / "model.npz")]
         theirs = [str(LMPLZ), "-o", "5", "-S", args.memory, "-T", str(temp),
                   "--discount_fallback", "--text",
-                  str(path), "--arpa", str(folder / "model.arpa")]
+                  str(path), "--arpa", args.lmplz_arpa or str(folder / "model.arpa")]
         runs = {"bigram": ("bigram --memory " + args.memory, ours),
                 "lmplz": (f"lmplz -S {args.memory}", theirs)}
         seen = {}
