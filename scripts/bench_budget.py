@@ -202,13 +202,15 @@ def main():
         for _ in range(args.rounds):
             for tool, command in (runs[t] for t in args.tools.split(",")):
                 wall, cpu, rss, disk = measure(command, temp)
-                output = folder / ("model.npz" if tool.startswith("bigram") else "model.arpa")
-                written = output.stat().st_size
+                output = folder / "model.npz" if tool.startswith("bigram") else \
+                    Path(args.lmplz_arpa or folder / "model.arpa")
+                written = output.stat().st_size if output.is_file() else 0
                 seen.setdefault(tool, []).append((wall, cpu, rss, disk, written))
                 print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
                       f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | {written / 1e6:.0f} MB |",
                       flush=True)
-                output.unlink()   # large corpora: the disk holds one tool's output at a time
+                if output.is_file():
+                    output.unlink()   # large corpora: the disk holds one tool's output at a time
         if args.rounds > 1:
             for tool, rows in seen.items():
                 wall, cpu, rss, disk, written = (float(np.median(c)) for c in zip(*rows))
