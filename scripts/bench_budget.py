@@ -177,6 +177,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=1,
                         help="interleaved rounds of the tools per corpus; more than one adds "
                         "a row of medians per tool")
+    parser.add_argument("--lmplz-arpa", help="where lmplz writes its ARPA file (default: "
+                        "the folder); /dev/null when the disk cannot hold it beside lmplz's "
+                        "temporary files (lmplz then skips writing it: a gain for lmplz)")
     args = parser.parse_args()
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,20 +195,22 @@ def main():
                 "-o", str(folder / "model.npz")]
         theirs = [str(LMPLZ), "-o", "5", "-S", args.memory, "-T", str(temp),
                   "--discount_fallback", "--text",
-                  str(path), "--arpa", str(folder / "model.arpa")]
+                  str(path), "--arpa", args.lmplz_arpa or str(folder / "model.arpa")]
         runs = {"bigram": ("bigram --memory " + args.memory, ours),
                 "lmplz": (f"lmplz -S {args.memory}", theirs)}
         seen = {}
         for _ in range(args.rounds):
             for tool, command in (runs[t] for t in args.tools.split(",")):
                 wall, cpu, rss, disk = measure(command, temp)
-                output = folder / ("model.npz" if tool.startswith("bigram") else "model.arpa")
-                written = output.stat().st_size
+                output = folder / "model.npz" if tool.startswith("bigram") else \
+                    Path(args.lmplz_arpa or folder / "model.arpa")
+                written = output.stat().st_size if output.is_file() else 0
                 seen.setdefault(tool, []).append((wall, cpu, rss, disk, written))
                 print(f"| {name} ({size / 1e6:.0f} MB) | {tool} | {wall:.1f} s | {cpu:.1f} s | "
                       f"{rss / 1e9:.2f} GB | {disk / 1e6:.0f} MB | {written / 1e6:.0f} MB |",
                       flush=True)
-                output.unlink()   # large corpora: the disk holds one tool's output at a time
+                if output.is_file():
+                    output.unlink()   # large corpora: the disk holds one tool's output at a time
         if args.rounds > 1:
             for tool, rows in seen.items():
                 wall, cpu, rss, disk, written = (float(np.median(c)) for c in zip(*rows))
