@@ -33,6 +33,18 @@ _FIXED = float(1 << _FIXED_BITS)
 _UNIFORM = 2.0 ** -53
 
 
+def step_past_rounding(found, end, cdf, wanted):
+    """Move each position in `found` (in place) on past the successors whose F is still
+    below `wanted`, up to `end`: a search on F rounded down to fewer bits stops at the
+    first of the successors the rounding left equal."""
+    short = np.flatnonzero(found < end)
+    short = short[cdf[found[short]] < wanted[short]]
+    while len(short):
+        found[short] += 1
+        short = short[found[short] < end[short]]
+        short = short[cdf[found[short]] < wanted[short]]
+
+
 def _segment_prefix_sums(values, starts, lengths):
     """Sums of `values` (probabilities, float64 in [0, 1]) from each row's segment start up
     to and including the row: exact integer sums of 2**-60 units, wrapping as uint64 (a
@@ -57,12 +69,7 @@ def find_successors(keys, bits, contexts, wanted, start, end, cdf, prob):
     found = np.empty(len(contexts), dtype=np.int64)
     found[ordered] = np.searchsorted(keys, queries[ordered])
     np.clip(found, start, end, out=found)
-    short = np.flatnonzero(found < end)
-    short = short[cdf[found[short]] < wanted[short]]
-    while len(short):
-        found[short] += 1
-        short = short[found[short] < end[short]]
-        short = short[cdf[found[short]] < wanted[short]]
+    step_past_rounding(found, end, cdf, wanted)
     inside = found < end
     hit = np.zeros(len(contexts), dtype=bool)
     hit[inside] = cdf[found[inside]] - prob[found[inside]] < wanted[inside]

@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-from bigram.models.backoff_chain import _segment_prefix_sums
+from bigram.models.backoff_chain import _segment_prefix_sums, step_past_rounding
 from bigram.models.trie_chain import (
     MAX_LOG_BACKOFF,
     TrieChain,
@@ -215,12 +215,7 @@ class CompactTrieChain(TrieChain):
             hi[active[~below]] = middle[~below]
             active = active[lo[active] < hi[active]]
         found = lo
-        short = np.flatnonzero(found < end)
-        short = short[cdf[found[short]] < wanted[short]]
-        while len(short):
-            found[short] += 1
-            short = short[found[short] < end[short]]
-            short = short[cdf[found[short]] < wanted[short]]
+        step_past_rounding(found, end, cdf, wanted)
         inside = np.flatnonzero(found < end)
         hit = np.zeros(len(context), dtype=bool)
         if len(inside):

@@ -562,12 +562,7 @@ def _join_in_a_row(fields, text, starts, ends):
     rows = len(starts)
     width = sum(matrix.shape[1] + 1 for matrix, _ in fields)
     matrix = np.empty((rows, width), dtype=np.uint8)
-    column = 0
-    for part, _ in fields:
-        size = part.shape[1]
-        matrix[:, column:column + size] = part
-        matrix[:, column + size] = ord("\t")
-        column += size + 1
+    _lay_fields(matrix, fields)
     # The fields hold no NUL byte but their padding: deleting bytes from a bytes object is
     # a few times faster than selecting them by a mask.
     prefix = np.frombuffer(matrix.tobytes().translate(None, b"\0"), dtype=np.uint8)
@@ -586,6 +581,17 @@ def _join_in_a_row(fields, text, starts, ends):
     return out.tobytes()
 
 
+def _lay_fields(out, fields):
+    """Each field's matrix and a tab after it into the first columns of `out`, side by
+    side."""
+    column = 0
+    for matrix, _ in fields:
+        size = matrix.shape[1]
+        out[:, column:column + size] = matrix
+        out[:, column + size] = ord("\t")
+        column += size + 1
+
+
 def join_fields(fields, text, starts, ends):
     """Lines of tab-separated fields (right-aligned matrices, NUL-padded, and lengths, as
     from `fixed`), each followed by a tab and the span [start, end) of `text`, as bytes."""
@@ -602,12 +608,7 @@ def join_fields(fields, text, starts, ends):
         # side in one matrix, and one selection of what each row holds: runs of bytes.
         # What is not kept: the fields' padding (NUL bytes), and past each line's end.
         out = np.empty((rows, width + longest), dtype=np.uint8)
-        column = 0
-        for matrix, _ in fields:
-            size = matrix.shape[1]
-            out[:, column:column + size] = matrix
-            out[:, column + size] = ord("\t")
-            column += size + 1
+        _lay_fields(out, fields)
         # Each line's bytes: the rows of a sliding window over the text, one per start;
         # kept up to the line's end (then its line feed), whatever the bytes.
         padded = np.concatenate([text, np.zeros(longest, dtype=np.uint8)])

@@ -17,6 +17,7 @@ budget allows.
 
 import numpy as np
 
+from bigram.ngrams.lookup import sampled_rows
 from bigram.ngrams.spill import SpilledFile
 from bigram.read_ahead import read_ahead
 
@@ -335,18 +336,7 @@ def sorted_rows(keys, queries, start=0, samples=None):
     if samples is None:
         rows = np.searchsorted(keys, queries)
     else:
-        # The last key not above each query: its run of RANGE_SAMPLE keys by the samples,
-        # then halving steps within the run, every query a step at a time.
-        rows = np.searchsorted(samples, queries, side="right")
-        rows -= 1
-        np.maximum(rows, 0, out=rows)
-        rows *= RANGE_SAMPLE
-        step = RANGE_SAMPLE // 2
-        while step:
-            probe = rows + step
-            np.minimum(probe, len(keys) - 1, out=probe)
-            rows = np.where(keys[probe] <= queries, probe, rows)
-            step //= 2
+        rows = sampled_rows(keys, samples, queries, RANGE_SAMPLE)
     np.minimum(rows, len(keys) - 1, out=rows)
     found = keys[rows] == queries
     rows += start

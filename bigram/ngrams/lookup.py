@@ -169,19 +169,28 @@ def sorted_search(keys, queries, samples=None):
     if samples is None:
         rows = np.minimum(np.searchsorted(keys, ordered), len(keys) - 1)
     else:
-        # The last key not above the query: from the start of its run, halving steps.
-        rows = np.searchsorted(samples, ordered, side="right")
-        rows -= 1
-        np.maximum(rows, 0, out=rows)
-        rows *= SAMPLE
-        step = SAMPLE // 2
-        while step:
-            probe = np.minimum(rows + step, len(keys) - 1)
-            rows = np.where(keys[probe] <= ordered, probe, rows)
-            step //= 2
+        rows = sampled_rows(keys, samples, ordered)
     hit = keys[rows] == ordered
     out[order[hit]] = rows[hit]
     return out
+
+
+def sampled_rows(keys, samples, ordered, sample=SAMPLE):
+    """The row of the last key of sorted `keys` not above each of the ascending `ordered`
+    (row 0 when none is), found through `samples` (keys[::sample], an array small enough
+    to stay in cache): the query's run of `sample` keys among the samples, then halving
+    steps within the run, every query a step at a time."""
+    rows = np.searchsorted(samples, ordered, side="right")
+    rows -= 1
+    np.maximum(rows, 0, out=rows)
+    rows *= sample
+    step = sample // 2
+    while step:
+        probe = rows + step
+        np.minimum(probe, len(keys) - 1, out=probe)
+        rows = np.where(keys[probe] <= ordered, probe, rows)
+        step //= 2
+    return rows
 
 
 def sort_with_positions(keys, in_place=False, skip=0):
