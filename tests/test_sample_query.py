@@ -156,8 +156,10 @@ def test_items_longer_than_a_segment_are_drawn_in_turn_piece_by_piece(files, mon
 
 @pytest.mark.parametrize("unk", [False, True])
 def test_few_words_are_joined_as_join_tokens_joins_them(unk):
-    """sampling._few_words (a few drawn words, without laying out the whole vocabulary)
-    against join_tokens: empty items, prefixes with and without a trailing space, <unk>."""
+    """join_tokens' word-by-word path (a few drawn words, without laying out the whole
+    vocabulary) against its array path: empty items, prefixes with and without a
+    trailing space, <unk>; and join_tokens takes it only for a few words."""
+    from bigram.text import vocabulary as module
     from bigram.text.vocabulary import Vocabulary, join_tokens
 
     words = [f"w{i}" for i in range(50)] + ["é", "日本"]
@@ -166,9 +168,15 @@ def test_few_words_are_joined_as_join_tokens_joins_them(unk):
     tokens = rng.integers(1, len(vocabulary), 40)
     tokens[5] = 1   # <unk> where the vocabulary has it, else its first word
     offsets = np.array([0, 0, 3, 3, 10, 11, 25, 40])
-    samples = sampling.Samples(tokens, offsets, 0, 0)
     for prefix in ("", "a", "a b ", "日"):
-        expected = join_tokens(vocabulary, tokens, offsets, prefix)
-        assert sampling._few_words(vocabulary, samples, prefix) == expected
-    assert sampling._few_words(vocabulary, samples, "")[0] == ""   # an empty item
+        expected = module._join_in_arrays(vocabulary, tokens, offsets, prefix)
+        assert module._join_few_words(vocabulary, tokens, offsets, prefix) == expected
+    assert module._join_few_words(vocabulary, tokens, offsets, "")[0] == ""   # an empty item
+    few = np.array([0, 2, 6])
+    fresh = Vocabulary(words, "word", unk)
+    assert join_tokens(fresh, tokens[:6], few, "a") == \
+        module._join_in_arrays(vocabulary, tokens[:6], few, "a")
+    assert fresh._words is None   # six words of 52: the pool was not made
+    join_tokens(fresh, tokens, offsets)
+    assert fresh._words is not None   # forty words: the array path made it
     assert ("<unk>" in " ".join(expected)) == unk

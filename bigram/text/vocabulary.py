@@ -248,9 +248,37 @@ class JoinedWords(Vocabulary):
         return self._word_index
 
 
+# Fewer word tokens than 1/FEW_WORDS of the vocabulary are joined word by word, before the
+# word pool is made: laying out every word end to end first took 0.45 s for the 200,000
+# words of a 1.28 GB model, a third of `sample -n 5`'s CPU time on its query file.
+FEW_WORDS = 8
+
+
 def join_tokens(vocabulary, tokens, offsets, prefix=""):
     """Items given as token indices and offsets, as strings: characters joined directly, words
-    with one space; each starts with `prefix`. Built with array operations, not a loop."""
+    with one space; each starts with `prefix`. Built with array operations, not a loop
+    (a few words of a large vocabulary: word by word)."""
+    if vocabulary.unit == "word" and getattr(vocabulary, "_words", None) is None \
+            and len(tokens) * FEW_WORDS < len(vocabulary):
+        return _join_few_words(vocabulary, tokens, offsets, prefix)
+    return _join_in_arrays(vocabulary, tokens, offsets, prefix)
+
+
+def _join_few_words(vocabulary, tokens, offsets, prefix):
+    """join_tokens' strings from the words of these tokens only: a space between words,
+    and between the prefix and the first word unless the prefix ends in one."""
+    tokens = np.asarray(tokens, dtype=np.int64).tolist()
+    # As the word pool holds them: the boundary as nothing, <unk> by its label.
+    words = {token: "" if token == BOUNDARY else vocabulary.token(token)
+             for token in set(tokens)}
+    lead = prefix + " " if prefix and not prefix[-1:].isspace() else prefix
+    bounds = np.asarray(offsets).tolist()
+    return [lead + " ".join(words[token] for token in tokens[start:end]) if end > start
+            else prefix for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _join_in_arrays(vocabulary, tokens, offsets, prefix=""):
+    """join_tokens by array operations over the word pool."""
     pool, starts_of = vocabulary.word_pool()
     n = len(offsets) - 1
     if n == 0:
