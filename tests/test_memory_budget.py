@@ -390,10 +390,9 @@ def test_full_disk_is_one_line_and_leaves_nothing(cli, forced, tmp_path, monkeyp
     assert not Path("m.npz").exists() and not leftovers(".")
 
 
-def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, tmp_path,
-                                                                   monkeypatch):
-    """The disk fills once modified Kneser-Ney is estimated on disk (its first column)."""
-    random_corpus(tmp_path / "c.txt", 3, "word", lines=3000)
+def fill_disk(monkeypatch, which):
+    """Spilled files opened for writing whose path `which` accepts fail every write as a
+    full disk does."""
     real_open = open
 
     class FullFile:
@@ -407,8 +406,15 @@ def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, 
             self.file.close()
 
     monkeypatch.setattr(spill, "open", lambda path, mode: FullFile(path, mode)
-                        if "w" in mode and Path(path).name.startswith("extensions")
-                        else real_open(path, mode), raising=False)
+                        if "w" in mode and which(path) else real_open(path, mode),
+                        raising=False)
+
+
+def test_full_disk_while_estimating_is_one_line_and_leaves_nothing(cli, forced, tmp_path,
+                                                                   monkeypatch):
+    """The disk fills once modified Kneser-Ney is estimated on disk (its first column)."""
+    random_corpus(tmp_path / "c.txt", 3, "word", lines=3000)
+    fill_disk(monkeypatch, lambda path: Path(path).name.startswith("extensions"))
     result = cli("train", "c.txt", "--unit", "word", "--order", "4", "--memory", "1M",
                  "--smoothing-method", "modified-kneser-ney", "--temp-dir", ".", "-o", "m.npz")
     assert result.code == 1
@@ -455,6 +461,25 @@ def test_a_disk_below_the_upper_estimate_is_not_refused(cli, forced, tmp_path, m
     assert all(np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f")
                for name in a)
     assert not leftovers(".")
+
+
+def test_a_pipe_states_no_size_it_cannot_know(cli, forced, tmp_path, monkeypatch):
+    # Text from stdin has no size ahead: the plan line and a full disk's error state the
+    # free disk and what was written, not an estimate of 0 B.
+    text = random_corpus(tmp_path / "c.txt", 3, "word").read_text()
+    result = cli("train", "-", "--unit", "word", "--order", "3", "--memory", "1M",
+                 "--temp-dir", ".", "-o", "m.npz", stdin=text)
+    assert result.code == 0, result.err
+    plan = result.err.splitlines()[0]
+    assert plan.startswith("memory budget 1 MiB, temporary folder . (") and plan.endswith(" free)")
+    fill_disk(monkeypatch, lambda path: True)
+    result = cli("train", "-", "--unit", "word", "--order", "3", "--memory", "1M",
+                 "--temp-dir", ".", "-o", "m2.npz", stdin=text)
+    assert result.code == 1
+    last = result.err.splitlines()[-1]
+    assert last.startswith("error: the disk of the temporary folder . is full (")
+    assert "written so far); pass --temp-dir on a larger disk" in last and "0 B)" not in last
+    assert not Path("m2.npz").exists() and not leftovers(".")
 
 
 def test_interrupt_while_merging_leaves_nothing(cli, forced, tmp_path, monkeypatch):

@@ -95,10 +95,12 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
                 if note is not None:
                     from bigram.ngrams.spill import free_bytes
 
+                    # Text from a pipe has no size ahead: no upper estimate to state.
+                    upper = (f"; up to {human_bytes(space.needed)} needed if few of the "
+                             "text's n-grams repeat" if space.needed else "")
                     note(f"memory budget {binary_bytes(budget)}, temporary folder "
-                         f"{space.parent} ({human_bytes(free_bytes(space.folder))} free; up "
-                         f"to {human_bytes(space.needed)} needed if few of the text's "
-                         "n-grams repeat)")
+                         f"{space.parent} ({human_bytes(free_bytes(space.folder))} free"
+                         f"{upper})")
                 data = _load(reader, sources, space, budget, reading, order, percentages,
                              padding, progress, size)
             except BaseException:

@@ -106,12 +106,13 @@ class TempSpace:
     def full_disk(self, error):
         """The BudgetError for a failed write (full disk or otherwise)."""
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            need = ("up to " if self.upper else "about ") + human_bytes(self.needed)
+            # (Text from a pipe has no size ahead, and so no estimate.)
+            need = f"; this build needs {'up to' if self.upper else 'about'} " \
+                f"{human_bytes(self.needed)}" if self.needed else ""
             return BudgetError(
                 f"the disk of the temporary folder {self.parent} is full "
                 f"({human_bytes(free_bytes(self.parent))} free, {human_bytes(self.written)} "
-                f"written so far; this build needs {need}); pass --temp-dir on a larger "
-                "disk")
+                f"written so far{need}); pass --temp-dir on a larger disk")
         return BudgetError(f"cannot write temporary files in {self.parent}: "
                            f"{error.strerror or error}")
 
