@@ -54,9 +54,10 @@ def test_blocks_with_many_and_few_repeats(seed):
 def test_keys_of_dense_parents_placed_directly_equal_np_unique(seed):
     """Keys `parent * size + token` (a chunk's windows): the direct round by parent, the
     rest hashed, the two merged; parents with one next token, with several, and blocks
-    where the round places few records (then given up for hashing)."""
+    where the round places few records (then given up for hashing). A second combiner
+    is given the pairs alone (keys None: made only where needed), as a chunk's are."""
     rng = np.random.default_rng(seed)
-    combiner = BlockCombiner()
+    combiner, keyless = BlockCombiner(), BlockCombiner()
     size = 1000
     for parents, branching in ((300, 1), (2000, 3), (50, 200), (5000, 1), (10, 900), (700, 2)):
         n = int(rng.integers(1, 30_000))
@@ -67,11 +68,13 @@ def test_keys_of_dense_parents_placed_directly_equal_np_unique(seed):
         keys = parent * size + token
         counted = rng.random(n) < 0.9
         assert_combines_sized(combiner, keys, counted, (parent, token, size))
+        assert_combines_sized(keyless, keys, counted, (parent, token, size), given=False)
+        assert keyless.direct_share == combiner.direct_share
 
 
-def assert_combines_sized(combiner, keys, count, pairs):
+def assert_combines_sized(combiner, keys, count, pairs, given=True):
     suffix = (keys % 977).astype(np.int32)
-    got = combiner.combine(keys, suffix, count, pairs)
+    got = combiner.combine(keys if given else None, suffix, count, pairs)
     want = reference(keys, suffix, count)
     for name, a, b in zip(("keys", "suffix", "count", "inverse"), got, want, strict=True):
         assert np.array_equal(a, b), name
@@ -138,7 +141,7 @@ def test_repeated_text_counted_within_small_budgets_equals_in_memory(
 
     def recorded(self, keys, suffix, count, pairs=None):
         result = combine(self, keys, suffix, count, pairs)
-        combined.append((len(keys), len(result[0])))
+        combined.append((len(result[3]), len(result[0])))   # records, distinct
         return result
 
     monkeypatch.setattr(BlockCombiner, "combine", recorded)

@@ -323,7 +323,9 @@ def growing_blocks(rng, pool, blocks, first, step):
 def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
     """Block after block, known words are found through lookup tables that are rebuilt only
     once the vocabulary grew by an eighth; the words added since then must still get
-    their own ids (and new ones theirs, in order of first appearance)."""
+    their own ids (and new ones theirs, in order of first appearance). Now and then the
+    tables are let go (release_tables, as a budgeted build does after reading) and made
+    again on the next lookup."""
     rng = np.random.default_rng(seed)
     letters = list("abcdefgh") + (["é", "東", "\u00a0"] if wide else [])
     pool = ["".join(rng.choice(letters, size=rng.integers(1, 12))) for _ in range(300)]
@@ -336,6 +338,8 @@ def test_ids_match_python_over_many_blocks_while_lookups_lag(seed, bits, wide):
         assert index.ids(chars, starts, ends).tolist() == expected
         # What find (exact, never lagging) says agrees.
         assert index.find(chars, starts, ends).tolist() == expected
+        if rng.random() < 0.3:
+            index.release_tables()
     assert index.words() == list(seen)
 
 

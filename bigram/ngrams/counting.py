@@ -53,6 +53,9 @@ class CodepointIndex:
         """The token string of every id from 1 on."""
         return [chr(int(c)) for c in self.codepoints]
 
+    def release_tables(self):
+        """Nothing to let go: the table is the ids themselves (WordIds has caches)."""
+
 
 class WordIds:
     """Compact ids for words (id 0 is the boundary), as CodepointIndex is for characters."""
@@ -83,6 +86,10 @@ class WordIds:
     def tokens(self):
         """The token string of every id from 1 on."""
         return self.index.words()
+
+    def release_tables(self):
+        """Let the word lookup tables go until words are looked up again."""
+        self.index.release_tables()
 
 
 class SplitTokens:

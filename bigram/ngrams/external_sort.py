@@ -80,6 +80,14 @@ FIRST_TABLE = 1 << 20
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
+def _pair_keys(parent, token, size):
+    """Keys `parent * size + token` (int64) of (parent, token) pairs."""
+    keys = parent.astype(np.int64)
+    keys *= size
+    keys += token
+    return keys
+
+
 class BlockCombiner:
     """Combines the repeats of a block of records by hashing, before anything is sorted.
 
@@ -114,26 +122,36 @@ class BlockCombiner:
 
     def combine(self, keys, suffix, count, pairs=None):
         """(keys, suffix, count) as `combine` makes them, and each record's index in them
-        (int64); `count` may be bool (a record counted or not). `pairs` (parent, token,
-        size: int arrays and an int) say that keys[i] = parent[i] * size + token[i] with
-        parents dense (a chunk's local ids, or tokens), which allows a direct round first
-        (`_direct_distinct`)."""
-        keys = np.asarray(keys, dtype=np.int64)
-        if not len(keys):
-            empty = combine(keys, suffix, np.zeros(0, np.int64))
+        (an int array); `count` may be bool (a record counted or not). `pairs` (parent,
+        token, size: int arrays and an int) say that keys[i] = parent[i] * size + token[i]
+        with parents dense (a chunk's local ids, or tokens), which allows a direct round
+        first (`_direct_distinct`); with pairs, `keys` may be None (made only when and
+        where the records need them: a chunk's records hold no int64 key each)."""
+        records = len(keys) if keys is not None else len(pairs[0])
+        if not records:
+            empty = combine(np.zeros(0, np.int64), suffix, np.zeros(0, np.int64))
             return (*empty, np.zeros(0, dtype=np.int64))
-        if pairs is not None and (self.direct_share is None
-                                  or self.direct_share >= DIRECT_ABOVE):
+        direct = pairs is not None and (self.direct_share is None
+                                        or self.direct_share >= DIRECT_ABOVE)
+        if keys is None and not direct:
+            keys = _pair_keys(*pairs)
+        if keys is not None:
+            keys = np.asarray(keys, dtype=np.int64)
+        if direct:
             distinct, inverse = self._direct_distinct(keys, *pairs)
-        elif self.expected is not None and self.expected > SORT_ABOVE * len(keys):
+        elif self.expected is not None and self.expected > SORT_ABOVE * records:
             # Few repeats (the block before was mostly distinct): one sort does it all.
             distinct, inverse = _sorted_distinct(keys)
         else:
             distinct, inverse = self._hashed_distinct(keys)
+        del keys
         self.expected = len(distinct)
         count = np.asarray(count)
         if count.dtype == bool:
-            counts = np.bincount(inverse[count], minlength=len(distinct)).astype(np.int64)
+            # Every record, less the few not counted (a chunk's windows at an item's start):
+            # no copy of the indices of those counted, the largest array here.
+            counts = np.bincount(inverse, minlength=len(distinct)).astype(np.int64)
+            counts -= np.bincount(inverse[~count], minlength=len(distinct))
         else:
             counts = np.zeros(len(distinct), dtype=np.int64)
             np.add.at(counts, inverse, count.astype(np.int64))
@@ -148,26 +166,31 @@ class BlockCombiner:
         token is that pair. On text whose windows repeat most parents of the higher levels
         have one next token (real text, levels 4-5: 85-95% of the records), and almost all
         do on generated text, whose pairs then need no sort either (parents come in
-        order). The other records are hashed, and the two sorted sets merged."""
+        order). The other records are hashed, and the two sorted sets merged. `keys` may be
+        None: the others' keys are made from their pairs. Indices are int32 (a block holds
+        fewer than 2**31 records): half the memory of a chunk's largest array."""
         heads = np.full(int(parent.max()) + 1, -1, dtype=token.dtype)
         heads[parent] = token
         rest = np.flatnonzero(heads[parent] != token)
-        self.direct_share = 1 - len(rest) / len(keys)
+        self.direct_share = 1 - len(rest) / len(parent)
         present = np.flatnonzero(heads >= 0)
         distinct = present * size
         distinct += heads[present]               # ascending: parents in order
-        by_parent = np.empty(len(heads), dtype=np.int64)   # each parent's pair's rank
+        by_parent = np.empty(len(heads), dtype=np.int32)   # each parent's pair's rank
         if len(rest):
-            others, placed = self._hashed_distinct(keys[rest])
+            rest_keys = (keys[rest] if keys is not None
+                         else _pair_keys(parent[rest], token[rest], size))
+            others, placed = self._hashed_distinct(rest_keys)
+            del rest_keys
             # Two sorted, disjoint sets: their merge, and where each element went.
             distinct, order = sort_keys(np.concatenate([distinct, others]))
-            rank = np.empty(len(order), dtype=np.int64)
-            rank[order] = np.arange(len(order), dtype=np.int64)
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
             by_parent[present] = rank[:len(present)]
             inverse = by_parent[parent]
             inverse[rest] = rank[len(present):][placed]
         else:
-            by_parent[present] = np.arange(len(present), dtype=np.int64)
+            by_parent[present] = np.arange(len(present), dtype=np.int32)
             inverse = by_parent[parent]
         return distinct, inverse
 

@@ -36,8 +36,9 @@ _BASE = 0x9E3779B97F4A7C15
 _INVERSE = pow(_BASE, -1, 1 << 64)
 _HASH_BITS = 64
 # Spans are hashed at most this many code points at a time, so the table of powers stays
-# small when a whole vocabulary is hashed (blocks are shorter than this).
-_WINDOW = 1 << 20
+# small (1 MiB: it lives as long as the process, a build's counting included) when a block
+# or a whole vocabulary is hashed.
+_WINDOW = 1 << 16
 
 
 def delimiter_table():
@@ -815,6 +816,14 @@ class WordIndex:
                                    _strings(codepoints, starts[clashes], ends[clashes])):
                 ids[token] = self._collided.get(word, -1)
         return ids
+
+    def release_tables(self):
+        """Let the lookup tables go (they are made again when words are looked up next):
+        a build within a memory budget has read its text, and counts in their place."""
+        with self._tables_lock:
+            for name in ("_short_cache", "_long_cache", "_bucket_cache"):
+                if hasattr(self, name):
+                    setattr(self, name, None)
 
     def _buckets(self, stale=False):
         """The lookup structure of the claimed hashes (rebuilt after new words claim some;
