@@ -296,21 +296,10 @@ class _ChunkCounter:
                            for _ in range(2, order)]
 
     def count(self, frame, write):
-        """Count one spilled frame (ids, item lengths); `write(k, keys, suffix, count)`
-        hears each level's distinct windows."""
-        lengths = frame.pop()
-        offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        del lengths
-        text = pad_items(self.mapping[frame.pop()], offsets, self.pads)  # not holding the frame
-        del offsets
-        counted = text.stream[(text.stream >= 0) & (text.position >= self.pads)]
-        self.first += np.bincount(counted, minlength=self.size)
-        del counted
-        # _count_chunk holds the text's arrays as long as it needs them, not longer.
-        parts = [text]
-        del text
-        _count_chunk(parts, self.order, self.size, self.pads, self.combiners, write)
+        """Count one spilled frame (ids, item lengths; taken out of the list as they are
+        used); `write(k, keys, suffix, count)` hears each level's distinct windows."""
+        self.first += _count_chunk(frame, self.mapping, self.order, self.size, self.pads,
+                                   self.combiners, write)
 
 
 class _Stopped(Exception):
@@ -412,25 +401,31 @@ def _count_on_threads(source, counters, in_order):
         raise errors[0]
 
 
-def _count_chunk(parts, order, size, pads, combiners, write):
-    """Count the windows of every level 2..order of one padded chunk (the PaddedText in
-    the list `parts`, taken out of it so that its arrays go when they are done with) in
-    the chunk's own terms and spill them: a level-k window is (its oldest k-1 tokens'
-    local id at level k-1, its last token), local ids being ranks among the chunk's
-    distinct windows of a level (so, as the trie's rows, in the order of their tokens).
-    Each level's distinct local keys (sorted), their suffixes' local ids at level k-1 and
-    their counts go to `write(k, ...)`; what follows then works on distinct windows, not
-    on positions.
+def _count_chunk(frame, mapping, order, size, pads, combiners, write):
+    """Count the windows of every level 2..order of one spilled chunk (`frame`: its ids
+    and item lengths, popped from the list so that no array outlives its use; `mapping`
+    renames the ids) in the chunk's own terms and spill them; the tokens' counts are
+    returned. A level-k window is (its oldest k-1 tokens' local id at level k-1, its
+    last token), local ids being ranks among the chunk's distinct windows of a level
+    (so, as the trie's rows, in the order of their tokens). Each level's distinct local
+    keys (sorted), their suffixes' local ids at level k-1 and their counts go to
+    `write(k, ...)`; what follows then works on distinct windows, not on positions.
 
     A chunk's positions are the largest arrays of a build on repeated real text (two
     chunks are counted at once), so windows are picked by a mask over positions 1.. (a
-    window ends at each) rather than an int64 index, the text's own stream is the tokens,
+    window ends at each) rather than an int64 index, the padded stream is the tokens,
     positions take a byte, and no int64 key is made for what the combiner's direct round
     places: with the words' tables let go after reading and the trims while reading,
     real-100M's build peaked at 0.30 GB instead of 0.41 GB, in the same time."""
-    text = parts.pop()
+    lengths = frame.pop()
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    del lengths
+    text = pad_items(mapping[frame.pop()], offsets, pads)
+    del offsets
     known = text.stream            # each position's token; -1: none (a boundary is 0)
     np.maximum(known, -1, out=known)
+    first = np.bincount(known[(known >= 0) & (text.position >= pads)], minlength=size)
     # Each position's place in its item, up to the order (one byte, not the text's four).
     cap = max(order, pads)
     np.minimum(text.position, cap, out=text.position)
@@ -454,6 +449,7 @@ def _count_chunk(parts, order, size, pads, combiners, write):
             rows = np.full(len(known), -1, dtype=np.int32)
             rows[1:][ends] = inverse
         del inverse
+    return first
 
 
 def _finder(space, levels, k, size, budget, windows_path):
