@@ -82,3 +82,31 @@ def test_files_read_the_same_in_any_layout_and_blocks(tmp_path, monkeypatch, lay
     path.write_bytes(text.replace(b"\\end\\", b"\\end"))
     with pytest.raises(ModelFileError, match=r"line 16: expected .* found"):
         read_arpa(path)
+
+
+@pytest.mark.parametrize("sorted_column", [True, False])
+def test_word_ids_of_a_column_are_a_dictionarys(sorted_column):
+    """WordIndex.find against a dict: columns in runs (lmplz's last words, which take the
+    run path) and shuffled (the plain path); words of 8 and 9 bytes that share their first
+    eight, words longer than the hashed length, and tokens that are no unigram (-1)."""
+    from bigram.formats.arpa_reader import _HashTable
+    from bigram.formats.arpa_words import WordIndex, eight_byte_view
+
+    rng = np.random.default_rng(5)
+    words = [b"<s>", b"</s>", b"a", b"abcdefgh", b"abcdefghi", b"abcdefghj", b"x" * 70,
+             "\u00e9t\u00e9".encode()] + [b"w%d" % i for i in range(300)]
+    absent = [b"abcdefgz", b"abcdefghk", b"x" * 71, b"q"]
+    index = WordIndex(words, _HashTable)
+    for _ in range(20):
+        pool = words + absent
+        tokens = [pool[i] for i in rng.integers(0, len(pool), 2000)]
+        if sorted_column:   # runs of one token, as a level lmplz wrote
+            tokens.sort(key=lambda t: pool.index(t))
+        block = b" ".join(tokens) + b"\n"
+        lengths = np.array([len(t) for t in tokens])
+        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        ids = index.find(eight_byte_view(block), starts, lengths)
+        known = {w: i for i, w in enumerate(words)}
+        # -1 only where the dictionary must decide: absent words and the unhashed long one
+        expected = [known.get(t, -1) if len(t) <= 64 else -1 for t in tokens]
+        assert ids.tolist() == expected

@@ -52,11 +52,15 @@ class _ChainOff(arpa_stream._SuffixChain):
         self.live = False
 
 
+@pytest.mark.parametrize("levels", ["kept", "spilled"])
 @pytest.mark.parametrize("found_by", ["chain", "search", "hash"])
 @pytest.mark.parametrize("quantize", [None, 8])
 @pytest.mark.parametrize("model", MANIFEST["models"], ids=lambda m: m["name"])
 def test_every_fixture_streams_to_the_file_the_general_path_writes(tmp_path, monkeypatch,
-                                                                   model, quantize, found_by):
+                                                                   model, quantize, found_by,
+                                                                   levels):
+    if levels == "spilled":   # finished levels written to the temporary folder, read back
+        monkeypatch.setattr(arpa_stream, "KEEP_BYTES", 0)
     if found_by != "chain":
         monkeypatch.setattr(arpa_stream, "_SuffixChain", _ChainOff)
     if found_by == "hash":   # rows found by hashes of the tuples, as for long vocabularies

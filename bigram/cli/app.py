@@ -69,6 +69,13 @@ def default_model_path():
     return Path(os.environ.get("BIGRAM_MODEL") or DEFAULT_MODEL)
 
 
+def _status(text):
+    """A status line on stderr ("wrote ...", notes) as it is: one line however long, as logs
+    and greps want it; plain print, so that commands which draw nothing skip importing
+    rich (a live progress display has sys.stderr redirected, and keeps its place)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def _stderr():
     from rich.console import Console
 
@@ -290,7 +297,7 @@ def train(
             skip_symbols=skip_symbols, dask_timeout=dask_timeout,
             min_count=min_count, max_vocab=max_vocab, prune=_prune_thresholds(prune),
             discounts=parse_discounts(discounts, order), memory=budget, temp_dir=temp_dir,
-            budget_note=lambda text: _stderr().print(text), budget_progress=counting_progress)
+            budget_note=_status, budget_progress=counting_progress)
     finally:
         if counting_progress is not None:
             counting_progress.stop()
@@ -322,7 +329,7 @@ def train(
         plot_training_curve(model.saved.model.losses,
                             best_bigram_loss(model.saved.data_counts["train"]), plot)
         note += f", and the training curve to {plot}"
-    _stderr().print(note)
+    _status(note)
 
 
 def _given_options(ctx):
@@ -687,8 +694,8 @@ def merge_models(
     from bigram.models.evaluation import evaluate_splits
 
     _show(loss_table(evaluate_splits(merged), unit_name(merged.model)))
-    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
-                    f"{len(merged.vocabulary):,} tokens")
+    _status(f"{'replaced' if replaced else 'wrote'} {output}: {len(models)} models, "
+            f"{len(merged.vocabulary):,} tokens")
 
 
 @app.command("interpolate")
@@ -726,7 +733,7 @@ def interpolate_models(
         _stdout().print(f"EM on {tune_on}: {tuning.predictions:,} predictions, "
                         f"{tuning.rounds} rounds; perplexity {tuning.perplexity:.2f} "
                         f"(the models alone: {each})")
-    _stderr().print(f"{'replaced' if replaced else 'wrote'} {output}: weights {shown}")
+    _status(f"{'replaced' if replaced else 'wrote'} {output}: weights {shown}")
 
 
 @app.command("export")
@@ -766,13 +773,13 @@ def export(
         sys.stdout = open(os.devnull, "w")
         return
     listed = ", ".join(f"{n:,} distinct {order}-grams" for order, n in counts.items())
-    _stderr().print(f"wrote {'the ARPA text to stdout' if str(output) == '-' else output}: "
-                    f"{listed}")
+    _status(f"wrote {'the ARPA text to stdout' if str(output) == '-' else output}: "
+            f"{listed}")
     if model is not None and model.kind == "interpolated":
-        _stderr().print("note: an interpolated model has no exact back-off form; this file "
-                        "approximates it as SRILM's -mix-lm -write-lm does: it equals the "
-                        "mixture on every n-gram it lists, and other continuations follow "
-                        "its back-off weights")
+        _status("note: an interpolated model has no exact back-off form; this file "
+                "approximates it as SRILM's -mix-lm -write-lm does: it equals the "
+                "mixture on every n-gram it lists, and other continuations follow "
+                "its back-off weights")
 
 
 @app.command("convert")
@@ -802,7 +809,7 @@ def convert_model(
     _check_output_path(output, "query", [model_file], force)
     _, rows = convert(model_file, output, quantize, temp_dir)
     listed = ", ".join(f"{n:,} {order}-grams" for order, n in enumerate(rows, 1))
-    _stderr().print(f"wrote {output} ({output.stat().st_size:,} bytes): {listed}")
+    _status(f"wrote {output} ({output.stat().st_size:,} bytes): {listed}")
 
 
 class What(str, enum.Enum):
@@ -825,7 +832,7 @@ def plot(
     from bigram.cli.pictures import plot_grid
 
     plot_grid(saved, what.value, output)
-    _stderr().print(f"wrote {output}")
+    _status(f"wrote {output}")
 
 
 @app.command()
@@ -943,8 +950,8 @@ def tune_command(
         from bigram.cli.render import tuning_table
 
         _show(tuning_table(result))
-    _stderr().print(f"{'replaced' if replaced else 'wrote'} {out}"
-                    + (f", and the dev losses to {plot}" if plot else ""))
+    _status(f"{'replaced' if replaced else 'wrote'} {out}"
+            + (f", and the dev losses to {plot}" if plot else ""))
 
 
 def _literal_help():

@@ -219,6 +219,24 @@ def looks_like_arpa(head):
     return any(line.strip() == b"\\data\\" for line in head.split(b"\n"))
 
 
+def is_arpa(path):
+    """Whether a file is an ARPA file (plain or compressed): a line among its first is
+    \\data\\ (arpa_reader.looks_like_arpa). A compressed file whose start does not
+    decompress counts as one, so that reading it names the damage."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            codec = codec_of(head)
+            if codec is not None:
+                handle.seek(0)
+                head = DecompressedStream(handle, codec, str(path)).read(HEAD_BYTES)
+    except InputError:
+        return True
+    except OSError:
+        return False
+    return looks_like_arpa(head)
+
+
 def _count_newlines(data, start, end):
     """data.count(b"\n", start, end), in pieces for a file read as it goes."""
     if not isinstance(data, _FileView):
@@ -551,6 +569,12 @@ class _Collision(Exception):
     """Two different n-grams of one order share a hash; try another seed."""
 
 
+# _HashTable.find looks at this many slots per round once fewer than WINDOWED_BELOW
+# queries are left.
+PROBE_WINDOW = 16
+WINDOWED_BELOW = 4096
+
+
 class _HashTable:
     """Open addressing over an order's hashes, built and probed by whole arrays at a time.
 
@@ -581,18 +605,37 @@ class _HashTable:
             slot[pending] = (slot[pending] + 1) & self.mask
         self.clash = None
 
-    def find(self, queries):
-        """The row holding each query hash, or -1."""
+    def find(self, queries, past_home=False):
+        """The row holding each query hash, or -1; `past_home`: the queries' home slots
+        were looked at already (WordIndex's inline first probe).
+
+        Most queries are at home. The rest walk chains of up to a few dozen slots (linear
+        probing at a load of 1/4 to 1/2), looked at PROBE_WINDOW slots at a time once few
+        are left: a round of array calls per slot would cost more than the slots. Hashes
+        in the table are distinct, so an equal hash anywhere in a query's chain is its
+        row, and an empty slot ends the chain."""
         found = np.full(len(queries), -1, dtype=self.index)
         pending = np.arange(len(queries))
-        slot = (queries >> self.shift).astype(self.index)
-        while len(pending):
-            row = self.rows[slot[pending]]
-            hit = row >= 0
-            hit[hit] = self.hashes[row[hit]] == queries[pending[hit]]
-            found[pending[hit]] = row[hit]
-            pending = pending[~hit & (row >= 0)]
-            slot[pending] = (slot[pending] + 1) & self.mask
+        slot = (queries >> self.shift).astype(np.int64)
+        slot += past_home
+        while len(pending) and len(self.hashes):
+            if len(pending) > WINDOWED_BELOW:   # one slot each
+                rows = self.rows[slot[pending] & self.mask]
+                occupied = rows >= 0
+                hit = self.hashes[np.where(occupied, rows, 0)] == queries[pending]
+                hit &= occupied
+                found[pending[hit]] = rows[hit]
+                pending = pending[~hit & occupied]
+                slot[pending] += 1
+                continue
+            rows = self.rows[(slot[pending, None] + np.arange(PROBE_WINDOW)) & self.mask]
+            occupied = rows >= 0
+            same = self.hashes[np.where(occupied, rows, 0)] == queries[pending, None]
+            same &= occupied
+            hit = same.any(axis=1)
+            found[pending[hit]] = rows[hit, same[hit].argmax(axis=1)]
+            pending = pending[~hit & occupied.all(axis=1)]
+            slot[pending] += PROBE_WINDOW
         return found
 
 

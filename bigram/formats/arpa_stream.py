@@ -8,10 +8,12 @@ words (arpa_reader's open-addressing table, every hit checked word by word), its
 level below's B (query.py: B = ln b + B(suffix), adj = ln P - B(prefix)): the same
 float64 operations as QueryTables.from_backoff on the whole model, so the file is the
 one the general path writes. Each finished level's keys, adj and B go to a temporary
-folder (24 bytes per n-gram, removed at the end) and query_file.write_query_file
-writes the file from there a slice at a time.
+folder (24 bytes per n-gram, removed at the end; kept in memory instead while the
+finished levels come to at most KEEP_BYTES, so that a small file's are not written and
+read back) and query_file.write_query_file writes the file from there a slice at a time.
 
-Memory is the level being read and the one below it, never the whole model: per
+Memory is the level being read and the one below it (and at most KEEP_BYTES of finished
+levels), never the whole model: per
 n-gram of order n about 4n + 28 bytes while its section is read (word indices,
 log10 values, line numbers) and some 60 more while it is sorted, plus for the level
 below its words, B and hash table (about 4(n-1) + 32 bytes per (n-1)-gram).
@@ -106,8 +108,9 @@ def _read_levels(data, path, folder):
             if order > 1 and not np.isfinite(below.below).all():
                 raise OptionError(ZERO_BACKOFF.format(path))
         else:
-            bad = is_eos[grams[:, :-1]].any(axis=1) | is_bos[grams[:, 1:]].any(axis=1)
-            if bad.any():
+            # One word each (arpa_vocabulary): compared, not looked up per word.
+            bos, eos = int(np.argmax(is_bos)), int(np.argmax(is_eos))
+            if (grams[:, :-1] == eos).any() or (grams[:, 1:] == bos).any():
                 raise ModelFileError(f"{path}: the {n}-grams include one with <s> after its "
                                      "start or </s> before its end, which no text can produce")
             below = _level(tables, n, grams, prob, backoff, at, ids, below, chain)
@@ -316,21 +319,48 @@ class _SuffixChain:
         keys.tofile(self.folder / f"chain_{grams.shape[1]}")
 
 
+# Finished levels are kept in memory, not spilled, while all kept come to at most this:
+# a small file's levels are then not written out and read back.
+KEEP_BYTES = 64 << 20
+
+
+class _KeptColumn:
+    """A finished level's array kept in memory, read as a columns.Column is."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __len__(self):
+        return len(self.array)
+
+    def read(self, start, stop):
+        return self.array[max(0, int(start)):max(0, int(stop))].copy()
+
+
 class _SpilledTables(ColumnLevels):
-    """Finished levels in a temporary folder, read back a slice at a time by
-    write_query_file (column_levels.ColumnLevels)."""
+    """Finished levels in a temporary folder (or in memory while small: KEEP_BYTES), read
+    back a slice at a time by write_query_file (column_levels.ColumnLevels)."""
 
     def __init__(self, order, size, folder):
         super().__init__(order, size, "sentence", {}, {}, {})
         self.folder = folder
         self.rows = {}
+        self.kept_bytes = 0
 
     def spill(self, k, keys, adj, below):
-        """Write level k's arrays (keys None at level 1, B None at the top)."""
+        """Keep or write level k's arrays (keys None at level 1, B None at the top)."""
         self.rows[k] = len(adj)
-        for name, array, dtype in (("keys", keys, np.int64), ("adj", adj, np.float64),
-                                   ("below", below, np.float64)):
-            if array is not None:
+        arrays = [(name, np.ascontiguousarray(array, dtype=dtype))
+                  for name, array, dtype in (("keys", keys, np.int64), ("adj", adj, np.float64),
+                                             ("below", below, np.float64))
+                  if array is not None]
+        size = sum(array.nbytes for _, array in arrays)
+        keep = self.kept_bytes + size <= KEEP_BYTES
+        self.kept_bytes += size if keep else 0
+        for name, array in arrays:
+            if keep:
+                getattr(self, name)[k] = _KeptColumn(array)
+            else:
                 path = self.folder / f"{k}_{name}"
-                np.ascontiguousarray(array, dtype=dtype).tofile(path)
-                getattr(self, name)[k] = Column(path, dtype, len(array))
+                array.tofile(path)
+                getattr(self, name)[k] = Column(path, array.dtype, len(array))

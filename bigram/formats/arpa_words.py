@@ -15,6 +15,9 @@ _MAX_HASHED_BYTES = 64
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 # _LOW_BYTES[k] keeps the first k bytes of a little-endian eight-byte word.
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+# Runs are used when at least one token in this many repeats the one before it; fewer
+# save less than the gather of each run's id costs.
+RUNS_WORTH_IT = 5
 
 
 def eight_byte_view(buffer):
@@ -24,10 +27,17 @@ def eight_byte_view(buffer):
     return np.ndarray((len(buffer),), dtype="<u8", buffer=padded, strides=(1,))
 
 
-def _token_hashes(view, starts, lengths):
-    """A 64-bit hash of each token view[starts[i]] of lengths[i] bytes, and its first eight
-    bytes (zero-padded), which are the whole token when it is no longer than that."""
-    head = view[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+def _heads(view, starts, lengths):
+    """The first eight bytes of each token (zero-padded): the whole token when it is no
+    longer than that."""
+    return view[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+
+
+def _token_hashes(view, starts, lengths, head=None):
+    """A 64-bit hash of each token view[starts[i]] of lengths[i] bytes, and its head
+    (_heads; given or made here)."""
+    if head is None:
+        head = _heads(view, starts, lengths)
     mixed = (lengths.astype(np.uint64) * _MIX ^ head) * _MIX
     hashes = mixed ^ (mixed >> np.uint64(29))
     rows = np.flatnonzero(lengths > 8)
@@ -42,11 +52,11 @@ def _token_hashes(view, starts, lengths):
     return hashes, head
 
 
-def _same_bytes(view, starts, other_view, other_starts, lengths):
-    """Whether each token equals the other token of the same length, byte for byte."""
+def _same_bytes(view, starts, other_view, other_starts, lengths, offset=0):
+    """Whether each token equals the other token of the same length, byte for byte from
+    `offset` on (the bytes before it known equal)."""
     same = np.ones(len(starts), dtype=bool)
-    rows = np.arange(len(starts))
-    offset = 0
+    rows = np.flatnonzero(lengths > offset)
     while len(rows):
         left = lengths[rows] - offset
         mask = _LOW_BYTES[np.minimum(left, 8)]
@@ -81,22 +91,40 @@ class WordIndex:
     def find(self, view, starts, lengths):
         """The id of each token (view, starts, lengths as from eight_byte_view), or -1 where
         the caller must ask the dictionary."""
+        head = _heads(view, starts, lengths)
+        # lmplz lists a level by its last word, then the one before it, ...: the last
+        # columns' tokens come in runs. A token of up to eight bytes equal to the one
+        # before it (same head, same length: the whole token) takes that one's id, so
+        # only the first of each run is looked up.
+        repeat = np.zeros(len(starts), dtype=bool)
+        np.equal(head[1:], head[:-1], out=repeat[1:])
+        repeat[1:] &= lengths[1:] == lengths[:-1]
+        repeat &= lengths <= 8
+        if np.count_nonzero(repeat) * RUNS_WORTH_IT < len(starts):
+            return self._find(view, starts, lengths, head)
+        first = np.flatnonzero(~repeat)
+        run = np.cumsum(~repeat)
+        run -= 1
+        return self._find(view, starts[first], lengths[first], head[first])[run]
+
+    def _find(self, view, starts, lengths, head):
         ids = np.full(len(starts), -1, dtype=np.int64)
         short = np.flatnonzero(lengths <= _MAX_HASHED_BYTES)
         if not len(short):
             return ids
-        short_lengths = lengths[short]
-        hashes, head = _token_hashes(view, starts[short], short_lengths)
+        if len(short) < len(starts):
+            starts, lengths, head = starts[short], lengths[short], head[short]
+        hashes, head = _token_hashes(view, starts, lengths, head)
         found = self._find_hashes(hashes)
         match = found >= 0
         rows = np.where(match, found, 0)
-        match &= self.lengths[rows] == short_lengths
+        match &= self.lengths[rows] == lengths
         match &= self.head[rows] == head  # the whole comparison for tokens of up to 8 bytes
-        longer = np.flatnonzero(match & (short_lengths > 8))
+        longer = np.flatnonzero(match & (lengths > 8))
         if len(longer):
-            at = short[longer]
-            match[longer] = _same_bytes(view, starts[at], self.view, self.starts[rows[longer]],
-                                        lengths[at])
+            # Their first eight bytes were compared as the heads.
+            match[longer] = _same_bytes(view, starts[longer], self.view,
+                                        self.starts[rows[longer]], lengths[longer], offset=8)
         ids[short[match]] = rows[match]
         return ids
 
@@ -109,5 +137,5 @@ class WordIndex:
         probe_on = np.flatnonzero(~hit & (rows >= 0))
         rows[~hit] = -1
         if len(probe_on):
-            rows[probe_on] = table.find(hashes[probe_on])
+            rows[probe_on] = table.find(hashes[probe_on], past_home=True)
         return rows

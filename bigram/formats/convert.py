@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from bigram.errors import OptionError
+from bigram.formats.arpa_reader import is_arpa
 from bigram.formats.column_levels import ColumnLevels
 from bigram.formats.files import is_query_file
-from bigram.formats.modelfile import is_arpa
 from bigram.formats.npzfile import damaged
 from bigram.formats.query_file import MAX_QUANTIZE, write_query_file
 

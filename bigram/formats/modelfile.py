@@ -26,11 +26,11 @@ import numpy as np
 
 from bigram.errors import (
     BigramError,
-    InputError,
     ModelFileError,
     OptionError,
     cli_message,
 )
+from bigram.formats.arpa_reader import is_arpa
 from bigram.formats.checks import (
     INT64_MAX,
     check_counts,
@@ -50,7 +50,6 @@ from bigram.formats.saved import (
 )
 from bigram.models.language_models import MODEL_KINDS, CountModel, NeuralModel
 from bigram.ngrams.index import MAX_ORDER, PADDINGS, Level, NgramIndex
-from bigram.text.compressed import DecompressedStream, codec_of
 from bigram.text.sources import KEEP_TEXT_LIMIT
 from bigram.text.vocabulary import UNITS, Vocabulary
 from bigram.version import __version__
@@ -544,26 +543,6 @@ def _read_data_counts(npz, order, size, padding, stated, path, model_counts=None
         indexes[split] = _read_index(npz, f"data_{split}_", order, size, padding, path,
                                      f"the {split} counts", items[split], tokens[split])
     return indexes
-
-
-def is_arpa(path):
-    """Whether a file is an ARPA file (plain or compressed): a line among its first is
-    \\data\\ (arpa_reader.looks_like_arpa). A compressed file whose start does not
-    decompress counts as one, so that reading it names the damage."""
-    from bigram.formats.arpa_reader import HEAD_BYTES, looks_like_arpa
-
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-            codec = codec_of(head)
-            if codec is not None:
-                handle.seek(0)
-                head = DecompressedStream(handle, codec, str(path)).read(HEAD_BYTES)
-    except InputError:
-        return True
-    except OSError:
-        return False
-    return looks_like_arpa(head)
 
 
 def open_query_file(path):
