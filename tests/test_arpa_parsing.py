@@ -110,3 +110,19 @@ def test_word_ids_of_a_column_are_a_dictionarys(sorted_column):
         # -1 only where the dictionary must decide: absent words and the unhashed long one
         expected = [known.get(t, -1) if len(t) <= 64 else -1 for t in tokens]
         assert ids.tolist() == expected
+
+
+def test_the_next_header_is_found_as_a_two_byte_search_finds_it():
+    """_header_at against bytes.find(b"\\n\\\\") on chunks with few and with many
+    backslashes (its fallback), with and without a header, and at the chunk's start."""
+    from bigram.formats.arpa_reader import _header_at
+
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        size = int(rng.integers(1, 300_000))
+        alphabet = np.frombuffer(b"ab \t\n\\", dtype=np.uint8)
+        weights = np.array([40, 40, 10, 2, 5, rng.choice([0.001, 0.05, 3.0])])
+        chunk = alphabet[rng.choice(6, size, p=weights / weights.sum())].tobytes()
+        if rng.random() < 0.2:
+            chunk = b"\n\\" + chunk
+        assert _header_at(chunk) == chunk.find(b"\n\\")
