@@ -28,26 +28,34 @@ def packed_words(n, bits):
 
 def pack_slice(values, bits):
     """The words of values (non-negative integers below 2**bits), packed from bit 0 of the
-    first word; len(values) * bits / 64 words, rounded up (no spare word)."""
+    first word; len(values) * bits / 64 words, rounded up (no spare word).
+
+    64 values fill `bits` words exactly, and value i of every such group lands at the same
+    word and shift of its group: so the groups are rows, and each of the 64 values is
+    shifted into its word (and the part past that word's end into the next) for every row
+    at once: 64 to 128 array steps over a 64th of the values, where a step per value
+    would be one pass over all of them."""
     values = np.asarray(values).astype(np.uint64, copy=False)
     n = len(values)
-    words = np.zeros((n * bits + 63) // 64 + 1, dtype=np.uint64)
     if not n:
-        return words[:0]
-    position = np.arange(n, dtype=np.uint64) * np.uint64(bits)
-    word = (position >> np.uint64(6)).astype(np.int64)
-    shift = position & np.uint64(63)
-    # Each value's low part goes to its word; parts in one word hold different bits, so
-    # adding them up is OR-ing them (no carries). Words are non-decreasing: one reduceat.
-    low = values << shift
-    starts = np.flatnonzero(np.diff(word, prepend=-1))
-    words[word[starts]] = np.add.reduceat(low, starts)
-    # The part past the word's end goes to the next word, whose lowest bits no other
-    # value holds.
-    spill = np.flatnonzero(shift + np.uint64(bits) > np.uint64(64))
-    if len(spill):
-        words[word[spill] + 1] |= values[spill] >> (np.uint64(64) - shift[spill])
-    return words[:(n * bits + 63) // 64]
+        return np.zeros(0, dtype=np.uint64)
+    rows = -(-n // 64)
+    if n % 64:
+        grouped = np.zeros(rows * 64, dtype=np.uint64)
+        grouped[:n] = values
+    else:
+        grouped = values
+    grouped = grouped.reshape(rows, 64)
+    words = np.zeros((rows, bits), dtype=np.uint64)
+    for i in range(64):
+        word, shift = divmod(i * bits, 64)
+        if shift:
+            words[:, word] |= grouped[:, i] << np.uint64(shift)
+        else:
+            words[:, word] |= grouped[:, i]
+        if shift + bits > 64:   # the high part starts the next word
+            words[:, word + 1] |= grouped[:, i] >> np.uint64(64 - shift)
+    return words.reshape(-1)[:(n * bits + 63) // 64]
 
 
 def write_packed(stream, values, bits, checksum=None):
