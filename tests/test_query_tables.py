@@ -16,6 +16,7 @@ from conftest import ROOT
 from test_hostile_files import write_model
 from test_score_lines import ITEMS, WORD_ITEMS, reference_backoff
 
+from bigram.arrays import sort_with_positions
 from bigram.errors import InputError
 from bigram.formats.modelfile import load, load_for_scoring, save
 from bigram.models.scoring import render_sources, score_lines, tsv_lines
@@ -223,10 +224,10 @@ def test_sort_with_positions_is_a_stable_argsort(high):
     expected = np.argsort(keys, kind="stable")
     for in_place in (False, True):
         given = keys.copy()
-        ordered, order = lookup.sort_with_positions(given, in_place=in_place)
+        ordered, order = sort_with_positions(given, in_place=in_place)
         assert order.tolist() == expected.tolist()
         assert ordered.tolist() == keys[expected].tolist()
         assert in_place or given.tolist() == keys.tolist()
-    ordered, order = lookup.sort_with_positions(keys.copy(), skip=100)
+    ordered, order = sort_with_positions(keys.copy(), skip=100)
     assert order.tolist() == expected[100:].tolist()
     assert ordered.tolist() == keys[expected[100:]].tolist()

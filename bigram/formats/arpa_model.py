@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bigram.arrays import sort_with_positions
 from bigram.errors import ModelFileError
 from bigram.ngrams.index import BOUNDARY, Level, NgramIndex
-from bigram.ngrams.lookup import sort_with_positions
 from bigram.text.vocabulary import UNK, Vocabulary
 from bigram.version import __version__
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bigram.arrays import sort_with_positions
 from bigram.errors import ModelFileError, OptionError
 from bigram.formats.arpa_model import LN10, arpa_meta, arpa_vocabulary
 from bigram.formats.arpa_reader import (
@@ -48,7 +49,6 @@ from bigram.formats.arpa_words import WordIndex
 from bigram.formats.column_levels import ColumnLevels
 from bigram.memory import reused_heap
 from bigram.ngrams.columns import Column
-from bigram.ngrams.lookup import sort_with_positions
 
 _SEED = np.uint64(1)
 # Tuples of ids packed in at most this many bits are found by binary search, not hashed.

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.arrays import distinct
-from bigram.ngrams.lookup import sort_with_positions, sorted_search
+from bigram.arrays import distinct, sort_with_positions
+from bigram.ngrams.lookup import sorted_search
 
 BOUNDARY = 0
 PADDINGS = ("makemore", "sentence")

@@ -26,6 +26,8 @@ import threading
 
 import numpy as np
 
+from bigram.arrays import sort_with_positions
+
 # Keys per run of the sampled search (sorted_search).
 SAMPLE = 8
 # Fibonacci hashing: the key times 2**64 / golden ratio, top bits.
@@ -191,23 +193,3 @@ def sampled_rows(keys, samples, ordered, sample=SAMPLE):
         rows = np.where(keys[probe] <= ordered, probe, rows)
         step //= 2
     return rows
-
-
-def sort_with_positions(keys, in_place=False, skip=0):
-    """(the keys sorted, the position each came from), equal keys in their order, for int64
-    keys >= 0, the `skip` smallest left out. Where key and position fit in 63 bits
-    together, the position rides in the low bits and one sort does it (numpy's sort is
-    many times faster than an argsort); with `in_place`, the keys' own array holds the
-    sorted keys then."""
-    bits = max(len(keys) - 1, 1).bit_length()
-    if not len(keys) or int(keys.max()) >= 1 << (63 - bits):
-        order = np.argsort(keys, kind="stable")[skip:]
-        return keys[order], order
-    packed = keys if in_place else keys.copy()
-    packed <<= bits
-    packed |= np.arange(len(keys), dtype=np.int64)
-    packed.sort()
-    packed = packed[skip:]
-    order = packed & ((1 << bits) - 1)
-    packed >>= bits
-    return packed, order

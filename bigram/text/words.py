@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bigram.arrays import distinct
+from bigram.arrays import distinct, sort_with_positions
 from bigram.errors import InputError
 
 # lmplz's delimiters (lm/builder/corpus_count.cc), as code points.
@@ -286,9 +286,7 @@ class _HashBuckets:
     def __init__(self, hashes, ids):
         self.hashes = hashes
         self.shift = np.uint64(64 - max((8 * len(hashes)).bit_length(), 1))
-        home = self.home(hashes)
-        order = np.argsort(home, kind="stable")
-        home = home[order]
+        home, order = sort_with_positions(self.home(hashes), in_place=True)
         step = np.arange(len(hashes), dtype=np.int64)
         place = np.maximum.accumulate(home - step) + step if len(hashes) else step
         size = max(int(place[-1]) + 2 if len(place) else 1, (1 << (64 - int(self.shift))) + 1)
