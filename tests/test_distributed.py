@@ -149,13 +149,21 @@ def test_hash_split_against_a_plain_reference(cluster, corpora):
 
 
 def test_several_orders_in_one_pass_are_the_recounts_of_one_process(cluster, corpora):
+    """Per padding (sentence padding reads a blank line as a sentence, makemore padding
+    skips it: the word corpus has one), every order of a pass is one process's recount."""
     files = corpora["word"]
-    countings = [(2, "makemore"), (3, "makemore"), (3, "sentence")]
-    data = load_on_cluster(files, Cluster(cluster[0].scheduler_address), Reading(test_size=0, unit="word", block_bytes=BLOCK), countings=countings)
-    reference = load_training_data(files, Reading(test_size=0, unit="word"), order=3)
-    for order, padding in countings:
-        assert_same_index(data.recount(order, padding)["train"],
-                          reference.recount(order, padding)["train"])
+    reading = Reading(test_size=0, unit="word", block_bytes=BLOCK)
+    for countings in ([(2, "makemore"), (3, "makemore")], [(3, "sentence"), (2, "sentence")]):
+        data = load_on_cluster(files, Cluster(cluster[0].scheduler_address), reading,
+                               countings=countings)
+        reference = load_training_data(files, Reading(test_size=0, unit="word"), order=3,
+                                       padding=countings[0][1])
+        for order, padding in countings:
+            assert_same_index(data.recount(order, padding)["train"],
+                              reference.recount(order, padding)["train"])
+    with pytest.raises(OptionError, match="one padding"):
+        load_on_cluster(files, Cluster(cluster[0].scheduler_address), reading,
+                        countings=[(2, "makemore"), (3, "sentence")])
 
 
 def test_a_worker_killed_mid_run_changes_nothing(cluster, corpora):

@@ -302,8 +302,12 @@ class BlockCounts:
 
 def count_block(spec, unit, countings, shares=None, split_seed=DEFAULT_SPLIT_SEED,
                 encoding_errors="strict"):
-    """Read one byte range and count its items at every (order, padding) of `countings`."""
-    reader = Reader([], encoding_errors)
+    """Read one byte range and count its items at every (order, padding) of `countings`
+    (one padding: sentence padding reads its lines as KenLM does, Block's `lines`)."""
+    paddings = {padding for _, padding in countings}
+    if len(paddings) != 1:
+        raise BigramError(f"internal error: one padding per counting, not {sorted(paddings)}")
+    reader = Reader([], encoding_errors, lines=paddings == {"sentence"})
     byte_pairs = unit == "char" and list(countings) == [(2, "makemore")]
     collector = TokenCollector(unit, byte_pairs)
     if spec.codec is not None:
@@ -670,7 +674,8 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
     'local' and a LocalCluster's workers; `reading` (bigram.settings.Reading) says how
     the text is read and split. Each task reads `reading.block_bytes` of the input
     (CLUSTER_BLOCK_BYTES by default). `countings` lists every (order, padding) to
-    count in the same pass (tuning needs several); the first is the data's own.
+    count in the same pass (tuning needs several), all of one padding; the first is the
+    data's own.
     `progress(done, total, dashboard)` hears of blocks as they finish; a scheduler has
     `cluster.timeout` seconds (CONNECT_SECONDS) to answer.
 
@@ -690,6 +695,11 @@ def load_on_cluster(arguments, cluster, reading=None, order=2, padding="makemore
         raise OptionError("--min-count and --max-vocab need every token's frequency before "
                           "ids are fixed, which --dask does not gather; train without them")
     countings = list(countings or [(order, padding)])
+    if len({pad for _, pad in countings}) > 1:
+        # Sentence padding reads lines as KenLM does (a blank line is a sentence), makemore
+        # padding the toolkit's items: one reading per pass.
+        raise OptionError("the countings of one pass share one padding, not "
+                          f"{sorted({pad for _, pad in countings})}")
     for n, pad in countings:
         if pad not in PADDINGS:
             raise OptionError(f"unknown padding {pad!r}")

@@ -85,7 +85,8 @@ def load_training_data_budgeted(arguments, budget, reading=None, order=2, paddin
     set_limit(min(limit(), DEFAULT_LIMIT, budget // 32))
     sources = resolve_sources(arguments)
     size = text_bytes(sources)
-    reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget))
+    reader = Reader(sources, reading.encoding_errors, block_bytes=reader_block_bytes(budget),
+                    lines=padding == "sentence")
     try:
         with removed_on_termination():
             space = open_space(temp_dir, disk_estimate(size, unit, order),

@@ -111,7 +111,8 @@ def load_training_data(arguments, reading=None, order=2, padding="makemore",
     percentages = check_reading(reading, order, padding)
     sources = resolve_sources(arguments)
     options = {} if reading.block_bytes is None else {"block_bytes": reading.block_bytes}
-    reader = Reader(sources, reading.encoding_errors, **options)
+    # Sentence padding reads lines as KenLM does: a blank line is the sentence <s> </s>.
+    reader = Reader(sources, reading.encoding_errors, lines=padding == "sentence", **options)
     try:
         return _load(reader, sources, reading, order, percentages, padding, keep_text,
                      keep_tokens)

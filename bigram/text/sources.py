@@ -6,7 +6,9 @@ read as the text they decompress to (text/compressed.py).
 Each block is a numpy array of bytes and, when it is not pure ASCII, of Unicode
 code points (made on demand), and is split into items by vectorised masks: line
 breaks are those of `str.splitlines`, items are stripped of surrounding
-whitespace, blank lines are skipped. A block of valid UTF-8 with no break or
+whitespace, blank lines are skipped; or, for sentence-padded models (Reader's
+`lines`), as KenLM reads text: lines end at line feeds, and a blank line is an
+empty item (the sentence `<s> </s>`). A block of valid UTF-8 with no break or
 space character past ASCII splits the same way on its bytes, and words are read
 from those. A UTF-8 byte
 order mark and CRLF endings are handled as text conventions, never as
@@ -166,10 +168,16 @@ BYTE_IS_SPACE = np.concatenate([IS_SPACE[:0x80], np.zeros(0x80, dtype=bool)])
 
 class Block:
     """Whole lines of one source: their bytes, their code points (made on demand from the
-    decoded text), and (computed on demand) the items."""
+    decoded text), and (computed on demand) the items.
 
-    def __init__(self, raw, codepoints=None, text=None, exact=False):
+    Items are the toolkit's (lines at str.splitlines breaks, stripped, blank ones
+    skipped), or with `lines` KenLM's: one per line, lines ending at line feeds only,
+    stripped, a blank line an empty item (the sentence `<s> </s>`, as lmplz trains on
+    it and `query` scores it), which is how sentence-padded models read text."""
+
+    def __init__(self, raw, codepoints=None, text=None, exact=False, lines=False):
         self.raw = raw                  # the bytes, as uint8
+        self.lines = lines
         # uint8 (the same array as raw) when pure ASCII, else uint32; made from `text` (the
         # decoded str) when first asked for. `exact`: raw is that text's UTF-8 (valid bytes).
         self._codepoints = codepoints
@@ -237,7 +245,7 @@ class Block:
         Such blocks (names.txt, most word lists) can be counted from their byte
         pairs alone, and their items found from the line breaks.
         """
-        if not self.is_ascii or not len(self.raw):
+        if self.lines or not self.is_ascii or not len(self.raw):
             return False
         if self.raw[0] in _ASCII_SPACES or self.raw[-1] in _ASCII_SPACES:
             return False
@@ -248,7 +256,9 @@ class Block:
     def spans(self):
         """(starts, ends): where each item's characters lie in `codepoints`."""
         if self._spans is None:
-            if self.plain:
+            if self.lines:
+                self._spans = strip_spans(self.codepoints, *self.line_spans())
+            elif self.plain:
                 breaks = np.flatnonzero(IS_BREAK[:0x80][self.raw])
                 starts = np.concatenate([[0], breaks + 1])
                 ends = np.concatenate([breaks, [len(self.raw)]])
@@ -267,12 +277,16 @@ class Block:
             return self.spans()
         if self._byte_spans is None:
             assert self.splits_as_bytes
-            self._byte_spans = split_lines(self.raw, BYTE_IS_BREAK, BYTE_IS_SPACE)
+            if self.lines:   # no space past ASCII in the block: its bytes strip alike
+                self._byte_spans = strip_spans(self.raw, *self.line_spans(in_raw=True),
+                                               BYTE_IS_SPACE)
+            else:
+                self._byte_spans = split_lines(self.raw, BYTE_IS_BREAK, BYTE_IS_SPACE)
         return self._byte_spans
 
     @property
     def n_items(self):
-        """Number of items (non-blank lines) in the block."""
+        """Number of items in the block (non-blank lines; every line with `lines`)."""
         if self._spans is None and self.plain:
             pairs = self.byte_pairs()
             # An item starts wherever a non-break byte follows a break or the block's start.
@@ -504,7 +518,7 @@ class Reader:
     """
 
     def __init__(self, sources, encoding_errors="strict", block_bytes=BLOCK_BYTES,
-                 max_line_bytes=MAX_LINE_BYTES):
+                 max_line_bytes=MAX_LINE_BYTES, lines=False):
         if encoding_errors not in ("strict", "replace", "ignore"):
             raise InputError(f"unknown --encoding-errors {encoding_errors!r}: choose strict, "
                              "replace or ignore")
@@ -512,6 +526,7 @@ class Reader:
         self.encoding_errors = encoding_errors
         self.block_bytes = int(block_bytes)
         self.max_line_bytes = int(max_line_bytes)
+        self.lines = lines     # items as KenLM reads them (Block): for sentence padding
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
         self._spools = {}
@@ -611,7 +626,7 @@ class Reader:
             raise InputError(f"{source.label} looks like a binary file (a NUL byte on line {at}), "
                              "not text with one item per line")
         if not len(raw) or raw.max() < 0x80:
-            return Block(raw, raw)
+            return Block(raw, raw, lines=self.lines)
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -622,9 +637,10 @@ class Reader:
                     f"{source.label}: line {at} is not valid UTF-8 (byte "
                     f"0x{block[error.start]:02x} at byte {column} of the line); pass "
                     "--encoding-errors replace to read it anyway") from None
-            return Block(raw, text=block.decode("utf-8", errors=self.encoding_errors))
+            return Block(raw, text=block.decode("utf-8", errors=self.encoding_errors),
+                         lines=self.lines)
         # The code points are made only if asked for: words can be read from the bytes.
-        return Block(raw, text=text, exact=True)
+        return Block(raw, text=text, exact=True, lines=self.lines)
 
 
 def items_of_text(text):
