@@ -111,6 +111,22 @@ def test_em_weights_match_plain_em_and_beat_each_model(components):
         assert mixture < model.evaluate(test).perplexity
 
 
+def test_em_reads_blank_lines_of_its_dev_text_as_eval_does(components, tmp_path):
+    """A blank line of the dev text is the empty sentence (its `</s>`), as `bigram eval`
+    reads the mixture's text and KenLM's `query` reads any."""
+    words, names, _ = components
+    lines = WORD_HELDOUT[:12] + ["", "  "] + NAME_HELDOUT[:10] + [""]
+    dev = tmp_path / "dev.txt"
+    dev.write_text("".join(x + "\n" for x in lines))
+    tuned = bigram.interpolate([words, names], tune_on=dev)
+    models = [bigram.load(words), bigram.load(names)]
+    rows = []
+    for line in lines:
+        columns = [[10 ** s for s, _, _ in m.full_scores(line)] for m in models]
+        rows.extend(zip(*columns))
+    assert tuned.settings["weights"] == pytest.approx(plain_em(rows), abs=1e-6)
+
+
 def test_interpolated_file_every_command_reads(components, tmp_path, cli):
     words, names, arpa = components
     dev = tmp_path / "dev.txt"

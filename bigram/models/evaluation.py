@@ -250,7 +250,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     items = tokens = known = n_oov = 0
     names = set()
     for _, block in reader.blocks():
-        chars, offsets = _block_items(model, block)
+        chars, offsets = block_items(model, block)
         ids, offsets, unknown, spans = encode_for_model(model, chars, offsets)
         items += len(offsets) - 1
         if unknown.any():
@@ -275,7 +275,7 @@ def evaluate_text_sources(model, argument, oov="skip", encoding_errors="strict")
     return Report(name, items, tokens, total, n_oov, listed, unit=vocabulary.unit)
 
 
-def _block_items(model, block):
+def block_items(model, block):
     """The items of a block as `model` reads text: with sentence padding (word models, ARPA
     files) every line is one, a blank line an empty sentence, as KenLM's `query` and
     `bigram score --file` count them; with the lecture's padding (character models of

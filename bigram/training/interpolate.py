@@ -24,14 +24,15 @@ class Tuning:
 def heldout_logprobs(components, argument, encoding_errors="strict"):
     """ln P_i of every prediction of the held-out text under each component
     (components, predictions), read block by block as `bigram eval` reads files."""
-    from bigram.models.evaluation import encode_for_model
+    from bigram.models.evaluation import block_items, encode_for_model
     from bigram.models.interpolation import InterpolatedModel
     from bigram.text.sources import Reader, resolve_sources
 
     union = InterpolatedModel(components, [1.0 / len(components)] * len(components))
     parts = []
     for _, block in Reader(resolve_sources([argument]), encoding_errors).blocks():
-        chars, offsets = block.item_chars()
+        # As `bigram eval` reads the mixture's text: a line a sentence, a blank one too.
+        chars, offsets = block_items(union, block)
         ids, offsets, _, _ = encode_for_model(union, chars, offsets)
         parts.append(union.component_logprobs(ids, offsets))
     if not parts or not sum(p.shape[1] for p in parts):
