@@ -93,16 +93,22 @@ def plain_em(rows, rounds=1000, tolerance=1e-7):
     return weights
 
 
+def prediction_rows(models, lines):
+    """Per prediction of every line (kenlm's full_scores, `</s>` included), each model's
+    probability."""
+    rows = []
+    for line in lines:
+        columns = [[10 ** s for s, _, _ in m.full_scores(line)] for m in models]
+        rows.extend(zip(*columns))
+    return rows
+
+
 def test_em_weights_match_plain_em_and_beat_each_model(components):
     words, names, _ = components
     dev = WORD_HELDOUT[:20] + NAME_HELDOUT[:30]
     tuned = bigram.interpolate([words, names], tune_on=dev)
     models = [bigram.load(words), bigram.load(names)]
-    rows = []
-    for line in dev:
-        columns = [[10 ** s for s, _, _ in m.full_scores(line)] for m in models]
-        rows.extend(zip(*columns))
-    expected = plain_em(rows)
+    expected = plain_em(prediction_rows(models, dev))
     assert tuned.settings["weights"] == pytest.approx(expected, abs=1e-6)
     # Held-out text of the tuning domain: the mixture beats each model alone.
     test = WORD_HELDOUT[20:] + NAME_HELDOUT[30:]
@@ -120,11 +126,8 @@ def test_em_reads_blank_lines_of_its_dev_text_as_eval_does(components, tmp_path)
     dev.write_text("".join(x + "\n" for x in lines))
     tuned = bigram.interpolate([words, names], tune_on=dev)
     models = [bigram.load(words), bigram.load(names)]
-    rows = []
-    for line in lines:
-        columns = [[10 ** s for s, _, _ in m.full_scores(line)] for m in models]
-        rows.extend(zip(*columns))
-    assert tuned.settings["weights"] == pytest.approx(plain_em(rows), abs=1e-6)
+    expected = plain_em(prediction_rows(models, lines))
+    assert tuned.settings["weights"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_interpolated_file_every_command_reads(components, tmp_path, cli):
